@@ -1,0 +1,5 @@
+from twisted.application.service import ServiceMaker
+
+xinetd = ServiceMaker(
+    "txinetd", "txinetd.tap", "xinetd, the extended internet super-server", "xinetd"
+)

@@ -1,0 +1,920 @@
+# -*- test-case-name: tests.test_attributes -*-
+"""
+THE attribute table: every attribute of xinetd 2.3.15, its arity, where it
+may appear and the converter that turns its value tokens into a typed value.
+
+A converter takes the value tokens and a L{ConvertContext} and returns the
+value, or raises L{BadValue} with xinetd's message(s).  For list attributes
+(C{only_from}, C{log_on_success}...) the converter returns a tuple of items
+and L{txinetd.config} applies the operator.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import math
+import os
+import resource
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class BadValue(Exception):
+    """
+    A value that an attribute's converter rejects.
+
+    @ivar messages: xinetd's messages for the problem, in order.
+    """
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+class SystemInfo(Protocol):
+    """
+    The look-ups that converting a configuration needs, injected so that
+    tests never depend on the machine's users, services or resolver.
+    """
+
+    def userByName(self, name: str) -> tuple[int, int] | None:
+        """
+        The (uid, primary gid) of a user, or L{None}.
+        """
+
+    def groupByName(self, name: str) -> int | None:
+        """
+        The gid of a group, or L{None}.
+        """
+
+    def protocolByName(self, name: str) -> int | None:
+        """
+        The number of a protocol in /etc/protocols, or L{None}.
+        """
+
+    def portByName(self, name: str, protocol: str) -> int | None:
+        """
+        The port of a service in /etc/services, or L{None}.
+        """
+
+    def rpcByName(self, name: str) -> int | None:
+        """
+        The program number of an RPC service in /etc/rpc, or L{None}.
+        """
+
+    def resolveHost(self, name: str) -> list[str]:
+        """
+        The numeric addresses of a host name, IPv4 first; empty if none.
+        """
+
+    def checkExecutable(self, path: str) -> str | None:
+        """
+        L{None} if C{path} exists and is executable, else xinetd's message.
+        """
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """
+        The daemon's environment as captured at start-up.
+        """
+
+
+class ConvertContext(Protocol):
+    """
+    What a converter may use besides the tokens.
+    """
+
+    @property
+    def system(self) -> SystemInfo:
+        """
+        The look-ups.
+        """
+
+    def warn(self, message: str) -> None:
+        """
+        Report a problem that does not reject the value.
+        """
+
+
+class Arity(enum.Enum):
+    """
+    How many values an attribute takes and how operators apply (section 2.5).
+
+    @cvar FIXED: exactly L{AttributeSpec.count} values, C{=} only, the
+        first setting wins.
+    @cvar VARIABLE: any number of values, C{=} only, the first setting wins.
+    @cvar LIST: a modifiable list: C{=}, C{+=}, C{-=}.
+    """
+
+    FIXED = "fixed"
+    VARIABLE = "variable"
+    LIST = "list"
+
+
+class Where(enum.Flag):
+    """
+    Where an attribute may appear.
+    """
+
+    SERVICE = enum.auto()
+    DEFAULTS = enum.auto()
+    BOTH = SERVICE | DEFAULTS
+
+
+Converter = Callable[[Sequence[str], ConvertContext], Any]
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    """
+    One row of the attribute table.
+
+    @ivar name: the attribute's name.
+    @ivar arity: see L{Arity}.
+    @ivar where: see L{Where}.
+    @ivar convert: the converter.
+    @ivar count: the value count of a L{Arity.FIXED} attribute.
+    @ivar removable: whether C{-=} is allowed (list attributes).
+    @ivar status: what txinetd does with it, for the README's table.
+    """
+
+    name: str
+    arity: Arity
+    where: Where
+    convert: Converter
+    count: int = 1
+    removable: bool = True
+
+
+# --- closed sets -----------------------------------------------------------
+
+
+class ServiceType(enum.Enum):
+    """
+    Values of C{type}.
+    """
+
+    RPC = "RPC"
+    INTERNAL = "INTERNAL"
+    UNLISTED = "UNLISTED"
+    TCPMUX = "TCPMUX"
+    TCPMUXPLUS = "TCPMUXPLUS"
+    SPECIAL = "SPECIAL"
+
+
+class Flag(enum.Enum):
+    """
+    Values of C{flags}.
+    """
+
+    REUSE = "REUSE"
+    INTERCEPT = "INTERCEPT"
+    NORETRY = "NORETRY"
+    IDONLY = "IDONLY"
+    NAMEINARGS = "NAMEINARGS"
+    NODELAY = "NODELAY"
+    KEEPALIVE = "KEEPALIVE"
+    NOLIBWRAP = "NOLIBWRAP"
+    SENSOR = "SENSOR"
+    IPV4 = "IPv4"
+    IPV6 = "IPv6"
+    LABELED = "LABELED"
+
+
+class SocketType(enum.Enum):
+    """
+    Values of C{socket_type}.
+    """
+
+    STREAM = "stream"
+    DGRAM = "dgram"
+    RAW = "raw"
+    SEQPACKET = "seqpacket"
+
+
+class SuccessFlag(enum.Enum):
+    """
+    Values of C{log_on_success}.
+    """
+
+    PID = "PID"
+    HOST = "HOST"
+    USERID = "USERID"
+    EXIT = "EXIT"
+    DURATION = "DURATION"
+    TRAFFIC = "TRAFFIC"
+
+
+class FailureFlag(enum.Enum):
+    """
+    Values of C{log_on_failure}.
+    """
+
+    HOST = "HOST"
+    ATTEMPT = "ATTEMPT"
+    USERID = "USERID"
+
+
+SYSLOG_FACILITIES: Mapping[str, int] = {
+    "kern": 0,
+    "user": 1,
+    "mail": 2,
+    "daemon": 3,
+    "auth": 4,
+    "lpr": 6,
+    "news": 7,
+    "uucp": 8,
+    "authpriv": 10,
+    "ftp": 11,
+    **{f"local{n}": 16 + n for n in range(8)},
+}
+SYSLOG_LEVELS: Mapping[str, int] = {
+    "emerg": 0,
+    "alert": 1,
+    "crit": 2,
+    "err": 3,
+    "warning": 4,
+    "notice": 5,
+    "info": 6,
+    "debug": 7,
+}
+
+
+# --- value records ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """
+    A C{user} value: the name as written and the ids it stands for.  A
+    numeric user's gid is the same number, as in xinetd.
+    """
+
+    name: str
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """
+    A C{group} value.
+    """
+
+    name: str
+    gid: int
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """
+    A host given by name or address (C{bind}, C{redirect}).
+
+    @ivar text: as written.
+    @ivar addresses: the numeric addresses it resolved to at load, IPv4
+        first.
+    """
+
+    text: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RedirectSpec:
+    """
+    A C{redirect = host port} value.
+    """
+
+    host: HostSpec
+    port: int
+
+
+@dataclass(frozen=True)
+class CpsSpec:
+    """
+    A C{cps = max wait} value; C{max = 0} disables the check.
+    """
+
+    max: int
+    wait: int
+
+
+class LogKind(enum.Enum):
+    """
+    The two C{log_type}s.
+    """
+
+    FILE = "FILE"
+    SYSLOG = "SYSLOG"
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """
+    A C{log_type} value.
+
+    @ivar path: the FILE target's path.
+    @ivar soft: the FILE soft size limit in bytes, or L{None}.
+    @ivar hard: the FILE hard size limit in bytes, or L{None}.
+    @ivar facility: the SYSLOG facility's name.
+    @ivar level: the SYSLOG level's name.
+    """
+
+    kind: LogKind
+    path: str | None = None
+    soft: int | None = None
+    hard: int | None = None
+    facility: str | None = None
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class TimeInterval:
+    """
+    One C{access_times} interval, in minutes since midnight, inclusive.
+    """
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """
+    One C{env} token, C{NAME=value}.
+    """
+
+    name: str
+    value: str
+
+
+UNLIMITED: None = None
+FOREVER = -1
+
+
+# --- converter helpers -----------------------------------------------------
+
+
+def _one(tokens: Sequence[str]) -> str:
+    return tokens[0]
+
+
+def _choice(table: Mapping[str, Any], message: str) -> Converter:
+    """
+    A converter for one case-insensitive keyword.
+    """
+    lowered = {key.lower(): value for key, value in table.items()}
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> Any:
+        try:
+            return lowered[tokens[0].lower()]
+        except KeyError:
+            raise BadValue(message.format(tokens[0])) from None
+
+    return convert
+
+
+def _yesNo(message: str) -> Converter:
+    return _choice({"yes": True, "no": False}, message)
+
+
+def _enumSet(
+    kind: type[enum.Enum], message: str, extra: Mapping[str, None] | None = None
+) -> Converter:
+    """
+    A converter for a set of case-insensitive enum keywords.  C{extra} maps
+    further accepted words to L{None} (accepted and dropped).
+    """
+    table: dict[str, Any] = {member.value.lower(): member for member in kind}
+    table.update({key.lower(): value for key, value in (extra or {}).items()})
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> tuple[Any, ...]:
+        items = []
+        for token in tokens:
+            try:
+                member = table[token.lower()]
+            except KeyError:
+                raise BadValue(message.format(token)) from None
+            if member is None:
+                context.warn(f"{token} is obsolete and has no effect")
+            else:
+                items.append(member)
+        return tuple(items)
+
+    return convert
+
+
+def _atLeastOne(name: str, convert: Converter) -> Converter:
+    def check(tokens: Sequence[str], context: ConvertContext) -> Any:
+        if not tokens:
+            raise BadValue(f"attribute {name} expects at least 1 value and none was given.")
+        return convert(tokens, context)
+
+    return check
+
+
+def parseInteger(text: str) -> int:
+    """
+    Parse a base-10 integer the way C{strtol} does for xinetd: surrounding
+    white space and a sign are allowed, nothing else.
+
+    @raise ValueError: for anything else.
+    """
+    stripped = text.strip()
+    body = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not body.isdigit() or not body.isascii():
+        raise ValueError(text)
+    return int(stripped)
+
+
+def _count(message: str) -> Converter:
+    """
+    A converter for C{instances}-like values: C{UNLIMITED} (L{None}) or an
+    integer >= 0.
+    """
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> int | None:
+        token = tokens[0]
+        if token.upper() == "UNLIMITED":
+            return UNLIMITED
+        try:
+            value = parseInteger(token)
+        except ValueError:
+            raise BadValue(message.format(token)) from None
+        if value < 0:
+            raise BadValue(message.format(token))
+        return value
+
+    return convert
+
+
+def parseSize(text: str, allowSuffix: bool = True) -> int:
+    """
+    Parse a size with an optional C{K} or C{M} suffix (x1024, x1048576).
+
+    @raise ValueError: if it is not one.
+    """
+    multiplier = 1
+    if allowSuffix and text[-1:].upper() in ("K", "M"):
+        multiplier = 1024 if text[-1].upper() == "K" else 1024 * 1024
+        text = text[:-1]
+    value = parseInteger(text)
+    if value < 0:
+        raise ValueError(text)
+    return value * multiplier
+
+
+def _rlimit(message: str, allowSuffix: bool = True) -> Converter:
+    """
+    A converter for C{rlimit_*}: C{UNLIMITED} or a size; 0 means not set.
+    """
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> int | None:
+        token = tokens[0]
+        if token.upper() == "UNLIMITED":
+            return resource.RLIM_INFINITY
+        try:
+            value = parseSize(token, allowSuffix)
+        except ValueError:
+            raise BadValue(message.format(token)) from None
+        return value or None
+
+    return convert
+
+
+def _resolveHost(text: str, context: ConvertContext) -> HostSpec:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        if ":" in text:
+            raise BadValue("bad address") from None
+        addresses = context.system.resolveHost(text)
+        if not addresses:
+            raise BadValue("no addresses returned") from None
+        return HostSpec(text, tuple(addresses))
+    return HostSpec(text, (str(address),))
+
+
+# --- converters ------------------------------------------------------------
+
+
+def convertUser(tokens: Sequence[str], context: ConvertContext) -> UserSpec:
+    """
+    C{user}: a name, or an all-digit uid whose gid is the same number.
+    """
+    name = tokens[0]
+    if name.isdigit():
+        return UserSpec(name, int(name), int(name))
+    found = context.system.userByName(name)
+    if found is None:
+        raise BadValue(f"Unknown user: {name}")
+    return UserSpec(name, *found)
+
+
+def convertGroup(tokens: Sequence[str], context: ConvertContext) -> GroupSpec:
+    """
+    C{group}: a name or an all-digit gid.
+    """
+    name = tokens[0]
+    if name.isdigit():
+        return GroupSpec(name, int(name))
+    gid = context.system.groupByName(name)
+    if gid is None:
+        raise BadValue(f"Unknown group: {name}")
+    return GroupSpec(name, gid)
+
+
+def convertProtocol(tokens: Sequence[str], context: ConvertContext) -> str:
+    """
+    C{protocol}: a name from /etc/protocols, kept in lower case.
+    """
+    name = tokens[0]
+    if context.system.protocolByName(name.lower()) is None:
+        raise BadValue(f"Protocol {name} not in /etc/protocols")
+    return name.lower()
+
+
+def convertServer(tokens: Sequence[str], context: ConvertContext) -> str:
+    """
+    C{server}: a path that must exist and be executable now.
+    """
+    path = tokens[0]
+    problem = context.system.checkExecutable(path)
+    if problem is not None:
+        raise BadValue(problem)
+    return path
+
+
+def convertCps(tokens: Sequence[str], context: ConvertContext) -> CpsSpec:
+    """
+    C{cps = max wait}.
+    """
+    try:
+        limit = parseInteger(tokens[0])
+    except ValueError:
+        raise BadValue("cps argument not a number") from None
+    try:
+        wait = parseInteger(tokens[1])
+    except ValueError:
+        raise BadValue("cps time argument not a number") from None
+    if limit < 0 or wait < 0:
+        raise BadValue("cps arguments invalid")
+    return CpsSpec(limit, wait)
+
+
+def convertMaxLoad(tokens: Sequence[str], context: ConvertContext) -> float:
+    """
+    C{max_load}: a non-zero number.
+    """
+    try:
+        value = float(tokens[0])
+    except ValueError:
+        raise BadValue("error parsing max_load argument") from None
+    if value == 0 or not math.isfinite(value):
+        raise BadValue("error parsing max_load argument")
+    return value
+
+
+def convertNice(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{nice}: an integer, clamped by the kernel to -20..19.
+    """
+    try:
+        return parseInteger(tokens[0])
+    except ValueError:
+        raise BadValue(f"Error parsing: {tokens[0]}") from None
+
+
+def convertUmask(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{umask}: octal, 0 to 0777.
+    """
+    try:
+        value = int(tokens[0].strip(), 8)
+    except ValueError:
+        raise BadValue("umask argument is invalid.") from None
+    if not 0 <= value <= 0o777:
+        raise BadValue("umask argument is invalid.")
+    return value
+
+
+def convertEnv(tokens: Sequence[str], context: ConvertContext) -> tuple[EnvEntry, ...]:
+    """
+    C{env}: C{NAME=value} tokens.
+    """
+    entries = []
+    for token in tokens:
+        name, equals, value = token.partition("=")
+        if not equals:
+            raise BadValue(f"{token} has no '='")
+        entries.append(EnvEntry(name, value))
+    return tuple(entries)
+
+
+def convertPassenv(tokens: Sequence[str], context: ConvertContext) -> tuple[str, ...]:
+    """
+    C{passenv}: names of variables of the daemon's environment; unknown
+    names are warned about and dropped.
+    """
+    names = []
+    for token in tokens:
+        if token in context.system.environ:
+            names.append(token)
+        else:
+            context.warn(f"undefined environment variable: {token}")
+    return tuple(names)
+
+
+def parsePort(text: str) -> int:
+    """
+    A port number, 0 to 65535.
+
+    @raise ValueError: otherwise.
+    """
+    value = parseInteger(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def convertPort(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{port}.
+    """
+    try:
+        return parsePort(tokens[0])
+    except ValueError:
+        raise BadValue("port number is invalid") from None
+
+
+def convertRedirect(tokens: Sequence[str], context: ConvertContext) -> RedirectSpec:
+    """
+    C{redirect = host port}: the port may be a tcp service name.
+    """
+    portText = tokens[1]
+    if portText.lstrip("+-").isdigit():
+        port = parseInteger(portText)
+        if port < 0:
+            raise BadValue("port number invalid")
+        if port > 65535:
+            raise BadValue("port number too large")
+    else:
+        found = context.system.portByName(portText, "tcp")
+        if found is None:
+            raise BadValue("port number invalid")
+        port = found
+    return RedirectSpec(_resolveHost(tokens[0], context), port)
+
+
+def convertBind(tokens: Sequence[str], context: ConvertContext) -> HostSpec:
+    """
+    C{bind} / C{interface}: an address or a host name resolved now.
+    """
+    return _resolveHost(tokens[0], context)
+
+
+def convertAccessTimes(tokens: Sequence[str], context: ConvertContext) -> tuple[TimeInterval, ...]:
+    """
+    C{access_times}: C{H:MM-H:MM} intervals, start strictly before end.
+    """
+    intervals = []
+    for token in tokens:
+        start, _, end = token.lstrip(" ").partition("-")
+        first, last = _minutes(start), _minutes(end)
+        if first >= last:
+            raise BadValue(f"invalid time interval: {token}")
+        intervals.append(TimeInterval(first, last))
+    return tuple(intervals)
+
+
+def _number(text: str, low: int, high: int) -> int:
+    if not text.isdigit() or not text.isascii():
+        raise BadValue("incorrect time interval")
+    value = int(text)
+    if not low <= value <= high:
+        raise BadValue("invalid time interval")
+    return value
+
+
+def _minutes(text: str) -> int:
+    hours, colon, minutes = text.partition(":")
+    if not colon:
+        raise BadValue("incorrect time interval")
+    return _number(hours, 0, 23) * 60 + _number(minutes, 0, 59)
+
+
+def convertAddresses(tokens: Sequence[str], context: ConvertContext) -> tuple[str, ...]:
+    """
+    C{only_from} / C{no_access}: address tokens; a token with a comma but no
+    brace is rejected.  The tokens are matched by L{txinetd.access}.
+    """
+    for token in tokens:
+        if "," in token and "{" not in token:
+            raise BadValue(f"Address: {token} has a comma in it - remove the comma")
+    return tuple(tokens)
+
+
+def convertLogType(tokens: Sequence[str], context: ConvertContext) -> LogSpec:
+    """
+    C{log_type = FILE path [soft [hard]]} or C{SYSLOG facility [level]}.
+    """
+    kind = tokens[0].upper() if tokens else ""
+    if kind == "FILE":
+        return _fileLog(tokens[1:])
+    if kind == "SYSLOG":
+        return _syslogLog(tokens[1:])
+    if not tokens:
+        raise BadValue("attribute log_type expects at least 1 value and none was given.")
+    raise BadValue(f"Unknown log type: {tokens[0]}")
+
+
+def defaultHardLimit(soft: int) -> int:
+    """
+    xinetd's hard limit when only a soft one is given: soft plus 1%,
+    at least 5 KiB and at most 20 KiB more.
+    """
+    return soft + min(max(soft // 100, 5120), 20480)
+
+
+def _fileLog(arguments: Sequence[str]) -> LogSpec:
+    if not 1 <= len(arguments) <= 3:
+        raise BadValue("wrong number of arguments")
+    soft = hard = None
+    if len(arguments) >= 2:
+        try:
+            soft = parseSize(arguments[1])
+        except ValueError:
+            raise BadValue("soft limit is invalid") from None
+        hard = defaultHardLimit(soft)
+    if len(arguments) == 3:
+        try:
+            hard = parseSize(arguments[2])
+        except ValueError:
+            raise BadValue("hard limit is invalid") from None
+        assert soft is not None
+        if hard < soft:
+            raise BadValue(f"hard limit ({hard}) is less than soft limit ({soft})")
+    return LogSpec(LogKind.FILE, path=arguments[0], soft=soft, hard=hard)
+
+
+def _syslogLog(arguments: Sequence[str]) -> LogSpec:
+    if not 1 <= len(arguments) <= 2:
+        raise BadValue("wrong number of arguments")
+    facility = arguments[0].lower()
+    if facility not in SYSLOG_FACILITIES or facility == "kern":
+        raise BadValue(f"Unknown syslog facility: {arguments[0]}")
+    level = "info"
+    if len(arguments) == 2:
+        level = arguments[1].lower()
+        if level not in SYSLOG_LEVELS:
+            raise BadValue(f"Unknown syslog level: {arguments[1]}")
+    return LogSpec(LogKind.SYSLOG, facility=facility, level=level)
+
+
+def convertRpcVersion(tokens: Sequence[str], context: ConvertContext) -> tuple[int, int]:
+    """
+    C{rpc_version = N} or C{N-M}.
+    """
+    low, dash, high = tokens[0].partition("-")
+    try:
+        first = parseInteger(low)
+        last = parseInteger(high) if dash else first
+    except ValueError:
+        raise BadValue(f"bad version range: {tokens[0]}") from None
+    if first < 0 or last < first:
+        raise BadValue(f"bad version range: {tokens[0]}")
+    return first, last
+
+
+def convertRpcNumber(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{rpc_number}.
+    """
+    try:
+        value = parseInteger(tokens[0])
+    except ValueError:
+        raise BadValue(f"Error parsing: {tokens[0]}") from None
+    if value < 0:
+        raise BadValue(f"Error parsing: {tokens[0]}")
+    return value
+
+
+def convertDenyTime(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{deny_time}: minutes, C{FOREVER} (L{FOREVER}) or C{NEVER} (0).
+    """
+    token = tokens[0]
+    if token.upper() == "FOREVER":
+        return FOREVER
+    if token.upper() == "NEVER":
+        return 0
+    try:
+        value = parseInteger(token)
+    except ValueError:
+        raise BadValue(f"Error parsing: {token}") from None
+    if value < 0:
+        raise BadValue(f"Error parsing: {token}")
+    return value
+
+
+def _word(tokens: Sequence[str], context: ConvertContext) -> str:
+    return tokens[0]
+
+
+def _words(tokens: Sequence[str], context: ConvertContext) -> tuple[str, ...]:
+    return tuple(tokens)
+
+
+# --- the table -------------------------------------------------------------
+
+_S, _D, _B = Where.SERVICE, Where.DEFAULTS, Where.BOTH
+_FIXED, _VAR, _LIST = Arity.FIXED, Arity.VARIABLE, Arity.LIST
+
+ATTRIBUTES: Mapping[str, AttributeSpec] = {
+    spec.name: spec
+    for spec in [
+        AttributeSpec("id", _FIXED, _S, _word),
+        AttributeSpec(
+            "type", _VAR, _S, _atLeastOne("type", _enumSet(ServiceType, "Bad service type: {}"))
+        ),
+        AttributeSpec(
+            "flags", _VAR, _S, _atLeastOne("flags", _enumSet(Flag, "Bad service flag: {}"))
+        ),
+        AttributeSpec(
+            "socket_type",
+            _FIXED,
+            _S,
+            _choice({t.value: t for t in SocketType}, "Bad socket type: {}"),
+        ),
+        AttributeSpec("protocol", _FIXED, _S, convertProtocol),
+        AttributeSpec("wait", _FIXED, _S, _yesNo("Bad value for wait: {}")),
+        AttributeSpec("user", _FIXED, _S, convertUser),
+        AttributeSpec("group", _FIXED, _S, convertGroup),
+        AttributeSpec("groups", _FIXED, _B, _yesNo("Bad value for groups: {}")),
+        AttributeSpec("server", _FIXED, _S, convertServer),
+        AttributeSpec("server_args", _VAR, _S, _atLeastOne("server_args", _words)),
+        AttributeSpec("instances", _FIXED, _B, _count("Number of instances is invalid: {}")),
+        AttributeSpec(
+            "per_source", _FIXED, _B, _count("Number of per source instances is invalid: {}")
+        ),
+        AttributeSpec("cps", _FIXED, _B, convertCps, count=2),
+        AttributeSpec("max_load", _FIXED, _B, convertMaxLoad),
+        AttributeSpec("nice", _FIXED, _S, convertNice),
+        AttributeSpec("umask", _FIXED, _B, convertUmask),
+        AttributeSpec("env", _LIST, _S, convertEnv, removable=False),
+        AttributeSpec("passenv", _LIST, _B, convertPassenv),
+        AttributeSpec("port", _FIXED, _S, convertPort),
+        AttributeSpec("redirect", _FIXED, _S, convertRedirect, count=2),
+        AttributeSpec("bind", _FIXED, _B, convertBind),
+        AttributeSpec("v6only", _FIXED, _B, _yesNo("Bad value for v6only: {}")),
+        AttributeSpec("banner", _FIXED, _B, _word),
+        AttributeSpec("banner_success", _FIXED, _B, _word),
+        AttributeSpec("banner_fail", _FIXED, _B, _word),
+        AttributeSpec("access_times", _VAR, _S, _atLeastOne("access_times", convertAccessTimes)),
+        AttributeSpec("only_from", _LIST, _B, convertAddresses),
+        AttributeSpec("no_access", _LIST, _B, convertAddresses),
+        AttributeSpec("log_type", _VAR, _B, convertLogType),
+        AttributeSpec(
+            "log_on_success", _LIST, _B, _enumSet(SuccessFlag, "Bad log_on_success flag: {}")
+        ),
+        AttributeSpec(
+            "log_on_failure",
+            _LIST,
+            _B,
+            _enumSet(FailureFlag, "Bad log_on_failure flag: {}", {"RECORD": None}),
+        ),
+        AttributeSpec("rpc_version", _FIXED, _S, convertRpcVersion),
+        AttributeSpec("rpc_number", _FIXED, _S, convertRpcNumber),
+        AttributeSpec("libwrap", _FIXED, _S, _word),
+        AttributeSpec("deny_time", _FIXED, _S, convertDenyTime),
+        AttributeSpec("disable", _FIXED, _S, _yesNo("Bad value: {}")),
+        AttributeSpec("disabled", _LIST, _D, _words),
+        AttributeSpec("enabled", _LIST, _D, _words),
+        AttributeSpec("rlimit_as", _FIXED, _S, _rlimit("Address space limit is invalid: {}")),
+        AttributeSpec("rlimit_cpu", _FIXED, _S, _rlimit("CPU limit is invalid: {}", False)),
+        AttributeSpec("rlimit_data", _FIXED, _S, _rlimit("Data limit is invalid: {}")),
+        AttributeSpec("rlimit_rss", _FIXED, _S, _rlimit("RSS limit is invalid: {}")),
+        AttributeSpec("rlimit_stack", _FIXED, _S, _rlimit("Stack limit is invalid: {}")),
+        AttributeSpec("rlimit_files", _FIXED, _S, _rlimit("Max files limit is invalid: {}")),
+    ]
+}
+
+
+#: C{interface} is another name for C{bind}.
+ALIASES: Mapping[str, str] = {"interface": "bind"}
+ATTRIBUTES = {**ATTRIBUTES, **{alias: ATTRIBUTES[name] for alias, name in ALIASES.items()}}
+
+
+def checkExecutable(path: str) -> str | None:
+    """
+    xinetd's parse-time check of a C{server} path.
+    """
+    try:
+        os.stat(path)
+    except OSError:
+        return f"Unable to stat: {path}."
+    if not os.access(path, os.X_OK):
+        return f"Server {path} is not executable"
+    return None

@@ -1,0 +1,348 @@
+# -*- test-case-name: tests.test_conffile -*-
+"""
+The xinetd.conf lexer and parser: text to raw entries.
+
+This module knows the grammar only (section 2 of the xinetd reference):
+C{defaults} and C{service} entries, attribute lines with C{=}, C{+=} and
+C{-=}, C{include} and C{includedir}.  What an attribute means is
+L{txinetd.attributes}' business and how entries combine is
+L{txinetd.config}'s.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from txinetd.errors import Diagnostics, Location
+
+MAX_LINE = 16 * 1024
+MAX_INCLUDE_DEPTH = 16
+
+
+class Operator(enum.Enum):
+    """
+    An attribute line's operator.
+    """
+
+    SET = "="
+    ADD = "+="
+    REMOVE = "-="
+
+
+class EntryKind(enum.Enum):
+    """
+    The two kinds of entry.
+    """
+
+    DEFAULTS = "defaults"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class AttributeLine:
+    """
+    One C{name op values...} line.
+
+    @ivar name: the attribute name, in lower case.
+    @ivar op: its L{Operator}.
+    @ivar values: the value tokens (possibly none).
+    @ivar location: where the line is.
+    """
+
+    name: str
+    op: Operator
+    values: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Entry:
+    """
+    A C{defaults} or C{service} entry whose lines all parsed.
+
+    @ivar kind: its L{EntryKind}.
+    @ivar name: the service name (the word after C{service}); C{"defaults"}
+        for a defaults entry.
+    @ivar location: where its first line is.
+    @ivar lines: its attribute lines, in order.
+    """
+
+    kind: EntryKind
+    name: str
+    location: Location
+    lines: tuple[AttributeLine, ...]
+
+
+class _LineSyntaxError(Exception):
+    """
+    An attribute line that does not parse.
+    """
+
+
+def _tokens(text: str) -> list[str]:
+    """
+    Split on spaces and tabs only, as xinetd does: a CR or any other
+    character stays part of its token.
+    """
+    return [token for token in text.replace("\t", " ").split(" ") if token]
+
+
+def _isBlank(text: str) -> bool:
+    stripped = text.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _isClosing(text: str) -> bool:
+    return text.strip() == "}"
+
+
+def _isOpening(text: str) -> bool:
+    return text.strip() == "{"
+
+
+class _FileReader:
+    """
+    The parser of one file; includes are parsed by nested readers that share
+    the output list and diagnostics.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        lines: list[str],
+        diagnostics: Diagnostics,
+        entries: list[Entry],
+        baseDirectory: str,
+        depth: int,
+    ) -> None:
+        self.path = path
+        self.lines = lines
+        self.diagnostics = diagnostics
+        self.entries = entries
+        self.baseDirectory = baseDirectory
+        self.depth = depth
+        self.index = 0
+
+    def location(self, index: int | None = None) -> Location:
+        return Location(self.path, (self.index if index is None else index) + 1)
+
+    def nextLine(self) -> tuple[int, str] | None:
+        """
+        The next line that is neither blank nor a comment, or L{None} at the
+        end of the file.
+        """
+        while self.index < len(self.lines):
+            index = self.index
+            text = self.lines[index]
+            self.index += 1
+            if len(text) > MAX_LINE:
+                self.diagnostics.error(
+                    f"line longer than {MAX_LINE} characters; ignored", self.location(index)
+                )
+                continue
+            if not _isBlank(text):
+                return index, text
+        return None
+
+    def skipEntry(self) -> None:
+        """
+        Skip lines up to and including the next line made of a lone C{}}, as
+        xinetd does to resynchronise after an error.
+        """
+        while (item := self.nextLine()) is not None:
+            if _isClosing(item[1]):
+                return
+
+    def parse(self) -> None:
+        while (item := self.nextLine()) is not None:
+            index, text = item
+            words = _tokens(text)
+            keyword = words[0].lower()
+            location = self.location(index)
+            if keyword == "defaults":
+                self.parseEntry(EntryKind.DEFAULTS, "defaults", location)
+            elif keyword == "service":
+                if len(words) < 2:
+                    self.diagnostics.error("service name missing", location)
+                    self.skipEntry()
+                else:
+                    self.parseEntry(EntryKind.SERVICE, words[1], location)
+            elif keyword == "include" and len(words) >= 2:
+                self.include(words[1], location)
+            elif keyword == "includedir" and len(words) >= 2:
+                self.includeDirectory(words[1], location)
+            else:
+                self.diagnostics.error("missing service keyword", location)
+                self.skipEntry()
+
+    def parseEntry(self, kind: EntryKind, name: str, location: Location) -> None:
+        item = self.nextLine()
+        if item is None or not _isOpening(item[1]):
+            label = "defaults" if kind is EntryKind.DEFAULTS else f"Service {name}"
+            self.diagnostics.error(f"{label}: missing '{{'", location)
+            if item is not None and not _isClosing(item[1]):
+                self.skipEntry()
+            return
+        lines: list[AttributeLine] = []
+        broken = False
+        while (item := self.nextLine()) is not None:
+            index, text = item
+            if _isClosing(text):
+                break
+            words = _tokens(text)
+            if words[0] == "}" and words[1].startswith("#"):
+                self.diagnostics.warning(
+                    "'}' followed by a comment closes the entry here; xinetd 2.3.15 "
+                    "would discard this entry and the next one",
+                    self.location(index),
+                )
+                break
+            if broken:
+                continue
+            try:
+                lines.append(self.parseAttribute(text, self.location(index)))
+            except _LineSyntaxError as e:
+                self.diagnostics.error(str(e), self.location(index))
+                broken = True
+        else:
+            self.diagnostics.error("incomplete entry", location)
+            self.diagnostics.warning("missing } in last service entry", location)
+            return
+        if not broken:
+            self.entries.append(Entry(kind, name, location, tuple(lines)))
+
+    def parseAttribute(self, text: str, location: Location) -> AttributeLine:
+        body = text.lstrip(" \t")
+        end = 0
+        while end < len(body) and body[end] not in " \t=":
+            end += 1
+        name, rest = body[:end], body[end:]
+        if rest.startswith("="):
+            raise _LineSyntaxError(f"Attribute {name} needs a space before operator")
+        rest = rest.lstrip(" \t")
+        if not rest.strip():
+            raise _LineSyntaxError(f"Nothing after attribute: {name}")
+        for op in (Operator.ADD, Operator.REMOVE, Operator.SET):
+            if rest.startswith(op.value):
+                break
+        else:
+            raise _LineSyntaxError(f"Bad operator for attribute: {name}")
+        values = _tokens(rest[len(op.value) :])
+        for position, token in enumerate(values):
+            if token.startswith("#"):
+                self.diagnostics.warning(
+                    f"'{' '.join(values[position:])}' after the values of {name} is taken as a "
+                    "comment; xinetd 2.3.15 would take it as values",
+                    location,
+                )
+                values = values[:position]
+                break
+        return AttributeLine(name.lower(), op, tuple(values), location)
+
+    def resolve(self, path: str) -> str:
+        return os.path.join(self.baseDirectory, path)
+
+    def include(self, path: str, location: Location) -> None:
+        readFile(
+            path,
+            self.diagnostics,
+            self.entries,
+            self.baseDirectory,
+            self.depth + 1,
+            location,
+        )
+
+    def includeDirectory(self, directory: str, location: Location) -> None:
+        for path in includedFiles(self.resolve(directory), directory, self.diagnostics, location):
+            self.include(path, location)
+
+
+def includedFiles(
+    resolved: str, directory: str, diagnostics: Diagnostics, location: Location
+) -> Iterator[str]:
+    """
+    The files of an C{includedir}, in byte order, skipping names that contain
+    a dot or end in C{~}, and entries that are not regular files.
+
+    @param resolved: the directory's path, resolved against the base
+        directory.
+    @param directory: the directory's path as the configuration writes it
+        (used in messages and in the yielded paths).
+    """
+    try:
+        names = os.listdir(resolved)
+    except OSError:
+        diagnostics.error(f"Unable to read included directory: {directory}", location)
+        return
+    for name in sorted(names, key=os.fsencode):
+        if "." in name or name.endswith("~"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            mode = os.stat(os.path.join(resolved, name)).st_mode
+        except OSError:
+            diagnostics.error(f"Unable to stat includedir file {path}", location)
+            continue
+        if not stat.S_ISREG(mode):
+            diagnostics.error(f"{path} is not a regular file. It is being skipped.", location)
+            continue
+        yield path
+
+
+def readFile(
+    path: str,
+    diagnostics: Diagnostics,
+    entries: list[Entry],
+    baseDirectory: str,
+    depth: int = 0,
+    includedFrom: Location | None = None,
+) -> bool:
+    """
+    Parse one configuration file and, recursively, what it includes,
+    appending its entries to C{entries} in file order.
+
+    @param path: the file, as the configuration (or command line) names it;
+        a relative path is resolved against C{baseDirectory}.
+    @param includedFrom: the C{include} line, or L{None} for the main file.
+    @return: whether the file could be read.
+    """
+    if depth > MAX_INCLUDE_DEPTH:
+        diagnostics.error(
+            f"Unable to open included configuration file: {path} "
+            f"(includes nested deeper than {MAX_INCLUDE_DEPTH})",
+            includedFrom,
+        )
+        return False
+    try:
+        with open(os.path.join(baseDirectory, path), "rb") as f:
+            data = f.read()
+    except OSError as e:
+        if includedFrom is None:
+            diagnostics.fatal(f"open( {path} ) failed: {e.strerror} (errno = {e.errno})")
+        else:
+            diagnostics.error(f"Unable to open included configuration file: {path}", includedFrom)
+        return False
+    text = data.decode("utf-8", "surrogateescape")
+    reader = _FileReader(path, text.split("\n"), diagnostics, entries, baseDirectory, depth)
+    reader.parse()
+    return True
+
+
+def parseConfig(path: str, diagnostics: Diagnostics, baseDirectory: str) -> list[Entry]:
+    """
+    Parse a configuration file and everything it includes.
+
+    @param path: the main configuration file.
+    @param diagnostics: where every problem is recorded.
+    @param baseDirectory: the directory relative paths are resolved against
+        (the daemon's working directory at start-up).
+    @return: the entries that parsed, in file order, includes expanded in
+        place.
+    """
+    entries: list[Entry] = []
+    readFile(path, diagnostics, entries, baseDirectory)
+    return entries

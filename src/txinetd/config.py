@@ -1,0 +1,814 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+From parsed entries to validated, frozen configuration records.
+
+L{loadConfig} reads a configuration file (and everything it includes),
+applies the defaults section with xinetd's inheritance rules, drops what
+C{disable}, C{disabled} and C{enabled} say, fills in the derived values
+(protocol and socket type inference, ports from /etc/services, argv) and
+checks every service in the order of section 2.9 of the xinetd reference.
+Every problem is recorded with its file and line; a bad service is dropped
+and the others are kept.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from txinetd.attributes import (
+    ATTRIBUTES,
+    Arity,
+    AttributeSpec,
+    BadValue,
+    CpsSpec,
+    EnvEntry,
+    FailureFlag,
+    Flag,
+    GroupSpec,
+    HostSpec,
+    LogSpec,
+    RedirectSpec,
+    ServiceType,
+    SocketType,
+    SuccessFlag,
+    SystemInfo,
+    TimeInterval,
+    UserSpec,
+    Where,
+    checkExecutable,
+)
+from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
+from txinetd.errors import Diagnostic, Diagnostics, Location, Severity
+
+#: Attributes a service inherits from the defaults as they stand when the
+#: service entry starts (section 2.7).
+SNAPSHOT_ATTRIBUTES = ("only_from", "no_access", "banner", "banner_success", "banner_fail")
+#: List attributes taken from the final defaults unless the service names them.
+LATE_LIST_ATTRIBUTES = ("log_on_success", "log_on_failure", "passenv")
+#: Single-valued attributes taken from the final defaults when not set.
+LATE_ATTRIBUTES = (
+    "instances",
+    "per_source",
+    "cps",
+    "groups",
+    "umask",
+    "max_load",
+    "bind",
+    "v6only",
+    "log_type",
+)
+
+DEFAULT_CPS = CpsSpec(50, 10)
+IDENT_PORT = 113
+
+
+class LocalSystem:
+    """
+    L{SystemInfo} from this machine's files and resolver.
+
+    @ivar environ: the environment captured when this object was made.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = dict(os.environ if environ is None else environ)
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self._environ
+
+    def userByName(self, name: str) -> tuple[int, int] | None:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            return None
+        return entry.pw_uid, entry.pw_gid
+
+    def groupByName(self, name: str) -> int | None:
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            return None
+
+    def protocolByName(self, name: str) -> int | None:
+        try:
+            return socket.getprotobyname(name)
+        except OSError:
+            return None
+
+    def portByName(self, name: str, protocol: str) -> int | None:
+        try:
+            return socket.getservbyname(name, protocol)
+        except OSError:
+            return None
+
+    def rpcByName(self, name: str) -> int | None:
+        return readRpcFile("/etc/rpc").get(name)
+
+    def resolveHost(self, name: str) -> list[str]:
+        try:
+            infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+        except OSError:
+            return []
+        addresses = [str(info[4][0]) for info in infos]
+        addresses.sort(key=lambda address: ":" in address)
+        return list(dict.fromkeys(addresses))
+
+    def checkExecutable(self, path: str) -> str | None:
+        return checkExecutable(path)
+
+
+def readRpcFile(path: str) -> dict[str, int]:
+    """
+    Program names and aliases of an /etc/rpc file, with their numbers.
+    """
+    table: dict[str, int] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                words = line.split("#", 1)[0].split()
+                if len(words) >= 2 and words[1].isdigit():
+                    for name in [words[0], *words[2:]]:
+                        table.setdefault(name, int(words[1]))
+    except OSError:
+        pass
+    return table
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """
+    The final defaults section (after every file).  Fields are the xinetd
+    attribute names; L{None} means "not given".
+    """
+
+    instances: int | None = None
+    per_source: int | None = None
+    cps: CpsSpec | None = None
+    groups: bool | None = None
+    umask: int | None = None
+    max_load: float | None = None
+    bind: HostSpec | None = None
+    v6only: bool | None = None
+    log_type: LogSpec | None = None
+    log_on_success: frozenset[SuccessFlag] = frozenset()
+    log_on_failure: frozenset[FailureFlag] = frozenset()
+    only_from: tuple[str, ...] | None = None
+    no_access: tuple[str, ...] | None = None
+    passenv: tuple[str, ...] | None = None
+    banner: str | None = None
+    banner_success: str | None = None
+    banner_fail: str | None = None
+    disabled: tuple[str, ...] = ()
+    enabled: tuple[str, ...] | None = None
+    specified: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """
+    One service, validated and complete.  Fields named like xinetd
+    attributes hold that attribute's value after inheritance; L{None}
+    means "not given" (for C{instances} and C{per_source}: UNLIMITED).
+
+    @ivar name: the service name (the word after C{service}).
+    @ivar location: where the entry starts.
+    @ivar specified: the attributes the entry itself sets.
+    @ivar family: the listening socket's address family.
+    @ivar bindAddress: the address to bind (C{"::"} for dual stack).
+    @ivar argv: the server's argv (empty for internal services).
+    """
+
+    name: str
+    id: str
+    location: Location
+    type: frozenset[ServiceType]
+    flags: frozenset[Flag]
+    socket_type: SocketType
+    protocol: str
+    wait: bool
+    port: int | None
+    family: socket.AddressFamily
+    bindAddress: str
+    argv: tuple[str, ...] = ()
+    user: UserSpec | None = None
+    group: GroupSpec | None = None
+    groups: bool = False
+    server: str | None = None
+    server_args: tuple[str, ...] | None = None
+    instances: int | None = None
+    per_source: int | None = None
+    cps: CpsSpec = DEFAULT_CPS
+    max_load: float | None = None
+    nice: int | None = None
+    umask: int | None = None
+    env: tuple[EnvEntry, ...] = ()
+    passenv: tuple[str, ...] | None = None
+    redirect: RedirectSpec | None = None
+    bind: HostSpec | None = None
+    v6only: bool | None = None
+    banner: str | None = None
+    banner_success: str | None = None
+    banner_fail: str | None = None
+    access_times: tuple[TimeInterval, ...] | None = None
+    only_from: tuple[str, ...] | None = None
+    no_access: tuple[str, ...] | None = None
+    log_type: LogSpec | None = None
+    log_on_success: frozenset[SuccessFlag] = frozenset()
+    log_on_failure: frozenset[FailureFlag] = frozenset()
+    rpc_version: tuple[int, int] | None = None
+    rpc_number: int | None = None
+    libwrap: str | None = None
+    deny_time: int = 0
+    rlimit_as: int | None = None
+    rlimit_cpu: int | None = None
+    rlimit_data: int | None = None
+    rlimit_rss: int | None = None
+    rlimit_stack: int | None = None
+    rlimit_files: int | None = None
+    specified: frozenset[str] = frozenset()
+
+    @property
+    def isInternal(self) -> bool:
+        """
+        Whether txinetd serves it itself.
+        """
+        return ServiceType.INTERNAL in self.type
+
+    @property
+    def isTcpmuxClient(self) -> bool:
+        """
+        Whether it is reached through the tcpmux service, not a port.
+        """
+        return bool(self.type & {ServiceType.TCPMUX, ServiceType.TCPMUXPLUS})
+
+    @property
+    def listens(self) -> bool:
+        """
+        Whether it has a listening socket of its own.
+        """
+        return not self.isTcpmuxClient
+
+
+@dataclass(frozen=True)
+class Config:
+    """
+    A loaded configuration.
+
+    @ivar path: the main file.
+    @ivar defaults: the final L{Defaults}.
+    @ivar services: the services that survived, in file order.
+    @ivar diagnostics: every problem found.
+    """
+
+    path: str
+    defaults: Defaults
+    services: tuple[ServiceConfig, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    @property
+    def isFatal(self) -> bool:
+        """
+        Whether the configuration cannot be used at all.
+        """
+        return any(d.severity is Severity.FATAL for d in self.diagnostics)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        """
+        The diagnostics of severity error or fatal.
+        """
+        return tuple(d for d in self.diagnostics if d.severity is not Severity.WARNING)
+
+
+class _Context:
+    """
+    A L{txinetd.attributes.ConvertContext} that records warnings at one
+    line.
+    """
+
+    def __init__(self, system: SystemInfo, diagnostics: Diagnostics, location: Location) -> None:
+        self.system = system
+        self.diagnostics = diagnostics
+        self.location = location
+
+    def warn(self, message: str) -> None:
+        self.diagnostics.warning(message, self.location)
+
+
+class _EntryState:
+    """
+    The attributes of one entry while it is being read.
+
+    @ivar values: attribute name to value (own settings and, for a service,
+        the defaults snapshot).
+    @ivar specified: the attributes the entry itself set.
+    @ivar broken: whether a value was rejected (the service is dropped).
+    """
+
+    def __init__(self, name: str, location: Location, values: dict[str, Any]) -> None:
+        self.name = name
+        self.location = location
+        self.values = values
+        self.specified: set[str] = set()
+        self.broken = False
+        self.disabled = False
+
+
+def _applyList(
+    current: tuple[Any, ...] | None, op: Operator, items: Sequence[Any]
+) -> tuple[Any, ...]:
+    if op is Operator.SET:
+        return tuple(items)
+    base = current or ()
+    if op is Operator.ADD:
+        return base + tuple(item for item in items if item not in base)
+    return tuple(item for item in base if item not in items)
+
+
+class _Loader:
+    """
+    Turns entries into a L{Config}.
+    """
+
+    def __init__(
+        self,
+        system: SystemInfo,
+        diagnostics: Diagnostics,
+        internalServices: Callable[[str, str], bool],
+        euid: int,
+    ) -> None:
+        self.system = system
+        self.diagnostics = diagnostics
+        self.internalServices = internalServices
+        self.euid = euid
+        self.defaults = _EntryState("defaults", Location("", 0), {})
+        self.defaultsFiles: set[str] = set()
+        self.services: list[_EntryState] = []
+
+    def load(self, entries: Sequence[Entry]) -> tuple[Defaults, list[ServiceConfig]]:
+        for entry in entries:
+            if entry.kind is EntryKind.DEFAULTS:
+                self.readDefaults(entry)
+            else:
+                self.readService(entry)
+        defaults = self.finalDefaults()
+        configs = []
+        for state in self.selectServices(defaults):
+            config = self.finish(state, defaults)
+            if config is not None:
+                configs.append(config)
+        return defaults, self.unique(configs)
+
+    # --- reading -----------------------------------------------------------
+
+    def readDefaults(self, entry: Entry) -> None:
+        if entry.location.path in self.defaultsFiles:
+            self.diagnostics.error(
+                "only 1 defaults entry is allowed. This entry will be ignored", entry.location
+            )
+            return
+        self.defaultsFiles.add(entry.location.path)
+        for line in entry.lines:
+            spec = ATTRIBUTES.get(line.name)
+            if spec is None or Where.DEFAULTS not in spec.where:
+                self.diagnostics.warning(
+                    f"attribute: {line.name} should not be in default section", line.location
+                )
+                continue
+            op = Operator.ADD if spec.arity is Arity.LIST and line.op is Operator.SET else line.op
+            if not self.apply(self.defaults, spec, line, op):
+                self.diagnostics.fatal(
+                    "A fatal error was encountered while parsing the default section. "
+                    "txinetd will exit.",
+                    line.location,
+                )
+
+    def readService(self, entry: Entry) -> None:
+        snapshot = {
+            name: self.defaults.values[name]
+            for name in SNAPSHOT_ATTRIBUTES + LATE_LIST_ATTRIBUTES
+            if name in self.defaults.values
+        }
+        state = _EntryState(entry.name, entry.location, snapshot)
+        for line in entry.lines:
+            spec = ATTRIBUTES.get(line.name)
+            if spec is None or Where.SERVICE not in spec.where:
+                self.diagnostics.warning(f"bad service attribute: {line.name}", line.location)
+                continue
+            if not self.apply(state, spec, line, line.op):
+                self.diagnostics.error(
+                    f"Error parsing attribute {line.name} - DISABLING SERVICE", line.location
+                )
+                state.broken = True
+            elif line.name == "disable" and state.values["disable"]:
+                return
+        self.services.append(state)
+
+    def apply(
+        self, state: _EntryState, spec: AttributeSpec, line: AttributeLine, op: Operator
+    ) -> bool:
+        """
+        Apply one line to an entry.
+
+        @return: False if the value was rejected.
+        """
+        name = spec.name
+        if spec.arity is not Arity.LIST:
+            if name in state.specified:
+                self.diagnostics.warning(
+                    f"Service {state.name}: attribute already set: {line.name}", line.location
+                )
+                return True
+            if op is not Operator.SET:
+                self.diagnostics.warning(
+                    f"Service {state.name}: operator '{op.value}' cannot be used for "
+                    f"attribute '{line.name}'",
+                    line.location,
+                )
+                return True
+        elif op is Operator.REMOVE and not spec.removable:
+            self.diagnostics.error(
+                f"operator '-=' not supported for {line.name} attribute", line.location
+            )
+            return False
+        if spec.arity is Arity.FIXED and len(line.values) != spec.count:
+            self.diagnostics.warning(
+                f"attribute {line.name} expects {spec.count} values and {len(line.values)} values "
+                "were specified",
+                line.location,
+            )
+            return True
+        try:
+            value = spec.convert(
+                line.values, _Context(self.system, self.diagnostics, line.location)
+            )
+        except BadValue as e:
+            for message in e.messages:
+                self.diagnostics.error(message, line.location)
+            return False
+        if spec.arity is Arity.LIST:
+            value = _applyList(state.values.get(name), op, value)
+        state.values[name] = value
+        state.specified.add(name)
+        return True
+
+    # --- combining -------------------------------------------------------------
+
+    def finalDefaults(self) -> Defaults:
+        values = self.defaults.values
+        kwargs: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in ("log_on_success", "log_on_failure"):
+                value = frozenset(value)
+            kwargs[name] = value
+        return Defaults(**kwargs, specified=frozenset(self.defaults.specified))
+
+    def selectServices(self, defaults: Defaults) -> list[_EntryState]:
+        selected = []
+        for state in self.services:
+            if state.broken:
+                continue
+            serviceId = state.values.get("id", state.name)
+            if defaults.enabled is not None and serviceId not in defaults.enabled:
+                continue
+            if serviceId in defaults.disabled:
+                continue
+            selected.append(state)
+        return selected
+
+    def inherit(self, state: _EntryState, defaults: Defaults) -> dict[str, Any]:
+        values = dict(state.values)
+        for name in LATE_LIST_ATTRIBUTES + LATE_ATTRIBUTES:
+            if name not in state.specified:
+                values.pop(name, None)
+                default = getattr(defaults, name)
+                if default is not None:
+                    values[name] = default
+        for name in ("type", "flags", "log_on_success", "log_on_failure"):
+            values[name] = frozenset(values.get(name, ()))
+        return values
+
+    # --- fill and check (section 2.9) ---------------------------------------------
+
+    def finish(self, state: _EntryState, defaults: Defaults) -> ServiceConfig | None:
+        values = self.inherit(state, defaults)
+        problems: list[str] = []
+        warnings: list[str] = []
+        built = _Builder(state, values, self.system, self.internalServices, self.euid)
+        built.fill(problems, warnings)
+        if not problems:
+            built.check(problems, warnings)
+        for message in warnings:
+            self.diagnostics.warning(message, state.location)
+        for message in problems:
+            self.diagnostics.error(message, state.location)
+        if problems:
+            return None
+        return built.record()
+
+    def unique(self, configs: list[ServiceConfig]) -> list[ServiceConfig]:
+        seen: dict[tuple[Any, ...], ServiceConfig] = {}
+        kept = []
+        for config in configs:
+            if not config.listens or config.port is None or config.port == 0:
+                kept.append(config)
+                continue
+            key = (config.port, config.protocol, config.family, config.bindAddress)
+            earlier = seen.get(key)
+            if earlier is None:
+                seen[key] = config
+                kept.append(config)
+            elif earlier.id == config.id:
+                self.diagnostics.error(
+                    f"service: {config.name} id: {config.id} not unique or is a duplicate "
+                    "- DISABLING",
+                    config.location,
+                )
+            else:
+                self.diagnostics.error(
+                    f"service: {config.name} id: {config.id} is unique but its identical to "
+                    f"service: {earlier.name} id: {earlier.id} - DISABLING",
+                    config.location,
+                )
+        return kept
+
+
+_INFER_PROTOCOL = {SocketType.STREAM: "tcp", SocketType.DGRAM: "udp"}
+_INFER_SOCKET = {"tcp": SocketType.STREAM, "udp": SocketType.DGRAM}
+
+
+class _Builder:
+    """
+    The fill and check steps for one service.
+    """
+
+    def __init__(
+        self,
+        state: _EntryState,
+        values: dict[str, Any],
+        system: SystemInfo,
+        internalServices: Callable[[str, str], bool],
+        euid: int,
+    ) -> None:
+        self.state = state
+        self.name = state.name
+        self.values = values
+        self.system = system
+        self.internalServices = internalServices
+        self.euid = euid
+        self.values.setdefault("id", state.name)
+
+    @property
+    def types(self) -> frozenset[ServiceType]:
+        return frozenset(self.values["type"])
+
+    @property
+    def flags(self) -> frozenset[Flag]:
+        return frozenset(self.values["flags"])
+
+    def fill(self, problems: list[str], warnings: list[str]) -> None:
+        values = self.values
+        if Flag.SENSOR in self.flags:
+            values["type"] = self.types | {ServiceType.INTERNAL}
+        internal = ServiceType.INTERNAL in self.types
+        if values.get("redirect") is not None:
+            values.pop("server", None)
+        elif not internal:
+            if "server" not in values:
+                problems.append(f"Must specify a server in {self.name}")
+            if Flag.NAMEINARGS in self.flags and "server_args" not in values:
+                problems.append("Must specify server args if using NAMEINARGS flag")
+        self.fillArgv()
+        if Flag.IPV4 in self.flags and Flag.IPV6 in self.flags:
+            warnings.append(f"Service {self.name} will use IPv6 or fallback to IPv4")
+            values["flags"] = self.flags - {Flag.IPV4}
+        self.fillProtocol()
+        self.fillPort(problems)
+
+    def fillArgv(self) -> None:
+        server = self.values.get("server")
+        arguments = tuple(self.values.get("server_args") or ())
+        if server is None:
+            return
+        if Flag.NAMEINARGS in self.flags:
+            self.values["argv"] = arguments
+        else:
+            self.values["argv"] = (os.path.basename(server), *arguments)
+
+    def fillProtocol(self) -> None:
+        socketType = self.values.get("socket_type")
+        protocol = self.values.get("protocol")
+        if protocol is None and socketType in _INFER_PROTOCOL:
+            self.values["protocol"] = _INFER_PROTOCOL[socketType]
+        elif socketType is None and protocol in _INFER_SOCKET:
+            self.values["socket_type"] = _INFER_SOCKET[protocol]
+
+    def fillPort(self, problems: list[str]) -> None:
+        values = self.values
+        if "port" in values or self.isTcpmuxClient or ServiceType.RPC in self.types:
+            return
+        protocol = values.get("protocol")
+        if ServiceType.UNLISTED in self.types:
+            if ServiceType.INTERNAL not in self.types:
+                return
+            problems.append(f"Unlisted service: {self.name} must have a port entry")
+        elif protocol is None:
+            problems.append(f"Port not specified for service: {self.name} and no protocol given")
+        else:
+            port = self.system.portByName(self.name, protocol)
+            if port is None:
+                problems.append(
+                    f"Port not specified and can't find service: {self.name} with getservbyname"
+                )
+            else:
+                values["port"] = port
+
+    @property
+    def isTcpmuxClient(self) -> bool:
+        return bool(self.types & {ServiceType.TCPMUX, ServiceType.TCPMUXPLUS})
+
+    def check(self, problems: list[str], warnings: list[str]) -> None:
+        values, name, serviceId = self.values, self.name, self.values["id"]
+        types, flags = self.types, self.flags
+        internal = ServiceType.INTERNAL in types
+        socketType: SocketType | None = values.get("socket_type")
+        if Flag.INTERCEPT in flags:
+            if internal:
+                warnings.append(f"Internal services cannot be intercepted: {serviceId} ")
+            elif not values.get("wait"):
+                warnings.append(f"Multi-threaded services cannot be intercepted: {serviceId}")
+            values["flags"] = flags - {Flag.INTERCEPT}
+        if (
+            internal
+            and socketType is not None
+            and not self.internalServices(name.lower(), socketType.value)
+        ):
+            problems.append(f"No such internal service: {name}/{socketType.value} - DISABLING")
+        if self.isTcpmuxClient:
+            if ServiceType.UNLISTED not in types:
+                problems.append(f"Service: {name} (tcpmux) should have UNLISTED in type.")
+            if values.get("protocol") not in (None, "tcp"):
+                problems.append(f"Service: {name} (tcpmux) should have tcp in protocol.")
+        self.checkListed(problems)
+        self.checkRedirect(problems, warnings)
+        if Flag.NAMEINARGS in flags and internal:
+            problems.append(f"Service {name} is INTERNAL and has NAMEINARGS flag set")
+        if socketType is SocketType.DGRAM and values.get("wait") is False:
+            problems.append(f"Service {name} has socket_type dgram, but does not wait")
+        self.checkRequired(problems)
+        self.checkUser(problems)
+        if values.get("port") == IDENT_PORT and values.get("protocol") == "tcp":
+            for attribute in ("log_on_success", "log_on_failure"):
+                if (
+                    SuccessFlag.USERID in values[attribute]
+                    or FailureFlag.USERID in values[attribute]
+                ):
+                    warnings.append(f"{serviceId} service: clearing USERID option from {attribute}")
+                    values[attribute] = frozenset(
+                        f for f in values[attribute] if f.value != "USERID"
+                    )
+
+    def checkListed(self, problems: list[str]) -> None:
+        values, name, types = self.values, self.name, self.types
+        if ServiceType.UNLISTED in types:
+            return
+        if ServiceType.RPC in types:
+            if self.system.rpcByName(name) is None:
+                problems.append(f"unknown RPC service: {name}")
+            return
+        protocol = values.get("protocol")
+        if protocol is None:
+            problems.append(f"A protocol or a socket_type must be specified for service: {name}.")
+            return
+        registered = self.system.portByName(name, protocol)
+        if registered is None:
+            problems.append(f"service/protocol combination not in /etc/services: {name}/{protocol}")
+        elif values.get("port", registered) != registered:
+            problems.append(f"Service {name} expects port {registered}, not {values['port']}")
+
+    def checkRedirect(self, problems: list[str], warnings: list[str]) -> None:
+        values, name = self.values, self.name
+        if values.get("redirect") is not None:
+            if values.get("socket_type") is not SocketType.STREAM:
+                problems.append(f"Only tcp sockets are supported for redirected service {name}")
+            if values.get("wait"):
+                problems.append(f"Redirected service {name} must not wait")
+            if Flag.NAMEINARGS in self.flags:
+                problems.append(f"Redirected service {name} should not have NAMEINARGS flag set")
+        elif SuccessFlag.TRAFFIC in values["log_on_success"]:
+            if "log_on_success" in self.state.specified:
+                warnings.append(f"Service {name} is not redirected: the TRAFFIC flag has no effect")
+            values["log_on_success"] = values["log_on_success"] - {SuccessFlag.TRAFFIC}
+
+    def checkRequired(self, problems: list[str]) -> None:
+        values, types = self.values, self.types
+        required = ["socket_type", "wait"]
+        if ServiceType.INTERNAL not in types:
+            required.append("user")
+            if values.get("redirect") is None:
+                required.append("server")
+            if ServiceType.UNLISTED in types:
+                required.append("protocol")
+                if not self.isTcpmuxClient and ServiceType.RPC not in types:
+                    required.append("port")
+        if ServiceType.RPC in types:
+            required += ["protocol", "rpc_version"]
+            if ServiceType.UNLISTED in types:
+                required.append("rpc_number")
+        for attribute in dict.fromkeys(required):
+            if values.get(attribute) is None:
+                problems.append(f"Service {values['id']} missing attribute {attribute} - DISABLING")
+
+    def checkUser(self, problems: list[str]) -> None:
+        if self.euid == 0:
+            return
+        user: UserSpec | None = self.values.get("user")
+        group: GroupSpec | None = self.values.get("group")
+        if user is not None and user.uid != self.euid:
+            problems.append(
+                f"Service {self.name}: txinetd runs as uid {self.euid} and cannot run servers "
+                f"as user {user.name}"
+            )
+        if group is not None and group.gid not in (os.getegid(), *os.getgroups()):
+            problems.append(
+                f"Service {self.name}: txinetd runs as uid {self.euid} and cannot run servers "
+                f"as group {group.name}"
+            )
+
+    def record(self) -> ServiceConfig:
+        values = self.values
+        bind: HostSpec | None = values.get("bind")
+        flags = self.flags
+        family, address = _bindFamily(bind, flags)
+        known = {f for f in ServiceConfig.__dataclass_fields__}
+        kwargs = {key: value for key, value in values.items() if key in known}
+        kwargs.update(
+            name=self.name,
+            location=self.state.location,
+            type=self.types,
+            flags=flags,
+            family=family,
+            bindAddress=address,
+            specified=frozenset(self.state.specified),
+        )
+        kwargs.pop("disable", None)
+        return ServiceConfig(**kwargs)
+
+
+def _bindFamily(bind: HostSpec | None, flags: frozenset[Flag]) -> tuple[socket.AddressFamily, str]:
+    """
+    The listening family and address (section 1.2): IPv4 if C{flags = IPv4}
+    or the bind address is IPv4, else IPv6; a host name's address is chosen
+    by the flags (IPv4 unless C{flags = IPv6}).
+    """
+    if bind is None:
+        if Flag.IPV4 in flags:
+            return socket.AF_INET, "0.0.0.0"
+        return socket.AF_INET6, "::"
+    wantSix = Flag.IPV6 in flags
+    candidates = [a for a in bind.addresses if (":" in a) == wantSix] or list(bind.addresses)
+    address = candidates[0]
+    return (socket.AF_INET6 if ":" in address else socket.AF_INET), address
+
+
+def loadConfig(
+    path: str,
+    system: SystemInfo | None = None,
+    internalServices: Callable[[str, str], bool] | None = None,
+    baseDirectory: str | None = None,
+    euid: int | None = None,
+) -> Config:
+    """
+    Read, combine and validate a configuration.
+
+    @param path: the main configuration file.
+    @param system: the look-ups (default: this machine's).
+    @param internalServices: tells whether an internal service of a name and
+        socket type exists (default: the registered plugins).
+    @param baseDirectory: what relative paths are resolved against (default:
+        the current directory).
+    @param euid: the daemon's effective uid (default: this process's).
+    @return: the L{Config}; check L{Config.isFatal}.
+    """
+    if internalServices is None:
+        from txinetd.internal import findInternalService
+
+        def internalServices(name: str, socketType: str) -> bool:
+            return findInternalService(name, socketType) is not None
+
+    diagnostics = Diagnostics()
+    entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())
+    loader = _Loader(
+        system or LocalSystem(),
+        diagnostics,
+        internalServices,
+        os.geteuid() if euid is None else euid,
+    )
+    defaults, services = loader.load(entries)
+    return Config(path, defaults, tuple(services), diagnostics.items)

@@ -1,0 +1,133 @@
+# -*- test-case-name: tests.test_conffile -*-
+"""
+Configuration diagnostics: every problem found in a configuration, with the
+file and line it comes from, collected so that all of them are reported at
+once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Severity(enum.Enum):
+    """
+    How bad a diagnostic is.
+
+    @cvar FATAL: the configuration cannot be used at all (unreadable main
+        file, a bad C{defaults} section, no service left).
+    @cvar ERROR: the entry it belongs to is dropped; the others run.
+    @cvar WARNING: the line is ignored or taken in a way the user may not
+        expect; the entry is kept.
+    """
+
+    FATAL = "fatal"
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Location:
+    """
+    A place in a configuration file.
+
+    @ivar path: the file's path as the configuration names it.
+    @ivar line: the 1-based line number.
+    """
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """
+    One problem in a configuration.
+
+    @ivar severity: see L{Severity}.
+    @ivar message: xinetd's message text for the problem.
+    @ivar location: where it is, or L{None} for problems of the whole
+        configuration.
+    """
+
+    severity: Severity
+    message: str
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location is not None else ""
+        return f"{where}{self.severity.value}: {self.message}"
+
+
+class Diagnostics:
+    """
+    An ordered collection of L{Diagnostic}s.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+
+    def add(self, severity: Severity, message: str, location: Location | None = None) -> Diagnostic:
+        """
+        Record a problem.
+
+        @return: the recorded L{Diagnostic}.
+        """
+        diagnostic = Diagnostic(severity, message, location)
+        self._items.append(diagnostic)
+        return diagnostic
+
+    def error(self, message: str, location: Location | None = None) -> None:
+        """
+        Record an L{Severity.ERROR}.
+        """
+        self.add(Severity.ERROR, message, location)
+
+    def warning(self, message: str, location: Location | None = None) -> None:
+        """
+        Record a L{Severity.WARNING}.
+        """
+        self.add(Severity.WARNING, message, location)
+
+    def fatal(self, message: str, location: Location | None = None) -> None:
+        """
+        Record a L{Severity.FATAL} problem.
+        """
+        self.add(Severity.FATAL, message, location)
+
+    @property
+    def items(self) -> tuple[Diagnostic, ...]:
+        """
+        Every diagnostic, in the order found.
+        """
+        return tuple(self._items)
+
+    def count(self, *severities: Severity) -> int:
+        """
+        How many diagnostics have one of C{severities}.
+        """
+        return sum(1 for d in self._items if d.severity in severities)
+
+    @property
+    def isFatal(self) -> bool:
+        """
+        Whether any diagnostic is L{Severity.FATAL}.
+        """
+        return self.count(Severity.FATAL) > 0
+
+
+class ConfigError(Exception):
+    """
+    A configuration that cannot be used.  Its string is every diagnostic,
+    one per line.
+
+    @ivar diagnostics: the L{Diagnostic}s.
+    """
+
+    def __init__(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+        super().__init__("\n".join(str(d) for d in diagnostics))
+        self.diagnostics = diagnostics
