@@ -1,0 +1,154 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The C{xinetd} twistd plugin: xinetd's command line as twistd sub-options,
+validation of the whole configuration before anything binds, and
+L{makeService}.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from twisted.application.service import IService
+from twisted.logger import Logger
+from twisted.python import usage
+
+from txinetd import __version__
+from txinetd.config import Config, ServiceConfig, loadConfig
+from txinetd.errors import Severity
+
+DEFAULT_CONFIG = "/etc/xinetd.conf"
+
+log = Logger(namespace="txinetd")
+
+#: Long options that xinetd spells with one dash.
+SINGLE_DASH = ("filelog", "syslog", "pidfile", "stayalive", "dontfork", "version", "check")
+
+
+def describeService(config: ServiceConfig) -> str:
+    """
+    One line saying what a service is and where it listens.
+    """
+    kind = "internal" if config.isInternal else "redirect" if config.redirect else "server"
+    where = "tcpmux" if not config.listens else f"{config.bindAddress} port {config.port}"
+    wait = "wait" if config.wait else "nowait"
+    return f"{config.id}: {config.protocol} {config.socket_type.value} {wait} {kind} on {where}"
+
+
+def report(config: Config, out: TextIO) -> None:
+    """
+    Write every diagnostic of a configuration, one per line.
+    """
+    for diagnostic in config.diagnostics:
+        out.write(f"{diagnostic}\n")
+
+
+class Options(usage.Options):
+    """
+    txinetd's options.  xinetd's single-dash long options (C{-filelog},
+    C{-stayalive}) are accepted as well as the usual C{--filelog}.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "Run xinetd services from an xinetd.conf file.  With --check, validate "
+        "the configuration, print every problem and the services it would start, "
+        "and exit 0 if it has no errors, 1 otherwise."
+    )
+    optParameters = [
+        ["file", "f", DEFAULT_CONFIG, "The configuration file."],
+    ]
+    optFlags = [
+        ["check", None, "Validate the configuration and exit without binding."],
+        ["stayalive", None, "Keep running when no service is available."],
+        ["version", None, "Print the version and exit."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config: Config | None = None
+        self.out: TextIO = sys.stdout
+        self.err: TextIO = sys.stderr
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        if options is None:
+            options = sys.argv[1:]
+        super().parseOptions([self.doubleDash(option) for option in options])
+
+    @staticmethod
+    def doubleDash(option: str) -> str:
+        """
+        C{-filelog} to C{--filelog}; anything else unchanged.
+        """
+        if option.startswith("-") and not option.startswith("--"):
+            name = option[1:].split("=", 1)[0]
+            if name in SINGLE_DASH:
+                return "-" + option
+        return option
+
+    def opt_version(self) -> None:
+        """
+        Print the version and exit.
+        """
+        self.out.write(f"txinetd {__version__}\n")
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        config = loadConfig(self["file"])
+        self.config = config
+        if self["check"]:
+            self.check(config)
+        if config.isFatal:
+            report(config, self.err)
+            raise SystemExit(1)
+        if not config.services and not self["stayalive"]:
+            report(config, self.err)
+            self.err.write("error: no services. Exiting...\n")
+            raise SystemExit(1)
+
+    def check(self, config: Config) -> None:
+        """
+        The C{--check} mode: report, list the services, exit.
+        """
+        report(config, self.out)
+        for service in config.services:
+            self.out.write(f"service {describeService(service)}\n")
+        errors = config.errors
+        warnings = len(config.diagnostics) - len(errors)
+        self.out.write(
+            f"{config.path}: {len(config.services)} services, {len(errors)} errors, "
+            f"{warnings} warnings\n"
+        )
+        raise SystemExit(1 if errors or not config.services else 0)
+
+
+def logDiagnostics(config: Config) -> None:
+    """
+    Send every diagnostic to the program log.
+    """
+    for diagnostic in config.diagnostics:
+        text = diagnostic.message
+        if diagnostic.location is not None:
+            where = diagnostic.location
+            text = f"{text} [file={where.path}] [line={where.line}]"
+        if diagnostic.severity is Severity.WARNING:
+            log.warn("{text}", text=text)
+        else:
+            log.error("{text}", text=text)
+
+
+def makeService(options: Options) -> IService:
+    """
+    Build the service tree from validated options.
+    """
+    from twisted.internet import reactor
+
+    from txinetd.service import XinetdService
+
+    config = options.config
+    assert config is not None
+    logDiagnostics(config)
+    service: IService = XinetdService(config, reactor)
+    return service
