@@ -1,0 +1,490 @@
+# -*- test-case-name: tests.test_observers -*-
+"""
+The two kinds of log target: a FILE and the local syslog.
+
+A target writes lines made by L{txinetd.logformat}: service-log entries
+through C{writeService} and program messages through C{writeProgram}.  A
+service's C{log_type = FILE path soft hard} is a L{FileLogTarget} with size
+limits, C{-filelog path} is one without; C{log_type = SYSLOG facility level}
+and C{-syslog facility} are L{SyslogTarget}s.
+
+Neither target ever blocks the reactor for long: files are appended to with
+one C{write} per line, and syslog datagrams are sent on a non-blocking socket
+and dropped when syslog cannot take them.
+
+A target reports its own trouble (a size limit reached, syslog unreachable)
+once, as a program message given to its C{onProgramMessage} callable; by
+default that message is emitted to L{twisted.logger} with an
+C{xinetd_level} key, so that it reaches the program log and twistd's log.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
+from zope.interface import implementer
+
+from txinetd.logformat import (
+    Facility,
+    Level,
+    SyslogLevel,
+    defaultHardLimit,
+    fileProgramLine,
+    fileServiceLine,
+    syslogProgramMessage,
+    syslogServiceMessage,
+)
+
+__all__ = [
+    "FileLogTarget",
+    "LogTarget",
+    "ProgramLogObserver",
+    "ProgramMessageCallback",
+    "SyslogTarget",
+]
+
+ProgramMessageCallback = Callable[[Level, str], None]
+"""
+Receives a target's report about itself: a level and a message.
+"""
+
+_log = Logger(namespace="txinetd.observers")
+
+_FILE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_FILE_MODE = 0o644
+
+_SYSLOG_BUSY = frozenset({errno.EAGAIN, errno.ENOBUFS})
+
+_LEVELS_FROM_TWISTED = {
+    LogLevel.debug: Level.DEBUG,
+    LogLevel.info: Level.INFO,
+    LogLevel.warn: Level.WARNING,
+    LogLevel.error: Level.ERROR,
+    LogLevel.critical: Level.CRITICAL,
+}
+
+
+_TWISTED_LEVELS = {
+    Level.DEBUG: LogLevel.debug,
+    Level.INFO: LogLevel.info,
+    Level.NOTICE: LogLevel.info,
+    Level.WARNING: LogLevel.warn,
+    Level.ERROR: LogLevel.error,
+    Level.CRITICAL: LogLevel.critical,
+}
+
+
+def _emitProgramMessage(level: Level, message: str) -> None:
+    """
+    The default L{ProgramMessageCallback}: a twisted.logger event that
+    L{ProgramLogObserver} renders.
+    """
+    _log.emit(_TWISTED_LEVELS[level], "{report}", report=message, xinetd_level=level)
+
+
+class LogTarget(Protocol):
+    """
+    Where log lines go.
+    """
+
+    def writeService(self, message: str, when: float) -> None:
+        """
+        Write a service-log entry.
+
+        @param message: the entry, from L{txinetd.logformat}.
+        @param when: the POSIX time of the event.
+        """
+
+    def writeProgram(
+        self, level: Level, message: str, when: float, function: str | None = None
+    ) -> None:
+        """
+        Write a program message.
+
+        @param level: its level.
+        @param message: its text.
+        @param when: its POSIX time.
+        @param function: for CRITICAL messages, the emitting function.
+        """
+
+    def close(self) -> None:
+        """
+        Stop writing and release the file or socket.
+        """
+
+
+class FileLogTarget:
+    """
+    A log file, appended to, with optional size limits.
+
+    Past the soft limit the target reports one WARNING and goes on writing;
+    past the hard limit it reports one ERROR and writes nothing more until
+    L{reopen} finds the file below the hard limit again (after logrotate
+    moved it away, for example).  The size is counted as lines are written,
+    and read from the file only when it is opened.
+
+    @ivar path: the file's path.
+    @ivar logId: the name reports use for this log.
+    @ivar softLimit: the soft limit in bytes, or L{None} for no size control.
+    @ivar hardLimit: the hard limit in bytes, or L{None} for no size control.
+    @ivar size: the file's size as far as this target knows.
+    @ivar stopped: whether the hard limit stopped this target.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        softLimit: int | None = None,
+        hardLimit: int | None = None,
+        onProgramMessage: ProgramMessageCallback = _emitProgramMessage,
+        *,
+        logId: str | None = None,
+        progname: str = "xinetd",
+        pid: int | None = None,
+    ) -> None:
+        """
+        Open the file.
+
+        @param path: the file; created with mode 0644 if missing.
+        @param softLimit: the soft limit in bytes; L{None} or 0 turn size
+            control off.
+        @param hardLimit: the hard limit in bytes; L{None} means
+            L{txinetd.logformat.defaultHardLimit} of C{softLimit}.
+        @param onProgramMessage: receives this target's reports.
+        @param logId: the name reports use for this log (the service id);
+            the path when L{None}.
+        @param progname: the program name of program lines.
+        @param pid: the process id of program lines; the current one when
+            L{None}.
+        @raise OSError: if the file cannot be opened.
+        """
+        self.path = path
+        self.logId = path if logId is None else logId
+        self.softLimit = softLimit or None
+        self.hardLimit = self._hardLimit(self.softLimit, hardLimit)
+        self._onProgramMessage = onProgramMessage
+        self._progname = progname
+        self._pid = pid
+        self.size = 0
+        self.stopped = False
+        self._warned = False
+        self._writeFailed = False
+        self._fd: int | None = None
+        self._open()
+
+    @staticmethod
+    def _hardLimit(softLimit: int | None, hardLimit: int | None) -> int | None:
+        """
+        The hard limit that goes with C{softLimit}.
+        """
+        if softLimit is None:
+            return None
+        return defaultHardLimit(softLimit) if hardLimit is None else hardLimit
+
+    def _open(self) -> None:
+        """
+        Open the file, learn its size and check the limits.
+        """
+        self._fd = os.open(self.path, _FILE_FLAGS, _FILE_MODE)
+        self.size = os.fstat(self._fd).st_size
+        self.stopped = False
+        self._warned = False
+        self._writeFailed = False
+        self._checkLimits()
+
+    def _checkLimits(self) -> None:
+        """
+        Report a limit the file has just passed; stop at the hard one.
+        """
+        if self.softLimit is None or self.size <= self.softLimit:
+            return
+        if not self._warned:
+            self._warned = True
+            self._report(Level.WARNING, f"Size of {self.logId} log exceeded soft limit")
+        if self.hardLimit is not None and self.size > self.hardLimit:
+            self.stopped = True
+            self._report(Level.ERROR, f"Size of {self.logId} log exceeded hard limit")
+
+    def _report(self, level: Level, message: str) -> None:
+        """
+        Give a report about this target to its callback.
+        """
+        self._onProgramMessage(level, message)
+
+    def _write(self, line: str) -> None:
+        """
+        Append one line, unless the hard limit stopped this target.
+        """
+        if self._fd is None or self.stopped:
+            return
+        try:
+            self.size += os.write(self._fd, line.encode("utf-8"))
+        except OSError as e:
+            self._writeError(e)
+            return
+        self._writeFailed = False
+        self._checkLimits()
+
+    def _writeError(self, error: OSError) -> None:
+        """
+        Report the first of a run of failed writes.
+        """
+        if not self._writeFailed:
+            self._writeFailed = True
+            self._report(Level.ERROR, f"Error in {self.logId} log: {error.strerror}")
+
+    def writeService(self, message: str, when: float) -> None:
+        """
+        Append a service-log line.
+
+        @param message: the entry, from L{txinetd.logformat}.
+        @param when: the POSIX time of the event.
+        """
+        self._write(fileServiceLine(when, message))
+
+    def writeProgram(
+        self, level: Level, message: str, when: float, function: str | None = None
+    ) -> None:
+        """
+        Append a program-log line.
+
+        @param level: the message's level.
+        @param message: its text.
+        @param when: its POSIX time.
+        @param function: for CRITICAL messages, the emitting function.
+        """
+        pid = os.getpid() if self._pid is None else self._pid
+        self._write(fileProgramLine(when, self._progname, pid, level, message, function))
+
+    def reopen(self) -> None:
+        """
+        Close the file and open the path again, as reconfiguration does so
+        that a rotated log is followed.  If the path cannot be opened, an
+        ERROR is reported and nothing is written until the next reopen.
+        """
+        self.close()
+        try:
+            self._open()
+        except OSError as e:
+            self._report(Level.ERROR, f"Cannot open {self.logId} log {self.path}: {e.strerror}")
+
+    def close(self) -> None:
+        """
+        Close the file.
+        """
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class SyslogTarget:
+    """
+    The local syslog daemon, reached through its datagram socket.
+
+    Each message is one datagram in the format of syslog(3) with the pid.
+    Sending never blocks: when syslog is too slow the message is dropped;
+    when its socket is gone the target reconnects at the next message.  The
+    first message lost in a run of failures is reported once.
+
+    @ivar facility: the facility of every message.
+    @ivar level: the level of service-log messages.
+    @ivar socketPath: the path of syslog's socket.
+    """
+
+    def __init__(
+        self,
+        facility: Facility,
+        level: SyslogLevel = SyslogLevel.INFO,
+        socketPath: str = "/dev/log",
+        ident: str = "xinetd",
+        pid: int | None = None,
+        onProgramMessage: ProgramMessageCallback = _emitProgramMessage,
+    ) -> None:
+        """
+        @param facility: the facility of every message.
+        @param level: the level of service-log messages.
+        @param socketPath: the path of syslog's socket.
+        @param ident: the program name syslog shows.
+        @param pid: the process id syslog shows; the current one when
+            L{None}.
+        @param onProgramMessage: receives this target's reports.
+        """
+        self.facility = facility
+        self.level = level
+        self.socketPath = socketPath
+        self._ident = ident
+        self._pid = pid
+        self._onProgramMessage = onProgramMessage
+        self._socket: socket.socket | None = None
+        self._failing = False
+
+    @property
+    def _currentPid(self) -> int:
+        return os.getpid() if self._pid is None else self._pid
+
+    def _connect(self) -> socket.socket:
+        """
+        A non-blocking datagram socket connected to syslog.
+
+        @raise OSError: if syslog's socket cannot be reached.
+        """
+        if self._socket is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            try:
+                sock.connect(self.socketPath)
+            except OSError:
+                sock.close()
+                raise
+            self._socket = sock
+        return self._socket
+
+    def _sendReconnecting(self, datagram: bytes) -> None:
+        """
+        Send on the current connection; if syslog went away, on a new one.
+
+        @raise OSError: if the datagram could not be sent.
+        """
+        try:
+            self._connect().send(datagram)
+        except OSError as e:
+            if e.errno in _SYSLOG_BUSY:
+                raise
+            self.close()
+            self._connect().send(datagram)
+
+    def _send(self, text: str) -> None:
+        """
+        Send one datagram, or report that messages are being lost.
+        """
+        try:
+            self._sendReconnecting(text.encode("utf-8"))
+        except OSError as e:
+            self._lost(e)
+            return
+        self._failing = False
+
+    def _lost(self, error: OSError) -> None:
+        """
+        Report the first message lost in a run of failures.
+        """
+        if not self._failing:
+            self._failing = True
+            self._onProgramMessage(
+                Level.ERROR,
+                f"Cannot send to syslog at {self.socketPath}: {error.strerror};"
+                " messages are dropped",
+            )
+
+    def writeService(self, message: str, when: float) -> None:
+        """
+        Send a service-log message at this target's level.
+
+        @param message: the entry, from L{txinetd.logformat}.
+        @param when: the POSIX time of the event.
+        """
+        self._send(
+            syslogServiceMessage(
+                when, self.facility, self.level, self._ident, self._currentPid, message
+            )
+        )
+
+    def writeProgram(
+        self, level: Level, message: str, when: float, function: str | None = None
+    ) -> None:
+        """
+        Send a program message at its own level.
+
+        @param level: the message's level.
+        @param message: its text.
+        @param when: its POSIX time.
+        @param function: for CRITICAL messages, the emitting function.
+        """
+        self._send(
+            syslogProgramMessage(
+                when, self.facility, level, self._ident, self._currentPid, message, function
+            )
+        )
+
+    def close(self) -> None:
+        """
+        Close the socket; the next message opens a new one.
+        """
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+@implementer(ILogObserver)
+class ProgramLogObserver:
+    """
+    Writes txinetd's twisted.logger events to a program log.
+
+    An event is a program message when it carries an C{xinetd_level} (a
+    L{Level} or its name), or when its namespace is C{txinetd} or below it,
+    in which case its C{log_level} gives the level.  DEBUG messages are
+    written only in debug mode.  A CRITICAL message names the function in
+    the event's C{xinetd_function}, or the last part of its namespace.
+    """
+
+    def __init__(self, target: LogTarget, debug: bool = False) -> None:
+        """
+        @param target: the program log.
+        @param debug: whether DEBUG messages are written.
+        """
+        self._target = target
+        self._debug = debug
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """
+        Write one event, if it is a program message.
+
+        @param event: a twisted.logger event.
+        """
+        level = self._level(event)
+        if level is None or (level is Level.DEBUG and not self._debug):
+            return
+        self._target.writeProgram(
+            level, self._text(event), event["log_time"], self._function(event)
+        )
+
+    @staticmethod
+    def _level(event: dict[str, Any]) -> Level | None:
+        """
+        The program-log level of an event, or L{None} if it is not a
+        program message.
+        """
+        explicit = event.get("xinetd_level")
+        if explicit is not None:
+            return explicit if isinstance(explicit, Level) else Level[explicit]
+        namespace = event.get("log_namespace", "")
+        if namespace == "txinetd" or namespace.startswith("txinetd."):
+            return _LEVELS_FROM_TWISTED.get(event.get("log_level"))
+        return None
+
+    @staticmethod
+    def _text(event: dict[str, Any]) -> str:
+        """
+        The message of an event, with the error of a failure it carries.
+        """
+        text = formatEvent(event)
+        failure = event.get("log_failure")
+        if failure is not None:
+            text = f"{text}: {failure.getErrorMessage()}"
+        return text
+
+    @staticmethod
+    def _function(event: dict[str, Any]) -> str | None:
+        """
+        The function a CRITICAL event names.
+        """
+        function = event.get("xinetd_function")
+        if function is not None:
+            return str(function)
+        namespace = event.get("log_namespace")
+        return None if namespace is None else str(namespace).rsplit(".", 1)[-1]
