@@ -17,10 +17,16 @@ import socket
 from typing import Any
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.interfaces import IListeningPort, IReactorSocket, IReactorTime
-from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IListeningPort,
+    IReactorSocket,
+    IReactorTime,
+)
+from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import Config, ServiceConfig
@@ -105,6 +111,7 @@ class InternalStreamFactory(ServerFactory):
         return protocol
 
 
+@implementer(IHalfCloseableProtocol)
 class _OneAtATime(Protocol):
     """
     Wraps the protocol of a C{wait = yes} internal stream service: the port
@@ -122,7 +129,19 @@ class _OneAtATime(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self.wrapped.dataReceived(data)
 
-    def connectionLost(self, reason: Failure = Protocol.connectionLost.__defaults__[0]) -> None:  # type: ignore[index]
+    def readConnectionLost(self) -> None:
+        halfCloseable = IHalfCloseableProtocol(self.wrapped, None)
+        if halfCloseable is not None:
+            halfCloseable.readConnectionLost()
+        elif self.transport is not None:
+            self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        halfCloseable = IHalfCloseableProtocol(self.wrapped, None)
+        if halfCloseable is not None:
+            halfCloseable.writeConnectionLost()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.wrapped.connectionLost(reason)
         self.service.resumeListening()
 

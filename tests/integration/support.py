@@ -1,0 +1,161 @@
+"""
+Real-reactor helpers for integration tests: configurations written to
+temporary files, clients that collect what a server sends.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+from zope.interface import implementer
+
+from txinetd.config import Config, loadConfig
+
+reactor: Any = _reactor
+TIMEOUT = 10.0
+
+
+def captureLog(testCase: TestCase) -> list[str]:
+    """
+    Collect the text of every log event emitted until the test ends.
+    """
+    texts: list[str] = []
+
+    @implementer(ILogObserver)
+    def observe(event: LogEvent) -> None:
+        texts.append(formatEvent(event) or "")
+
+    globalLogPublisher.addObserver(observe)
+    testCase.addCleanup(globalLogPublisher.removeObserver, observe)
+    return texts
+
+
+def hasIPv6() -> bool:
+    """
+    Whether ::1 can be bound here.
+    """
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def writeConfig(text: str) -> str:
+    """
+    Write a configuration to a new temporary directory.
+
+    @return: the file's path.
+    """
+    directory = tempfile.mkdtemp(prefix="txinetd-test-")
+    path = os.path.join(directory, "xinetd.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def loadText(text: str) -> Config:
+    """
+    Load a configuration given as text, with this machine's look-ups.
+    """
+    path = writeConfig(text)
+    return loadConfig(path, baseDirectory=os.path.dirname(path))
+
+
+def internalService(name: str, socketType: str, port: int = 0, extra: str = "") -> str:
+    """
+    The text of an INTERNAL UNLISTED service entry.
+    """
+    wait = "yes" if socketType == "dgram" else "no"
+    return (
+        f"service {name}\n{{\n type = INTERNAL UNLISTED\n id = {name}-{socketType}\n"
+        f" socket_type = {socketType}\n wait = {wait}\n port = {port}\n{extra}}}\n"
+    )
+
+
+def withTimeout(d: Deferred[Any], seconds: float = TIMEOUT) -> Deferred[Any]:
+    """
+    Fail C{d} if it has not fired within C{seconds}.
+    """
+    clock: IReactorTime = reactor
+    return d.addTimeout(seconds, clock)
+
+
+class _Collector(Protocol):
+    def __init__(self, send: bytes, halfClose: bool, limit: int | None) -> None:
+        self.send = send
+        self.halfClose = halfClose
+        self.limit = limit
+        self.received = bytearray()
+        self.done: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        if self.send:
+            self.transport.write(self.send)
+        if self.halfClose:
+            self.transport.loseWriteConnection()  # type: ignore[attr-defined]
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if self.limit is not None and len(self.received) >= self.limit:
+            assert self.transport is not None
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if not self.done.called:
+            self.done.callback(bytes(self.received))
+
+
+def tcpExchange(
+    host: str, port: int, send: bytes = b"", halfClose: bool = True, limit: int | None = None
+) -> Deferred[bytes]:
+    """
+    Connect, send C{send}, optionally half-close, and collect everything the
+    server sends until it closes (or until C{limit} bytes arrived).
+    """
+    endpointType = TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint
+    endpoint = endpointType(reactor, host, port)
+    collector = _Collector(send, halfClose, limit)
+    connecting = endpoint.connect(Factory.forProtocol(lambda: collector))
+    connecting.addCallback(lambda _: collector.done)
+    return withTimeout(connecting)
+
+
+class _DatagramClient(DatagramProtocol):
+    def __init__(self) -> None:
+        self.replies: Deferred[bytes] = Deferred()
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        if not self.replies.called:
+            self.replies.callback(datagram)
+
+
+def udpExchange(host: str, port: int, payload: bytes) -> Deferred[bytes]:
+    """
+    Send one datagram from an ephemeral port (>= 1024) and wait for the
+    first reply.
+    """
+    client = _DatagramClient()
+    listening = reactor.listenUDP(0, client, interface="::1" if ":" in host else "127.0.0.1")
+    assert client.transport is not None
+    client.transport.write(payload, (host, port))
+    reply = withTimeout(client.replies)
+
+    def cleanUp(result: Any) -> Any:
+        listening.stopListening()
+        return result
+
+    return reply.addBoth(cleanUp)

@@ -1,0 +1,346 @@
+"""
+The service tree with the real reactor: every built-in service over TCP and
+UDP, IPv4 and IPv6, on dual-stack and single-family sockets.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from typing import Any
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.protocol import Factory, Protocol
+from twisted.trial.unittest import TestCase
+
+from txinetd.internal import chargenLines
+from txinetd.service import ListeningService, XinetdService, normaliseHost
+
+from .support import (
+    captureLog,
+    hasIPv6,
+    internalService,
+    loadText,
+    reactor,
+    tcpExchange,
+    udpExchange,
+)
+
+TIME_OFFSET = 2208988800
+
+
+def startTree(testCase: TestCase, text: str) -> XinetdService:
+    """
+    Load a configuration, start its tree, and stop it after the test.
+    """
+    config = loadText(text)
+    assert not config.errors, config.errors
+    tree = XinetdService(config, reactor)
+    tree.privilegedStartService()
+    tree.startService()
+    testCase.addCleanup(tree.stopService)
+    return tree
+
+
+def portOf(tree: XinetdService, name: str) -> int:
+    child = tree.getServiceNamed(name)
+    assert isinstance(child, ListeningService)
+    address = child.address
+    assert address is not None, f"{name} is not listening"
+    return address[1]
+
+
+ALL = "".join(
+    internalService(name, kind)
+    for name in ("echo", "discard", "chargen", "daytime", "time")
+    for kind in ("stream", "dgram")
+)
+
+
+class NormaliseTests(TestCase):
+    """
+    L{normaliseHost} shows IPv4 clients of dual-stack sockets as IPv4.
+    """
+
+    def test_mapped(self) -> None:
+        self.assertEqual(normaliseHost("::ffff:127.0.0.1"), "127.0.0.1")
+
+    def test_plain(self) -> None:
+        self.assertEqual(normaliseHost("::1"), "::1")
+        self.assertEqual(normaliseHost("10.0.0.1"), "10.0.0.1")
+        self.assertEqual(normaliseHost("::ffff:0:1"), "::ffff:0:1")
+
+
+class BuiltinServiceTests(TestCase):
+    """
+    Each built-in through a dual-stack listening socket, from IPv4 and IPv6
+    clients.
+    """
+
+    def setUp(self) -> None:
+        self.tree = startTree(self, ALL)
+
+    def hosts(self) -> list[str]:
+        return ["127.0.0.1", "::1"] if hasIPv6() else ["127.0.0.1"]
+
+    @inlineCallbacks
+    def test_echoStream(self) -> Any:
+        for host in self.hosts():
+            payload = b"hello\r\n" * 1000
+            received = yield tcpExchange(host, portOf(self.tree, "echo-stream"), payload)
+            self.assertEqual(received, payload)
+
+    @inlineCallbacks
+    def test_discardStream(self) -> Any:
+        for host in self.hosts():
+            received = yield tcpExchange(host, portOf(self.tree, "discard-stream"), b"x" * 10000)
+            self.assertEqual(received, b"")
+
+    @inlineCallbacks
+    def test_chargenStream(self) -> Any:
+        for host in self.hosts():
+            received = yield tcpExchange(
+                host, portOf(self.tree, "chargen-stream"), halfClose=False, limit=74 * 200
+            )
+            # The line counter is the daemon's (advanced by dgram chargen), so
+            # the stream starts at some line of the 95-line period.
+            starts = [k for k in range(95) if received[: 74 * 200] == chargenLines(k, 200)]
+            self.assertEqual(len(starts), 1)
+
+    @inlineCallbacks
+    def test_daytimeStream(self) -> Any:
+        for host in self.hosts():
+            before = time.time()
+            received = yield tcpExchange(host, portOf(self.tree, "daytime-stream"), halfClose=False)
+            self.assertRegex(received, rb"^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \S+\r\n$")
+            parsed = time.strptime(received[:20].decode().title(), "%d %b %Y %H:%M:%S")
+            self.assertLess(abs(time.mktime(parsed) - before), 5)
+
+    @inlineCallbacks
+    def test_timeStream(self) -> Any:
+        for host in self.hosts():
+            received = yield tcpExchange(host, portOf(self.tree, "time-stream"), halfClose=False)
+            self.assertEqual(len(received), 4)
+            (seconds,) = struct.unpack("!I", received)
+            self.assertLess(abs(seconds - TIME_OFFSET - time.time()), 5)
+
+    @inlineCallbacks
+    def test_echoDgram(self) -> Any:
+        for host in self.hosts():
+            reply = yield udpExchange(host, portOf(self.tree, "echo-dgram"), b"ping")
+            self.assertEqual(reply, b"ping")
+
+    @inlineCallbacks
+    def test_echoDgramTruncates(self) -> Any:
+        reply = yield udpExchange("127.0.0.1", portOf(self.tree, "echo-dgram"), b"a" * 5000)
+        self.assertEqual(reply, b"a" * 2048)
+
+    @inlineCallbacks
+    def test_chargenDgram(self) -> Any:
+        for host in self.hosts():
+            reply = yield udpExchange(host, portOf(self.tree, "chargen-dgram"), b"")
+            self.assertEqual(len(reply), 1024)
+            self.assertTrue(reply.endswith(b"\r\n"))
+
+    @inlineCallbacks
+    def test_daytimeDgram(self) -> Any:
+        for host in self.hosts():
+            reply = yield udpExchange(host, portOf(self.tree, "daytime-dgram"), b"?")
+            self.assertRegex(reply, rb"^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \S+\r\n$")
+
+    @inlineCallbacks
+    def test_timeDgram(self) -> Any:
+        for host in self.hosts():
+            reply = yield udpExchange(host, portOf(self.tree, "time-dgram"), b"?")
+            (seconds,) = struct.unpack("!I", reply)
+            self.assertLess(abs(seconds - TIME_OFFSET - time.time()), 5)
+
+    @inlineCallbacks
+    def test_discardDgramAndEchoAfter(self) -> Any:
+        """
+        discard answers nothing; the daemon keeps answering other datagrams.
+        """
+        discard = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(discard.close)
+        discard.sendto(b"gone", ("127.0.0.1", portOf(self.tree, "discard-dgram")))
+        reply = yield udpExchange("127.0.0.1", portOf(self.tree, "echo-dgram"), b"still here")
+        self.assertEqual(reply, b"still here")
+
+    def test_lowSourcePortNotAnswered(self) -> Deferred[None]:
+        """
+        A datagram from a source port below 1024 gets no answer, while the
+        same datagram from a high port does (reflection-loop protection).
+        """
+        low = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(low.close)
+        low.bind(("127.0.0.1", 0 if not _canBindLow() else _freeLowPort()))
+        lowPort = low.getsockname()[1]
+        if lowPort >= 1024:
+            self.skipTest("cannot bind a port below 1024 here")
+        low.setblocking(False)
+        low.sendto(b"loop?", ("127.0.0.1", portOf(self.tree, "echo-dgram")))
+        reply = udpExchange("127.0.0.1", portOf(self.tree, "echo-dgram"), b"marker")
+
+        def check(answer: bytes) -> None:
+            self.assertEqual(answer, b"marker")
+            with self.assertRaises(BlockingIOError):
+                low.recv(100)
+
+        return reply.addCallback(check)
+
+
+def _canBindLow() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+def _freeLowPort() -> int:
+    for port in range(1000, 900, -1):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return 0
+
+
+class SocketOptionTests(TestCase):
+    """
+    Families, bind addresses and socket options of the listening sockets.
+    """
+
+    def sockname(self, tree: XinetdService, name: str) -> Any:
+        child = tree.getServiceNamed(name)
+        assert isinstance(child, ListeningService) and child.port is not None
+        return child.port.getHost()
+
+    def test_dualStackDefault(self) -> None:
+        """
+        Without bind or flags the socket is IPv6 on :: with V6ONLY off.
+        """
+        tree = startTree(self, internalService("echo", "stream"))
+        sock = tree.getServiceNamed("echo-stream").port.socket
+        self.assertEqual(sock.family, socket.AF_INET6)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
+        self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR), 1)
+
+    def test_v6onlyYes(self) -> None:
+        """
+        C{v6only = yes} turns V6ONLY on; C{v6only = no} leaves it off (xinetd
+        turns it on for any value).
+        """
+        tree = startTree(
+            self,
+            internalService("echo", "stream", extra=" v6only = yes\n")
+            + internalService("time", "stream", extra=" v6only = no\n"),
+        )
+        on = tree.getServiceNamed("echo-stream").port.socket
+        off = tree.getServiceNamed("time-stream").port.socket
+        self.assertEqual(on.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 1)
+        self.assertEqual(off.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
+
+    def test_flagsIPv4AndOptions(self) -> None:
+        tree = startTree(
+            self, internalService("echo", "stream", extra=" flags = IPv4 NODELAY KEEPALIVE\n")
+        )
+        sock = tree.getServiceNamed("echo-stream").port.socket
+        self.assertEqual(sock.family, socket.AF_INET)
+        self.assertEqual(sock.getsockname()[0], "0.0.0.0")
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+        self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), 1)
+
+    @inlineCallbacks
+    def test_bindLoopback(self) -> Any:
+        """
+        C{bind = 127.0.0.1} listens on that address only.
+        """
+        tree = startTree(self, internalService("echo", "stream", extra=" bind = 127.0.0.1\n"))
+        host = self.sockname(tree, "echo-stream")
+        self.assertEqual(host.host, "127.0.0.1")
+        received = yield tcpExchange("127.0.0.1", host.port, b"bound")
+        self.assertEqual(received, b"bound")
+
+    def test_bindFailureDeactivatesOneService(self) -> None:
+        """
+        A service whose port is taken is deactivated with a logged error; the
+        others start.
+        """
+        taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        texts = captureLog(self)
+        tree = startTree(
+            self,
+            internalService("echo", "stream", port, " bind = 127.0.0.1\n")
+            + internalService("time", "stream"),
+        )
+        self.assertIn(
+            "bind failed (Address already in use (errno = 98)). service = echo-stream", texts
+        )
+        self.assertIn("Service echo-stream failed to start and is deactivated.", texts)
+        self.assertIsNone(tree.getServiceNamed("echo-stream").address)
+        self.assertIsNotNone(tree.getServiceNamed("time-stream").address)
+
+    def test_sameIdDifferentPorts(self) -> None:
+        """
+        Two entries with one id on different ports both start, under
+        distinct names.
+        """
+        text = internalService("echo", "stream").replace("id = echo-stream", "id = e") * 2
+        tree = startTree(self, text)
+        names = sorted(child.name for child in tree)
+        self.assertEqual(len(names), 2)
+        self.assertIn("e", names)
+
+
+class WaitYesStreamTests(TestCase):
+    """
+    An internal stream service with C{wait = yes} serves one connection at a
+    time: its port is not read while a connection lives.
+    """
+
+    @inlineCallbacks
+    def test_oneAtATime(self) -> Any:
+        text = internalService("echo", "stream").replace("wait = no", "wait = yes")
+        tree = startTree(self, text)
+        child = tree.getServiceNamed("echo-stream")
+        assert isinstance(child, ListeningService)
+        port = portOf(tree, "echo-stream")
+        first = yield tcpExchange("127.0.0.1", port, b"one", halfClose=False, limit=3)
+        self.assertEqual(first, b"one")
+        self.assertNotIn(child.port, reactor.getReaders())
+        reader = _Holder()
+        yield connectHolder(reader, port)
+        yield reader.received
+        self.assertNotIn(child.port, reactor.getReaders())
+        reader.transport.loseConnection()  # type: ignore[union-attr]
+        second = yield tcpExchange("127.0.0.1", port, b"two")
+        self.assertEqual(second, b"two")
+
+
+class _Holder(Protocol):
+    """
+    A client that sends a line and keeps the connection open.
+    """
+
+    def __init__(self) -> None:
+        self.received: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(b"held")
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.received.called:
+            self.received.callback(data)
+
+
+def connectHolder(holder: _Holder, port: int) -> Deferred[Any]:
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+    return endpoint.connect(Factory.forProtocol(lambda: holder))

@@ -1,0 +1,283 @@
+"""
+The real twistd entry point: C{twistd -n xinetd -f etc/demo.conf} served to
+real clients (nc, rdate), and configuration errors reported as one clean
+message with exit status 1.
+
+Needs the Debian packages netcat-openbsd and rdate (the CI script installs
+them); the tests that use them are skipped without them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from typing import Any
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.error import ProcessTerminated
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SkipTest, TestCase
+
+from .support import reactor, withTimeout, writeConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+
+
+class Daemon(ProcessProtocol):
+    """
+    A twistd process whose output is collected; C{ready} fires when it logs
+    that it started working, C{ended} with how it ended (L{ProcessDone} or
+    L{ProcessTerminated}).
+    """
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.ready: Deferred[None] = Deferred()
+        self.ended: Deferred[BaseException] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        if b"Started working" in self.output and not self.ready.called:
+            self.ready.callback(None)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        if not self.ready.called:
+            self.ready.errback(RuntimeError(self.output.decode(errors="replace")))
+        self.ended.callback(reason.value)
+
+
+def twistd(*arguments: str) -> Deferred[tuple[bytes, bytes, int]]:
+    """
+    Run twistd to completion and collect its output and exit status.
+    """
+    return withTimeout(
+        getProcessOutputAndValue(TWISTD, arguments, env=dict(os.environ), path=ROOT),
+        60,
+    )
+
+
+def needs(*commands: str) -> None:
+    for command in commands:
+        if shutil.which(command) is None:
+            raise SkipTest(f"{command} is not installed (Debian: netcat-openbsd, rdate)")
+
+
+def run(command: str, *arguments: str, stdin: bytes | None = None) -> Deferred[bytes]:
+    """
+    Run a client command and return its standard output.
+    """
+    if stdin is None:
+        d = getProcessOutputAndValue(command, arguments)
+    else:
+        d = getProcessOutputAndValue(
+            "/bin/sh", ["-c", 'printf "%s" "$0" | "$@"', stdin.decode(), command, *arguments]
+        )
+    return withTimeout(d.addCallback(lambda result: result[0]), 30)
+
+
+class DemoTests(TestCase):
+    """
+    The README's first command: the demo configuration served by the real
+    twistd.
+    """
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        needs("nc", "rdate")
+        self.daemon = Daemon()
+        self.process = reactor.spawnProcess(
+            self.daemon,
+            TWISTD,
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", "etc/demo.conf"],
+            env=dict(os.environ),
+            path=ROOT,
+        )
+        yield withTimeout(self.daemon.ready, 30)
+
+    @inlineCallbacks
+    def tearDown(self) -> Any:
+        if self.process.pid is not None:
+            self.process.signalProcess(signal.SIGTERM)
+        ended = yield withTimeout(self.daemon.ended, 30)
+        # After a clean shutdown twistd re-raises the signal that stopped it.
+        self.assertIsInstance(ended, ProcessTerminated)
+        self.assertEqual(ended.signal, signal.SIGTERM)
+        self.assertIn(b"Server Shut Down.", self.daemon.output)
+
+    @inlineCallbacks
+    def test_daytime(self) -> Any:
+        line = yield run("nc", "-w", "5", "127.0.0.1", "10013")
+        self.assertRegex(line, rb"^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \S+\r\n$")
+        self.assertIn(b"Started working: 10 available services", self.daemon.output)
+
+    @inlineCallbacks
+    def test_rdate(self) -> Any:
+        """
+        rdate (RFC 868 client) reads the right time from the time service.
+        """
+        output = yield run("rdate", "-p", "-o", "10037", "127.0.0.1")
+        # "rdate: [127.0.0.1]\tSun Nov 22 02:41:10 UTC 2026": drop the zone.
+        words = output.decode().strip().split("\t")[-1].split()
+        remote = time.mktime(time.strptime(" ".join(words[:4] + words[5:]), "%a %b %d %H:%M:%S %Y"))
+        self.assertLess(abs(remote - time.time()), 5, output)
+
+    @inlineCallbacks
+    def test_echoTcpAndUdp(self) -> Any:
+        echoed = yield run("nc", "-N", "-w", "5", "127.0.0.1", "10007", stdin=b"hello\n")
+        self.assertEqual(echoed, b"hello\n")
+        echoed = yield run("nc", "-u", "-w", "1", "::1", "10007", stdin=b"datagram\n")
+        self.assertEqual(echoed, b"datagram\n")
+
+    @inlineCallbacks
+    def test_chargen(self) -> Any:
+        output = yield run("sh", "-c", "nc -w 5 ::1 10019 | head -c 148")
+        self.assertEqual(len(output), 148)
+        self.assertTrue(output.endswith(b"\r\n"))
+
+
+BAD_MAIN = """\
+defaults
+{{
+\tinstances = 10
+}}
+
+include {included}
+includedir {directory}
+
+service echo
+{{
+\ttype = INTERNAL UNLISTED
+\tsocket_type = stream
+\twait = maybe
+\tport = 7007
+}}
+"""
+
+BAD_INCLUDED = """\
+service daytime
+{
+\ttype = INTERNAL UNLISTED
+\tsocket_type = stream
+\twait = no
+\tport=13013
+}
+"""
+
+BAD_IN_DIRECTORY = """\
+service time
+{
+\ttype = INTERNAL UNLISTED
+\tsocket_type = stream
+\twait = no
+\tport = 99999
+}
+
+service chargen
+{
+\ttype = INTERNAL UNLISTED
+\tsocket_type = stream
+\twait = no
+\tport = 13019
+\tinstances = -3
+}
+"""
+
+
+class ConfigErrorTests(TestCase):
+    """
+    Mistakes are reported with file and line, all at once, exit status 1,
+    no traceback.
+    """
+
+    def severalMistakes(self) -> str:
+        main = writeConfig("")
+        directory = os.path.dirname(main)
+        included = os.path.join(directory, "included.conf")
+        subdirectory = os.path.join(directory, "xinetd.d")
+        os.mkdir(subdirectory)
+        with open(included, "w") as f:
+            f.write(BAD_INCLUDED)
+        with open(os.path.join(subdirectory, "more"), "w") as f:
+            f.write(BAD_IN_DIRECTORY)
+        with open(main, "w") as f:
+            f.write(BAD_MAIN.format(included=included, directory=subdirectory))
+        return main
+
+    @inlineCallbacks
+    def test_checkReportsEveryError(self) -> Any:
+        main = self.severalMistakes()
+        directory = os.path.dirname(main)
+        out, err, code = yield twistd("-n", "xinetd", "-f", main, "--check")
+        self.assertEqual(code, 1)
+        self.assertNotIn(b"Traceback", out + err)
+        text = out.decode()
+        expected = [
+            f"{main}:13: error: Bad value for wait: maybe",
+            f"{directory}/included.conf:6: error: Attribute port needs a space before operator",
+            f"{directory}/xinetd.d/more:6: error: port number is invalid",
+            f"{directory}/xinetd.d/more:15: error: Number of instances is invalid: -3",
+        ]
+        for line in expected:
+            self.assertIn(line, text)
+
+    @inlineCallbacks
+    def test_badDefaultsIsFatal(self) -> Any:
+        path = writeConfig("defaults\n{\n\tinstances = lots\n}\n" + _GOOD)
+        out, err, code = yield twistd("-n", "xinetd", "-f", path)
+        self.assertEqual(code, 1)
+        self.assertNotIn(b"Traceback", out + err)
+        self.assertIn(f"{path}:3: error: Number of instances is invalid: lots".encode(), err)
+        self.assertIn(b"fatal: A fatal error was encountered while parsing the default", err)
+
+    @inlineCallbacks
+    def test_missingFile(self) -> Any:
+        out, err, code = yield twistd("-n", "xinetd", "-f", "/nonexistent/xinetd.conf")
+        self.assertEqual(code, 1)
+        self.assertNotIn(b"Traceback", out + err)
+        self.assertIn(
+            b"open( /nonexistent/xinetd.conf ) failed: No such file or directory (errno = 2)",
+            err,
+        )
+
+    @inlineCallbacks
+    def test_noServiceLeft(self) -> Any:
+        path = writeConfig("service echo\n{\n\tsocket_type = stream\n\twait = maybe\n}\n")
+        out, err, code = yield twistd("-n", "xinetd", "-f", path)
+        self.assertEqual(code, 1)
+        self.assertNotIn(b"Traceback", out + err)
+        self.assertIn(b"Bad value for wait: maybe", err)
+        self.assertIn(b"no services. Exiting...", err)
+
+    @inlineCallbacks
+    def test_checkGoodConfig(self) -> Any:
+        out, err, code = yield twistd("-n", "xinetd", "-f", "etc/demo.conf", "--check")
+        self.assertEqual((code, err), (0, b""))
+        self.assertIn(b"service daytime-stream: tcp stream nowait internal on :: port 10013", out)
+        self.assertIn(b"etc/demo.conf: 10 services, 0 errors, 0 warnings", out)
+
+    @inlineCallbacks
+    def test_pluginListed(self) -> Any:
+        out, _err, code = yield twistd("--help")
+        self.assertIn(b"xinetd", out)
+        out, _err, code = yield twistd("-n", "xinetd", "--help")
+        self.assertEqual(code, 0)
+        self.assertIn(b"--check", out)
+
+
+_GOOD = """
+service echo
+{
+\ttype = INTERNAL UNLISTED
+\tsocket_type = stream
+\twait = no
+\tport = 0
+}
+"""
