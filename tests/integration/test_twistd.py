@@ -51,6 +51,7 @@ class Daemon(ProcessProtocol):
     def processEnded(self, reason: Failure) -> None:
         if not self.ready.called:
             self.ready.errback(RuntimeError(self.output.decode(errors="replace")))
+        assert reason.value is not None
         self.ended.callback(reason.value)
 
 
@@ -90,7 +91,7 @@ class DemoTests(TestCase):
     """
 
     @inlineCallbacks
-    def setUp(self) -> Any:
+    def setUp(self) -> Any:  # type: ignore[override]
         needs("nc", "rdate")
         self.daemon = Daemon()
         self.process = reactor.spawnProcess(
@@ -103,7 +104,7 @@ class DemoTests(TestCase):
         yield withTimeout(self.daemon.ready, 30)
 
     @inlineCallbacks
-    def tearDown(self) -> Any:
+    def tearDown(self) -> Any:  # type: ignore[override]
         if self.process.pid is not None:
             self.process.signalProcess(signal.SIGTERM)
         ended = yield withTimeout(self.daemon.ended, 30)
