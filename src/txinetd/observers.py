@@ -58,6 +58,10 @@ _log = Logger(namespace="txinetd.observers")
 _FILE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _FILE_MODE = 0o644
 
+#: Paths that name the daemon's own standard streams: they are shared (so
+#: that lines interleave with twistd's own output) rather than reopened.
+_STANDARD_STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
 _SYSLOG_BUSY = frozenset({errno.EAGAIN, errno.ENOBUFS})
 
 _LEVELS_FROM_TWISTED = {
@@ -190,7 +194,12 @@ class FileLogTarget:
         """
         Open the file, learn its size and check the limits.
         """
-        self._fd = os.open(self.path, _FILE_FLAGS, _FILE_MODE)
+        stream = _STANDARD_STREAMS.get(self.path)
+        if stream is not None:
+            self._fd = os.dup(stream)
+            os.set_inheritable(self._fd, False)
+        else:
+            self._fd = os.open(self.path, _FILE_FLAGS, _FILE_MODE)
         self.size = os.fstat(self._fd).st_size
         self.stopped = False
         self._warned = False

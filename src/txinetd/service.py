@@ -17,36 +17,21 @@ import socket
 from typing import Any
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.interfaces import (
-    IHalfCloseableProtocol,
-    IListeningPort,
-    IReactorSocket,
-    IReactorTime,
-)
-from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory, connectionDone
-from twisted.logger import Logger
-from twisted.python.failure import Failure
-from zope.interface import implementer
+from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
 
+from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext, findInternalService, shouldAnswer
+from txinetd.limits import RunningServers
+from txinetd.logformat import Level
+from txinetd.policies import Daemon, ServedProtocol, ServicePolicy, Session, programMessage
+
+__all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSocket"]
 
 LISTEN_BACKLOG = 64
 MAX_DATAGRAM = 65536
-
-log = Logger(namespace="txinetd")
-
-
-def normaliseHost(host: str) -> str:
-    """
-    The client address as txinetd shows and matches it: an IPv4 client of a
-    dual-stack socket (C{::ffff:a.b.c.d}) becomes C{a.b.c.d}.
-    """
-    if host.startswith("::ffff:") and "." in host:
-        return host[7:]
-    return host
 
 
 def peerOf(address: Any) -> tuple[str, int] | None:
@@ -90,66 +75,24 @@ def openListeningSocket(config: ServiceConfig) -> socket.socket:
     return sock
 
 
-class InternalStreamFactory(ServerFactory):
+class _AdoptedFactory(ServerFactory):
     """
-    Builds an internal service's protocol for each accepted connection.  With
-    C{wait = yes} one connection is served at a time: the port stops
-    accepting until it ends.
+    Gives an adopted connection the protocol already built for it.
     """
 
     noisy = False
 
-    def __init__(self, service: ListeningService, plugin: IInternalService) -> None:
-        self.service = service
-        self.plugin = plugin
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol  # type: ignore[assignment]
 
-    def buildProtocol(self, addr: Any) -> Protocol | None:
-        context = InternalContext(self.service.reactor, self.service.config.id, peerOf(addr))
-        protocol: Protocol = self.plugin.buildProtocol(context)  # type: ignore[assignment]
-        if self.service.config.wait:
-            return _OneAtATime(protocol, self.service)
-        return protocol
-
-
-@implementer(IHalfCloseableProtocol)
-class _OneAtATime(Protocol):
-    """
-    Wraps the protocol of a C{wait = yes} internal stream service: the port
-    pauses while the connection lives.
-    """
-
-    def __init__(self, wrapped: Protocol, service: ListeningService) -> None:
-        self.wrapped = wrapped
-        self.service = service
-
-    def makeConnection(self, transport: Any) -> None:
-        self.service.pauseListening()
-        self.wrapped.makeConnection(transport)
-
-    def dataReceived(self, data: bytes) -> None:
-        self.wrapped.dataReceived(data)
-
-    def readConnectionLost(self) -> None:
-        halfCloseable = IHalfCloseableProtocol(self.wrapped, None)
-        if halfCloseable is not None:
-            halfCloseable.readConnectionLost()
-        elif self.transport is not None:
-            self.transport.loseConnection()
-
-    def writeConnectionLost(self) -> None:
-        halfCloseable = IHalfCloseableProtocol(self.wrapped, None)
-        if halfCloseable is not None:
-            halfCloseable.writeConnectionLost()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.wrapped.connectionLost(reason)
-        self.service.resumeListening()
+    def buildProtocol(self, addr: Any) -> Protocol:
+        return self.protocol  # type: ignore[return-value]
 
 
 class InternalDatagramProtocol(DatagramProtocol):
     """
-    Answers every datagram with an internal service, never to a source port
-    below 1024.
+    Answers datagrams with an internal service, after the service's checks,
+    never to a source port below 1024.
     """
 
     noisy = False
@@ -162,8 +105,15 @@ class InternalDatagramProtocol(DatagramProtocol):
         peer = peerOf(addr)
         if peer is None or not shouldAnswer(peer[1]):
             return
+        checked = self.service.policy.checkDatagram(peer)
+        checked.addCallback(self._answer, datagram, addr, peer)
+
+    def _answer(self, allowed: bool, datagram: bytes, addr: Any, peer: tuple[str, int]) -> None:
+        if not allowed:
+            return
         context = InternalContext(self.service.reactor, self.service.config.id, peer)
         reply = self.plugin.answerDatagram(datagram, context)
+        self.service.policy.log.start(0, peer[0])
         if reply is not None and self.transport is not None:
             self.transport.write(reply, addr)
 
@@ -173,14 +123,24 @@ class ListeningService(Service):
     One configured service and its listening socket.
 
     @ivar config: its L{ServiceConfig}.
-    @ivar port: the Twisted port reading the socket, once started.
+    @ivar policy: its L{ServicePolicy}.
+    @ivar port: what reads the socket once it is bound: a L{StreamAcceptor}
+        for stream services, a Twisted UDP port for dgram ones.
     """
 
-    def __init__(self, config: ServiceConfig, reactor: Any) -> None:
+    def __init__(self, config: ServiceConfig, daemon: Daemon) -> None:
         self.config = config
-        self.reactor = reactor
-        self.port: IListeningPort | None = None
+        self.daemon = daemon
+        self.reactor = daemon.reactor
+        self.servers = RunningServers(daemon.processes)
+        self.policy = ServicePolicy(config, daemon, self.servers, onTrip=self.deactivateFor)
+        self.plugin = findInternalService(config.name, config.socket_type.value)
+        self.port: Any = None
+        self.socket: socket.socket | None = None
         self.bindAttempted = False
+        self.reactivation: Any = None
+        if config.wait and config.socket_type is SocketType.STREAM:
+            self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
 
     def privilegedStartService(self) -> None:
@@ -199,39 +159,116 @@ class ListeningService(Service):
         if self.bindAttempted:
             return
         self.bindAttempted = True
+        if not self.activate():
+            programMessage(
+                Level.ERROR, f"Service {self.config.id} failed to start and is deactivated."
+            )
+
+    def activate(self) -> bool:
+        """
+        Open the listening socket and start serving it.
+
+        @return: whether it worked (the error is logged).
+        """
         try:
             sock = openListeningSocket(self.config)
         except OSError as e:
-            log.error(
-                "bind failed ({error} (errno = {errno})). service = {service}",
-                error=e.strerror,
-                errno=e.errno,
-                service=self.config.id,
+            programMessage(
+                Level.ERROR,
+                f"bind failed ({e.strerror} (errno = {e.errno})). service = {self.config.id}",
             )
-            log.error(
-                "Service {service} failed to start and is deactivated.", service=self.config.id
-            )
-            return
-        try:
-            self.port = self.adopt(sock)
-        finally:
-            sock.close()
-
-    def adopt(self, sock: socket.socket) -> IListeningPort:
-        """
-        Hand a bound socket to the reactor with this service's protocol.
-        """
-        reactor: IReactorSocket = self.reactor
-        plugin = findInternalService(self.config.name, self.config.socket_type.value)
-        if plugin is None:
-            raise RuntimeError(f"no internal service {self.config.name}")
+            return False
         if self.config.socket_type is SocketType.STREAM:
-            return reactor.adoptStreamPort(
-                sock.fileno(), sock.family, InternalStreamFactory(self, plugin)
+            self.socket = sock
+            self.port = StreamAcceptor(
+                self.reactor, sock, self.connectionAccepted, self.descriptorsExhausted
             )
-        return reactor.adoptDatagramPort(
-            sock.fileno(), sock.family, InternalDatagramProtocol(self, plugin), MAX_DATAGRAM
+            self.port.startReading()
+        else:
+            try:
+                self.port = self.reactor.adoptDatagramPort(
+                    sock.fileno(),
+                    sock.family,
+                    InternalDatagramProtocol(self, self.internalPlugin()),
+                    MAX_DATAGRAM,
+                )
+            finally:
+                sock.close()
+        return True
+
+    def deactivate(self) -> Any:
+        """
+        Close the listening socket.
+        """
+        port, self.port = self.port, None
+        sock, self.socket = self.socket, None
+        if isinstance(port, StreamAcceptor):
+            port.stopReading()
+        elif port is not None:
+            return port.stopListening()
+        if sock is not None:
+            sock.close()
+        return None
+
+    def internalPlugin(self) -> IInternalService:
+        if self.plugin is None:
+            raise RuntimeError(f"no internal service {self.config.name}")
+        return self.plugin
+
+    def connectionAccepted(self, connection: PendingConnection) -> None:
+        self.policy.handleConnection(connection, self.startInternal)
+
+    def startInternal(self, connection: PendingConnection, session: Session) -> None:
+        """
+        Serve an admitted connection with the internal service, in process.
+        """
+        context = InternalContext(self.reactor, self.config.id, connection.peer)
+        protocol = self.internalPlugin().buildProtocol(context)
+        served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
+        try:
+            self.reactor.adoptStreamConnection(
+                connection.fileno(), connection.family, _AdoptedFactory(served)
+            )
+        finally:
+            connection.close()
+        session.begin(0)
+
+    def _oneAtATime(self, running: int) -> None:
+        """
+        C{wait = yes} stream: accept nothing while a connection is served.
+        """
+        if running:
+            self.pauseListening()
+        else:
+            self.resumeListening()
+
+    def descriptorsExhausted(self, errno: int) -> None:
+        wait = self.config.cps.wait or 10
+        programMessage(
+            Level.ERROR,
+            f"Deactivating service {self.config.name} due to no available descriptors.  "
+            f"Restarting in {wait} seconds.",
         )
+        self.deactivateFor(wait, "no available descriptors")
+
+    def deactivateFor(self, wait: int, why: str) -> None:
+        """
+        Close the socket for C{wait} seconds (cps trip): clients are refused
+        meanwhile.
+        """
+        if self.reactivation is not None:
+            return
+        self.deactivate()
+        self.reactivation = self.reactor.callLater(wait, self.reactivate)
+
+    def reactivate(self) -> None:
+        self.reactivation = None
+        if not self.running:
+            return
+        if self.activate():
+            programMessage(Level.ERROR, f"Activating service {self.config.name}")
+        else:
+            programMessage(Level.ERROR, f"Error activating service {self.config.name}")
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -239,32 +276,35 @@ class ListeningService(Service):
         The (host, port) the service listens on, or L{None} if it is not
         listening.
         """
+        if isinstance(self.port, StreamAcceptor):
+            host, port = self.port.socket.getsockname()[:2]
+            return str(host), int(port)
         if self.port is None:
             return None
         bound = self.port.getHost()
-        return str(bound.host), int(bound.port)  # type: ignore[attr-defined]
+        return str(bound.host), int(bound.port)
 
     def pauseListening(self) -> None:
         """
         Stop accepting connections (C{wait = yes}).
         """
         if self.port is not None:
-            self.port.stopReading()  # type: ignore[attr-defined]
+            self.port.stopReading()
 
     def resumeListening(self) -> None:
         """
         Accept connections again.
         """
         if self.port is not None and self.running:
-            self.port.startReading()  # type: ignore[attr-defined]
+            self.port.startReading()
 
     def stopService(self) -> Any:
         super().stopService()
         self.bindAttempted = False
-        port, self.port = self.port, None
-        if port is not None:
-            return port.stopListening()
-        return None
+        if self.reactivation is not None:
+            self.reactivation.cancel()
+            self.reactivation = None
+        return self.deactivate()
 
 
 class XinetdService(MultiService):
@@ -274,13 +314,14 @@ class XinetdService(MultiService):
     protocol appended).
     """
 
-    def __init__(self, config: Config, reactor: IReactorTime) -> None:
+    def __init__(self, config: Config, reactor: Any, daemon: Daemon | None = None) -> None:
         super().__init__()
         self.config = config
         self.reactor = reactor
+        self.daemon = daemon if daemon is not None else Daemon(reactor)
         for serviceConfig in config.services:
             if serviceConfig.listens:
-                child = ListeningService(serviceConfig, reactor)
+                child = ListeningService(serviceConfig, self.daemon)
                 if child.name in self.namedServices:
                     child.setName(self.uniqueName(serviceConfig))
                 child.setServiceParent(self)
@@ -293,8 +334,10 @@ class XinetdService(MultiService):
         super().startService()
         active = [child for child in self if getattr(child, "port", None) is not None]
         count = len(active)
-        log.info(
-            "Started working: {count} available {noun}",
-            count=count,
-            noun="service" if count == 1 else "services",
-        )
+        noun = "service" if count == 1 else "services"
+        programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
+
+    def stopService(self) -> Any:
+        stopping = super().stopService()
+        self.daemon.logs.close()
+        return stopping

@@ -213,10 +213,10 @@ class SocketOptionTests(TestCase):
     Families, bind addresses and socket options of the listening sockets.
     """
 
-    def sockname(self, tree: XinetdService, name: str) -> Any:
+    def sockname(self, tree: XinetdService, name: str) -> tuple[str, int]:
         child = tree.getServiceNamed(name)
-        assert isinstance(child, ListeningService) and child.port is not None
-        return child.port.getHost()
+        assert isinstance(child, ListeningService) and child.address is not None
+        return child.address
 
     def test_dualStackDefault(self) -> None:
         """
@@ -259,9 +259,9 @@ class SocketOptionTests(TestCase):
         C{bind = 127.0.0.1} listens on that address only.
         """
         tree = startTree(self, internalService("echo", "stream", extra=" bind = 127.0.0.1\n"))
-        host = self.sockname(tree, "echo-stream")
-        self.assertEqual(host.host, "127.0.0.1")
-        received = yield tcpExchange("127.0.0.1", host.port, b"bound")
+        host, port = self.sockname(tree, "echo-stream")
+        self.assertEqual(host, "127.0.0.1")
+        received = yield tcpExchange("127.0.0.1", port, b"bound")
         self.assertEqual(received, b"bound")
 
     def test_bindFailureDeactivatesOneService(self) -> None:

@@ -41,10 +41,25 @@ class Daemon(ProcessProtocol):
         self.ready: Deferred[None] = Deferred()
         self.ended: Deferred[BaseException] = Deferred()
 
+        self.waiting: list[tuple[bytes, Deferred[None]]] = []
+
+    def waitFor(self, text: bytes) -> Deferred[None]:
+        """
+        A L{Deferred} that fires once the output contains C{text}.
+        """
+        d: Deferred[None] = Deferred()
+        self.waiting.append((text, d))
+        self.outReceived(b"")
+        return d
+
     def outReceived(self, data: bytes) -> None:
         self.output += data
         if b"Started working" in self.output and not self.ready.called:
             self.ready.callback(None)
+        for text, d in list(self.waiting):
+            if text in self.output:
+                self.waiting.remove((text, d))
+                d.callback(None)
 
     errReceived = outReceived
 
@@ -118,6 +133,14 @@ class DemoTests(TestCase):
         line = yield run("nc", "-w", "5", "127.0.0.1", "10013")
         self.assertRegex(line, rb"^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \S+\r\n$")
         self.assertIn(b"Started working: 10 available services", self.daemon.output)
+        yield self.logged(b": START: daytime-stream pid=0 from=127.0.0.1\n")
+        yield self.logged(b": EXIT: daytime-stream status=0 pid=0 duration=0(sec)\n")
+
+    def logged(self, text: bytes) -> Deferred[None]:
+        """
+        Fire when the daemon's output contains C{text}.
+        """
+        return withTimeout(self.daemon.waitFor(text), 10)
 
     @inlineCallbacks
     def test_rdate(self) -> Any:

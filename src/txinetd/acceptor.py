@@ -1,0 +1,216 @@
+# -*- test-case-name: tests.test_acceptor -*-
+"""
+The raw accept path.
+
+txinetd accepts stream connections itself instead of letting a Twisted port
+do it: a connection may be handed to a server process, and a Twisted
+transport shuts its socket down when it lets go of it, under the server's
+feet.  Until txinetd knows what to do with a connection it holds a plain
+blocking socket (which is what a server expects on fds 0-2); banners are
+written to it without ever blocking the reactor.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor, IWriteDescriptor
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+#: Connections accepted per readable event, so that one busy service does
+#: not starve the others.
+ACCEPTS_PER_WAKEUP = 64
+
+#: accept() errors that mean "out of descriptors".
+DESCRIPTOR_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def normaliseHost(host: str) -> str:
+    """
+    The client address as txinetd shows and matches it: an IPv4 client of a
+    dual-stack socket (C{::ffff:a.b.c.d}) becomes C{a.b.c.d}.
+    """
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
+
+
+def addressOf(sockaddr: Any) -> tuple[str, int]:
+    """
+    The normalised (host, port) of a socket address tuple.
+    """
+    return normaliseHost(str(sockaddr[0])), int(sockaddr[1])
+
+
+@implementer(IReadDescriptor)
+class StreamAcceptor:
+    """
+    Reads a listening stream socket and hands every accepted connection to
+    a callable.
+
+    @ivar onConnection: called with each L{PendingConnection}.
+    @ivar onDescriptorsExhausted: called with the errno when accept() fails
+        for want of descriptors (xinetd then deactivates the service).
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFDSet,
+        sock: socket.socket,
+        onConnection: Callable[[PendingConnection], None],
+        onDescriptorsExhausted: Callable[[int], None],
+    ) -> None:
+        self.reactor = reactor
+        self.socket = sock
+        self.onConnection = onConnection
+        self.onDescriptorsExhausted = onDescriptorsExhausted
+        self.reading = False
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        return "txinetd.acceptor"
+
+    def startReading(self) -> None:
+        """
+        Start accepting.
+        """
+        if not self.reading:
+            self.reading = True
+            self.reactor.addReader(self)
+
+    def stopReading(self) -> None:
+        """
+        Stop accepting (pending connections wait in the backlog).
+        """
+        if self.reading:
+            self.reading = False
+            self.reactor.removeReader(self)
+
+    def doRead(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            if not self.reading:
+                return
+            try:
+                connection, peer = self.socket.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno in DESCRIPTOR_ERRORS:
+                    self.onDescriptorsExhausted(e.errno or 0)
+                    return
+                continue
+            try:
+                local = connection.getsockname()
+            except OSError:
+                connection.close()
+                continue
+            self.onConnection(PendingConnection(self.reactor, connection, peer, local))
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.reading = False
+
+
+@implementer(IWriteDescriptor)
+class PendingConnection:
+    """
+    An accepted connection that nothing owns yet.
+
+    @ivar socket: the connected socket, in blocking mode.
+    @ivar peer: the client's normalised (host, port).
+    @ivar local: our normalised (host, port).
+    @ivar rawPeer: the client's address as the socket reports it.
+    """
+
+    def __init__(
+        self, reactor: IReactorFDSet, sock: socket.socket, rawPeer: Any, rawLocal: Any
+    ) -> None:
+        self.reactor = reactor
+        self.socket = sock
+        self.rawPeer = rawPeer
+        self.peer = addressOf(rawPeer)
+        self.local = addressOf(rawLocal)
+        self.family = sock.family
+        self._pending = b""
+        self._sent: Deferred[None] | None = None
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        return "txinetd.connection"
+
+    def send(self, data: bytes) -> Deferred[None]:
+        """
+        Write C{data} without blocking the reactor.
+
+        @return: a L{Deferred} that fires when every byte is with the
+            kernel, or fails if the client went away.
+        """
+        if self._sent is not None:
+            previous = self._sent
+            return previous.addCallback(lambda _: self.send(data))
+        self._pending = data
+        try:
+            self._writeSome()
+        except OSError as e:
+            return fail(e)
+        if not self._pending:
+            return succeed(None)
+        self._sent = Deferred()
+        self.reactor.addWriter(self)
+        return self._sent
+
+    def _writeSome(self) -> None:
+        while self._pending:
+            try:
+                written = self.socket.send(self._pending, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+            except BlockingIOError:
+                return
+            self._pending = self._pending[written:]
+
+    def doWrite(self) -> None:
+        done = self._sent
+        try:
+            self._writeSome()
+        except OSError as e:
+            self._finishWrite()
+            if done is not None:
+                done.errback(e)
+            return
+        if not self._pending:
+            self._finishWrite()
+            if done is not None:
+                done.callback(None)
+
+    def _finishWrite(self) -> None:
+        self.reactor.removeWriter(self)
+        self._sent = None
+        self._pending = b""
+
+    def connectionLost(self, reason: Failure) -> None:
+        if self._sent is not None:
+            done = self._sent
+            self._finishWrite()
+            done.errback(reason)
+
+    def close(self) -> None:
+        """
+        Close txinetd's copy of the socket.  This never shuts the connection
+        down, so a server holding another copy keeps it; without one, the
+        client sees the connection end.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self._sent is not None:
+            self.reactor.removeWriter(self)
+            self._sent = None
+        self.socket.close()

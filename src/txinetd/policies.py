@@ -1,0 +1,660 @@
+# -*- test-case-name: tests.test_policies -*-
+"""
+What happens to every connection or datagram before and after its service
+runs: the limit checks in xinetd's order, access control, banners, ident, and
+the START / FAIL / EXIT / USERID / NOID lines of the service log.
+
+L{ServicePolicy} holds one service's rules and state.  L{Daemon} holds what
+all services share (the SENSOR list, the process limit, the load average,
+the log targets, the resolver).  The pure decisions are in L{txinetd.access}
+and L{txinetd.limits}; the lines in L{txinetd.logformat}.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, ITransport
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from txinetd.acceptor import PendingConnection
+from txinetd.access import (
+    AddressEntry,
+    AddressList,
+    SensorList,
+    TimeInterval,
+    TimeIntervals,
+    decide,
+    parseAddressToken,
+)
+from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
+from txinetd.config import ServiceConfig
+from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
+from txinetd.libwrap import HostsAccess, libwrapDaemonName
+from txinetd.limits import (
+    CpsLimiter,
+    LimitRules,
+    LoadAverage,
+    ProcessLimit,
+    RunningServers,
+    checkLimits,
+)
+from txinetd.logformat import (
+    SYSLOG_FACILITIES,
+    SYSLOG_LEVELS,
+    FailReason,
+    Level,
+    NoIdReason,
+    formatExit,
+    formatFail,
+    formatNoid,
+    formatStart,
+    formatTraffic,
+    formatUserid,
+)
+from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget
+
+log = Logger(namespace="txinetd")
+
+#: A datagram refused for its address is logged at most once per this many
+#: seconds per (address, port), as xinetd does.
+DGRAM_FAIL_QUIET = 60.0
+
+
+_LOG_LEVELS = {
+    Level.CRITICAL: LogLevel.critical,
+    Level.ERROR: LogLevel.error,
+    Level.WARNING: LogLevel.warn,
+    Level.NOTICE: LogLevel.info,
+    Level.INFO: LogLevel.info,
+    Level.DEBUG: LogLevel.debug,
+}
+
+
+def programMessage(level: Level, text: str) -> None:
+    """
+    Write a message to txinetd's program log (and twistd's log).
+    """
+    log.emit(_LOG_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
+
+
+class LogTargets:
+    """
+    The open service-log targets: one per FILE path and one per syslog
+    (facility, level), shared by the services that name them.
+    """
+
+    def __init__(self, syslogPath: str = "/dev/log") -> None:
+        self.syslogPath = syslogPath
+        self._targets: dict[tuple[Any, ...], LogTarget] = {}
+
+    def forSpec(self, spec: LogSpec | None, serviceId: str) -> LogTarget | None:
+        """
+        The target of a C{log_type}, opened on first use; L{None} if there is
+        none or it cannot be opened (the error is logged).
+        """
+        if spec is None:
+            return None
+        key = (spec.kind, spec.path, spec.facility, spec.level)
+        target = self._targets.get(key)
+        if target is None:
+            target = self._open(spec, serviceId)
+            if target is None:
+                return None
+            self._targets[key] = target
+        return target
+
+    def _open(self, spec: LogSpec, serviceId: str) -> LogTarget | None:
+        if spec.kind is LogKind.SYSLOG:
+            assert spec.facility is not None
+            return SyslogTarget(
+                SYSLOG_FACILITIES[spec.facility],
+                SYSLOG_LEVELS[spec.level],
+                socketPath=self.syslogPath,
+            )
+        assert spec.path is not None
+        try:
+            return FileLogTarget(spec.path, spec.soft, spec.hard, logId=serviceId)
+        except OSError as e:
+            programMessage(Level.ERROR, f"Cannot open {serviceId} log {spec.path}: {e.strerror}")
+            return None
+
+    def reopen(self) -> None:
+        """
+        Reopen every FILE target (log rotation).
+        """
+        for target in self._targets.values():
+            reopen = getattr(target, "reopen", None)
+            if reopen is not None:
+                reopen()
+
+    def close(self) -> None:
+        """
+        Close every target.
+        """
+        for target in self._targets.values():
+            target.close()
+        self._targets.clear()
+
+
+class ReverseLookup(TypingProtocol):
+    """
+    Finds the name of an address without blocking the reactor.
+    """
+
+    def __call__(self, address: str) -> Deferred[str | None]:
+        """
+        @return: the address's name, or L{None} if it has none.
+        """
+
+
+def threadedReverseLookup(reactor: Any) -> ReverseLookup:
+    """
+    A L{ReverseLookup} through the system resolver, in the reactor's thread
+    pool.
+    """
+    from twisted.internet.threads import deferToThreadPool
+
+    def lookup(address: str) -> Deferred[str | None]:
+        def resolve() -> str | None:
+            try:
+                return socket.getnameinfo((address, 0), socket.NI_NAMEREQD)[0]
+            except OSError:
+                return None
+
+        d: Deferred[str | None] = deferToThreadPool(reactor, reactor.getThreadPool(), resolve)
+        return d
+
+    return lookup
+
+
+@dataclass
+class Daemon:
+    """
+    What every service shares.
+
+    @ivar reactor: the reactor (and clock).
+    @ivar logs: the service-log targets.
+    @ivar sensor: the global SENSOR deny list (kept across reconfigurations).
+    @ivar processes: the C{-limit} count of running servers.
+    @ivar load: the load average.
+    @ivar hostsAccess: hosts.allow / hosts.deny, or L{None} to skip libwrap.
+    @ivar reverseLookup: address to name.
+    @ivar resolveHost: name to addresses, at load.
+    @ivar networks: /etc/networks.
+    @ivar identPort: the ident port to query (113; other values for tests).
+    @ivar identTimeout: how long IDONLY waits for ident.
+    @ivar localTime: seconds to local time (for C{access_times}).
+    """
+
+    reactor: Any
+    logs: LogTargets = field(default_factory=LogTargets)
+    sensor: SensorList = field(default_factory=SensorList)
+    processes: ProcessLimit = field(default_factory=lambda: ProcessLimit(None))
+    load: LoadAverage = field(default_factory=LoadAverage.fromPath)
+    hostsAccess: HostsAccess | None = None
+    reverseLookup: ReverseLookup | None = None
+    resolveHost: Callable[[str], Sequence[str]] = lambda name: []
+    networks: Mapping[str, int] = field(default_factory=dict)
+    identPort: int = IDENT_PORT
+    identTimeout: float = 30.0
+    localTime: Callable[[float], time.struct_time] = time.localtime
+
+    def lookupName(self, address: str) -> Deferred[str | None]:
+        """
+        The reverse name of an address, or L{None}.
+        """
+        if self.reverseLookup is None:
+            self.reverseLookup = threadedReverseLookup(self.reactor)
+        return self.reverseLookup(address)
+
+
+def compileAddresses(
+    tokens: tuple[str, ...] | None, daemon: Daemon, serviceId: str
+) -> AddressList | None:
+    """
+    Turn C{only_from}/C{no_access} tokens into an L{AddressList}.
+    """
+    if tokens is None:
+        return None
+    entries: list[AddressEntry] = []
+    for token in tokens:
+        result = parseAddressToken(token, daemon.resolveHost, daemon.networks)
+        entries.extend(result.entries)
+        for message in result.messages:
+            programMessage(Level.ERROR, f"{message} (service {serviceId})")
+    return AddressList(entries)
+
+
+def _accessTimes(intervals: Sequence[Any] | None) -> TimeIntervals:
+    if not intervals:
+        return TimeIntervals()
+    return TimeIntervals(tuple(TimeInterval(i.start, i.end) for i in intervals))
+
+
+class ServiceLog:
+    """
+    The service-log lines of one service.
+    """
+
+    def __init__(self, config: ServiceConfig, target: LogTarget | None, reactor: Any) -> None:
+        self.serviceId = config.id
+        self.target = target
+        self.reactor = reactor
+        self.success = frozenset(flag.value for flag in config.log_on_success)
+        self.failure = frozenset(flag.value for flag in config.log_on_failure)
+
+    def write(self, message: str | None) -> None:
+        if message is not None and self.target is not None:
+            self.target.writeService(message, self.reactor.seconds())
+
+    def start(self, pid: int, host: str | None) -> None:
+        self.write(formatStart(self.serviceId, self.success, pid, host))
+
+    def exit(self, status: int | None, signal: int | None, pid: int, duration: float) -> None:
+        self.write(formatExit(self.serviceId, self.success, status, signal, pid, duration))
+
+    def fail(self, reason: FailReason, host: str | None) -> None:
+        self.write(formatFail(self.serviceId, reason, self.failure, host))
+
+    def userid(self, text: str) -> None:
+        self.write(formatUserid(self.serviceId, text))
+
+    def noid(self, host: str | None, reason: NoIdReason) -> None:
+        self.write(formatNoid(self.serviceId, host, reason))
+
+    def traffic(self, bytesIn: int, bytesOut: int) -> None:
+        if "TRAFFIC" in self.success:
+            self.write(formatTraffic(self.serviceId, bytesIn, bytesOut))
+
+
+class Starter(TypingProtocol):
+    """
+    Runs a service on an admitted connection.
+    """
+
+    def __call__(self, connection: PendingConnection, session: Session) -> None:
+        """
+        Take the connection over and call C{session.ended} when it is done.
+        """
+
+
+@dataclass(eq=False)
+class Session:
+    """
+    One admitted connection, from its START to its EXIT.
+    """
+
+    policy: ServicePolicy
+    host: str | None
+    started: float
+    pid: int = 0
+    done: bool = False
+
+    def begin(self, pid: int) -> None:
+        """
+        The service runs: log START.
+        """
+        self.pid = pid
+        self.policy.log.start(pid, self.host)
+
+    def ended(self, status: int | None = 0, signal: int | None = None) -> None:
+        """
+        The service ended: log EXIT and release its slot.
+        """
+        if self.done:
+            return
+        self.done = True
+        self.policy.release(self)
+        duration = self.policy.daemon.reactor.seconds() - self.started
+        self.policy.log.exit(status, signal, self.pid, duration)
+
+    def abandon(self) -> None:
+        """
+        The service never ran: release its slot without an EXIT line.
+        """
+        if not self.done:
+            self.done = True
+            self.policy.release(self)
+
+
+class ServicePolicy:
+    """
+    One service's rules and state, applied to each connection.
+
+    @ivar config: the service's configuration.
+    @ivar daemon: the shared L{Daemon}.
+    @ivar running: the service's running servers (kept across soft
+        reconfiguration).
+    @ivar cps: its rate limiter.
+    @ivar log: its service log.
+    @ivar onTrip: called with the wait in seconds when cps trips (the
+        service deactivates its socket).
+    """
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        daemon: Daemon,
+        running: RunningServers | None = None,
+        onTrip: Callable[[int, str], None] = lambda wait, why: None,
+    ) -> None:
+        self.config = config
+        self.daemon = daemon
+        self.running = running if running is not None else RunningServers(daemon.processes)
+        self.cps = CpsLimiter(config.cps.max, config.cps.wait)
+        self.onTrip = onTrip
+        self.log = ServiceLog(
+            config, daemon.logs.forSpec(config.log_type, config.id), daemon.reactor
+        )
+        self.onlyFrom = compileAddresses(config.only_from, daemon, config.id)
+        self.noAccess = compileAddresses(config.no_access, daemon, config.id)
+        self.rules = LimitRules(
+            instances=config.instances,
+            perSource=config.per_source,
+            maxLoad=config.max_load,
+            accessTimes=_accessTimes(config.access_times),
+        )
+        self.libwrapName: str | None = None
+        if daemon.hostsAccess is not None and Flag.NOLIBWRAP not in config.flags:
+            self.libwrapName = libwrapDaemonName(
+                config.libwrap,
+                config.name,
+                config.isInternal,
+                config.redirect is not None,
+                Flag.NAMEINARGS in config.flags,
+                config.server_args or (),
+                config.server or "",
+            )
+        self.quietUntil: dict[tuple[str, int], float] = {}
+        self.onCountChange: Callable[[int], None] | None = None
+
+    # --- checks ------------------------------------------------------------
+
+    def parentCheck(self, host: str | None, now: float) -> FailReason | None:
+        """
+        cps, load, access_times, instances, per_source and the process limit,
+        in that order.
+        """
+        reason = checkLimits(
+            self.rules,
+            host,
+            now,
+            self.daemon.localTime(now),
+            self.cps,
+            self.running,
+            self.daemon.load,
+            self.daemon.processes,
+        )
+        if reason is FailReason.CPS:
+            wait = self.config.cps.wait
+            programMessage(
+                Level.ERROR,
+                f"Deactivating service {self.config.name} due to excessive incoming "
+                f"connections.  Restarting in {wait} seconds.",
+            )
+            self.onTrip(wait, "connections per second")
+        elif reason is FailReason.LOAD:
+            programMessage(Level.ERROR, f"refused connect from {host} due to excessive load")
+        return reason
+
+    def addressCheck(self, host: str | None) -> Deferred[FailReason | None]:
+        """
+        The SENSOR list, only_from / no_access and libwrap.
+        """
+        if host is None:
+            return succeed(None)
+        needsName = any(
+            lists is not None and lists.needsReverseName for lists in (self.onlyFrom, self.noAccess)
+        ) or (
+            self.libwrapName is not None
+            and self.daemon.hostsAccess is not None
+            and self.daemon.hostsAccess.needsReverseName(self.libwrapName)
+        )
+        name: Deferred[str | None] = self.daemon.lookupName(host) if needsName else succeed(None)
+        return name.addCallback(self._decide, host)
+
+    def _decide(self, name: str | None, host: str) -> FailReason | None:
+        now = self.daemon.reactor.seconds()
+        if Flag.SENSOR in self.config.flags:
+            self.sense(host, now)
+            return FailReason.ADDRESS
+        decision = decide(
+            self.config.id, host, name, self.onlyFrom, self.noAccess, self.daemon.sensor, now
+        )
+        if decision.message is not None:
+            programMessage(decision.message.level, decision.message.text)
+        if not decision.allowed:
+            return FailReason.ADDRESS
+        hostsAccess = self.daemon.hostsAccess
+        if (
+            self.libwrapName is not None
+            and hostsAccess is not None
+            and not hostsAccess.allows(self.libwrapName, host, name)
+        ):
+            programMessage(
+                Level.INFO,
+                f"libwrap refused connection to {self.config.id} "
+                f"(libwrap={self.libwrapName}) from {host}",
+            )
+            return FailReason.LIBWRAP
+        return None
+
+    def sense(self, host: str, now: float) -> None:
+        """
+        A SENSOR service was touched: list the address for C{deny_time}.
+        """
+        minutes = self.config.deny_time
+        message = self.daemon.sensor.add(host, now, None if minutes < 0 else minutes)
+        if message is not None:
+            programMessage(message.level, message.text)
+
+    # --- banners -------------------------------------------------------------
+
+    def banner(self, path: str | None) -> bytes:
+        """
+        A banner file's bytes, read now; empty if there is none or it cannot
+        be read (logged).
+        """
+        if path is None:
+            return b""
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            programMessage(Level.ERROR, f"service = {self.config.id}, open of banner {path} failed")
+            return b""
+
+    # --- stream connections ----------------------------------------------
+
+    def handleConnection(self, connection: PendingConnection, starter: Starter) -> None:
+        """
+        Admit or refuse one accepted stream connection, then run the service
+        on it with C{starter}.
+        """
+        host = connection.peer[0]
+        reason = self.parentCheck(host, self.daemon.reactor.seconds())
+        if reason is not None:
+            self.refuse(connection, reason, host, parent=True)
+            return
+        session = self.reserve(host)
+        checked = self.addressCheck(host)
+        checked.addCallback(self._admitted, connection, session, starter)
+        checked.addErrback(self._failed, connection, session)
+
+    def reserve(self, host: str | None) -> Session:
+        """
+        Count a connection that passed the limit checks.
+        """
+        session = Session(self, host, self.daemon.reactor.seconds())
+        self.running.started(session, host)
+        self._countChanged()
+        return session
+
+    def release(self, session: Session) -> None:
+        """
+        Uncount a connection that ended or was refused.
+        """
+        self.running.ended(session)
+        self._countChanged()
+
+    def _countChanged(self) -> None:
+        if self.onCountChange is not None:
+            self.onCountChange(self.running.running)
+
+    def _admitted(
+        self,
+        reason: FailReason | None,
+        connection: PendingConnection,
+        session: Session,
+        starter: Starter,
+    ) -> Deferred[None] | None:
+        host = session.host
+        if reason is not None:
+            session.abandon()
+            self.refuse(connection, reason, host, parent=False)
+            return None
+        greeting = self.banner(self.config.banner) + self.banner(self.config.banner_success)
+        sent = connection.send(greeting) if greeting else succeed(None)
+        sent.addCallback(lambda _: self._identThenStart(connection, session, starter))
+        sent.addErrback(self._failed, connection, session)
+        return None
+
+    def _identThenStart(
+        self, connection: PendingConnection, session: Session, starter: Starter
+    ) -> Deferred[None] | None:
+        if SuccessFlag.USERID not in self.config.log_on_success:
+            starter(connection, session)
+            return None
+        lookup = self.ident(
+            connection, None if Flag.IDONLY not in self.config.flags else self.daemon.identTimeout
+        )
+        if Flag.IDONLY not in self.config.flags:
+            lookup.addCallback(self._logIdent)
+            starter(connection, session)
+            return None
+
+        def decideIdent(result: UserId | NoId) -> None:
+            if isinstance(result, UserId):
+                self.log.userid(result.text)
+                starter(connection, session)
+            else:
+                self.log.noid(session.host, result.reason)
+                session.abandon()
+                connection.close()
+
+        return lookup.addCallback(decideIdent)
+
+    def ident(
+        self, connection: PendingConnection, timeout: float | None
+    ) -> Deferred[UserId | NoId]:
+        """
+        Ask the client's ident server who is connecting.
+        """
+        return queryIdent(
+            self.daemon.reactor,
+            connection.local[0],
+            connection.peer[0],
+            connection.peer[1],
+            connection.local[1],
+            timeout=timeout if timeout is not None else self.daemon.identTimeout,
+            identPort=self.daemon.identPort,
+        )
+
+    def _logIdent(self, result: UserId | NoId) -> None:
+        if isinstance(result, UserId):
+            self.log.userid(result.text)
+
+    def _failed(self, failure: Failure, connection: PendingConnection, session: Session) -> None:
+        session.abandon()
+        connection.close()
+        if not isinstance(failure.value, OSError):
+            log.failure(
+                "Unexpected error handling a connection to {service}",
+                failure,
+                service=self.config.id,
+            )
+
+    def refuse(
+        self, connection: PendingConnection, reason: FailReason, host: str | None, parent: bool
+    ) -> None:
+        """
+        Log FAIL, send the banners and close.
+        """
+        self.log.fail(reason, host)
+        farewell = self.banner(self.config.banner) + self.banner(self.config.banner_fail)
+        sent = connection.send(farewell) if farewell else succeed(None)
+        sent.addBoth(lambda _: connection.close())
+        if parent and FailureFlag.USERID in self.config.log_on_failure:
+            self.ident(connection, self.daemon.identTimeout).addCallback(self._logIdent)
+
+    # --- datagrams ---------------------------------------------------------
+
+    def checkDatagram(self, peer: tuple[str, int]) -> Deferred[bool]:
+        """
+        The checks for one datagram of an internal dgram service.
+
+        @return: whether to answer it; a refusal is logged (at most once a
+            minute per sender).
+        """
+        host = peer[0]
+        now = self.daemon.reactor.seconds()
+        reason = self.parentCheck(host, now)
+        checked = succeed(reason) if reason is not None else self.addressCheck(host)
+
+        def conclude(reason: FailReason | None) -> bool:
+            if reason is None:
+                return True
+            if self.quietUntil.get(peer, 0.0) <= now:
+                self.quietUntil[peer] = now + DGRAM_FAIL_QUIET
+                self.log.fail(reason, host)
+            return False
+
+        return checked.addCallback(conclude)
+
+
+@implementer(IHalfCloseableProtocol)
+class ServedProtocol(Protocol):
+    """
+    Wraps the protocol of an internal service to tell its L{Session} when
+    the connection ends; half-closes and flow control pass through.
+    """
+
+    def __init__(self, wrapped: IProtocol, onEnd: Callable[[], None]) -> None:
+        self.wrapped = wrapped
+        self.onEnd = onEnd
+
+    def makeConnection(self, transport: ITransport) -> None:
+        self.transport = transport
+        self.connected = 1
+        self.wrapped.makeConnection(transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.wrapped.dataReceived(data)
+
+    def readConnectionLost(self) -> None:
+        halfCloseable = IHalfCloseableProtocol(self.wrapped, None)
+        if halfCloseable is not None:
+            halfCloseable.readConnectionLost()
+        elif self.transport is not None:
+            self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        halfCloseable = IHalfCloseableProtocol(self.wrapped, None)
+        if halfCloseable is not None:
+            halfCloseable.writeConnectionLost()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        try:
+            self.wrapped.connectionLost(reason)
+        finally:
+            self.onEnd()
