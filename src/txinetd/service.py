@@ -18,10 +18,13 @@ from typing import Any
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
+from twisted.logger import ILogObserver, globalLogPublisher
 
+from txinetd import __version__
 from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import Config, ServiceConfig
+from txinetd.errors import Severity
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext, findInternalService, shouldAnswer
 from txinetd.limits import RunningServers
@@ -314,10 +317,17 @@ class XinetdService(MultiService):
     protocol appended).
     """
 
-    def __init__(self, config: Config, reactor: Any, daemon: Daemon | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        reactor: Any,
+        daemon: Daemon | None = None,
+        programLog: ILogObserver | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.reactor = reactor
+        self.programLog = programLog
         self.daemon = daemon if daemon is not None else Daemon(reactor)
         for serviceConfig in config.services:
             if serviceConfig.listens:
@@ -330,6 +340,16 @@ class XinetdService(MultiService):
     def uniqueName(config: ServiceConfig) -> str:
         return f"{config.id}@{config.bindAddress}:{config.port}/{config.protocol}"
 
+    def privilegedStartService(self) -> None:
+        if self.programLog is not None:
+            globalLogPublisher.addObserver(self.programLog)
+        programMessage(
+            Level.NOTICE,
+            f"txinetd {__version__} started with libwrap loadavg options compiled in.",
+        )
+        reportDiagnostics(self.config)
+        super().privilegedStartService()
+
     def startService(self) -> None:
         super().startService()
         active = [child for child in self if getattr(child, "port", None) is not None]
@@ -340,4 +360,20 @@ class XinetdService(MultiService):
     def stopService(self) -> Any:
         stopping = super().stopService()
         self.daemon.logs.close()
+        if self.programLog is not None:
+            globalLogPublisher.removeObserver(self.programLog)
         return stopping
+
+
+def reportDiagnostics(config: Config) -> None:
+    """
+    Write every problem of a configuration to the program log, the way
+    xinetd words parse messages.
+    """
+    for diagnostic in config.diagnostics:
+        text = diagnostic.message
+        if diagnostic.location is not None:
+            where = diagnostic.location
+            text = f"{text} [file={where.path}] [line={where.line}]"
+        level = Level.WARNING if diagnostic.severity is Severity.WARNING else Level.ERROR
+        programMessage(level, text)

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from twisted.application.service import IService
 from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
-from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import Severity
+from txinetd.access import readNetworks
+from txinetd.config import Config, LocalSystem, ServiceConfig, loadConfig
+from txinetd.libwrap import HostsAccess
+from txinetd.limits import ProcessLimit
+from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
+from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
+from txinetd.policies import Daemon
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 
 log = Logger(namespace="txinetd")
 
 #: Long options that xinetd spells with one dash.
-SINGLE_DASH = ("filelog", "syslog", "pidfile", "stayalive", "dontfork", "version", "check")
+SINGLE_DASH = ("filelog", "syslog", "limit", "stayalive", "version", "check")
 
 
 def describeService(config: ServiceConfig) -> str:
@@ -45,6 +50,13 @@ def report(config: Config, out: TextIO) -> None:
         out.write(f"{diagnostic}\n")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 class Options(usage.Options):
     """
     txinetd's options.  xinetd's single-dash long options (C{-filelog},
@@ -59,6 +71,11 @@ class Options(usage.Options):
     )
     optParameters = [
         ["file", "f", DEFAULT_CONFIG, "The configuration file."],
+        ["filelog", None, None, "Write txinetd's own messages to this file."],
+        ["syslog", None, None, "Write txinetd's own messages to syslog with this facility."],
+        ["limit", None, None, "At most this many servers running at once.", _positive],
+        ["hosts-allow", None, "/etc/hosts.allow", "The libwrap allow file."],
+        ["hosts-deny", None, "/etc/hosts.deny", "The libwrap deny file."],
     ]
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
@@ -96,6 +113,11 @@ class Options(usage.Options):
         raise SystemExit(0)
 
     def postOptions(self) -> None:
+        if self["filelog"] is not None and self["syslog"] is not None:
+            raise usage.UsageError("-filelog and -syslog cannot be used together")
+        if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
+            self.err.write(f"Bad syslog facility: {self['syslog']}; using daemon\n")
+            self["syslog"] = "daemon"
         config = loadConfig(self["file"])
         self.config = config
         if self["check"]:
@@ -124,19 +146,36 @@ class Options(usage.Options):
         raise SystemExit(1 if errors or not config.services else 0)
 
 
-def logDiagnostics(config: Config) -> None:
+def programLog(options: Options) -> ProgramLogObserver | None:
     """
-    Send every diagnostic to the program log.
+    The observer that writes txinetd's own messages to C{-filelog} or
+    C{-syslog}, if one was asked for.
     """
-    for diagnostic in config.diagnostics:
-        text = diagnostic.message
-        if diagnostic.location is not None:
-            where = diagnostic.location
-            text = f"{text} [file={where.path}] [line={where.line}]"
-        if diagnostic.severity is Severity.WARNING:
-            log.warn("{text}", text=text)
-        else:
-            log.error("{text}", text=text)
+    target: LogTarget
+    if options["filelog"] is not None:
+        target = FileLogTarget(options["filelog"])
+    elif options["syslog"] is not None:
+        target = SyslogTarget(SYSLOG_FACILITIES[options["syslog"]], SyslogLevel.INFO)
+    else:
+        return None
+    return ProgramLogObserver(target)
+
+
+def makeDaemon(options: Options, reactor: Any) -> Daemon:
+    """
+    The state all services share, from the options.
+    """
+    hostsAccess = HostsAccess.fromFiles(options["hosts-allow"], options["hosts-deny"])
+    for warning in hostsAccess.warnings:
+        log.warn("{text}", text=warning)
+    system = LocalSystem()
+    return Daemon(
+        reactor,
+        processes=ProcessLimit(options["limit"]),
+        hostsAccess=hostsAccess,
+        resolveHost=system.resolveHost,
+        networks=readNetworks(),
+    )
 
 
 def makeService(options: Options) -> IService:
@@ -149,6 +188,7 @@ def makeService(options: Options) -> IService:
 
     config = options.config
     assert config is not None
-    logDiagnostics(config)
-    service: IService = XinetdService(config, reactor)
+    service: IService = XinetdService(
+        config, reactor, makeDaemon(options, reactor), programLog(options)
+    )
     return service
