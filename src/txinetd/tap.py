@@ -22,7 +22,7 @@ from txinetd.libwrap import HostsAccess
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
-from txinetd.policies import Daemon
+from txinetd.policies import Daemon, LogTargets
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 
@@ -48,6 +48,13 @@ def report(config: Config, out: TextIO) -> None:
     """
     for diagnostic in config.diagnostics:
         out.write(f"{diagnostic}\n")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError(text)
+    return value
 
 
 def _positive(text: str) -> int:
@@ -76,6 +83,8 @@ class Options(usage.Options):
         ["limit", None, None, "At most this many servers running at once.", _positive],
         ["hosts-allow", None, "/etc/hosts.allow", "The libwrap allow file."],
         ["hosts-deny", None, "/etc/hosts.deny", "The libwrap deny file."],
+        ["syslog-socket", None, "/dev/log", "The local syslog socket."],
+        ["ident-port", None, 113, "The port ident (RFC 1413) queries go to.", _port],
     ]
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
@@ -155,7 +164,11 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     if options["filelog"] is not None:
         target = FileLogTarget(options["filelog"])
     elif options["syslog"] is not None:
-        target = SyslogTarget(SYSLOG_FACILITIES[options["syslog"]], SyslogLevel.INFO)
+        target = SyslogTarget(
+            SYSLOG_FACILITIES[options["syslog"]],
+            SyslogLevel.INFO,
+            socketPath=options["syslog-socket"],
+        )
     else:
         return None
     return ProgramLogObserver(target)
@@ -171,6 +184,8 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
     system = LocalSystem()
     return Daemon(
         reactor,
+        logs=LogTargets(options["syslog-socket"]),
+        identPort=options["ident-port"],
         processes=ProcessLimit(options["limit"]),
         hostsAccess=hostsAccess,
         resolveHost=system.resolveHost,
