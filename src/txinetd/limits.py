@@ -148,6 +148,12 @@ class RunningServers:
         if self._processes is not None:
             self._processes.running += 1
 
+    def counted(self) -> list[Hashable]:
+        """
+        The keys of the servers counted now, oldest first.
+        """
+        return list(self._addresses)
+
     def ended(self, key: Hashable) -> bool:
         """
         Stop counting a server.

@@ -299,6 +299,14 @@ class Session:
     started: float
     pid: int = 0
     done: bool = False
+    stopper: Callable[[bool], None] | None = None
+
+    def stop(self, force: bool = False) -> None:
+        """
+        Ask the running service to end (C{force}: at once).
+        """
+        if self.stopper is not None and not self.done:
+            self.stopper(force)
 
     def begin(self, pid: int) -> None:
         """
@@ -622,6 +630,23 @@ class ServicePolicy:
         return checked.addCallback(conclude)
 
 
+def recheck(policy: ServicePolicy, session: Session) -> Deferred[FailReason | None]:
+    """
+    Whether a running session would still be admitted by C{policy}'s rules:
+    its access times and address rules (for a hard reconfiguration).
+    """
+    now = policy.daemon.reactor.seconds()
+    if not policy.rules.accessTimes.contains(*_hourMinute(policy.daemon.localTime(now))):
+        return succeed(FailReason.TIME)
+    if session.host is None:
+        return succeed(None)
+    return policy.addressCheck(session.host)
+
+
+def _hourMinute(moment: time.struct_time) -> tuple[int, int]:
+    return moment.tm_hour, moment.tm_min
+
+
 @implementer(IHalfCloseableProtocol)
 class ServedProtocol(Protocol):
     """
@@ -640,6 +665,17 @@ class ServedProtocol(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self.wrapped.dataReceived(data)
+
+    def stop(self, force: bool) -> None:
+        """
+        End the connection (C{force}: without flushing).
+        """
+        if self.transport is None:
+            return
+        if force:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+        else:
+            self.transport.loseConnection()
 
     def readConnectionLost(self) -> None:
         halfCloseable = IHalfCloseableProtocol(self.wrapped, None)

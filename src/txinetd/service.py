@@ -13,7 +13,9 @@ alone.
 
 from __future__ import annotations
 
+import signal
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import MultiService, Service
@@ -29,7 +31,15 @@ from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext, findInternalService, shouldAnswer
 from txinetd.limits import RunningServers
 from txinetd.logformat import Level
-from txinetd.policies import Daemon, ServedProtocol, ServicePolicy, Session, programMessage
+from txinetd.policies import (
+    Daemon,
+    ServedProtocol,
+    ServicePolicy,
+    Session,
+    programMessage,
+    recheck,
+)
+from txinetd.reload import SignalDispatcher, planReload
 
 __all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSocket"]
 
@@ -218,6 +228,55 @@ class ListeningService(Service):
             raise RuntimeError(f"no internal service {self.config.name}")
         return self.plugin
 
+    def reconfigure(self, config: ServiceConfig, hard: bool) -> None:
+        """
+        Take a new configuration of the same service for new connections;
+        the socket stays open.  C{hard}: sessions the new rules refuse are
+        ended.
+        """
+        old = self.policy
+        self.config = config
+        self.plugin = findInternalService(config.name, config.socket_type.value)
+        self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)
+        if config.cps == old.config.cps:
+            self.policy.cps = old.cps
+        self.policy.onCountChange = old.onCountChange
+        if hard:
+            self.recheckSessions()
+
+    def sessions(self) -> list[Session]:
+        """
+        The sessions running now, oldest first.
+        """
+        return [key for key in self.servers.counted() if isinstance(key, Session)]
+
+    def recheckSessions(self) -> None:
+        """
+        End the running sessions that the current rules refuse, and the
+        newest ones beyond C{instances} and C{per_source}.
+        """
+        sessions = self.sessions()
+        for session in sessions:
+            recheck(self.policy, session).addCallback(_stopIfRefused, session)
+        instances = self.config.instances
+        if instances is not None:
+            for session in sessions[instances:]:
+                session.stop()
+        perSource = self.config.per_source
+        if perSource is not None:
+            seen: dict[str | None, int] = {}
+            for session in sessions:
+                seen[session.host] = seen.get(session.host, 0) + 1
+                if session.host is not None and seen[session.host] > perSource:
+                    session.stop()
+
+    def stopSessions(self, force: bool) -> None:
+        """
+        Ask every running session to end.
+        """
+        for session in self.sessions():
+            session.stop(force)
+
     def connectionAccepted(self, connection: PendingConnection) -> None:
         self.policy.handleConnection(connection, self.startInternal)
 
@@ -228,6 +287,7 @@ class ListeningService(Service):
         context = InternalContext(self.reactor, self.config.id, connection.peer)
         protocol = self.internalPlugin().buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
+        session.stopper = served.stop
         try:
             self.reactor.adoptStreamConnection(
                 connection.fileno(), connection.family, _AdoptedFactory(served)
@@ -323,18 +383,103 @@ class XinetdService(MultiService):
         reactor: Any,
         daemon: Daemon | None = None,
         programLog: ILogObserver | None = None,
+        loader: Callable[[], Config] | None = None,
+        stayalive: bool = False,
+        installSignals: bool = False,
     ) -> None:
+        """
+        @param loader: reads the configuration anew, for reconfiguration.
+        @param stayalive: keep running when a reconfiguration leaves no
+            service.
+        @param installSignals: install the reconfiguration signal handlers
+            while running.
+        """
         super().__init__()
         self.config = config
         self.reactor = reactor
         self.programLog = programLog
+        self.loader = loader
+        self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
+        self.leaveServersRunning = False
+        self.signals: SignalDispatcher | None = None
+        if installSignals:
+            self.signals = SignalDispatcher(
+                reactor,
+                {
+                    signal.SIGHUP: lambda: self.reconfigure(hard=True),
+                    signal.SIGUSR2: lambda: self.reconfigure(hard=True),
+                    signal.SIGUSR1: lambda: self.reconfigure(hard=False),
+                    signal.SIGQUIT: self.quit,
+                },
+            )
         for serviceConfig in config.services:
             if serviceConfig.listens:
-                child = ListeningService(serviceConfig, self.daemon)
-                if child.name in self.namedServices:
-                    child.setName(self.uniqueName(serviceConfig))
-                child.setServiceParent(self)
+                self.addListening(serviceConfig)
+
+    def addListening(self, config: ServiceConfig) -> ListeningService:
+        """
+        Add the service of a configuration to the tree (started at once if
+        the tree runs).
+        """
+        child = ListeningService(config, self.daemon)
+        if child.name in self.namedServices:
+            child.setName(self.uniqueName(config))
+        child.setServiceParent(self)
+        return child
+
+    def listening(self) -> list[ListeningService]:
+        """
+        The services of the tree.
+        """
+        return [child for child in self if isinstance(child, ListeningService)]
+
+    def reconfigure(self, hard: bool) -> None:
+        """
+        Read the configuration anew and apply it: services whose identity
+        is unchanged keep their socket and take the new attributes, removed
+        ones stop (C{hard}: their sessions end too, and so do sessions the
+        new rules refuse), new ones start.  An invalid configuration is
+        rejected whole and the running one stays.
+        """
+        if self.loader is None:
+            return
+        programMessage(Level.NOTICE, "Starting reconfiguration")
+        config = self.loader()
+        if config.isFatal or config.errors:
+            reportDiagnostics(config)
+            programMessage(Level.WARNING, "reconfiguration failed")
+            return
+        reportDiagnostics(config)
+        programMessage(Level.NOTICE, "Swapping defaults")
+        self.config = config
+        plan = planReload(
+            [(child, child.config) for child in self.listening()],
+            [service for service in config.services if service.listens],
+        )
+        for child, newConfig in plan.kept:
+            programMessage(Level.NOTICE, f"readjusting service {newConfig.id}")
+            child.reconfigure(newConfig, hard)
+        for child in plan.removed:
+            if hard:
+                child.stopSessions(force=False)
+            child.disownServiceParent()
+            programMessage(Level.NOTICE, f"service {child.config.id} deactivated")
+        for newConfig in plan.added:
+            self.addListening(newConfig)
+        self.daemon.logs.reopen()
+        programMessage(Level.NOTICE, plan.summary())
+        if not self.listening() and not self.stayalive:
+            programMessage(Level.CRITICAL, "No available services. Exiting")
+            self.reactor.stop()
+
+    def quit(self) -> None:
+        """
+        SIGQUIT: exit now, leaving running servers alone.
+        """
+        self.leaveServersRunning = True
+        programMessage(Level.WARNING, "Exiting...")
+        self.reactor.stop()
 
     @staticmethod
     def uniqueName(config: ServiceConfig) -> str:
@@ -356,13 +501,25 @@ class XinetdService(MultiService):
         count = len(active)
         noun = "service" if count == 1 else "services"
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
+        if self.signals is not None:
+            self.signals.install()
 
     def stopService(self) -> Any:
+        if self.signals is not None:
+            self.signals.uninstall()
+        if not self.leaveServersRunning:
+            for child in self.listening():
+                child.stopSessions(force=False)
         stopping = super().stopService()
         self.daemon.logs.close()
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
         return stopping
+
+
+def _stopIfRefused(reason: object, session: Session) -> None:
+    if reason is not None:
+        session.stop()
 
 
 def reportDiagnostics(config: Config) -> None:

@@ -7,6 +7,7 @@ L{makeService}.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -203,7 +204,15 @@ def makeService(options: Options) -> IService:
 
     config = options.config
     assert config is not None
+    baseDirectory = os.getcwd()
+    path = options["file"]
     service: IService = XinetdService(
-        config, reactor, makeDaemon(options, reactor), programLog(options)
+        config,
+        reactor,
+        makeDaemon(options, reactor),
+        programLog(options),
+        loader=lambda: loadConfig(path, baseDirectory=baseDirectory),
+        stayalive=options["stayalive"],
+        installSignals=True,
     )
     return service
