@@ -1,0 +1,108 @@
+"""
+Tests for L{txinetd.reload}: the reload plan and the signal dispatcher.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from dataclasses import replace
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from txinetd.attributes import ServiceType, SocketType
+from txinetd.config import ServiceConfig
+from txinetd.errors import Location
+from txinetd.reload import SignalDispatcher, identity, planReload
+
+
+def service(serviceId: str, port: int = 7000, **changes: object) -> ServiceConfig:
+    base = ServiceConfig(
+        name="echo",
+        id=serviceId,
+        location=Location("x.conf", 1),
+        type=frozenset({ServiceType.INTERNAL, ServiceType.UNLISTED}),
+        flags=frozenset(),
+        socket_type=SocketType.STREAM,
+        protocol="tcp",
+        wait=False,
+        port=port,
+        family=socket.AF_INET6,
+        bindAddress="::",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+class IdentityTests(SynchronousTestCase):
+    """
+    L{identity} changes with what forces a new socket, and only with that.
+    """
+
+    def test_sameForOtherAttributes(self) -> None:
+        self.assertEqual(
+            identity(service("a")), identity(service("a", instances=3, only_from=("1.2.3.4",)))
+        )
+
+    def test_differs(self) -> None:
+        a = identity(service("a"))
+        for changed in [
+            service("b"),
+            service("a", port=7001),
+            service("a", wait=True),
+            service("a", protocol="udp"),
+            service("a", socket_type=SocketType.DGRAM),
+            service("a", bindAddress="127.0.0.1", family=socket.AF_INET),
+            service("a", type=frozenset({ServiceType.INTERNAL})),
+        ]:
+            self.assertNotEqual(a, identity(changed), changed)
+
+
+class PlanTests(SynchronousTestCase):
+    """
+    L{planReload} keeps, removes and adds services by identity.
+    """
+
+    def test_plan(self) -> None:
+        running = [("A", service("a")), ("B", service("b")), ("C", service("c", port=1))]
+        new = [service("d"), service("a", instances=2), service("c", port=2)]
+        plan = planReload(running, new)
+        self.assertEqual(plan.kept, (("A", new[1]),))
+        self.assertEqual(plan.removed, ("B", "C"))
+        self.assertEqual(plan.added, (new[0], new[2]))
+        self.assertEqual(plan.summary(), "Reconfigured: new=2 old=1 dropped=2 (services)")
+
+    def test_sameIdTwice(self) -> None:
+        """
+        Two running services with one identity are matched one to one.
+        """
+        running = [("A1", service("a")), ("A2", service("a"))]
+        plan = planReload(running, [service("a")])
+        self.assertEqual([kept for kept, _ in plan.kept], ["A1"])
+        self.assertEqual(plan.removed, ("A2",))
+
+
+class SignalDispatcherTests(SynchronousTestCase):
+    """
+    L{SignalDispatcher} hands signals to the reactor and restores the
+    previous handlers.
+    """
+
+    def test_dispatch(self) -> None:
+        calls: list[str] = []
+
+        class Reactor(Clock):
+            def callFromThread(self, f: object) -> None:
+                calls.append("queued")
+                f()  # type: ignore[operator]
+
+        previous = signal.getsignal(signal.SIGUSR1)
+        dispatcher = SignalDispatcher(Reactor(), {signal.SIGUSR1: lambda: calls.append("ran")})
+        dispatcher.install()
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        finally:
+            dispatcher.uninstall()
+        self.assertEqual(calls, ["queued", "ran"])
+        self.assertIs(signal.getsignal(signal.SIGUSR1), previous)
