@@ -177,6 +177,32 @@ def threadedReverseLookup(reactor: Any) -> ReverseLookup:
     return lookup
 
 
+class IdentLookups:
+    """
+    Bounds the ident lookups made for USERID on failure (C{-logprocs}).
+    """
+
+    def __init__(self, limit: int = 15) -> None:
+        self.limit = limit
+        self.running = 0
+
+    def run(self, lookup: Callable[[], Deferred[Any]]) -> Deferred[Any] | None:
+        """
+        Start C{lookup} unless the limit is reached.
+
+        @return: its L{Deferred}, or L{None} if it was not started.
+        """
+        if self.running >= self.limit:
+            return None
+        self.running += 1
+
+        def done(result: object) -> object:
+            self.running -= 1
+            return result
+
+        return lookup().addBoth(done)
+
+
 @dataclass
 class Daemon:
     """
@@ -207,6 +233,7 @@ class Daemon:
     networks: Mapping[str, int] = field(default_factory=dict)
     identPort: int = IDENT_PORT
     identTimeout: float = 30.0
+    identLookups: IdentLookups = field(default_factory=IdentLookups)
     localTime: Callable[[float], time.struct_time] = time.localtime
 
     def lookupName(self, address: str) -> Deferred[str | None]:
@@ -603,7 +630,11 @@ class ServicePolicy:
         sent = connection.send(farewell) if farewell else succeed(None)
         sent.addBoth(lambda _: connection.close())
         if parent and FailureFlag.USERID in self.config.log_on_failure:
-            self.ident(connection, self.daemon.identTimeout).addCallback(self._logIdent)
+            lookup = self.daemon.identLookups.run(
+                lambda: self.ident(connection, self.daemon.identTimeout)
+            )
+            if lookup is not None:
+                lookup.addCallback(self._logIdent)
 
     # --- datagrams ---------------------------------------------------------
 

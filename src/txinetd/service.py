@@ -13,6 +13,8 @@ alone.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -20,12 +22,14 @@ from typing import Any
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
+from twisted.internet.task import LoopingCall
 from twisted.logger import ILogObserver, globalLogPublisher
 
 from txinetd import __version__
 from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import Config, ServiceConfig
+from txinetd.dump import ServerState, ServiceState, formatDump
 from txinetd.errors import Severity
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext, findInternalService, shouldAnswer
@@ -44,6 +48,7 @@ from txinetd.reload import SignalDispatcher, planReload
 __all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSocket"]
 
 LISTEN_BACKLOG = 64
+DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
 MAX_DATAGRAM = 65536
 
 
@@ -386,6 +391,9 @@ class XinetdService(MultiService):
         loader: Callable[[], Config] | None = None,
         stayalive: bool = False,
         installSignals: bool = False,
+        dumpFile: str = DEFAULT_DUMP_FILE,
+        pidFile: str | None = None,
+        consistencyInterval: int | None = None,
     ) -> None:
         """
         @param loader: reads the configuration anew, for reconfiguration.
@@ -393,6 +401,10 @@ class XinetdService(MultiService):
             service.
         @param installSignals: install the reconfiguration signal handlers
             while running.
+        @param dumpFile: where SIGABRT appends the state dump.
+        @param pidFile: where to write the daemon's pid while it runs.
+        @param consistencyInterval: check the bookkeeping this often
+            (seconds).
         """
         super().__init__()
         self.config = config
@@ -402,6 +414,13 @@ class XinetdService(MultiService):
         self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
         self.leaveServersRunning = False
+        self.dumpFile = dumpFile
+        self.pidFile = pidFile
+        self.checker: LoopingCall | None = None
+        if consistencyInterval is not None:
+            self.checker = LoopingCall(self.checkConsistency)
+            self.checker.clock = reactor
+            self.consistencyInterval = consistencyInterval
         self.signals: SignalDispatcher | None = None
         if installSignals:
             self.signals = SignalDispatcher(
@@ -411,6 +430,7 @@ class XinetdService(MultiService):
                     signal.SIGUSR2: lambda: self.reconfigure(hard=True),
                     signal.SIGUSR1: lambda: self.reconfigure(hard=False),
                     signal.SIGQUIT: self.quit,
+                    signal.SIGABRT: self.checkAndDump,
                 },
             )
         for serviceConfig in config.services:
@@ -473,6 +493,90 @@ class XinetdService(MultiService):
             programMessage(Level.CRITICAL, "No available services. Exiting")
             self.reactor.stop()
 
+    def serviceStates(self) -> list[ServiceState]:
+        """
+        Every service's state, for the dump.
+        """
+        states = []
+        for child in self.listening():
+            if child.port is not None:
+                state = "Active"
+            elif child.reactivation is not None:
+                state = "Suspended"
+            else:
+                state = "Disabled"
+            states.append(ServiceState(child.config, state, child.servers.running, child.address))
+        return states
+
+    def serverStates(self) -> list[ServerState]:
+        """
+        Every running server or session, for the dump.
+        """
+        return [
+            ServerState(child.config.id, session.pid, session.host, session.started)
+            for child in self.listening()
+            for session in child.sessions()
+        ]
+
+    def consistencyErrors(self) -> list[str]:
+        """
+        What is inconsistent in the daemon's bookkeeping.
+        """
+        errors = []
+        total = 0
+        for child in self.listening():
+            sessions = len(child.sessions())
+            total += sessions
+            if sessions != child.servers.running:
+                errors.append(
+                    f"service {child.config.id}: {child.servers.running} servers counted, "
+                    f"{sessions} running"
+                )
+            if child.port is None and child.reactivation is None and child.bindAttempted:
+                errors.append(f"service {child.config.id}: not listening")
+        if total != self.daemon.processes.running:
+            errors.append(f"{self.daemon.processes.running} processes counted, {total} running")
+        return errors
+
+    def checkConsistency(self) -> None:
+        """
+        Log what is inconsistent in the bookkeeping, or that nothing is.
+        """
+        errors = self.consistencyErrors()
+        for error in errors:
+            programMessage(Level.ERROR, error)
+        if errors:
+            programMessage(Level.WARNING, f"Consistency check detected {len(errors)} errors")
+        else:
+            programMessage(Level.INFO, "Consistency check passed")
+
+    def checkAndDump(self) -> None:
+        """
+        SIGABRT: check the bookkeeping and append the state dump to the dump
+        file.
+        """
+        self.checkConsistency()
+        text = formatDump(
+            self.reactor.seconds(),
+            self.config,
+            self.serviceStates(),
+            self.serverStates(),
+            self.daemon.processes.limit,
+            len(self.daemon.sensor),
+        )
+        try:
+            descriptor = os.open(self.dumpFile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(descriptor, text.encode("utf-8", "replace"))
+            finally:
+                os.close(descriptor)
+        except OSError as e:
+            programMessage(
+                Level.ERROR, f"Cannot write the state dump to {self.dumpFile}: {e.strerror}"
+            )
+            return
+        programMessage(Level.INFO, f"generated state dump in file {self.dumpFile}")
+
     def quit(self) -> None:
         """
         SIGQUIT: exit now, leaving running servers alone.
@@ -493,6 +597,8 @@ class XinetdService(MultiService):
             f"txinetd {__version__} started with libwrap loadavg options compiled in.",
         )
         reportDiagnostics(self.config)
+        if self.pidFile is not None:
+            writePidFile(self.pidFile)
         super().privilegedStartService()
 
     def startService(self) -> None:
@@ -503,10 +609,16 @@ class XinetdService(MultiService):
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
         if self.signals is not None:
             self.signals.install()
+        if self.checker is not None:
+            self.checker.start(self.consistencyInterval, now=False)
 
     def stopService(self) -> Any:
         if self.signals is not None:
             self.signals.uninstall()
+        if self.checker is not None and self.checker.running:
+            self.checker.stop()
+        if self.pidFile is not None:
+            removePidFile(self.pidFile)
         if not self.leaveServersRunning:
             for child in self.listening():
                 child.stopSessions(force=False)
@@ -515,6 +627,26 @@ class XinetdService(MultiService):
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
         return stopping
+
+
+def writePidFile(path: str) -> None:
+    """
+    Write C{"<pid>\\n"} to a new file (xinetd's -pidfile); a failure is
+    logged.
+    """
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(descriptor, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    except OSError as e:
+        programMessage(Level.ERROR, f"Cannot write the pid file {path}: {e.strerror}")
+
+
+def removePidFile(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _stopIfRefused(reason: object, session: Session) -> None:

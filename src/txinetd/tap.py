@@ -23,14 +23,28 @@ from txinetd.libwrap import HostsAccess
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
-from txinetd.policies import Daemon, LogTargets
+from txinetd.policies import Daemon, IdentLookups, LogTargets
+from txinetd.service import DEFAULT_DUMP_FILE
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 
 log = Logger(namespace="txinetd")
 
 #: Long options that xinetd spells with one dash.
-SINGLE_DASH = ("filelog", "syslog", "limit", "stayalive", "version", "check")
+SINGLE_DASH = (
+    "filelog",
+    "syslog",
+    "limit",
+    "pidfile",
+    "stayalive",
+    "dontfork",
+    "logprocs",
+    "cc",
+    "reuse",
+    "shutdownprocs",
+    "version",
+    "check",
+)
 
 
 def describeService(config: ServiceConfig) -> str:
@@ -86,10 +100,24 @@ class Options(usage.Options):
         ["hosts-deny", None, "/etc/hosts.deny", "The libwrap deny file."],
         ["syslog-socket", None, "/dev/log", "The local syslog socket."],
         ["ident-port", None, 113, "The port ident (RFC 1413) queries go to.", _port],
+        ["pidfile", None, None, "Write txinetd's pid to this file (removed at exit)."],
+        [
+            "logprocs",
+            None,
+            15,
+            "At most this many ident lookups at once for USERID on failure.",
+            _positive,
+        ],
+        ["cc", None, None, "Check the daemon's consistency every this many seconds.", _positive],
+        ["dump-file", None, DEFAULT_DUMP_FILE, "Where SIGABRT appends the state dump."],
+        ["shutdownprocs", None, None, "Deprecated; ignored."],
     ]
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
         ["stayalive", None, "Keep running when no service is available."],
+        ["dontfork", None, "Stay in the foreground (use twistd -n); implies --stayalive."],
+        ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
+        ["debug", "d", "Write debug messages to the program log too."],
         ["version", None, "Print the version and exit."],
     ]
 
@@ -123,6 +151,10 @@ class Options(usage.Options):
         raise SystemExit(0)
 
     def postOptions(self) -> None:
+        if self["shutdownprocs"] is not None:
+            self.err.write("The shutdownprocs option has been deprecated.\n")
+        if self["dontfork"]:
+            self["stayalive"] = True
         if self["filelog"] is not None and self["syslog"] is not None:
             raise usage.UsageError("-filelog and -syslog cannot be used together")
         if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
@@ -172,7 +204,7 @@ def programLog(options: Options) -> ProgramLogObserver | None:
         )
     else:
         return None
-    return ProgramLogObserver(target)
+    return ProgramLogObserver(target, debug=options["debug"])
 
 
 def makeDaemon(options: Options, reactor: Any) -> Daemon:
@@ -187,6 +219,7 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
         reactor,
         logs=LogTargets(options["syslog-socket"]),
         identPort=options["ident-port"],
+        identLookups=IdentLookups(options["logprocs"]),
         processes=ProcessLimit(options["limit"]),
         hostsAccess=hostsAccess,
         resolveHost=system.resolveHost,
@@ -214,5 +247,8 @@ def makeService(options: Options) -> IService:
         loader=lambda: loadConfig(path, baseDirectory=baseDirectory),
         stayalive=options["stayalive"],
         installSignals=True,
+        dumpFile=options["dump-file"],
+        pidFile=options["pidfile"],
+        consistencyInterval=options["cc"],
     )
     return service

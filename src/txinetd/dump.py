@@ -1,0 +1,205 @@
+# -*- test-case-name: tests.test_dump -*-
+"""
+The internal state dump, in the layout of xinetd's (section 11.4 of the
+reference): the defaults, one block per service with its configuration and
+state, the running servers, and totals.  Pure: it formats records it is
+given.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from txinetd import __version__
+from txinetd.attributes import LogKind, LogSpec
+from txinetd.config import Config, Defaults, ServiceConfig
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """
+    One running server (or in-process session).
+
+    @ivar serviceId: its service's id.
+    @ivar pid: its pid (0 for an internal service).
+    @ivar peer: the client's address, if any.
+    @ivar started: when it started (seconds since the epoch).
+    """
+
+    serviceId: str
+    pid: int
+    peer: str | None
+    started: float
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """
+    One service's state.
+
+    @ivar config: its configuration.
+    @ivar state: C{Active}, C{Suspended} or C{Disabled}.
+    @ivar running: how many servers it runs.
+    @ivar address: where it listens, if it does.
+    """
+
+    config: ServiceConfig
+    state: str
+    running: int
+    address: tuple[str, int] | None
+
+
+def _ctime(when: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(when))
+
+
+def _addresses(tokens: tuple[str, ...] | None, none: str) -> str:
+    if tokens is None:
+        return none
+    return " ".join(tokens) if tokens else "(empty: nobody)"
+
+
+def _logging(spec: LogSpec | None, common: bool) -> str:
+    if spec is None:
+        return "No logging"
+    if spec.kind is LogKind.SYSLOG:
+        return f"Logging to syslog. Facility = {spec.facility}, level = {spec.level}"
+    if common:
+        return "Logging to common log file"
+    limits = "no limits" if spec.soft is None else f"soft={spec.soft} hard={spec.hard}"
+    return f"Logging to file: {spec.path} ({limits})"
+
+
+def _flags(values: frozenset[object]) -> str:
+    return " ".join(sorted(getattr(value, "value", str(value)) for value in values))
+
+
+def formatDefaults(defaults: Defaults) -> list[str]:
+    """
+    The C{Service defaults} block.
+    """
+    instances = "UNLIMITED" if defaults.instances is None else str(defaults.instances)
+    return [
+        "Service defaults",
+        f"\tInstances = {instances}",
+        f"\tBind = {defaults.bind.text if defaults.bind else 'All addresses.'}",
+        f"\tOnly from: {_addresses(defaults.only_from, 'All sites')}",
+        f"\tNo access: {_addresses(defaults.no_access, 'No blocked sites')}",
+        f"\t{_logging(defaults.log_type, False)}",
+        f"\tLog_on_success flags = {_flags(frozenset(defaults.log_on_success))}",
+        f"\tLog_on_failure flags = {_flags(frozenset(defaults.log_on_failure))}",
+    ]
+
+
+def formatService(service: ServiceState, defaults: Defaults) -> list[str]:
+    """
+    One C{Service = name} block.
+    """
+    config = service.config
+    instances = "UNLIMITED" if config.instances is None else str(config.instances)
+    perSource = "UNLIMITED" if config.per_source is None else str(config.per_source)
+    lines = [
+        f"Service = {config.name}",
+        f"\tState = {service.state}",
+        f"\tService configuration: {config.name}",
+        f"\t\tid = {config.id}",
+        f"\t\tflags = {_flags(frozenset(config.flags))}",
+        f"\t\ttype = {_flags(frozenset(config.type))}",
+        f"\t\tsocket_type = {config.socket_type.value}",
+        f"\t\tProtocol (name) = ({config.protocol})",
+        f"\t\tport = {config.port}",
+        f"\t\twait = {'yes' if config.wait else 'no'}",
+        f"\t\tInstances = {instances}",
+        f"\t\tPER_SOURCE = {perSource}",
+        f"\t\tCPS = max conn:{config.cps.max} wait:{config.cps.wait}",
+        f"\t\tBind = {config.bindAddress}",
+    ]
+    if config.user is not None:
+        lines.append(f"\t\tuser = {config.user.uid}")
+    if config.group is not None:
+        lines.append(f"\t\tgroup = {config.group.gid}")
+    lines.append(f"\t\tGroups = {'yes' if config.groups else 'no'}")
+    if config.umask is not None:
+        lines.append(f"\t\tumask = {config.umask:o}")
+    if config.nice is not None:
+        lines.append(f"\t\tNice = {config.nice}")
+    if config.server is not None:
+        lines.append(f"\t\tServer = {config.server}")
+        lines.append(f"\t\tServer argv = {' '.join(config.argv)}")
+    if config.redirect is not None:
+        lines.append(f"\t\tRedirect = {config.redirect.host.text}:{config.redirect.port}")
+    if config.access_times:
+        times = " ".join(
+            f"{i.start // 60:02}:{i.start % 60:02}-{i.end // 60:02}:{i.end % 60:02}"
+            for i in config.access_times
+        )
+        lines.append(f"\t\tAccess times = {times}")
+    common = config.log_type is not None and config.log_type == defaults.log_type
+    lines += [
+        f"\t\tOnly from: {_addresses(config.only_from, 'All sites')}",
+        f"\t\tNo access: {_addresses(config.no_access, 'No blocked sites')}",
+        f"\t\t{_logging(config.log_type, common)}",
+        f"\t\tLog_on_success flags = {_flags(frozenset(config.log_on_success))}",
+        f"\t\tLog_on_failure flags = {_flags(frozenset(config.log_on_failure))}",
+        f"\trunning servers = {service.running}",
+        f"\tlistening on = {_where(service.address)}",
+    ]
+    return lines
+
+
+def _where(address: tuple[str, int] | None) -> str:
+    return "-" if address is None else f"{address[0]},{address[1]}"
+
+
+def formatServer(server: ServerState) -> list[str]:
+    """
+    One entry of the server table.
+    """
+    return [
+        f"{server.serviceId} server",
+        f"pid = {server.pid}",
+        f"start_time = {_ctime(server.started)}",
+        "Connection info:",
+        f"\tservice = {server.serviceId}",
+        f"\tremote_address = {server.peer or '<no address>'}",
+    ]
+
+
+def formatDump(
+    now: float,
+    config: Config,
+    services: Sequence[ServiceState],
+    servers: Sequence[ServerState],
+    processLimit: int | None,
+    sensorCount: int,
+) -> str:
+    """
+    The whole dump, ending with C{END OF DUMP} and a blank line.
+    """
+    lines = [f"INTERNAL STATE DUMP: txinetd {__version__}", f"Current time: {_ctime(now)}", ""]
+    lines += ["Services + defaults:", *formatDefaults(config.defaults)]
+    for service in services:
+        lines += formatService(service, config.defaults)
+    lines += ["", "Server table dump:"]
+    for server in servers:
+        lines += formatServer(server)
+    active = sum(1 for service in services if service.state == "Active")
+    lines += [
+        "",
+        f"active_services = {active}",
+        f"available_services = {len(services)}",
+        f"running_servers = {len(servers)}",
+        f"global_no_access entries = {sensorCount}",
+        "",
+        f"max_descriptors = {resource.getrlimit(resource.RLIMIT_NOFILE)[1]}",
+        f"process_limit = {processLimit or 0}",
+        f"config_file = {config.path}",
+        "",
+        "END OF DUMP",
+        "",
+        "",
+    ]
+    return "\n".join(lines)
