@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from txinetd.conffile import WHITESPACE
+
 
 class BadValue(Exception):
     """
@@ -357,10 +359,6 @@ FOREVER = -1
 # --- converter helpers -----------------------------------------------------
 
 
-def _one(tokens: Sequence[str]) -> str:
-    return tokens[0]
-
-
 def _choice(table: Mapping[str, Any], message: str) -> Converter:
     """
     A converter for one case-insensitive keyword.
@@ -415,18 +413,28 @@ def _atLeastOne(name: str, convert: Converter) -> Converter:
     return check
 
 
-def parseInteger(text: str) -> int:
-    """
-    Parse a base-10 integer the way C{strtol} does for xinetd: surrounding
-    white space and a sign are allowed, nothing else.
+#: The largest uid or gid (C{(uid_t) -1} is reserved).
+MAX_ID = 2**32 - 2
 
+
+def parseInteger(text: str, base: int = 10) -> int:
+    """
+    Parse an integer the way C{strtol} does for xinetd: surrounding white
+    space (L{WHITESPACE}) and a sign are allowed, nothing else (no C{0x} or
+    C{0o} prefix, no underscores).
+
+    @param base: 10 or 8.
     @raise ValueError: for anything else.
     """
-    stripped = text.strip()
-    body = stripped[1:] if stripped[:1] in "+-" else stripped
-    if not body.isdigit() or not body.isascii():
+    stripped = text.strip(WHITESPACE)
+    body = stripped[1:] if stripped[:1] in ("+", "-") else stripped
+    if not body or body.strip("0123456789"[:base]):
         raise ValueError(text)
-    return int(stripped)
+    return int(stripped, base)
+
+
+def _isNumericId(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _count(message: str) -> Converter:
@@ -457,6 +465,7 @@ def parseSize(text: str, allowSuffix: bool = True) -> int:
     @raise ValueError: if it is not one.
     """
     multiplier = 1
+    text = text.rstrip(WHITESPACE)
     if allowSuffix and text[-1:].upper() in ("K", "M"):
         multiplier = 1024 if text[-1].upper() == "K" else 1024 * 1024
         text = text[:-1]
@@ -505,7 +514,9 @@ def convertUser(tokens: Sequence[str], context: ConvertContext) -> UserSpec:
     C{user}: a name, or an all-digit uid whose gid is the same number.
     """
     name = tokens[0]
-    if name.isdigit():
+    if _isNumericId(name):
+        if int(name) > MAX_ID:
+            raise BadValue(f"Error parsing user as a number: {name}")
         return UserSpec(name, int(name), int(name))
     found = context.system.userByName(name)
     if found is None:
@@ -518,7 +529,9 @@ def convertGroup(tokens: Sequence[str], context: ConvertContext) -> GroupSpec:
     C{group}: a name or an all-digit gid.
     """
     name = tokens[0]
-    if name.isdigit():
+    if _isNumericId(name):
+        if int(name) > MAX_ID:
+            raise BadValue(f"Error parsing group as a number: {name}")
         return GroupSpec(name, int(name))
     gid = context.system.groupByName(name)
     if gid is None:
@@ -571,7 +584,7 @@ def convertMaxLoad(tokens: Sequence[str], context: ConvertContext) -> float:
     try:
         value = float(tokens[0])
     except ValueError:
-        raise BadValue("error parsing max_load argument") from None
+        raise BadValue("error reading max_load argument") from None
     if value == 0 or not math.isfinite(value):
         raise BadValue("error parsing max_load argument")
     return value
@@ -592,7 +605,7 @@ def convertUmask(tokens: Sequence[str], context: ConvertContext) -> int:
     C{umask}: octal, 0 to 0777.
     """
     try:
-        value = int(tokens[0].strip(), 8)
+        value = parseInteger(tokens[0], 8)
     except ValueError:
         raise BadValue("umask argument is invalid.") from None
     if not 0 <= value <= 0o777:
@@ -651,20 +664,21 @@ def convertPort(tokens: Sequence[str], context: ConvertContext) -> int:
 
 def convertRedirect(tokens: Sequence[str], context: ConvertContext) -> RedirectSpec:
     """
-    C{redirect = host port}: the port may be a tcp service name.
+    C{redirect = host port}: the port may be a tcp service name (anything
+    that is not a positive number is looked up as one).
     """
     portText = tokens[1]
-    if portText.lstrip("+-").isdigit():
+    try:
         port = parseInteger(portText)
-        if port < 0:
-            raise BadValue("port number invalid")
-        if port > 65535:
-            raise BadValue("port number too large")
-    else:
+    except ValueError:
+        port = 0
+    if port <= 0:
         found = context.system.portByName(portText, "tcp")
         if found is None:
             raise BadValue("port number invalid")
         port = found
+    if port > 65535:
+        raise BadValue("port number too large")
     return RedirectSpec(_resolveHost(tokens[0], context), port)
 
 

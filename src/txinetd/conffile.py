@@ -17,10 +17,13 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from txinetd.errors import Diagnostics, Location
+from txinetd.errors import Diagnostics, Location, Severity
 
 MAX_LINE = 16 * 1024
 MAX_INCLUDE_DEPTH = 16
+#: What C{isspace} accepts in the C locale: white space for blank lines,
+#: entry braces and the end of an attribute name.
+WHITESPACE = " \t\n\v\f\r"
 
 
 class Operator(enum.Enum):
@@ -92,16 +95,29 @@ def _tokens(text: str) -> list[str]:
 
 
 def _isBlank(text: str) -> bool:
-    stripped = text.strip()
+    stripped = text.lstrip(WHITESPACE)
     return not stripped or stripped.startswith("#")
 
 
 def _isClosing(text: str) -> bool:
-    return text.strip() == "}"
+    return text.strip(WHITESPACE) == "}"
+
+
+def _isCommentedClosing(text: str) -> bool:
+    """
+    Whether a line is C{}} followed by a comment, which txinetd takes as
+    the end of the entry (xinetd takes it as a bad attribute line).
+    """
+    words = _tokens(text)
+    return len(words) >= 2 and words[0] == "}" and words[1].startswith("#")
+
+
+def _closes(text: str) -> bool:
+    return _isClosing(text) or _isCommentedClosing(text)
 
 
 def _isOpening(text: str) -> bool:
-    return text.strip() == "{"
+    return text.strip(WHITESPACE) == "{"
 
 
 class _FileReader:
@@ -148,14 +164,26 @@ class _FileReader:
                 return index, text
         return None
 
-    def skipEntry(self) -> None:
+    def skipEntry(self, location: Location) -> None:
         """
-        Skip lines up to and including the next line made of a lone C{}}, as
-        xinetd does to resynchronise after an error.
+        Skip lines up to and including the next line that closes an entry,
+        as xinetd does to resynchronise after an error.
+
+        @param location: the entry being skipped, for the warning given when
+            the file ends first.
         """
         while (item := self.nextLine()) is not None:
-            if _isClosing(item[1]):
+            if _closes(item[1]):
                 return
+        self.diagnostics.warning("missing } in last service entry", location)
+
+    def entryError(self, kind: EntryKind, message: str, location: Location) -> None:
+        """
+        Report an error that loses an entry: an error for a service, fatal
+        for the defaults (losing them could lose an C{only_from}).
+        """
+        severity = Severity.FATAL if kind is EntryKind.DEFAULTS else Severity.ERROR
+        self.diagnostics.add(severity, message, location)
 
     def parse(self) -> None:
         while (item := self.nextLine()) is not None:
@@ -165,27 +193,26 @@ class _FileReader:
             location = self.location(index)
             if keyword == "defaults":
                 self.parseEntry(EntryKind.DEFAULTS, "defaults", location)
-            elif keyword == "service":
-                if len(words) < 2:
-                    self.diagnostics.error("service name missing", location)
-                    self.skipEntry()
-                else:
-                    self.parseEntry(EntryKind.SERVICE, words[1], location)
-            elif keyword == "include" and len(words) >= 2:
-                self.include(words[1], location)
-            elif keyword == "includedir" and len(words) >= 2:
-                self.includeDirectory(words[1], location)
-            else:
+            elif keyword not in ("service", "include", "includedir"):
                 self.diagnostics.error("missing service keyword", location)
-                self.skipEntry()
+                self.skipEntry(location)
+            elif len(words) < 2:
+                self.diagnostics.error("service name missing", location)
+                self.skipEntry(location)
+            elif keyword == "service":
+                self.parseEntry(EntryKind.SERVICE, words[1], location)
+            elif keyword == "include":
+                self.include(words[1], location)
+            else:
+                self.includeDirectory(words[1], location)
 
     def parseEntry(self, kind: EntryKind, name: str, location: Location) -> None:
         item = self.nextLine()
         if item is None or not _isOpening(item[1]):
             label = "defaults" if kind is EntryKind.DEFAULTS else f"Service {name}"
-            self.diagnostics.error(f"{label}: missing '{{'", location)
-            if item is not None and not _isClosing(item[1]):
-                self.skipEntry()
+            self.entryError(kind, f"{label}: missing '{{'", location)
+            if item is None or not _closes(item[1]):
+                self.skipEntry(location)
             return
         lines: list[AttributeLine] = []
         broken = False
@@ -193,8 +220,7 @@ class _FileReader:
             index, text = item
             if _isClosing(text):
                 break
-            words = _tokens(text)
-            if words[0] == "}" and words[1].startswith("#"):
+            if _isCommentedClosing(text):
                 self.diagnostics.warning(
                     "'}' followed by a comment closes the entry here; xinetd 2.3.15 "
                     "would discard this entry and the next one",
@@ -206,25 +232,25 @@ class _FileReader:
             try:
                 lines.append(self.parseAttribute(text, self.location(index)))
             except _LineSyntaxError as e:
-                self.diagnostics.error(str(e), self.location(index))
+                self.entryError(kind, str(e), self.location(index))
                 broken = True
         else:
-            self.diagnostics.error("incomplete entry", location)
+            self.entryError(kind, "incomplete entry", location)
             self.diagnostics.warning("missing } in last service entry", location)
             return
         if not broken:
             self.entries.append(Entry(kind, name, location, tuple(lines)))
 
     def parseAttribute(self, text: str, location: Location) -> AttributeLine:
-        body = text.lstrip(" \t")
+        body = text.lstrip(WHITESPACE)
         end = 0
-        while end < len(body) and body[end] not in " \t=":
+        while end < len(body) and body[end] not in WHITESPACE + "=":
             end += 1
         name, rest = body[:end], body[end:]
         if rest.startswith("="):
             raise _LineSyntaxError(f"Attribute {name} needs a space before operator")
-        rest = rest.lstrip(" \t")
-        if not rest.strip():
+        rest = rest.lstrip(WHITESPACE)
+        if not rest:
             raise _LineSyntaxError(f"Nothing after attribute: {name}")
         for op in (Operator.ADD, Operator.REMOVE, Operator.SET):
             if rest.startswith(op.value):
@@ -327,9 +353,33 @@ def readFile(
             diagnostics.error(f"Unable to open included configuration file: {path}", includedFrom)
         return False
     text = data.decode("utf-8", "surrogateescape")
+    _parseText(text, path, diagnostics, entries, baseDirectory, depth)
+    return True
+
+
+def _parseText(
+    text: str,
+    path: str,
+    diagnostics: Diagnostics,
+    entries: list[Entry],
+    baseDirectory: str,
+    depth: int,
+) -> None:
+    diagnostics.noteFile(path)
     reader = _FileReader(path, text.split("\n"), diagnostics, entries, baseDirectory, depth)
     reader.parse()
-    return True
+
+
+def parseText(text: str, path: str, diagnostics: Diagnostics, baseDirectory: str) -> list[Entry]:
+    """
+    Parse configuration text as if it had been read from C{path}; files it
+    includes are read from disk.
+
+    @return: the entries that parsed, in file order.
+    """
+    entries: list[Entry] = []
+    _parseText(text, path, diagnostics, entries, baseDirectory, 0)
+    return entries
 
 
 def parseConfig(path: str, diagnostics: Diagnostics, baseDirectory: str) -> list[Entry]:

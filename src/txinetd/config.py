@@ -307,17 +307,24 @@ class _EntryState:
 
     @ivar values: attribute name to value (own settings and, for a service,
         the defaults snapshot).
+    @ivar lines: the entry's own lines.
     @ivar specified: the attributes the entry itself set.
     @ivar broken: whether a value was rejected (the service is dropped).
     """
 
-    def __init__(self, name: str, location: Location, values: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        location: Location,
+        values: dict[str, Any],
+        lines: Sequence[AttributeLine] = (),
+    ) -> None:
         self.name = name
         self.location = location
         self.values = values
+        self.lines = lines
         self.specified: set[str] = set()
         self.broken = False
-        self.disabled = False
 
 
 def _applyList(
@@ -381,13 +388,28 @@ class _Loader:
                     f"attribute: {line.name} should not be in default section", line.location
                 )
                 continue
-            op = Operator.ADD if spec.arity is Arity.LIST and line.op is Operator.SET else line.op
-            if not self.apply(self.defaults, spec, line, op):
+            if not self.applyDefault(spec, line):
                 self.diagnostics.fatal(
                     "A fatal error was encountered while parsing the default section. "
                     "txinetd will exit.",
                     line.location,
                 )
+
+    def applyDefault(self, spec: AttributeSpec, line: AttributeLine) -> bool:
+        """
+        Apply one line of a defaults section: list attributes take C{=} as
+        C{+=}, and C{log_type} may be given once in all the defaults
+        sections together, with any operator.
+
+        @return: False if the value was rejected.
+        """
+        if spec.name == "log_type":
+            if "log_type" in self.defaults.specified:
+                self.diagnostics.error("Cannot set more than one log_type attribute", line.location)
+                return False
+            return self.apply(self.defaults, spec, line, Operator.SET)
+        op = Operator.ADD if spec.arity is Arity.LIST and line.op is Operator.SET else line.op
+        return self.apply(self.defaults, spec, line, op)
 
     def readService(self, entry: Entry) -> None:
         snapshot = {
@@ -395,7 +417,7 @@ class _Loader:
             for name in SNAPSHOT_ATTRIBUTES + LATE_LIST_ATTRIBUTES
             if name in self.defaults.values
         }
-        state = _EntryState(entry.name, entry.location, snapshot)
+        state = _EntryState(entry.name, entry.location, snapshot, entry.lines)
         for line in entry.lines:
             spec = ATTRIBUTES.get(line.name)
             if spec is None or Where.SERVICE not in spec.where:
@@ -470,16 +492,19 @@ class _Loader:
         return Defaults(**kwargs, specified=frozenset(self.defaults.specified))
 
     def selectServices(self, defaults: Defaults) -> list[_EntryState]:
+        """
+        The services that parsed and that C{enabled} and C{disabled} (which
+        name ids, in any case) let through.
+        """
+        enabled = None if defaults.enabled is None else {i.lower() for i in defaults.enabled}
+        disabled = {i.lower() for i in defaults.disabled}
         selected = []
         for state in self.services:
-            if state.broken:
+            serviceId = state.values.get("id", state.name).lower()
+            if state.broken or serviceId in disabled:
                 continue
-            serviceId = state.values.get("id", state.name)
-            if defaults.enabled is not None and serviceId not in defaults.enabled:
-                continue
-            if serviceId in defaults.disabled:
-                continue
-            selected.append(state)
+            if enabled is None or serviceId in enabled:
+                selected.append(state)
         return selected
 
     def inherit(self, state: _EntryState, defaults: Defaults) -> dict[str, Any]:
@@ -524,7 +549,7 @@ class _Loader:
             if earlier is None:
                 seen[key] = config
                 kept.append(config)
-            elif earlier.id == config.id:
+            elif earlier.id.lower() == config.id.lower():
                 self.diagnostics.error(
                     f"service: {config.name} id: {config.id} not unique or is a duplicate "
                     "- DISABLING",
@@ -615,8 +640,6 @@ class _Builder:
             return
         protocol = values.get("protocol")
         if ServiceType.UNLISTED in self.types:
-            if ServiceType.INTERNAL not in self.types:
-                return
             problems.append(f"Unlisted service: {self.name} must have a port entry")
         elif protocol is None:
             problems.append(f"Port not specified for service: {self.name} and no protocol given")
@@ -638,18 +661,19 @@ class _Builder:
         types, flags = self.types, self.flags
         internal = ServiceType.INTERNAL in types
         socketType: SocketType | None = values.get("socket_type")
-        if Flag.INTERCEPT in flags:
+        if Flag.INTERCEPT in flags and (internal or not values.get("wait")):
             if internal:
                 warnings.append(f"Internal services cannot be intercepted: {serviceId} ")
-            elif not values.get("wait"):
+            if not values.get("wait"):
                 warnings.append(f"Multi-threaded services cannot be intercepted: {serviceId}")
             values["flags"] = flags - {Flag.INTERCEPT}
+        builtin = "sensor" if Flag.SENSOR in flags else name
         if (
             internal
             and socketType is not None
-            and not self.internalServices(name.lower(), socketType.value)
+            and not self.internalServices(builtin.lower(), socketType.value)
         ):
-            problems.append(f"No such internal service: {name}/{socketType.value} - DISABLING")
+            problems.append(f"No such internal service: {builtin}/{socketType.value} - DISABLING")
         if self.isTcpmuxClient:
             if ServiceType.UNLISTED not in types:
                 problems.append(f"Service: {name} (tcpmux) should have UNLISTED in type.")
@@ -702,9 +726,21 @@ class _Builder:
             if Flag.NAMEINARGS in self.flags:
                 problems.append(f"Redirected service {name} should not have NAMEINARGS flag set")
         elif SuccessFlag.TRAFFIC in values["log_on_success"]:
-            if "log_on_success" in self.state.specified:
+            if self.namesFlag("log_on_success", SuccessFlag.TRAFFIC):
                 warnings.append(f"Service {name} is not redirected: the TRAFFIC flag has no effect")
             values["log_on_success"] = values["log_on_success"] - {SuccessFlag.TRAFFIC}
+
+    def namesFlag(self, attribute: str, flag: SuccessFlag) -> bool:
+        """
+        Whether the entry's own lines add C{flag} to C{attribute} (rather
+        than the service inheriting it from the defaults).
+        """
+        return any(
+            line.name == attribute
+            and line.op is not Operator.REMOVE
+            and flag.value in (value.upper() for value in line.values)
+            for line in self.state.lines
+        )
 
     def checkRequired(self, problems: list[str]) -> None:
         values, types = self.values, self.types
@@ -714,9 +750,9 @@ class _Builder:
             if values.get("redirect") is None:
                 required.append("server")
             if ServiceType.UNLISTED in types:
+                # An unlisted service without a port was already rejected by
+                # fillPort, so "port" never comes up missing here.
                 required.append("protocol")
-                if not self.isTcpmuxClient and ServiceType.RPC not in types:
-                    required.append("port")
         if ServiceType.RPC in types:
             required += ["protocol", "rpc_version"]
             if ServiceType.UNLISTED in types:
@@ -753,6 +789,7 @@ class _Builder:
             location=self.state.location,
             type=self.types,
             flags=flags,
+            port=values.get("port"),
             family=family,
             bindAddress=address,
             specified=frozenset(self.state.specified),
@@ -811,4 +848,4 @@ def loadConfig(
         os.geteuid() if euid is None else euid,
     )
     defaults, services = loader.load(entries)
-    return Config(path, defaults, tuple(services), diagnostics.items)
+    return Config(path, defaults, tuple(services), diagnostics.inFileOrder())

@@ -70,6 +70,14 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
+        self._files: dict[str, int] = {}
+
+    def noteFile(self, path: str) -> None:
+        """
+        Record that a configuration file is being read, so that
+        L{inFileOrder} can sort by the order in which files were read.
+        """
+        self._files.setdefault(path, len(self._files))
 
     def add(self, severity: Severity, message: str, location: Location | None = None) -> Diagnostic:
         """
@@ -105,6 +113,21 @@ class Diagnostics:
         Every diagnostic, in the order found.
         """
         return tuple(self._items)
+
+    def inFileOrder(self) -> tuple[Diagnostic, ...]:
+        """
+        Every diagnostic, sorted by the order in which their files were read
+        (see L{noteFile}), then by line; diagnostics without a location come
+        first, and those of one line keep the order in which they were found.
+        """
+
+        def key(diagnostic: Diagnostic) -> tuple[int, int]:
+            location = diagnostic.location
+            if location is None:
+                return (-1, 0)
+            return (self._files.get(location.path, len(self._files)), location.line)
+
+        return tuple(sorted(self._items, key=key))
 
     def count(self, *severities: Severity) -> int:
         """

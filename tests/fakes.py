@@ -1,0 +1,183 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+Test doubles for txinetd's tests.
+
+L{FakeSystem} is a L{txinetd.attributes.SystemInfo} with small fixed
+tables (users, groups, protocols, services, RPC programs, hosts,
+executables): no test that uses it looks anything up on the machine.
+L{ConfigFiles} writes a configuration tree into a test's temporary
+directory and loads it with a L{FakeSystem}.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from txinetd.config import Config, loadConfig
+from txinetd.errors import Diagnostic
+
+USERS: Mapping[str, tuple[int, int]] = {
+    "root": (0, 0),
+    "alice": (1000, 100),
+    "nobody": (65534, 65534),
+}
+GROUPS: Mapping[str, int] = {"root": 0, "users": 100, "nogroup": 65534}
+PROTOCOLS: Mapping[str, int] = {"ip": 0, "icmp": 1, "tcp": 6, "udp": 17}
+#: A small /etc/services with the standard ports.
+SERVICES: Mapping[tuple[str, str], int] = {
+    ("tcpmux", "tcp"): 1,
+    ("echo", "tcp"): 7,
+    ("echo", "udp"): 7,
+    ("discard", "tcp"): 9,
+    ("discard", "udp"): 9,
+    ("daytime", "tcp"): 13,
+    ("daytime", "udp"): 13,
+    ("chargen", "tcp"): 19,
+    ("chargen", "udp"): 19,
+    ("ftp", "tcp"): 21,
+    ("telnet", "tcp"): 23,
+    ("smtp", "tcp"): 25,
+    ("time", "tcp"): 37,
+    ("time", "udp"): 37,
+    ("finger", "tcp"): 79,
+    ("pop3", "tcp"): 110,
+    ("auth", "tcp"): 113,
+    ("ntalk", "udp"): 518,
+}
+RPC: Mapping[str, int] = {"rstatd": 100001, "rusersd": 100002, "walld": 100008}
+#: Host names and their addresses, IPv4 first.
+HOSTS: Mapping[str, tuple[str, ...]] = {
+    "localhost": ("127.0.0.1", "::1"),
+    "charly": ("192.168.1.1",),
+    "sabrina": ("192.168.1.15",),
+    "dual": ("192.0.2.7", "2001:db8::7"),
+    "sixonly": ("2001:db8::6",),
+}
+ENVIRON: Mapping[str, str] = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"}
+EXECUTABLES = frozenset({"/bin/cat", "/bin/true", "/usr/sbin/tcpd", "/usr/sbin/in.ftpd"})
+#: Files that exist but cannot be executed.
+NOT_EXECUTABLE = frozenset({"/etc/motd"})
+#: The (name, socket type) pairs of the fake internal services.
+INTERNAL_SERVICES = frozenset(
+    {
+        (name, socketType)
+        for name in ("echo", "discard", "chargen", "daytime", "time")
+        for socketType in ("stream", "dgram")
+    }
+    | {("tcpmux", "stream")}
+)
+
+
+@dataclass
+class FakeSystem:
+    """
+    A L{txinetd.attributes.SystemInfo} made of tables.
+
+    @ivar services: C{(name, protocol)} to port, as in /etc/services.
+    @ivar hosts: host name to addresses, IPv4 first.
+    @ivar executables: the paths C{server} may name.
+    @ivar notExecutable: paths that exist but are not executable.
+    """
+
+    users: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(USERS))
+    groups: Mapping[str, int] = field(default_factory=lambda: dict(GROUPS))
+    protocols: Mapping[str, int] = field(default_factory=lambda: dict(PROTOCOLS))
+    services: Mapping[tuple[str, str], int] = field(default_factory=lambda: dict(SERVICES))
+    rpc: Mapping[str, int] = field(default_factory=lambda: dict(RPC))
+    hosts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(HOSTS))
+    executables: Collection[str] = EXECUTABLES
+    notExecutable: Collection[str] = NOT_EXECUTABLE
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(ENVIRON))
+
+    def userByName(self, name: str) -> tuple[int, int] | None:
+        return self.users.get(name)
+
+    def groupByName(self, name: str) -> int | None:
+        return self.groups.get(name)
+
+    def protocolByName(self, name: str) -> int | None:
+        return self.protocols.get(name)
+
+    def portByName(self, name: str, protocol: str) -> int | None:
+        return self.services.get((name, protocol))
+
+    def rpcByName(self, name: str) -> int | None:
+        return self.rpc.get(name)
+
+    def resolveHost(self, name: str) -> list[str]:
+        return list(self.hosts.get(name, ()))
+
+    def checkExecutable(self, path: str) -> str | None:
+        if path in self.executables:
+            return None
+        if path in self.notExecutable:
+            return f"Server {path} is not executable"
+        return f"Unable to stat: {path}."
+
+
+def fakeInternalServices(
+    available: Collection[tuple[str, str]] = INTERNAL_SERVICES,
+) -> Callable[[str, str], bool]:
+    """
+    An C{internalServices} argument for L{loadConfig} that knows the
+    C{available} (name, socket type) pairs.
+    """
+
+    def exists(name: str, socketType: str) -> bool:
+        return (name, socketType) in available
+
+    return exists
+
+
+class ConfigFiles:
+    """
+    A configuration tree in a test's temporary directory.
+
+    @ivar base: the directory, used as the base directory of relative paths.
+    """
+
+    def __init__(self, case: SynchronousTestCase) -> None:
+        self.base = os.path.abspath(case.mktemp())
+        os.makedirs(self.base)
+
+    def write(self, path: str, text: str) -> str:
+        """
+        Write C{text}, dedented, to C{path} under the base directory.
+
+        @return: C{path}.
+        """
+        full = os.path.join(self.base, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w", encoding="utf-8", newline="") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def load(
+        self,
+        path: str = "xinetd.conf",
+        system: FakeSystem | None = None,
+        internal: Collection[tuple[str, str]] = INTERNAL_SERVICES,
+        euid: int = 0,
+    ) -> Config:
+        """
+        Load the configuration whose main file is C{path}.
+        """
+        return loadConfig(
+            path,
+            system=system or FakeSystem(),
+            internalServices=fakeInternalServices(internal),
+            baseDirectory=self.base,
+            euid=euid,
+        )
+
+
+def describe(diagnostics: Collection[Diagnostic]) -> list[str]:
+    """
+    The diagnostics as C{path:line: severity: message} strings.
+    """
+    return [str(d) for d in diagnostics]
