@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from txinetd.access import AddressEntry, TimeInterval, TimeIntervals, parseAddressToken
 from txinetd.config import Config, loadConfig
 from txinetd.errors import Diagnostic
 
@@ -93,6 +94,7 @@ class FakeSystem:
     executables: Collection[str] = EXECUTABLES
     notExecutable: Collection[str] = NOT_EXECUTABLE
     environ: Mapping[str, str] = field(default_factory=lambda: dict(ENVIRON))
+    networks: Mapping[str, int] = field(default_factory=lambda: {"loopback": 127 << 24})
 
     def userByName(self, name: str) -> tuple[int, int] | None:
         return self.users.get(name)
@@ -181,3 +183,22 @@ def describe(diagnostics: Collection[Diagnostic]) -> list[str]:
     The diagnostics as C{path:line: severity: message} strings.
     """
     return [str(d) for d in diagnostics]
+
+
+def addresses(*tokens: str) -> tuple[AddressEntry, ...]:
+    """
+    The address entries that C{only_from} / C{no_access} tokens stand for,
+    resolved with the fake system's tables.
+    """
+    system = FakeSystem()
+    entries: list[AddressEntry] = []
+    for token in tokens:
+        entries.extend(parseAddressToken(token, system.resolveHost, system.networks).entries)
+    return tuple(entries)
+
+
+def intervals(*pairs: tuple[int, int]) -> TimeIntervals:
+    """
+    C{access_times} intervals from (start, end) minutes.
+    """
+    return TimeIntervals(tuple(TimeInterval(start, end) for start, end in pairs))

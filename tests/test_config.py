@@ -18,7 +18,15 @@ from collections.abc import Collection
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.fakes import INTERNAL_SERVICES, SERVICES, ConfigFiles, FakeSystem, describe
+from tests.fakes import (
+    INTERNAL_SERVICES,
+    SERVICES,
+    ConfigFiles,
+    FakeSystem,
+    addresses,
+    describe,
+    intervals,
+)
 from txinetd.attributes import (
     CpsSpec,
     EnvEntry,
@@ -30,7 +38,6 @@ from txinetd.attributes import (
     RedirectSpec,
     SocketType,
     SuccessFlag,
-    TimeInterval,
     UserSpec,
 )
 from txinetd.config import (
@@ -300,12 +307,12 @@ class OperatorTests(LoadingCase):
         C{+=} adds and C{-=} removes, in order.
         """
         cases = [
-            ("only_from = 10.0.0.1", ("10.0.0.1",)),
-            ("only_from += 10.0.0.1", ("192.168.0.0/16", "10.0.0.1")),
+            ("only_from = 10.0.0.1", addresses("10.0.0.1")),
+            ("only_from += 10.0.0.1", addresses("192.168.0.0/16", "10.0.0.1")),
             ("only_from -= 192.168.0.0/16", ()),
-            ("only_from -= 10.9.9.9", ("192.168.0.0/16",)),
+            ("only_from -= 10.9.9.9", addresses("192.168.0.0/16")),
             ("only_from =", ()),
-            ("only_from +=", ("192.168.0.0/16",)),
+            ("only_from +=", addresses("192.168.0.0/16")),
         ]
         for line, expected in cases:
             with self.subTest(line=line):
@@ -381,9 +388,9 @@ class OperatorTests(LoadingCase):
                 "no_access -= 1.1.1.1",
             )
         )
-        self.assertEqual(config.defaults.only_from, ("10.0.0.1", "10.0.0.2"))
+        self.assertEqual(config.defaults.only_from, addresses("10.0.0.1", "10.0.0.2"))
         self.assertEqual(config.defaults.log_on_success, {SuccessFlag.PID, SuccessFlag.HOST})
-        self.assertEqual(config.defaults.no_access, ("2.2.2.2",))
+        self.assertEqual(config.defaults.no_access, addresses("2.2.2.2"))
 
 
 # --- 2.7 the defaults section -----------------------------------------------------
@@ -448,8 +455,8 @@ class DefaultsTests(LoadingCase):
                 log_type=LogSpec(LogKind.FILE, "/var/log/servicelog"),
                 log_on_success=frozenset({SuccessFlag.HOST}),
                 log_on_failure=frozenset({FailureFlag.ATTEMPT}),
-                only_from=("10.0.0.0/8",),
-                no_access=("10.1.0.0/16",),
+                only_from=addresses("10.0.0.0/8"),
+                no_access=addresses("10.1.0.0/16"),
                 passenv=("PATH",),
                 banner="/b",
                 banner_success="/bs",
@@ -550,7 +557,8 @@ class DefaultsTests(LoadingCase):
         early, late = config.services
         self.assertEqual((early.only_from, early.no_access, early.banner), (None, None, None))
         self.assertEqual(
-            (late.only_from, late.no_access, late.banner), (("10.0.0.1",), ("10.0.0.2",), "/late")
+            (late.only_from, late.no_access, late.banner),
+            (addresses("10.0.0.1"), addresses("10.0.0.2"), "/late"),
         )
 
     def test_lateListsWhenNotMentioned(self) -> None:
@@ -591,7 +599,7 @@ class DefaultsTests(LoadingCase):
         config = self.load(defaults("instances = 5", "only_from = 10.0.0.1"), "include more\n")
         self.assertEqual(
             (config.defaults.instances, config.defaults.only_from, config.defaults.cps),
-            (5, ("10.0.0.1", "10.0.0.2"), CpsSpec(1, 1)),
+            (5, addresses("10.0.0.1", "10.0.0.2"), CpsSpec(1, 1)),
         )
         self.assertEqual(
             describe(config.diagnostics),
@@ -1321,7 +1329,7 @@ class SeedTests(LoadingCase):
         ntalk, ftp = config.services
         self.assertEqual(
             (ntalk.protocol, ntalk.port, ntalk.wait, ntalk.user, ntalk.only_from),
-            ("udp", 5518, True, UserSpec("nobody", 65534, 65534), ("192.168.1.0/24",)),
+            ("udp", 5518, True, UserSpec("nobody", 65534, 65534), addresses("192.168.1.0/24")),
         )
         self.assertEqual(
             (ftp.port, ftp.argv, ftp.instances, ftp.access_times, ftp.nice),
@@ -1329,7 +1337,7 @@ class SeedTests(LoadingCase):
                 2121,
                 ("cat", "-l"),
                 4,
-                (TimeInterval(420, 750), TimeInterval(810, 1260)),
+                intervals((420, 750), (810, 1260)),
                 10,
             ),
         )
@@ -1364,8 +1372,8 @@ class SeedTests(LoadingCase):
         self.assertEqual(
             [(s.id, s.port, s.bindAddress, s.only_from) for s in config.services],
             [
-                ("ftp-public", 2121, "212.198.253.142", ("0.0.0.0/0",)),
-                ("ftp-internal", 2121, "192.168.1.1", ("192.168.1.0/24",)),
+                ("ftp-public", 2121, "212.198.253.142", addresses("0.0.0.0/0")),
+                ("ftp-internal", 2121, "192.168.1.1", addresses("192.168.1.0/24")),
             ],
         )
         self.assertEqual(len(config.diagnostics), 4)
@@ -1404,7 +1412,7 @@ class SeedTests(LoadingCase):
         [xadmin] = config.services
         self.assertEqual(
             (xadmin.isInternal, xadmin.port, xadmin.instances, xadmin.only_from),
-            (True, 9100, 1, ("192.168.1.1",)),
+            (True, 9100, 1, addresses("192.168.1.1")),
         )
 
     def test_articleDefaultsShorthandIsFatal(self) -> None:
@@ -1421,7 +1429,7 @@ class SeedTests(LoadingCase):
         [finger] = config.services
         self.assertEqual(
             (finger.port, finger.server, finger.argv, finger.only_from),
-            (7979, "/usr/sbin/tcpd", ("in.fingerd",), ("192.168.1.1",)),
+            (7979, "/usr/sbin/tcpd", ("in.fingerd",), addresses("192.168.1.1")),
         )
         self.assertEqual(describe(config.diagnostics), [commentWarning(9, "#charly", "only_from")])
 

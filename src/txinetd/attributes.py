@@ -20,6 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from txinetd.access import (
+    AccessParseError,
+    AddressEntry,
+    TimeIntervals,
+    parseAccessTimes,
+    parseAddressToken,
+)
 from txinetd.conffile import WHITESPACE
 
 
@@ -74,6 +81,12 @@ class SystemInfo(Protocol):
     def checkExecutable(self, path: str) -> str | None:
         """
         L{None} if C{path} exists and is executable, else xinetd's message.
+        """
+
+    @property
+    def networks(self) -> Mapping[str, int]:
+        """
+        The network names of /etc/networks and their numbers.
         """
 
     @property
@@ -330,16 +343,6 @@ class LogSpec:
     hard: int | None = None
     facility: str | None = None
     level: str = "info"
-
-
-@dataclass(frozen=True)
-class TimeInterval:
-    """
-    One C{access_times} interval, in minutes since midnight, inclusive.
-    """
-
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -689,45 +692,31 @@ def convertBind(tokens: Sequence[str], context: ConvertContext) -> HostSpec:
     return _resolveHost(tokens[0], context)
 
 
-def convertAccessTimes(tokens: Sequence[str], context: ConvertContext) -> tuple[TimeInterval, ...]:
+def convertAccessTimes(tokens: Sequence[str], context: ConvertContext) -> TimeIntervals:
     """
     C{access_times}: C{H:MM-H:MM} intervals, start strictly before end.
     """
-    intervals = []
-    for token in tokens:
-        start, _, end = token.lstrip(" ").partition("-")
-        first, last = _minutes(start), _minutes(end)
-        if first >= last:
-            raise BadValue(f"invalid time interval: {token}")
-        intervals.append(TimeInterval(first, last))
-    return tuple(intervals)
+    try:
+        return parseAccessTimes(tokens)
+    except AccessParseError as e:
+        raise BadValue(e.message) from None
 
 
-def _number(text: str, low: int, high: int) -> int:
-    if not text.isdigit() or not text.isascii():
-        raise BadValue("incorrect time interval")
-    value = int(text)
-    if not low <= value <= high:
-        raise BadValue("invalid time interval")
-    return value
-
-
-def _minutes(text: str) -> int:
-    hours, colon, minutes = text.partition(":")
-    if not colon:
-        raise BadValue("incorrect time interval")
-    return _number(hours, 0, 23) * 60 + _number(minutes, 0, 59)
-
-
-def convertAddresses(tokens: Sequence[str], context: ConvertContext) -> tuple[str, ...]:
+def convertAddresses(tokens: Sequence[str], context: ConvertContext) -> tuple[AddressEntry, ...]:
     """
-    C{only_from} / C{no_access}: address tokens; a token with a comma but no
-    brace is rejected.  The tokens are matched by L{txinetd.access}.
+    C{only_from} / C{no_access}: address entries (section 4.1).  A token that
+    is no address form is dropped with a warning; the attribute stays set.
     """
+    entries: list[AddressEntry] = []
     for token in tokens:
-        if "," in token and "{" not in token:
-            raise BadValue(f"Address: {token} has a comma in it - remove the comma")
-    return tuple(tokens)
+        try:
+            result = parseAddressToken(token, context.system.resolveHost, context.system.networks)
+        except AccessParseError as e:
+            raise BadValue(e.message) from None
+        entries.extend(result.entries)
+        for message in result.messages:
+            context.warn(message)
+    return tuple(entries)
 
 
 def convertLogType(tokens: Sequence[str], context: ConvertContext) -> LogSpec:

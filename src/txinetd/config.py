@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from txinetd.access import AddressEntry, TimeIntervals, readNetworks
 from txinetd.attributes import (
     ATTRIBUTES,
     Arity,
@@ -38,7 +39,6 @@ from txinetd.attributes import (
     SocketType,
     SuccessFlag,
     SystemInfo,
-    TimeInterval,
     UserSpec,
     Where,
     checkExecutable,
@@ -77,6 +77,7 @@ class LocalSystem:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = dict(os.environ if environ is None else environ)
+        self._networks: Mapping[str, int] | None = None
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -122,6 +123,12 @@ class LocalSystem:
     def checkExecutable(self, path: str) -> str | None:
         return checkExecutable(path)
 
+    @property
+    def networks(self) -> Mapping[str, int]:
+        if self._networks is None:
+            self._networks = readNetworks()
+        return self._networks
+
 
 def readRpcFile(path: str) -> dict[str, int]:
     """
@@ -158,8 +165,8 @@ class Defaults:
     log_type: LogSpec | None = None
     log_on_success: frozenset[SuccessFlag] = frozenset()
     log_on_failure: frozenset[FailureFlag] = frozenset()
-    only_from: tuple[str, ...] | None = None
-    no_access: tuple[str, ...] | None = None
+    only_from: tuple[AddressEntry, ...] | None = None
+    no_access: tuple[AddressEntry, ...] | None = None
     passenv: tuple[str, ...] | None = None
     banner: str | None = None
     banner_success: str | None = None
@@ -215,9 +222,9 @@ class ServiceConfig:
     banner: str | None = None
     banner_success: str | None = None
     banner_fail: str | None = None
-    access_times: tuple[TimeInterval, ...] | None = None
-    only_from: tuple[str, ...] | None = None
-    no_access: tuple[str, ...] | None = None
+    access_times: TimeIntervals | None = None
+    only_from: tuple[AddressEntry, ...] | None = None
+    no_access: tuple[AddressEntry, ...] | None = None
     log_type: LogSpec | None = None
     log_on_success: frozenset[SuccessFlag] = frozenset()
     log_on_failure: frozenset[FailureFlag] = frozenset()

@@ -8,12 +8,14 @@ given.
 
 from __future__ import annotations
 
+import ipaddress
 import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from txinetd import __version__
+from txinetd.access import AddressEntry, DomainEntry, HostNameEntry
 from txinetd.attributes import LogKind, LogSpec
 from txinetd.config import Config, Defaults, ServiceConfig
 
@@ -56,10 +58,29 @@ def _ctime(when: float) -> str:
     return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(when))
 
 
-def _addresses(tokens: tuple[str, ...] | None, none: str) -> str:
-    if tokens is None:
+def describeEntry(entry: AddressEntry) -> str:
+    """
+    An address entry as xinetd's dump shows it: C{addr(NUMERIC)},
+    C{addr/len(NET)}, C{name(HOST)} or C{.domain(DOMAIN)}.
+    """
+    if isinstance(entry, HostNameEntry):
+        return f"{entry.name}(HOST)"
+    if isinstance(entry, DomainEntry):
+        return f"{entry.suffix}(DOMAIN)"
+    address = (
+        ipaddress.ip_address(entry.network)
+        if entry.version == 4
+        else ipaddress.IPv6Address(entry.network)
+    )
+    if entry.prefixLength == address.max_prefixlen:
+        return f"{address}(NUMERIC)"
+    return f"{address}/{entry.prefixLength}(NET)"
+
+
+def _addresses(entries: tuple[AddressEntry, ...] | None, none: str) -> str:
+    if entries is None:
         return none
-    return " ".join(tokens) if tokens else "(empty: nobody)"
+    return " ".join(describeEntry(entry) for entry in entries) if entries else "(empty: nobody)"
 
 
 def _logging(spec: LogSpec | None, common: bool) -> str:
@@ -134,7 +155,7 @@ def formatService(service: ServiceState, defaults: Defaults) -> list[str]:
     if config.access_times:
         times = " ".join(
             f"{i.start // 60:02}:{i.start % 60:02}-{i.end // 60:02}:{i.end % 60:02}"
-            for i in config.access_times
+            for i in config.access_times.intervals
         )
         lines.append(f"\t\tAccess times = {times}")
     common = config.log_type is not None and config.log_type == defaults.log_type

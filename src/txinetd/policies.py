@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as TypingProtocol
@@ -31,10 +31,8 @@ from txinetd.access import (
     AddressEntry,
     AddressList,
     SensorList,
-    TimeInterval,
     TimeIntervals,
     decide,
-    parseAddressToken,
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
 from txinetd.config import ServiceConfig
@@ -215,8 +213,6 @@ class Daemon:
     @ivar load: the load average.
     @ivar hostsAccess: hosts.allow / hosts.deny, or L{None} to skip libwrap.
     @ivar reverseLookup: address to name.
-    @ivar resolveHost: name to addresses, at load.
-    @ivar networks: /etc/networks.
     @ivar identPort: the ident port to query (113; other values for tests).
     @ivar identTimeout: how long IDONLY waits for ident.
     @ivar localTime: seconds to local time (for C{access_times}).
@@ -229,8 +225,6 @@ class Daemon:
     load: LoadAverage = field(default_factory=LoadAverage.fromPath)
     hostsAccess: HostsAccess | None = None
     reverseLookup: ReverseLookup | None = None
-    resolveHost: Callable[[str], Sequence[str]] = lambda name: []
-    networks: Mapping[str, int] = field(default_factory=dict)
     identPort: int = IDENT_PORT
     identTimeout: float = 30.0
     identLookups: IdentLookups = field(default_factory=IdentLookups)
@@ -245,27 +239,8 @@ class Daemon:
         return self.reverseLookup(address)
 
 
-def compileAddresses(
-    tokens: tuple[str, ...] | None, daemon: Daemon, serviceId: str
-) -> AddressList | None:
-    """
-    Turn C{only_from}/C{no_access} tokens into an L{AddressList}.
-    """
-    if tokens is None:
-        return None
-    entries: list[AddressEntry] = []
-    for token in tokens:
-        result = parseAddressToken(token, daemon.resolveHost, daemon.networks)
-        entries.extend(result.entries)
-        for message in result.messages:
-            programMessage(Level.ERROR, f"{message} (service {serviceId})")
-    return AddressList(entries)
-
-
-def _accessTimes(intervals: Sequence[Any] | None) -> TimeIntervals:
-    if not intervals:
-        return TimeIntervals()
-    return TimeIntervals(tuple(TimeInterval(i.start, i.end) for i in intervals))
+def _addressList(entries: tuple[AddressEntry, ...] | None) -> AddressList | None:
+    return None if entries is None else AddressList(entries)
 
 
 class ServiceLog:
@@ -391,13 +366,13 @@ class ServicePolicy:
         self.log = ServiceLog(
             config, daemon.logs.forSpec(config.log_type, config.id), daemon.reactor
         )
-        self.onlyFrom = compileAddresses(config.only_from, daemon, config.id)
-        self.noAccess = compileAddresses(config.no_access, daemon, config.id)
+        self.onlyFrom = _addressList(config.only_from)
+        self.noAccess = _addressList(config.no_access)
         self.rules = LimitRules(
             instances=config.instances,
             perSource=config.per_source,
             maxLoad=config.max_load,
-            accessTimes=_accessTimes(config.access_times),
+            accessTimes=config.access_times or TimeIntervals(),
         )
         self.libwrapName: str | None = None
         if daemon.hostsAccess is not None and Flag.NOLIBWRAP not in config.flags:

@@ -17,8 +17,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
-from txinetd.access import readNetworks
-from txinetd.config import Config, LocalSystem, ServiceConfig, loadConfig
+from txinetd.config import Config, ServiceConfig, loadConfig
 from txinetd.libwrap import HostsAccess
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
@@ -214,7 +213,6 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
     hostsAccess = HostsAccess.fromFiles(options["hosts-allow"], options["hosts-deny"])
     for warning in hostsAccess.warnings:
         log.warn("{text}", text=warning)
-    system = LocalSystem()
     return Daemon(
         reactor,
         logs=LogTargets(options["syslog-socket"]),
@@ -222,8 +220,6 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
         identLookups=IdentLookups(options["logprocs"]),
         processes=ProcessLimit(options["limit"]),
         hostsAccess=hostsAccess,
-        resolveHost=system.resolveHost,
-        networks=readNetworks(),
     )
 
 
