@@ -178,7 +178,7 @@ class BuiltinsTests(SynchronousTestCase):
         pairs = sorted((service.name, service.socketType) for service in BUILTINS)
         expected = sorted(
             (name, socketType)
-            for name in ("echo", "discard", "chargen", "daytime", "time")
+            for name in ("echo", "discard", "chargen", "daytime", "time", "sensor")
             for socketType in ("stream", "dgram")
         )
         self.assertEqual(pairs, expected)

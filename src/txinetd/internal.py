@@ -403,6 +403,10 @@ echoStream = StreamService("echo", lambda context: EchoProtocol())
 echoDgram = DatagramService("echo", _echo)
 discardStream = StreamService("discard", lambda context: DiscardProtocol())
 discardDgram = DatagramService("discard", _discard)
+#: What a C{flags = SENSOR} service runs: a discard (txinetd refuses and
+#: lists every client of such a service before it would run).
+sensorStream = StreamService("sensor", lambda context: DiscardProtocol())
+sensorDgram = DatagramService("sensor", _discard)
 chargenStream = StreamService("chargen", _chargen.buildProtocol)
 chargenDgram = DatagramService("chargen", _chargen.answerDatagram)
 daytimeStream = StreamService("daytime", _writeAndClose(_daytime))
@@ -415,6 +419,8 @@ BUILTINS: tuple[IInternalService, ...] = (
     echoDgram,
     discardStream,
     discardDgram,
+    sensorStream,
+    sensorDgram,
     chargenStream,
     chargenDgram,
     daytimeStream,

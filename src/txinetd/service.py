@@ -66,6 +66,15 @@ def peerOf(address: Any) -> tuple[str, int] | None:
     return normaliseHost(str(host)), int(port)
 
 
+def internalServiceOf(config: ServiceConfig) -> IInternalService | None:
+    """
+    The built-in (or plugin) that serves a service: by its name, or
+    C{sensor} for a SENSOR service, and its socket type.
+    """
+    name = "sensor" if Flag.SENSOR in config.flags else config.name
+    return findInternalService(name, config.socket_type.value)
+
+
 def openListeningSocket(config: ServiceConfig) -> socket.socket:
     """
     Make, configure and bind the listening socket of a service.
@@ -152,7 +161,7 @@ class ListeningService(Service):
         self.reactor = daemon.reactor
         self.servers = RunningServers(daemon.processes)
         self.policy = ServicePolicy(config, daemon, self.servers, onTrip=self.deactivateFor)
-        self.plugin = findInternalService(config.name, config.socket_type.value)
+        self.plugin = internalServiceOf(config)
         self.port: Any = None
         self.socket: socket.socket | None = None
         self.bindAttempted = False
@@ -241,7 +250,7 @@ class ListeningService(Service):
         """
         old = self.policy
         self.config = config
-        self.plugin = findInternalService(config.name, config.socket_type.value)
+        self.plugin = internalServiceOf(config)
         self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)
         if config.cps == old.config.cps:
             self.policy.cps = old.cps
