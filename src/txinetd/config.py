@@ -45,6 +45,7 @@ from txinetd.attributes import (
 )
 from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
 from txinetd.errors import Diagnostic, Diagnostics, Location, Severity
+from txinetd.inetdconf import parseInetdConf
 
 #: Attributes a service inherits from the defaults as they stand when the
 #: service entry starts (section 2.7).
@@ -827,6 +828,7 @@ def loadConfig(
     internalServices: Callable[[str, str], bool] | None = None,
     baseDirectory: str | None = None,
     euid: int | None = None,
+    inetdConf: str | None = None,
 ) -> Config:
     """
     Read, combine and validate a configuration.
@@ -838,6 +840,8 @@ def loadConfig(
     @param baseDirectory: what relative paths are resolved against (default:
         the current directory).
     @param euid: the daemon's effective uid (default: this process's).
+    @param inetdConf: an inetd.conf whose services are read after the
+        xinetd configuration's (C{-inetd_compat}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
     if internalServices is None:
@@ -848,6 +852,8 @@ def loadConfig(
 
     diagnostics = Diagnostics()
     entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())
+    if inetdConf is not None:
+        entries += parseInetdConf(inetdConf, diagnostics)
     loader = _Loader(
         system or LocalSystem(),
         diagnostics,

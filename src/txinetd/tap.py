@@ -40,6 +40,7 @@ SINGLE_DASH = (
     "logprocs",
     "cc",
     "reuse",
+    "inetd_compat",
     "shutdownprocs",
     "version",
     "check",
@@ -110,12 +111,14 @@ class Options(usage.Options):
         ["cc", None, None, "Check the daemon's consistency every this many seconds.", _positive],
         ["dump-file", None, DEFAULT_DUMP_FILE, "Where SIGABRT appends the state dump."],
         ["shutdownprocs", None, None, "Deprecated; ignored."],
+        ["inetd-conf", None, "/etc/inetd.conf", "The inetd.conf that --inetd_compat reads."],
     ]
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
         ["stayalive", None, "Keep running when no service is available."],
         ["dontfork", None, "Stay in the foreground (use twistd -n); implies --stayalive."],
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
+        ["inetd_compat", None, "Also read the services of inetd.conf."],
         ["debug", "d", "Write debug messages to the program log too."],
         ["version", None, "Print the version and exit."],
     ]
@@ -159,7 +162,7 @@ class Options(usage.Options):
         if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
             self.err.write(f"Bad syslog facility: {self['syslog']}; using daemon\n")
             self["syslog"] = "daemon"
-        config = loadConfig(self["file"])
+        config = loadConfig(self["file"], inetdConf=self.inetdConf)
         self.config = config
         if self["check"]:
             self.check(config)
@@ -170,6 +173,13 @@ class Options(usage.Options):
             report(config, self.err)
             self.err.write("error: no services. Exiting...\n")
             raise SystemExit(1)
+
+    @property
+    def inetdConf(self) -> str | None:
+        """
+        The inetd.conf to read too, if any.
+        """
+        return self["inetd-conf"] if self["inetd_compat"] else None
 
     def check(self, config: Config) -> None:
         """
@@ -235,12 +245,13 @@ def makeService(options: Options) -> IService:
     assert config is not None
     baseDirectory = os.getcwd()
     path = options["file"]
+    inetdConf = options.inetdConf
     service: IService = XinetdService(
         config,
         reactor,
         makeDaemon(options, reactor),
         programLog(options),
-        loader=lambda: loadConfig(path, baseDirectory=baseDirectory),
+        loader=lambda: loadConfig(path, baseDirectory=baseDirectory, inetdConf=inetdConf),
         stayalive=options["stayalive"],
         installSignals=True,
         dumpFile=options["dump-file"],
