@@ -52,6 +52,7 @@ from txinetd.logformat import (
     FailReason,
     Level,
     NoIdReason,
+    formatBadIdentLine,
     formatExit,
     formatFail,
     formatNoid,
@@ -545,17 +546,14 @@ class ServicePolicy:
         if SuccessFlag.USERID not in self.config.log_on_success:
             starter(connection, session)
             return None
-        lookup = self.ident(
-            connection, None if Flag.IDONLY not in self.config.flags else self.daemon.identTimeout
-        )
+        lookup = self.ident(connection, self.daemon.identTimeout)
+        lookup.addCallback(self._logIdent, connection.peer[0])
         if Flag.IDONLY not in self.config.flags:
-            lookup.addCallback(self._logIdent)
             starter(connection, session)
             return None
 
         def decideIdent(result: UserId | NoId) -> None:
             if isinstance(result, UserId):
-                self.log.userid(result.text)
                 starter(connection, session)
             else:
                 self.log.noid(session.host, result.reason)
@@ -580,9 +578,16 @@ class ServicePolicy:
             identPort=self.daemon.identPort,
         )
 
-    def _logIdent(self, result: UserId | NoId) -> None:
+    def _logIdent(self, result: UserId | NoId, host: str) -> UserId | NoId:
+        """
+        Log what ident said: the USERID line, or a program-log error for a
+        reply that could not be used.
+        """
         if isinstance(result, UserId):
             self.log.userid(result.text)
+        elif result.badLine is not None:
+            programMessage(Level.ERROR, formatBadIdentLine(host, result.badLine))
+        return result
 
     def _failed(self, failure: Failure, connection: PendingConnection, session: Session) -> None:
         session.abandon()
@@ -609,7 +614,7 @@ class ServicePolicy:
                 lambda: self.ident(connection, self.daemon.identTimeout)
             )
             if lookup is not None:
-                lookup.addCallback(self._logIdent)
+                lookup.addCallback(self._logIdent, connection.peer[0])
 
     # --- datagrams ---------------------------------------------------------
 

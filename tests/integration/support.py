@@ -6,15 +6,18 @@ temporary files, clients that collect what a server sends.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import tempfile
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
@@ -24,6 +27,7 @@ from txinetd.config import Config, loadConfig
 
 reactor: Any = _reactor
 TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 def captureLog(testCase: TestCase) -> list[str]:
@@ -159,3 +163,70 @@ def udpExchange(host: str, port: int, payload: bytes) -> Deferred[bytes]:
         return result
 
     return reply.addBoth(cleanUp)
+
+
+def freePorts(
+    count: int, host: str = "127.0.0.1", low: int = 20000, high: int = 30000
+) -> list[int]:
+    """
+    Distinct ports in [C{low}, C{high}) that are free for both TCP and UDP on
+    C{host} right now, for configurations that must name their ports.
+    """
+    chooser = random.Random()
+    ports: list[int] = []
+    for _ in range(100 * count):
+        port = chooser.randrange(low, high)
+        if port not in ports and all(
+            _bindable(host, port, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)
+        ):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError(f"no {count} free ports in {low}-{high}")
+
+
+def _bindable(host: str, port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pollUntil(
+    check: Callable[[], T | None], describe: Callable[[], str], seconds: float = TIMEOUT
+) -> Deferred[T]:
+    """
+    Call C{check} every 20 ms until it returns something other than L{None}.
+
+    @param describe: says what is awaited (and what there is instead), for
+        the error.
+    @return: fires with that value, or fails with L{TimeoutError} after
+        C{seconds}.
+    """
+
+    @inlineCallbacks
+    def poll() -> Generator[Deferred[None], None, T]:
+        deadline = reactor.seconds() + seconds
+        while True:
+            value = check()
+            if value is not None:
+                return value
+            if reactor.seconds() > deadline:
+                raise TimeoutError(f"waited {seconds} s for {describe()}")
+            yield deferLater(reactor, 0.02, lambda: None)
+
+    return poll()
+
+
+def tcpExchangeFrom(source: str, host: str, port: int, send: bytes = b"") -> Deferred[bytes]:
+    """
+    Like L{tcpExchange} (half-closing after C{send}), from the IPv4 address
+    C{source}, such as C{127.0.0.2}.
+    """
+    endpoint = TCP4ClientEndpoint(reactor, host, port, bindAddress=(source, 0))
+    collector = _Collector(send, True, None)
+    connecting = endpoint.connect(Factory.forProtocol(lambda: collector))
+    connecting.addCallback(lambda _: collector.done)
+    return withTimeout(connecting)
