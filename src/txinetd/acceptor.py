@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor, IWriteDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -25,6 +27,8 @@ from zope.interface import implementer
 #: Connections accepted per readable event, so that one busy service does
 #: not starve the others.
 ACCEPTS_PER_WAKEUP = 64
+
+_SEND_FLAGS = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
 
 #: accept() errors that mean "out of descriptors".
 DESCRIPTOR_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -137,8 +141,8 @@ class PendingConnection:
         self.peer = addressOf(rawPeer)
         self.local = addressOf(rawLocal)
         self.family = sock.family
-        self._pending = b""
-        self._sent: Deferred[None] | None = None
+        self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
+        self._writing = False
         self.closed = False
 
     def fileno(self) -> int:
@@ -149,57 +153,61 @@ class PendingConnection:
 
     def send(self, data: bytes) -> Deferred[None]:
         """
-        Write C{data} without blocking the reactor.
+        Write C{data} after what earlier calls queued, without blocking the
+        reactor.
 
-        @return: a L{Deferred} that fires when every byte is with the
-            kernel, or fails if the client went away.
+        @return: a L{Deferred} of its own that fires when every byte of
+            C{data} is with the kernel, or fails if the connection failed or
+            was closed first.
         """
-        if self._sent is not None:
-            previous = self._sent
-            return previous.addCallback(lambda _: self.send(data))
-        self._pending = data
-        try:
-            self._writeSome()
-        except OSError as e:
-            return fail(e)
-        if not self._pending:
-            return succeed(None)
-        self._sent = Deferred()
-        self.reactor.addWriter(self)
-        return self._sent
+        sent: Deferred[None] = Deferred()
+        if self.closed:
+            sent.errback(ConnectionDone("the connection was closed"))
+            return sent
+        self._queue.append((data, sent))
+        if not self._writing:
+            self._flush()
+        return sent
 
-    def _writeSome(self) -> None:
-        while self._pending:
+    def _flush(self) -> None:
+        while self._queue:
+            data, sent = self._queue[0]
             try:
-                written = self.socket.send(self._pending, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+                while data:
+                    data = data[self.socket.send(data, _SEND_FLAGS) :]
             except BlockingIOError:
+                self._queue[0] = (data, sent)
+                self._startWriting()
                 return
-            self._pending = self._pending[written:]
+            except OSError as e:
+                self._failAll(e)
+                return
+            self._queue.popleft()
+            if not self._queue:
+                self._stopWriting()
+            sent.callback(None)
+
+    def _startWriting(self) -> None:
+        if not self._writing:
+            self._writing = True
+            self.reactor.addWriter(self)
+
+    def _stopWriting(self) -> None:
+        if self._writing:
+            self._writing = False
+            self.reactor.removeWriter(self)
+
+    def _failAll(self, reason: BaseException | Failure) -> None:
+        self._stopWriting()
+        queued, self._queue = self._queue, deque()
+        for _, sent in queued:
+            sent.errback(reason)
 
     def doWrite(self) -> None:
-        done = self._sent
-        try:
-            self._writeSome()
-        except OSError as e:
-            self._finishWrite()
-            if done is not None:
-                done.errback(e)
-            return
-        if not self._pending:
-            self._finishWrite()
-            if done is not None:
-                done.callback(None)
-
-    def _finishWrite(self) -> None:
-        self.reactor.removeWriter(self)
-        self._sent = None
-        self._pending = b""
+        self._flush()
 
     def connectionLost(self, reason: Failure) -> None:
-        if self._sent is not None:
-            done = self._sent
-            self._finishWrite()
-            done.errback(reason)
+        self._failAll(reason)
 
     def close(self) -> None:
         """
@@ -210,7 +218,5 @@ class PendingConnection:
         if self.closed:
             return
         self.closed = True
-        if self._sent is not None:
-            self.reactor.removeWriter(self)
-            self._sent = None
+        self._failAll(ConnectionDone("the connection was closed before it was sent"))
         self.socket.close()

@@ -49,6 +49,7 @@ __all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningS
 
 LISTEN_BACKLOG = 64
 DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
+SENSOR_SCAN_INTERVAL = 60
 MAX_DATAGRAM = 65536
 
 
@@ -425,6 +426,8 @@ class XinetdService(MultiService):
         self.leaveServersRunning = False
         self.dumpFile = dumpFile
         self.pidFile = pidFile
+        self.sensorScan = LoopingCall(self.expireSensor)
+        self.sensorScan.clock = reactor
         self.checker: LoopingCall | None = None
         if consistencyInterval is not None:
             self.checker = LoopingCall(self.checkConsistency)
@@ -547,6 +550,14 @@ class XinetdService(MultiService):
             errors.append(f"{self.daemon.processes.running} processes counted, {total} running")
         return errors
 
+    def expireSensor(self) -> None:
+        """
+        Take expired entries off the SENSOR list (every minute, as xinetd).
+        """
+        expiry = self.daemon.sensor.expire(self.reactor.seconds())
+        for message in expiry.messages:
+            programMessage(message.level, message.text)
+
     def checkConsistency(self) -> None:
         """
         Log what is inconsistent in the bookkeeping, or that nothing is.
@@ -618,14 +629,16 @@ class XinetdService(MultiService):
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
         if self.signals is not None:
             self.signals.install()
+        self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
         if self.checker is not None:
             self.checker.start(self.consistencyInterval, now=False)
 
     def stopService(self) -> Any:
         if self.signals is not None:
             self.signals.uninstall()
-        if self.checker is not None and self.checker.running:
-            self.checker.stop()
+        for loop in (self.sensorScan, self.checker):
+            if loop is not None and loop.running:
+                loop.stop()
         if self.pidFile is not None:
             removePidFile(self.pidFile)
         if not self.leaveServersRunning:

@@ -1,0 +1,1131 @@
+# -*- test-case-name: tests.test_policies -*-
+"""
+Tests for L{txinetd.policies}: the checks, banners, ident and log lines in
+front of every connection, driven by a L{MemoryReactorClock}, a fake
+connection, a fake reverse lookup and an in-memory log target.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, cast
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import Protocol
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from tests.fakes import INTERNAL_SERVICES, ConfigFiles
+from txinetd.acceptor import PendingConnection
+from txinetd.attributes import LogKind, LogSpec, SuccessFlag
+from txinetd.config import ServiceConfig
+from txinetd.ident import NoId, UserId
+from txinetd.libwrap import HostsAccess, parseHostsTable
+from txinetd.limits import LoadAverage, ProcessLimit
+from txinetd.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
+from txinetd.observers import FileLogTarget, SyslogTarget
+from txinetd.policies import (
+    DGRAM_FAIL_QUIET,
+    Daemon,
+    IdentLookups,
+    LogTargets,
+    ServedProtocol,
+    ServiceLog,
+    ServicePolicy,
+    Session,
+    programMessage,
+    recheck,
+    threadedReverseLookup,
+)
+
+#: The daemon clock's start: some time in 2023.
+NOW = 1_700_000_000.0
+CLIENT = "192.0.2.1"
+DONE = Failure(ConnectionDone())
+OTHER = "198.51.100.7"
+
+
+def fixedLocalTime(hour: int, minute: int) -> time.struct_time:
+    """
+    A local time on some day at C{hour:minute}.
+    """
+    return time.struct_time((2024, 1, 1, hour, minute, 0, 0, 1, 0))
+
+
+class MemoryTarget:
+    """
+    A log target that keeps what it is given.
+
+    @ivar service: the service-log entries, with their times.
+    """
+
+    def __init__(self) -> None:
+        self.service: list[tuple[float, str]] = []
+        self.closed = False
+
+    def writeService(self, message: str, when: float) -> None:
+        self.service.append((when, message))
+
+    def writeProgram(
+        self, level: Level, message: str, when: float, function: str | None = None
+    ) -> None:
+        raise AssertionError("a service log gets no program messages")
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def entries(self) -> list[str]:
+        return [message for _, message in self.service]
+
+
+class FakeConnection:
+    """
+    A L{PendingConnection} stand-in: records what is sent and whether it
+    was closed.  With C{manual}, sends complete when the test says so.
+    """
+
+    def __init__(
+        self, host: str = CLIENT, port: int = 40000, local: tuple[str, int] = ("203.0.113.9", 7)
+    ) -> None:
+        self.peer = (host, port)
+        self.local = local
+        self.sent: list[bytes] = []
+        self.manual = False
+        self.pending: list[Deferred[None]] = []
+        self.closed = False
+
+    def send(self, data: bytes) -> Deferred[None]:
+        self.sent.append(data)
+        if not self.manual:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self.pending.append(d)
+        return d
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def pendingConnection(self) -> PendingConnection:
+        return cast(PendingConnection, self)
+
+
+class Starts:
+    """
+    A starter that records its calls and begins the session with pid 0.
+    """
+
+    def __init__(self) -> None:
+        self.sessions: list[Session] = []
+
+    def __call__(self, connection: PendingConnection, session: Session) -> None:
+        self.sessions.append(session)
+        session.begin(0)
+
+
+class StubIdentPolicy(ServicePolicy):
+    """
+    A L{ServicePolicy} whose ident lookups are L{Deferred}s the test fires.
+
+    @ivar lookups: the pending lookups, with the timeout each was given.
+    """
+
+    lookups: list[tuple[Deferred[UserId | NoId], float | None]]
+
+    def ident(
+        self, connection: PendingConnection, timeout: float | None
+    ) -> Deferred[UserId | NoId]:
+        d: Deferred[UserId | NoId] = Deferred()
+        self.lookups.append((d, timeout))
+        return d
+
+
+def observeLog(case: SynchronousTestCase, handle: Callable[[LogEvent], None]) -> None:
+    """
+    Give C{handle} every log event emitted until the test ends.
+    """
+
+    @implementer(ILogObserver)
+    def observer(event: LogEvent) -> None:
+        handle(event)
+
+    globalLogPublisher.addObserver(observer)
+    case.addCleanup(globalLogPublisher.removeObserver, observer)
+
+
+def captureMessages(case: SynchronousTestCase) -> list[tuple[Level, str]]:
+    """
+    Collect the program messages emitted until the test ends.
+    """
+    messages: list[tuple[Level, str]] = []
+
+    def collect(event: LogEvent) -> None:
+        if "xinetd_level" in event and "xinetd_text" in event:
+            messages.append((event["xinetd_level"], event["xinetd_text"]))
+
+    observeLog(case, collect)
+    return messages
+
+
+class PolicyTestCase(SynchronousTestCase):
+    """
+    Builds policies from configuration text, with a shared fake daemon.
+    """
+
+    def setUp(self) -> None:
+        self.files = ConfigFiles(self)
+        self.clock = MemoryReactorClock()
+        self.clock.advance(NOW)
+        self.loadAverage = 0.0
+        self.localTime = (12, 0)
+        self.names: dict[str, Deferred[str | None]] = {}
+        self.asked: list[str] = []
+        self.daemon = Daemon(
+            self.clock,
+            load=LoadAverage(lambda: self.loadAverage),
+            reverseLookup=self.lookup,
+            localTime=lambda now: fixedLocalTime(*self.localTime),
+        )
+        self.target = MemoryTarget()
+        self.messages = captureMessages(self)
+
+    def lookup(self, address: str) -> Deferred[str | None]:
+        self.asked.append(address)
+        return self.names.get(address) or succeed(None)
+
+    def config(self, attributes: str = "", serviceId: str = "svc") -> ServiceConfig:
+        """
+        An internal echo stream service with id C{serviceId}, logging START
+        with PID and HOST, EXIT with DURATION, FAIL with HOST.
+        """
+        path = self.files.write(
+            f"{serviceId}.conf",
+            f"service echo\n{{\n type = INTERNAL UNLISTED\n id = {serviceId}\n"
+            f" socket_type = stream\n wait = no\n port = 7\n"
+            f" log_on_success = PID HOST EXIT DURATION\n log_on_failure = HOST\n"
+            f"{attributes}}}\n",
+        )
+        config = self.files.load(path, internal=INTERNAL_SERVICES | {("sensor", "stream")})
+        self.assertEqual(config.errors, ())
+        (service,) = config.services
+        return service
+
+    def policy(
+        self,
+        attributes: str = "",
+        serviceId: str = "svc",
+        policyType: type[ServicePolicy] = ServicePolicy,
+        **kwargs: Any,
+    ) -> ServicePolicy:
+        policy = policyType(self.config(attributes, serviceId), self.daemon, **kwargs)
+        policy.log.target = self.target
+        return policy
+
+    def bannerFiles(self) -> str:
+        """
+        Attribute lines for three banner files.
+        """
+        lines = ""
+        for attribute, content in (
+            ("banner", b"B\r\n"),
+            ("banner_success", b"\x00S\n"),
+            ("banner_fail", b"F\xff"),
+        ):
+            path = os.path.join(self.files.base, attribute)
+            with open(path, "wb") as f:
+                f.write(content)
+            lines += f" {attribute} = {path}\n"
+        return lines
+
+    def connect(
+        self, policy: ServicePolicy, host: str = CLIENT, port: int = 40000
+    ) -> tuple[FakeConnection, Starts]:
+        connection = FakeConnection(host, port)
+        starts = Starts()
+        policy.handleConnection(connection.pendingConnection, starts)
+        return connection, starts
+
+
+class LogTargetsTests(SynchronousTestCase):
+    """
+    L{LogTargets} opens each service-log target once.
+    """
+
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.targets = LogTargets(syslogPath=os.path.join(self.directory, "log"))
+        self.addCleanup(self.targets.close)
+        self.messages = captureMessages(self)
+
+    def fileSpec(self, name: str = "svc.log") -> LogSpec:
+        return LogSpec(LogKind.FILE, os.path.join(self.directory, name))
+
+    def read(self, name: str = "svc.log") -> str:
+        with open(os.path.join(self.directory, name)) as f:
+            return f.read()
+
+    def test_none(self) -> None:
+        self.assertIsNone(self.targets.forSpec(None, "svc"))
+
+    def test_fileShared(self) -> None:
+        """
+        Services naming one FILE path share one target.
+        """
+        first = self.targets.forSpec(self.fileSpec(), "a")
+        second = self.targets.forSpec(self.fileSpec(), "b")
+        self.assertIsInstance(first, FileLogTarget)
+        self.assertIs(first, second)
+        self.assertIsNot(first, self.targets.forSpec(self.fileSpec("other.log"), "c"))
+
+    def test_fileCannotOpen(self) -> None:
+        spec = LogSpec(LogKind.FILE, os.path.join(self.directory, "missing", "svc.log"))
+        self.assertIsNone(self.targets.forSpec(spec, "svc"))
+        self.assertEqual(
+            self.messages,
+            [(Level.ERROR, f"Cannot open svc log {spec.path}: No such file or directory")],
+        )
+
+    def test_syslog(self) -> None:
+        target = self.targets.forSpec(
+            LogSpec(LogKind.SYSLOG, facility="local3", level="warning"), "s"
+        )
+        assert isinstance(target, SyslogTarget)
+        self.assertEqual(
+            (target.facility, target.level, target.socketPath),
+            (Facility.LOCAL3, SyslogLevel.WARNING, self.targets.syslogPath),
+        )
+
+    def test_reopen(self) -> None:
+        """
+        L{LogTargets.reopen} follows a rotated FILE log.
+        """
+        target = self.targets.forSpec(self.fileSpec(), "svc")
+        assert target is not None
+        target.writeService("START: before", NOW)
+        os.rename(os.path.join(self.directory, "svc.log"), os.path.join(self.directory, "old.log"))
+        self.targets.reopen()
+        target.writeService("START: after", NOW)
+        self.assertIn("START: before", self.read("old.log"))
+        self.assertNotIn("START: after", self.read("old.log"))
+        self.assertIn("START: after", self.read())
+
+    def test_close(self) -> None:
+        """
+        L{LogTargets.close} closes every target and forgets them.
+        """
+        target = self.targets.forSpec(self.fileSpec(), "svc")
+        assert target is not None
+        self.targets.close()
+        target.writeService("START: late", NOW)
+        self.assertEqual(self.read(), "")
+        self.assertIsNot(self.targets.forSpec(self.fileSpec(), "svc"), target)
+
+
+class ServiceLogTests(PolicyTestCase):
+    """
+    L{ServiceLog} writes the service's entries with the reactor's time.
+    """
+
+    def serviceLog(self, success: str, failure: str) -> ServiceLog:
+        config = self.config(f" log_on_success = {success}\n log_on_failure = {failure}\n")
+        return ServiceLog(config, self.target, self.clock)
+
+    def test_entries(self) -> None:
+        config = self.config()
+        traffic = replace(config, log_on_success=config.log_on_success | {SuccessFlag.TRAFFIC})
+        log = ServiceLog(traffic, self.target, self.clock)
+        log.start(12, CLIENT)
+        log.exit(0, None, 12, 3.7)
+        log.exit(None, 15, 13, 0)
+        log.fail(FailReason.PER_SOURCE_LIMIT, CLIENT)
+        log.userid("UNIX : alice")
+        log.noid(CLIENT, NoIdReason.TIMEOUT)
+        log.traffic(22, 69)
+        self.assertEqual(
+            self.target.service,
+            [
+                (NOW, f"START: svc pid=12 from={CLIENT}"),
+                (NOW, "EXIT: svc status=0 pid=12 duration=3(sec)"),
+                (NOW, "EXIT: svc signal=15 pid=13 duration=0(sec)"),
+                (NOW, f"FAIL: svc per_source_limit from={CLIENT}"),
+                (NOW, "USERID: svc UNIX : alice"),
+                (NOW, f"NOID: svc {CLIENT} timeout"),
+                (NOW, "TRAFFIC: svc in=22(bytes) out=69(bytes)"),
+            ],
+        )
+
+    def test_flagsSelect(self) -> None:
+        """
+        Without HOST there is no C{from=}; without TRAFFIC no TRAFFIC entry;
+        an empty list writes no START or FAIL.
+        """
+        log = self.serviceLog("PID", "ATTEMPT")
+        log.start(5, CLIENT)
+        log.fail(FailReason.TIME, CLIENT)
+        log.traffic(1, 2)
+        log.exit(0, None, 5, 1)
+        self.assertEqual(self.target.entries, ["START: svc pid=5", "FAIL: svc time"])
+        quiet = ServiceLog(
+            self.config(" log_on_success =\n log_on_failure =\n"), self.target, self.clock
+        )
+        quiet.start(5, CLIENT)
+        quiet.fail(FailReason.TIME, CLIENT)
+        self.assertEqual(len(self.target.entries), 2)
+
+    def test_noTarget(self) -> None:
+        log = ServiceLog(self.config(), None, self.clock)
+        log.start(1, CLIENT)
+        log.userid("UNIX : alice")
+        self.assertEqual(self.target.service, [])
+
+
+class AdmissionTests(PolicyTestCase):
+    """
+    L{ServicePolicy.handleConnection} admits a connection: banners, START,
+    its slot until the session ends.
+    """
+
+    def test_admitted(self) -> None:
+        counts: list[int] = []
+        policy = self.policy(self.bannerFiles())
+        policy.onCountChange = counts.append
+        connection, starts = self.connect(policy)
+        self.assertEqual(connection.sent, [b"B\r\n\x00S\n"])
+        self.assertFalse(connection.closed)
+        (session,) = starts.sessions
+        self.assertEqual(policy.running.runningFrom(CLIENT), 1)
+        self.clock.advance(2.5)
+        session.ended(0)
+        session.ended(1)
+        self.assertEqual(policy.running.running, 0)
+        self.assertEqual(counts, [1, 0])
+        self.assertEqual(
+            self.target.service,
+            [
+                (NOW, f"START: svc pid=0 from={CLIENT}"),
+                (NOW + 2.5, "EXIT: svc status=0 pid=0 duration=2(sec)"),
+            ],
+        )
+
+    def test_noBanners(self) -> None:
+        connection, starts = self.connect(self.policy())
+        self.assertEqual(connection.sent, [])
+        self.assertEqual(len(starts.sessions), 1)
+
+    def test_startsAfterGreeting(self) -> None:
+        """
+        The service starts once the greeting is with the kernel.
+        """
+        policy = self.policy(self.bannerFiles())
+        connection = FakeConnection()
+        connection.manual = True
+        starts = Starts()
+        policy.handleConnection(connection.pendingConnection, starts)
+        self.assertEqual(starts.sessions, [])
+        connection.pending[0].callback(None)
+        self.assertEqual(len(starts.sessions), 1)
+
+    def test_greetingFails(self) -> None:
+        """
+        A client gone before the greeting is sent is closed and uncounted,
+        without START, EXIT or a logged error.
+        """
+        policy = self.policy(self.bannerFiles())
+        connection = FakeConnection()
+        connection.manual = True
+        starts = Starts()
+        policy.handleConnection(connection.pendingConnection, starts)
+        connection.pending[0].errback(ConnectionResetError())
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.service, [])
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_unexpectedError(self) -> None:
+        """
+        An unexpected error while checking is logged; the connection is
+        closed and uncounted.
+        """
+        self.names[CLIENT] = fail(RuntimeError("resolver broke"))
+        policy = self.policy(" only_from = .example.com\n")
+        connection, starts = self.connect(policy)
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class BannerTests(PolicyTestCase):
+    """
+    L{ServicePolicy.banner} reads a banner file for each connection.
+    """
+
+    def test_read(self) -> None:
+        path = os.path.join(self.files.base, "banner")
+        policy = self.policy()
+        for content in (b"\x00one\r\n", b"two\n\xff"):
+            with open(path, "wb") as f:
+                f.write(content)
+            self.assertEqual(policy.banner(path), content)
+        self.assertEqual(policy.banner(None), b"")
+        self.assertEqual(self.messages, [])
+
+    def test_missing(self) -> None:
+        path = os.path.join(self.files.base, "missing")
+        self.assertEqual(self.policy().banner(path), b"")
+        self.assertEqual(
+            self.messages, [(Level.ERROR, f"service = svc, open of banner {path} failed")]
+        )
+
+
+class LimitCheckTests(PolicyTestCase):
+    """
+    The parent checks, in xinetd's order, and what a refused client gets.
+    """
+
+    def test_refusal(self) -> None:
+        """
+        A refusal logs FAIL, sends banner and banner_fail, then closes; the
+        service never starts and nothing is counted.
+        """
+        policy = self.policy(" instances = 0\n" + self.bannerFiles())
+        connection = FakeConnection()
+        connection.manual = True
+        starts = Starts()
+        policy.handleConnection(connection.pendingConnection, starts)
+        self.assertEqual(connection.sent, [b"B\r\nF\xff"])
+        self.assertFalse(connection.closed)
+        connection.pending[0].callback(None)
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [f"FAIL: svc service_limit from={CLIENT}"])
+
+    def test_refusalClosesWhenSendFails(self) -> None:
+        policy = self.policy(" instances = 0\n" + self.bannerFiles())
+        connection = FakeConnection()
+        connection.manual = True
+        policy.handleConnection(connection.pendingConnection, Starts())
+        connection.pending[0].errback(BrokenPipeError())
+        self.assertTrue(connection.closed)
+
+    def test_order(self) -> None:
+        """
+        load, then time, then instances: the first failure is the reason.
+        """
+        policy = self.policy(" max_load = 2\n access_times = 8:00-9:00\n instances = 0\n")
+        self.loadAverage = 3.0
+        self.localTime = (10, 0)
+        reasons = [policy.parentCheck(CLIENT, NOW)]
+        self.loadAverage = 1.0
+        reasons.append(policy.parentCheck(CLIENT, NOW))
+        self.localTime = (8, 30)
+        reasons.append(policy.parentCheck(CLIENT, NOW))
+        self.assertEqual(reasons, [FailReason.LOAD, FailReason.TIME, FailReason.SERVICE_LIMIT])
+        self.assertEqual(
+            self.messages, [(Level.ERROR, f"refused connect from {CLIENT} due to excessive load")]
+        )
+
+    def test_localTimeOfNow(self) -> None:
+        """
+        C{access_times} is checked against the local time of the check.
+        """
+        asked: list[float] = []
+
+        def localTime(now: float) -> time.struct_time:
+            asked.append(now)
+            return fixedLocalTime(9, 1)
+
+        self.daemon.localTime = localTime
+        policy = self.policy(" access_times = 8:00-9:00\n")
+        _, starts = self.connect(policy)
+        self.assertEqual((asked, starts.sessions), ([NOW], []))
+        self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
+
+    def test_cpsTrip(self) -> None:
+        """
+        The third connection in one second with C{cps = 2 3} trips: ERROR,
+        FAIL, and the service is told to close for 3 seconds.
+        """
+        trips: list[tuple[int, str]] = []
+        policy = self.policy(" cps = 2 3\n", onTrip=lambda wait, why: trips.append((wait, why)))
+        for port in (1, 2, 3):
+            self.connect(policy, port=40000 + port)
+        self.assertEqual(trips, [(3, "connections per second")])
+        self.assertEqual(
+            self.messages,
+            [
+                (
+                    Level.ERROR,
+                    "Deactivating service echo due to excessive incoming connections.  "
+                    "Restarting in 3 seconds.",
+                )
+            ],
+        )
+        self.assertEqual(self.target.entries[-1], f"FAIL: svc connections per second from={CLIENT}")
+
+    def test_perSource(self) -> None:
+        policy = self.policy(" per_source = 1\n")
+        self.connect(policy)
+        refused, _ = self.connect(policy)
+        _, starts = self.connect(policy, OTHER)
+        self.assertTrue(refused.closed)
+        self.assertEqual(len(starts.sessions), 1)
+        self.assertEqual(self.target.entries[1], f"FAIL: svc per_source_limit from={CLIENT}")
+
+    def test_processLimit(self) -> None:
+        """
+        C{-limit} counts the sessions of every service of the daemon.
+        """
+        self.daemon.processes = ProcessLimit(1)
+        first = self.policy(serviceId="first")
+        second = self.policy(serviceId="second")
+        _, starts = self.connect(first)
+        self.connect(second, OTHER)
+        self.assertEqual(self.target.entries[-1], f"FAIL: second process_limit from={OTHER}")
+        starts.sessions[0].ended(0)
+        _, again = self.connect(second, OTHER)
+        self.assertEqual(len(again.sessions), 1)
+
+    def test_sharedRunning(self) -> None:
+        """
+        A policy given the running servers of its predecessor counts them.
+        """
+        first = self.policy(" instances = 1\n")
+        self.connect(first)
+        second = self.policy(" instances = 1\n", running=first.running)
+        refused, _ = self.connect(second, OTHER)
+        self.assertTrue(refused.closed)
+
+
+class AddressCheckTests(PolicyTestCase):
+    """
+    The SENSOR list, C{only_from} / C{no_access} and libwrap.
+    """
+
+    def test_refusedAfterReservation(self) -> None:
+        """
+        An address refusal releases the slot taken by the limit checks and
+        sends banner and banner_fail; no START.
+        """
+        counts: list[int] = []
+        policy = self.policy(" only_from = 10.0.0.0/8\n" + self.bannerFiles())
+        policy.onCountChange = counts.append
+        connection, starts = self.connect(policy)
+        self.assertEqual(connection.sent, [b"B\r\nF\xff"])
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, counts), ([], [1, 0]))
+        self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"])
+
+    def test_noLookupForNumericLists(self) -> None:
+        policy = self.policy(" only_from = 192.0.2.0/24\n no_access = 192.0.2.9\n")
+        _, starts = self.connect(policy)
+        self.assertEqual((len(starts.sessions), self.asked), (1, []))
+
+    def test_reverseNameAwaited(self) -> None:
+        """
+        A C{.domain} entry waits for the reverse lookup; the slot is held
+        meanwhile.
+        """
+        name: Deferred[str | None] = Deferred()
+        self.names[CLIENT] = name
+        policy = self.policy(" only_from = .example.com\n")
+        _, starts = self.connect(policy)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 1))
+        name.callback("www.Example.COM")
+        self.assertEqual((len(starts.sessions), self.asked), (1, [CLIENT]))
+
+    def test_reverseNameRefuses(self) -> None:
+        self.names[CLIENT] = succeed("example.com.evil.test")
+        policy = self.policy(" only_from = .example.com\n")
+        connection, _ = self.connect(policy)
+        self.assertTrue(connection.closed)
+        self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"])
+
+    def test_equalMatches(self) -> None:
+        policy = self.policy(" only_from = 192.0.2.0/24\n no_access = 192.0.2.0/24\n")
+        connection, _ = self.connect(policy)
+        self.assertTrue(connection.closed)
+        self.assertEqual(
+            self.messages,
+            [
+                (
+                    Level.ERROR,
+                    "Service=svc: only_from list and no_access list match equally the address "
+                    + CLIENT,
+                )
+            ],
+        )
+
+    def test_noHost(self) -> None:
+        """
+        A connection without an address (wait = yes) passes the address
+        checks.
+        """
+        policy = self.policy(" only_from = 10.0.0.1\n")
+        self.assertIsNone(self.successResultOf(policy.addressCheck(None)))
+
+
+class SensorTests(PolicyTestCase):
+    """
+    A SENSOR service lists its clients on the daemon's global list.
+    """
+
+    def sensor(self, denyTime: str) -> ServicePolicy:
+        return self.policy(f" flags = SENSOR\n deny_time = {denyTime}\n", serviceId="trap")
+
+    def test_listed(self) -> None:
+        trap = self.sensor("2")
+        guarded = self.policy(serviceId="guarded")
+        connection, starts = self.connect(trap)
+        self.assertTrue(connection.closed)
+        self.assertEqual(starts.sessions, [])
+        self.assertEqual(
+            self.messages,
+            [(Level.CRITICAL, f"Adding {CLIENT} to the global_no_access list for 2 minutes")],
+        )
+        refused, _ = self.connect(guarded)
+        _, served = self.connect(guarded, OTHER)
+        self.assertTrue(refused.closed)
+        self.assertEqual(len(served.sessions), 1)
+        self.clock.advance(119)
+        self.assertEqual(self.successResultOf(guarded.addressCheck(CLIENT)), FailReason.ADDRESS)
+        self.clock.advance(1)
+        self.assertIsNone(self.successResultOf(guarded.addressCheck(CLIENT)))
+        self.assertEqual(
+            self.target.entries[:2],
+            [f"FAIL: trap address from={CLIENT}", f"FAIL: guarded address from={CLIENT}"],
+        )
+
+    def test_forever(self) -> None:
+        trap = self.sensor("FOREVER")
+        self.connect(trap)
+        self.clock.advance(10 * 365 * 86400)
+        self.assertEqual(
+            self.messages,
+            [(Level.CRITICAL, f"Adding {CLIENT} to the global_no_access list for -1 minutes")],
+        )
+        self.assertTrue(self.daemon.sensor.contains(CLIENT, self.clock.seconds()))
+
+    def test_never(self) -> None:
+        """
+        C{deny_time = NEVER}: the client is refused, not listed.
+        """
+        trap = self.sensor("NEVER")
+        connection, _ = self.connect(trap)
+        self.assertTrue(connection.closed)
+        self.assertEqual(self.messages, [])
+        self.assertEqual(len(self.daemon.sensor), 0)
+        self.assertEqual(self.target.entries, [f"FAIL: trap address from={CLIENT}"])
+
+
+class LibwrapTests(PolicyTestCase):
+    """
+    hosts.allow / hosts.deny through the daemon's L{HostsAccess}.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.daemon.hostsAccess = HostsAccess(
+            parseHostsTable(
+                "hosts.allow", f"echo: {OTHER}\nother: ALL\nnamed: .example.com\n", True
+            ),
+            parseHostsTable("hosts.deny", "ALL: ALL\n", False),
+        )
+
+    def test_daemonNames(self) -> None:
+        self.assertEqual(self.policy().libwrapName, "echo")
+        self.assertEqual(self.policy(" libwrap = other\n").libwrapName, "other")
+        self.assertIsNone(self.policy(" flags = NOLIBWRAP\n").libwrapName)
+        self.daemon.hostsAccess = None
+        self.assertIsNone(self.policy().libwrapName)
+
+    def test_refused(self) -> None:
+        connection, _ = self.connect(self.policy())
+        self.assertTrue(connection.closed)
+        self.assertEqual(self.target.entries, [f"FAIL: svc libwrap from={CLIENT}"])
+        self.assertEqual(
+            self.messages,
+            [(Level.INFO, f"libwrap refused connection to svc (libwrap=echo) from {CLIENT}")],
+        )
+        self.assertEqual(self.asked, [])
+
+    def test_allowed(self) -> None:
+        _, starts = self.connect(self.policy(), OTHER)
+        _, byAttribute = self.connect(self.policy(" libwrap = other\n"))
+        _, unwrapped = self.connect(self.policy(" flags = NOLIBWRAP\n"))
+        self.assertEqual([len(s.sessions) for s in (starts, byAttribute, unwrapped)], [1, 1, 1])
+
+    def test_byName(self) -> None:
+        """
+        A rule that looks at names gets the client's reverse name.
+        """
+        self.names[CLIENT] = succeed("host.example.com")
+        _, starts = self.connect(self.policy(" libwrap = named\n"))
+        self.assertEqual((len(starts.sessions), self.asked), (1, [CLIENT]))
+
+
+class IdentTests(PolicyTestCase):
+    """
+    USERID and IDONLY, with ident lookups the test answers.
+    """
+
+    def identPolicy(self, attributes: str, serviceId: str = "svc") -> StubIdentPolicy:
+        policy = self.policy(attributes, serviceId, StubIdentPolicy)
+        assert isinstance(policy, StubIdentPolicy)
+        policy.lookups = []
+        return policy
+
+    def test_userid(self) -> None:
+        """
+        Without IDONLY the service starts at once; USERID follows.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(policy)
+        self.assertEqual(len(starts.sessions), 1)
+        ((lookup, timeout),) = policy.lookups
+        self.assertEqual(timeout, self.daemon.identTimeout)
+        lookup.callback(UserId("UNIX : alice"))
+        self.assertEqual(
+            self.target.entries, [f"START: svc pid=0 from={CLIENT}", "USERID: svc UNIX : alice"]
+        )
+
+    def test_useridNoId(self) -> None:
+        """
+        Without IDONLY a failed lookup logs nothing in the service log; an
+        unusable reply is reported in the program log.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        self.connect(policy)
+        self.connect(policy)
+        policy.lookups[0][0].callback(NoId(NoIdReason.NO_SERVER))
+        policy.lookups[1][0].callback(NoId(NoIdReason.BAD_RESPONSE, "1 , 7 : ERROR : NO-USER"))
+        self.assertEqual(self.target.entries, [f"START: svc pid=0 from={CLIENT}"] * 2)
+        self.assertEqual(
+            self.messages,
+            [
+                (
+                    Level.ERROR,
+                    f"Bad line received from identity server at {CLIENT}: 1 , 7 : ERROR : NO-USER",
+                )
+            ],
+        )
+
+    def test_idonly(self) -> None:
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        _, starts = self.connect(policy)
+        ((lookup, timeout),) = policy.lookups
+        self.assertEqual((starts.sessions, timeout), ([], self.daemon.identTimeout))
+        lookup.callback(UserId("UNIX : alice"))
+        self.assertEqual(len(starts.sessions), 1)
+        self.assertEqual(
+            self.target.entries, ["USERID: svc UNIX : alice", f"START: svc pid=0 from={CLIENT}"]
+        )
+
+    def test_idonlyNoId(self) -> None:
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(policy)
+        policy.lookups[0][0].callback(NoId(NoIdReason.BAD_RESPONSE, "1,7:ERROR:NO-USER"))
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [f"NOID: svc {CLIENT} bad response"])
+
+    def test_onFailure(self) -> None:
+        """
+        USERID in C{log_on_failure}: a limit refusal asks ident and logs
+        USERID after FAIL; an address refusal does not ask.
+        """
+        address = self.identPolicy(" log_on_failure = HOST USERID\n only_from = 10.0.0.1\n", "a")
+        limit = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n", "l")
+        self.connect(address)
+        self.connect(limit)
+        self.assertEqual(address.lookups, [])
+        ((lookup, timeout),) = limit.lookups
+        self.assertEqual(timeout, self.daemon.identTimeout)
+        lookup.callback(UserId("UNIX : bob"))
+        self.assertEqual(
+            self.target.entries,
+            [
+                f"FAIL: a address from={CLIENT}",
+                f"FAIL: l service_limit from={CLIENT}",
+                "USERID: l UNIX : bob",
+            ],
+        )
+
+    def test_onFailureBounded(self) -> None:
+        """
+        At most C{-logprocs} failure lookups run at once.
+        """
+        self.daemon.identLookups = IdentLookups(1)
+        policy = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n")
+        self.connect(policy)
+        self.connect(policy)
+        self.assertEqual(len(policy.lookups), 1)
+        policy.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
+        self.connect(policy)
+        self.assertEqual(len(policy.lookups), 2)
+
+    def test_query(self) -> None:
+        """
+        L{ServicePolicy.ident} connects from the connection's local address
+        to the client's ident port.
+        """
+        self.daemon.identPort = 1113
+        policy = self.policy()
+        connection = FakeConnection(CLIENT, 40000, ("203.0.113.9", 7))
+        policy.ident(connection.pendingConnection, 5.0)
+        ((host, port, _, timeout, bindAddress),) = self.clock.tcpClients
+        self.assertEqual(
+            (host, port, timeout, bindAddress), (CLIENT, 1113, 5.0, ("203.0.113.9", 0))
+        )
+
+
+class DatagramTests(PolicyTestCase):
+    """
+    L{ServicePolicy.checkDatagram}.
+    """
+
+    def test_allowed(self) -> None:
+        policy = self.policy(" only_from = 192.0.2.0/24\n")
+        self.assertTrue(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        self.assertEqual((self.target.entries, policy.running.running), ([], 0))
+
+    def test_refusedQuietly(self) -> None:
+        """
+        One FAIL per sender (address and port) per minute.
+        """
+        policy = self.policy(" only_from = 10.0.0.1\n")
+        answers = [self.successResultOf(policy.checkDatagram((CLIENT, 5000))) for _ in range(2)]
+        answers.append(self.successResultOf(policy.checkDatagram((CLIENT, 5001))))
+        self.clock.advance(DGRAM_FAIL_QUIET - 1)
+        answers.append(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        self.clock.advance(1)
+        answers.append(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        self.assertEqual(answers, [False] * 5)
+        self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"] * 3)
+
+    def test_limit(self) -> None:
+        policy = self.policy(" access_times = 8:00-9:00\n")
+        self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
+
+
+class SessionTests(PolicyTestCase):
+    """
+    L{Session}: START, EXIT and the slot.
+    """
+
+    def test_abandon(self) -> None:
+        policy = self.policy()
+        session = policy.reserve(CLIENT)
+        session.abandon()
+        session.ended(0)
+        self.assertEqual((policy.running.running, self.target.entries), (0, []))
+
+    def test_signal(self) -> None:
+        policy = self.policy()
+        session = policy.reserve(CLIENT)
+        session.begin(321)
+        session.ended(None, 9)
+        session.abandon()
+        self.assertEqual(
+            self.target.entries,
+            [f"START: svc pid=321 from={CLIENT}", "EXIT: svc signal=9 pid=321 duration=0(sec)"],
+        )
+
+
+class RecheckTests(PolicyTestCase):
+    """
+    L{recheck} applies a policy's time and address rules to a running
+    session.
+    """
+
+    def test_recheck(self) -> None:
+        policy = self.policy(" access_times = 8:00-9:00\n only_from = 10.0.0.1\n")
+        session = Session(policy, CLIENT, NOW)
+        self.assertEqual(self.successResultOf(recheck(policy, session)), FailReason.TIME)
+        self.localTime = (8, 0)
+        self.assertEqual(self.successResultOf(recheck(policy, session)), FailReason.ADDRESS)
+        self.assertIsNone(self.successResultOf(recheck(policy, Session(policy, None, NOW))))
+
+
+class SynchronousThreadPool:
+    """
+    Runs work at once, in the calling thread.
+    """
+
+    def callInThreadWithCallback(
+        self, onResult: Callable[[bool, object], None], f: Callable[..., object], *a: object
+    ) -> None:
+        onResult(True, f(*a))
+
+
+class SynchronousReactor:
+    """
+    Just enough reactor for C{deferToThreadPool}.
+    """
+
+    def __init__(self) -> None:
+        self.pool = SynchronousThreadPool()
+
+    def getThreadPool(self) -> SynchronousThreadPool:
+        return self.pool
+
+    def callFromThread(self, f: Callable[..., object], *a: object) -> None:
+        f(*a)
+
+
+def etcHostsFirstName(address: str) -> str | None:
+    with open("/etc/hosts") as hosts:
+        for line in hosts:
+            fields = line.partition("#")[0].split()
+            if len(fields) > 1 and fields[0] == address:
+                return fields[1]
+    return None
+
+
+class ReverseLookupTests(SynchronousTestCase):
+    """
+    L{threadedReverseLookup} and L{Daemon.lookupName}.
+    """
+
+    def test_name(self) -> None:
+        if etcHostsFirstName("127.0.0.1") != "localhost":
+            self.skipTest("/etc/hosts does not name 127.0.0.1 localhost first")
+        lookup = threadedReverseLookup(SynchronousReactor())
+        self.assertEqual(self.successResultOf(lookup("127.0.0.1")), "localhost")
+
+    def test_notAnAddress(self) -> None:
+        """
+        An error of the resolver is no name (C{AI_NUMERICHOST}: this asks
+        no name server).
+        """
+        lookup = threadedReverseLookup(SynchronousReactor())
+        self.assertIsNone(self.successResultOf(lookup("not an address")))
+
+    def test_daemonDefault(self) -> None:
+        """
+        Without an injected lookup the daemon uses the reactor's threads.
+        """
+        reactor = SynchronousReactor()
+        daemon = Daemon(reactor)
+        self.assertIsNone(self.successResultOf(daemon.lookupName("not an address")))
+        self.assertIsNotNone(daemon.reverseLookup)
+
+
+class ProgramMessageTests(SynchronousTestCase):
+    """
+    L{programMessage} emits an event that carries its xinetd level.
+    """
+
+    def test_levels(self) -> None:
+        events: list[LogEvent] = []
+        observeLog(self, events.append)
+        programMessage(Level.NOTICE, "Started working: 1 available service")
+        programMessage(Level.CRITICAL, "Adding 1.2.3.4")
+        self.assertEqual(
+            [
+                (e["log_level"], e["xinetd_level"], e["xinetd_text"], e["log_namespace"])
+                for e in events
+            ],
+            [
+                (LogLevel.info, Level.NOTICE, "Started working: 1 available service", "txinetd"),
+                (LogLevel.critical, Level.CRITICAL, "Adding 1.2.3.4", "txinetd"),
+            ],
+        )
+
+
+@implementer(IHalfCloseableProtocol)
+class HalfCloseRecorder(Protocol):
+    """
+    A half-closeable protocol that records what happens to it.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def connectionMade(self) -> None:
+        self.events.append("made")
+
+    def dataReceived(self, data: bytes) -> None:
+        self.events.append(data)
+
+    def readConnectionLost(self) -> None:
+        self.events.append("readLost")
+
+    def writeConnectionLost(self) -> None:
+        self.events.append("writeLost")
+
+    def connectionLost(self, reason: Failure = DONE) -> None:
+        self.events.append("lost")
+
+
+class ServedProtocolTests(SynchronousTestCase):
+    """
+    L{ServedProtocol} passes everything through and reports the end.
+    """
+
+    def setUp(self) -> None:
+        self.ends: list[str] = []
+        self.transport = StringTransport()
+
+    def served(self, wrapped: Protocol) -> ServedProtocol:
+        served = ServedProtocol(wrapped, lambda: self.ends.append("end"))
+        served.makeConnection(self.transport)
+        return served
+
+    def test_interface(self) -> None:
+        self.assertTrue(
+            verifyObject(IHalfCloseableProtocol, ServedProtocol(Protocol(), lambda: None))
+        )
+
+    def test_passThrough(self) -> None:
+        wrapped = HalfCloseRecorder()
+        served = self.served(wrapped)
+        served.dataReceived(b"data")
+        served.readConnectionLost()
+        served.writeConnectionLost()
+        self.assertEqual(self.ends, [])
+        served.connectionLost(DONE)
+        self.assertIs(wrapped.transport, self.transport)
+        self.assertEqual(wrapped.events, ["made", b"data", "readLost", "writeLost", "lost"])
+        self.assertEqual(self.ends, ["end"])
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_notHalfCloseable(self) -> None:
+        """
+        A protocol that cannot half-close has the connection closed when
+        the client stops sending.
+        """
+        served = self.served(Protocol())
+        served.readConnectionLost()
+        served.writeConnectionLost()
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_endEvenIfWrappedFails(self) -> None:
+        class Broken(Protocol):
+            def connectionLost(self, reason: Failure = DONE) -> None:
+                raise RuntimeError("broken")
+
+        served = self.served(Broken())
+        self.assertRaises(RuntimeError, served.connectionLost, DONE)
+        self.assertEqual(self.ends, ["end"])
+
+    def test_stop(self) -> None:
+        served = self.served(Protocol())
+        served.stop(False)
+        self.assertTrue(self.transport.disconnecting)
+        aborted = StringTransport()
+        forced = ServedProtocol(Protocol(), lambda: None)
+        forced.makeConnection(aborted)
+        forced.stop(True)
+        self.assertTrue(aborted.disconnecting)
