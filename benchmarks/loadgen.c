@@ -1,0 +1,471 @@
+/* loadgen: the load generator of the txinetd benchmarks, and the trivial
+ * reference servers that show it is not the bottleneck.
+ *
+ * Clients (each prints one JSON object on stdout):
+ *   loadgen tcp  host=H port=P conc=N seconds=S max=M payload=B expect=E eof=1
+ *       Closed loop: N workers, each connect, send B bytes, half-close, read
+ *       until EOF (eof=1) or until E bytes (eof=0), close.  expect=-1 accepts
+ *       any non-empty reply.  Stops after S seconds, M connections or SIGUSR1.
+ *   loadgen udp  host=H port=P seconds=S max=M payload=B window=W
+ *       Datagrams answered per second with at most W outstanding; after
+ *       200 ms without a reply the outstanding ones count as lost.
+ *   loadgen idle host=H port=P conns=N threads=T hold=S
+ *       Opens N connections, each sends one byte and reads it back, prints
+ *       the result, then holds them until stdin closes or S seconds pass.
+ *   loadgen bulk host=H port=P expect=E
+ *       Connects, reads until EOF, reports bytes and MiB/s.
+ * Servers (run until killed):
+ *   loadgen echo-server   port=P threads=T
+ *   loadgen source-server port=P bytes=B threads=T
+ *   loadgen udp-echo-server port=P
+ * All sockets are on 127.0.0.1 unless host= says otherwise. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IO_TIMEOUT_SECONDS 5
+#define UDP_LOSS_TIMEOUT_MS 200
+#define MAX_WORKERS 1024
+#define BUFFER_SIZE (256 * 1024)
+
+struct options {
+    const char *host;
+    long port, conc, seconds_ms, max, payload, expect, eof, window, conns, threads, hold,
+        bytes;
+};
+
+static struct options opt = {
+    .host = "127.0.0.1", .conc = 1, .seconds_ms = 2000, .max = 1000000, .payload = 0,
+    .expect = -1, .eof = 1, .window = 1, .conns = 1000, .threads = 8, .hold = 60,
+    .bytes = 64L << 20,
+};
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double cpuSeconds(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: loadgen tcp|udp|idle|bulk|echo-server|source-server|"
+                    "udp-echo-server key=value...\n");
+    exit(2);
+}
+
+static void parseOption(const char *arg) {
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL) usage();
+    size_t n = (size_t)(eq - arg);
+    const char *value = eq + 1;
+    if (n == 4 && strncmp(arg, "host", n) == 0) {
+        opt.host = value;
+        return;
+    }
+    if (n == 7 && strncmp(arg, "seconds", n) == 0) {
+        opt.seconds_ms = (long)(atof(value) * 1000);
+        return;
+    }
+    static const struct {
+        const char *name;
+        long *field;
+    } table[] = {
+        {"port", &opt.port},       {"conc", &opt.conc},       {"max", &opt.max},
+        {"payload", &opt.payload}, {"expect", &opt.expect},   {"eof", &opt.eof},
+        {"window", &opt.window},   {"conns", &opt.conns},     {"threads", &opt.threads},
+        {"hold", &opt.hold},       {"bytes", &opt.bytes},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strlen(table[i].name) == n && strncmp(arg, table[i].name, n) == 0) {
+            *table[i].field = atol(value);
+            return;
+        }
+    }
+    fprintf(stderr, "loadgen: unknown option %s\n", arg);
+    exit(2);
+}
+
+static struct sockaddr_in address(void) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)opt.port);
+    if (inet_pton(AF_INET, opt.host, &a.sin_addr) != 1) {
+        fprintf(stderr, "loadgen: bad IPv4 address %s\n", opt.host);
+        exit(2);
+    }
+    return a;
+}
+
+static void setTimeouts(int fd, long ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+static int writeAll(int fd, const char *data, long size) {
+    while (size > 0) {
+        ssize_t n = write(fd, data, (size_t)size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        data += n;
+        size -= n;
+    }
+    return 0;
+}
+
+/* ---- tcp: closed-loop connections ---- */
+
+enum outcome { OK, REFUSED, FAILED, SHORT, TIMEOUT, OUTCOMES };
+
+struct tcpTotals {
+    long counts[OUTCOMES];
+};
+
+static long issued;
+static double deadline;
+static double *latencies;
+static char *payload;
+static volatile sig_atomic_t stopping;
+
+static void stopSoon(int signum) {
+    (void)signum;
+    stopping = 1;
+}
+
+static int timedOut(void) {
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/* One connection; the number of reply bytes goes to *got. */
+static enum outcome oneConnection(const struct sockaddr_in *a, char *buf, long *got) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return FAILED;
+    setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
+    enum outcome result = OK;
+    *got = 0;
+    if (connect(fd, (const struct sockaddr *)a, sizeof *a) < 0) {
+        result = errno == ECONNREFUSED ? REFUSED : errno == EINPROGRESS ? TIMEOUT : FAILED;
+        close(fd);
+        return result;
+    }
+    if (writeAll(fd, payload, opt.payload) < 0) result = timedOut() ? TIMEOUT : FAILED;
+    if (result == OK && opt.eof) shutdown(fd, SHUT_WR);
+    int atEof = 0;
+    while (result == OK && (opt.eof || opt.expect < 0 || *got < opt.expect)) {
+        ssize_t n = read(fd, buf, BUFFER_SIZE);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) result = timedOut() ? TIMEOUT : FAILED;
+        if (n <= 0) {
+            atEof = n == 0;
+            break;
+        }
+        *got += n;
+        if (!opt.eof && opt.expect < 0) break;
+    }
+    if (!atEof) {
+        struct linger reset = {1, 0}; /* RST: no TIME_WAIT left on the client side */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    close(fd);
+    if (result == OK && (opt.expect < 0 ? *got == 0 : *got != opt.expect)) result = SHORT;
+    return result;
+}
+
+static void *tcpWorker(void *arg) {
+    struct tcpTotals *totals = arg;
+    struct sockaddr_in a = address();
+    char *buf = malloc(BUFFER_SIZE);
+    if (buf == NULL) die("malloc");
+    for (;;) {
+        double start = now();
+        if (start >= deadline || stopping) break;
+        long i = __atomic_fetch_add(&issued, 1, __ATOMIC_RELAXED);
+        if (i >= opt.max) break;
+        long got;
+        enum outcome result = oneConnection(&a, buf, &got);
+        totals->counts[result]++;
+        latencies[i] = result == OK ? (now() - start) * 1000 : -1;
+        if (result != OK) usleep(1000); /* do not spin on a refusing port */
+    }
+    free(buf);
+    return NULL;
+}
+
+static int compareDoubles(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static int runTcp(void) {
+    if (opt.conc < 1 || opt.conc > MAX_WORKERS) usage();
+    payload = malloc((size_t)opt.payload + 1);
+    latencies = calloc((size_t)opt.max, sizeof(double));
+    if (payload == NULL || latencies == NULL) die("malloc");
+    for (long i = 0; i < opt.payload; i++) payload[i] = (char)('a' + i % 26);
+    signal(SIGUSR1, stopSoon);
+    pthread_t threads[MAX_WORKERS];
+    struct tcpTotals totals[MAX_WORKERS];
+    memset(totals, 0, sizeof totals);
+    double start = now();
+    deadline = start + (double)opt.seconds_ms / 1000;
+    for (long k = 0; k < opt.conc; k++)
+        if (pthread_create(&threads[k], NULL, tcpWorker, &totals[k]) != 0) die("pthread_create");
+    for (long k = 0; k < opt.conc; k++) pthread_join(threads[k], NULL);
+    double elapsed = now() - start;
+    long sum[OUTCOMES] = {0};
+    for (long k = 0; k < opt.conc; k++)
+        for (int j = 0; j < OUTCOMES; j++) sum[j] += totals[k].counts[j];
+    long done = issued < opt.max ? issued : opt.max, ok = 0;
+    for (long i = 0; i < done; i++)
+        if (latencies[i] >= 0) latencies[ok++] = latencies[i];
+    qsort(latencies, (size_t)ok, sizeof(double), compareDoubles);
+    printf("{\"mode\": \"tcp\", \"conc\": %ld, \"ok\": %ld, \"refused\": %ld, \"errors\": %ld, "
+           "\"short\": %ld, \"timeouts\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"p50_ms\": %.3f, "
+           "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"cpu_s\": %.3f}\n",
+           opt.conc, sum[OK], sum[REFUSED], sum[FAILED], sum[SHORT], sum[TIMEOUT], elapsed,
+           (double)sum[OK] / elapsed, ok ? latencies[ok / 2] : 0,
+           ok ? latencies[(long)((double)ok * 0.99)] : 0, ok ? latencies[ok - 1] : 0,
+           cpuSeconds());
+    return 0;
+}
+
+/* ---- udp: datagrams answered per second ---- */
+
+static int runUdp(void) {
+    if (opt.payload < 4 || opt.payload > 2048 || opt.window < 1) usage();
+    struct sockaddr_in a = address();
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) die("socket");
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+    setTimeouts(fd, UDP_LOSS_TIMEOUT_MS);
+    char out[2048], in[4096];
+    memset(out, 'u', sizeof out);
+    unsigned epoch = 0;
+    long answered = 0, lost = 0, stale = 0, shortReplies = 0, outstanding = 0;
+    double start = now();
+    double end = start + (double)opt.seconds_ms / 1000;
+    while (now() < end && answered < opt.max) {
+        while (outstanding < opt.window) {
+            memcpy(out, &epoch, sizeof epoch);
+            if (send(fd, out, (size_t)opt.payload, 0) < 0) break;
+            outstanding++;
+        }
+        ssize_t n = recv(fd, in, sizeof in, 0);
+        if (n < 0) {
+            lost += outstanding; /* timeout or ICMP error: start a new epoch */
+            outstanding = 0;
+            epoch++;
+            continue;
+        }
+        unsigned replyEpoch = 0;
+        if (n >= (ssize_t)sizeof replyEpoch) memcpy(&replyEpoch, in, sizeof replyEpoch);
+        if (n < (ssize_t)sizeof replyEpoch || replyEpoch != epoch) {
+            stale++;
+            continue;
+        }
+        if (n != opt.payload) shortReplies++;
+        answered++;
+        outstanding--;
+    }
+    double elapsed = now() - start;
+    printf("{\"mode\": \"udp\", \"window\": %ld, \"ok\": %ld, \"lost\": %ld, \"stale\": %ld, "
+           "\"short\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"cpu_s\": %.3f}\n",
+           opt.window, answered, lost, stale, shortReplies, elapsed,
+           (double)answered / elapsed, cpuSeconds());
+    return 0;
+}
+
+/* ---- idle: many open connections ---- */
+
+static int *idleFds;
+static long idleNext, idleErrors;
+
+static void *idleWorker(void *arg) {
+    (void)arg;
+    struct sockaddr_in a = address();
+    for (;;) {
+        long i = __atomic_fetch_add(&idleNext, 1, __ATOMIC_RELAXED);
+        if (i >= opt.conns) break;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        char byte = 'i';
+        if (fd >= 0) setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+            write(fd, &byte, 1) != 1 || read(fd, &byte, 1) != 1) {
+            __atomic_fetch_add(&idleErrors, 1, __ATOMIC_RELAXED);
+            if (fd >= 0) close(fd);
+            fd = -1;
+        }
+        idleFds[i] = fd;
+    }
+    return NULL;
+}
+
+static void raiseFileLimit(long needed) {
+    struct rlimit r;
+    getrlimit(RLIMIT_NOFILE, &r);
+    if (r.rlim_cur >= (rlim_t)needed) return;
+    r.rlim_cur = (rlim_t)needed;
+    if (r.rlim_max < r.rlim_cur) r.rlim_max = r.rlim_cur;
+    if (setrlimit(RLIMIT_NOFILE, &r) < 0) die("setrlimit(RLIMIT_NOFILE)");
+}
+
+static int runIdle(void) {
+    if (opt.conns < 1 || opt.threads < 1 || opt.threads > MAX_WORKERS) usage();
+    raiseFileLimit(opt.conns + 64);
+    idleFds = calloc((size_t)opt.conns, sizeof(int));
+    if (idleFds == NULL) die("malloc");
+    pthread_t threads[MAX_WORKERS];
+    double start = now();
+    for (long k = 0; k < opt.threads; k++)
+        if (pthread_create(&threads[k], NULL, idleWorker, NULL) != 0) die("pthread_create");
+    for (long k = 0; k < opt.threads; k++) pthread_join(threads[k], NULL);
+    printf("{\"mode\": \"idle\", \"established\": %ld, \"errors\": %ld, \"seconds\": %.4f, "
+           "\"cpu_s\": %.3f}\n",
+           opt.conns - idleErrors, idleErrors, now() - start, cpuSeconds());
+    fflush(stdout);
+    struct pollfd in = {.fd = 0, .events = POLLIN};
+    double end = now() + (double)opt.hold;
+    while (now() < end) {
+        int ready = poll(&in, 1, (int)((end - now()) * 1000) + 1);
+        char c;
+        if (ready > 0 && read(0, &c, 1) <= 0) break;
+    }
+    for (long i = 0; i < opt.conns; i++)
+        if (idleFds[i] >= 0) close(idleFds[i]);
+    return 0;
+}
+
+/* ---- bulk: one long download ---- */
+
+static int runBulk(void) {
+    struct sockaddr_in a = address();
+    char *buf = malloc(BUFFER_SIZE);
+    if (buf == NULL) die("malloc");
+    double start = now();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) die("socket");
+    setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
+    long got = 0;
+    int failed = connect(fd, (struct sockaddr *)&a, sizeof a) < 0;
+    while (!failed) {
+        ssize_t n = read(fd, buf, BUFFER_SIZE);
+        if (n < 0 && errno == EINTR) continue;
+        failed = n < 0;
+        if (n <= 0) break;
+        got += n;
+    }
+    close(fd);
+    double elapsed = now() - start;
+    int ok = !failed && (opt.expect < 0 || got == opt.expect);
+    printf("{\"mode\": \"bulk\", \"ok\": %d, \"bytes\": %ld, \"seconds\": %.4f, "
+           "\"rate\": %.1f, \"cpu_s\": %.3f}\n",
+           ok, got, elapsed, (double)got / 1048576.0 / elapsed, cpuSeconds());
+    return 0;
+}
+
+/* ---- reference servers ---- */
+
+static int listenOn(int type) {
+    struct sockaddr_in a = address();
+    int fd = socket(AF_INET, type, 0);
+    int one = 1;
+    if (fd < 0) die("socket");
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+    if (type == SOCK_STREAM && listen(fd, 1024) < 0) die("listen");
+    return fd;
+}
+
+typedef void (*handler)(int fd, char *buf);
+
+struct acceptLoop {
+    int listener;
+    handler serve;
+};
+
+static void *acceptThread(void *arg) {
+    const struct acceptLoop *loop = arg;
+    char *buf = malloc(BUFFER_SIZE);
+    if (buf == NULL) die("malloc");
+    for (;;) {
+        int fd = accept(loop->listener, NULL, NULL);
+        if (fd < 0) continue;
+        setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
+        loop->serve(fd, buf);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void serveEcho(int fd, char *buf) {
+    ssize_t n;
+    while ((n = read(fd, buf, BUFFER_SIZE)) > 0)
+        if (writeAll(fd, buf, n) < 0) return;
+}
+
+static void serveSource(int fd, char *buf) {
+    memset(buf, 's', BUFFER_SIZE);
+    for (long left = opt.bytes; left > 0; left -= BUFFER_SIZE)
+        if (writeAll(fd, buf, left < BUFFER_SIZE ? left : BUFFER_SIZE) < 0) return;
+}
+
+static int runStreamServer(handler serve) {
+    if (opt.threads < 1 || opt.threads > MAX_WORKERS) usage();
+    struct acceptLoop loop = {.listener = listenOn(SOCK_STREAM), .serve = serve};
+    pthread_t thread;
+    for (long k = 1; k < opt.threads; k++)
+        if (pthread_create(&thread, NULL, acceptThread, &loop) != 0) die("pthread_create");
+    acceptThread(&loop);
+    return 0;
+}
+
+static int runUdpEchoServer(void) {
+    int fd = listenOn(SOCK_DGRAM);
+    char buf[65536];
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+        if (n >= 0) sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) usage();
+    for (int i = 2; i < argc; i++) parseOption(argv[i]);
+    signal(SIGPIPE, SIG_IGN);
+    const char *mode = argv[1];
+    if (strcmp(mode, "tcp") == 0) return runTcp();
+    if (strcmp(mode, "udp") == 0) return runUdp();
+    if (strcmp(mode, "idle") == 0) return runIdle();
+    if (strcmp(mode, "bulk") == 0) return runBulk();
+    if (strcmp(mode, "echo-server") == 0) return runStreamServer(serveEcho);
+    if (strcmp(mode, "source-server") == 0) return runStreamServer(serveSource);
+    if (strcmp(mode, "udp-echo-server") == 0) return runUdpEchoServer();
+    usage();
+    return 2;
+}
