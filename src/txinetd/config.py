@@ -342,8 +342,9 @@ def _applyList(
         return tuple(items)
     base = current or ()
     if op is Operator.ADD:
-        return base + tuple(item for item in items if item not in base)
-    return tuple(item for item in base if item not in items)
+        return tuple(dict.fromkeys(base + tuple(items)))
+    removed = set(items)
+    return tuple(item for item in base if item not in removed)
 
 
 class _Loader:
@@ -845,10 +846,9 @@ def loadConfig(
     @return: the L{Config}; check L{Config.isFatal}.
     """
     if internalServices is None:
-        from txinetd.internal import findInternalService
+        from txinetd.internal import InternalServices
 
-        def internalServices(name: str, socketType: str) -> bool:
-            return findInternalService(name, socketType) is not None
+        internalServices = InternalServices().exists
 
     diagnostics = Diagnostics()
     entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())

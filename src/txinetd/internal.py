@@ -490,6 +490,31 @@ def findInternalService(
     return None
 
 
+class InternalServices:
+    """
+    The internal services installed now, looked up by name and socket type
+    in constant time.  Build one per configuration load: reading the plugin
+    cache is far slower than a look-up.
+    """
+
+    def __init__(self, plugins: Iterable[IInternalService] | None = None) -> None:
+        self.table: dict[tuple[str, str], IInternalService] = {}
+        for service in _byPreference(plugins):
+            self.table.setdefault((service.name.lower(), service.socketType), service)
+
+    def find(self, name: str, socketType: str) -> IInternalService | None:
+        """
+        The service for a name (in any case) and a socket type, or L{None}.
+        """
+        return self.table.get((name.lower(), socketType))
+
+    def exists(self, name: str, socketType: str) -> bool:
+        """
+        Whether L{find} finds one.
+        """
+        return (name.lower(), socketType) in self.table
+
+
 def availableInternalServices(
     plugins: Iterable[IInternalService] | None = None,
 ) -> list[tuple[str, str]]:

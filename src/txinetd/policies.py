@@ -12,9 +12,10 @@ and L{txinetd.limits}; the lines in L{txinetd.logformat}.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as TypingProtocol
@@ -36,7 +37,9 @@ from txinetd.access import (
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
 from txinetd.config import ServiceConfig
+from txinetd.external import daemonUmask, defaultFileLimit
 from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
+from txinetd.internal import InternalServices
 from txinetd.libwrap import HostsAccess, libwrapDaemonName
 from txinetd.limits import (
     CpsLimiter,
@@ -216,6 +219,12 @@ class Daemon:
     @ivar reverseLookup: address to name.
     @ivar identPort: the ident port to query (113; other values for tests).
     @ivar identTimeout: how long IDONLY waits for ident.
+    @ivar environ: the environment captured at start-up, for servers.
+    @ivar euid: the daemon's effective uid.
+    @ivar fileLimit: the NOFILE limit of servers without C{rlimit_files}.
+    @ivar umask: the umask of servers without C{umask}.
+    @ivar spawner: the L{txinetd.spawn.Spawner} that starts servers.
+    @ivar internals: the installed internal services.
     @ivar localTime: seconds to local time (for C{access_times}).
     """
 
@@ -229,6 +238,12 @@ class Daemon:
     identPort: int = IDENT_PORT
     identTimeout: float = 30.0
     identLookups: IdentLookups = field(default_factory=IdentLookups)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    euid: int = field(default_factory=os.geteuid)
+    fileLimit: int = field(default_factory=defaultFileLimit)
+    umask: int = field(default_factory=daemonUmask)
+    spawner: Any = None
+    internals: InternalServices = field(default_factory=InternalServices)
     localTime: Callable[[float], time.struct_time] = time.localtime
 
     def lookupName(self, address: str) -> Deferred[str | None]:

@@ -21,9 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
 from twisted.internet.task import LoopingCall
-from twisted.logger import ILogObserver, globalLogPublisher
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import ILogObserver, Logger, globalLogPublisher
+from twisted.python.failure import Failure
 
 from txinetd import __version__
 from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
@@ -31,8 +34,9 @@ from txinetd.attributes import Flag, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
 from txinetd.errors import Severity
+from txinetd.external import ReadableWatcher, acceptAndClose, drain, peekSender, specFor
 from txinetd.interfaces import IInternalService
-from txinetd.internal import InternalContext, findInternalService, shouldAnswer
+from txinetd.internal import InternalContext, InternalServices, shouldAnswer
 from txinetd.limits import RunningServers
 from txinetd.logformat import Level
 from txinetd.policies import (
@@ -43,13 +47,20 @@ from txinetd.policies import (
     programMessage,
     recheck,
 )
+from txinetd.redirect import Relay, describeConnectError
 from txinetd.reload import SignalDispatcher, planReload
+from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError
+
+log = Logger(namespace="txinetd")
 
 __all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSocket"]
 
 LISTEN_BACKLOG = 64
 DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
 SENSOR_SCAN_INTERVAL = 60
+#: Seconds running servers get between SIGTERM and SIGKILL when txinetd stops.
+STOP_GRACE = 5.0
+STOP_POLL = 0.05
 MAX_DATAGRAM = 65536
 
 
@@ -67,13 +78,15 @@ def peerOf(address: Any) -> tuple[str, int] | None:
     return normaliseHost(str(host)), int(port)
 
 
-def internalServiceOf(config: ServiceConfig) -> IInternalService | None:
+def internalServiceOf(
+    config: ServiceConfig, installed: InternalServices
+) -> IInternalService | None:
     """
     The built-in (or plugin) that serves a service: by its name, or
     C{sensor} for a SENSOR service, and its socket type.
     """
     name = "sensor" if Flag.SENSOR in config.flags else config.name
-    return findInternalService(name, config.socket_type.value)
+    return installed.find(name, config.socket_type.value)
 
 
 def openListeningSocket(config: ServiceConfig) -> socket.socket:
@@ -96,7 +109,9 @@ def openListeningSocket(config: ServiceConfig) -> socket.socket:
         sock.bind((config.bindAddress, config.port or 0))
         if stream:
             sock.listen(LISTEN_BACKLOG)
-        sock.setblocking(False)
+        # A wait = yes server shares the socket's O_NONBLOCK flag: its socket
+        # stays blocking, and txinetd only peeks at it with MSG_DONTWAIT.
+        sock.setblocking(not config.isInternal and config.wait)
     except BaseException:
         sock.close()
         raise
@@ -162,12 +177,12 @@ class ListeningService(Service):
         self.reactor = daemon.reactor
         self.servers = RunningServers(daemon.processes)
         self.policy = ServicePolicy(config, daemon, self.servers, onTrip=self.deactivateFor)
-        self.plugin = internalServiceOf(config)
+        self.plugin = internalServiceOf(config, daemon.internals)
         self.port: Any = None
         self.socket: socket.socket | None = None
         self.bindAttempted = False
         self.reactivation: Any = None
-        if config.wait and config.socket_type is SocketType.STREAM:
+        if config.wait and config.socket_type is SocketType.STREAM and config.isInternal:
             self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
 
@@ -206,11 +221,18 @@ class ListeningService(Service):
                 f"bind failed ({e.strerror} (errno = {e.errno})). service = {self.config.id}",
             )
             return False
-        if self.config.socket_type is SocketType.STREAM:
+        config = self.config
+        stream = config.socket_type is SocketType.STREAM
+        if stream and not (config.wait and not config.isInternal):
             self.socket = sock
             self.port = StreamAcceptor(
                 self.reactor, sock, self.connectionAccepted, self.descriptorsExhausted
             )
+            self.port.startReading()
+        elif not config.isInternal:
+            self.socket = sock
+            onReadable = self.pendingConnection if stream else self.pendingDatagram
+            self.port = ReadableWatcher(self.reactor, sock, onReadable)
             self.port.startReading()
         else:
             try:
@@ -251,7 +273,7 @@ class ListeningService(Service):
         """
         old = self.policy
         self.config = config
-        self.plugin = internalServiceOf(config)
+        self.plugin = internalServiceOf(config, self.daemon.internals)
         self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)
         if config.cps == old.config.cps:
             self.policy.cps = old.cps
@@ -293,7 +315,147 @@ class ListeningService(Service):
             session.stop(force)
 
     def connectionAccepted(self, connection: PendingConnection) -> None:
-        self.policy.handleConnection(connection, self.startInternal)
+        if self.config.isInternal:
+            starter = self.startInternal
+        elif self.config.redirect is not None:
+            starter = self.startRedirect
+        else:
+            starter = self.startExternal
+        self.policy.handleConnection(connection, starter)
+
+    def startRedirect(self, connection: PendingConnection, session: Session) -> None:
+        """
+        Relay an admitted connection to the C{redirect} target.
+        """
+        redirect = self.config.redirect
+        assert redirect is not None
+        address = redirect.host.addresses[0]
+
+        def ended(bytesIn: int, bytesOut: int, reached: bool) -> None:
+            if reached:
+                session.policy.log.traffic(bytesIn, bytesOut)
+            session.ended(0)
+
+        def failed(failure: Failure) -> None:
+            programMessage(
+                Level.ERROR,
+                f"can't connect to remote host {address}: {describeConnectError(failure)}",
+            )
+
+        relay = Relay(
+            self.reactor, address, redirect.port, Flag.KEEPALIVE in self.config.flags, ended, failed
+        )
+        session.stopper = relay.stop
+        try:
+            self.reactor.adoptStreamConnection(
+                connection.fileno(), connection.family, _AdoptedFactory(relay.client)
+            )
+        finally:
+            connection.close()
+        session.begin(0)
+
+    def spawn(self, peer: tuple[str, int] | None, fd: int) -> Deferred[RunningProcess]:
+        """
+        Start the service's server for a client with C{fd} on its fds 0-2.
+        """
+        daemon = self.daemon
+        spec = specFor(
+            self.config, peer, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask
+        )
+        spawning: Deferred[RunningProcess] = daemon.spawner.spawn(spec, fd)
+        return spawning
+
+    def serverStarted(self, process: RunningProcess, session: Session) -> RunningProcess:
+        """
+        A server runs for C{session}: log START, and EXIT when it ends.
+        """
+        session.begin(process.pid)
+        session.stopper = lambda force: process.signal(signal.SIGKILL if force else signal.SIGTERM)
+        process.whenExited().addCallback(self.serverExited, session)
+        return process
+
+    @staticmethod
+    def serverExited(exit: ProcessExit, session: Session) -> None:
+        status = exit.status
+        if status is None and exit.signal is None:
+            status = -1
+        session.ended(status, exit.signal)
+
+    def serverFailed(self, failure: Failure, session: Session) -> None:
+        """
+        A server could not be started: log why; the daemon goes on.
+        """
+        session.abandon()
+        error = failure.value
+        reason = error.reason if isinstance(error, SpawnError) else str(error)
+        programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {reason}")
+
+    def startExternal(self, connection: PendingConnection, session: Session) -> None:
+        """
+        Start the server of an admitted connection; txinetd's copy of the
+        socket is closed (never shut down) once the server has its own.
+        """
+        spawning = self.spawn(connection.peer, connection.fileno())
+        spawning.addCallback(self.serverStarted, session)
+        spawning.addErrback(self.serverFailed, session)
+        spawning.addBoth(lambda _: connection.close())
+
+    def pendingConnection(self) -> None:
+        """
+        C{wait = yes} stream: a connection is pending on the listening
+        socket.  Hand the socket to a server and watch it again only when
+        that server has exited.
+        """
+        self.pauseListening()
+        reason = self.policy.parentCheck(None, self.reactor.seconds())
+        if reason is not None:
+            self.policy.log.fail(reason, None)
+            if self.socket is not None:
+                acceptAndClose(self.socket)
+            self.resumeListening()
+            return
+        self.handOver(None)
+
+    def pendingDatagram(self) -> None:
+        """
+        C{wait = yes} dgram: a datagram is queued.  Check its sender, then
+        hand the socket to a server; once it has exited, drain what is left
+        and watch the socket again.
+        """
+        if self.socket is None:
+            return
+        sender = peekSender(self.socket)
+        if sender is None:
+            return
+        self.pauseListening()
+        checked = self.policy.checkDatagram(sender)
+        checked.addCallback(self._datagramChecked, sender)
+
+    def _datagramChecked(self, allowed: bool, sender: tuple[str, int]) -> None:
+        if self.socket is None:
+            return
+        if not allowed:
+            drain(self.socket, limit=1)
+            self.resumeListening()
+            return
+        self.handOver(sender)
+
+    def handOver(self, peer: tuple[str, int] | None) -> None:
+        """
+        Start a server with the listening socket itself on its fds 0-2.
+        """
+        assert self.socket is not None
+        session = self.policy.reserve(peer[0] if peer is not None else None)
+        spawning = self.spawn(peer, self.socket.fileno())
+        spawning.addCallback(self.serverStarted, session)
+        spawning.addCallback(lambda process: process.whenExited())
+        spawning.addErrback(self.serverFailed, session)
+        spawning.addBoth(self._serverGone)
+
+    def _serverGone(self, ignored: object) -> None:
+        if self.socket is not None and self.config.socket_type is SocketType.DGRAM:
+            drain(self.socket)
+        self.resumeListening()
 
     def startInternal(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -399,6 +561,7 @@ class XinetdService(MultiService):
         daemon: Daemon | None = None,
         programLog: ILogObserver | None = None,
         loader: Callable[[], Config] | None = None,
+        loadInThread: bool = False,
         stayalive: bool = False,
         installSignals: bool = False,
         dumpFile: str = DEFAULT_DUMP_FILE,
@@ -407,6 +570,7 @@ class XinetdService(MultiService):
     ) -> None:
         """
         @param loader: reads the configuration anew, for reconfiguration.
+        @param loadInThread: read the files of a reconfiguration in a thread.
         @param stayalive: keep running when a reconfiguration leaves no
             service.
         @param installSignals: install the reconfiguration signal handlers
@@ -421,8 +585,14 @@ class XinetdService(MultiService):
         self.reactor = reactor
         self.programLog = programLog
         self.loader = loader
+        self.loadInThread = loadInThread
+        self.reloading = False
         self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
+        if self.daemon.spawner is None:
+            self.daemon.spawner = Spawner(reactor)
+        if isinstance(self.daemon.spawner, Spawner):
+            self.daemon.spawner.setServiceParent(self)
         self.leaveServersRunning = False
         self.dumpFile = dumpFile
         self.pidFile = pidFile
@@ -466,18 +636,41 @@ class XinetdService(MultiService):
         """
         return [child for child in self if isinstance(child, ListeningService)]
 
-    def reconfigure(self, hard: bool) -> None:
+    def reconfigure(self, hard: bool) -> Deferred[None]:
         """
         Read the configuration anew and apply it: services whose identity
         is unchanged keep their socket and take the new attributes, removed
         ones stop (C{hard}: their sessions end too, and so do sessions the
         new rules refuse), new ones start.  An invalid configuration is
-        rejected whole and the running one stays.
+        rejected whole and the running one stays.  With C{loadInThread} the
+        files are read in a thread, so the reactor keeps serving meanwhile.
         """
         if self.loader is None:
-            return
+            return succeed(None)
+        if self.reloading:
+            programMessage(Level.WARNING, "reconfiguration already in progress")
+            return succeed(None)
+        self.reloading = True
         programMessage(Level.NOTICE, "Starting reconfiguration")
-        config = self.loader()
+        if self.loadInThread:
+            loading: Deferred[Config] = deferToThreadPool(
+                self.reactor, self.reactor.getThreadPool(), self.loader
+            )
+        else:
+            loading = succeed(self.loader())
+
+        def done(result: object) -> None:
+            self.reloading = False
+            if isinstance(result, Failure):
+                log.failure("Reconfiguration failed", result)
+                programMessage(Level.WARNING, "reconfiguration failed")
+
+        return loading.addCallback(self.applyConfig, hard).addBoth(done)
+
+    def applyConfig(self, config: Config, hard: bool) -> None:
+        """
+        Apply a newly loaded configuration (see L{reconfigure}).
+        """
         if config.isFatal or config.errors:
             reportDiagnostics(config)
             programMessage(Level.WARNING, "reconfiguration failed")
@@ -485,6 +678,7 @@ class XinetdService(MultiService):
         reportDiagnostics(config)
         programMessage(Level.NOTICE, "Swapping defaults")
         self.config = config
+        self.daemon.internals = InternalServices()
         plan = planReload(
             [(child, child.config) for child in self.listening()],
             [service for service in config.services if service.listens],
@@ -641,14 +835,51 @@ class XinetdService(MultiService):
                 loop.stop()
         if self.pidFile is not None:
             removePidFile(self.pidFile)
-        if not self.leaveServersRunning:
-            for child in self.listening():
-                child.stopSessions(force=False)
-        stopping = super().stopService()
+        ending = succeed(None) if self.leaveServersRunning else self.endSessions()
+        ending.addCallback(lambda _: super(XinetdService, self).stopService())
+        ending.addCallback(self._stopped)
+        return ending
+
+    def _stopped(self, ignored: object) -> None:
         self.daemon.logs.close()
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
-        return stopping
+
+    def sessions(self) -> list[Session]:
+        """
+        Every running session of every service.
+        """
+        return [session for child in self.listening() for session in child.sessions()]
+
+    def endSessions(self, grace: float = STOP_GRACE) -> Deferred[None]:
+        """
+        Ask every running server to end (SIGTERM), kill those still running
+        after C{grace} seconds (SIGKILL), and fire when all have ended (or,
+        for servers that even SIGKILL does not end, after another grace).
+        """
+        done: Deferred[None] = Deferred()
+        deadline = self.reactor.seconds() + grace
+        for session in self.sessions():
+            session.stop(force=False)
+
+        def poll(killed: bool) -> None:
+            remaining = self.sessions()
+            now = self.reactor.seconds()
+            if not remaining or (killed and now >= deadline + grace):
+                done.callback(None)
+                return
+            if not killed and now >= deadline:
+                for session in remaining:
+                    programMessage(
+                        Level.WARNING,
+                        f"Sending signal 9 to {session.policy.config.id} server {session.pid}",
+                    )
+                    session.stop(force=True)
+                killed = True
+            self.reactor.callLater(STOP_POLL, poll, killed)
+
+        poll(False)
+        return done
 
 
 def writePidFile(path: str) -> None:

@@ -252,6 +252,7 @@ def makeService(options: Options) -> IService:
         makeDaemon(options, reactor),
         programLog(options),
         loader=lambda: loadConfig(path, baseDirectory=baseDirectory, inetdConf=inetdConf),
+        loadInThread=True,
         stayalive=options["stayalive"],
         installSignals=True,
         dumpFile=options["dump-file"],
