@@ -1,0 +1,211 @@
+# -*- test-case-name: tests.test_redirect -*-
+"""
+C{redirect = host port}: relay an admitted connection to another host.
+
+Both directions are relayed with Twisted's producer/consumer flow control,
+so a slow side never makes txinetd buffer without bound.  When either side
+ends, both are closed (as xinetd does), and the byte counts go to the
+TRAFFIC line.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.error import TimeoutError
+from twisted.internet.interfaces import (
+    IConsumer,
+    IHalfCloseableProtocol,
+    IPushProducer,
+    ITCPTransport,
+)
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+#: How long connecting to the target may take.
+CONNECT_TIMEOUT = 30
+
+
+def _tune(transport: Any, keepAlive: bool) -> None:
+    tcp = ITCPTransport(transport, None)
+    if tcp is None:
+        return
+    tcp.setTcpNoDelay(True)
+    if keepAlive:
+        tcp.setTcpKeepAlive(True)
+
+
+class _QuietFactory(Factory):
+    noisy = False
+
+
+@implementer(IPushProducer, IHalfCloseableProtocol)
+class _Side(Protocol):
+    """
+    One end of a relay: what it receives is written to its peer, and its
+    reading is paused while its peer cannot keep up.
+    """
+
+    def __init__(self, relay: Relay, onConnected: Callable[[], None] | None = None) -> None:
+        self.relay = relay
+        self.onConnected = onConnected
+        self.peer: _Side | None = None
+        self.received = 0
+        self.lost = False
+        self.readDone = False
+
+    def connectionMade(self) -> None:
+        if self.onConnected is not None:
+            self.onConnected()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.write(data)
+
+    def readConnectionLost(self) -> None:
+        """
+        This side will send nothing more: pass the half-close on.
+        """
+        self.readDone = True
+        if self.peer is not None:
+            self.peer.halfClose()
+
+    def halfClose(self) -> None:
+        """
+        Our peer stopped sending: stop writing once what is queued is sent.
+        """
+        if self.transport is not None and not self.lost:
+            ITCPTransport(self.transport).loseWriteConnection()
+
+    def writeConnectionLost(self) -> None:
+        if self.readDone:
+            self.close()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost = True
+        self.relay.sideLost(self)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.loseConnection()
+
+    def pauseProducing(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeProducing(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def stopProducing(self) -> None:
+        self.close()
+
+
+class Relay:
+    """
+    A client connection relayed to a target.
+
+    @ivar client: the client's side, the protocol of the adopted connection;
+        connecting to the target starts when it is connected.
+    @ivar target: the target's side, once connected.
+    @ivar onEnd: called once when the relay ends, with the bytes in (client
+        to target), the bytes out (target to client) and whether the target
+        was reached.
+    @ivar onConnectFailed: called with the failure when the target cannot be
+        reached (the client is then closed).
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: str,
+        port: int,
+        keepAlive: bool,
+        onEnd: Callable[[int, int, bool], None],
+        onConnectFailed: Callable[[Failure], None],
+    ) -> None:
+        self.reactor = reactor
+        self.address = address
+        self.port = port
+        self.keepAlive = keepAlive
+        self.onEnd = onEnd
+        self.onConnectFailed = onConnectFailed
+        self.client = _Side(self, self.clientConnected)
+        self.target: _Side | None = None
+        self.ended = False
+
+    def clientConnected(self) -> None:
+        _tune(self.client.transport, False)
+        self.client.pauseProducing()
+        endpointType = TCP6ClientEndpoint if ":" in self.address else TCP4ClientEndpoint
+        endpoint = endpointType(self.reactor, self.address, self.port, timeout=CONNECT_TIMEOUT)
+        target = _Side(self)
+        connecting = endpoint.connect(_QuietFactory.forProtocol(lambda: target))
+        connecting.addCallbacks(self.targetConnected, self.targetFailed)
+
+    def targetConnected(self, target: _Side) -> None:
+        if self.ended or self.client.lost:
+            target.close()
+            return
+        self.target = target
+        _tune(target.transport, self.keepAlive)
+        target.peer, self.client.peer = self.client, target
+        assert target.transport is not None and self.client.transport is not None
+        IConsumer(target.transport).registerProducer(self.client, True)
+        IConsumer(self.client.transport).registerProducer(target, True)
+        if self.client.readDone:
+            target.halfClose()
+        self.client.resumeProducing()
+
+    def targetFailed(self, failure: Failure) -> None:
+        if not self.client.lost:
+            self.onConnectFailed(failure)
+            self.client.close()
+
+    def stop(self, force: bool) -> None:
+        """
+        End the relay (C{force}: abort both connections).
+        """
+        for side in (self.client, self.target):
+            if side is None or side.transport is None or side.lost:
+                continue
+            if force:
+                side.transport.abortConnection()  # type: ignore[attr-defined]
+            else:
+                side.close()
+
+    def sideLost(self, side: _Side) -> None:
+        """
+        Either side is gone: close the other (what it had queued is still
+        sent); once both are gone, report the counts.
+        """
+        other = self.target if side is self.client else self.client
+        if other is not None:
+            other.close()
+        if self.ended or not self.client.lost:
+            return
+        if self.target is not None and not self.target.lost:
+            return
+        self.ended = True
+        target = self.target
+        self.onEnd(self.client.received, target.received if target else 0, target is not None)
+
+
+def describeConnectError(failure: Failure) -> str:
+    """
+    The reason in C{can't connect to remote host <ip>: <reason>}, worded
+    like xinetd's C{%m}.
+    """
+    error = failure.value
+    number = getattr(error, "osError", None)
+    if isinstance(number, int):
+        return f"{os.strerror(number)} (errno = {number})"
+    if isinstance(error, TimeoutError):
+        return f"{os.strerror(errno.ETIMEDOUT)} (errno = {errno.ETIMEDOUT})"
+    return str(error)
