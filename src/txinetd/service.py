@@ -28,7 +28,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import ILogObserver, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
-from txinetd import __version__
+from txinetd import __version__, systemd
 from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import Config, ServiceConfig
@@ -651,6 +651,7 @@ class XinetdService(MultiService):
             programMessage(Level.WARNING, "reconfiguration already in progress")
             return succeed(None)
         self.reloading = True
+        systemd.reloading()
         programMessage(Level.NOTICE, "Starting reconfiguration")
         if self.loadInThread:
             loading: Deferred[Config] = deferToThreadPool(
@@ -661,6 +662,7 @@ class XinetdService(MultiService):
 
         def done(result: object) -> None:
             self.reloading = False
+            systemd.notify("READY=1")
             if isinstance(result, Failure):
                 log.failure("Reconfiguration failed", result)
                 programMessage(Level.WARNING, "reconfiguration failed")
@@ -821,6 +823,7 @@ class XinetdService(MultiService):
         count = len(active)
         noun = "service" if count == 1 else "services"
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
+        systemd.notify(f"READY=1\nSTATUS=Started working: {count} available {noun}")
         if self.signals is not None:
             self.signals.install()
         self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
@@ -828,6 +831,7 @@ class XinetdService(MultiService):
             self.checker.start(self.consistencyInterval, now=False)
 
     def stopService(self) -> Any:
+        systemd.notify("STOPPING=1")
         if self.signals is not None:
             self.signals.uninstall()
         for loop in (self.sensorScan, self.checker):
