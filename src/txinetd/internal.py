@@ -93,6 +93,9 @@ class StreamService:
     name: str
     protocolFactory: ProtocolFactory
     socketType: ClassVar[str] = STREAM
+    #: For a service that only sends a reply and closes: the reply, so that
+    #: txinetd can answer without building a transport.
+    reply: Callable[[InternalContext], bytes] | None = None
 
     def buildProtocol(self, context: InternalContext) -> IProtocol:
         """
@@ -381,6 +384,16 @@ def _writeAndClose(answer: Callable[[bytes, InternalContext], bytes]) -> Protoco
     return build
 
 
+def _replyOf(
+    answer: Callable[[bytes, InternalContext], bytes],
+) -> Callable[[InternalContext], bytes]:
+    """
+    The reply a write-and-close stream service sends: its dgram answer to
+    an empty datagram.
+    """
+    return lambda context: answer(b"", context)
+
+
 def _echo(data: bytes, context: InternalContext) -> bytes:
     return data[:ECHO_DATAGRAM_LIMIT]
 
@@ -409,9 +422,9 @@ sensorStream = StreamService("sensor", lambda context: DiscardProtocol())
 sensorDgram = DatagramService("sensor", _discard)
 chargenStream = StreamService("chargen", _chargen.buildProtocol)
 chargenDgram = DatagramService("chargen", _chargen.answerDatagram)
-daytimeStream = StreamService("daytime", _writeAndClose(_daytime))
+daytimeStream = StreamService("daytime", _writeAndClose(_daytime), _replyOf(_daytime))
 daytimeDgram = DatagramService("daytime", _daytime)
-timeStream = StreamService("time", _writeAndClose(_time))
+timeStream = StreamService("time", _writeAndClose(_time), _replyOf(_time))
 timeDgram = DatagramService("time", _time)
 
 BUILTINS: tuple[IInternalService, ...] = (

@@ -541,6 +541,13 @@ class HostsAccess:
         """
         return self.allow.warnings + self.deny.warnings
 
+    @property
+    def hasRules(self) -> bool:
+        """
+        Whether either file has a rule (without any, everyone is allowed).
+        """
+        return bool(self.allow.rules or self.deny.rules)
+
     def needsReverseName(self, daemon: str) -> bool:
         """
         Whether a rule for C{daemon} may look at the client's name.

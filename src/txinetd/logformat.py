@@ -189,6 +189,8 @@ def normaliseAddress(host: str) -> str:
     @param host: a numeric address, such as C{::ffff:127.0.0.1}.
     @return: C{a.b.c.d} for an IPv4-mapped IPv6 address, C{host} otherwise.
     """
+    if "ffff" not in host.lower():
+        return host
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -359,11 +361,19 @@ def fileTimestamp(when: float) -> str:
 
     @param when: a POSIX time.
     """
-    t = time.localtime(when)
-    return (
-        f"{t.tm_year % 100:02d}/{t.tm_mon}/{t.tm_mday}"
-        f"@{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-    )
+    key = (int(when), time.timezone, time.tzname)
+    if _lastTimestamp[0] != key:
+        t = time.localtime(key[0])
+        _lastTimestamp[:] = [
+            key,
+            f"{t.tm_year % 100:02d}/{t.tm_mon}/{t.tm_mday}"
+            f"@{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}",
+        ]
+    return str(_lastTimestamp[1])
+
+
+#: The last timestamp made (a busy log writes many in one second).
+_lastTimestamp: list[object] = [None, ""]
 
 
 def syslogTimestamp(when: float) -> str:

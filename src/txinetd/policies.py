@@ -216,6 +216,8 @@ class Daemon:
     @ivar processes: the C{-limit} count of running servers.
     @ivar load: the load average.
     @ivar hostsAccess: hosts.allow / hosts.deny, or L{None} to skip libwrap.
+    @ivar hostsFiles: the paths of hosts.allow and hosts.deny, to read them
+        again on reconfiguration.
     @ivar reverseLookup: address to name.
     @ivar identPort: the ident port to query (113; other values for tests).
     @ivar identTimeout: how long IDONLY waits for ident.
@@ -234,6 +236,7 @@ class Daemon:
     processes: ProcessLimit = field(default_factory=lambda: ProcessLimit(None))
     load: LoadAverage = field(default_factory=LoadAverage.fromPath)
     hostsAccess: HostsAccess | None = None
+    hostsFiles: tuple[str, str] | None = None
     reverseLookup: ReverseLookup | None = None
     identPort: int = IDENT_PORT
     identTimeout: float = 30.0
@@ -245,6 +248,16 @@ class Daemon:
     spawner: Any = None
     internals: InternalServices = field(default_factory=InternalServices)
     localTime: Callable[[float], time.struct_time] = time.localtime
+
+    def rereadHostsAccess(self) -> None:
+        """
+        Read hosts.allow / hosts.deny again (on reconfiguration).
+        """
+        if self.hostsFiles is None:
+            return
+        self.hostsAccess = HostsAccess.fromFiles(*self.hostsFiles)
+        for warning in self.hostsAccess.warnings:
+            programMessage(Level.WARNING, warning)
 
     def lookupName(self, address: str) -> Deferred[str | None]:
         """
@@ -391,7 +404,11 @@ class ServicePolicy:
             accessTimes=config.access_times or TimeIntervals(),
         )
         self.libwrapName: str | None = None
-        if daemon.hostsAccess is not None and Flag.NOLIBWRAP not in config.flags:
+        if (
+            daemon.hostsAccess is not None
+            and daemon.hostsAccess.hasRules
+            and Flag.NOLIBWRAP not in config.flags
+        ):
             self.libwrapName = libwrapDaemonName(
                 config.libwrap,
                 config.name,
@@ -401,6 +418,13 @@ class ServicePolicy:
                 config.server_args or (),
                 config.server or "",
             )
+        #: No rule can refuse an address (the SENSOR list aside).
+        self.unrestricted = (
+            self.onlyFrom is None
+            and self.noAccess is None
+            and self.libwrapName is None
+            and Flag.SENSOR not in config.flags
+        )
         self.quietUntil: dict[tuple[str, int], float] = {}
         self.onCountChange: Callable[[int], None] | None = None
 
@@ -437,7 +461,7 @@ class ServicePolicy:
         """
         The SENSOR list, only_from / no_access and libwrap.
         """
-        if host is None:
+        if host is None or (self.unrestricted and not self.daemon.sensor):
             return succeed(None)
         needsName = any(
             lists is not None and lists.needsReverseName for lists in (self.onlyFrom, self.noAccess)

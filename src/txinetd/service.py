@@ -460,9 +460,17 @@ class ListeningService(Service):
     def startInternal(self, connection: PendingConnection, session: Session) -> None:
         """
         Serve an admitted connection with the internal service, in process.
+        A service that only sends a reply (daytime, time) gets it written to
+        the socket and closed, without a Twisted transport.
         """
+        plugin = self.internalPlugin()
         context = InternalContext(self.reactor, self.config.id, connection.peer)
-        protocol = self.internalPlugin().buildProtocol(context)
+        reply = getattr(plugin, "reply", None)
+        if reply is not None:
+            session.begin(0)
+            connection.send(reply(context)).addBoth(self._replied, connection, session)
+            return
+        protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
         session.stopper = served.stop
         try:
@@ -472,6 +480,11 @@ class ListeningService(Service):
         finally:
             connection.close()
         session.begin(0)
+
+    @staticmethod
+    def _replied(result: object, connection: PendingConnection, session: Session) -> None:
+        connection.close()
+        session.ended(0)
 
     def _oneAtATime(self, running: int) -> None:
         """
@@ -681,6 +694,7 @@ class XinetdService(MultiService):
         programMessage(Level.NOTICE, "Swapping defaults")
         self.config = config
         self.daemon.internals = InternalServices()
+        self.daemon.rereadHostsAccess()
         plan = planReload(
             [(child, child.config) for child in self.listening()],
             [service for service in config.services if service.listens],

@@ -18,7 +18,6 @@ from twisted.python import usage
 
 from txinetd import __version__
 from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.libwrap import HostsAccess
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
@@ -220,17 +219,16 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
     """
     The state all services share, from the options.
     """
-    hostsAccess = HostsAccess.fromFiles(options["hosts-allow"], options["hosts-deny"])
-    for warning in hostsAccess.warnings:
-        log.warn("{text}", text=warning)
-    return Daemon(
+    daemon = Daemon(
         reactor,
         logs=LogTargets(options["syslog-socket"]),
         identPort=options["ident-port"],
         identLookups=IdentLookups(options["logprocs"]),
         processes=ProcessLimit(options["limit"]),
-        hostsAccess=hostsAccess,
+        hostsFiles=(options["hosts-allow"], options["hosts-deny"]),
     )
+    daemon.rereadHostsAccess()
+    return daemon
 
 
 def makeService(options: Options) -> IService:
