@@ -252,7 +252,7 @@ class ListeningService(Service):
         """
         port, self.port = self.port, None
         sock, self.socket = self.socket, None
-        if isinstance(port, StreamAcceptor):
+        if isinstance(port, StreamAcceptor | ReadableWatcher):
             port.stopReading()
         elif port is not None:
             return port.stopListening()
@@ -387,7 +387,11 @@ class ListeningService(Service):
         """
         session.abandon()
         error = failure.value
-        reason = error.reason if isinstance(error, SpawnError) else str(error)
+        reason = str(error)
+        if isinstance(error, SpawnError):
+            reason = error.reason
+            if error.errno is not None:
+                reason = f"{reason} (errno = {error.errno})"
         programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {reason}")
 
     def startExternal(self, connection: PendingConnection, session: Session) -> None:
@@ -395,6 +399,7 @@ class ListeningService(Service):
         Start the server of an admitted connection; txinetd's copy of the
         socket is closed (never shut down) once the server has its own.
         """
+        asIPv4(connection)
         spawning = self.spawn(connection.peer, connection.fileno())
         spawning.addCallback(self.serverStarted, session)
         spawning.addErrback(self.serverFailed, session)
@@ -529,7 +534,7 @@ class ListeningService(Service):
         The (host, port) the service listens on, or L{None} if it is not
         listening.
         """
-        if isinstance(self.port, StreamAcceptor):
+        if isinstance(self.port, StreamAcceptor | ReadableWatcher):
             host, port = self.port.socket.getsockname()[:2]
             return str(host), int(port)
         if self.port is None:
@@ -898,6 +903,23 @@ class XinetdService(MultiService):
 
         poll(False)
         return done
+
+
+#: Linux's IPV6_ADDRFORM socket option (not in Python's socket module).
+IPV6_ADDRFORM = 1
+
+
+def asIPv4(connection: PendingConnection) -> None:
+    """
+    Make a connection of an IPv4 client on a dual-stack socket an AF_INET
+    socket, so that the server it is handed to sees a plain IPv4 peer.
+    """
+    if connection.family != socket.AF_INET6:
+        return
+    if not str(connection.rawPeer[0]).lower().startswith("::ffff:"):
+        return
+    with contextlib.suppress(OSError):
+        connection.socket.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET)
 
 
 def writePidFile(path: str) -> None:

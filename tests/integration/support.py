@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredQueue, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
@@ -230,3 +230,42 @@ def tcpExchangeFrom(source: str, host: str, port: int, send: bytes = b"") -> Def
     connecting = endpoint.connect(Factory.forProtocol(lambda: collector))
     connecting.addCallback(lambda _: collector.done)
     return withTimeout(connecting)
+
+
+class DatagramPeer(DatagramProtocol):
+    """
+    A UDP socket that sends datagrams and queues the ones it receives.
+
+    @ivar replies: the datagrams received and not yet taken.
+    """
+
+    def __init__(self) -> None:
+        self.replies: DeferredQueue[bytes] = DeferredQueue()
+
+    @classmethod
+    def start(cls, testCase: TestCase, host: str = "127.0.0.1") -> DatagramPeer:
+        """
+        Bind a new peer to an ephemeral port of C{host}, until the test ends.
+        """
+        peer = cls()
+        listening = reactor.listenUDP(0, peer, interface=host)
+        testCase.addCleanup(listening.stopListening)
+        return peer
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.getHost().port)
+
+    def send(self, payload: bytes, port: int, host: str = "127.0.0.1") -> None:
+        assert self.transport is not None
+        self.transport.write(payload, (host, port))
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.replies.put(datagram)
+
+    def reply(self) -> Deferred[bytes]:
+        """
+        The next datagram received (within L{TIMEOUT}).
+        """
+        return withTimeout(self.replies.get())

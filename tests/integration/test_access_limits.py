@@ -1318,3 +1318,35 @@ class IdentTests(ScenarioTestCase):
             lambda: f"Bad line received from identity server at 127.0.0.1: {line}" in s.messages,
             "the bad line is reported",
         )
+
+
+class ExternalServerTests(AddressTests, BannerTests, LimitTests):
+    """
+    The address, banner and limit scenarios against an external server,
+    C{/bin/cat}: it echoes until the client half-closes, START and EXIT
+    show its pid, and a refused connection logs FAIL alone.  A connection
+    is held once its server has started (START is logged when the pid is
+    known, after the banners were sent).
+    """
+
+    target = StreamTarget(
+        "cat", " type = UNLISTED\n server = /bin/cat\n user = root\n", r"[1-9]\d*"
+    )
+    skip = None if os.geteuid() == 0 else "the services run as user root"
+
+    class StartedScenario(Scenario):
+        @inlineCallbacks
+        def hold(
+            self, serviceId: str, source: str = "127.0.0.1"
+        ) -> Generator[Deferred[Any], Any, Client]:
+            def starts() -> int:
+                return sum(entry.startswith("START:") for entry in self.serviceLog())
+
+            before = starts()
+            client: Client = yield super().hold(serviceId, source)
+            yield waitUntil(lambda: starts() > before, "the server has started")
+            return client
+
+    def scenario(self, **daemonArguments: Any) -> Scenario:
+        daemon = Daemon(daemonArguments.pop("reactor", reactor), **daemonArguments)
+        return self.StartedScenario(self, self.target, daemon)

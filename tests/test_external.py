@@ -1,0 +1,523 @@
+# -*- test-case-name: tests.test_external -*-
+"""
+Tests for L{txinetd.external}: what a server is started with (sections
+7.1-7.3 of the xinetd reference), computed from configurations loaded with
+L{tests.fakes.FakeSystem}, and the socket helpers of C{wait = yes} services,
+on real loopback sockets.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import resource
+import socket
+
+from twisted.internet.testing import MemoryReactor
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakes import ENVIRON, ConfigFiles, describe
+from txinetd.config import ServiceConfig
+from txinetd.external import (
+    NO_ADDRESS,
+    ReadableWatcher,
+    acceptAndClose,
+    credentialsFor,
+    daemonUmask,
+    defaultFileLimit,
+    drain,
+    environmentFor,
+    peekSender,
+    specFor,
+    supplementaryGroups,
+)
+from txinetd.spawn import SpawnSpec
+
+INFINITY = resource.RLIM_INFINITY
+PEER = ("192.0.2.9", 40123)
+
+
+def serviceText(*lines: str) -> str:
+    """
+    An external stream service C{srv} with C{lines} added.
+    """
+    body = ["type = UNLISTED", "socket_type = stream", "wait = no", "port = 4000"]
+    body += ["server = /bin/cat", *lines]
+    if not any(line.startswith("user") for line in lines):
+        body.append("user = root")
+    return "service srv\n{\n" + "".join(f"    {line}\n" for line in body) + "}\n"
+
+
+class ConfigCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.files = ConfigFiles(self)
+
+    def service(self, *lines: str, euid: int = 0) -> ServiceConfig:
+        """
+        Load service C{srv} with C{lines}; it must load without a problem.
+        """
+        self.files.write("xinetd.conf", serviceText(*lines))
+        config = self.files.load(euid=euid)
+        self.assertEqual(describe(config.diagnostics), [])
+        [service] = config.services
+        return service
+
+
+class EnvironmentTests(ConfigCase):
+    """
+    L{environmentFor}: the start-up environment, C{passenv}, C{env}, then
+    C{REMOTE_HOST} and C{REMOTE_PORT}.
+    """
+
+    def test_wholeEnvironment(self) -> None:
+        """
+        Without C{passenv} the whole start-up environment is passed, in its
+        order, followed by REMOTE_HOST and REMOTE_PORT.
+        """
+        env = environmentFor(self.service(), ENVIRON, PEER)
+        self.assertEqual(
+            env,
+            (*ENVIRON.items(), ("REMOTE_HOST", "192.0.2.9"), ("REMOTE_PORT", "40123")),
+        )
+
+    def test_passenv(self) -> None:
+        env = environmentFor(self.service("passenv = TZ PATH"), ENVIRON, PEER)
+        self.assertEqual(
+            dict(env),
+            {
+                "TZ": "UTC",
+                "PATH": "/usr/bin:/bin",
+                "REMOTE_HOST": "192.0.2.9",
+                "REMOTE_PORT": "40123",
+            },
+        )
+
+    def test_passenvNameMissingAtStart(self) -> None:
+        """
+        A name C{passenv} lists that the start-up environment lacks is left
+        out.
+        """
+        config = self.service("passenv = TZ PATH")
+        env = environmentFor(config, {"PATH": "/bin"}, PEER)
+        self.assertEqual([name for name, _ in env], ["PATH", "REMOTE_HOST", "REMOTE_PORT"])
+
+    def test_emptyPassenv(self) -> None:
+        env = environmentFor(self.service("passenv ="), ENVIRON, PEER)
+        self.assertEqual(env, (("REMOTE_HOST", "192.0.2.9"), ("REMOTE_PORT", "40123")))
+
+    def test_envAddsAndReplaces(self) -> None:
+        """
+        C{env} (C{=} and C{+=}) replaces same-named variables and adds the
+        others; a value may hold C{=} or be empty.
+        """
+        config = self.service("env = LANG=fr_FR.UTF-8 A=b=c", "env += EMPTY=")
+        env = environmentFor(config, ENVIRON, PEER)
+        self.assertEqual(
+            dict(env),
+            {
+                **ENVIRON,
+                "LANG": "fr_FR.UTF-8",
+                "A": "b=c",
+                "EMPTY": "",
+                "REMOTE_HOST": "192.0.2.9",
+                "REMOTE_PORT": "40123",
+            },
+        )
+        self.assertEqual(len(env), len(dict(env)))
+
+    def test_envWithEmptyPassenv(self) -> None:
+        config = self.service("passenv =", "env = ONLY=this")
+        env = environmentFor(config, ENVIRON, PEER)
+        self.assertEqual(
+            env, (("ONLY", "this"), ("REMOTE_HOST", "192.0.2.9"), ("REMOTE_PORT", "40123"))
+        )
+
+    def test_remoteVariablesWin(self) -> None:
+        """
+        REMOTE_HOST and REMOTE_PORT are set last, over C{env} and the
+        start-up environment.
+        """
+        config = self.service("env = REMOTE_HOST=spoofed REMOTE_PORT=1")
+        environ = {"REMOTE_HOST": "inherited"}
+        env = environmentFor(config, environ, ("::1", 7))
+        self.assertEqual(env, (("REMOTE_HOST", "::1"), ("REMOTE_PORT", "7")))
+
+    def test_noPeer(self) -> None:
+        """
+        A C{wait = yes} stream server has no peer: REMOTE_HOST is
+        C{<no address>} and there is no REMOTE_PORT.
+        """
+        env = environmentFor(self.service("passenv ="), ENVIRON, None)
+        self.assertEqual(env, (("REMOTE_HOST", "<no address>"),))
+        self.assertEqual(NO_ADDRESS, "<no address>")
+
+
+class CredentialTests(ConfigCase):
+    """
+    L{credentialsFor} and L{supplementaryGroups}.
+    """
+
+    def fakeGroupList(self, groups: list[int]) -> list[tuple[str, int]]:
+        """
+        Make C{os.getgrouplist} answer C{groups} (plus the base gid) and
+        record its calls.
+        """
+        calls: list[tuple[str, int]] = []
+
+        def getgrouplist(name: str, gid: int) -> list[int]:
+            calls.append((name, gid))
+            return [*groups, gid]
+
+        self.patch(os, "getgrouplist", getgrouplist)
+        return calls
+
+    def test_user(self) -> None:
+        """
+        C{user} alone: its uid and its passwd gid, no supplementary groups.
+        """
+        self.assertEqual(credentialsFor(self.service("user = alice"), 0), (1000, 100, None))
+
+    def test_group(self) -> None:
+        config = self.service("user = alice", "group = nogroup")
+        self.assertEqual(credentialsFor(config, 0), (1000, 65534, None))
+
+    def test_groupsYes(self) -> None:
+        """
+        C{groups = yes}: the user's groups from its name and passwd gid
+        (not C{group}), sorted, each once.
+        """
+        calls = self.fakeGroupList([7, 3, 7, 100])
+        config = self.service("user = alice", "group = nogroup", "groups = yes")
+        self.assertEqual(credentialsFor(config, 0), (1000, 65534, (3, 7, 100)))
+        self.assertEqual(calls, [("alice", 100)])
+
+    def test_groupsNo(self) -> None:
+        calls = self.fakeGroupList([7])
+        config = self.service("user = alice", "groups = no")
+        self.assertIsNone(supplementaryGroups(config))
+        self.assertEqual(calls, [])
+
+    def test_numericUser(self) -> None:
+        """
+        A numeric user's groups are looked up by the name its uid has.
+        """
+        calls = self.fakeGroupList([5])
+        self.patch(
+            pwd,
+            "getpwuid",
+            lambda uid: pwd.struct_passwd(("named", "x", uid, 9, "", "/", "/bin/sh")),
+        )
+        config = self.service("user = 1234", "groups = yes")
+        self.assertEqual(credentialsFor(config, 0), (1234, 1234, (5, 1234)))
+        self.assertEqual(calls, [("named", 1234)])
+
+    def test_numericUserWithoutName(self) -> None:
+        """
+        A numeric user without a passwd entry gets its gid as its only
+        group.
+        """
+
+        def getpwuid(uid: int) -> pwd.struct_passwd:
+            raise KeyError(uid)
+
+        self.patch(pwd, "getpwuid", getpwuid)
+        config = self.service("user = 4321", "groups = yes")
+        self.assertEqual(supplementaryGroups(config), (4321,))
+
+    def test_root(self) -> None:
+        self.assertEqual(credentialsFor(self.service("user = root"), 0), (0, 0, None))
+
+    def test_notRoot(self) -> None:
+        """
+        A daemon that is not root changes no credential.
+        """
+        config = self.service("user = alice", "groups = yes", euid=1000)
+        self.assertEqual(credentialsFor(config, 1000), (None, None, None))
+
+
+class SpecTests(ConfigCase):
+    """
+    L{specFor}: the whole L{SpawnSpec}.
+    """
+
+    def spec(self, *lines: str, fileLimit: int = 1024, umask: int = 0o022) -> SpawnSpec:
+        return specFor(self.service(*lines), PEER, ENVIRON, 0, fileLimit, umask)
+
+    def test_defaults(self) -> None:
+        """
+        Without process attributes: argv is the server's base name, the
+        daemon's umask, no niceness, NOFILE at the daemon's limit and no
+        other limit.
+        """
+        spec = self.spec()
+        self.assertEqual(
+            spec,
+            SpawnSpec(
+                executable="/bin/cat",
+                argv=("cat",),
+                env=environmentFor(self.service(), ENVIRON, PEER),
+                uid=0,
+                gid=0,
+                groups=None,
+                umask=0o022,
+                nice=None,
+                rlimits=((resource.RLIMIT_NOFILE, 1024),),
+            ),
+        )
+
+    def test_serverArgs(self) -> None:
+        """
+        C{server_args} follow the base name; quotes are not interpreted.
+        """
+        spec = self.spec('server_args = -u "a b" it\'s')
+        self.assertEqual(spec.argv, ("cat", "-u", '"a', 'b"', "it's"))
+        self.assertEqual(spec.executable, "/bin/cat")
+
+    def test_nameInArgs(self) -> None:
+        """
+        With NAMEINARGS the arguments are the whole argv, whichever of
+        C{flags} and C{server_args} comes first.
+        """
+        first = self.spec("flags = NAMEINARGS", "server_args = in.cat -u")
+        last = self.spec("server_args = in.cat -u", "flags = NAMEINARGS")
+        self.assertEqual((first.argv, last.argv), (("in.cat", "-u"), ("in.cat", "-u")))
+        self.assertEqual((first.executable, last.executable), ("/bin/cat", "/bin/cat"))
+
+    def test_processAttributes(self) -> None:
+        spec = self.spec("user = nobody", "umask = 027", "nice = -3")
+        self.assertEqual((spec.uid, spec.gid, spec.umask, spec.nice), (65534, 65534, 0o027, -3))
+
+    def test_limits(self) -> None:
+        """
+        Every C{rlimit_*} that is set, C{rlimit_files} instead of the
+        daemon's limit; C{UNLIMITED} is infinity.
+        """
+        spec = self.spec(
+            "rlimit_as = 1M",
+            "rlimit_cpu = 100",
+            "rlimit_data = 2K",
+            "rlimit_rss = UNLIMITED",
+            "rlimit_stack = 8M",
+            "rlimit_files = 77",
+            fileLimit=20000,
+        )
+        self.assertEqual(
+            dict(spec.rlimits),
+            {
+                resource.RLIMIT_NOFILE: 77,
+                resource.RLIMIT_AS: 1 << 20,
+                resource.RLIMIT_CPU: 100,
+                resource.RLIMIT_DATA: 2048,
+                resource.RLIMIT_RSS: INFINITY,
+                resource.RLIMIT_STACK: 8 << 20,
+            },
+        )
+        self.assertEqual(len(spec.rlimits), 6)
+
+    def test_zeroLimitIsUnset(self) -> None:
+        """
+        A limit of 0 is not set (as in xinetd); C{rlimit_files = 0} leaves
+        the daemon's limit.
+        """
+        spec = self.spec("rlimit_cpu = 0", "rlimit_files = 0", fileLimit=500)
+        self.assertEqual(spec.rlimits, ((resource.RLIMIT_NOFILE, 500),))
+
+    def test_environmentAndPeer(self) -> None:
+        config = self.service("passenv = PATH")
+        spec = specFor(config, None, ENVIRON, 0, 1024, 0o022)
+        self.assertEqual(spec.env, (("PATH", "/usr/bin:/bin"), ("REMOTE_HOST", "<no address>")))
+
+    def test_notRoot(self) -> None:
+        config = self.service("user = alice", euid=1000)
+        spec = specFor(config, PEER, ENVIRON, 1000, 1024, 0o022)
+        self.assertEqual((spec.uid, spec.gid, spec.groups), (None, None, None))
+
+
+class DaemonDefaultsTests(SynchronousTestCase):
+    """
+    L{defaultFileLimit} and L{daemonUmask}.
+    """
+
+    def test_fileLimit(self) -> None:
+        self.patch(resource, "getrlimit", lambda number: (1024, 5000))
+        self.assertEqual(defaultFileLimit(), 5000)
+
+    def test_unlimitedFiles(self) -> None:
+        self.patch(resource, "getrlimit", lambda number: (1024, INFINITY))
+        self.assertEqual(defaultFileLimit(), 4096)
+
+    def test_fileLimitIsNofile(self) -> None:
+        asked: list[int] = []
+
+        def getrlimit(number: int) -> tuple[int, int]:
+            asked.append(number)
+            return (1, 2)
+
+        self.patch(resource, "getrlimit", getrlimit)
+        defaultFileLimit()
+        self.assertEqual(asked, [resource.RLIMIT_NOFILE])
+
+    def test_umask(self) -> None:
+        """
+        The daemon's umask with 022 added; the daemon's own is unchanged.
+        """
+        previous = os.umask(0o007)
+        try:
+            self.assertEqual(daemonUmask(), 0o027)
+            self.assertEqual(os.umask(0o007), 0o007)
+        finally:
+            os.umask(previous)
+
+
+class ReadableWatcherTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.reactor = MemoryReactor()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(self.sock.close)
+        self.calls: list[None] = []
+        self.watcher = ReadableWatcher(self.reactor, self.sock, lambda: self.calls.append(None))
+
+    def test_startStop(self) -> None:
+        """
+        Reading starts and stops once however often it is asked.
+        """
+        self.assertEqual(self.watcher.fileno(), self.sock.fileno())
+        self.watcher.startReading()
+        self.watcher.startReading()
+        self.assertEqual(self.reactor.getReaders(), [self.watcher])
+        self.assertTrue(self.watcher.reading)
+        self.watcher.stopReading()
+        self.watcher.stopReading()
+        self.assertEqual(self.reactor.getReaders(), [])
+        self.assertFalse(self.watcher.reading)
+
+    def test_doRead(self) -> None:
+        """
+        Readable: the callable is called and nothing is read.
+        """
+        receiver = self.sock
+        receiver.bind(("127.0.0.1", 0))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"kept", receiver.getsockname())
+        self.watcher.doRead()
+        self.assertEqual(self.calls, [None])
+        self.assertEqual(receiver.recv(10, socket.MSG_DONTWAIT), b"kept")
+
+    def test_connectionLost(self) -> None:
+        self.watcher.startReading()
+        self.watcher.connectionLost(Failure(Exception("gone")))
+        self.assertFalse(self.watcher.reading)
+
+
+class DatagramSocketTests(SynchronousTestCase):
+    """
+    L{peekSender} and L{drain} on loopback UDP sockets.
+    """
+
+    def udp(self, family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        return sock
+
+    def pair(self) -> tuple[socket.socket, socket.socket, tuple[str, int]]:
+        receiver = self.udp()
+        receiver.bind(("127.0.0.1", 0))
+        sender = self.udp()
+        sender.bind(("127.0.0.1", 0))
+        return receiver, sender, receiver.getsockname()
+
+    def test_peekNothing(self) -> None:
+        receiver, _, _ = self.pair()
+        self.assertIsNone(peekSender(receiver))
+
+    def test_peekLeavesTheDatagram(self) -> None:
+        receiver, sender, address = self.pair()
+        sender.sendto(b"first", address)
+        self.assertEqual(peekSender(receiver), ("127.0.0.1", sender.getsockname()[1]))
+        self.assertEqual(receiver.recv(100, socket.MSG_DONTWAIT), b"first")
+
+    def test_peekDualStack(self) -> None:
+        """
+        An IPv4 sender of a dual-stack socket is named by its IPv4 address.
+        """
+        receiver = self.udp(socket.AF_INET6)
+        receiver.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        receiver.bind(("::", 0))
+        sender = self.udp()
+        sender.bind(("127.0.0.1", 0))
+        sender.sendto(b"x", ("127.0.0.1", receiver.getsockname()[1]))
+        self.assertEqual(peekSender(receiver), ("127.0.0.1", sender.getsockname()[1]))
+
+    def test_peekQueuedError(self) -> None:
+        """
+        An error queued on the socket (a port unreachable report) is no
+        sender.
+        """
+        closed = self.udp()
+        closed.bind(("127.0.0.1", 0))
+        target = closed.getsockname()
+        closed.close()
+        sender = self.udp()
+        sender.connect(target)
+        sender.send(b"nobody listens")
+        self.assertIsNone(peekSender(sender))
+
+    def test_drain(self) -> None:
+        receiver, sender, address = self.pair()
+        for payload in (b"a", b"b", b"c"):
+            sender.sendto(payload, address)
+        self.assertEqual(drain(receiver), 3)
+        self.assertIsNone(peekSender(receiver))
+        self.assertEqual(drain(receiver), 0)
+
+    def test_drainLimit(self) -> None:
+        receiver, sender, address = self.pair()
+        for payload in (b"a", b"b", b"c"):
+            sender.sendto(payload, address)
+        self.assertEqual(drain(receiver, limit=1), 1)
+        self.assertEqual(receiver.recv(10, socket.MSG_DONTWAIT), b"b")
+
+    def test_drainBlockingSocket(self) -> None:
+        """
+        A blocking socket (the one a C{wait = yes} server shares) is drained
+        without blocking.
+        """
+        receiver, sender, address = self.pair()
+        receiver.setblocking(True)
+        sender.sendto(b"a", address)
+        self.assertEqual(drain(receiver), 1)
+
+
+class AcceptAndCloseTests(SynchronousTestCase):
+    def listener(self, blocking: bool) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(5)
+        sock.setblocking(blocking)
+        return sock
+
+    def test_pendingConnectionClosed(self) -> None:
+        """
+        The pending connection is accepted and closed: its client reads
+        the end of the stream; nothing is left pending.
+        """
+        listener = self.listener(blocking=True)
+        client = socket.create_connection(listener.getsockname())
+        self.addCleanup(client.close)
+        acceptAndClose(listener)
+        client.settimeout(5)
+        self.assertEqual(client.recv(10), b"")
+        listener.setblocking(False)
+        self.assertRaises(BlockingIOError, listener.accept)
+
+    def test_nothingPending(self) -> None:
+        """
+        Without a pending connection it returns at once, even though the
+        socket is blocking (as C{wait = yes} servers need it), and the
+        socket stays blocking.
+        """
+        listener = self.listener(blocking=True)
+        acceptAndClose(listener)
+        self.assertTrue(listener.getblocking())

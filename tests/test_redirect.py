@@ -1,0 +1,368 @@
+# -*- test-case-name: tests.test_redirect -*-
+"""
+Tests for L{txinetd.redirect}: a L{Relay} driven by hand, its client and
+target connections fake TCP transports, its outbound connection made
+through a L{MemoryReactorClock}.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.error import ConnectionDone, ConnectionRefusedError, TimeoutError
+from twisted.internet.interfaces import ITCPTransport
+from twisted.internet.protocol import ClientFactory
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from txinetd.redirect import CONNECT_TIMEOUT, Relay, describeConnectError
+
+
+@implementer(ITCPTransport)
+class FakeTCPTransport(StringTransport):
+    """
+    A L{StringTransport} with the TCP options and the half-close of a TCP
+    transport.
+
+    @ivar writeClosed: whether C{loseWriteConnection} was called.
+    @ivar aborted: whether C{abortConnection} was called.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        addressType = IPv6Address if ":" in host else IPv4Address
+        super().__init__(addressType("TCP", host, 1000), addressType("TCP", host, 2000))
+        self.noDelay = False
+        self.keepAlive = False
+        self.writeClosed = False
+        self.aborted = False
+
+    def loseWriteConnection(self) -> None:
+        self.writeClosed = True
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        super().abortConnection()
+
+    def getTcpNoDelay(self) -> bool:
+        return self.noDelay
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.noDelay = enabled
+
+    def getTcpKeepAlive(self) -> bool:
+        return self.keepAlive
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        self.keepAlive = enabled
+
+
+class RelayTestCase(SynchronousTestCase):
+    """
+    A relay to 127.0.0.1:8080 (or C{address}) whose ends and failures are
+    recorded.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        self.ends: list[tuple[int, int, bool]] = []
+        self.failures: list[Failure] = []
+        self.clientTransport = FakeTCPTransport()
+        self.targetTransport = FakeTCPTransport()
+
+    def relay(self, address: str = "127.0.0.1", keepAlive: bool = False) -> Relay:
+        relay = Relay(
+            self.reactor,
+            address,
+            8080,
+            keepAlive,
+            lambda bytesIn, bytesOut, reached: self.ends.append((bytesIn, bytesOut, reached)),
+            self.failures.append,
+        )
+        relay.client.makeConnection(self.clientTransport)
+        return relay
+
+    def factory(self) -> ClientFactory:
+        """
+        The factory of the relay's (only) outbound connection.
+        """
+        [(_, _, factory, _, _)] = self.reactor.tcpClients
+        assert isinstance(factory, ClientFactory)
+        return factory
+
+    def connectTarget(self) -> None:
+        protocol = self.factory().buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
+        assert protocol is not None
+        protocol.makeConnection(self.targetTransport)
+
+    def connected(self, keepAlive: bool = False) -> Relay:
+        relay = self.relay(keepAlive=keepAlive)
+        self.connectTarget()
+        self.assertIsNotNone(relay.target)
+        return relay
+
+    def lose(self, relay: Relay, side: str) -> None:
+        """
+        The C{client} or C{target} connection is gone.
+        """
+        protocol = relay.client if side == "client" else relay.target
+        assert protocol is not None
+        protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class ConnectTests(RelayTestCase):
+    def test_fakeTransport(self) -> None:
+        self.assertTrue(verifyObject(ITCPTransport, FakeTCPTransport()))
+
+    def test_connectsWhenClientArrives(self) -> None:
+        """
+        The client's connection is paused, with TCP_NODELAY, while the
+        target is connected to, with a timeout.
+        """
+        relay = self.relay()
+        self.assertEqual(self.clientTransport.producerState, "paused")
+        self.assertTrue(self.clientTransport.noDelay)
+        self.assertFalse(self.clientTransport.keepAlive)
+        [(host, port, _, timeout, bindAddress)] = self.reactor.tcpClients
+        self.assertEqual((host, port, timeout, bindAddress), ("127.0.0.1", 8080, 30, None))
+        self.assertEqual(CONNECT_TIMEOUT, 30)
+        self.assertIsNone(relay.target)
+
+    def test_ipv6Target(self) -> None:
+        self.relay("::1")
+        [(host, port, _, _, _)] = self.reactor.tcpClients
+        self.assertEqual((host, port), ("::1", 8080))
+
+    def test_targetConnected(self) -> None:
+        """
+        Once the target is connected: TCP_NODELAY on it, each side the
+        streaming producer of the other's transport, the client resumed.
+        """
+        relay = self.connected()
+        self.assertTrue(self.targetTransport.noDelay)
+        self.assertFalse(self.targetTransport.keepAlive)
+        self.assertIs(self.clientTransport.producer, relay.target)
+        self.assertIs(self.targetTransport.producer, relay.client)
+        self.assertTrue(self.clientTransport.streaming)
+        self.assertTrue(self.targetTransport.streaming)
+        self.assertEqual(self.clientTransport.producerState, "producing")
+
+    def test_keepAlive(self) -> None:
+        """
+        KEEPALIVE sets SO_KEEPALIVE on the target's connection only.
+        """
+        self.connected(keepAlive=True)
+        self.assertTrue(self.targetTransport.keepAlive)
+        self.assertFalse(self.clientTransport.keepAlive)
+
+    def test_connectFailed(self) -> None:
+        """
+        A failed connection is reported and the client is closed; the end
+        is reported without the target.
+        """
+        relay = self.relay()
+        error = ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+        self.factory().clientConnectionFailed(self.reactor.connectors[0], Failure(error))
+        [failure] = self.failures
+        self.assertIs(failure.value, error)
+        self.assertTrue(self.clientTransport.disconnecting)
+        self.assertEqual(self.ends, [])
+        self.lose(relay, "client")
+        self.assertEqual(self.ends, [(0, 0, False)])
+
+    def test_connectTimeout(self) -> None:
+        """
+        Connecting fails after L{CONNECT_TIMEOUT} seconds.
+        """
+        self.relay()
+        self.factory().clientConnectionFailed(self.reactor.connectors[0], Failure(TimeoutError()))
+        self.assertIsInstance(self.failures[0].value, TimeoutError)
+        self.assertTrue(self.clientTransport.disconnecting)
+
+    def test_clientGoneFirst(self) -> None:
+        """
+        A client that leaves before the target is connected ends the relay
+        at once; the target's connection is closed when it comes.
+        """
+        relay = self.relay()
+        self.lose(relay, "client")
+        self.assertEqual(self.ends, [(0, 0, False)])
+        self.connectTarget()
+        self.assertTrue(self.targetTransport.disconnecting)
+        self.assertEqual(self.ends, [(0, 0, False)])
+
+    def test_clientGoneThenFailure(self) -> None:
+        """
+        A connection failure after the client has gone closes nothing more.
+        """
+        relay = self.relay()
+        self.lose(relay, "client")
+        error = ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+        self.factory().clientConnectionFailed(self.reactor.connectors[0], Failure(error))
+        self.assertEqual(self.ends, [(0, 0, False)])
+
+
+class RelayingTests(RelayTestCase):
+    def test_bothWays(self) -> None:
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.dataReceived(b"request")
+        relay.target.dataReceived(b"reply!")
+        relay.client.dataReceived(b"more")
+        self.assertEqual(self.targetTransport.value(), b"requestmore")
+        self.assertEqual(self.clientTransport.value(), b"reply!")
+
+    def test_counts(self) -> None:
+        """
+        The end is reported once, when both connections are gone, with the
+        bytes in (client to target) and out (target to client).
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.dataReceived(b"12345")
+        relay.target.dataReceived(b"123")
+        self.lose(relay, "target")
+        self.assertEqual(self.ends, [])
+        self.lose(relay, "client")
+        self.lose(relay, "client")
+        self.assertEqual(self.ends, [(5, 3, True)])
+
+    def test_oneSideLostClosesTheOther(self) -> None:
+        relay = self.connected()
+        self.lose(relay, "target")
+        self.assertTrue(self.clientTransport.disconnecting)
+        self.assertFalse(self.clientTransport.aborted)
+
+    def test_clientLostClosesTarget(self) -> None:
+        relay = self.connected()
+        self.lose(relay, "client")
+        self.assertTrue(self.targetTransport.disconnecting)
+        self.assertEqual(self.ends, [])
+
+    def test_flowControl(self) -> None:
+        """
+        A side whose transport cannot keep up pauses the other side's
+        reading, and resumes it.
+        """
+        self.connected()
+        clientProducer: Any = self.clientTransport.producer
+        targetProducer: Any = self.targetTransport.producer
+        clientProducer.pauseProducing()
+        self.assertEqual(self.targetTransport.producerState, "paused")
+        self.assertEqual(self.clientTransport.producerState, "producing")
+        clientProducer.resumeProducing()
+        self.assertEqual(self.targetTransport.producerState, "producing")
+        targetProducer.pauseProducing()
+        self.assertEqual(self.clientTransport.producerState, "paused")
+        targetProducer.resumeProducing()
+        self.assertEqual(self.clientTransport.producerState, "producing")
+
+    def test_stopProducing(self) -> None:
+        """
+        A consumer that stops its producer closes that side.
+        """
+        self.connected()
+        producer: Any = self.clientTransport.producer
+        producer.stopProducing()
+        self.assertTrue(self.targetTransport.disconnecting)
+
+
+class HalfCloseTests(RelayTestCase):
+    def test_clientHalfCloses(self) -> None:
+        """
+        The client's end of stream is passed on as a half-close of the
+        target's connection; the reply still reaches the client.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.dataReceived(b"all of it")
+        relay.client.readConnectionLost()
+        self.assertTrue(self.targetTransport.writeClosed)
+        self.assertFalse(self.targetTransport.disconnecting)
+        self.assertFalse(self.clientTransport.disconnecting)
+        relay.target.dataReceived(b"reply")
+        self.assertEqual(self.clientTransport.value(), b"reply")
+
+    def test_bothHalfClosed(self) -> None:
+        """
+        Once both directions have ended, each connection is closed when its
+        half-close has been sent.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.readConnectionLost()
+        relay.target.readConnectionLost()
+        self.assertTrue(self.clientTransport.writeClosed)
+        self.assertFalse(self.clientTransport.disconnecting)
+        relay.target.writeConnectionLost()
+        relay.client.writeConnectionLost()
+        self.assertTrue(self.targetTransport.disconnecting)
+        self.assertTrue(self.clientTransport.disconnecting)
+
+    def test_writeClosedBeforeReadDone(self) -> None:
+        """
+        A side whose half-close was sent stays open while its peer may
+        still send.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.readConnectionLost()
+        relay.target.writeConnectionLost()
+        self.assertFalse(self.targetTransport.disconnecting)
+
+    def test_halfClosedBeforeTarget(self) -> None:
+        """
+        A client that half-closed before the target was connected is
+        half-closed towards the target as soon as it is.
+        """
+        relay = self.relay()
+        relay.client.readConnectionLost()
+        self.connectTarget()
+        self.assertTrue(self.targetTransport.writeClosed)
+        self.assertEqual(self.clientTransport.producerState, "producing")
+
+
+class StopTests(RelayTestCase):
+    def test_stop(self) -> None:
+        relay = self.connected()
+        relay.stop(False)
+        self.assertEqual(
+            [(t.disconnecting, t.aborted) for t in (self.clientTransport, self.targetTransport)],
+            [(True, False), (True, False)],
+        )
+
+    def test_stopForce(self) -> None:
+        relay = self.connected()
+        relay.stop(True)
+        self.assertEqual(
+            [(t.disconnecting, t.aborted) for t in (self.clientTransport, self.targetTransport)],
+            [(True, True), (True, True)],
+        )
+
+    def test_stopBeforeTarget(self) -> None:
+        relay = self.relay()
+        relay.stop(False)
+        self.assertTrue(self.clientTransport.disconnecting)
+
+
+class DescribeTests(SynchronousTestCase):
+    """
+    L{describeConnectError}: the reason in C{can't connect to remote host},
+    worded like xinetd's C{%m}.
+    """
+
+    def test_errno(self) -> None:
+        failure = Failure(ConnectionRefusedError(errno.ECONNREFUSED, "ignored"))
+        self.assertEqual(describeConnectError(failure), "Connection refused (errno = 111)")
+
+    def test_timeout(self) -> None:
+        self.assertEqual(
+            describeConnectError(Failure(TimeoutError())), "Connection timed out (errno = 110)"
+        )
+
+    def test_other(self) -> None:
+        self.assertEqual(describeConnectError(Failure(ValueError("odd"))), "odd")
