@@ -294,7 +294,7 @@ class SocketOptionTests(TestCase):
         """
         text = internalService("echo", "stream").replace("id = echo-stream", "id = e") * 2
         tree = startTree(self, text)
-        names = sorted(child.name for child in tree.listening())
+        names = sorted(str(child.name) for child in tree.listening())
         self.assertEqual(len(names), 2)
         self.assertIn("e", names)
 
