@@ -1,0 +1,275 @@
+# -*- test-case-name: tests.test_introspect -*-
+"""
+The introspection services of the original xinetd, which later versions
+removed: C{servers} lists the running servers, C{services} the available
+services (C{<name> <protocol> <port>} per line), and C{xadmin} is an
+interactive shell (C{help}, C{show run}, C{show avail}, C{bye}).
+
+They show the daemon's state to whoever connects, so a service that runs
+one must say who may: txinetd refuses it at load unless its own entry has
+an C{only_from} (L{requiresOnlyFrom}).
+
+Each protocol reads the daemon through a L{DaemonView}, which gives copies
+of the state: it can change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol as TypingProtocol
+
+from twisted.protocols.basic import LineOnlyReceiver
+
+from txinetd.attributes import Flag, SocketType
+from txinetd.config import ServiceConfig
+from txinetd.dump import ServerState, ServiceState, formatServer
+from txinetd.internal import InternalContext, StreamService, WriteAndCloseProtocol
+
+#: The names of the introspection services.
+INTROSPECTION_NAMES = ("servers", "services", "xadmin")
+
+ServerLine = ServerState
+"""One running server: its service's id, pid (0 in process), client and start."""
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """
+    One available service.
+
+    @ivar serviceId: its id.
+    @ivar name: its service name.
+    @ivar protocol: C{tcp} or C{udp}.
+    @ivar port: the port it listens on (0 for none).
+    @ivar address: the address it listens on.
+    """
+
+    serviceId: str
+    name: str
+    protocol: str
+    port: int
+    address: str
+
+
+class DaemonView(TypingProtocol):
+    """
+    What the introspection services may read of the daemon.
+    """
+
+    def services(self) -> list[ServiceLine]:
+        """
+        The available services, in configuration order.
+        """
+
+    def servers(self) -> list[ServerLine]:
+        """
+        The running servers and in-process sessions.
+        """
+
+
+def serviceLine(state: ServiceState) -> ServiceLine:
+    """
+    The line of a service from its dump state.
+    """
+    config = state.config
+    if state.address is None:
+        return ServiceLine(
+            config.id, config.name, config.protocol, config.port or 0, config.bindAddress
+        )
+    host, port = state.address
+    return ServiceLine(config.id, config.name, config.protocol, port, host)
+
+
+@dataclass(frozen=True)
+class StateView:
+    """
+    A L{DaemonView} made of the functions that give the dump's states.
+
+    @ivar serviceStates: gives every service's state; the active ones are
+        the available services.
+    @ivar serverStates: gives every running server.
+    """
+
+    serviceStates: Callable[[], Sequence[ServiceState]]
+    serverStates: Callable[[], Sequence[ServerState]]
+
+    def services(self) -> list[ServiceLine]:
+        return [serviceLine(state) for state in self.serviceStates() if state.state == "Active"]
+
+    def servers(self) -> list[ServerLine]:
+        return list(self.serverStates())
+
+
+def servicesText(view: DaemonView) -> bytes:
+    """
+    What C{services} sends: C{<name> <protocol> <port>} and LF per service.
+    """
+    return "".join(
+        f"{service.name} {service.protocol} {service.port}\n" for service in view.services()
+    ).encode("utf-8", "replace")
+
+
+def serversText(view: DaemonView) -> bytes:
+    """
+    What C{servers} sends: each running server as the state dump shows it.
+    """
+    return "".join(
+        line + "\n" for server in view.servers() for line in formatServer(server)
+    ).encode("utf-8", "replace")
+
+
+def availableText(view: DaemonView) -> bytes:
+    """
+    What C{show avail} sends: a header, then a line per service.
+    """
+    rows = [("service", "proto", "port", "address")] + [
+        (service.serviceId, service.protocol, str(service.port), service.address)
+        for service in view.services()
+    ]
+    lines = (f"{sid:<20} {proto:<5} {port:>5} {address}\n" for sid, proto, port, address in rows)
+    return ("Available services:\n" + "".join(lines)).encode("utf-8", "replace")
+
+
+def runningText(view: DaemonView) -> bytes:
+    """
+    What C{show run} sends: a header, then every running server.
+    """
+    return b"Running servers:\n" + serversText(view)
+
+
+class ServicesProtocol(WriteAndCloseProtocol):
+    """
+    The C{services} service: the available services, then close.
+    """
+
+    def __init__(self, view: DaemonView) -> None:
+        super().__init__(servicesText(view))
+
+
+class ServersProtocol(WriteAndCloseProtocol):
+    """
+    The C{servers} service: the running servers, then close.
+    """
+
+    def __init__(self, view: DaemonView) -> None:
+        super().__init__(serversText(view))
+
+
+XADMIN_HELP = b"""\
+txinetd admin commands:
+  show run     the running servers
+  show avail   the available services
+  help         this list
+  bye, exit, quit   end the session
+"""
+_SHOW_USAGE = b"show what? show run | show avail\n"
+_FAREWELL = b"bye bye\n"
+_PROMPT = b"> "
+_ENDINGS = frozenset({"bye", "exit", "quit"})
+
+
+class XadminProtocol(LineOnlyReceiver):
+    """
+    The C{xadmin} service: a C{> } prompt and one command per line.
+
+    Commands are words separated by blanks, in any case; an empty line only
+    prompts again.  A line longer than L{MAX_LENGTH} ends the session.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = 256
+
+    def __init__(self, view: DaemonView) -> None:
+        self.view = view
+        self.commands: dict[str, Callable[[], bytes]] = {
+            "help": lambda: XADMIN_HELP,
+            "show run": lambda: runningText(view),
+            "show avail": lambda: availableText(view),
+            "show": lambda: _SHOW_USAGE,
+        }
+
+    def connectionMade(self) -> None:
+        self._write(_PROMPT)
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        command = " ".join(line.decode("utf-8", "replace").lower().split())
+        if command in _ENDINGS:
+            self._write(_FAREWELL)
+            if self.transport is not None:
+                self.transport.loseConnection()
+            return
+        if command:
+            self._write(self.answer(command))
+        self._write(_PROMPT)
+
+    def answer(self, command: str) -> bytes:
+        """
+        The output of a command that does not end the session.
+        """
+        run = self.commands.get(command)
+        if run is not None:
+            return run()
+        if command.startswith("show "):
+            return _SHOW_USAGE
+        return f"unknown command: {command} (try help)\n".encode("utf-8", "replace")
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._write(b"line too long\n")
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+
+def introspectionServices(view: DaemonView) -> tuple[StreamService, ...]:
+    """
+    The C{servers}, C{services} and C{xadmin} stream internal services,
+    reading the daemon through C{view}.
+    """
+
+    def servers(context: InternalContext) -> ServersProtocol:
+        return ServersProtocol(view)
+
+    def services(context: InternalContext) -> ServicesProtocol:
+        return ServicesProtocol(view)
+
+    def xadmin(context: InternalContext) -> XadminProtocol:
+        return XadminProtocol(view)
+
+    return (
+        StreamService("servers", servers),
+        StreamService("services", services),
+        StreamService("xadmin", xadmin),
+    )
+
+
+#: The registered introspection services: they read the daemon through the
+#: view in their context (see L{txinetd.internal.InternalContext.view}).
+serversStream = StreamService("servers", lambda context: ServersProtocol(context.view))
+servicesStream = StreamService("services", lambda context: ServicesProtocol(context.view))
+xadminStream = StreamService("xadmin", lambda context: XadminProtocol(context.view))
+
+
+def requiresOnlyFrom(config: ServiceConfig) -> str | None:
+    """
+    The load-time rule for the introspection services.
+
+    @return: the error for an INTERNAL stream service named C{servers},
+        C{services} or C{xadmin} whose own entry has no C{only_from} (one
+        inherited from the defaults does not count), else L{None}.
+    """
+    if (
+        not config.isInternal
+        or Flag.SENSOR in config.flags
+        or config.socket_type is not SocketType.STREAM
+        or config.name.lower() not in INTROSPECTION_NAMES
+        or "only_from" in config.specified
+    ):
+        return None
+    return (
+        f"Service {config.name} shows the daemon's state and needs an only_from "
+        "of its own - DISABLING"
+    )

@@ -1,0 +1,367 @@
+# -*- test-case-name: tests.test_introspect -*-
+"""
+Tests for L{txinetd.introspect}: the C{servers}, C{services} and C{xadmin}
+protocols on a L{StringTransport} with a fake daemon view, the view made of
+dump states, and the load-time C{only_from} rule.
+"""
+
+from __future__ import annotations
+
+import time
+
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from txinetd.config import ServiceConfig
+from txinetd.dump import ServerState, ServiceState
+from txinetd.interfaces import IInternalService
+from txinetd.internal import InternalContext
+from txinetd.introspect import (
+    XADMIN_HELP,
+    ServerLine,
+    ServersProtocol,
+    ServiceLine,
+    ServicesProtocol,
+    StateView,
+    XadminProtocol,
+    introspectionServices,
+    requiresOnlyFrom,
+)
+
+from .fakes import INTERNAL_SERVICES, ConfigFiles
+
+STARTED = time.mktime((2026, 11, 22, 1, 14, 59, 0, 0, -1))
+SERVICES = [
+    ServiceLine("echo-stream", "echo", "tcp", 7, "::"),
+    ServiceLine("daytime-dgram", "daytime", "udp", 13, "0.0.0.0"),
+]
+SERVERS = [
+    ServerLine("ftp", 4242, "192.0.2.1", STARTED),
+    ServerLine("echo-stream", 0, None, STARTED),
+]
+
+
+class FakeView:
+    """
+    A L{txinetd.introspect.DaemonView} with fixed lists.
+    """
+
+    def __init__(
+        self, services: list[ServiceLine] = SERVICES, servers: list[ServerLine] = SERVERS
+    ) -> None:
+        self.serviceLines = services
+        self.serverLines = servers
+
+    def services(self) -> list[ServiceLine]:
+        return list(self.serviceLines)
+
+    def servers(self) -> list[ServerLine]:
+        return list(self.serverLines)
+
+
+def connect(protocol: object) -> StringTransport:
+    """
+    Connect C{protocol} to a new L{StringTransport}.
+    """
+    transport = StringTransport()
+    protocol.makeConnection(transport)  # type: ignore[attr-defined]
+    return transport
+
+
+SERVERS_TEXT = (
+    "ftp server\n"
+    "pid = 4242\n"
+    f"start_time = {time.strftime('%a %b %d %H:%M:%S %Y', time.localtime(STARTED))}\n"
+    "Connection info:\n"
+    "\tservice = ftp\n"
+    "\tremote_address = 192.0.2.1\n"
+    "echo-stream server\n"
+    "pid = 0\n"
+    f"start_time = {time.strftime('%a %b %d %H:%M:%S %Y', time.localtime(STARTED))}\n"
+    "Connection info:\n"
+    "\tservice = echo-stream\n"
+    "\tremote_address = <no address>\n"
+).encode()
+
+
+class OneShotTests(SynchronousTestCase):
+    """
+    L{ServicesProtocol} and L{ServersProtocol}.
+    """
+
+    def test_services(self) -> None:
+        """
+        C{services} sends C{<name> <protocol> <port>} per service and
+        closes.
+        """
+        transport = connect(ServicesProtocol(FakeView()))
+        self.assertEqual(transport.value(), b"echo tcp 7\ndaytime udp 13\n")
+        self.assertTrue(transport.disconnecting)
+
+    def test_servers(self) -> None:
+        """
+        C{servers} sends every running server as the dump shows it, and
+        closes.
+        """
+        transport = connect(ServersProtocol(FakeView()))
+        self.assertEqual(transport.value(), SERVERS_TEXT)
+        self.assertTrue(transport.disconnecting)
+
+    def test_nothing(self) -> None:
+        """
+        With no services or servers, nothing is sent.
+        """
+        for protocol in (ServicesProtocol(FakeView([], [])), ServersProtocol(FakeView([], []))):
+            transport = connect(protocol)
+            self.assertEqual((transport.value(), transport.disconnecting), (b"", True))
+
+    def test_stateAtConnect(self) -> None:
+        """
+        The state is read when the connection is made, not when the
+        service is configured.
+        """
+        view = FakeView([], [])
+        [_, services, _] = introspectionServices(view)
+        view.serviceLines = SERVICES[:1]
+        context = InternalContext(Clock(), "services", ("127.0.0.1", 5000))
+        transport = connect(services.buildProtocol(context))
+        self.assertEqual(transport.value(), b"echo tcp 7\n")
+
+
+class XadminTests(SynchronousTestCase):
+    """
+    L{XadminProtocol}.
+    """
+
+    def setUp(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """
+        Open a new session.
+        """
+        self.protocol = XadminProtocol(FakeView())
+        self.transport = connect(self.protocol)
+
+    def send(self, data: bytes) -> bytes:
+        """
+        Send C{data}; return what the protocol wrote in answer.
+        """
+        self.transport.clear()
+        self.protocol.dataReceived(data)
+        return bytes(self.transport.value())
+
+    def test_prompt(self) -> None:
+        """
+        The session opens with the prompt.
+        """
+        self.assertEqual(self.transport.value(), b"> ")
+
+    def test_help(self) -> None:
+        """
+        C{help} lists the commands, then prompts again.
+        """
+        self.assertEqual(self.send(b"help\n"), XADMIN_HELP + b"> ")
+        self.assertIn(b"show avail", XADMIN_HELP)
+
+    def test_showRun(self) -> None:
+        """
+        C{show run} lists the running servers.
+        """
+        self.assertEqual(self.send(b"show run\r\n"), b"Running servers:\n" + SERVERS_TEXT + b"> ")
+
+    def test_showAvail(self) -> None:
+        """
+        C{show avail} lists the available services with their protocol,
+        port and address.
+        """
+        self.assertEqual(
+            self.send(b"  SHOW   Avail \n"),
+            b"Available services:\n"
+            b"service              proto  port address\n"
+            b"echo-stream          tcp       7 ::\n"
+            b"daytime-dgram        udp      13 0.0.0.0\n"
+            b"> ",
+        )
+
+    def test_showWhat(self) -> None:
+        """
+        C{show} without a known subject says what it can show.
+        """
+        usage = b"show what? show run | show avail\n> "
+        self.assertEqual(self.send(b"show\n"), usage)
+        self.assertEqual(self.send(b"show everything\n"), usage)
+
+    def test_unknown(self) -> None:
+        """
+        An unknown command gets an error line.
+        """
+        self.assertEqual(self.send(b"reload\n"), b"unknown command: reload (try help)\n> ")
+
+    def test_emptyLine(self) -> None:
+        """
+        An empty line only prompts again.
+        """
+        self.assertEqual(self.send(b"\r\n"), b"> ")
+
+    def test_endings(self) -> None:
+        """
+        C{bye}, C{exit} and C{quit} say C{bye bye} and close; the lines
+        after it are ignored.
+        """
+        for word in (b"bye", b"EXIT", b"quit"):
+            self.start()
+            self.assertEqual(self.send(word + b"\nhelp\n"), b"bye bye\n")
+            self.assertTrue(self.transport.disconnecting)
+
+    def test_severalLines(self) -> None:
+        """
+        Several commands in one segment are answered in order; a partial
+        line waits for its end.
+        """
+        self.assertEqual(
+            self.send(b"show\nfoo\nhe"),
+            b"show what? show run | show avail\n> unknown command: foo (try help)\n> ",
+        )
+        self.assertEqual(self.send(b"lp\n"), XADMIN_HELP + b"> ")
+
+    def test_lineTooLong(self) -> None:
+        """
+        A line longer than 256 bytes ends the session.
+        """
+        self.assertEqual(self.send(b"x" * 256), b"")
+        self.assertEqual(self.send(b"x"), b"line too long\n")
+        self.assertTrue(self.transport.disconnecting)
+
+
+class ServicesTests(SynchronousTestCase):
+    """
+    L{introspectionServices}.
+    """
+
+    def test_services(self) -> None:
+        """
+        Three stream internal services, named as in the original xinetd,
+        each building its protocol.
+        """
+        services = introspectionServices(FakeView())
+        context = InternalContext(Clock(), "x", None)
+        self.assertEqual(
+            [(s.name, s.socketType, type(s.buildProtocol(context))) for s in services],
+            [
+                ("servers", "stream", ServersProtocol),
+                ("services", "stream", ServicesProtocol),
+                ("xadmin", "stream", XadminProtocol),
+            ],
+        )
+        for service in services:
+            self.assertTrue(verifyObject(IInternalService, service))
+
+
+CONFIG = """\
+defaults
+{
+    only_from = 127.0.0.1
+}
+service xadmin
+{
+    type = INTERNAL UNLISTED
+    port = 9100
+    socket_type = stream
+    wait = no
+    only_from = 127.0.0.1
+}
+service services
+{
+    type = INTERNAL UNLISTED
+    port = 9101
+    socket_type = stream
+    wait = no
+}
+service SERVERS
+{
+    type = INTERNAL UNLISTED
+    port = 9102
+    socket_type = stream
+    wait = no
+    only_from =
+}
+service echo
+{
+    type = INTERNAL
+    socket_type = stream
+    wait = no
+}
+service xadmin
+{
+    id = xadmin-sensor
+    type = INTERNAL UNLISTED
+    port = 9103
+    socket_type = stream
+    wait = no
+    flags = SENSOR
+}
+"""
+
+
+class LoadedTests(SynchronousTestCase):
+    """
+    L{requiresOnlyFrom} and L{StateView} with loaded configurations.
+    """
+
+    def setUp(self) -> None:
+        files = ConfigFiles(self)
+        files.write("xinetd.conf", CONFIG)
+        available = INTERNAL_SERVICES | {
+            ("servers", "stream"),
+            ("services", "stream"),
+            ("xadmin", "stream"),
+            ("sensor", "stream"),
+        }
+        config = files.load(internal=available)
+        self.errors = [d.message for d in config.errors]
+        self.services = {service.id: service for service in config.services}
+
+    def service(self, serviceId: str) -> ServiceConfig:
+        return self.services[serviceId]
+
+    def test_rule(self) -> None:
+        """
+        Only an introspection service without an C{only_from} of its own
+        is refused (at load); an empty one counts, one from the defaults
+        does not.
+        """
+        self.assertEqual(
+            self.errors,
+            [
+                "Service services shows the daemon's state and needs an "
+                "only_from of its own - DISABLING"
+            ],
+        )
+        self.assertEqual(
+            {serviceId: requiresOnlyFrom(service) for serviceId, service in self.services.items()},
+            {"xadmin": None, "SERVERS": None, "echo": None, "xadmin-sensor": None},
+        )
+
+    def test_stateView(self) -> None:
+        """
+        A L{StateView} lists the active services, where they listen (or
+        their configured port), and the running servers.
+        """
+        states = [
+            ServiceState(self.service("xadmin"), "Active", 0, ("127.0.0.1", 9100)),
+            ServiceState(self.service("SERVERS"), "Suspended", 0, None),
+            ServiceState(self.service("echo"), "Active", 1, None),
+        ]
+        servers = [ServerState("echo", 0, "127.0.0.1", STARTED)]
+        view = StateView(lambda: states, lambda: servers)
+        self.assertEqual(
+            view.services(),
+            [
+                ServiceLine("xadmin", "xadmin", "tcp", 9100, "127.0.0.1"),
+                ServiceLine("echo", "echo", "tcp", 7, self.service("echo").bindAddress),
+            ],
+        )
+        self.assertEqual(view.servers(), servers)
