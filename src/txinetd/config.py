@@ -66,6 +66,8 @@ LATE_ATTRIBUTES = (
 )
 
 DEFAULT_CPS = CpsSpec(50, 10)
+#: The tcpmux service, which txinetd's service layer runs itself.
+TCPMUX = ("tcpmux", "stream")
 IDENT_PORT = 113
 
 
@@ -544,7 +546,15 @@ class _Loader:
             self.diagnostics.error(message, state.location)
         if problems:
             return None
-        return built.record()
+        config = built.record()
+        # introspect builds on this module's records.
+        from txinetd.introspect import requiresOnlyFrom
+
+        problem = requiresOnlyFrom(config)
+        if problem is not None:
+            self.diagnostics.error(problem, state.location)
+            return None
+        return config
 
     def unique(self, configs: list[ServiceConfig]) -> list[ServiceConfig]:
         seen: dict[tuple[Any, ...], ServiceConfig] = {}
@@ -848,7 +858,10 @@ def loadConfig(
     if internalServices is None:
         from txinetd.internal import InternalServices
 
-        internalServices = InternalServices().exists
+        installed = InternalServices()
+
+        def internalServices(name: str, socketType: str) -> bool:
+            return (name.lower(), socketType) == TCPMUX or installed.exists(name, socketType)
 
     diagnostics = Diagnostics()
     entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())

@@ -17,7 +17,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from twisted.internet.interfaces import (
     IConsumer,
@@ -69,11 +69,14 @@ class InternalContext:
     @ivar serviceId: the service's id, for log and debug messages only.
     @ivar peer: the client's C{(host, port)}, the host normalised (C{1.2.3.4},
         never C{::ffff:1.2.3.4}), or L{None} when unknown.
+    @ivar view: a read-only view of the daemon (its services and running
+        servers), for services that report on it; L{None} when there is none.
     """
 
     reactor: IReactorTime
     serviceId: str
     peer: tuple[str, int] | None
+    view: Any = None
 
 
 ProtocolFactory = Callable[[InternalContext], IProtocol]

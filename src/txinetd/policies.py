@@ -36,7 +36,7 @@ from txinetd.access import (
     decide,
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
-from txinetd.config import ServiceConfig
+from txinetd.config import LocalSystem, ServiceConfig
 from txinetd.external import daemonUmask, defaultFileLimit
 from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
 from txinetd.internal import InternalServices
@@ -227,6 +227,9 @@ class Daemon:
     @ivar umask: the umask of servers without C{umask}.
     @ivar spawner: the L{txinetd.spawn.Spawner} that starts servers.
     @ivar internals: the installed internal services.
+    @ivar view: a read-only view of the daemon, for the introspection
+        services.
+    @ivar rpcByName: /etc/rpc look-ups, for RPC services.
     @ivar localTime: seconds to local time (for C{access_times}).
     """
 
@@ -247,6 +250,8 @@ class Daemon:
     umask: int = field(default_factory=daemonUmask)
     spawner: Any = None
     internals: InternalServices = field(default_factory=InternalServices)
+    view: Any = None
+    rpcByName: Callable[[str], int | None] = field(default_factory=lambda: LocalSystem().rpcByName)
     localTime: Callable[[float], time.struct_time] = time.localtime
 
     def rereadHostsAccess(self) -> None:

@@ -28,15 +28,16 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import ILogObserver, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
-from txinetd import __version__, systemd
+from txinetd import __version__, rpc, systemd
 from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
-from txinetd.attributes import Flag, SocketType
+from txinetd.attributes import Flag, ServiceType, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
 from txinetd.errors import Severity
 from txinetd.external import ReadableWatcher, acceptAndClose, drain, peekSender, specFor
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext, InternalServices, shouldAnswer
+from txinetd.introspect import StateView
 from txinetd.limits import RunningServers
 from txinetd.logformat import Level
 from txinetd.policies import (
@@ -44,12 +45,15 @@ from txinetd.policies import (
     ServedProtocol,
     ServicePolicy,
     Session,
+    Starter,
     programMessage,
     recheck,
 )
 from txinetd.redirect import Relay, describeConnectError
 from txinetd.reload import SignalDispatcher, planReload
+from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError
+from txinetd.tcpmux import multiplex
 
 log = Logger(namespace="txinetd")
 
@@ -154,7 +158,9 @@ class InternalDatagramProtocol(DatagramProtocol):
     def _answer(self, allowed: bool, datagram: bytes, addr: Any, peer: tuple[str, int]) -> None:
         if not allowed:
             return
-        context = InternalContext(self.service.reactor, self.service.config.id, peer)
+        context = InternalContext(
+            self.service.reactor, self.service.config.id, peer, self.service.daemon.view
+        )
         reply = self.plugin.answerDatagram(datagram, context)
         self.service.policy.log.start(0, peer[0])
         if reply is not None and self.transport is not None:
@@ -182,6 +188,7 @@ class ListeningService(Service):
         self.socket: socket.socket | None = None
         self.bindAttempted = False
         self.reactivation: Any = None
+        self.rpcProgram: int | None = None
         if config.wait and config.socket_type is SocketType.STREAM and config.isInternal:
             self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
@@ -197,15 +204,17 @@ class ListeningService(Service):
     def bind(self) -> None:
         """
         Bind and start reading the listening socket, once; a failure is
-        logged and leaves the service inactive.
+        logged and leaves the service inactive.  A TCPMUX service has no
+        socket of its own; an RPC one is registered with the portmapper.
         """
-        if self.bindAttempted:
+        if self.bindAttempted or not self.config.listens:
             return
         self.bindAttempted = True
-        if not self.activate():
-            programMessage(
-                Level.ERROR, f"Service {self.config.id} failed to start and is deactivated."
-            )
+        if self.activate():
+            if ServiceType.RPC in self.config.type:
+                self.registerRpc()
+            return
+        programMessage(Level.ERROR, f"Service {self.config.id} failed to start and is deactivated.")
 
     def activate(self) -> bool:
         """
@@ -246,10 +255,39 @@ class ListeningService(Service):
                 sock.close()
         return True
 
+    def registerRpc(self) -> None:
+        """
+        Register every version of an RPC service with the portmapper; a
+        service with none registered is deactivated.
+        """
+        config, address = self.config, self.address
+        program = rpcProgram(config, self.daemon.rpcByName)
+        if program is None or address is None:
+            return
+        self.rpcProgram = program
+
+        def registered(results: list[tuple[int, bool]]) -> None:
+            for version, ok in results:
+                if not ok:
+                    programMessage(Level.ERROR, pmapSetFailed(config.id, program, version))
+            if results and not any(ok for _, ok in results):
+                programMessage(
+                    Level.ERROR, f"Service {config.id} failed to start and is deactivated."
+                )
+                self.deactivate()
+
+        versions = rpcVersions(config)
+        registering = rpc.register(self.reactor, program, versions, config.protocol, address[1])
+        registering.addCallback(registered)
+
     def deactivate(self) -> Any:
         """
-        Close the listening socket.
+        Close the listening socket (and take an RPC service off the
+        portmapper).
         """
+        if self.rpcProgram is not None:
+            rpc.unregister(self.reactor, self.rpcProgram, rpcVersions(self.config))
+            self.rpcProgram = None
         port, self.port = self.port, None
         sock, self.socket = self.socket, None
         if isinstance(port, StreamAcceptor | ReadableWatcher):
@@ -315,13 +353,50 @@ class ListeningService(Service):
             session.stop(force)
 
     def connectionAccepted(self, connection: PendingConnection) -> None:
-        if self.config.isInternal:
-            starter = self.startInternal
-        elif self.config.redirect is not None:
-            starter = self.startRedirect
-        else:
-            starter = self.startExternal
-        self.policy.handleConnection(connection, starter)
+        self.policy.handleConnection(connection, self.starter())
+
+    def starter(self) -> Starter:
+        """
+        What runs this service on an admitted connection.
+        """
+        config = self.config
+        if config.isInternal and config.name.lower() == "tcpmux":
+            return self.startTcpmux
+        if config.isInternal:
+            return self.startInternal
+        if config.redirect is not None:
+            return self.startRedirect
+        return self.startExternal
+
+    def startTcpmux(self, connection: PendingConnection, session: Session) -> None:
+        """
+        The tcpmux service (RFC 1078): read the service name, then run the
+        named TCPMUX service on the connection, through that service's own
+        checks.
+        """
+        session.begin(0)
+        targets = [child.config for child in self.tcpmuxTargets()]
+        choosing = multiplex(self.reactor, connection, targets)
+        choosing.addCallback(self._tcpmuxChosen, connection, session)
+        choosing.addErrback(lambda failure: connection.close())
+        choosing.addBoth(lambda _: session.ended(0))
+
+    def tcpmuxTargets(self) -> list[ListeningService]:
+        parent = self.parent
+        if not isinstance(parent, XinetdService):
+            return []
+        return [child for child in parent.listening() if child.config.isTcpmuxClient]
+
+    def _tcpmuxChosen(
+        self, target: ServiceConfig | None, connection: PendingConnection, session: Session
+    ) -> None:
+        if target is None:
+            return
+        for child in self.tcpmuxTargets():
+            if child.config is target:
+                child.policy.handleConnection(connection, child.starter())
+                return
+        connection.close()
 
     def startRedirect(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -469,7 +544,7 @@ class ListeningService(Service):
         the socket and closed, without a Twisted transport.
         """
         plugin = self.internalPlugin()
-        context = InternalContext(self.reactor, self.config.id, connection.peer)
+        context = InternalContext(self.reactor, self.config.id, connection.peer, self.daemon.view)
         reply = getattr(plugin, "reply", None)
         if reply is not None:
             session.begin(0)
@@ -607,6 +682,7 @@ class XinetdService(MultiService):
         self.reloading = False
         self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
+        self.daemon.view = StateView(self.serviceStates, self.serverStates)
         if self.daemon.spawner is None:
             self.daemon.spawner = Spawner(reactor)
         if isinstance(self.daemon.spawner, Spawner):
@@ -634,8 +710,7 @@ class XinetdService(MultiService):
                 },
             )
         for serviceConfig in config.services:
-            if serviceConfig.listens:
-                self.addListening(serviceConfig)
+            self.addListening(serviceConfig)
 
     def addListening(self, config: ServiceConfig) -> ListeningService:
         """
@@ -702,7 +777,7 @@ class XinetdService(MultiService):
         self.daemon.rereadHostsAccess()
         plan = planReload(
             [(child, child.config) for child in self.listening()],
-            [service for service in config.services if service.listens],
+            config.services,
         )
         for child, newConfig in plan.kept:
             programMessage(Level.NOTICE, f"readjusting service {newConfig.id}")

@@ -6,7 +6,7 @@ stream and dgram), registered as L{txinetd.interfaces.IInternalService} plugins.
 
 from __future__ import annotations
 
-from txinetd import internal
+from txinetd import internal, introspect
 
 echoStream = internal.echoStream
 echoDgram = internal.echoDgram
@@ -20,3 +20,6 @@ daytimeStream = internal.daytimeStream
 daytimeDgram = internal.daytimeDgram
 timeStream = internal.timeStream
 timeDgram = internal.timeDgram
+serversStream = introspect.serversStream
+servicesStream = introspect.servicesStream
+xadminStream = introspect.xadminStream
