@@ -1,0 +1,269 @@
+"""
+Tests for L{txinetd.systemd} (sd_notify messages on a test socket) and for
+the systemd unit C{etc/txinetd.service}.
+
+The unit is checked with C{systemd-analyze verify} (Debian package
+systemd); that test is skipped where the command is missing.  What a real
+twistd sends to C{NOTIFY_SOCKET} is tested in
+L{tests.integration.test_operating}.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from txinetd import systemd
+from txinetd.service import STOP_GRACE
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UNIT = os.path.join(ROOT, "etc", "txinetd.service")
+#: Where the unit expects txinetd's virtualenv.
+INSTALLED_TWISTD = "/opt/txinetd/bin/twistd"
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+#: struct ucred: pid, uid, gid.
+_UCRED = struct.Struct("3i")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """
+    One sd_notify datagram.
+
+    @ivar pid: the sender's pid, as the kernel reports it.
+    @ivar text: the message.
+    """
+
+    pid: int | None
+    text: str
+
+
+class NotifyReceiver:
+    """
+    A datagram socket bound in a test's temporary directory (or at
+    C{address}), as systemd's notify socket is: it learns each sender's pid
+    (C{SO_PASSCRED}), which C{NotifyAccess=main} checks.
+
+    @ivar received: every notification taken from the socket so far.
+    """
+
+    def __init__(self, case: SynchronousTestCase, address: str | bytes | None = None) -> None:
+        if address is None:
+            # Short: a socket path has at most 107 bytes.
+            directory = tempfile.mkdtemp(prefix="txinetd-notify-")
+            case.addCleanup(shutil.rmtree, directory, True)
+            address = os.path.join(directory, "notify")
+        self.address = address
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        case.addCleanup(self.socket.close)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.socket.bind(address)
+        self.socket.setblocking(False)
+        self.received: list[Notification] = []
+
+    def receive(self) -> list[Notification]:
+        """
+        Take the queued datagrams.
+
+        @return: L{received}.
+        """
+        while True:
+            try:
+                data, ancillary, _, _ = self.socket.recvmsg(4096, socket.CMSG_SPACE(_UCRED.size))
+            except BlockingIOError:
+                return self.received
+            pid = None
+            for level, kind, payload in ancillary:
+                if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                    pid = _UCRED.unpack(payload[: _UCRED.size])[0]
+            self.received.append(Notification(pid, data.decode()))
+
+    def texts(self) -> list[str]:
+        """
+        The text of every notification received so far.
+        """
+        return [notification.text for notification in self.receive()]
+
+
+class NotifyAddressTests(SynchronousTestCase):
+    def test_none(self) -> None:
+        self.assertIsNone(systemd.notifyAddress({}))
+        self.assertIsNone(systemd.notifyAddress({"NOTIFY_SOCKET": ""}))
+
+    def test_path(self) -> None:
+        address = systemd.notifyAddress({"NOTIFY_SOCKET": "/run/systemd/notify"})
+        self.assertEqual(address, "/run/systemd/notify")
+
+    def test_abstract(self) -> None:
+        """
+        A leading C{@} names an abstract socket: a NUL byte instead.
+        """
+        self.assertEqual(systemd.notifyAddress({"NOTIFY_SOCKET": "@sd/notify"}), b"\0sd/notify")
+
+
+class NotifyTests(SynchronousTestCase):
+    def test_sent(self) -> None:
+        receiver = NotifyReceiver(self)
+        environ = {"NOTIFY_SOCKET": str(receiver.address)}
+        self.assertTrue(systemd.notify("READY=1\nSTATUS=up", environ))
+        self.assertTrue(systemd.notify("STOPPING=1", environ))
+        self.assertEqual(receiver.texts(), ["READY=1\nSTATUS=up", "STOPPING=1"])
+        self.assertEqual({n.pid for n in receiver.received}, {os.getpid()})
+
+    def test_abstractSocket(self) -> None:
+        name = f"txinetd-test-{uuid.uuid4().hex}"
+        receiver = NotifyReceiver(self, b"\0" + name.encode())
+        self.assertTrue(systemd.notify("READY=1", {"NOTIFY_SOCKET": "@" + name}))
+        self.assertEqual(receiver.texts(), ["READY=1"])
+
+    def test_processEnvironment(self) -> None:
+        """
+        Without an explicit environment, the process's C{NOTIFY_SOCKET} is
+        used.
+        """
+        receiver = NotifyReceiver(self)
+        self.patch(os, "environ", {"NOTIFY_SOCKET": str(receiver.address)})
+        self.assertTrue(systemd.notify("READY=1"))
+        self.assertEqual(receiver.texts(), ["READY=1"])
+
+    def test_notUnderSystemd(self) -> None:
+        self.assertFalse(systemd.notify("READY=1", {}))
+
+    def test_nobodyListening(self) -> None:
+        """
+        A socket that does not exist (systemd went away) is not an error.
+        """
+        missing = os.path.join(os.path.abspath(self.mktemp()), "notify")
+        self.assertFalse(systemd.notify("READY=1", {"NOTIFY_SOCKET": missing}))
+
+    def test_reloading(self) -> None:
+        """
+        C{RELOADING=1} carries the monotonic clock in microseconds.
+        """
+        receiver = NotifyReceiver(self)
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.assertTrue(systemd.reloading({"NOTIFY_SOCKET": str(receiver.address)}))
+        after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        (message,) = receiver.texts()
+        first, second = message.split("\n")
+        self.assertEqual(first, "RELOADING=1")
+        name, value = second.split("=")
+        self.assertEqual(name, "MONOTONIC_USEC")
+        self.assertTrue(before <= int(value) <= after, (before, value, after))
+
+
+def unitText() -> str:
+    with open(UNIT, encoding="utf-8") as f:
+        return f.read()
+
+
+def localUnit(case: SynchronousTestCase, *replacements: tuple[str, str]) -> str:
+    """
+    A copy of the unit with this checkout's twistd instead of the installed
+    one (and more replacements), in a temporary directory.
+
+    @return: its path.
+    """
+    text = unitText().replace(INSTALLED_TWISTD, TWISTD)
+    for old, new in replacements:
+        text = text.replace(old, new)
+    directory = os.path.abspath(case.mktemp())
+    os.makedirs(directory)
+    path = os.path.join(directory, "txinetd.service")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+class UnitTests(SynchronousTestCase):
+    """
+    C{etc/txinetd.service}.
+    """
+
+    def setUp(self) -> None:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read(UNIT, encoding="utf-8")
+        self.service = parser["Service"]
+
+    def test_notify(self) -> None:
+        """
+        systemd waits for READY=1 and takes it from twistd only.
+        """
+        self.assertEqual((self.service["Type"], self.service["NotifyAccess"]), ("notify", "main"))
+
+    def test_foreground(self) -> None:
+        """
+        twistd runs in the foreground (systemd supervises it, its log goes
+        to the journal) without a twistd pid file.
+        """
+        words = self.service["ExecStart"].split()
+        self.assertEqual(words[0], INSTALLED_TWISTD)
+        self.assertEqual(words[1:4], ["--nodaemon", "--pidfile=", "xinetd"])
+        self.assertEqual(self.service["ExecReload"], "/bin/kill -HUP $MAINPID")
+        self.assertEqual(self.service["Restart"], "on-failure")
+
+    def test_stopLeavesServersToTxinetd(self) -> None:
+        """
+        Only twistd is signalled, and the stop timeout is longer than the
+        grace txinetd gives its servers before SIGKILL.
+        """
+        self.assertEqual(self.service["KillMode"], "process")
+        self.assertGreater(int(self.service["TimeoutStopSec"]), STOP_GRACE)
+
+    def test_commandLineAccepted(self) -> None:
+        """
+        twistd accepts the unit's command line (checked on the demo
+        configuration with C{--check}).
+        """
+        words = self.service["ExecStart"].replace("/etc/xinetd.conf", "etc/demo.conf").split()
+        result = subprocess.run(
+            [TWISTD, *words[1:], "--check"],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+        self.assertEqual((result.returncode, result.stderr), (0, b""))
+        self.assertIn(b"etc/demo.conf: 10 services, 0 errors, 0 warnings", result.stdout)
+
+    def test_inReadme(self) -> None:
+        """
+        The README shows the unit as it is.
+        """
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        self.assertTrue(unitText() in readme, "the README's unit is not etc/txinetd.service")
+
+    def verify(self, path: str) -> subprocess.CompletedProcess[bytes]:
+        command = shutil.which("systemd-analyze")
+        if command is None:
+            raise SkipTest("systemd-analyze is not installed (Debian package systemd)")
+        return subprocess.run(
+            [command, "verify", "--man=no", path], capture_output=True, timeout=60, check=False
+        )
+
+    def test_systemdAnalyzeVerify(self) -> None:
+        """
+        C{systemd-analyze verify} finds nothing to say about the unit.
+        """
+        result = self.verify(localUnit(self))
+        self.assertEqual((result.returncode, result.stdout + result.stderr), (0, b""))
+
+    def test_systemdAnalyzeComplains(self) -> None:
+        """
+        The check above can fail: a misspelt setting is reported.
+        """
+        result = self.verify(localUnit(self, ("KillMode=process", "KillMode=proces")))
+        self.assertIn(b"Failed to parse kill mode", result.stdout + result.stderr)
