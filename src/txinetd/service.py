@@ -912,17 +912,29 @@ class XinetdService(MultiService):
         super().privilegedStartService()
 
     def startService(self) -> None:
+        if self.signals is not None:
+            self.signals.install()
         super().startService()
+        self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
+        if self.checker is not None:
+            self.checker.start(self.consistencyInterval, now=False)
+        # Announce (and tell systemd) only once the reactor runs, so that
+        # its own SIGTERM handling is in place as well.
+        if getattr(self.reactor, "running", True):
+            self.announce()
+        else:
+            self.reactor.callWhenRunning(self.announce)
+
+    def announce(self) -> None:
+        """
+        Log C{Started working: N available services} and tell systemd that
+        txinetd is ready.
+        """
         active = [child for child in self if getattr(child, "port", None) is not None]
         count = len(active)
         noun = "service" if count == 1 else "services"
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
         systemd.notify(f"READY=1\nSTATUS=Started working: {count} available {noun}")
-        if self.signals is not None:
-            self.signals.install()
-        self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
-        if self.checker is not None:
-            self.checker.start(self.consistencyInterval, now=False)
 
     def stopService(self) -> Any:
         systemd.notify("STOPPING=1")
