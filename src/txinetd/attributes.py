@@ -28,6 +28,7 @@ from txinetd.access import (
     parseAddressToken,
 )
 from txinetd.conffile import WHITESPACE
+from txinetd.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS
 
 
 class BadValue(Exception):
@@ -230,31 +231,6 @@ class FailureFlag(enum.Enum):
     HOST = "HOST"
     ATTEMPT = "ATTEMPT"
     USERID = "USERID"
-
-
-SYSLOG_FACILITIES: Mapping[str, int] = {
-    "kern": 0,
-    "user": 1,
-    "mail": 2,
-    "daemon": 3,
-    "auth": 4,
-    "lpr": 6,
-    "news": 7,
-    "uucp": 8,
-    "authpriv": 10,
-    "ftp": 11,
-    **{f"local{n}": 16 + n for n in range(8)},
-}
-SYSLOG_LEVELS: Mapping[str, int] = {
-    "emerg": 0,
-    "alert": 1,
-    "crit": 2,
-    "err": 3,
-    "warning": 4,
-    "notice": 5,
-    "info": 6,
-    "debug": 7,
-}
 
 
 # --- value records ---------------------------------------------------------
@@ -766,7 +742,7 @@ def _syslogLog(arguments: Sequence[str]) -> LogSpec:
     if not 1 <= len(arguments) <= 2:
         raise BadValue("wrong number of arguments")
     facility = arguments[0].lower()
-    if facility not in SYSLOG_FACILITIES or facility == "kern":
+    if facility not in SYSLOG_FACILITIES:
         raise BadValue(f"Unknown syslog facility: {arguments[0]}")
     level = "info"
     if len(arguments) == 2:
