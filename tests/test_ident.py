@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 
 from twisted.internet import error
-from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
 from twisted.internet.interfaces import IAddress, IListeningPort, IReactorTCP
 from twisted.internet.protocol import ClientFactory, Protocol, ServerFactory
@@ -19,6 +18,7 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
+from tests.integration.support import canBind, portNumber
 from txinetd.ident import MAX_TEXT, IdentResult, NoId, UserId, parseIdentReply, queryIdent
 from txinetd.logformat import NoIdReason
 
@@ -376,21 +376,6 @@ class IdentPeerFactory(ServerFactory):
         return IdentPeer(self)
 
 
-def _canBind(family: socket.AddressFamily, host: str) -> bool:
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-    except OSError:
-        return False
-    return True
-
-
-def portNumber(port: IListeningPort) -> int:
-    address = port.getHost()
-    assert isinstance(address, IPv4Address | IPv6Address)
-    return address.port
-
-
 class RealIdentTests(TestCase):
     """
     Tests for L{queryIdent} against an ident peer on loopback.
@@ -462,7 +447,7 @@ class RealIdentTests(TestCase):
         """
         The lookup connects from the service's local address.
         """
-        if not _canBind(socket.AF_INET, "127.0.0.2"):
+        if not canBind(socket.AF_INET, "127.0.0.2"):
             raise SkipTest("127.0.0.2 is not a local address")
         factory = IdentPeerFactory(b"4321,23 : USERID : UNIX : carol\r\n")
         result = await self.lookup(factory, local="127.0.0.2")
@@ -472,7 +457,7 @@ class RealIdentTests(TestCase):
         )
 
     async def test_ipv6(self) -> None:
-        if not _canBind(socket.AF_INET6, "::1"):
+        if not canBind(socket.AF_INET6, "::1"):
             raise SkipTest("no IPv6 loopback")
         factory = IdentPeerFactory(b"4321,23 : USERID : UNIX : bob\r\n")
         result = await self.lookup(factory, host="::1")

@@ -22,7 +22,6 @@ from twisted.internet.defer import Deferred, DeferredQueue
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
-    IListeningPort,
     IProtocol,
     IPushProducer,
     IReactorUDP,
@@ -38,6 +37,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 import twisted.plugins
+from tests.integration.support import hasIPv6, portNumber
 from txinetd import internal
 from txinetd.interfaces import IInternalService
 from txinetd.internal import (
@@ -665,24 +665,6 @@ class LookupTests(SynchronousTestCase):
             self.assertIn((service.name, service.socketType), available)
 
 
-def ipv6Available() -> bool:
-    """
-    Whether a socket can be bound to ::1.
-    """
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-def portNumber(port: IListeningPort) -> int:
-    address = port.getHost()
-    assert isinstance(address, IPv4Address | IPv6Address)
-    return address.port
-
-
 class InternalServerFactory(ServerFactory):
     """
     The smallest stream server for an internal service: one context per
@@ -977,7 +959,7 @@ class DgramIntegrationMixin(RealReactorMixin):
         self.assertEqual((reply, source), (b"probe", echoAddress))
 
 
-NO_IPV6 = None if ipv6Available() else "IPv6 is not available on ::1"
+NO_IPV6 = None if hasIPv6() else "IPv6 is not available on ::1"
 
 
 class StreamIPv4Tests(StreamIntegrationMixin, TestCase):

@@ -33,31 +33,6 @@ def trips(limiter: CpsLimiter, times: list[float]) -> list[bool]:
     return [limiter.request(now) for now in times]
 
 
-class FailReasonTests(SynchronousTestCase):
-    """
-    The reasons are the words of xinetd's FAIL lines.
-    """
-
-    def test_words(self) -> None:
-        """
-        Each reason's value is its word.
-        """
-        self.assertEqual(
-            [reason.value for reason in FailReason],
-            [
-                "address",
-                "time",
-                "fork",
-                "service_limit",
-                "per_source_limit",
-                "process_limit",
-                "libwrap",
-                "load",
-                "connections per second",
-            ],
-        )
-
-
 class CpsLimiterTests(SynchronousTestCase):
     """
     L{CpsLimiter} does xinetd's arithmetic.

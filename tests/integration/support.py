@@ -13,10 +13,11 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from twisted.internet import reactor as _reactor
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredQueue, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.protocol import DatagramProtocol, Factory, ProcessProtocol, Protocol
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
@@ -45,16 +46,51 @@ def captureLog(testCase: TestCase) -> list[str]:
     return texts
 
 
+def canBind(family: socket.AddressFamily, host: str) -> bool:
+    """
+    Whether a stream socket of C{family} can be bound to C{host} here.
+    """
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+    except OSError:
+        return False
+    return True
+
+
 def hasIPv6() -> bool:
     """
     Whether ::1 can be bound here.
     """
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
+    return canBind(socket.AF_INET6, "::1")
+
+
+def portNumber(port: IListeningPort) -> int:
+    """
+    The port number a Twisted listening port is bound to.
+    """
+    address = port.getHost()
+    assert isinstance(address, IPv4Address | IPv6Address)
+    return address.port
+
+
+class CollectingProcess(ProcessProtocol):
+    """
+    Collects a process's output (stdout and stderr); C{ended} fires when
+    it exits.
+    """
+
+    def __init__(self) -> None:
+        self.output = b""
+        self.ended: Deferred[None] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        self.ended.callback(None)
 
 
 def writeConfig(text: str) -> str:

@@ -46,6 +46,7 @@ from txinetd import __version__
 
 from .support import (
     TIMEOUT,
+    CollectingProcess,
     freePorts,
     pollUntil,
     reactor,
@@ -555,24 +556,6 @@ def runIdentClient(testCase: TestCase, port: int, send: bytes) -> _IdentClient:
     return client
 
 
-class _Oidentd(ProcessProtocol):
-    """
-    An oidentd process; C{ended} fires when it exits.
-    """
-
-    def __init__(self) -> None:
-        self.output = b""
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        self.ended.callback(None)
-
-
 def waitForListening(port: int, alive: Callable[[], bool]) -> Deferred[None]:
     """
     Fire once something accepts connections on 127.0.0.1 C{port}; fail if
@@ -610,7 +593,7 @@ class OidentdTests(TestCase):
         with open(config, "w") as f:
             f.write("default {\n\tdefault {\n\t\tdeny spoof\n\t}\n}\n")
         os.chmod(config, 0o644)
-        self.oidentd = _Oidentd()
+        self.oidentd = CollectingProcess()
         process = reactor.spawnProcess(
             self.oidentd,
             oidentd,

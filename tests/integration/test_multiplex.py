@@ -30,7 +30,14 @@ from twisted.trial.unittest import SkipTest, TestCase
 from txinetd.policies import Daemon
 
 from . import test_rpcbind
-from .support import internalService, reactor, tcpExchange, withTimeout, writeConfig
+from .support import (
+    CollectingProcess,
+    internalService,
+    reactor,
+    tcpExchange,
+    withTimeout,
+    writeConfig,
+)
 from .test_access_limits import Client, Scenario, StreamTarget
 from .test_twistd import ROOT, TWISTD, twistd
 from .test_twistd import Daemon as TwistdProcess
@@ -333,7 +340,7 @@ class Rpcbind:
         unshare = test_rpcbind.command("unshare", "util-linux")
         if test_rpcbind.portInUse():
             raise SkipTest("port 111 is in use: an rpcbind or portmap already runs here")
-        self.process = test_rpcbind.Ended()
+        self.process = CollectingProcess()
         spawned = reactor.spawnProcess(
             self.process,
             unshare,

@@ -20,15 +20,13 @@ from collections.abc import Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.rpc import pmapSetFailed, register, unregister
 
-from .support import reactor
+from .support import CollectingProcess, reactor
 
 Generated = Generator[Deferred[Any], Any, None]
 SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
@@ -61,24 +59,6 @@ def portInUse() -> bool:
     return False
 
 
-class Ended(ProcessProtocol):
-    """
-    Collects a process's output and tells when it ends.
-    """
-
-    def __init__(self) -> None:
-        self.output = b""
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        self.ended.callback(None)
-
-
 def mappings(listing: bytes, program: int) -> list[tuple[int, str, int]]:
     """
     The (version, protocol, port) rows of C{rpcinfo -p} for a program.
@@ -106,7 +86,7 @@ class RpcbindTests(TestCase):
         unshare = command("unshare", "util-linux")
         if portInUse():
             raise SkipTest("port 111 is in use: an rpcbind or portmap already runs here")
-        self.rpcbind = Ended()
+        self.rpcbind = CollectingProcess()
         environment = {"PATH": f"{os.path.dirname(rpcbind)}:{SBIN}"}
         process = reactor.spawnProcess(
             self.rpcbind,
