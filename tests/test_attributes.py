@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, addresses, intervals
+from txinetd.endpoint import Listen, UNIXListen
 from txinetd.attributes import (
     ATTRIBUTES,
     FOREVER,
@@ -74,6 +75,15 @@ TABLE: dict[str, tuple[Arity, Where, int, bool]] = {
             "rlimit_rss",
             "rlimit_stack",
             "rlimit_files",
+            "listen",
+            "tls_certificate",
+            "tls_key",
+            "tls_chain",
+            "tls_client_ca",
+            "tls_client_cert",
+            "redirect_tls",
+            "redirect_tls_name",
+            "redirect_tls_ca",
         ]
     },
     **{
@@ -233,6 +243,20 @@ VALID: list[tuple[str, Sequence[str], Any]] = [
     ("rlimit_cpu", ["30"], 30),
     ("rlimit_cpu", ["0"], None),
     ("rlimit_cpu", ["Unlimited"], INFINITY),
+    (
+        "listen",
+        ["unix:/run/a.sock"],
+        Listen(UNIXListen("unix:/run/a.sock", "/run/a.sock", 0o666, None), None),
+    ),
+    ("tls_certificate", ["/etc/ssl/a.pem"], "/etc/ssl/a.pem"),
+    ("tls_key", ["/etc/ssl/a.key"], "/etc/ssl/a.key"),
+    ("tls_chain", ["/etc/ssl/chain.pem"], "/etc/ssl/chain.pem"),
+    ("tls_client_ca", ["/etc/ssl/ca.pem"], "/etc/ssl/ca.pem"),
+    ("tls_client_cert", ["Optional"], False),
+    ("tls_client_cert", ["required"], True),
+    ("redirect_tls", ["yes"], True),
+    ("redirect_tls_name", ["backend.example"], "backend.example"),
+    ("redirect_tls_ca", ["/etc/ssl/ca.pem"], "/etc/ssl/ca.pem"),
 ]
 
 #: (attribute, tokens, messages): every converter error.
@@ -339,6 +363,15 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("rlimit_stack", ["lots"], ["Stack limit is invalid: lots"]),
     ("rlimit_files", ["1.5K"], ["Max files limit is invalid: 1.5K"]),
     ("rlimit_cpu", ["30K"], ["CPU limit is invalid: 30K"]),
+    (
+        "listen",
+        ["tor:80"],
+        [
+            "Bad listen description tor:80: unsupported endpoint type tor (tcp, tcp6, ssl, unix or systemd)"
+        ],
+    ),
+    ("tls_client_cert", ["maybe"], ["Bad value for tls_client_cert: maybe"]),
+    ("redirect_tls", ["sure"], ["Bad value for redirect_tls: sure"]),
 ]
 
 #: Converters that accept a value with a warning: (attribute, tokens, value, warnings).
@@ -378,8 +411,9 @@ def convert(name: str, tokens: Sequence[str]) -> tuple[Any, list[str]]:
 class TableTests(SynchronousTestCase):
     def test_everyAttribute(self) -> None:
         """
-        The table has exactly the attributes of xinetd 2.3.15 (no C{mdns}),
-        each with its arity, place, value count and operators.
+        The table has exactly the attributes of xinetd 2.3.15 (no C{mdns})
+        and txinetd's C{listen}, C{tls_*} and C{redirect_tls*}, each with
+        its arity, place, value count and operators.
         """
         self.assertEqual(set(ATTRIBUTES), set(TABLE))
         for name, (arity, where, count, removable) in TABLE.items():
@@ -403,6 +437,8 @@ class TableTests(SynchronousTestCase):
         converter can reject a value has invalid ones.
         """
         accepting = {"id", "banner", "banner_success", "banner_fail", "libwrap"}
+        accepting |= {"tls_certificate", "tls_key", "tls_chain", "tls_client_ca"}
+        accepting |= {"redirect_tls_name", "redirect_tls_ca"}
         accepting |= {"passenv", "disabled", "enabled"}
         self.assertEqual({case[0] for case in VALID}, set(TABLE))
         self.assertEqual({case[0] for case in INVALID} | accepting, set(TABLE))

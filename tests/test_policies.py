@@ -103,6 +103,8 @@ class FakeConnection:
         self.manual = False
         self.pending: list[Deferred[None]] = []
         self.closed = False
+        self.whenSecured: Any = None
+        self.environment: dict[str, str] = {}
 
     def send(self, data: bytes) -> Deferred[None]:
         self.sent.append(data)

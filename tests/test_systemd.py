@@ -26,6 +26,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txinetd import systemd
 from txinetd.service import STOP_GRACE
+from txinetd.systemd import ListenFds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNIT = os.path.join(ROOT, "etc", "txinetd.service")
@@ -267,3 +268,66 @@ class UnitTests(SynchronousTestCase):
         """
         result = self.verify(localUnit(self, ("KillMode=process", "KillMode=proces")))
         self.assertIn(b"Failed to parse kill mode", result.stdout + result.stderr)
+
+
+class ListenFdsTests(SynchronousTestCase):
+    """
+    L{ListenFds}: the sockets of socket activation.
+    """
+
+    def test_forThisProcess(self) -> None:
+        """
+        LISTEN_FDS descriptors from 3, named by LISTEN_FDNAMES.
+        """
+        passed = ListenFds.fromEnvironment(
+            {"LISTEN_FDS": "2", "LISTEN_PID": "42", "LISTEN_FDNAMES": "pop3s:imaps"}, 42
+        )
+        self.assertEqual(passed, ListenFds((3, 4), ("pop3s", "imaps")))
+        self.assertEqual(passed.find("imaps", None), 4)
+        self.assertEqual(passed.find(None, 0), 3)
+        self.assertIsNone(passed.find("smtp", None))
+        self.assertIsNone(passed.find(None, 2))
+        self.assertEqual(passed.describe(), "systemd passed 0=pop3s, 1=imaps")
+
+    def test_otherProcess(self) -> None:
+        """
+        Sockets passed to another pid (a parent before a fork) are not ours.
+        """
+        environ = {"LISTEN_FDS": "1", "LISTEN_PID": "41"}
+        self.assertEqual(ListenFds.fromEnvironment(environ, 42), ListenFds())
+        self.assertEqual(ListenFds().describe(), "systemd passed no sockets")
+
+    def test_unnamed(self) -> None:
+        """
+        Without names, each descriptor is C{unknown}; garbage is nothing.
+        """
+        passed = ListenFds.fromEnvironment({"LISTEN_FDS": "2", "LISTEN_PID": "7"}, 7)
+        self.assertEqual(passed.names, ("unknown", "unknown"))
+        bad = {"LISTEN_FDS": "x", "LISTEN_PID": "7"}
+        self.assertEqual(ListenFds.fromEnvironment(bad, 7), ListenFds())
+
+    def test_take(self) -> None:
+        """
+        L{ListenFds.take} (run in a child process that really has fd 3)
+        removes the variables and makes the descriptors close-on-exec.
+        """
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        script = (
+            "import os, sys\n"
+            "from txinetd.systemd import ListenFds\n"
+            "env = dict(os.environ, LISTEN_PID=str(os.getpid()))\n"
+            "passed = ListenFds.take(env)\n"
+            "print(passed.fds, passed.names, os.get_inheritable(3), sorted(k for k in env if k.startswith('LISTEN')))\n"
+        )
+        child = subprocess.run(
+            [sys.executable, "-c", script],
+            env=dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="x"),
+            close_fds=False,
+            preexec_fn=lambda: os.dup2(a.fileno(), 3),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        self.assertEqual(child.stdout, "(3,) ('x',) False []\n")

@@ -21,6 +21,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor, IWriteDescriptor
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -29,6 +30,8 @@ from zope.interface import implementer
 ACCEPTS_PER_WAKEUP = 64
 
 _SEND_FLAGS = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
+
+log = Logger(namespace="txinetd")
 
 #: accept() errors that mean "out of descriptors".
 DESCRIPTOR_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -44,10 +47,13 @@ def normaliseHost(host: str) -> str:
     return host
 
 
-def addressOf(sockaddr: Any) -> tuple[str, int]:
+def addressOf(sockaddr: Any) -> tuple[str, int] | None:
     """
-    The normalised (host, port) of a socket address tuple.
+    The normalised (host, port) of a socket address tuple, or L{None} for
+    a UNIX socket's address (a path), which has neither.
     """
+    if not isinstance(sockaddr, tuple):
+        return None
     return normaliseHost(str(sockaddr[0])), int(sockaddr[1])
 
 
@@ -115,7 +121,13 @@ class StreamAcceptor:
             except OSError:
                 connection.close()
                 continue
-            self.onConnection(PendingConnection(self.reactor, connection, peer, local))
+            pending = PendingConnection(self.reactor, connection, peer, local)
+            try:
+                self.onConnection(pending)
+            except Exception:
+                # One connection's failure never stops the service.
+                log.failure("Unexpected error accepting a connection")
+                pending.close()
 
     def connectionLost(self, reason: Failure) -> None:
         self.reading = False
@@ -127,9 +139,16 @@ class PendingConnection:
     An accepted connection that nothing owns yet.
 
     @ivar socket: the connected socket, in blocking mode.
-    @ivar peer: the client's normalised (host, port).
-    @ivar local: our normalised (host, port).
+    @ivar peer: the client's normalised (host, port); L{None} on a UNIX
+        socket.
+    @ivar local: our normalised (host, port); L{None} on a UNIX socket.
     @ivar rawPeer: the client's address as the socket reports it.
+    @ivar rawLocal: ours, likewise.
+    @ivar whenSecured: for a connection behind TLS, returns a L{Deferred}
+        that fires with the client's certificate (or L{None}) once the
+        handshake is done; L{None} for a plaintext connection.
+    @ivar environment: what an external server gets in its environment
+        besides the service's (the TLS client certificate's names).
     """
 
     def __init__(
@@ -138,8 +157,11 @@ class PendingConnection:
         self.reactor = reactor
         self.socket = sock
         self.rawPeer = rawPeer
+        self.rawLocal = rawLocal
         self.peer = addressOf(rawPeer)
         self.local = addressOf(rawLocal)
+        self.whenSecured: Callable[[], Deferred[Any]] | None = None
+        self.environment: dict[str, str] = {}
         self.family = sock.family
         self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
         self._writing = False

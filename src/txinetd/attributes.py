@@ -28,6 +28,7 @@ from txinetd.access import (
     parseAddressToken,
 )
 from txinetd.conffile import WHITESPACE
+from txinetd.endpoint import Listen, ListenError, parseListen
 from txinetd.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS
 
 
@@ -416,6 +417,15 @@ def _isNumericId(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _idNumber(text: str) -> int:
+    """
+    The value of an all-digit id; C{MAX_ID + 1} for one with too many digits
+    to be an id (C{int()} refuses more than 4300).
+    """
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= len(str(MAX_ID)) else MAX_ID + 1
+
+
 def _count(message: str) -> Converter:
     """
     A converter for C{instances}-like values: C{UNLIMITED} (L{None}) or an
@@ -494,9 +504,10 @@ def convertUser(tokens: Sequence[str], context: ConvertContext) -> UserSpec:
     """
     name = tokens[0]
     if _isNumericId(name):
-        if int(name) > MAX_ID:
+        number = _idNumber(name)
+        if number > MAX_ID:
             raise BadValue(f"Error parsing user as a number: {name}")
-        return UserSpec(name, int(name), int(name))
+        return UserSpec(name, number, number)
     found = context.system.userByName(name)
     if found is None:
         raise BadValue(f"Unknown user: {name}")
@@ -509,9 +520,10 @@ def convertGroup(tokens: Sequence[str], context: ConvertContext) -> GroupSpec:
     """
     name = tokens[0]
     if _isNumericId(name):
-        if int(name) > MAX_ID:
+        number = _idNumber(name)
+        if number > MAX_ID:
             raise BadValue(f"Error parsing group as a number: {name}")
-        return GroupSpec(name, int(name))
+        return GroupSpec(name, number)
     gid = context.system.groupByName(name)
     if gid is None:
         raise BadValue(f"Unknown group: {name}")
@@ -798,6 +810,17 @@ def convertDenyTime(tokens: Sequence[str], context: ConvertContext) -> int:
     return value
 
 
+def convertListen(tokens: Sequence[str], context: ConvertContext) -> Listen:
+    """
+    C{listen = <Twisted endpoint description>}.
+    """
+    try:
+        spec, keys = parseListen(tokens[0])
+    except ListenError as e:
+        raise BadValue(f"Bad listen description {tokens[0]}: {e}") from None
+    return Listen(spec, keys)
+
+
 def _word(tokens: Sequence[str], context: ConvertContext) -> str:
     return tokens[0]
 
@@ -877,6 +900,21 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
         AttributeSpec("rlimit_rss", _FIXED, _S, _rlimit("RSS limit is invalid: {}")),
         AttributeSpec("rlimit_stack", _FIXED, _S, _rlimit("Stack limit is invalid: {}")),
         AttributeSpec("rlimit_files", _FIXED, _S, _rlimit("Max files limit is invalid: {}")),
+        # txinetd's own: endpoints and TLS (none of them is an xinetd name).
+        AttributeSpec("listen", _FIXED, _S, convertListen),
+        AttributeSpec("tls_certificate", _FIXED, _S, _word),
+        AttributeSpec("tls_key", _FIXED, _S, _word),
+        AttributeSpec("tls_chain", _FIXED, _S, _word),
+        AttributeSpec("tls_client_ca", _FIXED, _S, _word),
+        AttributeSpec(
+            "tls_client_cert",
+            _FIXED,
+            _S,
+            _choice({"required": True, "optional": False}, "Bad value for tls_client_cert: {}"),
+        ),
+        AttributeSpec("redirect_tls", _FIXED, _S, _yesNo("Bad value for redirect_tls: {}")),
+        AttributeSpec("redirect_tls_name", _FIXED, _S, _word),
+        AttributeSpec("redirect_tls_ca", _FIXED, _S, _word),
     ]
 }
 

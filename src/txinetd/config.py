@@ -44,6 +44,15 @@ from txinetd.attributes import (
     checkExecutable,
 )
 from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
+from txinetd.endpoint import (
+    Listen,
+    ListenSpec,
+    RedirectTLS,
+    SystemdListen,
+    TCPListen,
+    TLSSettings,
+    UNIXListen,
+)
 from txinetd.errors import Diagnostic, Diagnostics, Location, Severity
 from txinetd.inetdconf import parseInetdConf
 
@@ -241,7 +250,20 @@ class ServiceConfig:
     rlimit_rss: int | None = None
     rlimit_stack: int | None = None
     rlimit_files: int | None = None
+    listen: ListenSpec | None = None
+    tls: TLSSettings | None = None
+    redirectTLS: RedirectTLS | None = None
     specified: frozenset[str] = frozenset()
+
+    @property
+    def place(self) -> str | None:
+        """
+        Where a service listens that has no port: a UNIX socket path or a
+        systemd socket (part of its identity across a reconfiguration).
+        """
+        if self.listen is None or isinstance(self.listen, TCPListen):
+            return None
+        return self.listen.text
 
     @property
     def isInternal(self) -> bool:
@@ -439,7 +461,7 @@ class _Loader:
                     f"Error parsing attribute {line.name} - DISABLING SERVICE", line.location
                 )
                 state.broken = True
-            elif line.name == "disable" and state.values["disable"]:
+            elif line.name == "disable" and state.values.get("disable"):
                 return
         self.services.append(state)
 
@@ -633,7 +655,71 @@ class _Builder:
             warnings.append(f"Service {self.name} will use IPv6 or fallback to IPv4")
             values["flags"] = self.flags - {Flag.IPV4}
         self.fillProtocol()
+        self.fillListen(problems)
         self.fillPort(problems)
+        self.fillTLS(problems)
+
+    def fillListen(self, problems: list[str]) -> None:
+        """
+        C{listen}: a TCP description gives the port and bind address; a
+        UNIX or systemd one replaces them.
+        """
+        values = self.values
+        listen: Listen | None = values.pop("listen", None)
+        if listen is None:
+            return
+        given = self.state.specified & {"port", "bind", "interface"}
+        if given:
+            problems.append(f"Service {self.name}: listen replaces {sorted(given)[0]}")
+        values["listen"] = spec = listen.spec
+        if isinstance(spec, TCPListen):
+            values["port"] = spec.port
+            address = spec.interface or ("::" if spec.ipv6 else "0.0.0.0")
+            values["bind"] = HostSpec(address, (address,))
+        else:
+            values.pop("bind", None)
+            values["port"] = None
+        if listen.keys is not None:
+            values["ssl_keys"] = listen.keys
+
+    def fillTLS(self, problems: list[str]) -> None:
+        """
+        The C{tls_*} and C{redirect_tls*} attributes, or an C{ssl:}
+        description's keys, as records.
+        """
+        values, name = self.values, self.name
+        keys = values.pop("ssl_keys", None)
+        certificate = values.pop("tls_certificate", None)
+        tlsKey = values.pop("tls_key", None)
+        chain = values.pop("tls_chain", None)
+        clientCA = values.pop("tls_client_ca", None)
+        clientRequired = values.pop("tls_client_cert", None)
+        if keys is not None and (certificate or tlsKey or chain):
+            problems.append(f"Service {name}: the ssl: description already names the keys")
+        elif keys is not None:
+            certificate, tlsKey, chain = keys.certificate, keys.key, keys.chain
+        if certificate is not None:
+            values["tls"] = TLSSettings(
+                certificate=certificate,
+                key=tlsKey or certificate,
+                chain=chain,
+                clientCA=clientCA,
+                clientRequired=clientCA is not None and clientRequired is not False,
+            )
+        elif tlsKey or chain or clientCA or clientRequired is not None:
+            problems.append(f"Service {name}: TLS attributes need tls_certificate")
+        redirectTLS = values.pop("redirect_tls", None)
+        redirectName = values.pop("redirect_tls_name", None)
+        redirectCA = values.pop("redirect_tls_ca", None)
+        redirect: RedirectSpec | None = values.get("redirect")
+        if redirectTLS and redirect is not None:
+            values["redirectTLS"] = RedirectTLS(redirectName or redirect.host.text, redirectCA)
+        elif redirectTLS:
+            problems.append(f"Service {name}: redirect_tls needs redirect")
+        elif redirectName is not None or redirectCA is not None:
+            problems.append(
+                f"Service {name}: redirect_tls_name and redirect_tls_ca need redirect_tls = yes"
+            )
 
     def fillArgv(self) -> None:
         server = self.values.get("server")
@@ -675,6 +761,14 @@ class _Builder:
     def isTcpmuxClient(self) -> bool:
         return bool(self.types & {ServiceType.TCPMUX, ServiceType.TCPMUXPLUS})
 
+    @property
+    def place(self) -> ListenSpec | None:
+        """
+        A UNIX or systemd C{listen}, which has no port.
+        """
+        spec = self.values.get("listen")
+        return spec if isinstance(spec, UNIXListen | SystemdListen) else None
+
     def check(self, problems: list[str], warnings: list[str]) -> None:
         values, name, serviceId = self.values, self.name, self.values["id"]
         types, flags = self.types, self.flags
@@ -700,6 +794,7 @@ class _Builder:
                 problems.append(f"Service: {name} (tcpmux) should have tcp in protocol.")
         self.checkListed(problems)
         self.checkRedirect(problems, warnings)
+        self.checkEndpoint(problems)
         if Flag.NAMEINARGS in flags and internal:
             problems.append(f"Service {name} is INTERNAL and has NAMEINARGS flag set")
         if socketType is SocketType.DGRAM and values.get("wait") is False:
@@ -717,9 +812,39 @@ class _Builder:
                         f for f in values[attribute] if f.value != "USERID"
                     )
 
+    def checkEndpoint(self, problems: list[str]) -> None:
+        """
+        What C{listen} and TLS allow: TLS and UNIX sockets are stream
+        services that do not wait; a UNIX socket has no client address for
+        address rules; certificates must load.
+        """
+        values, name = self.values, self.name
+        spec: ListenSpec | None = values.get("listen")
+        tls: TLSSettings | None = values.get("tls")
+        stream = values.get("socket_type") is SocketType.STREAM
+        if spec is not None and (self.isTcpmuxClient or ServiceType.RPC in self.types):
+            problems.append(f"Service {name}: RPC and tcpmux services cannot use listen")
+        if isinstance(spec, TCPListen | UNIXListen) and not stream:
+            problems.append(f"Service {name}: listen = {spec.text} needs socket_type = stream")
+        if isinstance(spec, UNIXListen | SystemdListen):
+            own = self.state.specified & {"only_from", "no_access"}
+            if isinstance(spec, UNIXListen) and own:
+                problems.append(f"Service {name}: {sorted(own)[0]} needs an IP listener")
+        if tls is None:
+            return
+        if not stream or values.get("wait"):
+            problems.append(f"Service {name}: TLS needs socket_type = stream and wait = no")
+            return
+        # The TLS layer needs pyOpenSSL; configurations without TLS never load it.
+        from txinetd.tls import checkSettings
+
+        problem = checkSettings(tls)
+        if problem is not None:
+            problems.append(f"Service {name}: {problem}")
+
     def checkListed(self, problems: list[str]) -> None:
         values, name, types = self.values, self.name, self.types
-        if ServiceType.UNLISTED in types:
+        if ServiceType.UNLISTED in types or self.place is not None:
             return
         if ServiceType.RPC in types:
             if self.system.rpcByName(name) is None:
@@ -801,6 +926,9 @@ class _Builder:
         bind: HostSpec | None = values.get("bind")
         flags = self.flags
         family, address = _bindFamily(bind, flags)
+        place = self.place
+        if place is not None:
+            family, address = _placeFamily(place), ""
         known = {f for f in ServiceConfig.__dataclass_fields__}
         kwargs = {key: value for key, value in values.items() if key in known}
         kwargs.update(
@@ -815,6 +943,16 @@ class _Builder:
         )
         kwargs.pop("disable", None)
         return ServiceConfig(**kwargs)
+
+
+def _placeFamily(place: ListenSpec) -> socket.AddressFamily:
+    """
+    The family of a UNIX or systemd listener (unknown for a systemd socket
+    without C{domain}, until it is adopted).
+    """
+    if isinstance(place, SystemdListen):
+        return place.domain or socket.AF_UNSPEC
+    return socket.AF_UNIX
 
 
 def _bindFamily(bind: HostSpec | None, flags: frozenset[Flag]) -> tuple[socket.AddressFamily, str]:

@@ -56,12 +56,15 @@ def daemonUmask() -> int:
 
 
 def environmentFor(
-    config: ServiceConfig, environ: Mapping[str, str], peer: tuple[str, int] | None
+    config: ServiceConfig,
+    environ: Mapping[str, str],
+    peer: tuple[str, int] | None,
+    extra: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """
     A server's environment: the daemon's start-up environment (only the
     C{passenv} names when it is given), then C{env}, then C{REMOTE_HOST}
-    and C{REMOTE_PORT}.
+    and C{REMOTE_PORT}, then C{extra} (the TLS client's names).
     """
     if config.passenv is None:
         result = dict(environ)
@@ -72,6 +75,7 @@ def environmentFor(
     result["REMOTE_HOST"] = peer[0] if peer is not None else NO_ADDRESS
     if peer is not None:
         result["REMOTE_PORT"] = str(peer[1])
+    result.update(extra or {})
     return tuple(result.items())
 
 
@@ -112,9 +116,11 @@ def specFor(
     euid: int,
     fileLimit: int,
     umask: int,
+    extra: Mapping[str, str] | None = None,
 ) -> SpawnSpec:
     """
-    Everything a service's server is started with, for one client.
+    Everything a service's server is started with, for one client
+    (C{extra}: environment variables added last).
     """
     assert config.server is not None
     uid, gid, groups = credentialsFor(config, euid)
@@ -126,7 +132,7 @@ def specFor(
     return SpawnSpec(
         executable=config.server,
         argv=config.argv,
-        env=environmentFor(config, environ, peer),
+        env=environmentFor(config, environ, peer, extra),
         uid=uid,
         gid=gid,
         groups=groups,

@@ -90,6 +90,8 @@ class FailReason(Enum):
     LIBWRAP = "libwrap"
     LOAD = "load"
     CPS = "connections per second"
+    #: txinetd's own: the TLS handshake failed or the client certificate was refused.
+    TLS = "tls"
 
 
 class NoIdReason(Enum):

@@ -13,7 +13,9 @@ and L{txinetd.limits}; the lines in L{txinetd.logformat}.
 from __future__ import annotations
 
 import os
+import pwd
 import socket
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ from txinetd.logformat import (
     FailReason,
     Level,
     NoIdReason,
+    displayAddress,
     formatBadIdentLine,
     formatExit,
     formatFail,
@@ -64,7 +67,10 @@ from txinetd.logformat import (
     formatUserid,
 )
 from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget
+from txinetd.systemd import ListenFds
 
+#: struct ucred: pid, uid, gid.
+_UCRED = struct.Struct("3i")
 log = Logger(namespace="txinetd")
 
 #: A datagram refused for its address is logged at most once per this many
@@ -231,6 +237,7 @@ class Daemon:
         services.
     @ivar rpcByName: /etc/rpc look-ups, for RPC services.
     @ivar localTime: seconds to local time (for C{access_times}).
+    @ivar listenFds: the listening sockets systemd passed.
     """
 
     reactor: Any
@@ -253,6 +260,7 @@ class Daemon:
     view: Any = None
     rpcByName: Callable[[str], int | None] = field(default_factory=lambda: LocalSystem().rpcByName)
     localTime: Callable[[float], time.struct_time] = time.localtime
+    listenFds: ListenFds = field(default_factory=ListenFds)
 
     def rereadHostsAccess(self) -> None:
         """
@@ -536,7 +544,7 @@ class ServicePolicy:
         Admit or refuse one accepted stream connection, then run the service
         on it with C{starter}.
         """
-        host = connection.peer[0]
+        host = connection.peer[0] if connection.peer is not None else None
         reason = self.parentCheck(host, self.daemon.reactor.seconds())
         if reason is not None:
             self.refuse(connection, reason, host, parent=True)
@@ -580,18 +588,58 @@ class ServicePolicy:
             return None
         greeting = self.banner(self.config.banner) + self.banner(self.config.banner_success)
         sent = connection.send(greeting) if greeting else succeed(None)
-        sent.addCallback(lambda _: self._identThenStart(connection, session, starter))
+        sent.addCallback(lambda _: self._secureThenStart(connection, session, starter))
         sent.addErrback(self._failed, connection, session)
         return None
 
-    def _identThenStart(
+    def _secureThenStart(
         self, connection: PendingConnection, session: Session, starter: Starter
+    ) -> Deferred[None] | None:
+        """
+        A connection behind TLS starts its service once the handshake is
+        done; one whose handshake fails is refused with C{FAIL: id tls}.
+        """
+        if connection.whenSecured is None:
+            return self._identThenStart(connection, session, starter)
+
+        def secured(certificate: Any) -> Deferred[None] | None:
+            if certificate is not None:
+                connection.environment.update(certificate.environment())
+            return self._identThenStart(connection, session, starter, certificate)
+
+        def insecure(failure: Failure) -> None:
+            from txinetd.tls import describeTLSFailure
+
+            # Refused after admission: the slot is freed and no START was logged.
+            session.abandon()
+            connection.close()
+            self.log.fail(FailReason.TLS, session.host)
+            programMessage(
+                Level.WARNING,
+                f"TLS handshake for service {self.config.id} from "
+                f"{displayAddress(session.host)} failed: {describeTLSFailure(failure)}",
+            )
+
+        return connection.whenSecured().addCallbacks(secured, insecure)
+
+    def _identThenStart(
+        self,
+        connection: PendingConnection,
+        session: Session,
+        starter: Starter,
+        certificate: Any = None,
     ) -> Deferred[None] | None:
         if SuccessFlag.USERID not in self.config.log_on_success:
             starter(connection, session)
             return None
+        local = localUser(connection, certificate)
+        if local is not None:
+            # A client certificate or a UNIX peer says who connects; no ident query.
+            self.log.userid(local)
+            starter(connection, session)
+            return None
         lookup = self.ident(connection, self.daemon.identTimeout)
-        lookup.addCallback(self._logIdent, connection.peer[0])
+        lookup.addCallback(self._logIdent, session.host)
         if Flag.IDONLY not in self.config.flags:
             starter(connection, session)
             return None
@@ -612,6 +660,8 @@ class ServicePolicy:
         """
         Ask the client's ident server who is connecting.
         """
+        if connection.peer is None or connection.local is None:
+            return succeed(NoId(NoIdReason.NO_SERVER))
         return queryIdent(
             self.daemon.reactor,
             connection.local[0],
@@ -622,7 +672,7 @@ class ServicePolicy:
             identPort=self.daemon.identPort,
         )
 
-    def _logIdent(self, result: UserId | NoId, host: str) -> UserId | NoId:
+    def _logIdent(self, result: UserId | NoId, host: str | None) -> UserId | NoId:
         """
         Log what ident said: the USERID line, or a program-log error for a
         reply that could not be used.
@@ -658,7 +708,7 @@ class ServicePolicy:
                 lambda: self.ident(connection, self.daemon.identTimeout)
             )
             if lookup is not None:
-                lookup.addCallback(self._logIdent, connection.peer[0])
+                lookup.addCallback(self._logIdent, host)
 
     # --- datagrams ---------------------------------------------------------
 
@@ -683,6 +733,29 @@ class ServicePolicy:
             return False
 
         return checked.addCallback(conclude)
+
+
+def localUser(connection: PendingConnection, certificate: Any) -> str | None:
+    """
+    Who connects, when txinetd knows without asking an ident server: the
+    subject of a TLS client certificate (C{X509 : C=.., CN=..}), or the user
+    of a UNIX-socket client (C{UNIX : alice}), in the USERID line's form.
+    """
+    if certificate is not None:
+        return f"X509 : {certificate.subject}"
+    if connection.peer is not None or connection.family != socket.AF_UNIX:
+        return None
+    try:
+        credentials = connection.socket.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size
+        )
+    except OSError:
+        return None
+    uid = _UCRED.unpack(credentials)[1]
+    try:
+        return f"UNIX : {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"UNIX : {uid}"
 
 
 def recheck(policy: ServicePolicy, session: Session) -> Deferred[FailReason | None]:

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from typing import Protocol as TypingProtocol
 
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.error import TimeoutError
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
+from twisted.internet.error import ConnectionDone, TimeoutError
 from twisted.internet.interfaces import (
     IConsumer,
     IHalfCloseableProtocol,
+    IHandshakeListener,
+    IOpenSSLClientConnectionCreator,
     IPushProducer,
+    IStreamClientEndpoint,
     ITCPTransport,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
@@ -44,17 +48,33 @@ class _QuietFactory(Factory):
     noisy = False
 
 
+class Splice(TypingProtocol):
+    """
+    What the two sides of a relay report to.
+    """
+
+    def sideLost(self, side: Side) -> None:
+        """
+        C{side}'s connection is gone.
+        """
+
+
 @implementer(IPushProducer, IHalfCloseableProtocol)
-class _Side(Protocol):
+class Side(Protocol):
     """
     One end of a relay: what it receives is written to its peer, and its
     reading is paused while its peer cannot keep up.
+
+    @cvar halfCloses: whether the transport can stop writing and still
+        read (TCP, UNIX sockets); a TLS one is closed instead.
     """
 
-    def __init__(self, relay: Relay, onConnected: Callable[[], None] | None = None) -> None:
+    halfCloses = True
+
+    def __init__(self, relay: Splice, onConnected: Callable[[], None] | None = None) -> None:
         self.relay = relay
         self.onConnected = onConnected
-        self.peer: _Side | None = None
+        self.peer: Side | None = None
         self.received = 0
         self.lost = False
         self.readDone = False
@@ -80,8 +100,12 @@ class _Side(Protocol):
         """
         Our peer stopped sending: stop writing once what is queued is sent.
         """
-        if self.transport is not None and not self.lost:
-            ITCPTransport(self.transport).loseWriteConnection()
+        if self.transport is None or self.lost:
+            return
+        if self.halfCloses:
+            self.transport.loseWriteConnection()  # type: ignore[attr-defined]
+        else:
+            self.close()
 
     def writeConnectionLost(self) -> None:
         if self.readDone:
@@ -107,6 +131,64 @@ class _Side(Protocol):
         self.close()
 
 
+class TLSSide(Side):
+    """
+    A side behind Twisted's TLS protocol.  Closing it sends C{close_notify}
+    after what is queued and then closes the TCP connection, once the
+    handshake is done, without waiting for the peer's C{close_notify}
+    (which many clients never send).
+    """
+
+    halfCloses = False
+
+    def __init__(self, relay: Splice) -> None:
+        super().__init__(relay)
+        self.handshaken = False
+        self.closing = False
+
+    def close(self) -> None:
+        super().close()
+        self.closing = True
+        self._closeUnderTLS()
+
+    def noteHandshake(self) -> None:
+        self.handshaken = True
+        self._closeUnderTLS()
+
+    def _closeUnderTLS(self) -> None:
+        if not (self.closing and self.handshaken) or self.lost or self.transport is None:
+            return
+        underlying = getattr(self.transport, "transport", None)
+        if underlying is not None:
+            underlying.loseConnection()
+
+
+def connectSides(first: Side, second: Side) -> None:
+    """
+    Relay between two connected sides, with flow control both ways.
+    """
+    first.peer, second.peer = second, first
+    assert first.transport is not None and second.transport is not None
+    IConsumer(first.transport).registerProducer(second, True)
+    IConsumer(second.transport).registerProducer(first, True)
+    for side in (first, second):
+        if side.readDone and side.peer is not None:
+            side.peer.halfClose()
+
+
+def stopSides(sides: Iterable[Side | None], force: bool) -> None:
+    """
+    End a relay's connections (C{force}: abort them).
+    """
+    for side in sides:
+        if side is None or side.transport is None or side.lost:
+            continue
+        if force:
+            side.transport.abortConnection()  # type: ignore[attr-defined]
+        else:
+            side.close()
+
+
 class Relay:
     """
     A client connection relayed to a target.
@@ -129,38 +211,40 @@ class Relay:
         keepAlive: bool,
         onEnd: Callable[[int, int, bool], None],
         onConnectFailed: Callable[[Failure], None],
+        tls: IOpenSSLClientConnectionCreator | None = None,
     ) -> None:
         self.reactor = reactor
+        self.tls = tls
         self.address = address
         self.port = port
         self.keepAlive = keepAlive
         self.onEnd = onEnd
         self.onConnectFailed = onConnectFailed
-        self.client = _Side(self, self.clientConnected)
-        self.target: _Side | None = None
+        self.client = Side(self, self.clientConnected)
+        self.target: Side | None = None
         self.ended = False
 
     def clientConnected(self) -> None:
         _tune(self.client.transport, False)
         self.client.pauseProducing()
         endpointType = TCP6ClientEndpoint if ":" in self.address else TCP4ClientEndpoint
-        endpoint = endpointType(self.reactor, self.address, self.port, timeout=CONNECT_TIMEOUT)
-        target = _Side(self)
+        endpoint: IStreamClientEndpoint = endpointType(
+            self.reactor, self.address, self.port, timeout=CONNECT_TIMEOUT
+        )
+        target: Side = Side(self)
+        if self.tls is not None:
+            endpoint = wrapClientTLS(self.tls, endpoint)
+            target = _SecureTarget(self)
         connecting = endpoint.connect(_QuietFactory.forProtocol(lambda: target))
         connecting.addCallbacks(self.targetConnected, self.targetFailed)
 
-    def targetConnected(self, target: _Side) -> None:
+    def targetConnected(self, target: Side) -> None:
         if self.ended or self.client.lost:
             target.close()
             return
         self.target = target
         _tune(target.transport, self.keepAlive)
-        target.peer, self.client.peer = self.client, target
-        assert target.transport is not None and self.client.transport is not None
-        IConsumer(target.transport).registerProducer(self.client, True)
-        IConsumer(self.client.transport).registerProducer(target, True)
-        if self.client.readDone:
-            target.halfClose()
+        connectSides(self.client, target)
         self.client.resumeProducing()
 
     def targetFailed(self, failure: Failure) -> None:
@@ -172,20 +256,17 @@ class Relay:
         """
         End the relay (C{force}: abort both connections).
         """
-        for side in (self.client, self.target):
-            if side is None or side.transport is None or side.lost:
-                continue
-            if force:
-                side.transport.abortConnection()  # type: ignore[attr-defined]
-            else:
-                side.close()
+        stopSides((self.client, self.target), force)
 
-    def sideLost(self, side: _Side) -> None:
+    def sideLost(self, side: Side) -> None:
         """
         Either side is gone: close the other (what it had queued is still
         sent); once both are gone, report the counts.
         """
         other = self.target if side is self.client else self.client
+        if isinstance(side, _SecureTarget) and not side.handshaken and not self.client.lost:
+            self.onConnectFailed(side.reason)
+            self.target = None
         if other is not None:
             other.close()
         if self.ended or not self.client.lost:
@@ -195,6 +276,28 @@ class Relay:
         self.ended = True
         target = self.target
         self.onEnd(self.client.received, target.received if target else 0, target is not None)
+
+
+@implementer(IHandshakeListener)
+class _SecureTarget(TLSSide):
+    """
+    The target's side over TLS: a handshake that fails (a certificate not
+    valid for the name) is a target that could not be reached.
+    """
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay)
+        self.reason: Failure = Failure(  # type: ignore[no-untyped-call]
+            ConnectionDone("closed during the TLS handshake")
+        )
+
+    def handshakeCompleted(self) -> None:
+        self.noteHandshake()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if reason is not connectionDone:
+            self.reason = reason
+        super().connectionLost(reason)
 
 
 def describeConnectError(failure: Failure) -> str:
@@ -208,4 +311,12 @@ def describeConnectError(failure: Failure) -> str:
         return f"{os.strerror(number)} (errno = {number})"
     if isinstance(error, TimeoutError):
         return f"{os.strerror(errno.ETIMEDOUT)} (errno = {errno.ETIMEDOUT})"
+    if type(error).__name__ == "VerificationError":
+        return f"TLS: the certificate is not valid for the name: {error}"
+    if type(error).__module__.startswith("OpenSSL"):
+        entries = getattr(error, "args", ((),))[0]
+        reasons = (
+            [str(entry[-1]) for entry in entries if entry] if isinstance(entries, list) else []
+        )
+        return "TLS: " + ("; ".join(reasons) or str(error))
     return str(error)

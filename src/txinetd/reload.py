@@ -5,7 +5,8 @@ or adds, and the signals that ask for it.
 
 A service is kept when the new configuration has a service with the same
 identity: the same id, the same INTERNAL / UNLISTED / RPC type bits, wait,
-protocol, socket type, port, bind address and family.  A kept service keeps
+protocol, socket type, port, bind address and family, and the place of a
+C{listen} without a port (UNIX path or systemd socket).  A kept service keeps
 its listening socket open and takes the new attributes for new connections.
 """
 
@@ -39,6 +40,7 @@ def identity(config: ServiceConfig) -> tuple[Any, ...]:
         config.bindAddress,
         config.family,
         config.rpc_number,
+        config.place,
     )
 
 

@@ -14,6 +14,7 @@ alone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
 from txinetd.attributes import Flag, ServiceType, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
+from txinetd.endpoint import SystemdListen, TCPListen, UNIXListen, openUnixSocket, removeUnixSocket
 from txinetd.errors import Severity
 from txinetd.external import ReadableWatcher, acceptAndClose, drain, peekSender, specFor
 from txinetd.interfaces import IInternalService
@@ -53,6 +55,7 @@ from txinetd.redirect import Relay, describeConnectError
 from txinetd.reload import SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError
+from txinetd.systemd import ListenFds
 from txinetd.tcpmux import multiplex
 
 log = Logger(namespace="txinetd")
@@ -93,12 +96,22 @@ def internalServiceOf(
     return installed.find(name, config.socket_type.value)
 
 
-def openListeningSocket(config: ServiceConfig) -> socket.socket:
+def openListeningSocket(config: ServiceConfig, passed: ListenFds | None = None) -> socket.socket:
     """
-    Make, configure and bind the listening socket of a service.
+    Make, configure and bind the listening socket of a service (or take
+    the one systemd passed, or a UNIX socket, for C{listen}).
 
+    @param passed: the sockets systemd passed.
     @raise OSError: if it cannot be made or bound.
     """
+    spec = config.listen
+    if isinstance(spec, UNIXListen):
+        sock = openUnixSocket(spec, LISTEN_BACKLOG)
+        sock.setblocking(not config.isInternal and config.wait)
+        return sock
+    if isinstance(spec, SystemdListen):
+        return adoptPassedSocket(config, spec, passed or ListenFds())
+    backlog = spec.backlog if isinstance(spec, TCPListen) and spec.backlog else LISTEN_BACKLOG
     stream = config.socket_type is SocketType.STREAM
     kind = socket.SOCK_STREAM if stream else socket.SOCK_DGRAM
     sock = socket.socket(config.family, kind)
@@ -112,13 +125,35 @@ def openListeningSocket(config: ServiceConfig) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.bind((config.bindAddress, config.port or 0))
         if stream:
-            sock.listen(LISTEN_BACKLOG)
+            sock.listen(backlog)
         # A wait = yes server shares the socket's O_NONBLOCK flag: its socket
         # stays blocking, and txinetd only peeks at it with MSG_DONTWAIT.
         sock.setblocking(not config.isInternal and config.wait)
     except BaseException:
         sock.close()
         raise
+    return sock
+
+
+def adoptPassedSocket(
+    config: ServiceConfig, spec: SystemdListen, passed: ListenFds
+) -> socket.socket:
+    """
+    A copy of the listening socket systemd passed for C{spec}, checked
+    against the service's socket type and C{domain}.
+
+    @raise OSError: if systemd passed no such socket, or another kind.
+    """
+    fd = passed.find(spec.name, spec.index)
+    if fd is None:
+        which = f"named {spec.name}" if spec.name is not None else f"number {spec.index}"
+        raise OSError(errno.ENOENT, f"no socket {which} from systemd; {passed.describe()}")
+    sock = socket.socket(fileno=os.dup(fd))
+    wanted = socket.SOCK_STREAM if config.socket_type is SocketType.STREAM else socket.SOCK_DGRAM
+    if sock.type != wanted or (spec.domain is not None and sock.family != spec.domain):
+        sock.close()
+        raise OSError(errno.EPROTOTYPE, f"the socket from systemd is not {spec.text}'s kind")
+    sock.setblocking(not config.isInternal and config.wait)
     return sock
 
 
@@ -189,9 +224,37 @@ class ListeningService(Service):
         self.bindAttempted = False
         self.reactivation: Any = None
         self.rpcProgram: int | None = None
+        self.tlsFront: Any = None
+        self.redirectTLS: Any = None
+        self.secure(config)
         if config.wait and config.socket_type is SocketType.STREAM and config.isInternal:
             self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
+
+    def secure(self, config: ServiceConfig) -> bool:
+        """
+        Read the TLS certificates of C{config} (for the connections accepted
+        from now on); on failure the ones in use stay, and a service that
+        has none cannot be activated.
+
+        @return: whether they were read.
+        """
+        if config.tls is None and config.redirectTLS is None:
+            self.tlsFront = self.redirectTLS = None
+            return True
+        # Only services that use TLS load it.
+        from txinetd.tls import TLSError, TLSFront, clientCreator, serverOptions
+
+        try:
+            front = (
+                None if config.tls is None else TLSFront(self.reactor, serverOptions(config.tls))
+            )
+            target = None if config.redirectTLS is None else clientCreator(config.redirectTLS)
+        except TLSError as e:
+            programMessage(Level.ERROR, f"Service {config.id}: TLS: {e}")
+            return False
+        self.tlsFront, self.redirectTLS = front, target
+        return True
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -222,8 +285,10 @@ class ListeningService(Service):
 
         @return: whether it worked (the error is logged).
         """
+        if self.config.tls is not None and self.tlsFront is None:
+            return False
         try:
-            sock = openListeningSocket(self.config)
+            sock = openListeningSocket(self.config, self.daemon.listenFds)
         except OSError as e:
             programMessage(
                 Level.ERROR,
@@ -295,6 +360,8 @@ class ListeningService(Service):
         elif port is not None:
             return port.stopListening()
         if sock is not None:
+            if isinstance(self.config.listen, UNIXListen):
+                removeUnixSocket(sock)
             sock.close()
         return None
 
@@ -310,6 +377,7 @@ class ListeningService(Service):
         ended.
         """
         old = self.policy
+        self.secure(config)
         self.config = config
         self.plugin = internalServiceOf(config, self.daemon.internals)
         self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)
@@ -353,6 +421,11 @@ class ListeningService(Service):
             session.stop(force)
 
     def connectionAccepted(self, connection: PendingConnection) -> None:
+        if self.tlsFront is not None:
+            secured = self.tlsFront.secure(connection)
+            if secured is None:
+                return
+            connection = secured
         self.policy.handleConnection(connection, self.starter())
 
     def starter(self) -> Starter:
@@ -418,7 +491,13 @@ class ListeningService(Service):
             )
 
         relay = Relay(
-            self.reactor, address, redirect.port, Flag.KEEPALIVE in self.config.flags, ended, failed
+            self.reactor,
+            address,
+            redirect.port,
+            Flag.KEEPALIVE in self.config.flags,
+            ended,
+            failed,
+            tls=self.redirectTLS,
         )
         session.stopper = relay.stop
         try:
@@ -429,13 +508,16 @@ class ListeningService(Service):
             connection.close()
         session.begin(0)
 
-    def spawn(self, peer: tuple[str, int] | None, fd: int) -> Deferred[RunningProcess]:
+    def spawn(
+        self, peer: tuple[str, int] | None, fd: int, extra: dict[str, str] | None = None
+    ) -> Deferred[RunningProcess]:
         """
-        Start the service's server for a client with C{fd} on its fds 0-2.
+        Start the service's server for a client with C{fd} on its fds 0-2
+        (C{extra}: more environment variables).
         """
         daemon = self.daemon
         spec = specFor(
-            self.config, peer, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask
+            self.config, peer, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask, extra
         )
         spawning: Deferred[RunningProcess] = daemon.spawner.spawn(spec, fd)
         return spawning
@@ -475,7 +557,7 @@ class ListeningService(Service):
         socket is closed (never shut down) once the server has its own.
         """
         asIPv4(connection)
-        spawning = self.spawn(connection.peer, connection.fileno())
+        spawning = self.spawn(connection.peer, connection.fileno(), connection.environment)
         spawning.addCallback(self.serverStarted, session)
         spawning.addErrback(self.serverFailed, session)
         spawning.addBoth(lambda _: connection.close())
@@ -600,8 +682,11 @@ class ListeningService(Service):
             return
         if self.activate():
             programMessage(Level.ERROR, f"Activating service {self.config.name}")
-        else:
-            programMessage(Level.ERROR, f"Error activating service {self.config.name}")
+            return
+        programMessage(Level.ERROR, f"Error activating service {self.config.name}")
+        # Unlike xinetd, which gives up here, try again after another wait
+        # (descriptors or the port may be free by then).
+        self.reactivation = self.reactor.callLater(self.config.cps.wait or 10, self.reactivate)
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -610,8 +695,10 @@ class ListeningService(Service):
         listening.
         """
         if isinstance(self.port, StreamAcceptor | ReadableWatcher):
-            host, port = self.port.socket.getsockname()[:2]
-            return str(host), int(port)
+            bound = self.port.socket.getsockname()
+            if not isinstance(bound, tuple):
+                return None
+            return str(bound[0]), int(bound[1])
         if self.port is None:
             return None
         bound = self.port.getHost()

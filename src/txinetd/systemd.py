@@ -1,9 +1,15 @@
 # -*- test-case-name: tests.test_systemd -*-
 """
+Working with systemd.
+
 Telling systemd how txinetd is doing (C{Type=notify}): C{READY=1} once
 every service listens, C{RELOADING=1} then C{READY=1} around a
 reconfiguration, C{STOPPING=1} when it stops.  Nothing is sent unless
 systemd gave a C{NOTIFY_SOCKET}.
+
+Socket activation: the listening sockets a C{.socket} unit passes
+(C{LISTEN_FDS}, C{LISTEN_PID}, C{LISTEN_FDNAMES}), which services name with
+C{listen = systemd:name=NAME}.
 """
 
 from __future__ import annotations
@@ -11,7 +17,12 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+
+#: The first descriptor systemd passes.
+LISTEN_FDS_START = 3
+LISTEN_VARIABLES = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
 
 
 def notifyAddress(environ: Mapping[str, str]) -> str | bytes | None:
@@ -50,3 +61,70 @@ def reloading(environ: Mapping[str, str] | None = None) -> bool:
     """
     usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
     return notify(f"RELOADING=1\nMONOTONIC_USEC={usec}", environ)
+
+
+@dataclass(frozen=True)
+class ListenFds:
+    """
+    The listening descriptors systemd passed to this process.
+
+    @ivar fds: the descriptors, in order (3, 4, ...).
+    @ivar names: their C{FileDescriptorName}s, in the same order.
+    """
+
+    fds: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def fromEnvironment(cls, environ: Mapping[str, str], pid: int) -> ListenFds:
+        """
+        Read C{LISTEN_FDS}, C{LISTEN_PID} and C{LISTEN_FDNAMES}; nothing
+        was passed unless C{LISTEN_PID} is C{pid}.
+        """
+        try:
+            count = int(environ.get("LISTEN_FDS", "0"))
+            forUs = int(environ.get("LISTEN_PID", "0")) == pid
+        except ValueError:
+            return cls()
+        if not forUs or count <= 0:
+            return cls()
+        fds = tuple(range(LISTEN_FDS_START, LISTEN_FDS_START + count))
+        names = environ["LISTEN_FDNAMES"].split(":") if environ.get("LISTEN_FDNAMES") else []
+        names += ["unknown"] * (count - len(names))
+        return cls(fds, tuple(names[:count]))
+
+    @classmethod
+    def take(cls, environ: MutableMapping[str, str]) -> ListenFds:
+        """
+        The descriptors passed to this process, made close-on-exec so that
+        no server inherits them; the variables are removed from C{environ}.
+        """
+        passed = cls.fromEnvironment(environ, os.getpid())
+        for name in LISTEN_VARIABLES:
+            environ.pop(name, None)
+        for fd in passed.fds:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                return cls()
+        return passed
+
+    def find(self, name: str | None, index: int | None) -> int | None:
+        """
+        The descriptor of a name (the first one with it) or an index, or
+        L{None} if none was passed.
+        """
+        if name is not None:
+            return self.fds[self.names.index(name)] if name in self.names else None
+        if index is not None and index < len(self.fds):
+            return self.fds[index]
+        return None
+
+    def describe(self) -> str:
+        """
+        What was passed, for an error message.
+        """
+        if not self.fds:
+            return "systemd passed no sockets"
+        listed = ", ".join(f"{i}={n}" for i, n in enumerate(self.names))
+        return f"systemd passed {listed}"

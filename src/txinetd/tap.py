@@ -23,6 +23,7 @@ from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.policies import Daemon, IdentLookups, LogTargets
 from txinetd.service import DEFAULT_DUMP_FILE
+from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 
@@ -226,6 +227,7 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
         identLookups=IdentLookups(options["logprocs"]),
         processes=ProcessLimit(options["limit"]),
         hostsFiles=(options["hosts-allow"], options["hosts-deny"]),
+        listenFds=ListenFds.take(os.environ),
     )
     daemon.rereadHostsAccess()
     return daemon

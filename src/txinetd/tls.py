@@ -1,0 +1,381 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+TLS in front of any service, and TLS to a redirect target.
+
+A TLS service's connections are accepted like any other.  Each is then put
+behind a TLS bridge: txinetd speaks TLS to the client over the accepted
+socket and relays the plaintext over a socketpair, whose other end is what
+the service gets, exactly like an accepted plaintext socket.  The access
+checks, limits, banners and logging run on that end as they would on a
+plain connection; an external server gets it on fds 0-2, as stunnel's exec
+mode does; a built-in or a redirect reads it like a socket.
+
+Before a service starts on a TLS connection txinetd waits for the
+handshake, so that a client whose certificate is refused never reaches the
+server, and so that an external server gets the client certificate's
+subject and issuer in C{SSL_CLIENT_DN} and C{SSL_CLIENT_I_DN}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from OpenSSL import SSL
+from OpenSSL.crypto import FILETYPE_PEM
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.internet.ssl import (
+    Certificate,
+    CertificateOptions,
+    KeyPair,
+    optionsForClientTLS,
+    platformTrust,
+    trustRootFromCertificates,
+)
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from txinetd.acceptor import PendingConnection
+from txinetd.endpoint import RedirectTLS, TLSSettings
+from txinetd.redirect import Side, TLSSide, connectSides, stopSides
+
+__all__ = [
+    "HANDSHAKE_TIMEOUT",
+    "ClientCertificate",
+    "TLSError",
+    "TLSFront",
+    "checkSettings",
+    "clientCreator",
+    "describeTLSFailure",
+    "serverOptions",
+]
+
+#: Seconds a client has to complete the TLS handshake.
+HANDSHAKE_TIMEOUT = 30.0
+
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
+)
+#: Characters a distinguished name's value escapes (RFC 2253).
+_DN_SPECIAL = re.compile(r'([,+"\\<>;])')
+
+
+class TLSError(Exception):
+    """
+    TLS settings that cannot be used; the message says why.
+    """
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise TLSError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _certificates(path: str) -> list[Certificate]:
+    """
+    Every PEM certificate in a file, in order.
+    """
+    blocks = _PEM_CERTIFICATE.findall(_read(path))
+    if not blocks:
+        raise TLSError(f"no certificate in {path}")
+    try:
+        return [Certificate.loadPEM(block) for block in blocks]
+    except SSL.Error as e:
+        raise TLSError(f"bad certificate in {path}: {describeSSLError(e)}") from None
+
+
+def _keyPair(path: str) -> KeyPair:
+    try:
+        return KeyPair.load(_read(path), FILETYPE_PEM)
+    except SSL.Error as e:
+        raise TLSError(f"no usable private key in {path}: {describeSSLError(e)}") from None
+
+
+def serverOptions(settings: TLSSettings) -> CertificateOptions:
+    """
+    The TLS server options of a service, read from its files now.
+
+    @raise TLSError: if a file cannot be read or the key does not match.
+    """
+    certificates = _certificates(settings.certificate)
+    chain = certificates[1:]
+    if settings.chain is not None:
+        chain += _certificates(settings.chain)
+    key = _keyPair(settings.key)
+    authorities = [] if settings.clientCA is None else _certificates(settings.clientCA)
+    options = CertificateOptions(
+        privateKey=key.original,
+        certificate=certificates[0].original,
+        extraCertChain=[c.original for c in chain],
+        verify=bool(authorities),
+        caCerts=[c.original for c in authorities] or None,
+        requireCertificate=settings.clientRequired,
+    )
+    try:
+        options.getContext()
+    except SSL.Error as e:
+        raise TLSError(
+            f"{settings.key} does not fit {settings.certificate}: {describeSSLError(e)}"
+        ) from None
+    return options
+
+
+def checkSettings(settings: TLSSettings) -> str | None:
+    """
+    Why a service's TLS settings cannot be used, or L{None}.
+    """
+    try:
+        serverOptions(settings)
+    except TLSError as e:
+        return f"TLS: {e}"
+    return None
+
+
+def clientCreator(settings: RedirectTLS) -> IOpenSSLClientConnectionCreator:
+    """
+    TLS to a redirect target whose certificate must be valid for
+    C{settings.name} (checked with service-identity).
+
+    @raise TLSError: if the CA file cannot be read.
+    """
+    if settings.ca is None:
+        return optionsForClientTLS(settings.name, platformTrust())  # type: ignore[no-untyped-call]
+    trust = trustRootFromCertificates(_certificates(settings.ca))  # type: ignore[no-untyped-call]
+    return optionsForClientTLS(settings.name, trust)
+
+
+def describeSSLError(error: BaseException) -> str:
+    """
+    OpenSSL's reasons, without the library and function names.
+    """
+    if isinstance(error, SSL.Error) and error.args and isinstance(error.args[0], list):
+        reasons = [str(entry[-1]) for entry in error.args[0] if entry]
+        if reasons:
+            return "; ".join(reasons)
+    return str(error) or type(error).__name__
+
+
+def describeTLSFailure(failure: Failure) -> str:
+    """
+    Why a TLS connection ended before its handshake completed.
+    """
+    error = failure.value
+    if isinstance(error, SSL.Error):
+        return describeSSLError(error)
+    return str(error) or type(error).__name__
+
+
+def formatName(components: list[tuple[bytes, bytes]]) -> str:
+    """
+    A distinguished name on one line, as stunnel gives it to servers
+    (C{C=PL, O=Example, CN=client}).
+    """
+    parts = []
+    for key, value in components:
+        text = _DN_SPECIAL.sub(r"\\\1", value.decode("utf-8", "replace"))
+        parts.append(f"{key.decode('ascii', 'replace')}={text}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """
+    The certificate a client presented.
+
+    @ivar subject: its subject, as L{formatName} writes it.
+    @ivar issuer: its issuer, likewise.
+    """
+
+    subject: str
+    issuer: str
+
+    @classmethod
+    def fromX509(cls, certificate: Any) -> ClientCertificate:
+        return cls(
+            formatName(certificate.get_subject().get_components()),
+            formatName(certificate.get_issuer().get_components()),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """
+        What an external server gets in its environment.
+        """
+        return {"SSL_CLIENT_DN": self.subject, "SSL_CLIENT_I_DN": self.issuer}
+
+
+class _Bridge:
+    """
+    One TLS connection and the plaintext socketpair end the service gets.
+    """
+
+    def __init__(self, reactor: Any, timeout: float) -> None:
+        self.outcome: ClientCertificate | Failure | None = None
+        self.handshaken = False
+        self.waiting: list[Deferred[ClientCertificate | None]] = []
+        self.secure = _SecureSide(self)
+        self.plain = Side(self)
+        self.timer = reactor.callLater(timeout, self.timedOut)
+
+    def whenSecured(self) -> Deferred[ClientCertificate | None]:
+        """
+        A L{Deferred} that fires with the client's L{ClientCertificate}
+        (L{None} if it sent none) once the handshake is done, or fails with
+        why it was not.
+        """
+        secured: Deferred[ClientCertificate | None] = Deferred()
+        if self.handshaken or self.outcome is not None:
+            self._fire(secured)
+        else:
+            self.waiting.append(secured)
+        return secured
+
+    def _fire(self, secured: Deferred[ClientCertificate | None]) -> None:
+        if isinstance(self.outcome, Failure):
+            secured.errback(self.outcome)
+        else:
+            secured.callback(self.outcome)
+
+    def _conclude(self, outcome: ClientCertificate | Failure | None) -> None:
+        if self.handshaken or isinstance(self.outcome, Failure):
+            return
+        self.outcome = outcome
+        self.handshaken = not isinstance(outcome, Failure)
+        self._stopTimer()
+        waiting, self.waiting = self.waiting, []
+        for secured in waiting:
+            self._fire(secured)
+
+    def abandon(self) -> None:
+        """
+        The connection could not be taken over: end whatever was adopted.
+        """
+        self._conclude(Failure(TLSError("the client went away")))  # type: ignore[no-untyped-call]
+        stopSides((self.secure, self.plain), True)
+
+    def timedOut(self) -> None:
+        self.timer = None
+        self._conclude(Failure(TLSError("handshake timed out")))  # type: ignore[no-untyped-call]
+        stopSides((self.secure, self.plain), True)
+
+    def handshakeDone(self) -> None:
+        transport: Any = self.secure.transport
+        peer = transport.getPeerCertificate() if transport is not None else None
+        self._conclude(None if peer is None else ClientCertificate.fromX509(peer))
+
+    def sideLost(self, side: Side) -> None:
+        if side is self.secure:
+            self._conclude(self.secure.reason)
+            self.plain.close()
+        elif self.handshaken or self.plain.received:
+            # What the service sent still reaches the client.
+            self.secure.close()
+        else:
+            # A client the service turned away without a word.
+            stopSides((self.secure,), True)
+        if self.secure.lost and self.plain.lost:
+            self._stopTimer()
+
+    def _stopTimer(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
+@implementer(IHandshakeListener)
+class _SecureSide(TLSSide):
+    """
+    The client's side of a bridge, behind Twisted's TLS protocol.
+    """
+
+    def __init__(self, bridge: _Bridge) -> None:
+        super().__init__(bridge)
+        self.bridge = bridge
+        self.reason: Failure = Failure(  # type: ignore[no-untyped-call]
+            TLSError("connection closed during the handshake")
+        )
+
+    def handshakeCompleted(self) -> None:
+        self.bridge.handshakeDone()
+        self.noteHandshake()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if reason is not connectionDone:
+            self.reason = reason
+        super().connectionLost(reason)
+
+
+class _Adopted(ServerFactory):
+    noisy = False
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.built = protocol
+
+    def buildProtocol(self, addr: Any) -> Protocol:
+        return self.built
+
+
+class TLSFront:
+    """
+    Puts a service's accepted connections behind TLS.
+
+    @ivar options: the server options, replaced on reconfiguration (new
+        connections use the new certificates; established ones keep theirs).
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        options: CertificateOptions,
+        timeout: float = HANDSHAKE_TIMEOUT,
+    ) -> None:
+        self.reactor = reactor
+        self.options = options
+        self.timeout = timeout
+
+    def secure(self, connection: PendingConnection) -> PendingConnection | None:
+        """
+        Take over an accepted connection; the plaintext end it returns has
+        the client's addresses and a C{secured} L{Deferred}.
+
+        @return: L{None} if no socketpair could be made (the client is
+            closed).
+        """
+        try:
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            connection.close()
+            return None
+        bridge = _Bridge(self.reactor, self.timeout)
+        wrapper = TLSMemoryBIOFactory(self.options, False, _Adopted(bridge.secure))
+        tlsProtocol = wrapper.buildProtocol(connection.rawPeer)
+        plain = PendingConnection(self.reactor, theirs, connection.rawPeer, connection.rawLocal)
+        plain.whenSecured = bridge.whenSecured
+        try:
+            # Handshake records and the first reply go out at once (stunnel does the same).
+            with contextlib.suppress(OSError):
+                connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.reactor.adoptStreamConnection(
+                connection.fileno(), connection.family, _Adopted(tlsProtocol)
+            )
+            self.reactor.adoptStreamConnection(
+                mine.fileno(), socket.AF_UNIX, _Adopted(bridge.plain)
+            )
+        except OSError:
+            # The client reset the connection before it could be adopted.
+            bridge.abandon()
+            plain.close()
+            return None
+        finally:
+            connection.close()
+            mine.close()
+        connectSides(bridge.secure, bridge.plain)
+        return plain

@@ -1,0 +1,528 @@
+"""
+TLS in front of services, served by the real twistd to real TLS clients
+(C{openssl s_client} and Twisted's TLS client): a TLS echo, a TLS front for
+an external C{/bin/cat}, client certificates handed to the server as
+C{SSL_CLIENT_DN}, TLS to a redirect target whose name is checked, the
+access rules and limits on TLS services, and certificates reloaded by
+SIGHUP without dropping established connections.
+
+Needs the Debian package openssl for the C{s_client} tests (skipped
+without it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+from typing import Any
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import (
+    Certificate,
+    PrivateCertificate,
+    optionsForClientTLS,
+)
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SkipTest, TestCase
+
+from tests.certificates import Authority, Issued
+
+from .support import freePorts, pollUntil, reactor, withTimeout, writeConfig
+from .test_twistd import ROOT, TWISTD, Daemon, run
+
+
+class _Client(Protocol):
+    """
+    Sends lines, collects what comes back, and notes the server's
+    certificate.
+    """
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.done: Deferred[bytes] = Deferred()
+        self.waiting: list[tuple[int, Deferred[bytes]]] = []
+
+    def receivedAtLeast(self, count: int) -> Deferred[bytes]:
+        d: Deferred[bytes] = Deferred()
+        self.waiting.append((count, d))
+        self.dataReceived(b"")
+        return withTimeout(d)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        for count, d in list(self.waiting):
+            if len(self.received) >= count:
+                self.waiting.remove((count, d))
+                d.callback(bytes(self.received))
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.done.callback(bytes(self.received))
+        for _, d in self.waiting:
+            d.callback(bytes(self.received))
+        self.waiting = []
+
+    def peerSubject(self) -> str:
+        assert self.transport is not None
+        certificate = self.transport.getPeerCertificate()  # type: ignore[attr-defined]
+        return str(certificate.get_subject().CN)
+
+
+class TLSTestCase(TestCase):
+    """
+    A twistd run per test, with fresh certificates in C{self.directory}.
+    """
+
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="txinetd-tls-")
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        self.authority = Authority(self.directory)
+        self.server = self.authority.server("server", "localhost", "127.0.0.1")
+        self.log = os.path.join(self.directory, "service.log")
+
+    @inlineCallbacks
+    def start(self, services: str) -> Any:
+        """
+        Run twistd on C{services} (after a defaults section that logs to
+        C{self.log}) until the test ends.
+        """
+        path = writeConfig(
+            "defaults\n{\n"
+            f" log_type = FILE {self.log}\n"
+            " log_on_success = PID HOST EXIT USERID\n log_on_failure = HOST\n}\n" + services
+        )
+        self.daemon = Daemon()
+        self.process = reactor.spawnProcess(
+            self.daemon,
+            TWISTD,
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", path],
+            env=dict(os.environ),
+            path=ROOT,
+        )
+        self.addCleanup(self.stop)
+        yield withTimeout(self.daemon.ready, 60)
+
+    def stop(self) -> Deferred[Any]:
+        if self.process.pid is not None:
+            self.process.signalProcess("TERM")
+        return withTimeout(self.daemon.ended)
+
+    def logLines(self) -> list[str]:
+        try:
+            with open(self.log) as f:
+                return [line.rstrip("\n").split(": ", 1)[1] for line in f]
+        except FileNotFoundError:
+            return []
+
+    def waitForLog(self, pattern: str) -> Deferred[list[str]]:
+        """
+        Fires with the service log's entries once one matches C{pattern}.
+        """
+
+        def check() -> list[str] | None:
+            lines = self.logLines()
+            return lines if any(re.search(pattern, line) for line in lines) else None
+
+        return pollUntil(check, lambda: f"{pattern!r} in {self.logLines()}")
+
+    def connect(
+        self,
+        port: int,
+        name: str = "localhost",
+        client: Issued | None = None,
+        source: str | None = None,
+    ) -> Deferred[_Client]:
+        """
+        A Twisted TLS client that trusts the test CA.
+        """
+        with open(self.authority.path, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        identity = None
+        if client is not None:
+            with open(client.certificate, "rb") as f, open(client.key, "rb") as k:
+                identity = PrivateCertificate.loadPEM(f.read() + k.read())
+        options = optionsForClientTLS(name, trust, identity)
+        bind = None if source is None else (source, 0)
+        endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, options, bindAddress=bind)
+        protocol = _Client()
+        return withTimeout(endpoint.connect(Factory.forProtocol(lambda: protocol)))
+
+    def entry(self, name: str, port: int, body: str) -> str:
+        return (
+            f"service {name}\n{{\n type = UNLISTED\n socket_type = stream\n wait = no\n"
+            f" port = {port}\n bind = 127.0.0.1\n{body}}}\n"
+        )
+
+    def tlsLines(self, issued: Issued | None = None) -> str:
+        issued = issued or self.server
+        return f" tls_certificate = {issued.certificate}\n tls_key = {issued.key}\n"
+
+
+def needsOpenssl() -> None:
+    if shutil.which("openssl") is None:
+        raise SkipTest("openssl is not installed (Debian: openssl)")
+
+
+class TLSServiceTests(TLSTestCase):
+    """
+    Built-ins and external servers behind TLS.
+    """
+
+    @inlineCallbacks
+    def test_echo(self) -> Any:
+        """
+        The internal echo, listening on an C{ssl:} description, answers a
+        Twisted TLS client inside TLS, with the configured certificate.
+        """
+        (port,) = freePorts(1)
+        yield self.start(
+            "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
+            f" listen = ssl:{port}:interface=127.0.0.1:privateKey={self.server.key}"
+            f":certKey={self.server.certificate}\n}}\n"
+        )
+        client = yield self.connect(port)
+        client.transport.write(b"hello over TLS\r\n")
+        echoed = yield client.receivedAtLeast(16)
+        self.assertEqual(echoed, b"hello over TLS\r\n")
+        self.assertEqual(client.peerSubject(), "localhost")
+        client.transport.loseConnection()
+        lines = yield self.waitForLog("^EXIT: echo")
+        self.assertIn("START: echo pid=0 from=127.0.0.1", lines)
+
+    @inlineCallbacks
+    def test_daytimeWithOpensslClient(self) -> Any:
+        """
+        C{openssl s_client} verifies the certificate against the CA and
+        gets the daytime line.
+        """
+        needsOpenssl()
+        (port,) = freePorts(1)
+        yield self.start(
+            "service daytime\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
+            f" port = {port}\n bind = 127.0.0.1\n{self.tlsLines()}}}\n"
+        )
+        output = yield run(
+            "openssl",
+            "s_client",
+            "-quiet",
+            "-ign_eof",
+            "-verify_return_error",
+            "-CAfile",
+            self.authority.path,
+            "-verify_hostname",
+            "localhost",
+            "-connect",
+            f"127.0.0.1:{port}",
+            stdin=b"",
+        )
+        self.assertRegex(output.decode(), r"^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \w+\r\n$")
+
+    @inlineCallbacks
+    def test_catFront(self) -> Any:
+        """
+        An external C{/bin/cat} gets the plaintext: what the TLS client
+        sends comes back, and the server's EXIT is logged once the client
+        closes.
+        """
+        (port,) = freePorts(1)
+        yield self.start(
+            self.entry("cat", port, f" user = nobody\n server = /bin/cat\n{self.tlsLines()}")
+        )
+        client = yield self.connect(port)
+        client.transport.write(b"line one\n")
+        yield client.receivedAtLeast(9)
+        client.transport.write(b"line two\n")
+        echoed = yield client.receivedAtLeast(18)
+        self.assertEqual(echoed, b"line one\nline two\n")
+        client.transport.loseConnection()
+        lines = yield self.waitForLog("^EXIT: cat status=0")
+        self.assertTrue(any(re.fullmatch(r"START: cat pid=\d+ from=127.0.0.1", x) for x in lines))
+
+    @inlineCallbacks
+    def test_plaintextClientRefused(self) -> Any:
+        """
+        A client that does not speak TLS gets nothing from the server and
+        is logged as C{FAIL: id tls}.
+        """
+        (port,) = freePorts(1)
+        yield self.start(
+            self.entry("cat", port, f" user = nobody\n server = /bin/cat\n{self.tlsLines()}")
+        )
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+        protocol = _Client()
+        yield endpoint.connect(Factory.forProtocol(lambda: protocol))
+        assert protocol.transport is not None
+        protocol.transport.write(b"GET / HTTP/1.0\r\n\r\n")
+        received = yield withTimeout(protocol.done)
+        self.assertNotIn(b"GET", received)
+        lines = yield self.waitForLog("^FAIL: cat tls")
+        self.assertFalse([line for line in lines if line.startswith("START")])
+
+    @inlineCallbacks
+    def test_resetsDoNotStopService(self) -> Any:
+        """
+        Clients that reset their connection at once (before txinetd takes
+        it over for TLS) leave the service serving, without leaking.
+        """
+        (port,) = freePorts(1)
+        yield self.start(
+            self.entry("cat", port, f" user = nobody\n server = /bin/cat\n{self.tlsLines()}")
+        )
+        pid = self.process.pid
+        warmUp = yield self.connect(port)
+        warmUp.transport.write(b"warm\n")
+        yield warmUp.receivedAtLeast(5)
+        warmUp.transport.loseConnection()
+        yield self.waitForLog("^EXIT: cat")
+        before = len(os.listdir(f"/proc/{pid}/fd"))
+        linger = struct.pack("ii", 1, 0)
+        for _ in range(30):
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                sock.connect(("127.0.0.1", port))
+        client = yield self.connect(port)
+        client.transport.write(b"still here\n")
+        self.assertEqual((yield client.receivedAtLeast(11)), b"still here\n")
+        client.transport.loseConnection()
+        yield pollUntil(
+            lambda: len([x for x in self.logLines() if x.startswith("EXIT: cat")]) == 2 or None,
+            lambda: f"two EXIT lines in {self.logLines()}",
+        )
+        counted = yield pollUntil(
+            lambda: len(os.listdir(f"/proc/{pid}/fd")) <= before or None,
+            lambda: f"{before} descriptors, not {os.listdir(f'/proc/{pid}/fd')}",
+        )
+        self.assertTrue(counted)
+
+
+class ClientCertificateTests(TLSTestCase):
+    """
+    C{tls_client_ca}: client certificates checked and passed on.
+    """
+
+    @inlineCallbacks
+    def startEnv(self, extra: str = "") -> Any:
+        (self.port,) = freePorts(1)
+        yield self.start(
+            self.entry(
+                "env",
+                self.port,
+                f" user = nobody\n server = /usr/bin/env\n{self.tlsLines()}"
+                f" tls_client_ca = {self.authority.path}\n{extra}",
+            )
+        )
+
+    @inlineCallbacks
+    def test_subjectInEnvironment(self) -> Any:
+        """
+        The server sees the client certificate's subject and issuer in
+        SSL_CLIENT_DN and SSL_CLIENT_I_DN (read here with C{openssl
+        s_client}); the USERID line names the subject.
+        """
+        needsOpenssl()
+        yield self.startEnv()
+        alice = self.authority.client("alice", "alice")
+        output = yield run(
+            "openssl",
+            "s_client",
+            "-quiet",
+            "-ign_eof",
+            "-CAfile",
+            self.authority.path,
+            "-cert",
+            alice.certificate,
+            "-key",
+            alice.key,
+            "-connect",
+            f"127.0.0.1:{self.port}",
+            stdin=b"",
+        )
+        environment = dict(
+            line.split("=", 1) for line in output.decode().splitlines() if "=" in line
+        )
+        self.assertEqual(environment["SSL_CLIENT_DN"], "C=PL, O=Example\\, Inc., CN=alice")
+        self.assertEqual(environment["SSL_CLIENT_I_DN"], "O=txinetd tests, CN=txinetd test CA")
+        self.assertEqual(environment["REMOTE_HOST"], "127.0.0.1")
+        lines = yield self.waitForLog("^EXIT: env")
+        self.assertIn("USERID: env X509 : C=PL, O=Example\\, Inc., CN=alice", lines)
+
+    @inlineCallbacks
+    def test_noCertificateRefused(self) -> Any:
+        """
+        With C{tls_client_cert} required (the default), a client without a
+        certificate never reaches the server.
+        """
+        yield self.startEnv()
+        client = yield self.connect(self.port)
+        received = yield client.done
+        self.assertEqual(received, b"")
+        lines = yield self.waitForLog("^FAIL: env tls from=127.0.0.1")
+        self.assertFalse([line for line in lines if line.startswith("START")])
+
+    @inlineCallbacks
+    def test_foreignCertificateRefused(self) -> Any:
+        """
+        A client certificate from another CA is refused.
+        """
+        yield self.startEnv()
+        other = Authority(self.directory, "other CA")
+        mallory = other.client("mallory", "mallory")
+        client = yield self.connect(self.port, client=mallory)
+        received = yield client.done
+        self.assertEqual(received, b"")
+        yield self.waitForLog("^FAIL: env tls from=127.0.0.1")
+
+    @inlineCallbacks
+    def test_optionalCertificate(self) -> Any:
+        """
+        C{tls_client_cert = optional}: a client without a certificate is
+        served, with no SSL_CLIENT_DN.
+        """
+        yield self.startEnv(" tls_client_cert = optional\n")
+        client = yield self.connect(self.port)
+        output = yield client.done
+        self.assertIn(b"REMOTE_HOST=127.0.0.1", output)
+        self.assertNotIn(b"SSL_CLIENT_DN", output)
+
+
+class RedirectTLSTests(TLSTestCase):
+    """
+    C{redirect_tls}: TLS to the target, whose certificate must carry the
+    name.
+    """
+
+    @inlineCallbacks
+    def startPair(self, name: str) -> Any:
+        """
+        A TLS echo whose certificate is for C{wrong.example}, and a
+        plaintext service redirected to it that expects C{name}.
+        """
+        wrong = self.authority.server("wrong", "wrong.example")
+        self.backend, self.front = freePorts(2)
+        yield self.start(
+            "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
+            f" port = {self.backend}\n bind = 127.0.0.1\n{self.tlsLines(wrong)}}}\n"
+            + self.entry(
+                "front",
+                self.front,
+                f" user = nobody\n redirect = 127.0.0.1 {self.backend}\n redirect_tls = yes\n"
+                f" redirect_tls_name = {name}\n redirect_tls_ca = {self.authority.path}\n",
+            )
+        )
+
+    def plainClient(self) -> Deferred[_Client]:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.front)
+        protocol = _Client()
+        return withTimeout(endpoint.connect(Factory.forProtocol(lambda: protocol)))
+
+    @inlineCallbacks
+    def test_matchingName(self) -> Any:
+        """
+        A target certificate valid for the name: the client's bytes go
+        through TLS to the echo and back.
+        """
+        yield self.startPair("wrong.example")
+        client = yield self.plainClient()
+        client.transport.write(b"through\n")
+        echoed = yield client.receivedAtLeast(8)
+        self.assertEqual(echoed, b"through\n")
+        client.transport.loseConnection()
+        yield self.waitForLog("^EXIT: front")
+
+    @inlineCallbacks
+    def test_mismatchRefused(self) -> Any:
+        """
+        A target certificate for another name: the client is closed without
+        a byte from the target, and the program log says why.
+        """
+        yield self.startPair("localhost")
+        client = yield self.plainClient()
+        client.transport.write(b"secret\n")
+        received = yield client.done
+        self.assertEqual(received, b"")
+        yield self.daemon.waitFor(b"can't connect to remote host 127.0.0.1: TLS")
+        self.assertIn(b"not valid for the name", bytes(self.daemon.output))
+
+
+class TLSPolicyTests(TLSTestCase):
+    """
+    Access rules, limits and reloads on a TLS service.
+    """
+
+    def echo(self, port: int, extra: str = "", issued: Issued | None = None) -> str:
+        return (
+            "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
+            f" port = {port}\n bind = 127.0.0.1\n{self.tlsLines(issued)}{extra}}}\n"
+        )
+
+    @inlineCallbacks
+    def test_onlyFrom(self) -> Any:
+        """
+        only_from applies before anything is relayed: 127.0.0.1 is refused
+        with FAIL address, 127.0.0.2 is served.
+        """
+        (port,) = freePorts(1)
+        yield self.start(self.echo(port, " only_from = 127.0.0.2\n"))
+        refused = yield self.connect(port, source="127.0.0.1").addErrback(lambda f: None)
+        if refused is not None:
+            self.assertEqual((yield refused.done), b"")
+        yield self.waitForLog("^FAIL: echo address from=127.0.0.1")
+        served = yield self.connect(port, source="127.0.0.2")
+        served.transport.write(b"ok\n")
+        self.assertEqual((yield served.receivedAtLeast(3)), b"ok\n")
+        served.transport.loseConnection()
+
+    @inlineCallbacks
+    def test_perSource(self) -> Any:
+        """
+        per_source = 1: while one TLS session from 127.0.0.1 runs, another
+        is refused with FAIL per_source_limit; 127.0.0.2 is still served.
+        """
+        (port,) = freePorts(1)
+        yield self.start(self.echo(port, " per_source = 1\n"))
+        first = yield self.connect(port)
+        first.transport.write(b"1\n")
+        yield first.receivedAtLeast(2)
+        second = yield self.connect(port).addErrback(lambda f: None)
+        if second is not None:
+            self.assertEqual((yield second.done), b"")
+        yield self.waitForLog("^FAIL: echo per_source_limit from=127.0.0.1")
+        other = yield self.connect(port, source="127.0.0.2")
+        other.transport.write(b"2\n")
+        self.assertEqual((yield other.receivedAtLeast(2)), b"2\n")
+        first.transport.write(b"3\n")
+        self.assertEqual((yield first.receivedAtLeast(4)), b"1\n3\n")
+        for client in (first, other):
+            client.transport.loseConnection()
+
+    @inlineCallbacks
+    def test_certificateReload(self) -> Any:
+        """
+        New certificate files and SIGHUP: new connections get the new
+        certificate, an established one keeps working.
+        """
+        (port,) = freePorts(1)
+        yield self.start(self.echo(port))
+        before = yield self.connect(port)
+        before.transport.write(b"a\n")
+        yield before.receivedAtLeast(2)
+        self.assertEqual(before.peerSubject(), "localhost")
+        renewed = self.authority.server("renewed", "127.0.0.1", "localhost")
+        os.replace(renewed.certificate, self.server.certificate)
+        os.replace(renewed.key, self.server.key)
+        self.process.signalProcess(signal.SIGHUP)
+        yield self.daemon.waitFor(b"Reconfigured: new=0 old=1 dropped=0")
+        after = yield self.connect(port)
+        after.transport.write(b"c\n")
+        yield after.receivedAtLeast(2)
+        self.assertEqual(after.peerSubject(), "127.0.0.1")
+        before.transport.write(b"b\n")
+        self.assertEqual((yield before.receivedAtLeast(4)), b"a\nb\n")
+        for client in (before, after):
+            client.transport.loseConnection()
