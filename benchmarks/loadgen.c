@@ -14,15 +14,26 @@
  *       the result, then holds them until stdin closes or S seconds pass.
  *   loadgen bulk host=H port=P expect=E
  *       Connects, reads until EOF, reports bytes and MiB/s.
+ *   tls=1 (tcp and bulk): the same over TLS, a full handshake for every
+ *       connection, the server's certificate not verified.  tcp: send B
+ *       bytes, read E bytes, send close_notify, then with eof=1 half-close
+ *       and read until the server closes (TLS has no half-close before the
+ *       reply), with eof=0 reset the connection.  bulk: read until the
+ *       server's close_notify or EOF.  The result adds the protocol and
+ *       cipher negotiated and the first failure's reason.
  * Servers (run until killed):
  *   loadgen echo-server   port=P threads=T
  *   loadgen source-server port=P bytes=B threads=T
  *   loadgen udp-echo-server port=P
+ *   loadgen tls-echo-server port=P threads=T cert=FILE key=FILE
  * All sockets are on 127.0.0.1 unless host= says otherwise. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,9 +51,9 @@
 #define BUFFER_SIZE (256 * 1024)
 
 struct options {
-    const char *host;
+    const char *host, *cert, *key;
     long port, conc, seconds_ms, max, payload, expect, eof, window, conns, threads, hold,
-        bytes;
+        bytes, tls;
 };
 
 static struct options opt = {
@@ -71,7 +82,7 @@ static void die(const char *what) {
 
 static void usage(void) {
     fprintf(stderr, "usage: loadgen tcp|udp|idle|bulk|echo-server|source-server|"
-                    "udp-echo-server key=value...\n");
+                    "udp-echo-server|tls-echo-server key=value...\n");
     exit(2);
 }
 
@@ -80,9 +91,15 @@ static void parseOption(const char *arg) {
     if (eq == NULL) usage();
     size_t n = (size_t)(eq - arg);
     const char *value = eq + 1;
-    if (n == 4 && strncmp(arg, "host", n) == 0) {
-        opt.host = value;
-        return;
+    static const struct {
+        const char *name;
+        const char **field;
+    } strings[] = {{"host", &opt.host}, {"cert", &opt.cert}, {"key", &opt.key}};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strlen(strings[i].name) == n && strncmp(arg, strings[i].name, n) == 0) {
+            *strings[i].field = value;
+            return;
+        }
     }
     if (n == 7 && strncmp(arg, "seconds", n) == 0) {
         opt.seconds_ms = (long)(atof(value) * 1000);
@@ -95,7 +112,7 @@ static void parseOption(const char *arg) {
         {"port", &opt.port},       {"conc", &opt.conc},       {"max", &opt.max},
         {"payload", &opt.payload}, {"expect", &opt.expect},   {"eof", &opt.eof},
         {"window", &opt.window},   {"conns", &opt.conns},     {"threads", &opt.threads},
-        {"hold", &opt.hold},       {"bytes", &opt.bytes},
+        {"hold", &opt.hold},       {"bytes", &opt.bytes},     {"tls", &opt.tls},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].name) == n && strncmp(arg, table[i].name, n) == 0) {
@@ -159,18 +176,40 @@ static int timedOut(void) {
     return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
+/* A socket connected to a, or -1 with the outcome in *result. */
+static int connectTo(const struct sockaddr_in *a, enum outcome *result) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        *result = FAILED;
+        return -1;
+    }
+    setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
+    if (connect(fd, (const struct sockaddr *)a, sizeof *a) < 0) {
+        *result = errno == ECONNREFUSED ? REFUSED : errno == EINPROGRESS ? TIMEOUT : FAILED;
+        close(fd);
+        return -1;
+    }
+    *result = OK;
+    return fd;
+}
+
+/* Close with RST: no TIME_WAIT left on the client side. */
+static void resetOnClose(int fd) {
+    struct linger reset = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+}
+
+/* Whether a reply of got bytes is the one expected. */
+static int replyComplete(long got) {
+    return opt.expect < 0 ? got > 0 : got == opt.expect;
+}
+
 /* One connection; the number of reply bytes goes to *got. */
 static enum outcome oneConnection(const struct sockaddr_in *a, char *buf, long *got) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return FAILED;
-    setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
-    enum outcome result = OK;
+    enum outcome result;
     *got = 0;
-    if (connect(fd, (const struct sockaddr *)a, sizeof *a) < 0) {
-        result = errno == ECONNREFUSED ? REFUSED : errno == EINPROGRESS ? TIMEOUT : FAILED;
-        close(fd);
-        return result;
-    }
+    int fd = connectTo(a, &result);
+    if (fd < 0) return result;
     if (writeAll(fd, payload, opt.payload) < 0) result = timedOut() ? TIMEOUT : FAILED;
     if (result == OK && opt.eof) shutdown(fd, SHUT_WR);
     int atEof = 0;
@@ -185,13 +224,163 @@ static enum outcome oneConnection(const struct sockaddr_in *a, char *buf, long *
         *got += n;
         if (!opt.eof && opt.expect < 0) break;
     }
-    if (!atEof) {
-        struct linger reset = {1, 0}; /* RST: no TIME_WAIT left on the client side */
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-    }
+    if (!atEof) resetOnClose(fd);
     close(fd);
-    if (result == OK && (opt.expect < 0 ? *got == 0 : *got != opt.expect)) result = SHORT;
+    if (result == OK && !replyComplete(*got)) result = SHORT;
     return result;
+}
+
+/* ---- TLS: the client side of tcp and bulk with tls=1, and tls-echo-server ---- */
+
+static SSL_CTX *tlsContext;
+static pthread_mutex_t tlsLock = PTHREAD_MUTEX_INITIALIZER;
+static char tlsSession[128], tlsFailure[192];
+
+static void tlsDie(const char *what) {
+    fprintf(stderr, "loadgen: %s failed\n", what);
+    ERR_print_errors_fp(stderr);
+    exit(2);
+}
+
+static SSL_CTX *newTlsContext(const SSL_METHOD *method) {
+    SSL_CTX *context = SSL_CTX_new(method);
+    if (context == NULL) tlsDie("SSL_CTX_new");
+    SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    return context;
+}
+
+static void useClientContext(void) {
+    tlsContext = newTlsContext(TLS_client_method());
+    SSL_CTX_set_verify(tlsContext, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(tlsContext, SSL_SESS_CACHE_OFF);
+}
+
+static void useServerContext(void) {
+    if (opt.cert == NULL) usage();
+    tlsContext = newTlsContext(TLS_server_method());
+    SSL_CTX_set_num_tickets(tlsContext, 0);
+    if (SSL_CTX_use_certificate_chain_file(tlsContext, opt.cert) != 1) tlsDie(opt.cert);
+    const char *key = opt.key != NULL ? opt.key : opt.cert;
+    if (SSL_CTX_use_PrivateKey_file(tlsContext, key, SSL_FILETYPE_PEM) != 1) tlsDie(key);
+}
+
+/* Keep the first of these texts in a shared buffer. */
+static void noteOnce(char *into, size_t size, const char *step, const char *text) {
+    pthread_mutex_lock(&tlsLock);
+    if (into[0] == '\0') snprintf(into, size, "%s%s", step, text);
+    pthread_mutex_unlock(&tlsLock);
+}
+
+static void noteSession(SSL *ssl) {
+    if (__atomic_load_n(&tlsSession[0], __ATOMIC_RELAXED) != '\0') return;
+    char text[sizeof tlsSession];
+    int group = SSL_get_negotiated_group(ssl);
+    snprintf(text, sizeof text, "%s %s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+             group ? OBJ_nid2sn(group & ~TLSEXT_nid_unknown) : "-");
+    noteOnce(tlsSession, sizeof tlsSession, "", text);
+}
+
+/* Why a TLS call failed (the first reason is kept), as an outcome. */
+static enum outcome tlsFailed(SSL *ssl, int ret, const char *step) {
+    int saved = errno, kind = SSL_get_error(ssl, ret);
+    /* SO_RCVTIMEO and SO_SNDTIMEO expiring show as WANT_READ or WANT_WRITE. */
+    int timeout = kind == SSL_ERROR_WANT_READ || kind == SSL_ERROR_WANT_WRITE ||
+                  (kind == SSL_ERROR_SYSCALL && (saved == EAGAIN || saved == EWOULDBLOCK));
+    unsigned long code = ERR_get_error();
+    char reason[160];
+    if (timeout)
+        snprintf(reason, sizeof reason, "timed out after %d s", IO_TIMEOUT_SECONDS);
+    else if (code != 0)
+        ERR_error_string_n(code, reason, sizeof reason);
+    else if (kind == SSL_ERROR_SYSCALL && saved != 0)
+        snprintf(reason, sizeof reason, "%s", strerror(saved));
+    else
+        snprintf(reason, sizeof reason, "SSL_get_error %d", kind);
+    ERR_clear_error();
+    noteOnce(tlsFailure, sizeof tlsFailure, step, reason);
+    return timeout ? TIMEOUT : FAILED;
+}
+
+/* Bytes read (> 0), 0 when the server has closed, -1 with the outcome in *result. */
+static int tlsReceive(SSL *ssl, char *buf, enum outcome *result, const char *step) {
+    ERR_clear_error();
+    int n = SSL_read(ssl, buf, BUFFER_SIZE);
+    if (n > 0) return n;
+    if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) return 0;
+    *result = tlsFailed(ssl, n, step);
+    return -1;
+}
+
+/* A TLS session over fd, handshake done, or NULL with the outcome in *result.
+ * Nagle's algorithm is off, as TLS clients have it: otherwise the request
+ * waits for the ACK of the handshake's last message. */
+static SSL *tlsConnect(int fd, enum outcome *result) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SSL *ssl = SSL_new(tlsContext);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) tlsDie("SSL_new");
+    ERR_clear_error();
+    int ret = SSL_connect(ssl);
+    if (ret == 1) {
+        noteSession(ssl);
+        return ssl;
+    }
+    *result = tlsFailed(ssl, ret, "handshake: ");
+    SSL_free(ssl);
+    return NULL;
+}
+
+/* One connection over TLS: handshake, send, read the reply, close_notify,
+ * then (eof=1) half-close and wait for the server to close. */
+static enum outcome oneTlsConnection(const struct sockaddr_in *a, char *buf, long *got) {
+    enum outcome result;
+    *got = 0;
+    int fd = connectTo(a, &result);
+    if (fd < 0) return result;
+    SSL *ssl = tlsConnect(fd, &result);
+    if (ssl != NULL && opt.payload > 0) {
+        ERR_clear_error();
+        int ret = SSL_write(ssl, payload, (int)opt.payload);
+        if (ret <= 0) result = tlsFailed(ssl, ret, "send: ");
+    }
+    int n = 1;
+    while (result == OK && n > 0 && !(opt.expect < 0 ? *got > 0 : *got >= opt.expect)) {
+        n = tlsReceive(ssl, buf, &result, "reply: ");
+        if (n > 0) *got += n;
+    }
+    int atEof = 0;
+    if (result == OK && n > 0) {
+        SSL_shutdown(ssl);
+        if (opt.eof) {
+            shutdown(fd, SHUT_WR);
+            while ((n = tlsReceive(ssl, buf, &result, "close: ")) > 0) *got += n;
+            atEof = n == 0;
+        }
+    }
+    if (!atEof) resetOnClose(fd);
+    SSL_free(ssl);
+    close(fd);
+    if (result == OK && !replyComplete(*got)) result = SHORT;
+    return result;
+}
+
+/* The TLS fields of a client's result, if it used TLS. */
+static void printTlsFields(void) {
+    if (!opt.tls) return;
+    printf(", \"tls\": \"%s\", \"tls_error\": \"%s\"", tlsSession, tlsFailure);
+}
+
+static void serveTlsEcho(int fd, char *buf) {
+    SSL *ssl = SSL_new(tlsContext);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) tlsDie("SSL_new");
+    int n = SSL_accept(ssl);
+    if (n == 1) {
+        while ((n = SSL_read(ssl, buf, BUFFER_SIZE)) > 0)
+            if (SSL_write(ssl, buf, n) <= 0) break;
+        if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    ERR_clear_error();
 }
 
 static void *tcpWorker(void *arg) {
@@ -205,7 +394,8 @@ static void *tcpWorker(void *arg) {
         long i = __atomic_fetch_add(&issued, 1, __ATOMIC_RELAXED);
         if (i >= opt.max) break;
         long got;
-        enum outcome result = oneConnection(&a, buf, &got);
+        enum outcome result =
+            opt.tls ? oneTlsConnection(&a, buf, &got) : oneConnection(&a, buf, &got);
         totals->counts[result]++;
         latencies[i] = result == OK ? (now() - start) * 1000 : -1;
         if (result != OK) usleep(1000); /* do not spin on a refusing port */
@@ -244,11 +434,13 @@ static int runTcp(void) {
     qsort(latencies, (size_t)ok, sizeof(double), compareDoubles);
     printf("{\"mode\": \"tcp\", \"conc\": %ld, \"ok\": %ld, \"refused\": %ld, \"errors\": %ld, "
            "\"short\": %ld, \"timeouts\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"p50_ms\": %.3f, "
-           "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"cpu_s\": %.3f}\n",
+           "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"cpu_s\": %.3f",
            opt.conc, sum[OK], sum[REFUSED], sum[FAILED], sum[SHORT], sum[TIMEOUT], elapsed,
            (double)sum[OK] / elapsed, ok ? latencies[ok / 2] : 0,
            ok ? latencies[(long)((double)ok * 0.99)] : 0, ok ? latencies[ok - 1] : 0,
            cpuSeconds());
+    printTlsFields();
+    printf("}\n");
     return 0;
 }
 
@@ -370,19 +562,26 @@ static int runBulk(void) {
     setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
     long got = 0;
     int failed = connect(fd, (struct sockaddr *)&a, sizeof a) < 0;
+    enum outcome result = OK;
+    SSL *ssl = !failed && opt.tls ? tlsConnect(fd, &result) : NULL;
+    failed = failed || result != OK;
     while (!failed) {
-        ssize_t n = read(fd, buf, BUFFER_SIZE);
-        if (n < 0 && errno == EINTR) continue;
+        ssize_t n = ssl != NULL ? tlsReceive(ssl, buf, &result, "read: ")
+                                : read(fd, buf, BUFFER_SIZE);
+        if (n < 0 && ssl == NULL && errno == EINTR) continue;
         failed = n < 0;
         if (n <= 0) break;
         got += n;
     }
+    SSL_free(ssl);
     close(fd);
     double elapsed = now() - start;
     int ok = !failed && (opt.expect < 0 || got == opt.expect);
     printf("{\"mode\": \"bulk\", \"ok\": %d, \"bytes\": %ld, \"seconds\": %.4f, "
-           "\"rate\": %.1f, \"cpu_s\": %.3f}\n",
+           "\"rate\": %.1f, \"cpu_s\": %.3f",
            ok, got, elapsed, (double)got / 1048576.0 / elapsed, cpuSeconds());
+    printTlsFields();
+    printf("}\n");
     return 0;
 }
 
@@ -459,6 +658,7 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++) parseOption(argv[i]);
     signal(SIGPIPE, SIG_IGN);
     const char *mode = argv[1];
+    if (opt.tls) useClientContext();
     if (strcmp(mode, "tcp") == 0) return runTcp();
     if (strcmp(mode, "udp") == 0) return runUdp();
     if (strcmp(mode, "idle") == 0) return runIdle();
@@ -466,6 +666,10 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "echo-server") == 0) return runStreamServer(serveEcho);
     if (strcmp(mode, "source-server") == 0) return runStreamServer(serveSource);
     if (strcmp(mode, "udp-echo-server") == 0) return runUdpEchoServer();
+    if (strcmp(mode, "tls-echo-server") == 0) {
+        useServerContext();
+        return runStreamServer(serveTlsEcho);
+    }
     usage();
     return 2;
 }

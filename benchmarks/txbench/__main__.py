@@ -33,6 +33,7 @@ PARTS = (
     "external-nobody",
     "redirect",
     "only-from",
+    "tls",
     "idle",
 )
 
@@ -40,7 +41,7 @@ PARTS = (
 def parseArguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="benchmarks/run",
-        description="txinetd against xinetd and tcpserver, side by side, on loopback.",
+        description="txinetd against xinetd, tcpserver and stunnel, side by side, on loopback.",
     )
     parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds (< 2 min)")
     parser.add_argument("--rounds", type=int, help="rounds of every rate scenario")
@@ -145,9 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             loadgen=checkFile(options.loadgen, "build it with benchmarks/run"),
             xinetd=findTool("xinetd"),
             tcpserver=findTool("tcpserver"),
+            stunnel=findTool("stunnel4"),
             basePort=options.base_port,
         )
         findTool("prlimit")
+        findTool("openssl")
         bench = Bench(settings, tools, processes, results)
         runParts(bench, parts, log)
     except BenchError as e:

@@ -17,8 +17,8 @@ from typing import Any
 from txbench.servers import Peer
 
 NOT_YET = "n/a: txinetd cannot serve it yet"
-COLUMNS = (Peer.TXINETD, Peer.XINETD, Peer.TCPSERVER)
-RATIO_PEERS = (Peer.XINETD, Peer.TCPSERVER)
+COLUMNS = (Peer.TXINETD, Peer.XINETD, Peer.TCPSERVER, Peer.STUNNEL)
+RATIO_PEERS = (Peer.XINETD, Peer.TCPSERVER, Peer.STUNNEL)
 FAILURES = ("refused", "errors", "timeouts", "short", "lost")
 
 

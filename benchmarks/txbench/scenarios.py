@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -29,6 +30,7 @@ from txbench.servers import (
     Running,
     Setup,
     StartFailure,
+    StunnelService,
     TcpServerService,
     Tools,
     lastError,
@@ -36,7 +38,7 @@ from txbench.servers import (
     renderConfig,
     waitPorts,
 )
-from txbench.system import BenchError, Processes, cpuSeconds, listeningSockets, residentKiB
+from txbench.system import BenchError, Processes, listeningSockets, residentKiB
 
 PAYLOAD = 64
 BULK_BYTES = 64 << 20
@@ -55,6 +57,9 @@ NOFILE_LIMIT = 256
 CPU_LIMIT = 3600
 IDLE_TARGET_BYTES = 10 * 1024
 BACKEND_OFFSET = 0
+DD_BLOCK = 256 * 1024
+CERTIFICATE = "tls-server.pem"
+PRIVATE_KEY = "tls-server.key"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,37 @@ def _echo(conc: int) -> tuple[str, ...]:
     return _tcp(conc, PAYLOAD, PAYLOAD)
 
 
+def _tlsEcho(conc: int) -> tuple[str, ...]:
+    return (*_echo(conc), "tls=1")
+
+
+TLS_BULK = ("bulk", f"expect={BULK_BYTES}", "tls=1")
+
+
+def _tlsAttributes(certificate: Path, key: Path) -> str:
+    """
+    The lines that put a service of txinetd's configuration behind TLS.
+    """
+    return f"\ttls_certificate\t= {certificate}\n\ttls_key\t\t= {key}"
+
+
+def makeCertificate(directory: Path) -> None:
+    """
+    A self-signed EC P-256 certificate for 127.0.0.1 and its key, made fresh
+    in C{directory} with C{openssl req}.
+
+    @raise BenchError: if openssl fails.
+    """
+    command = ["openssl", "req", "-x509", "-newkey", "ec"]
+    command += ["-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+    command += ["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]
+    command += ["-keyout", str(directory / PRIVATE_KEY), "-out", str(directory / CERTIFICATE)]
+    try:
+        subprocess.run(command, capture_output=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BenchError(f"cannot make the test certificate with openssl: {e}") from e
+
+
 def _onlyFromLines() -> str:
     """
     An only_from list of C{ONLY_FROM_ENTRIES} entries, 100 to a line: hosts
@@ -145,6 +181,7 @@ def _setups(tools: Tools, idleConnections: int) -> dict[str, Setup]:
     three = (Peer.TXINETD, Peer.XINETD, Peer.TCPSERVER)
     limits = (("nofile", NOFILE_LIMIT), ("cpu", CPU_LIMIT))
     many = tuple(Listener(f"port{i}", MANY_OFFSET + i) for i in range(MANY_SERVICES))
+    certificate, key = tools.work / CERTIFICATE, tools.work / PRIVATE_KEY
     setups = [
         Setup(
             "internal",
@@ -194,6 +231,29 @@ def _setups(tools: Tools, idleConnections: int) -> dict[str, Setup]:
             values={"only_from_many": _onlyFromLines()},
         ),
         Setup("many", "many-service.conf", many, both),
+        Setup(
+            "tls",
+            "tls.conf",
+            (Listener("echo_tls", 60), Listener("bulk_tls", 61)),
+            (Peer.TXINETD, Peer.STUNNEL, Peer.REFERENCE),
+            feature="TLS (tls_certificate, tls_key)",
+            stunnel=(StunnelService("echo_tls", 70), StunnelService("bulk_tls", 71)),
+            reference=(
+                LoadgenServer(
+                    "echo_tls",
+                    "tls-echo-server",
+                    ("threads=16", f"cert={certificate}", f"key={key}"),
+                ),
+            ),
+            values={
+                "tls": "",
+                "bulk_block": str(DD_BLOCK),
+                "bulk_blocks": str(BULK_BYTES // DD_BLOCK),
+                "certificate": str(certificate),
+                "key": str(key),
+            },
+            peerValues={Peer.TXINETD: {"tls": _tlsAttributes(certificate, key)}},
+        ),
         Setup(
             "idle",
             "idle.conf",
@@ -286,6 +346,19 @@ RATE_SCENARIOS: dict[str, tuple[RateScenario, ...]] = {
             "conn/s",
         ),
     ),
+    "tls": (
+        *(
+            RateScenario(
+                f"tls_echo_{n}",
+                f"echo over TLS: handshake, 64 bytes back, close; {n} concurrent",
+                "echo_tls",
+                _tlsEcho(n),
+                "conn/s",
+            )
+            for n in (1, 8)
+        ),
+        RateScenario("tls_bulk", "TLS, 64 MiB bulk from dd", "bulk_tls", TLS_BULK, "MiB/s"),
+    ),
 }
 
 
@@ -305,13 +378,14 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "redirect": (Probe("bulk", ("bulk", f"expect={BULK_BYTES}")),),
     "only-from": (Probe("refused", reply=b""), Probe("one", _tcp(1)), Probe("many", _tcp(1))),
     "many": (Probe("port0", _tcp(1)),),
+    "tls": (Probe("echo_tls", _tlsEcho(1)), Probe("bulk_tls", TLS_BULK)),
     "idle": (Probe("echo", _echo(1)),),
 }
 
 CREDENTIALS_SCRIPT = '#!/bin/sh\necho "$(id -u) $(id -g) $(ulimit -n) $(ulimit -t)"\n'
 
 #: The scenarios that the reference servers also serve: the load generator's ceiling.
-CEILING_KEYS = ("echo_tcp_1", "echo_tcp_8", "echo_udp")
+CEILING_KEYS = ("echo_tcp_1", "echo_tcp_8", "echo_udp", "tls_echo_1", "tls_echo_8")
 
 
 def rotate(peers: Sequence[Peer], turn: int) -> list[Peer]:
@@ -344,6 +418,7 @@ class Bench:
         script = tools.work / "credentials.sh"
         script.write_text(CREDENTIALS_SCRIPT)
         script.chmod(0o755)
+        makeCertificate(tools.work)
 
     # -- clients
 
@@ -480,18 +555,17 @@ class Bench:
             self.onlyFromRatio(rows["only_from_1"], rows["only_from_10000"])
 
     def measureRate(self, scenario: RateScenario, running: Running, row: Row) -> None:
-        pid = running.pids[scenario.listener]
         if running.exited():
             self.lost(running, row, running.exited())
             return
-        before = cpuSeconds(pid)
+        before = running.cpuSeconds(scenario.listener)
         seconds = self.settings.seconds if scenario.timed else None
         args = self.clientArgs(scenario.client, running.ports[scenario.listener], seconds)
         result = self.client(args, (seconds or 0) + CLIENT_SLACK_SECONDS)
         if running.exited() or result["ok"] == 0:
             self.lost(running, row, running.exited() or f"failed measurement: {summary(result)}")
             return
-        result["server_cpu_s"] = round(cpuSeconds(pid) - before, 3)
+        result["server_cpu_s"] = round(running.cpuSeconds(scenario.listener) - before, 3)
         row.add(running.peer, float(result[scenario.figure]), result)
 
     @staticmethod

@@ -2,7 +2,8 @@
 The super-servers under test and how each is started on a setup: txinetd and
 xinetd read the same configuration (rendered from C{configs/}, only the ports
 differ), tcpserver gets the equivalent command line, one process per service,
-and the reference servers are the load generator's own.
+stunnel terminates TLS in front of the same services in xinetd, and the
+reference servers are the load generator's own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from string import Template
 from typing import Protocol
 
-from txbench.system import BenchError, listeningSockets, portsInUse
+from txbench.system import BenchError, cpuSeconds, listeningSockets, portsInUse
 
 STARTUP_TIMEOUT = 60.0
 POLL_SECONDS = 0.002
@@ -35,12 +36,20 @@ class Peer(Enum):
     TXINETD = "txinetd"
     XINETD = "xinetd"
     TCPSERVER = "tcpserver"
+    #: stunnel terminating TLS in front of xinetd's plaintext services.
+    STUNNEL = "stunnel+xinetd"
     #: The load generator's own C servers: the ceiling of what it can measure.
     REFERENCE = "reference"
 
 
 #: Each peer listens in a block of ports of its own, above the base port.
-PORT_BLOCKS = {Peer.TXINETD: 0, Peer.XINETD: 2000, Peer.TCPSERVER: 4000, Peer.REFERENCE: 6000}
+PORT_BLOCKS = {
+    Peer.TXINETD: 0,
+    Peer.XINETD: 2000,
+    Peer.TCPSERVER: 4000,
+    Peer.REFERENCE: 6000,
+    Peer.STUNNEL: 8000,
+}
 HELPER_BLOCK = 7000
 
 
@@ -75,6 +84,18 @@ class TcpServerService:
 
 
 @dataclass(frozen=True)
+class StunnelService:
+    """
+    How stunnel and xinetd serve one TLS listener of a setup: stunnel
+    accepts TLS on the listener's port and connects to xinetd serving the
+    same service, in plaintext, at C{offset} in their block.
+    """
+
+    listener: str
+    offset: int
+
+
+@dataclass(frozen=True)
 class LoadgenServer:
     """
     One of the load generator's own servers.
@@ -100,11 +121,13 @@ class Setup:
     @ivar feature: what txinetd needs to serve it, or L{None} if it must
         serve it today.
     @ivar tcpserver: tcpserver's equivalents, when tcpserver is a peer.
+    @ivar stunnel: stunnel's services, when stunnel+xinetd is a peer.
     @ivar reference: the reference servers, when they are a peer.
     @ivar backend: a server every peer's services talk to (its port is the
         template value C{backend}).
     @ivar nofile: RLIMIT_NOFILE (soft and hard) of every peer.
     @ivar values: more template values.
+    @ivar peerValues: template values of one peer, over C{values}.
     """
 
     name: str
@@ -113,10 +136,12 @@ class Setup:
     peers: tuple[Peer, ...]
     feature: str | None = None
     tcpserver: tuple[TcpServerService, ...] = ()
+    stunnel: tuple[StunnelService, ...] = ()
     reference: tuple[LoadgenServer, ...] = ()
     backend: LoadgenServer | None = None
     nofile: int = 4096
     values: Mapping[str, str] = field(default_factory=dict)
+    peerValues: Mapping[Peer, Mapping[str, str]] = field(default_factory=dict)
 
     def listener(self, name: str) -> Listener:
         for listener in self.listeners:
@@ -143,6 +168,7 @@ class Tools:
     loadgen: Path
     xinetd: str
     tcpserver: str
+    stunnel: str
     basePort: int
 
 
@@ -151,8 +177,9 @@ class Running:
     """
     A peer serving a setup.
 
-    @ivar processes: its processes (tcpserver, reference: one per service).
-    @ivar pids: the process serving each listener.
+    @ivar processes: its processes (tcpserver, reference: one per service;
+        stunnel+xinetd: xinetd, then stunnel).
+    @ivar pids: the processes serving each listener.
     @ivar ports: the port of each listener it serves.
     @ivar config: the configuration file (txinetd and xinetd).
     @ivar log: the program log.
@@ -161,7 +188,7 @@ class Running:
 
     peer: Peer
     processes: list[subprocess.Popen[bytes]]
-    pids: dict[str, int]
+    pids: dict[str, tuple[int, ...]]
     ports: dict[str, int]
     config: Path | None
     log: Path
@@ -172,6 +199,13 @@ class Running:
         Why the peer is no longer running, or the empty string if it is.
         """
         return exitReason(self.processes, self.peer.value, self.log)
+
+    def cpuSeconds(self, listener: str) -> float:
+        """
+        CPU time of the processes serving C{listener} and of the children
+        they reaped.
+        """
+        return sum(cpuSeconds(pid) for pid in self.pids[listener])
 
 
 def exitReason(processes: Sequence[subprocess.Popen[bytes]], name: str, log: Path) -> str:
@@ -196,12 +230,15 @@ def portOf(tools: Tools, peer: Peer | None, offset: int) -> int:
 def renderConfig(tools: Tools, setup: Setup, peer: Peer, body: str | None = None) -> str:
     """
     The configuration text of a setup for txinetd or xinetd: the shared
-    defaults, then the setup's template, or C{body} if given.
+    defaults, then the setup's template, or C{body} if given.  xinetd behind
+    stunnel serves each TLS listener on its plaintext port.
     """
-    values = dict(setup.values)
+    values = {**setup.values, **setup.peerValues.get(peer, {})}
     values["servicelog"] = str(tools.work / f"{setup.name}-{peer.value}-service.log")
+    behind = {s.listener: s.offset for s in setup.stunnel} if peer is Peer.STUNNEL else {}
     for listener in setup.listeners:
-        values[listener.name] = str(portOf(tools, peer, listener.offset))
+        offset = behind.get(listener.name, listener.offset)
+        values[listener.name] = str(portOf(tools, peer, offset))
     defaults = Template((tools.configs / "defaults.conf").read_text()).substitute(values)
     if body is None:
         body = Template((tools.configs / setup.template).read_text()).substitute(values)
@@ -271,7 +308,8 @@ class Launcher:
         udp = {lst.name for lst in setup.listeners if lst.udp}
         tcpPorts = [port for name, port in ports.items() if name not in udp]
         udpPorts = [port for name, port in ports.items() if name in udp]
-        busy = portsInUse(tcpPorts, udpPorts)
+        behind = self.behindStunnel(setup) if peer is Peer.STUNNEL else {}
+        busy = portsInUse([*tcpPorts, *behind.values()], udpPorts)
         if busy:
             raise BenchError(
                 f"port {busy[0]} ({len(busy)} in all) of {peer.value} is taken by another "
@@ -291,7 +329,9 @@ class Launcher:
             running.config.write_text(configText or renderConfig(self.tools, setup, peer))
             process = self.startProcess(self._command(setup, peer, running.config, log), log)
             running.processes.append(process)
-            running.pids = dict.fromkeys(ports, process.pid)
+            running.pids = dict.fromkeys(ports, (process.pid,))
+            if peer is Peer.STUNNEL:
+                self._startStunnel(setup, running, behind)
         self.waitListening(running, tcpPorts, udpPorts)
         running.startupSeconds = time.monotonic() - began
         return running
@@ -299,7 +339,7 @@ class Launcher:
     def _startLoadgenServer(self, server: LoadgenServer, running: Running) -> None:
         process = self.startLoadgen(server, running.ports[server.listener], running.log)
         running.processes.append(process)
-        running.pids[server.listener] = process.pid
+        running.pids[server.listener] = (process.pid,)
 
     def startLoadgen(self, server: LoadgenServer, port: int, log: Path) -> subprocess.Popen[bytes]:
         """
@@ -314,6 +354,39 @@ class Launcher:
             return [*_prlimit(setup.nofile), *server, "xinetd", "-f", str(config)]
         xinetd = [self.tools.xinetd, "-dontfork", "-f", str(config), "-filelog", str(log)]
         return [*_prlimit(setup.nofile), *xinetd]
+
+    def behindStunnel(self, setup: Setup) -> dict[str, int]:
+        """
+        The plaintext port of xinetd behind stunnel, for each TLS listener.
+        """
+        return {s.listener: portOf(self.tools, Peer.STUNNEL, s.offset) for s in setup.stunnel}
+
+    def _startStunnel(self, setup: Setup, running: Running, behind: Mapping[str, int]) -> None:
+        """
+        Once xinetd (already started) serves the plaintext ports, start
+        stunnel in front of them; both count as serving every listener.
+        """
+        waitPorts(running.processes, "xinetd behind stunnel", running.log, [*behind.values()], [])
+        config = self.tools.work / f"{setup.name}-stunnel.conf"
+        config.write_text(self._stunnelConfig(setup, running.ports, behind))
+        argv = [*_prlimit(setup.nofile), self.tools.stunnel, str(config)]
+        process = self.startProcess(argv, running.log)
+        running.processes.append(process)
+        running.pids = dict.fromkeys(running.ports, (running.processes[0].pid, process.pid))
+
+    def _stunnelConfig(
+        self, setup: Setup, ports: Mapping[str, int], behind: Mapping[str, int]
+    ) -> str:
+        """
+        stunnel's configuration: the global part, then one section per
+        service, from C{configs/stunnel.conf} and C{configs/stunnel-service.conf}.
+        """
+        values = {**setup.values, **setup.peerValues.get(Peer.STUNNEL, {})}
+        text = Template((self.tools.configs / "stunnel.conf").read_text()).substitute(values)
+        section = Template((self.tools.configs / "stunnel-service.conf").read_text())
+        for name, port in behind.items():
+            text += section.substitute(values, name=name, accept=ports[name], connect=port)
+        return text
 
     def _startTcpServer(self, setup: Setup, running: Running) -> None:
         ports = running.ports
@@ -335,7 +408,7 @@ class Launcher:
             ]
             process = self.startProcess(argv, running.log)
             running.processes.append(process)
-            running.pids[service.listener] = process.pid
+            running.pids[service.listener] = (process.pid,)
 
     @staticmethod
     def waitListening(

@@ -267,6 +267,8 @@ def machine(repo: Path, python: Path) -> dict[str, Any]:
         "twisted": _firstLine([str(python), "-c", "import twisted; print(twisted.__version__)"]),
         "xinetd": _firstLine(["dpkg-query", "-W", "-f=${Version}", "xinetd"]),
         "ucspi_tcp": _firstLine(["dpkg-query", "-W", "-f=${Version}", "ucspi-tcp"]),
+        "stunnel4": _firstLine(["dpkg-query", "-W", "-f=${Version}", "stunnel4"]),
+        "openssl": _firstLine(["openssl", "version"]),
         "gcc": _firstLine(["gcc", "--version"]),
         "commit": _firstLine(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
         "source_modified": _sourceModified(repo),
