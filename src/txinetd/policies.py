@@ -533,7 +533,7 @@ class ServicePolicy:
         try:
             with open(path, "rb") as f:
                 return f.read()
-        except OSError:
+        except (OSError, ValueError):
             programMessage(Level.ERROR, f"service = {self.config.id}, open of banner {path} failed")
             return b""
 
@@ -803,6 +803,10 @@ class ServedProtocol(Protocol):
         if force:
             self.transport.abortConnection()  # type: ignore[attr-defined]
         else:
+            # A service that is its own producer (echo) may be paused; it
+            # must not hold the close back.
+            if getattr(self.transport, "producer", None) is not None:
+                self.transport.unregisterProducer()  # type: ignore[attr-defined]
             self.transport.loseConnection()
 
     def readConnectionLost(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ class ListenFds:
         The descriptors passed to this process, made close-on-exec so that
         no server inherits them; the variables are removed from C{environ}.
         """
-        passed = cls.fromEnvironment(environ, os.getpid())
+        passed = cls.fromEnvironment(environ, os.getpid()) or cls.leftByTwisted(environ)
         for name in LISTEN_VARIABLES:
             environ.pop(name, None)
         for fd in passed.fds:
@@ -108,6 +109,30 @@ class ListenFds:
             except OSError:
                 return cls()
         return passed
+
+    @classmethod
+    def leftByTwisted(cls, environ: Mapping[str, str]) -> ListenFds:
+        """
+        The descriptors when Twisted has already taken C{LISTEN_FDS} and
+        C{LISTEN_PID} out of the environment (its C{systemd:} endpoint
+        parser does so, for this process only, when Twisted's endpoints
+        module is imported) and left C{LISTEN_FDNAMES}: one descriptor per
+        name from 3, each of which must be an open socket.
+        """
+        if "LISTEN_FDS" in environ or not environ.get("LISTEN_FDNAMES"):
+            return cls()
+        names = tuple(environ["LISTEN_FDNAMES"].split(":"))
+        fds = tuple(range(LISTEN_FDS_START, LISTEN_FDS_START + len(names)))
+        for fd in fds:
+            try:
+                if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    return cls()
+            except OSError:
+                return cls()
+        return cls(fds, names)
+
+    def __bool__(self) -> bool:
+        return bool(self.fds)
 
     def find(self, name: str | None, index: int | None) -> int | None:
         """

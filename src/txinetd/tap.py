@@ -53,6 +53,10 @@ def describeService(config: ServiceConfig) -> str:
     """
     kind = "internal" if config.isInternal else "redirect" if config.redirect else "server"
     where = "tcpmux" if not config.listens else f"{config.bindAddress} port {config.port}"
+    if config.place is not None:
+        where = config.place
+    if config.tls is not None:
+        where += " with TLS"
     wait = "wait" if config.wait else "nowait"
     return f"{config.id}: {config.protocol} {config.socket_type.value} {wait} {kind} on {where}"
 

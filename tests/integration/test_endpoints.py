@@ -1,0 +1,196 @@
+"""
+C{listen} descriptions served by the real twistd: a socket passed the way
+systemd passes it (with systemd's own C{systemd-socket-activate}, and with
+the variables set by hand), and UNIX sockets.
+
+The socket-activation test needs C{systemd-socket-activate} (Debian
+package systemd); it is skipped without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import sys
+import tempfile
+from typing import Any
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import SkipTest, TestCase
+
+from .support import freePorts, pollUntil, reactor, tcpExchange, withTimeout, writeConfig
+from .test_twistd import ROOT, TWISTD, Daemon
+
+#: Runs twistd with one listening socket on fd 3 and LISTEN_* set, as
+#: systemd does: argv is the socket's address, port, name, then twistd's.
+PASS_SOCKET = """
+import os, socket, sys
+host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((host, port))
+sock.listen(16)
+os.dup2(sock.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES=name)
+os.execv(sys.argv[4], sys.argv[4:])
+"""
+
+ECHO = (
+    "service echo\n{{\n type = INTERNAL UNLISTED\n id = {id}\n socket_type = stream\n"
+    " wait = no\n listen = {listen}\n{extra}}}\n"
+)
+
+
+class EndpointCase(TestCase):
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="txinetd-endpoints-")
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        self.log = os.path.join(self.directory, "service.log")
+
+    @inlineCallbacks
+    def start(self, services: str, *launcher: str, ready: bool = True) -> Any:
+        path = writeConfig(
+            f"defaults\n{{\n log_type = FILE {self.log}\n"
+            " log_on_success = PID HOST EXIT USERID\n}\n" + services
+        )
+        self.daemon = Daemon()
+        argv = [*launcher, TWISTD, "-n", "--pidfile=", "xinetd", "-f", path]
+        self.process = reactor.spawnProcess(
+            self.daemon, argv[0], argv, env=dict(os.environ), path=ROOT
+        )
+        self.addCleanup(self.stop)
+        if ready:
+            yield withTimeout(self.daemon.ready, 60)
+
+    def stop(self) -> Deferred[Any]:
+        if self.process.pid is not None:
+            self.process.signalProcess("TERM")
+        return withTimeout(self.daemon.ended)
+
+    def logLines(self) -> list[str]:
+        try:
+            with open(self.log) as f:
+                return [line.rstrip("\n").split(": ", 1)[1] for line in f]
+        except FileNotFoundError:
+            return []
+
+
+class SystemdSocketTests(EndpointCase):
+    """
+    C{listen = systemd:name=NAME}: the socket systemd passed.
+    """
+
+    @inlineCallbacks
+    def test_systemdSocketActivate(self) -> Any:
+        """
+        Under systemd's own C{systemd-socket-activate}, which starts
+        twistd when the first client connects, the echo serves that pending
+        connection on the passed socket named C{echo}; a service naming a
+        socket that was not passed is reported.
+        """
+        tool = shutil.which("systemd-socket-activate")
+        if tool is None:
+            raise SkipTest("systemd-socket-activate is not installed (Debian: systemd)")
+        (port,) = freePorts(1)
+        yield self.start(
+            ECHO.format(id="echo-passed", listen="systemd:domain=INET:name=echo", extra="")
+            + ECHO.format(id="echo-missing", listen="systemd:name=other", extra=""),
+            tool,
+            f"--listen=127.0.0.1:{port}",
+            "--fdname=echo",
+            ready=False,
+        )
+        yield self.daemon.waitFor(b"Listening on 127.0.0.1")
+        echoed = yield tcpExchange("127.0.0.1", port, b"passed by systemd\n")
+        self.assertEqual(echoed, b"passed by systemd\n")
+        yield withTimeout(self.daemon.ready, 60)
+        self.assertIn(
+            b"no socket named other from systemd; systemd passed 0=echo",
+            bytes(self.daemon.output),
+        )
+        self.assertIn("START: echo-passed pid=0 from=127.0.0.1", self.logLines())
+
+    @inlineCallbacks
+    def test_passedByIndex(self) -> Any:
+        """
+        The variables set by hand the way systemd sets them (by a launcher
+        that binds the socket, puts it on fd 3 and execs twistd): the
+        service names it by index.
+        """
+        (port,) = freePorts(1)
+        yield self.start(
+            ECHO.format(id="echo-passed", listen="systemd:index=0", extra=""),
+            sys.executable,
+            "-c",
+            PASS_SOCKET,
+            "127.0.0.1",
+            str(port),
+            "echo",
+        )
+        echoed = yield tcpExchange("127.0.0.1", port, b"first\n")
+        self.assertEqual(echoed, b"first\n")
+
+
+class UnixSocketTests(EndpointCase):
+    """
+    C{listen = unix:PATH}.
+    """
+
+    @inlineCallbacks
+    def test_echoOverUnixSocket(self) -> Any:
+        """
+        The echo answers on the socket, whose file has the mode asked for;
+        the USERID line names the client's user (SO_PEERCRED) and there is
+        no client address; the file is removed when txinetd stops.
+        """
+        path = os.path.join(self.directory, "echo.sock")
+        yield self.start(ECHO.format(id="echo-unix", listen=f"unix:{path}:mode=600", extra=""))
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+
+        def exchange() -> bytes:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.settimeout(10)
+                client.connect(path)
+                client.sendall(b"over a unix socket\n")
+                client.shutdown(socket.SHUT_WR)
+                received = b""
+                while chunk := client.recv(4096):
+                    received += chunk
+                return received
+
+        echoed = yield deferToThread(exchange)
+        self.assertEqual(echoed, b"over a unix socket\n")
+        lines = yield pollUntil(
+            lambda: self.logLines() if len(self.logLines()) >= 3 else None,
+            lambda: f"three lines in {self.logLines()}",
+        )
+        self.assertEqual(
+            lines,
+            [
+                "USERID: echo-unix UNIX : root",
+                "START: echo-unix pid=0 from=<no address>",
+                "EXIT: echo-unix status=0 pid=0",
+            ],
+        )
+        yield self.stop()
+        self.assertFalse(os.path.exists(path))
+
+    def test_onlyFromRejected(self) -> None:
+        """
+        A UNIX-socket service with its own only_from is rejected by
+        --check: there is no client address to match.
+        """
+        from txinetd.config import loadConfig
+
+        path = writeConfig(
+            ECHO.format(id="echo-unix", listen="unix:/tmp/x.sock", extra=" only_from = 127.0.0.1\n")
+        )
+        config = loadConfig(path)
+        self.assertEqual(
+            [d.message for d in config.diagnostics],
+            ["Service echo: only_from needs an IP listener"],
+        )
