@@ -146,12 +146,15 @@ def parseIdentReply(line: bytes, clientPort: int, serverPort: int) -> IdentResul
 
 class _IdentClient(Protocol):
     """
-    Sends the query and reads one reply line.
+    Sends the query and reads one reply line, keeping at most L{MAX_REPLY}
+    bytes of it; what follows the line, or comes after L{MAX_REPLY} bytes
+    without a line end, is dropped unread.
     """
 
     def __init__(self, query: _IdentQuery) -> None:
         self._query = query
         self._buffer = b""
+        self._read = False
 
     def connectionMade(self) -> None:
         self._query.connected(self)
@@ -159,12 +162,22 @@ class _IdentClient(Protocol):
         self.transport.write(self._query.request)
 
     def dataReceived(self, data: bytes) -> None:
-        self._buffer += data
-        end = self._buffer.find(b"\n", 0, MAX_REPLY)
+        if self._read:
+            return
+        self._buffer += data[: MAX_REPLY - len(self._buffer)]
+        end = self._buffer.find(b"\n")
         if end >= 0:
-            self._query.settle(self._query.parse(self._buffer[:end]))
+            self._settle(self._query.parse(self._buffer[:end]))
         elif len(self._buffer) >= MAX_REPLY:
-            self._query.settle(_badResponse(self._buffer[:MAX_REPLY]))
+            self._settle(_badResponse(self._buffer))
+
+    def _settle(self, result: IdentResult) -> None:
+        """
+        The reply is read: give C{result} to the query, which closes.
+        """
+        self._read = True
+        self._buffer = b""
+        self._query.settle(result)
 
     def close(self) -> None:
         """

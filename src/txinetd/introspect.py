@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.protocols.basic import LineOnlyReceiver
 
 from txinetd.attributes import Flag, SocketType
@@ -175,6 +176,13 @@ class XadminProtocol(LineOnlyReceiver):
 
     Commands are words separated by blanks, in any case; an empty line only
     prompts again.  A line longer than L{MAX_LENGTH} ends the session.
+
+    The transport is its own producer, as for echo: a client that sends
+    commands without reading the answers stops being read once the answers
+    back up, so what txinetd buffers stays bounded.  Once the session ends,
+    further input is dropped unread.
+
+    @ivar ended: whether the session has ended (its last answer is sent).
     """
 
     delimiter = b"\n"
@@ -182,6 +190,7 @@ class XadminProtocol(LineOnlyReceiver):
 
     def __init__(self, view: DaemonView) -> None:
         self.view = view
+        self.ended = False
         self.commands: dict[str, Callable[[], bytes]] = {
             "help": lambda: XADMIN_HELP,
             "show run": lambda: runningText(view),
@@ -190,18 +199,21 @@ class XadminProtocol(LineOnlyReceiver):
         }
 
     def connectionMade(self) -> None:
+        IConsumer(self.transport).registerProducer(IPushProducer(self.transport), True)
         self._write(_PROMPT)
 
     def _write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
 
+    def dataReceived(self, data: bytes) -> None:
+        if not self.ended:
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+
     def lineReceived(self, line: bytes) -> None:
         command = " ".join(line.decode("utf-8", "replace").lower().split())
         if command in _ENDINGS:
-            self._write(_FAREWELL)
-            if self.transport is not None:
-                self.transport.loseConnection()
+            self._end(_FAREWELL)
             return
         if command:
             self._write(self.answer(command))
@@ -219,8 +231,20 @@ class XadminProtocol(LineOnlyReceiver):
         return f"unknown command: {command} (try help)\n".encode("utf-8", "replace")
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        self._write(b"line too long\n")
+        if not self.ended:
+            self._end(b"line too long\n")
+
+    def _end(self, farewell: bytes) -> None:
+        """
+        Send the last answer, drop what is buffered and close once the
+        answers are sent (the transport stops being its own producer: a
+        transport paused by its producer would never close).
+        """
+        self.ended = True
+        self._buffer = b""
+        self._write(farewell)
         if self.transport is not None:
+            IConsumer(self.transport).unregisterProducer()
             self.transport.loseConnection()
 
 
