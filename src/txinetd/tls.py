@@ -327,8 +327,9 @@ class TLSFront:
     """
     Puts a service's accepted connections behind TLS.
 
-    @ivar options: the server options, replaced on reconfiguration (new
-        connections use the new certificates; established ones keep theirs).
+    @ivar options: the server options.  A reconfiguration makes a new
+        front, so new connections get the new certificates and established
+        ones keep theirs.
     """
 
     def __init__(
@@ -344,10 +345,11 @@ class TLSFront:
     def secure(self, connection: PendingConnection) -> PendingConnection | None:
         """
         Take over an accepted connection; the plaintext end it returns has
-        the client's addresses and a C{secured} L{Deferred}.
+        the client's addresses, and its C{whenSecured} tells when the
+        handshake is done.
 
-        @return: L{None} if no socketpair could be made (the client is
-            closed).
+        @return: L{None} if the connection could not be taken over (the
+            client is closed).
         """
         try:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -10,6 +10,7 @@ package systemd); it is skipped without it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import stat
@@ -46,6 +47,11 @@ ECHO = (
 
 
 class EndpointCase(TestCase):
+    """
+    A real twistd per test, on services after a defaults section that logs
+    to C{self.log} in a temporary C{self.directory}.
+    """
+
     def setUp(self) -> None:
         self.directory = tempfile.mkdtemp(prefix="txinetd-endpoints-")
         self.addCleanup(shutil.rmtree, self.directory, True)
@@ -55,7 +61,7 @@ class EndpointCase(TestCase):
     def start(self, services: str, *launcher: str, ready: bool = True) -> Any:
         path = writeConfig(
             f"defaults\n{{\n log_type = FILE {self.log}\n"
-            " log_on_success = PID HOST EXIT USERID\n}\n" + services
+            " log_on_success = PID HOST EXIT USERID\n log_on_failure = HOST\n}\n" + services
         )
         self.daemon = Daemon()
         argv = [*launcher, TWISTD, "-n", "--pidfile=", "xinetd", "-f", path]
@@ -77,6 +83,17 @@ class EndpointCase(TestCase):
                 return [line.rstrip("\n").split(": ", 1)[1] for line in f]
         except FileNotFoundError:
             return []
+
+    def waitForLog(self, pattern: str) -> Deferred[list[str]]:
+        """
+        Fires with the service log's entries once one matches C{pattern}.
+        """
+
+        def check() -> list[str] | None:
+            lines = self.logLines()
+            return lines if any(re.search(pattern, line) for line in lines) else None
+
+        return pollUntil(check, lambda: f"{pattern!r} in {self.logLines()}")
 
 
 class SystemdSocketTests(EndpointCase):

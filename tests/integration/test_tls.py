@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import struct
-import tempfile
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -30,12 +29,13 @@ from twisted.internet.ssl import (
     optionsForClientTLS,
 )
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import SkipTest
 
 from tests.certificates import Authority, Issued
 
-from .support import freePorts, pollUntil, reactor, withTimeout, writeConfig
-from .test_twistd import ROOT, TWISTD, Daemon, run
+from .support import freePorts, pollUntil, reactor, withTimeout
+from .test_endpoints import EndpointCase
+from .test_twistd import run
 
 
 class _Client(Protocol):
@@ -74,62 +74,15 @@ class _Client(Protocol):
         return str(certificate.get_subject().CN)
 
 
-class TLSTestCase(TestCase):
+class TLSTestCase(EndpointCase):
     """
     A twistd run per test, with fresh certificates in C{self.directory}.
     """
 
     def setUp(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="txinetd-tls-")
-        self.addCleanup(shutil.rmtree, self.directory, True)
+        super().setUp()
         self.authority = Authority(self.directory)
         self.server = self.authority.server("server", "localhost", "127.0.0.1")
-        self.log = os.path.join(self.directory, "service.log")
-
-    @inlineCallbacks
-    def start(self, services: str) -> Any:
-        """
-        Run twistd on C{services} (after a defaults section that logs to
-        C{self.log}) until the test ends.
-        """
-        path = writeConfig(
-            "defaults\n{\n"
-            f" log_type = FILE {self.log}\n"
-            " log_on_success = PID HOST EXIT USERID\n log_on_failure = HOST\n}\n" + services
-        )
-        self.daemon = Daemon()
-        self.process = reactor.spawnProcess(
-            self.daemon,
-            TWISTD,
-            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", path],
-            env=dict(os.environ),
-            path=ROOT,
-        )
-        self.addCleanup(self.stop)
-        yield withTimeout(self.daemon.ready, 60)
-
-    def stop(self) -> Deferred[Any]:
-        if self.process.pid is not None:
-            self.process.signalProcess("TERM")
-        return withTimeout(self.daemon.ended)
-
-    def logLines(self) -> list[str]:
-        try:
-            with open(self.log) as f:
-                return [line.rstrip("\n").split(": ", 1)[1] for line in f]
-        except FileNotFoundError:
-            return []
-
-    def waitForLog(self, pattern: str) -> Deferred[list[str]]:
-        """
-        Fires with the service log's entries once one matches C{pattern}.
-        """
-
-        def check() -> list[str] | None:
-            lines = self.logLines()
-            return lines if any(re.search(pattern, line) for line in lines) else None
-
-        return pollUntil(check, lambda: f"{pattern!r} in {self.logLines()}")
 
     def connect(
         self,
