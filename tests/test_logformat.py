@@ -197,7 +197,7 @@ class FailTests(SynchronousTestCase):
 
     def test_reasons(self) -> None:
         """
-        Every reason reads as in xinetd.
+        Every reason reads as in xinetd, and txinetd's own C{tls}.
         """
         self.assertEqual(
             [r.value for r in FailReason],
@@ -211,6 +211,7 @@ class FailTests(SynchronousTestCase):
                 "libwrap",
                 "load",
                 "connections per second",
+                "tls",
             ],
         )
 

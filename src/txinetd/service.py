@@ -30,7 +30,7 @@ from twisted.logger import ILogObserver, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
 from txinetd import __version__, rpc, systemd
-from txinetd.acceptor import PendingConnection, StreamAcceptor, normaliseHost
+from txinetd.acceptor import DESCRIPTOR_ERRORS, PendingConnection, StreamAcceptor, normaliseHost
 from txinetd.attributes import Flag, ServiceType, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
@@ -500,13 +500,8 @@ class ListeningService(Service):
             tls=self.redirectTLS,
         )
         session.stopper = relay.stop
-        try:
-            self.reactor.adoptStreamConnection(
-                connection.fileno(), connection.family, _AdoptedFactory(relay.client)
-            )
-        finally:
-            connection.close()
-        session.begin(0)
+        if self.adopt(connection, session, relay.client):
+            session.begin(0)
 
     def spawn(
         self, peer: tuple[str, int] | None, fd: int, extra: dict[str, str] | None = None
@@ -635,13 +630,29 @@ class ListeningService(Service):
         protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
         session.stopper = served.stop
+        if self.adopt(connection, session, served):
+            session.begin(0)
+
+    def adopt(self, connection: PendingConnection, session: Session, protocol: Protocol) -> bool:
+        """
+        Give an admitted connection to a Twisted transport running
+        C{protocol}; txinetd's raw copy is closed.  Out of descriptors, the
+        service is deactivated as when accept() fails.
+
+        @return: whether it was adopted (if not, the session is dropped).
+        """
         try:
             self.reactor.adoptStreamConnection(
-                connection.fileno(), connection.family, _AdoptedFactory(served)
+                connection.fileno(), connection.family, _AdoptedFactory(protocol)
             )
+        except OSError as e:
+            session.abandon()
+            if e.errno in DESCRIPTOR_ERRORS:
+                self.descriptorsExhausted(e.errno)
+            return False
         finally:
             connection.close()
-        session.begin(0)
+        return True
 
     @staticmethod
     def _replied(result: object, connection: PendingConnection, session: Session) -> None:
