@@ -178,6 +178,7 @@ class FileLogTarget:
         self.stopped = False
         self._warned = False
         self._writeFailed = False
+        self._cut = False
         self._fd: int | None = None
         self._open()
 
@@ -227,12 +228,21 @@ class FileLogTarget:
 
     def _write(self, line: str) -> None:
         """
-        Append one line, unless the hard limit stopped this target.
+        Append one line, unless the hard limit stopped this target.  A line
+        that a full disk cut short is ended before the next one.
         """
         if self._fd is None or self.stopped:
             return
+        data = line.encode("utf-8")
+        if self._cut:
+            # A full disk cut the last line short: end it first.
+            data = b"\n" + data
         try:
-            self.size += os.write(self._fd, line.encode("utf-8"))
+            while data:
+                written = os.write(self._fd, data)
+                self.size += written
+                self._cut = not data[:written].endswith(b"\n")
+                data = data[written:]
         except OSError as e:
             self._writeError(e)
             return

@@ -734,7 +734,9 @@ class Spawner(Service):
             try:
                 process = self._start(key)
             except Exception as e:
-                reason = f"cannot start a spawner process: {e}"
+                # An OSError's errno is given apart: only its text goes here.
+                detail = e.strerror if isinstance(e, OSError) and e.strerror else e
+                reason = f"cannot start a spawner process: {detail}"
                 return fail(
                     SpawnError(spec.executable, "spawner", getattr(e, "errno", None), reason)
                 )
