@@ -389,6 +389,30 @@ class RedirectTLSTests(TLSTestCase):
         yield self.waitForLog("^EXIT: front")
 
     @inlineCallbacks
+    def test_tlsFrontForRedirect(self) -> Any:
+        """
+        A redirect behind TLS: the TLS client's plaintext is relayed to a
+        plain echo and back, and the TRAFFIC line counts it.
+        """
+        backend, front = freePorts(2)
+        yield self.start(
+            "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
+            f" port = {backend}\n bind = 127.0.0.1\n}}\n"
+            + self.entry(
+                "front",
+                front,
+                f" user = nobody\n redirect = 127.0.0.1 {backend}\n{self.tlsLines()}"
+                " log_on_success += TRAFFIC\n",
+            )
+        )
+        client = yield self.connect(front)
+        client.transport.write(b"relayed\n")
+        self.assertEqual((yield client.receivedAtLeast(8)), b"relayed\n")
+        client.transport.loseConnection()
+        lines = yield self.waitForLog("^TRAFFIC: front")
+        self.assertIn("TRAFFIC: front in=8(bytes) out=8(bytes)", lines)
+
+    @inlineCallbacks
     def test_mismatchRefused(self) -> Any:
         """
         A target certificate for another name: the client is closed without
