@@ -144,12 +144,28 @@ def _numberParts(text: str) -> list[int] | None:
     return [_cNumber(part) for part in parts]
 
 
+#: More significant digits than any address part or time needs: such a
+#: number is only ever "too large", and Python refuses to convert some.
+_MAX_DIGITS = 48
+_TOO_LARGE = 1 << 192
+
+
+def boundedInt(digits: str, base: int = 10) -> int:
+    """
+    C{int(digits, base)}, or a number too large for any field when the
+    digits are very many (Python refuses over 4300 of them).
+    """
+    if len(digits.lstrip("0")) > _MAX_DIGITS:
+        return _TOO_LARGE
+    return int(digits, base)
+
+
 def _cNumber(part: str) -> int:
     if part[:2] in ("0x", "0X"):
-        return int(part[2:], 16)
+        return boundedInt(part[2:], 16)
     if part.startswith("0"):
-        return int(part, 8)
-    return int(part)
+        return boundedInt(part, 8)
+    return boundedInt(part)
 
 
 def inetAton(text: str) -> int | None:
@@ -269,7 +285,7 @@ def _cidrEntries(token: str) -> tuple[AddressEntry, ...] | None:
         version, bits, address = 4, _IPV4_BITS, inetAton(text)
     if address is None:
         return None
-    return (_network(version, address, min(int(length), bits)),)
+    return (_network(version, address, min(boundedInt(length), bits)),)
 
 
 def _factorizedEntries(token: str) -> tuple[AddressEntry, ...] | None:
@@ -289,7 +305,7 @@ def _factorizedEntries(token: str) -> tuple[AddressEntry, ...] | None:
         last = char
     if brace < 0:
         return None
-    octets = [int(octet) for octet in prefix.split(".")[:-1]] if prefix else []
+    octets = [boundedInt(octet) for octet in prefix.split(".")[:-1]] if prefix else []
     if (prefix and last != ".") or len(octets) > 3 or any(octet > 0xFF for octet in octets):
         raise AccessParseError(f"Bad address: {token}")
     shift = 24 - 8 * len(octets)
@@ -313,7 +329,7 @@ def _bracedNumbers(token: str, body: str) -> list[int]:
         elif char in ",}" and last == ",":
             raise AccessParseError(f"Bad address: {token}. Consecutive commas")
         elif char == "," or (char == "}" and index == len(body) - 1):
-            numbers.append(int(digits))
+            numbers.append(boundedInt(digits))
             digits = ""
         else:
             raise AccessParseError(f"Bad address: {token}")
@@ -634,7 +650,7 @@ def _timeNumber(text: str, position: int, stop: str, highest: int) -> tuple[int,
         end += 1
     if text[end : end + 1] != stop:
         raise AccessParseError("incorrect time interval")
-    value = int(text[position:end] or "0")
+    value = boundedInt(text[position:end] or "0")
     if value > highest:
         raise AccessParseError("invalid time interval")
     return value, end + 1

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_conffile -*-
+# -*- test-case-name: tests.test_conffile,tests.test_fuzz_config -*-
 """
 The xinetd.conf lexer and parser: text to raw entries.
 
@@ -7,11 +7,18 @@ C{defaults} and C{service} entries, attribute lines with C{=}, C{+=} and
 C{-=}, C{include} and C{includedir}.  What an attribute means is
 L{txinetd.attributes}' business and how entries combine is
 L{txinetd.config}'s.
+
+Reading is bounded whatever the files say: a file is not included again
+while it is being read (an include loop is reported), includes nest at most
+L{MAX_INCLUDE_DEPTH} deep, at most L{MAX_FILES} files and L{MAX_SIZE} bytes
+are read, only regular files and pipes are read (a pipe without a writer
+reads as empty; a device such as C{/dev/zero} is refused).
 """
 
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -21,6 +28,11 @@ from txinetd.errors import Diagnostics, Location, Severity
 
 MAX_LINE = 16 * 1024
 MAX_INCLUDE_DEPTH = 16
+#: At most this many files are read for one configuration...
+MAX_FILES = 4096
+#: ...and at most this many bytes, all files together.
+MAX_SIZE = 16 * 1024 * 1024
+_CHUNK = 1024 * 1024
 #: What C{isspace} accepts in the C locale: white space for blank lines,
 #: entry braces and the end of an attribute name.
 WHITESPACE = " \t\n\v\f\r"
@@ -113,34 +125,173 @@ def _isCommentedClosing(text: str) -> bool:
 
 
 def _closes(text: str) -> bool:
-    return _isClosing(text) or _isCommentedClosing(text)
+    return "}" in text and (_isClosing(text) or _isCommentedClosing(text))
 
 
 def _isOpening(text: str) -> bool:
     return text.strip(WHITESPACE) == "{"
 
 
-class _FileReader:
+class _Unreadable(Exception):
     """
-    The parser of one file; includes are parsed by nested readers that share
-    the output list and diagnostics.
+    A configuration file that cannot or may not be read.
+
+    @ivar reason: why, in words added to the message about an included
+        file; L{None} where xinetd's message gives no reason.
     """
 
-    def __init__(
-        self,
-        path: str,
-        lines: list[str],
-        diagnostics: Diagnostics,
-        entries: list[Entry],
-        baseDirectory: str,
-        depth: int,
-    ) -> None:
-        self.path = path
-        self.lines = lines
+    def __init__(self, text: str, reason: str | None = None) -> None:
+        super().__init__(text)
+        self.reason = reason
+
+    @classmethod
+    def fromError(cls, error: OSError) -> _Unreadable:
+        """
+        The failure of a system call, reported as xinetd reports it.
+        """
+        return cls(f"{error.strerror} (errno = {error.errno})")
+
+    @classmethod
+    def refused(cls, reason: str) -> _Unreadable:
+        """
+        A file that txinetd will not read.
+        """
+        return cls(reason, reason)
+
+
+class _Configuration:
+    """
+    What the readers of one configuration's files share: where entries and
+    diagnostics go, and the limits that bound the time and memory that any
+    input takes (include loops, devices, pipes, huge files).
+
+    @ivar files: how many more files may be read (L{MAX_FILES}).
+    @ivar size: how many more bytes may be read (L{MAX_SIZE}).
+    @ivar reading: the identities (device, inode) of the files being read,
+        outermost first: the current chain of includes.
+    """
+
+    def __init__(self, diagnostics: Diagnostics, entries: list[Entry], baseDirectory: str) -> None:
         self.diagnostics = diagnostics
         self.entries = entries
         self.baseDirectory = baseDirectory
-        self.depth = depth
+        self.files = MAX_FILES
+        self.size = MAX_SIZE
+        self.reading: list[tuple[int, int]] = []
+
+    def readFile(self, path: str, includedFrom: Location | None = None) -> None:
+        """
+        Parse one configuration file and, recursively, what it includes,
+        appending its entries in file order.
+
+        @param path: the file, as the configuration (or command line) names
+            it; a relative path is resolved against the base directory.
+        @param includedFrom: the C{include} line, or L{None} for the main
+            file.
+        """
+        try:
+            data, identity = self.load(path)
+        except _Unreadable as e:
+            self.reportUnreadable(path, e, includedFrom)
+            return
+        self.reading.append(identity)
+        try:
+            self.parseText(data.decode("utf-8", "surrogateescape"), path)
+        finally:
+            self.reading.pop()
+
+    def reportUnreadable(
+        self, path: str, error: _Unreadable, includedFrom: Location | None
+    ) -> None:
+        if includedFrom is None:
+            self.diagnostics.fatal(f"open( {path} ) failed: {error}")
+            return
+        reason = "" if error.reason is None else f" ({error.reason})"
+        self.diagnostics.error(
+            f"Unable to open included configuration file: {path}{reason}", includedFrom
+        )
+
+    def load(self, path: str) -> tuple[bytes, tuple[int, int]]:
+        """
+        Read a file within the limits: it must be a regular file or a pipe,
+        not one of the files being read, and fit in what is left of
+        L{MAX_SIZE}.  A pipe is read to its end; one without a writer reads
+        as empty.
+
+        @return: its bytes and its identity.
+        @raise _Unreadable: if it cannot or may not be read.
+        """
+        if len(self.reading) > MAX_INCLUDE_DEPTH:
+            raise _Unreadable.refused(f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
+        if self.files <= 0:
+            raise _Unreadable.refused(f"more than {MAX_FILES} files read")
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        try:
+            fd = os.open(os.path.join(self.baseDirectory, path), flags)
+        except OSError as e:
+            raise _Unreadable.fromError(e) from None
+        try:
+            info = os.fstat(fd)
+            identity = self.check(info)
+            if stat.S_ISFIFO(info.st_mode):
+                os.set_blocking(fd, True)
+            self.files -= 1
+            return self.readAll(fd), identity
+        finally:
+            os.close(fd)
+
+    def check(self, info: os.stat_result) -> tuple[int, int]:
+        """
+        Refuse what L{load} may not read.
+
+        @return: the file's identity.
+        @raise _Unreadable: if it is not a regular file or a pipe, or if it
+            is one of the files being read.
+        """
+        if stat.S_ISDIR(info.st_mode):
+            raise _Unreadable.fromError(OSError(errno.EISDIR, os.strerror(errno.EISDIR)))
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+            raise _Unreadable.refused("not a regular file")
+        identity = (info.st_dev, info.st_ino)
+        if identity in self.reading:
+            raise _Unreadable.refused("include loop")
+        return identity
+
+    def readAll(self, fd: int) -> bytes:
+        """
+        Read a file to its end, counting its bytes against L{MAX_SIZE}.
+
+        @raise _Unreadable: if it does not fit or reading fails (a
+            regular file that would block, such as C{/proc/kmsg}, fails).
+        """
+        chunks = []
+        try:
+            while chunk := os.read(fd, min(_CHUNK, self.size + 1)):
+                chunks.append(chunk)
+                self.size -= len(chunk)
+                if self.size < 0:
+                    raise _Unreadable.refused(f"configuration larger than {MAX_SIZE} bytes")
+        except OSError as e:
+            raise _Unreadable.fromError(e) from None
+        return b"".join(chunks)
+
+    def parseText(self, text: str, path: str) -> None:
+        self.diagnostics.noteFile(path)
+        _FileReader(self, path, text.split("\n")).parse()
+
+
+class _FileReader:
+    """
+    The parser of one file; includes are parsed by nested readers that share
+    one L{_Configuration}.
+    """
+
+    def __init__(self, configuration: _Configuration, path: str, lines: list[str]) -> None:
+        self.configuration = configuration
+        self.path = path
+        self.lines = lines
+        self.diagnostics = configuration.diagnostics
+        self.entries = configuration.entries
         self.index = 0
 
     def location(self, index: int | None = None) -> Location:
@@ -269,21 +420,12 @@ class _FileReader:
                 break
         return AttributeLine(name.lower(), op, tuple(values), location)
 
-    def resolve(self, path: str) -> str:
-        return os.path.join(self.baseDirectory, path)
-
     def include(self, path: str, location: Location) -> None:
-        readFile(
-            path,
-            self.diagnostics,
-            self.entries,
-            self.baseDirectory,
-            self.depth + 1,
-            location,
-        )
+        self.configuration.readFile(path, location)
 
     def includeDirectory(self, directory: str, location: Location) -> None:
-        for path in includedFiles(self.resolve(directory), directory, self.diagnostics, location):
+        resolved = os.path.join(self.configuration.baseDirectory, directory)
+        for path in includedFiles(resolved, directory, self.diagnostics, location):
             self.include(path, location)
 
 
@@ -319,57 +461,6 @@ def includedFiles(
         yield path
 
 
-def readFile(
-    path: str,
-    diagnostics: Diagnostics,
-    entries: list[Entry],
-    baseDirectory: str,
-    depth: int = 0,
-    includedFrom: Location | None = None,
-) -> bool:
-    """
-    Parse one configuration file and, recursively, what it includes,
-    appending its entries to C{entries} in file order.
-
-    @param path: the file, as the configuration (or command line) names it;
-        a relative path is resolved against C{baseDirectory}.
-    @param includedFrom: the C{include} line, or L{None} for the main file.
-    @return: whether the file could be read.
-    """
-    if depth > MAX_INCLUDE_DEPTH:
-        diagnostics.error(
-            f"Unable to open included configuration file: {path} "
-            f"(includes nested deeper than {MAX_INCLUDE_DEPTH})",
-            includedFrom,
-        )
-        return False
-    try:
-        with open(os.path.join(baseDirectory, path), "rb") as f:
-            data = f.read()
-    except OSError as e:
-        if includedFrom is None:
-            diagnostics.fatal(f"open( {path} ) failed: {e.strerror} (errno = {e.errno})")
-        else:
-            diagnostics.error(f"Unable to open included configuration file: {path}", includedFrom)
-        return False
-    text = data.decode("utf-8", "surrogateescape")
-    _parseText(text, path, diagnostics, entries, baseDirectory, depth)
-    return True
-
-
-def _parseText(
-    text: str,
-    path: str,
-    diagnostics: Diagnostics,
-    entries: list[Entry],
-    baseDirectory: str,
-    depth: int,
-) -> None:
-    diagnostics.noteFile(path)
-    reader = _FileReader(path, text.split("\n"), diagnostics, entries, baseDirectory, depth)
-    reader.parse()
-
-
 def parseText(text: str, path: str, diagnostics: Diagnostics, baseDirectory: str) -> list[Entry]:
     """
     Parse configuration text as if it had been read from C{path}; files it
@@ -378,7 +469,7 @@ def parseText(text: str, path: str, diagnostics: Diagnostics, baseDirectory: str
     @return: the entries that parsed, in file order.
     """
     entries: list[Entry] = []
-    _parseText(text, path, diagnostics, entries, baseDirectory, 0)
+    _Configuration(diagnostics, entries, baseDirectory).parseText(text, path)
     return entries
 
 
@@ -394,5 +485,5 @@ def parseConfig(path: str, diagnostics: Diagnostics, baseDirectory: str) -> list
         place.
     """
     entries: list[Entry] = []
-    readFile(path, diagnostics, entries, baseDirectory)
+    _Configuration(diagnostics, entries, baseDirectory).readFile(path)
     return entries

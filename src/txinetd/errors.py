@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_conffile -*-
+# -*- test-case-name: tests.test_conffile,tests.test_fuzz_config -*-
 """
 Configuration diagnostics: every problem found in a configuration, with the
 file and line it comes from, collected so that all of them are reported at
@@ -8,7 +8,13 @@ once.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+
+#: At most this many diagnostics are kept for one configuration; the
+#: others are counted in one last diagnostic (see L{Diagnostics.add}).
+MAX_DIAGNOSTICS = 10_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Severity(enum.Enum):
@@ -25,6 +31,29 @@ class Severity(enum.Enum):
     FATAL = "fatal"
     ERROR = "error"
     WARNING = "warning"
+
+    def worse(self, other: Severity) -> Severity:
+        """
+        The worse of two severities.
+        """
+        return self if _RANK[self] <= _RANK[other] else other
+
+
+_RANK = {severity: rank for rank, severity in enumerate(Severity)}
+
+
+def printable(text: str) -> str:
+    """
+    C{text} with the bytes that are not UTF-8 (which the lexer keeps as
+    surrogate escapes) written as C{\\xNN}, so that it can be written to
+    any text stream.
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return _SURROGATE.sub(escape, text)
 
 
 @dataclass(frozen=True)
@@ -60,17 +89,24 @@ class Diagnostic:
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location is not None else ""
-        return f"{where}{self.severity.value}: {self.message}"
+        return printable(f"{where}{self.severity.value}: {self.message}")
 
 
 class Diagnostics:
     """
     An ordered collection of L{Diagnostic}s.
+
+    At most L{MAX_DIAGNOSTICS} are kept, so that a huge file of garbage
+    cannot take unbounded memory; the rest are summed up in one diagnostic,
+    as bad as the worst of them, at the place of the first.
     """
 
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
         self._files: dict[str, int] = {}
+        self._dropped = 0
+        self._firstDropped: Location | None = None
+        self._worstDropped = Severity.WARNING
 
     def noteFile(self, path: str) -> None:
         """
@@ -81,12 +117,19 @@ class Diagnostics:
 
     def add(self, severity: Severity, message: str, location: Location | None = None) -> Diagnostic:
         """
-        Record a problem.
+        Record a problem: keep it, or past L{MAX_DIAGNOSTICS}, count it in
+        the summary that L{items} ends with.
 
-        @return: the recorded L{Diagnostic}.
+        @return: the L{Diagnostic}.
         """
         diagnostic = Diagnostic(severity, message, location)
-        self._items.append(diagnostic)
+        if len(self._items) < MAX_DIAGNOSTICS:
+            self._items.append(diagnostic)
+            return diagnostic
+        if not self._dropped:
+            self._firstDropped = location
+        self._dropped += 1
+        self._worstDropped = self._worstDropped.worse(severity)
         return diagnostic
 
     def error(self, message: str, location: Location | None = None) -> None:
@@ -112,7 +155,14 @@ class Diagnostics:
         """
         Every diagnostic, in the order found.
         """
-        return tuple(self._items)
+        if not self._dropped:
+            return tuple(self._items)
+        summary = Diagnostic(
+            self._worstDropped,
+            f"{self._dropped} more problems from here on are not reported",
+            self._firstDropped,
+        )
+        return (*self._items, summary)
 
     def inFileOrder(self) -> tuple[Diagnostic, ...]:
         """
@@ -127,13 +177,13 @@ class Diagnostics:
                 return (-1, 0)
             return (self._files.get(location.path, len(self._files)), location.line)
 
-        return tuple(sorted(self._items, key=key))
+        return tuple(sorted(self.items, key=key))
 
     def count(self, *severities: Severity) -> int:
         """
         How many diagnostics have one of C{severities}.
         """
-        return sum(1 for d in self._items if d.severity in severities)
+        return sum(1 for d in self.items if d.severity in severities)
 
     @property
     def isFatal(self) -> bool:

@@ -18,6 +18,7 @@ from twisted.python import usage
 
 from txinetd import __version__
 from txinetd.config import Config, ServiceConfig, loadConfig
+from txinetd.errors import printable
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
@@ -191,7 +192,7 @@ class Options(usage.Options):
         """
         report(config, self.out)
         for service in config.services:
-            self.out.write(f"service {describeService(service)}\n")
+            self.out.write(printable(f"service {describeService(service)}") + "\n")
         errors = config.errors
         warnings = len(config.diagnostics) - len(errors)
         self.out.write(
