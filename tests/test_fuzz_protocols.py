@@ -18,7 +18,7 @@ which reads a raw socket (a UNIX socket pair, driven by a
 L{MemoryReactorClock}), and one test of xadmin's flow control on a real
 loopback connection.
 
-C{TXINETD_SOAK=1} runs L{SOAK_FACTOR} times as many examples.
+C{TXINETD_SOAK=1} runs L{tests.soak.SOAK_FACTOR} times as many examples.
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
-import os
 import socket
 import struct
 import time
 import unicodedata
-from collections.abc import Callable, Generator
-from typing import Any, TypeVar, cast
+from collections.abc import Generator
+from typing import Any, cast
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet import error
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -46,6 +45,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import pollUntil, portNumber, reactor
+from tests.soak import fuzzed
 from tests.test_introspect import FakeView
 from tests.test_tcpmux import loadServices
 from txinetd.acceptor import PendingConnection
@@ -79,25 +79,6 @@ from txinetd.introspect import (
 from txinetd.logformat import NoIdReason
 from txinetd.policies import ServedProtocol
 from txinetd.tcpmux import GO, MAX_LINE, NAME_TIMEOUT, NOT_FOUND, findTarget, multiplex
-
-T = TypeVar("T")
-
-SOAK = os.environ.get("TXINETD_SOAK") == "1"
-#: How many times more examples a soak run (C{TXINETD_SOAK=1}) tries.
-SOAK_FACTOR = 100
-
-
-def fuzzed(examples: int) -> Callable[[T], T]:
-    """
-    Hypothesis settings: C{examples} examples (times L{SOAK_FACTOR} in a
-    soak run), no deadline.
-    """
-    return settings(
-        max_examples=examples * SOAK_FACTOR if SOAK else examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
 
 #: Bytes that mean something to one of the protocols, mixed into the garbage.
 TOKENS = (

@@ -16,7 +16,7 @@ to drive a terminal that shows the log.
 One test runs a real ident server on 127.0.0.1 that answers with a forged
 C{FAIL} line, against an in-process daemon on the real reactor.
 
-C{TXINETD_SOAK=1} runs L{SOAK_FACTOR} times as many examples.
+C{TXINETD_SOAK=1} runs L{tests.soak.SOAK_FACTOR} times as many examples.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import itertools
 import os
 import re
 import socket
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet import error
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
@@ -40,6 +40,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import loadText, pollUntil, portNumber, reactor, tcpExchange
+from tests.soak import fuzzed
 from tests.test_policies import CLIENT, FakeConnection, PolicyTestCase
 from txinetd.acceptor import PendingConnection
 from txinetd.config import ServiceConfig
@@ -49,25 +50,6 @@ from txinetd.logformat import Facility, Level, SyslogLevel
 from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.policies import Daemon, LogTargets, ServicePolicy, Session
 from txinetd.service import ListeningService, XinetdService
-
-T = TypeVar("T")
-
-SOAK = os.environ.get("TXINETD_SOAK") == "1"
-#: How many times more examples a soak run (C{TXINETD_SOAK=1}) tries.
-SOAK_FACTOR = 100
-
-
-def fuzzed(examples: int) -> Callable[[T], T]:
-    """
-    Hypothesis settings: C{examples} examples (times L{SOAK_FACTOR} in a
-    soak run), no deadline.
-    """
-    return settings(
-        max_examples=examples * SOAK_FACTOR if SOAK else examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
-
 
 PID = 4242
 START = f"START: svc pid=0 from={CLIENT}"
