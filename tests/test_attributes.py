@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, addresses, intervals
-from txinetd.endpoint import Listen, UNIXListen
 from txinetd.attributes import (
     ATTRIBUTES,
     FOREVER,
@@ -45,6 +44,7 @@ from txinetd.attributes import (
     parsePort,
     parseSize,
 )
+from txinetd.endpoint import Listen, UNIXListen
 
 INFINITY = resource.RLIM_INFINITY
 _S, _D, _B = Where.SERVICE, Where.DEFAULTS, Where.BOTH
@@ -367,7 +367,8 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
         "listen",
         ["tor:80"],
         [
-            "Bad listen description tor:80: unsupported endpoint type tor (tcp, tcp6, ssl, unix or systemd)"
+            "Bad listen description tor:80: unsupported endpoint type tor "
+            "(tcp, tcp6, ssl, unix or systemd)"
         ],
     ),
     ("tls_client_cert", ["maybe"], ["Bad value for tls_client_cert: maybe"]),

@@ -319,7 +319,8 @@ class ListenFdsTests(SynchronousTestCase):
             "from txinetd.systemd import ListenFds\n"
             "env = dict(os.environ, LISTEN_PID=str(os.getpid()))\n"
             "passed = ListenFds.take(env)\n"
-            "print(passed.fds, passed.names, os.get_inheritable(3), sorted(k for k in env if k.startswith('LISTEN')))\n"
+            "left = sorted(k for k in env if k.startswith('LISTEN'))\n"
+            "print(passed.fds, passed.names, os.get_inheritable(3), left)\n"
         )
         child = subprocess.run(
             [sys.executable, "-c", script],
