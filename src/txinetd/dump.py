@@ -138,6 +138,10 @@ def formatService(service: ServiceState, defaults: Defaults) -> list[str]:
         f"\t\tCPS = max conn:{config.cps.max} wait:{config.cps.wait}",
         f"\t\tBind = {config.bindAddress}",
     ]
+    if config.listen is not None:
+        lines.append(f"\t\tListen = {config.listen.text}")
+    if config.tls is not None:
+        lines.append(f"\t\tTLS certificate = {config.tls.certificate}")
     if config.user is not None:
         lines.append(f"\t\tuser = {config.user.uid}")
     if config.group is not None:

@@ -24,15 +24,17 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
-from OpenSSL.crypto import FILETYPE_PEM
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
-    KeyPair,
     optionsForClientTLS,
     platformTrust,
     trustRootFromCertificates,
@@ -59,9 +61,14 @@ __all__ = [
 #: Seconds a client has to complete the TLS handshake.
 HANDSHAKE_TIMEOUT = 30.0
 
+_PEM_KEY = re.compile(
+    rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----\r?\n.+?\r?\n-----END \1PRIVATE KEY-----", re.DOTALL
+)
 _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
+#: OpenSSL's short names where RFC 4514 has none.
+_OPENSSL_NAMES = {NameOID.EMAIL_ADDRESS: "emailAddress", NameOID.SERIAL_NUMBER: "serialNumber"}
 #: Characters a distinguished name's value escapes (RFC 2253).
 _DN_SPECIAL = re.compile(r'([,+"\\<>;])')
 
@@ -93,11 +100,18 @@ def _certificates(path: str) -> list[Certificate]:
         raise TLSError(f"bad certificate in {path}: {describeSSLError(e)}") from None
 
 
-def _keyPair(path: str) -> KeyPair:
+def _privateKey(path: str) -> PrivateKeyTypes:
+    """
+    The (first) private key in a PEM file.
+    """
+    data = _read(path)
+    match = _PEM_KEY.search(data)
+    if match is None:
+        raise TLSError(f"no private key in {path}")
     try:
-        return KeyPair.load(_read(path), FILETYPE_PEM)
-    except SSL.Error as e:
-        raise TLSError(f"no usable private key in {path}: {describeSSLError(e)}") from None
+        return serialization.load_pem_private_key(match.group(0), password=None)
+    except (ValueError, TypeError) as e:
+        raise TLSError(f"no usable private key in {path}: {e}") from None
 
 
 def serverOptions(settings: TLSSettings) -> CertificateOptions:
@@ -110,12 +124,14 @@ def serverOptions(settings: TLSSettings) -> CertificateOptions:
     chain = certificates[1:]
     if settings.chain is not None:
         chain += _certificates(settings.chain)
-    key = _keyPair(settings.key)
+    key = _privateKey(settings.key)
     authorities = [] if settings.clientCA is None else _certificates(settings.clientCA)
+    # The key and certificates go to OpenSSL as cryptography objects (pyOpenSSL
+    # deprecates its own); the CA store still takes pyOpenSSL's.
     options = CertificateOptions(
-        privateKey=key.original,
-        certificate=certificates[0].original,
-        extraCertChain=[c.original for c in chain],
+        privateKey=key,  # type: ignore[arg-type]
+        certificate=certificates[0].original.to_cryptography(),
+        extraCertChain=[c.original.to_cryptography() for c in chain],
         verify=bool(authorities),
         caCerts=[c.original for c in authorities] or None,
         requireCertificate=settings.clientRequired,
@@ -174,15 +190,17 @@ def describeTLSFailure(failure: Failure) -> str:
     return str(error) or type(error).__name__
 
 
-def formatName(components: list[tuple[bytes, bytes]]) -> str:
+def formatName(name: x509.Name) -> str:
     """
-    A distinguished name on one line, as stunnel gives it to servers
-    (C{C=PL, O=Example, CN=client}).
+    A distinguished name on one line, in the certificate's order, as
+    stunnel gives it to servers (C{C=PL, O=Example, CN=client}).
     """
     parts = []
-    for key, value in components:
-        text = _DN_SPECIAL.sub(r"\\\1", value.decode("utf-8", "replace"))
-        parts.append(f"{key.decode('ascii', 'replace')}={text}")
+    for attribute in name:
+        value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
+        escaped = _DN_SPECIAL.sub(r"\\\1", value)
+        key = _OPENSSL_NAMES.get(attribute.oid, attribute.rfc4514_attribute_name)
+        parts.append(f"{key}={escaped}")
     return ", ".join(parts)
 
 
@@ -200,10 +218,11 @@ class ClientCertificate:
 
     @classmethod
     def fromX509(cls, certificate: Any) -> ClientCertificate:
-        return cls(
-            formatName(certificate.get_subject().get_components()),
-            formatName(certificate.get_issuer().get_components()),
-        )
+        """
+        From pyOpenSSL's peer certificate.
+        """
+        read: x509.Certificate = certificate.to_cryptography()
+        return cls(formatName(read.subject), formatName(read.issuer))
 
     def environment(self) -> dict[str, str]:
         """
