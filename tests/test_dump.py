@@ -58,6 +58,6 @@ class ServiceBlockTests(SynchronousTestCase):
 
 
 def _directory(case: SynchronousTestCase) -> str:
-    path = os.path.abspath(case.mktemp())
+    path = os.path.abspath(str(case.mktemp()))
     os.makedirs(path)
     return path
