@@ -131,12 +131,16 @@ class Side(Protocol):
         self.close()
 
 
+@implementer(IHandshakeListener)
 class TLSSide(Side):
     """
     A side behind Twisted's TLS protocol.  Closing it sends C{close_notify}
     after what is queued and then closes the TCP connection, once the
     handshake is done, without waiting for the peer's C{close_notify}
     (which many clients never send).
+
+    @ivar reason: why the connection ended (OpenSSL's error for a failed
+        handshake).
     """
 
     halfCloses = False
@@ -145,6 +149,17 @@ class TLSSide(Side):
         super().__init__(relay)
         self.handshaken = False
         self.closing = False
+        self.reason: Failure = Failure(  # type: ignore[no-untyped-call]
+            ConnectionDone("closed during the TLS handshake")
+        )
+
+    def handshakeCompleted(self) -> None:
+        self.noteHandshake()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if reason is not connectionDone:
+            self.reason = reason
+        super().connectionLost(reason)
 
     def close(self) -> None:
         super().close()
@@ -233,8 +248,10 @@ class Relay:
         )
         target: Side = Side(self)
         if self.tls is not None:
+            # A handshake that fails (a certificate not valid for the name)
+            # is a target that could not be reached.
             endpoint = wrapClientTLS(self.tls, endpoint)
-            target = _SecureTarget(self)
+            target = TLSSide(self)
         connecting = endpoint.connect(_QuietFactory.forProtocol(lambda: target))
         connecting.addCallbacks(self.targetConnected, self.targetFailed)
 
@@ -264,7 +281,7 @@ class Relay:
         sent); once both are gone, report the counts.
         """
         other = self.target if side is self.client else self.client
-        if isinstance(side, _SecureTarget) and not side.handshaken and not self.client.lost:
+        if isinstance(side, TLSSide) and not side.handshaken and not self.client.lost:
             self.onConnectFailed(side.reason)
             self.target = None
         if other is not None:
@@ -278,28 +295,6 @@ class Relay:
         self.onEnd(self.client.received, target.received if target else 0, target is not None)
 
 
-@implementer(IHandshakeListener)
-class _SecureTarget(TLSSide):
-    """
-    The target's side over TLS: a handshake that fails (a certificate not
-    valid for the name) is a target that could not be reached.
-    """
-
-    def __init__(self, relay: Relay) -> None:
-        super().__init__(relay)
-        self.reason: Failure = Failure(  # type: ignore[no-untyped-call]
-            ConnectionDone("closed during the TLS handshake")
-        )
-
-    def handshakeCompleted(self) -> None:
-        self.noteHandshake()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if reason is not connectionDone:
-            self.reason = reason
-        super().connectionLost(reason)
-
-
 def describeConnectError(failure: Failure) -> str:
     """
     The reason in C{can't connect to remote host <ip>: <reason>}, worded
@@ -311,12 +306,9 @@ def describeConnectError(failure: Failure) -> str:
         return f"{os.strerror(number)} (errno = {number})"
     if isinstance(error, TimeoutError):
         return f"{os.strerror(errno.ETIMEDOUT)} (errno = {errno.ETIMEDOUT})"
-    if type(error).__name__ == "VerificationError":
-        return f"TLS: the certificate is not valid for the name: {error}"
-    if type(error).__module__.startswith("OpenSSL"):
-        entries = getattr(error, "args", ((),))[0]
-        reasons = (
-            [str(entry[-1]) for entry in entries if entry] if isinstance(entries, list) else []
-        )
-        return "TLS: " + ("; ".join(reasons) or str(error))
+    if type(error).__module__.split(".")[0] in ("OpenSSL", "service_identity"):
+        # Only a TLS redirect gets these, and it has loaded the TLS module.
+        from txinetd.tls import describeTLSFailure
+
+        return f"TLS: {describeTLSFailure(failure)}"
     return str(error)

@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
+from service_identity import VerificationError
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IHandshakeListener, IOpenSSLClientConnectionCreator
-from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
@@ -39,9 +40,8 @@ from twisted.internet.ssl import (
     platformTrust,
     trustRootFromCertificates,
 )
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from txinetd.acceptor import PendingConnection
 from txinetd.endpoint import RedirectTLS, TLSSettings
@@ -187,6 +187,8 @@ def describeTLSFailure(failure: Failure) -> str:
     error = failure.value
     if isinstance(error, SSL.Error):
         return describeSSLError(error)
+    if isinstance(error, VerificationError):
+        return f"the certificate is not valid for the name: {error}"
     return str(error) or type(error).__name__
 
 
@@ -309,7 +311,6 @@ class _Bridge:
         self.timer = None
 
 
-@implementer(IHandshakeListener)
 class _SecureSide(TLSSide):
     """
     The client's side of a bridge, behind Twisted's TLS protocol.
@@ -318,18 +319,10 @@ class _SecureSide(TLSSide):
     def __init__(self, bridge: _Bridge) -> None:
         super().__init__(bridge)
         self.bridge = bridge
-        self.reason: Failure = Failure(  # type: ignore[no-untyped-call]
-            TLSError("connection closed during the handshake")
-        )
 
     def handshakeCompleted(self) -> None:
         self.bridge.handshakeDone()
-        self.noteHandshake()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if reason is not connectionDone:
-            self.reason = reason
-        super().connectionLost(reason)
+        super().handshakeCompleted()
 
 
 class _Adopted(ServerFactory):
@@ -360,6 +353,8 @@ class TLSFront:
         self.reactor = reactor
         self.options = options
         self.timeout = timeout
+        # One factory makes the TLS connections of every client.
+        self.factory = TLSMemoryBIOFactory(options, False, ServerFactory())
 
     def secure(self, connection: PendingConnection) -> PendingConnection | None:
         """
@@ -376,8 +371,7 @@ class TLSFront:
             connection.close()
             return None
         bridge = _Bridge(self.reactor, self.timeout)
-        wrapper = TLSMemoryBIOFactory(self.options, False, _Adopted(bridge.secure))
-        tlsProtocol = wrapper.buildProtocol(connection.rawPeer)
+        tlsProtocol = TLSMemoryBIOProtocol(self.factory, bridge.secure)  # type: ignore[no-untyped-call]
         plain = PendingConnection(self.reactor, theirs, connection.rawPeer, connection.rawLocal)
         plain.whenSecured = bridge.whenSecured
         try:
