@@ -377,7 +377,10 @@ class ListeningService(Service):
         ended.
         """
         old = self.policy
-        self.secure(config)
+        if not self.secure(config) and config.tls is not None and self.tlsFront is None:
+            # TLS is wanted and no certificate could be read: never serve
+            # plaintext instead.
+            self.deactivate()
         self.config = config
         self.plugin = internalServiceOf(config, self.daemon.internals)
         self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import struct
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -29,11 +30,14 @@ from twisted.internet.ssl import (
     optionsForClientTLS,
 )
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest
+from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.certificates import Authority, Issued
+from txinetd.endpoint import TLSSettings
+from txinetd.service import ListeningService
 
-from .support import freePorts, pollUntil, reactor, withTimeout
+from .support import freePorts, internalService, pollUntil, reactor, withTimeout
+from .test_builtins import startTree
 from .test_endpoints import EndpointCase
 from .test_twistd import run
 
@@ -247,11 +251,11 @@ class TLSServiceTests(TLSTestCase):
             lambda: len([x for x in self.logLines() if x.startswith("EXIT: cat")]) == 2 or None,
             lambda: f"two EXIT lines in {self.logLines()}",
         )
-        counted = yield pollUntil(
+        # Fails with a timeout unless the descriptors come back down.
+        yield pollUntil(
             lambda: len(os.listdir(f"/proc/{pid}/fd")) <= before or None,
             lambda: f"{before} descriptors, not {os.listdir(f'/proc/{pid}/fd')}",
         )
-        self.assertTrue(counted)
 
 
 class ClientCertificateTests(TLSTestCase):
@@ -503,3 +507,20 @@ class TLSPolicyTests(TLSTestCase):
         self.assertEqual((yield before.receivedAtLeast(4)), b"a\nb\n")
         for client in (before, after):
             client.transport.loseConnection()
+
+
+class UnreadableCertificateTests(TestCase):
+    """
+    A reconfiguration that asks for TLS when the certificate cannot be read
+    (it vanished after the files were checked) never serves plaintext.
+    """
+
+    def test_plaintextNeverServed(self) -> None:
+        tree = startTree(self, internalService("echo", "stream"))
+        child = tree.getServiceNamed("echo-stream")
+        assert isinstance(child, ListeningService)
+        self.assertIsNotNone(child.address)
+        missing = TLSSettings("/nonexistent/cert.pem", "/nonexistent/key.pem")
+        child.reconfigure(replace(child.config, tls=missing), hard=False)
+        self.assertIsNone(child.address)
+        self.assertIsNone(child.tlsFront)
