@@ -451,9 +451,15 @@ def makeSpecials(directory: str) -> list[str]:
     paths = [os.path.join(directory, name) for name in SPECIAL_NAMES]
     fifo, sock, dangling, linkdir, selfloop, subdirectory, unreadable = paths
     os.mkfifo(fifo)
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(sock)
-    server.close()
+    # A socket path is limited to about 108 bytes, and the test directory may
+    # be deeper than that: bind in a short directory, then move it in place.
+    short = tempfile.mkdtemp(prefix="sk")
+    try:
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(os.path.join(short, "s"))
+        os.rename(os.path.join(short, "s"), sock)
+    finally:
+        os.rmdir(short)
     os.symlink("/nonexistent/target", dangling)
     os.mkdir(subdirectory)
     os.symlink(subdirectory, linkdir)
