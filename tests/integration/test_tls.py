@@ -21,6 +21,7 @@ import struct
 from dataclasses import replace
 from typing import Any
 
+from cryptography.x509.oid import NameOID
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
@@ -75,7 +76,8 @@ class _Client(Protocol):
     def peerSubject(self) -> str:
         assert self.transport is not None
         certificate = self.transport.getPeerCertificate()  # type: ignore[attr-defined]
-        return str(certificate.get_subject().CN)
+        names = certificate.to_cryptography().subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value)
 
 
 class TLSTestCase(EndpointCase):
