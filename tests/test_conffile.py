@@ -203,16 +203,24 @@ class LexicalTests(ParsingCase):
 
     def test_maxLineLength(self) -> None:
         """
-        A line of exactly L{MAX_LINE} characters is read; a longer one is
-        reported and ignored.
+        A line of exactly L{MAX_LINE} characters is read.  A longer one in
+        an entry loses the entry (it could be an C{only_from}); outside an
+        entry it is reported and ignored; a comment may be any length.
         """
         fits = "server_args = " + "a" * (MAX_LINE - len("server_args = "))
-        entries, diagnostics = self.parse(
-            f"service foo\n{{\n{fits}\nserver_args = {'b' * MAX_LINE}\n}}\n"
-        )
+        entries, diagnostics = self.parse(f"service foo\n{{\n{fits}\n# {'c' * MAX_LINE}\n}}\n")
         self.assertEqual([len(a.values[0]) for a in entries[0].lines], [MAX_LINE - 14])
+        self.assertEqual(diagnostics, [])
+        entries, diagnostics = self.parse(
+            f"{'x' * (MAX_LINE + 1)}\nservice foo\n{{\nonly_from = {'b' * MAX_LINE}\n}}\n"
+        )
+        self.assertEqual(entries, [])
         self.assertEqual(
-            diagnostics, ["xinetd.conf:4: error: line longer than 16384 characters; ignored"]
+            diagnostics,
+            [
+                "xinetd.conf:1: error: line longer than 16384 characters; ignored",
+                "xinetd.conf:4: error: line longer than 16384 characters",
+            ],
         )
 
     @settings(max_examples=200, deadline=None)

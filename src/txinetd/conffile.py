@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from txinetd.errors import Diagnostics, Location, Severity
 
 MAX_LINE = 16 * 1024
+TOO_LONG = f"line longer than {MAX_LINE} characters"
 MAX_INCLUDE_DEPTH = 16
 #: At most this many files are read for one configuration...
 MAX_FILES = 4096
@@ -306,11 +307,6 @@ class _FileReader:
             index = self.index
             text = self.lines[index]
             self.index += 1
-            if len(text) > MAX_LINE:
-                self.diagnostics.error(
-                    f"line longer than {MAX_LINE} characters; ignored", self.location(index)
-                )
-                continue
             if not _isBlank(text):
                 return index, text
         return None
@@ -339,6 +335,9 @@ class _FileReader:
     def parse(self) -> None:
         while (item := self.nextLine()) is not None:
             index, text = item
+            if len(text) > MAX_LINE:
+                self.diagnostics.error(TOO_LONG + "; ignored", self.location(index))
+                continue
             words = _tokens(text)
             keyword = words[0].lower()
             location = self.location(index)
@@ -379,6 +378,10 @@ class _FileReader:
                 )
                 break
             if broken:
+                continue
+            if len(text) > MAX_LINE:
+                self.entryError(kind, TOO_LONG, self.location(index))
+                broken = True
                 continue
             try:
                 lines.append(self.parseAttribute(text, self.location(index)))
