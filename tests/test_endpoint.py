@@ -5,7 +5,9 @@ Tests for L{txinetd.endpoint}: C{listen} descriptions and UNIX sockets.
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import socket
 import stat
 import tempfile
@@ -132,6 +134,16 @@ class ParseTests(SynchronousTestCase):
                 self.assertEqual(str(error), message)
 
 
+class _TooSlow(Exception):
+    """
+    Not an L{OSError}, so that the code under test cannot take it for one.
+    """
+
+
+def _tooSlow(signum: int, frame: object) -> None:
+    raise _TooSlow("the probe of a live socket blocked")
+
+
 class UnixSocketTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.directory = tempfile.mkdtemp(prefix="txinetd-unix-")
@@ -172,6 +184,33 @@ class UnixSocketTests(SynchronousTestCase):
         self.addCleanup(live.close)
         error = self.assertRaises(OSError, openUnixSocket, self.spec, 5)
         self.assertEqual(error.errno, 98)
+
+    def test_busyLiveKept(self) -> None:
+        """
+        A live socket whose owner does not accept and whose backlog is
+        full is taken as live at once: the probe does not wait for it.
+        """
+        live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(live.close)
+        live.bind(self.path)
+        live.listen(0)
+        for _ in range(8):
+            waiting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            self.addCleanup(waiting.close)
+            try:
+                waiting.connect(self.path)
+            except BlockingIOError:
+                break
+        else:
+            self.fail("the backlog never filled")
+        previous = signal.signal(signal.SIGALRM, _tooSlow)
+        self.addCleanup(signal.signal, signal.SIGALRM, previous)
+        signal.alarm(10)
+        try:
+            error = self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+        finally:
+            signal.alarm(0)
+        self.assertEqual(error.errno, errno.EADDRINUSE)
 
     def test_otherFileKept(self) -> None:
         """

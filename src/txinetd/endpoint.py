@@ -315,7 +315,9 @@ def _stale(path: str) -> bool:
             return False
     except OSError:
         return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Non-blocking: a live owner with a full backlog must not hold up the
+    # reactor; its EAGAIN counts as live.
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
     try:
         probe.connect(path)
     except ConnectionRefusedError:
