@@ -3,9 +3,10 @@
 C{redirect = host port}: relay an admitted connection to another host.
 
 Both directions are relayed with Twisted's producer/consumer flow control,
-so a slow side never makes txinetd buffer without bound.  When either side
-ends, both are closed (as xinetd does), and the byte counts go to the
-TRAFFIC line.
+so a slow side never makes txinetd buffer without bound.  A side that
+shuts down its writing half has that half-close passed on to the other
+(xinetd closes both at the first end); when both have ended, or one is
+lost, both are closed and the byte counts go to the TRAFFIC line.
 """
 
 from __future__ import annotations
