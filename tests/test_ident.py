@@ -152,7 +152,7 @@ class MemoryQueryTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
 
-    def query(self, timeout: float | None = 30.0) -> Deferred[IdentResult]:
+    def query(self, timeout: float = 30.0) -> Deferred[IdentResult]:
         return queryIdent(self.reactor, "127.0.0.1", "127.0.0.5", 4321, 23, timeout)
 
     def factory(self) -> ClientFactory:
@@ -300,16 +300,6 @@ class MemoryQueryTests(SynchronousTestCase):
             (self.successResultOf(d), self.reactor.getDelayedCalls()),
             (NoId(NoIdReason.TIMEOUT), []),
         )
-
-    def test_noTimeout(self) -> None:
-        """
-        Without a timeout, the lookup waits as long as the connection lasts.
-        """
-        d = self.query(timeout=None)
-        _, transport = self.connect()
-        self.reactor.advance(10**6)
-        self.assertNoResult(d)
-        self.assertEqual((self.reactor.getDelayedCalls(), transport.disconnecting), ([], False))
 
     def test_cancelConnecting(self) -> None:
         d = self.query()

@@ -66,12 +66,6 @@ MAX_TEXT = 512
 The longest user text or bad line reported, in characters.
 """
 
-_CONNECT_TIMEOUT_WITHOUT_LIMIT = 24 * 3600.0
-"""
-The connect timeout given to the reactor for a lookup without a timeout:
-longer than the kernel ever tries to connect.
-"""
-
 _REPLY = re.compile(rb"\s*(\d{1,5})\s*,\s*(\d{1,5})\s*:\s*USERID\s*:(.*)", re.DOTALL)
 
 
@@ -320,7 +314,7 @@ def queryIdent(
     remoteAddress: str,
     clientPort: int,
     serverPort: int,
-    timeout: float | None = 30.0,
+    timeout: float = 30.0,
     identPort: int = IDENT_PORT,
 ) -> Deferred[IdentResult]:
     """
@@ -333,9 +327,8 @@ def queryIdent(
     @param remoteAddress: the client's numeric address, IPv4 or IPv6.
     @param clientPort: the client's port on the connection.
     @param serverPort: our port on the connection.
-    @param timeout: seconds to wait for the whole exchange, or L{None} to
-        wait as long as the connection stays up (C{IDONLY}; the caller then
-        bounds the wait itself, by cancelling the L{Deferred}).
+    @param timeout: seconds to wait for the whole exchange, connecting
+        included.
     @param identPort: the ident server's port; other than 113 only in tests.
     @return: fires with a L{UserId} or a L{NoId}, never with a failure
         unless cancelled; by then the lookup's connection is closed.
@@ -344,13 +337,6 @@ def queryIdent(
     local = _ipAddress(localAddress)
     remote = _ipAddress(remoteAddress)
     query = _IdentQuery(clientPort, serverPort)
-    if timeout is not None:
-        query.startTimer(IReactorTime(reactor), timeout)
-    reactor.connectTCP(
-        remote,
-        identPort,
-        query,
-        timeout=_CONNECT_TIMEOUT_WITHOUT_LIMIT if timeout is None else timeout,
-        bindAddress=(local, 0),
-    )
+    query.startTimer(IReactorTime(reactor), timeout)
+    reactor.connectTCP(remote, identPort, query, timeout=timeout, bindAddress=(local, 0))
     return query.deferred
