@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -46,13 +46,12 @@ from txinetd.internal import (
     ChargenProtocol,
     DatagramService,
     InternalContext,
+    InternalServices,
     StreamService,
     WriteAndCloseProtocol,
-    availableInternalServices,
     chargenLine,
     chargenLines,
     daytimeLine,
-    findInternalService,
     shouldAnswer,
     timeBytes,
 )
@@ -609,25 +608,31 @@ def rival(name: str, socketType: str = "stream") -> IInternalService:
     return StreamService(name, lambda context: WriteAndCloseProtocol(b"rival"))
 
 
+def find(
+    name: str, socketType: str, plugins: Iterable[IInternalService]
+) -> IInternalService | None:
+    return InternalServices(plugins).find(name, socketType)
+
+
 class LookupTests(SynchronousTestCase):
     """
-    L{findInternalService} and L{availableInternalServices}.
+    L{InternalServices}.
     """
 
     def test_caseInsensitiveName(self) -> None:
-        self.assertIs(findInternalService("EcHo", "stream", BUILTINS), internal.echoStream)
-        self.assertIs(findInternalService("TIME", "dgram", BUILTINS), internal.timeDgram)
+        self.assertIs(find("EcHo", "stream", BUILTINS), internal.echoStream)
+        self.assertIs(find("TIME", "dgram", BUILTINS), internal.timeDgram)
 
     def test_exactSocketType(self) -> None:
-        self.assertIsNone(findInternalService("echo", "STREAM", BUILTINS))
-        self.assertIsNone(findInternalService("echo", "raw", BUILTINS))
+        self.assertIsNone(find("echo", "STREAM", BUILTINS))
+        self.assertIsNone(find("echo", "raw", BUILTINS))
 
     def test_unknown(self) -> None:
         """
         Services removed from xinetd 2.3 are not built in.
         """
         for name in ("servers", "services", "xadmin", "nosuch"):
-            self.assertIsNone(findInternalService(name, "stream", BUILTINS))
+            self.assertIsNone(find(name, "stream", BUILTINS))
 
     def test_builtinPreferred(self) -> None:
         """
@@ -635,21 +640,24 @@ class LookupTests(SynchronousTestCase):
         wherever it comes.
         """
         plugins = [rival("ECHO"), rival("echo", "dgram"), *BUILTINS]
-        self.assertIs(findInternalService("echo", "stream", plugins), internal.echoStream)
-        self.assertIs(findInternalService("echo", "dgram", plugins), internal.echoDgram)
+        self.assertIs(find("echo", "stream", plugins), internal.echoStream)
+        self.assertIs(find("echo", "dgram", plugins), internal.echoDgram)
 
     def test_firstPluginWins(self) -> None:
         """
         Among third-party plugins the first one given wins.
         """
         first, second = rival("hello"), rival("hello")
-        self.assertIs(findInternalService("hello", "stream", [first, second]), first)
-        self.assertIs(findInternalService("hello", "stream", [second, first]), second)
+        self.assertIs(find("hello", "stream", [first, second]), first)
+        self.assertIs(find("hello", "stream", [second, first]), second)
 
-    def test_available(self) -> None:
+    def test_table(self) -> None:
+        """
+        The table holds each name (in lower case) and socket type once.
+        """
         plugins = [rival("Hello"), rival("hello"), rival("echo"), internal.echoStream]
         self.assertEqual(
-            availableInternalServices(plugins), [("echo", "stream"), ("hello", "stream")]
+            sorted(InternalServices(plugins).table), [("echo", "stream"), ("hello", "stream")]
         )
 
     def test_installed(self) -> None:
@@ -657,12 +665,9 @@ class LookupTests(SynchronousTestCase):
         By default the installed plugins are searched: txinetd's own plugin
         module registers every built-in.
         """
+        installed = InternalServices()
         for service in BUILTINS:
-            found = findInternalService(service.name, service.socketType)
-            self.assertIs(found, service)
-        available = availableInternalServices()
-        for service in BUILTINS:
-            self.assertIn((service.name, service.socketType), available)
+            self.assertIs(installed.find(service.name, service.socketType), service)
 
 
 class InternalServerFactory(ServerFactory):
@@ -1012,19 +1017,19 @@ class ExamplePluginTests(RealReactorMixin, TestCase):
         plugin module, C{txinetd_example_rivals}, also claims C{hello}: the
         module whose name sorts first wins.
         """
-        service = findInternalService("Hello", "stream")
+        service = InternalServices().find("Hello", "stream")
         assert service is not None
         self.assertNotIn(service, BUILTINS)
         received = await self.serve(service, Collector())
         self.assertEqual(received, b"hello\r\n")
 
     def test_upper(self) -> None:
-        service = findInternalService("upper", "dgram")
+        service = InternalServices().find("upper", "dgram")
         assert service is not None
         self.assertEqual(service.answerDatagram(b"abc\n", contextAt()), b"ABC\n")
 
     def test_available(self) -> None:
-        available = availableInternalServices()
+        available = InternalServices().table
         self.assertIn(("hello", "stream"), available)
         self.assertIn(("upper", "dgram"), available)
         self.assertIn(("echo", "stream"), available)
@@ -1034,16 +1039,16 @@ class ExamplePluginTests(RealReactorMixin, TestCase):
         """
         A plugin module claiming C{echo} does not replace txinetd's own.
         """
-        self.assertIs(findInternalService("echo", "stream"), internal.echoStream)
+        self.assertIs(InternalServices().find("echo", "stream"), internal.echoStream)
 
     def test_onlyOnPluginPath(self) -> None:
         """
         Once the example directory is off the plugin path, its services are
         gone: the clean-up of these tests leaves no trace.
         """
-        self.assertIsNotNone(findInternalService("hello", "stream"))
+        self.assertIsNotNone(InternalServices().find("hello", "stream"))
         self.forgetExampleModules()
         pluginPath = str(EXAMPLE_PLUGINS / "twisted" / "plugins")
         twisted.plugins.__path__.remove(pluginPath)
         self.addCleanup(twisted.plugins.__path__.append, pluginPath)
-        self.assertIsNone(findInternalService("hello", "stream"))
+        self.assertIsNone(InternalServices().find("hello", "stream"))

@@ -483,29 +483,6 @@ def _byPreference(plugins: Iterable[IInternalService] | None) -> list[IInternalS
     return sorted(_candidates(plugins), key=lambda service: not _isBuiltin(service))
 
 
-def findInternalService(
-    name: str,
-    socketType: str,
-    plugins: Iterable[IInternalService] | None = None,
-) -> IInternalService | None:
-    """
-    Find the internal service for a service name and a socket type.
-
-    @param name: the service name, in any case.
-    @param socketType: C{'stream'} or C{'dgram'}, exactly.
-    @param plugins: the services to choose from; by default every installed
-        L{IInternalService} plugin.
-    @return: the matching service, or L{None}.  When several match,
-        txinetd's own built-in wins, then the first one (installed plugins
-        come in the order of their module names, then of their names).
-    """
-    wanted = name.lower()
-    for service in _byPreference(plugins):
-        if service.name.lower() == wanted and service.socketType == socketType:
-            return service
-    return None
-
-
 class InternalServices:
     """
     The internal services installed now, looked up by name and socket type
@@ -529,17 +506,3 @@ class InternalServices:
         Whether L{find} finds one.
         """
         return (name.lower(), socketType) in self.table
-
-
-def availableInternalServices(
-    plugins: Iterable[IInternalService] | None = None,
-) -> list[tuple[str, str]]:
-    """
-    List the internal services that can be configured.
-
-    @param plugins: the services to list; by default every installed
-        L{IInternalService} plugin.
-    @return: the sorted, distinct C{(name, socketType)} pairs, names in
-        lower case.
-    """
-    return sorted({(service.name.lower(), service.socketType) for service in _candidates(plugins)})
