@@ -21,6 +21,8 @@ from tests.fakes import FakeSystem, addresses, intervals
 from txinetd.attributes import (
     ATTRIBUTES,
     FOREVER,
+    LONG_MAX,
+    LONG_MIN,
     MAX_ID,
     Arity,
     BadValue,
@@ -39,7 +41,6 @@ from txinetd.attributes import (
     UserSpec,
     Where,
     checkExecutable,
-    defaultHardLimit,
     parseInteger,
     parsePort,
     parseSize,
@@ -167,6 +168,8 @@ VALID: list[tuple[str, Sequence[str], Any]] = [
     ("nice", ["10"], 10),
     ("nice", ["-5"], -5),
     ("nice", ["+3"], 3),
+    ("nice", ["2147483647"], 2**31 - 1),
+    ("nice", ["-2147483648"], -(2**31)),
     ("umask", ["022"], 0o22),
     ("umask", ["0777"], 0o777),
     ("umask", ["7"], 0o7),
@@ -228,6 +231,7 @@ VALID: list[tuple[str, Sequence[str], Any]] = [
     ("deny_time", ["FOREVER"], FOREVER),
     ("deny_time", ["never"], 0),
     ("deny_time", ["60"], 60),
+    ("deny_time", ["9223372036854775807"], 2**63 - 1),
     ("disable", ["yes"], True),
     ("disable", ["No"], False),
     ("disabled", ["ftp", "Telnet"], ("ftp", "Telnet")),
@@ -243,6 +247,8 @@ VALID: list[tuple[str, Sequence[str], Any]] = [
     ("rlimit_cpu", ["30"], 30),
     ("rlimit_cpu", ["0"], None),
     ("rlimit_cpu", ["Unlimited"], INFINITY),
+    ("rlimit_cpu", ["9223372036854775807"], 2**63 - 1),
+    ("rlimit_data", ["8796093022207M"], (2**43 - 1) * 2**20),
     (
         "listen",
         ["unix:/run/a.sock"],
@@ -294,6 +300,9 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("max_load", ["high"], ["error reading max_load argument"]),
     ("nice", ["x"], ["Error parsing: x"]),
     ("nice", ["1.5"], ["Error parsing: 1.5"]),
+    ("nice", ["2147483648"], ["Error parsing: 2147483648"]),
+    ("nice", ["-2147483649"], ["Error parsing: -2147483649"]),
+    ("nice", ["9" * 40], [f"Error parsing: {'9' * 40}"]),
     ("umask", ["0o17"], ["umask argument is invalid."]),
     ("umask", ["8"], ["umask argument is invalid."]),
     ("umask", ["1000"], ["umask argument is invalid."]),
@@ -355,6 +364,8 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("rpc_number", ["abc"], ["Error parsing: abc"]),
     ("deny_time", ["-5"], ["Error parsing: -5"]),
     ("deny_time", ["soon"], ["Error parsing: soon"]),
+    ("deny_time", ["9" * 310], [f"Error parsing: {'9' * 310}"]),
+    ("instances", ["9223372036854775808"], ["Number of instances is invalid: 9223372036854775808"]),
     ("disable", ["maybe"], ["Bad value: maybe"]),
     ("rlimit_as", ["12X"], ["Address space limit is invalid: 12X"]),
     ("rlimit_as", ["-1"], ["Address space limit is invalid: -1"]),
@@ -363,6 +374,10 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("rlimit_stack", ["lots"], ["Stack limit is invalid: lots"]),
     ("rlimit_files", ["1.5K"], ["Max files limit is invalid: 1.5K"]),
     ("rlimit_cpu", ["30K"], ["CPU limit is invalid: 30K"]),
+    ("rlimit_as", ["9" * 30], [f"Address space limit is invalid: {'9' * 30}"]),
+    ("rlimit_data", ["9223372036854775808"], ["Data limit is invalid: 9223372036854775808"]),
+    ("rlimit_data", ["8796093022208M"], ["Data limit is invalid: 8796093022208M"]),
+    ("rlimit_stack", ["9007199254740992K"], ["Stack limit is invalid: 9007199254740992K"]),
     (
         "listen",
         ["tor:80"],
@@ -495,7 +510,6 @@ class ConverterTests(SynchronousTestCase):
             with self.subTest(text=text):
                 value, _ = convert("log_type", ["FILE", "log", text])
                 self.assertEqual((value.soft, value.hard), (soft, hard))
-        self.assertEqual(defaultHardLimit(0), 5120)
 
 
 # --- numbers ------------------------------------------------------------------
@@ -503,17 +517,28 @@ class ConverterTests(SynchronousTestCase):
 _C_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]*")
 
 
+def inLong(value: int | None) -> int | None:
+    """
+    C{value} if a C long holds it, else L{None} (C{strtol}'s C{ERANGE}).
+    """
+    return value if value is not None and LONG_MIN <= value <= LONG_MAX else None
+
+
 def strtolReference(text: str) -> int | None:
     """
     What xinetd's C{parse_base10} accepts (a whole-string C{strtol} with
-    white space around), or L{None}.
+    white space around, within a C long), or L{None}.
     """
     match = _C_INTEGER.fullmatch(text)
-    return None if match is None else int(match.group(1))
+    return None if match is None else inLong(int(match.group(1)))
 
 
 def nonNegative(value: int | None, multiplier: int) -> int | None:
-    return None if value is None or value < 0 else value * multiplier
+    """
+    A size: C{value} times C{multiplier} if it is not negative and fits a
+    C long, else L{None}.
+    """
+    return None if value is None or value < 0 else inLong(value * multiplier)
 
 
 _numberish = st.text(alphabet=st.sampled_from(list("0123456789+- \t\r\n\v\fxX_.kKmM\u0663\u00b2a")))
@@ -533,10 +558,22 @@ class NumberTests(SynchronousTestCase):
         """
         self.check(parseInteger, text, strtolReference(text))
 
-    @given(st.integers(), st.sampled_from(["", " ", "\t", "\r"]), st.sampled_from(["", "+"]))
+    @given(
+        st.one_of(
+            st.integers(),
+            st.integers(min_value=LONG_MAX - 2, max_value=LONG_MAX + 2),
+            st.integers(min_value=LONG_MIN - 2, max_value=LONG_MIN + 2),
+        ),
+        st.sampled_from(["", " ", "\t", "\r"]),
+        st.sampled_from(["", "+"]),
+    )
     def test_parseIntegerRoundTrip(self, value: int, space: str, plus: str) -> None:
+        """
+        Every integer a C long holds reads back; any other is refused, as
+        C{strtol} refuses it with C{ERANGE}.
+        """
         sign = plus if value >= 0 else ""
-        self.assertEqual(parseInteger(f"{space}{sign}{value}{space}"), value)
+        self.check(parseInteger, f"{space}{sign}{value}{space}", inLong(value))
 
     def test_parseIntegerOctal(self) -> None:
         """

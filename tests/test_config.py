@@ -463,10 +463,8 @@ class DefaultsTests(LoadingCase):
                 banner_fail="/bf",
                 disabled=("a",),
                 enabled=("b", "c"),
-                specified=config.defaults.specified,
             ),
         )
-        self.assertIn("bind", config.defaults.specified)
 
     def test_lateDefaultsReachEveryService(self) -> None:
         """
@@ -944,8 +942,13 @@ class FillAndCheckTests(LoadingCase):
         traffic = self.load(entry("ftp", *EXTERNAL, "log_on_success = TRAFFIC HOST")).services[0]
         self.assertEqual(traffic.log_on_success, {SuccessFlag.HOST})
 
-    def test_interceptKeptOnWaitingExternal(self) -> None:
-        service = self.loadOne(
+    def test_interceptClearedOnWaitingExternal(self) -> None:
+        """
+        INTERCEPT, which xinetd keeps for an external service that waits,
+        is not supported: it is cleared with a warning at the entry's line
+        that the address rules are not applied to each connection.
+        """
+        config = self.load(
             entry(
                 "ftp",
                 "socket_type = stream",
@@ -955,7 +958,14 @@ class FillAndCheckTests(LoadingCase):
                 "flags = INTERCEPT",
             )
         )
-        self.assertEqual(service.flags, {Flag.INTERCEPT})
+        self.assertEqual(
+            describe(config.diagnostics),
+            [
+                "xinetd.conf:1: warning: Service ftp: INTERCEPT is not supported: the address "
+                "rules apply to the client that starts the server, not to those it serves after"
+            ],
+        )
+        self.assertEqual(config.services[0].flags, frozenset())
 
     def test_trafficFromDefaultsDroppedSilently(self) -> None:
         """

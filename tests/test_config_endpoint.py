@@ -149,12 +149,69 @@ class EndpointConfigTests(SynchronousTestCase):
                 f"TLS: {other.key} does not fit {cert}"
             ),
             ("port = 7007", "redirect_tls = yes"): "redirect_tls needs redirect",
+            (
+                "port = 7007",
+                f"tls_certificate = {cert}",
+                f"tls_key = {key}",
+                "tls_client_cert = required",
+            ): "tls_client_cert needs tls_client_ca",
+            (
+                "port = 7007",
+                f"tls_certificate = {cert}",
+                f"tls_key = {key}",
+                "tls_client_cert = optional",
+            ): "tls_client_cert needs tls_client_ca",
+            (
+                "listen = systemd:name=echo:domain=UNIX",
+                "no_access = 10.0.0.1",
+            ): "no_access needs an IP listener",
         }
         for lines, message in cases.items():
             with self.subTest(lines=lines):
                 (error,) = self.errors(*INTERNAL, *lines)
                 self.assertTrue(error.startswith("xinetd.conf:1: error: Service echo: "), error)
                 self.assertIn(message, error)
+
+    def test_systemdIPListenKeepsAddressRules(self) -> None:
+        """
+        A systemd socket of an IP family, or of a family known only once it
+        is adopted, may have address rules of its own.
+        """
+        for domain in (":domain=INET6", ""):
+            with self.subTest(domain=domain):
+                service = self.loadOne(
+                    *INTERNAL, f"listen = systemd:name=echo{domain}", "only_from = 127.0.0.1"
+                )
+                self.assertIsNotNone(service.only_from)
+
+    def test_redirectCA(self) -> None:
+        """
+        C{redirect_tls_ca} is read at load: a file that cannot be read or
+        holds no usable certificate drops the service, with the reason.
+        """
+        garbage = os.path.join(self.authority.directory, "garbage.pem")
+        with open(garbage, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        base = (
+            "type = UNLISTED",
+            "socket_type = stream",
+            "wait = no",
+            "user = root",
+            "port = 7007",
+            "redirect = 127.0.0.1 8000",
+            "redirect_tls = yes",
+        )
+        cases = {
+            "/nonexistent.pem": "TLS: cannot read /nonexistent.pem: No such file or directory",
+            garbage: f"TLS: bad certificate in {garbage}: ",
+        }
+        for path, message in cases.items():
+            with self.subTest(path=path):
+                (error,) = self.errors(*base, f"redirect_tls_ca = {path}")
+                self.assertTrue(error.startswith("xinetd.conf:1: error: Service echo: "), error)
+                self.assertIn(message, error)
+        service = self.loadOne(*base, f"redirect_tls_ca = {self.authority.path}")
+        self.assertEqual(service.redirectTLS, RedirectTLS("127.0.0.1", self.authority.path))
 
     def test_tlsNeedsStreamWithoutWait(self) -> None:
         (error,) = self.errors(

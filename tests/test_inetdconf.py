@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_inetdconf -*-
 """
 Tests for L{txinetd.inetdconf}: inetd.conf services read with
 C{-inetd_compat}.
@@ -12,8 +13,10 @@ import tempfile
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd.attributes import Flag, ServiceType, SocketType
+from txinetd.conffile import MAX_SIZE
 from txinetd.config import Config, loadConfig
 from txinetd.errors import Diagnostics
+from txinetd.inetdconf import parseInetdConf
 
 from .fakes import FakeSystem, describe, fakeInternalServices
 
@@ -119,7 +122,53 @@ class InetdConfTests(SynchronousTestCase):
 
     def test_missingFile(self) -> None:
         diagnostics = Diagnostics()
-        from txinetd.inetdconf import parseInetdConf
-
         self.assertEqual(parseInetdConf("/nonexistent/inetd.conf", diagnostics), [])
         self.assertEqual(len(diagnostics.items), 1)
+
+
+class LimitTests(SynchronousTestCase):
+    """
+    An inetd.conf is read within the limits of a configuration file: a
+    regular file of at most L{MAX_SIZE} bytes.
+    """
+
+    def refused(self, path: str) -> list[str]:
+        diagnostics = Diagnostics()
+        self.assertEqual(parseInetdConf(path, diagnostics), [])
+        return describe(diagnostics.items)
+
+    def test_tooLarge(self) -> None:
+        path = os.path.abspath(self.mktemp())
+        with open(path, "wb") as f:
+            f.truncate(MAX_SIZE + 1)
+        self.assertEqual(
+            self.refused(path),
+            [f"warning: Unable to read {path}: larger than {MAX_SIZE} bytes"],
+        )
+
+    def test_largestRead(self) -> None:
+        """
+        A file of exactly L{MAX_SIZE} bytes is read.
+        """
+        path = os.path.abspath(self.mktemp())
+        line = b"echo stream tcp nowait root internal\n"
+        with open(path, "wb") as f:
+            f.write(line)
+            f.write(b"#" * (MAX_SIZE - len(line)))
+        diagnostics = Diagnostics()
+        (entry,) = parseInetdConf(path, diagnostics)
+        self.assertEqual((entry.name, describe(diagnostics.items)), ("echo", []))
+
+    def test_notRegular(self) -> None:
+        """
+        Devices, pipes and directories are refused without being read (a
+        pipe without a writer does not block).
+        """
+        pipe = os.path.abspath(self.mktemp())
+        os.mkfifo(pipe)
+        directory = os.path.dirname(pipe)
+        cases = {"/dev/zero": "not a regular file", pipe: "not a regular file"}
+        cases[directory] = "Is a directory"
+        for path, reason in cases.items():
+            with self.subTest(path=path):
+                self.assertEqual(self.refused(path), [f"warning: Unable to read {path}: {reason}"])

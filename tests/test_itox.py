@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_itox -*-
 """
 Tests for L{txinetd.itox}: inetd.conf converted to xinetd.conf entries that
 load to the same services as C{-inetd_compat}, tcpd wrappers turned into
@@ -16,6 +17,7 @@ from importlib.metadata import entry_points
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd.attributes import Flag
+from txinetd.conffile import MAX_SIZE
 from txinetd.config import Config, ServiceConfig, loadConfig
 from txinetd.errors import Diagnostics, Location
 from txinetd.itox import convert, main
@@ -310,6 +312,18 @@ class MainTests(SynchronousTestCase):
         self.assertEqual(
             err, ["txinetd-itox: cannot read /nonexistent/inetd.conf: No such file or directory"]
         )
+
+    def test_limits(self) -> None:
+        """
+        The input is read within the limits of a configuration file: a
+        regular file, or standard input, of at most L{MAX_SIZE} bytes.
+        """
+        status, out, err = run("/dev/zero")
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(err, ["txinetd-itox: cannot read /dev/zero: not a regular file"])
+        status, out, err = run(stdin=b"#" * (MAX_SIZE + 1))
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(err, [f"txinetd-itox: cannot read <stdin>: larger than {MAX_SIZE} bytes"])
 
     def test_consoleScript(self) -> None:
         """

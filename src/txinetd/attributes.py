@@ -29,7 +29,7 @@ from txinetd.access import (
 )
 from txinetd.conffile import WHITESPACE
 from txinetd.endpoint import Listen, ListenError, parseListen
-from txinetd.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS
+from txinetd.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
 
 
 class BadValue(Exception):
@@ -395,13 +395,18 @@ def _atLeastOne(name: str, convert: Converter) -> Converter:
 
 #: The largest uid or gid (C{(uid_t) -1} is reserved).
 MAX_ID = 2**32 - 2
+#: The range of a C long: xinetd reads numbers with C{strtol}, which fails
+#: outside it.
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+#: The range of a C int, which C{nice()} takes.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def parseInteger(text: str, base: int = 10) -> int:
     """
     Parse an integer the way C{strtol} does for xinetd: surrounding white
     space (L{WHITESPACE}) and a sign are allowed, nothing else (no C{0x} or
-    C{0o} prefix, no underscores).
+    C{0o} prefix, no underscores), and the value must fit a C long.
 
     @param base: 10 or 8.
     @raise ValueError: for anything else.
@@ -410,7 +415,10 @@ def parseInteger(text: str, base: int = 10) -> int:
     body = stripped[1:] if stripped[:1] in ("+", "-") else stripped
     if not body or body.strip("0123456789"[:base]):
         raise ValueError(text)
-    return int(stripped, base)
+    value = int(stripped, base)
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError(text)
+    return value
 
 
 def _isNumericId(text: str) -> bool:
@@ -449,7 +457,8 @@ def _count(message: str) -> Converter:
 
 def parseSize(text: str, allowSuffix: bool = True) -> int:
     """
-    Parse a size with an optional C{K} or C{M} suffix (x1024, x1048576).
+    Parse a size with an optional C{K} or C{M} suffix (x1024, x1048576),
+    at most L{LONG_MAX} once multiplied.
 
     @raise ValueError: if it is not one.
     """
@@ -458,10 +467,10 @@ def parseSize(text: str, allowSuffix: bool = True) -> int:
     if allowSuffix and text[-1:].upper() in ("K", "M"):
         multiplier = 1024 if text[-1].upper() == "K" else 1024 * 1024
         text = text[:-1]
-    value = parseInteger(text)
-    if value < 0:
+    size = parseInteger(text) * multiplier
+    if not 0 <= size <= LONG_MAX:
         raise ValueError(text)
-    return value * multiplier
+    return size
 
 
 def _rlimit(message: str, allowSuffix: bool = True) -> Converter:
@@ -583,12 +592,16 @@ def convertMaxLoad(tokens: Sequence[str], context: ConvertContext) -> float:
 
 def convertNice(tokens: Sequence[str], context: ConvertContext) -> int:
     """
-    C{nice}: an integer, clamped by the kernel to -20..19.
+    C{nice}: an integer that C{nice()} takes (a C int); the kernel clamps
+    the niceness it gives to -20..19.
     """
     try:
-        return parseInteger(tokens[0])
+        value = parseInteger(tokens[0])
     except ValueError:
-        raise BadValue(f"Error parsing: {tokens[0]}") from None
+        value = None
+    if value is None or not INT_MIN <= value <= INT_MAX:
+        raise BadValue(f"Error parsing: {tokens[0]}")
+    return value
 
 
 def convertUmask(tokens: Sequence[str], context: ConvertContext) -> int:
@@ -719,14 +732,6 @@ def convertLogType(tokens: Sequence[str], context: ConvertContext) -> LogSpec:
     if not tokens:
         raise BadValue("attribute log_type expects at least 1 value and none was given.")
     raise BadValue(f"Unknown log type: {tokens[0]}")
-
-
-def defaultHardLimit(soft: int) -> int:
-    """
-    xinetd's hard limit when only a soft one is given: soft plus 1%,
-    at least 5 KiB and at most 20 KiB more.
-    """
-    return soft + min(max(soft // 100, 5120), 20480)
 
 
 def _fileLog(arguments: Sequence[str]) -> LogSpec:

@@ -53,7 +53,7 @@ from txinetd.endpoint import (
     TLSSettings,
     UNIXListen,
 )
-from txinetd.errors import Diagnostic, Diagnostics, Location, Severity
+from txinetd.errors import Diagnostic, Diagnostics, Location, Severity, anyFatal
 from txinetd.inetdconf import parseInetdConf
 
 #: Attributes a service inherits from the defaults as they stand when the
@@ -185,7 +185,6 @@ class Defaults:
     banner_fail: str | None = None
     disabled: tuple[str, ...] = ()
     enabled: tuple[str, ...] | None = None
-    specified: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -308,7 +307,7 @@ class Config:
         """
         Whether the configuration cannot be used at all.
         """
-        return any(d.severity is Severity.FATAL for d in self.diagnostics)
+        return anyFatal(self.diagnostics)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -522,7 +521,7 @@ class _Loader:
             if name in ("log_on_success", "log_on_failure"):
                 value = frozenset(value)
             kwargs[name] = value
-        return Defaults(**kwargs, specified=frozenset(self.defaults.specified))
+        return Defaults(**kwargs)
 
     def selectServices(self, defaults: Defaults) -> list[_EntryState]:
         """
@@ -668,7 +667,7 @@ class _Builder:
         listen: Listen | None = values.pop("listen", None)
         if listen is None:
             return
-        given = self.state.specified & {"port", "bind", "interface"}
+        given = self.state.specified & {"port", "bind"}
         if given:
             problems.append(f"Service {self.name}: listen replaces {sorted(given)[0]}")
         values["listen"] = spec = listen.spec
@@ -698,7 +697,9 @@ class _Builder:
             problems.append(f"Service {name}: the ssl: description already names the keys")
         elif keys is not None:
             certificate, tlsKey, chain = keys.certificate, keys.key, keys.chain
-        if certificate is not None:
+        if certificate is not None and clientRequired is not None and clientCA is None:
+            problems.append(f"Service {name}: tls_client_cert needs tls_client_ca")
+        elif certificate is not None:
             values["tls"] = TLSSettings(
                 certificate=certificate,
                 key=tlsKey or certificate,
@@ -774,12 +775,8 @@ class _Builder:
         types, flags = self.types, self.flags
         internal = ServiceType.INTERNAL in types
         socketType: SocketType | None = values.get("socket_type")
-        if Flag.INTERCEPT in flags and (internal or not values.get("wait")):
-            if internal:
-                warnings.append(f"Internal services cannot be intercepted: {serviceId} ")
-            if not values.get("wait"):
-                warnings.append(f"Multi-threaded services cannot be intercepted: {serviceId}")
-            values["flags"] = flags - {Flag.INTERCEPT}
+        if Flag.INTERCEPT in flags:
+            self.clearIntercept(warnings)
         builtin = "sensor" if Flag.SENSOR in flags else name
         if (
             internal
@@ -812,11 +809,30 @@ class _Builder:
                         f for f in values[attribute] if f.value != "USERID"
                     )
 
+    def clearIntercept(self, warnings: list[str]) -> None:
+        """
+        Drop C{flags = INTERCEPT}: xinetd's warnings where it drops it too,
+        and one where it would keep it, since txinetd does not intercept.
+        """
+        serviceId, waits = self.values["id"], self.values.get("wait")
+        internal = ServiceType.INTERNAL in self.types
+        if internal:
+            warnings.append(f"Internal services cannot be intercepted: {serviceId} ")
+        if not waits:
+            warnings.append(f"Multi-threaded services cannot be intercepted: {serviceId}")
+        if waits and not internal:
+            warnings.append(
+                f"Service {serviceId}: INTERCEPT is not supported: the address rules apply "
+                "to the client that starts the server, not to those it serves after"
+            )
+        self.values["flags"] = self.flags - {Flag.INTERCEPT}
+
     def checkEndpoint(self, problems: list[str]) -> None:
         """
         What C{listen} and TLS allow: TLS and UNIX sockets are stream
-        services that do not wait; a UNIX socket has no client address for
-        address rules; certificates must load.
+        services that do not wait; a UNIX socket (or a systemd one of
+        domain UNIX) has no client address for address rules; certificates
+        and CAs must load.
         """
         values, name = self.values, self.name
         spec: ListenSpec | None = values.get("listen")
@@ -826,21 +842,29 @@ class _Builder:
             problems.append(f"Service {name}: RPC and tcpmux services cannot use listen")
         if isinstance(spec, TCPListen | UNIXListen) and not stream:
             problems.append(f"Service {name}: listen = {spec.text} needs socket_type = stream")
-        if isinstance(spec, UNIXListen | SystemdListen):
-            own = self.state.specified & {"only_from", "no_access"}
-            if isinstance(spec, UNIXListen) and own:
-                problems.append(f"Service {name}: {sorted(own)[0]} needs an IP listener")
-        if tls is None:
-            return
-        if not stream or values.get("wait"):
+        own = self.state.specified & {"only_from", "no_access"}
+        if own and self.place is not None and _placeFamily(self.place) is socket.AF_UNIX:
+            problems.append(f"Service {name}: {sorted(own)[0]} needs an IP listener")
+        if tls is not None and (not stream or values.get("wait")):
             problems.append(f"Service {name}: TLS needs socket_type = stream and wait = no")
-            return
-        # The TLS layer needs pyOpenSSL; configurations without TLS never load it.
-        from txinetd.tls import checkSettings
+        elif tls is not None or values.get("redirectTLS") is not None:
+            self.checkTLS(problems)
 
-        problem = checkSettings(tls)
-        if problem is not None:
-            problems.append(f"Service {name}: {problem}")
+    def checkTLS(self, problems: list[str]) -> None:
+        """
+        Whether the certificates and CAs of the TLS server side and of the
+        TLS redirect load now.
+        """
+        # The TLS layer needs pyOpenSSL; configurations without TLS never load it.
+        from txinetd.tls import checkRedirectSettings, checkSettings
+
+        tls: TLSSettings | None = self.values.get("tls")
+        redirectTLS: RedirectTLS | None = self.values.get("redirectTLS")
+        found = [
+            None if tls is None else checkSettings(tls),
+            None if redirectTLS is None else checkRedirectSettings(redirectTLS),
+        ]
+        problems += [f"Service {self.name}: {problem}" for problem in found if problem is not None]
 
     def checkListed(self, problems: list[str]) -> None:
         values, name, types = self.values, self.name, self.types
@@ -941,7 +965,6 @@ class _Builder:
             bindAddress=address,
             specified=frozenset(self.state.specified),
         )
-        kwargs.pop("disable", None)
         return ServiceConfig(**kwargs)
 
 

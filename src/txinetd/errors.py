@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: At most this many diagnostics are kept for one configuration; the
@@ -115,22 +116,18 @@ class Diagnostics:
         """
         self._files.setdefault(path, len(self._files))
 
-    def add(self, severity: Severity, message: str, location: Location | None = None) -> Diagnostic:
+    def add(self, severity: Severity, message: str, location: Location | None = None) -> None:
         """
         Record a problem: keep it, or past L{MAX_DIAGNOSTICS}, count it in
         the summary that L{items} ends with.
-
-        @return: the L{Diagnostic}.
         """
-        diagnostic = Diagnostic(severity, message, location)
         if len(self._items) < MAX_DIAGNOSTICS:
-            self._items.append(diagnostic)
-            return diagnostic
+            self._items.append(Diagnostic(severity, message, location))
+            return
         if not self._dropped:
             self._firstDropped = location
         self._dropped += 1
         self._worstDropped = self._worstDropped.worse(severity)
-        return diagnostic
 
     def error(self, message: str, location: Location | None = None) -> None:
         """
@@ -190,7 +187,15 @@ class Diagnostics:
         """
         Whether any diagnostic is L{Severity.FATAL}.
         """
-        return self.count(Severity.FATAL) > 0
+        return anyFatal(self.items)
+
+
+def anyFatal(diagnostics: Iterable[Diagnostic]) -> bool:
+    """
+    Whether any of C{diagnostics} is L{Severity.FATAL}: the configuration
+    they are about cannot be used at all.
+    """
+    return any(d.severity is Severity.FATAL for d in diagnostics)
 
 
 class ConfigError(Exception):

@@ -13,7 +13,12 @@ C{<name>-<socktype>}.
 
 from __future__ import annotations
 
-from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator
+import errno
+import os
+import stat
+from typing import BinaryIO
+
+from txinetd.conffile import MAX_SIZE, AttributeLine, Entry, EntryKind, Operator
 from txinetd.errors import Diagnostics, Location
 
 #: inetd.conf protocols that also choose the address family.
@@ -88,24 +93,57 @@ def inetdEntry(words: list[str], location: Location, diagnostics: Diagnostics) -
     return Entry(EntryKind.SERVICE, name, location, tuple(lines))
 
 
+def readBounded(stream: BinaryIO) -> bytes:
+    """
+    A stream's bytes to its end, at most L{MAX_SIZE} of them.
+
+    @raise OSError: if reading fails or there are more.
+    """
+    data = stream.read(MAX_SIZE + 1)
+    if len(data) > MAX_SIZE:
+        raise OSError(errno.EFBIG, f"larger than {MAX_SIZE} bytes")
+    return data
+
+
+def readInetdConf(path: str) -> bytes:
+    """
+    The bytes of an inetd.conf, which must be a regular file of at most
+    L{MAX_SIZE} bytes (a device or a pipe is not opened for reading long).
+
+    @raise OSError: if it cannot or may not be read; its C{strerror} says
+        why.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return readBounded(f)
+
+
+def readEntries(text: str, path: str, diagnostics: Diagnostics) -> list[Entry]:
+    """
+    The service entries of an inetd.conf's text; problems are recorded
+    with C{path} and the line number.
+    """
+    entries = []
+    for number, line in enumerate(text.split("\n"), 1):
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            entry = inetdEntry(words, Location(path, number), diagnostics)
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
 def parseInetdConf(path: str, diagnostics: Diagnostics) -> list[Entry]:
     """
-    The service entries of an inetd.conf file; a missing file is no
-    services (with a warning).
+    The service entries of an inetd.conf file; a file that cannot be read
+    (see L{readInetdConf}) is no services (with a warning).
     """
     try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8", "surrogateescape")
+        data = readInetdConf(path)
     except OSError as e:
         diagnostics.warning(f"Unable to read {path}: {e.strerror}")
         return []
     diagnostics.noteFile(path)
-    entries = []
-    for number, line in enumerate(text.split("\n"), 1):
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        entry = inetdEntry(words, Location(path, number), diagnostics)
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return readEntries(data.decode("utf-8", "surrogateescape"), path, diagnostics)

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
 from txinetd.conffile import AttributeLine, Entry
-from txinetd.errors import Diagnostics, Location, Severity
-from txinetd.inetdconf import inetdEntry
+from txinetd.errors import Diagnostics, Severity
+from txinetd.inetdconf import readBounded, readEntries, readInetdConf
 
 #: The tcp_wrappers daemon, recognised by the base name of C{server}.
 TCPD = "tcpd"
@@ -33,21 +33,6 @@ _TCPD_FLAGS = frozenset({"NAMEINARGS", "NOLIBWRAP"})
 #: Where the C{=} of attribute lines is aligned: a multiple of this.
 TAB = 8
 STDIN = "<stdin>"
-
-
-def readEntries(text: str, path: str, diagnostics: Diagnostics) -> list[Entry]:
-    """
-    The service entries of an inetd.conf's text; problems are recorded
-    with C{path} and the line number.
-    """
-    entries = []
-    for number, line in enumerate(text.split("\n"), 1):
-        words = line.split()
-        if words and not words[0].startswith("#"):
-            entry = inetdEntry(words, Location(path, number), diagnostics)
-            if entry is not None:
-                entries.append(entry)
-    return entries
 
 
 def _attribute(entry: Entry, name: str) -> AttributeLine | None:
@@ -162,10 +147,10 @@ def main(
     path = arguments.inetdConf
     try:
         if path is None:
-            data, path = stdin.read(), STDIN
+            path = STDIN
+            data = readBounded(stdin)
         else:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = readInetdConf(path)
     except OSError as e:
         stderr.write(f"txinetd-itox: cannot read {path}: {e.strerror}\n")
         return 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 from service_identity import VerificationError
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
@@ -52,6 +53,7 @@ __all__ = [
     "ClientCertificate",
     "TLSError",
     "TLSFront",
+    "checkRedirectSettings",
     "checkSettings",
     "clientCreator",
     "describeTLSFailure",
@@ -96,7 +98,7 @@ def _certificates(path: str) -> list[Certificate]:
         raise TLSError(f"no certificate in {path}")
     try:
         return [Certificate.loadPEM(block) for block in blocks]
-    except SSL.Error as e:
+    except (SSL.Error, crypto.Error) as e:
         raise TLSError(f"bad certificate in {path}: {describeSSLError(e)}") from None
 
 
@@ -145,15 +147,23 @@ def serverOptions(settings: TLSSettings) -> CertificateOptions:
     return options
 
 
+def _problem(build: Callable[[], object]) -> str | None:
+    """
+    The L{TLSError} that C{build} raises, as a configuration problem, or
+    L{None}.
+    """
+    try:
+        build()
+    except TLSError as e:
+        return f"TLS: {e}"
+    return None
+
+
 def checkSettings(settings: TLSSettings) -> str | None:
     """
     Why a service's TLS settings cannot be used, or L{None}.
     """
-    try:
-        serverOptions(settings)
-    except TLSError as e:
-        return f"TLS: {e}"
-    return None
+    return _problem(lambda: serverOptions(settings))
 
 
 def clientCreator(settings: RedirectTLS) -> IOpenSSLClientConnectionCreator:
@@ -161,19 +171,35 @@ def clientCreator(settings: RedirectTLS) -> IOpenSSLClientConnectionCreator:
     TLS to a redirect target whose certificate must be valid for
     C{settings.name} (checked with service-identity).
 
-    @raise TLSError: if the CA file cannot be read.
+    @raise TLSError: if the CA file cannot be read or the name is no host
+        name.
     """
     if settings.ca is None:
-        return optionsForClientTLS(settings.name, platformTrust())  # type: ignore[no-untyped-call]
-    trust = trustRootFromCertificates(_certificates(settings.ca))  # type: ignore[no-untyped-call]
-    return optionsForClientTLS(settings.name, trust)
+        trust = platformTrust()  # type: ignore[no-untyped-call]
+    else:
+        trust = trustRootFromCertificates(_certificates(settings.ca))  # type: ignore[no-untyped-call]
+    try:
+        return optionsForClientTLS(settings.name, trust)
+    except UnicodeError as e:
+        raise TLSError(f"bad host name {settings.name}: {e}") from None
+
+
+def checkRedirectSettings(settings: RedirectTLS) -> str | None:
+    """
+    Why the TLS settings of a redirect cannot be used, or L{None}.
+    """
+    return _problem(lambda: clientCreator(settings))
 
 
 def describeSSLError(error: BaseException) -> str:
     """
     OpenSSL's reasons, without the library and function names.
     """
-    if isinstance(error, SSL.Error) and error.args and isinstance(error.args[0], list):
+    if (
+        isinstance(error, SSL.Error | crypto.Error)
+        and error.args
+        and isinstance(error.args[0], list)
+    ):
         reasons = [str(entry[-1]) for entry in error.args[0] if entry]
         if reasons:
             return "; ".join(reasons)
