@@ -769,6 +769,13 @@ def _syslogLog(arguments: Sequence[str]) -> LogSpec:
     return LogSpec(LogKind.SYSLOG, facility=facility, level=level)
 
 
+#: RPC program and version numbers are 32-bit unsigned on the wire.
+MAX_RPC = 2**32 - 1
+#: At most this many versions in one C{rpc_version} range: each is a
+#: registration with the portmapper.
+MAX_RPC_VERSIONS = 1024
+
+
 def convertRpcVersion(tokens: Sequence[str], context: ConvertContext) -> tuple[int, int]:
     """
     C{rpc_version = N} or C{N-M}.
@@ -779,7 +786,7 @@ def convertRpcVersion(tokens: Sequence[str], context: ConvertContext) -> tuple[i
         last = parseInteger(high) if dash else first
     except ValueError:
         raise BadValue(f"bad version range: {tokens[0]}") from None
-    if first < 0 or last < first:
+    if not 0 <= first <= last <= MAX_RPC or last - first >= MAX_RPC_VERSIONS:
         raise BadValue(f"bad version range: {tokens[0]}")
     return first, last
 
@@ -792,7 +799,7 @@ def convertRpcNumber(tokens: Sequence[str], context: ConvertContext) -> int:
         value = parseInteger(tokens[0])
     except ValueError:
         raise BadValue(f"Error parsing: {tokens[0]}") from None
-    if value < 0:
+    if not 0 <= value <= MAX_RPC:
         raise BadValue(f"Error parsing: {tokens[0]}")
     return value
 
