@@ -12,6 +12,7 @@ import os
 import pwd
 import resource
 import socket
+from dataclasses import replace
 
 from twisted.internet.testing import MemoryReactor
 from twisted.python.failure import Failure
@@ -20,18 +21,21 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ENVIRON, ConfigFiles, describe
 from txinetd.config import ServiceConfig
 from txinetd.external import (
-    NO_ADDRESS,
     ReadableWatcher,
     acceptAndClose,
+    baseEnvironment,
+    clientEnvironment,
     credentialsFor,
     daemonUmask,
     defaultFileLimit,
     drain,
     environmentFor,
     peekSender,
+    serverSpec,
     specFor,
     supplementaryGroups,
 )
+from txinetd.logformat import NO_ADDRESS
 from txinetd.spawn import SpawnSpec
 
 INFINITY = resource.RLIM_INFINITY
@@ -151,6 +155,25 @@ class EnvironmentTests(ConfigCase):
         env = environmentFor(self.service("passenv ="), ENVIRON, None)
         self.assertEqual(env, (("REMOTE_HOST", "<no address>"),))
         self.assertEqual(NO_ADDRESS, "<no address>")
+
+    def test_baseAndClient(self) -> None:
+        """
+        The environment is the service's part, the same for every client,
+        then the client's part; L{environmentFor} is what the two make.
+        """
+        config = self.service("passenv = PATH", "env = REMOTE_HOST=x")
+        base = baseEnvironment(config, ENVIRON)
+        client = clientEnvironment(PEER, {"SSL_CLIENT": "c"})
+        self.assertEqual(base, (("PATH", "/usr/bin:/bin"), ("REMOTE_HOST", "x")))
+        self.assertEqual(
+            client,
+            (("REMOTE_HOST", "192.0.2.9"), ("REMOTE_PORT", "40123"), ("SSL_CLIENT", "c")),
+        )
+        self.assertEqual(
+            environmentFor(config, ENVIRON, PEER, {"SSL_CLIENT": "c"}),
+            tuple({**dict(base), **dict(client)}.items()),
+        )
+        self.assertEqual(clientEnvironment(None), (("REMOTE_HOST", "<no address>"),))
 
 
 class CredentialTests(ConfigCase):
@@ -323,6 +346,14 @@ class SpecTests(ConfigCase):
         spec = self.spec("rlimit_cpu = 0", "rlimit_files = 0", fileLimit=500)
         self.assertEqual(spec.rlimits, ((resource.RLIMIT_NOFILE, 500),))
 
+    def test_unlimitedFiles(self) -> None:
+        """
+        C{rlimit_files = UNLIMITED}, which Linux never allows, is the
+        daemon's hard limit: the most it may give.
+        """
+        spec = self.spec("rlimit_files = UNLIMITED", fileLimit=20000)
+        self.assertEqual(spec.rlimits, ((resource.RLIMIT_NOFILE, 20000),))
+
     def test_environmentAndPeer(self) -> None:
         config = self.service("passenv = PATH")
         spec = specFor(config, None, ENVIRON, 0, 1024, 0o022)
@@ -332,6 +363,23 @@ class SpecTests(ConfigCase):
         config = self.service("user = alice", euid=1000)
         spec = specFor(config, PEER, ENVIRON, 1000, 1024, 0o022)
         self.assertEqual((spec.uid, spec.gid, spec.groups), (None, None, None))
+
+
+class ServerSpecTests(ConfigCase):
+    """
+    L{serverSpec}: what every server of a service is started with, built
+    once.
+    """
+
+    def test_sameAsSpecForButClient(self) -> None:
+        """
+        It is L{specFor} without the client's variables.
+        """
+        config = self.service("user = nobody", "groups = yes", "rlimit_files = UNLIMITED")
+        spec = serverSpec(config, ENVIRON, 0, 1024, 0o022)
+        whole = specFor(config, PEER, ENVIRON, 0, 1024, 0o022)
+        self.assertEqual(replace(spec, env=whole.env), whole)
+        self.assertEqual(spec.env, baseEnvironment(config, ENVIRON))
 
 
 class DaemonDefaultsTests(SynchronousTestCase):

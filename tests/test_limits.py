@@ -83,12 +83,6 @@ class CpsLimiterTests(SynchronousTestCase):
         limiter = CpsLimiter(0, 5)
         self.assertEqual(trips(limiter, [1.0] * 1000), [False] * 1000)
 
-    def test_waitSeconds(self) -> None:
-        """
-        The limiter keeps the wait for its caller.
-        """
-        self.assertEqual(CpsLimiter(50, 10).waitSeconds, 10)
-
 
 class RunningServersTests(SynchronousTestCase):
     """

@@ -388,6 +388,32 @@ class PureSpawnerTests(SynchronousTestCase):
             ("second", errno.EPERM, "Operation not permitted"),
         )
 
+    def test_numbersTooLarge(self) -> None:
+        """
+        A limit too large for the system call is not held by the spawner and
+        fails the set-up step that sets it in the child, naming it; the
+        spawner does not die of it.
+        """
+        huge = 2**64
+        usage = Usage(vmSize=20 << 20, vmData=10 << 20, vmStack=200 << 10, cpu=0.5)
+        self.assertEqual(_spawner.holdLimits([(CPU, huge)], usage), ((), ((CPU, huge),)))
+        error = self.assertRaises(
+            LaunchError, _spawner.runSteps, _spawner.limitSteps([(CPU, huge)])
+        )
+        self.assertEqual((error.operation, error.errno), ("setrlimit(RLIMIT_CPU)", 0))
+        self.assertIn("too large", error.reason)
+
+    def test_niceClamped(self) -> None:
+        """
+        A C{nice} increment beyond what the kernel could apply is applied as
+        the largest one that means the same.
+        """
+        increments: list[int] = []
+        self.patch(os, "nice", increments.append)
+        for increment in (2**40, -(2**40), 7):
+            _spawner.applyNice(increment, None, self.user)
+        self.assertEqual(increments, [40, -40, 7])
+
     def test_launchErrorFromValueError(self) -> None:
         """
         C{setrlimit} reports C{EPERM} as a C{ValueError}: no errno.
@@ -730,6 +756,29 @@ class SpawnerTests(SynchronousTestCase):
             peer.sendall(b"through the copy")
         self.assertEqual(self.client.recv(100), b"through the copy")
 
+    def test_clientEnvironment(self) -> None:
+        """
+        The client's variables follow the spec's environment; one the spec
+        has already is sent again, and the spawner keeps it in its place
+        with the client's value.  A variable that cannot be passed is
+        refused before anything is sent.
+        """
+        base = (("REMOTE_HOST", "inherited"), ("PATH", "/bin"))
+        client = (("REMOTE_HOST", "::1"), ("REMOTE_PORT", "7"))
+        self.spawner.spawn(spec(env=base), self.connection.fileno(), client)
+        [process] = self.reactor.spawned
+        message, [fd] = process.receive()
+        os.close(fd)
+        assert isinstance(message, SpawnRequest)
+        self.assertEqual(
+            dict(message.env),
+            {b"REMOTE_HOST": b"::1", b"PATH": b"/bin", b"REMOTE_PORT": b"7"},
+        )
+        self.assertEqual(list(dict(message.env)), [b"REMOTE_HOST", b"PATH", b"REMOTE_PORT"])
+        for bad in ((("A=B", "1"),), (("A", "\0"),), (("A", "1"), ("A", "2")), (("", "1"),)):
+            self.assertRaises(ValueError, self.spawner.spawn, spec(), self.connection.fileno(), bad)
+        self.assertRaises(BlockingIOError, process.receive)
+
     def test_started(self) -> None:
         """
         A started answer fires the L{Deferred} with the server's pid and its
@@ -931,6 +980,33 @@ class SpawnerTests(SynchronousTestCase):
         self.successResultOf(self.spawner.stopService())
         self.assertEqual(self.reactor.getReaders(), [])
 
+    def test_serverThatCannotBeWatched(self) -> None:
+        """
+        A server whose pidfd cannot be had after its spawner died (no
+        pidfd_open, a seccomp filter, no descriptor left) is ended with an
+        unknown status, the error is logged and the spawner still counts as
+        ended, so stopping does not wait for it.
+        """
+        events: list[LogEvent] = []
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+        def noPidfd(pid: int) -> int:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+        self.spawner.startService()
+        self.lastAnswer = self.spawn()
+        [process] = self.reactor.spawned
+        unwatched = self.started(process, pid=os.getpid())
+        self.patch(os, "pidfd_open", noPidfd)
+        self.now = 11_000_000_000
+        process.end(Failure(ProcessTerminated(signal=signal.SIGKILL)))
+        self.assertEqual(unwatched.exit, ProcessExit(None, None, 2.0))
+        self.assertEqual(self.reactor.getReaders(), [])
+        self.assertEqual([event.get("pid") for event in events if "pid" in event], [os.getpid()])
+        self.successResultOf(self.spawner.stopService())
+
     def test_fullChannel(self) -> None:
         """
         Requests that do not fit in the channel wait, with copies of their
@@ -983,6 +1059,23 @@ class SpawnerTests(SynchronousTestCase):
         error = self.failureResultOf(self.spawn(), SpawnError).value
         self.assertEqual((error.operation, error.errno), ("spawner", errno.ENOENT))
         self.assertEqual(self.reactor.getReaders(), [])
+
+    def test_cannotGrowPool(self) -> None:
+        """
+        When all spawners are busy and another cannot be started, the
+        request goes to a running one rather than failing.
+        """
+        first = self.spawn()
+        self.reactor.spawnError = OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        self.lastAnswer = self.spawn()
+        [process] = self.reactor.spawned
+        message, fds = process.receive()
+        for fd in fds:
+            os.close(fd)
+        assert isinstance(message, SpawnRequest)
+        process.reply(Started(message.requestId, 50, 9_000_000_000))
+        self.assertEqual(self.started(process, pid=51).pid, 51)
+        self.assertEqual(self.successResultOf(first).pid, 50)
 
     def test_stopService(self) -> None:
         """
@@ -1072,6 +1165,33 @@ class SpawnSpecTests(SynchronousTestCase):
         for overrides in cases:
             self.assertRaises(ValueError, spec, **overrides)
 
+    def test_messagesOnlyOnFailure(self) -> None:
+        """
+        Checking a valid spec describes none of its values: the checks run
+        for every connection.
+        """
+
+        class Unprintable(str):
+            def __repr__(self) -> str:
+                raise AssertionError("described")
+
+        made = spec(executable=Unprintable("/bin/cat"), argv=(Unprintable("cat"),))
+        self.assertEqual(made.argv, ("cat",))
+        error = self.assertRaises(ValueError, spec, argv=("cat", "a\0b"))
+        self.assertEqual(str(error), "an argument contains a NUL: 'a\\x00b'")
+        error = self.assertRaises(ValueError, spec, env=(("A", "1"), ("B=", "2")))
+        self.assertEqual(str(error), "invalid environment variable: 'B='")
+
+    def test_encodedOnce(self) -> None:
+        """
+        A spec's strings are encoded once, for all of its servers.
+        """
+        made = spec()
+        first = spawnRequest(1, made)
+        second = spawnRequest(2, made, (("REMOTE_PORT", "9"),))
+        self.assertIs(first.argv, second.argv)
+        self.assertEqual(second.env, ((b"REMOTE_HOST", b"127.0.0.1"), (b"REMOTE_PORT", b"9")))
+
     def test_key(self) -> None:
         """
         A spec's spawner key holds its sorted limits and its nice increment
@@ -1091,6 +1211,33 @@ class SpawnSpecTests(SynchronousTestCase):
         made = spawnRequest(3, spec(argv=("x\udcff",), env=(("K", "é"),)))
         self.assertEqual(made.argv, (b"x\xff",))
         self.assertEqual(made.env, ((b"K", "é".encode()),))
+
+
+class SpawnErrorTests(SynchronousTestCase):
+    """
+    L{SpawnError.describe}: the program-log text.
+    """
+
+    def test_exec(self) -> None:
+        """
+        A server that could not be executed is reported as xinetd reports
+        it, with the errno when there is one.
+        """
+        error = SpawnError("/bin/x", "execve", errno.ENOENT, "No such file or directory")
+        self.assertEqual(
+            error.describe(), "execv( /bin/x ) failed: No such file or directory (errno = 2)"
+        )
+        error = SpawnError("/bin/x", "spawner", None, "txinetd is stopping")
+        self.assertEqual(error.describe(), "execv( /bin/x ) failed: txinetd is stopping")
+
+    def test_setUpStep(self) -> None:
+        """
+        A step of the set-up is named, as in xinetd's C{setuid failed}.
+        """
+        error = SpawnError("/bin/x", "setuid", errno.EPERM, "Operation not permitted")
+        self.assertEqual(error.describe(), "setuid failed: Operation not permitted (errno = 1)")
+        error = SpawnError("/bin/x", "setrlimit(RLIMIT_NOFILE)", None, "too large")
+        self.assertEqual(error.describe(), "setrlimit(RLIMIT_NOFILE) failed: too large")
 
 
 class ProcessExitTests(SynchronousTestCase):

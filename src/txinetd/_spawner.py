@@ -46,6 +46,7 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from typing import NoReturn, Protocol, TypeVar
 
 #: The largest message either side accepts.
@@ -216,10 +217,8 @@ def encodeSpawn(request: SpawnRequest) -> bytes:
         len(request.env),
         -1 if request.groups is None else len(groups),
     )
-    strings = [request.executable, *request.argv]
-    for name, value in request.env:
-        strings += (name, value)
-    return b"".join([header, struct.pack(f"!{len(groups)}I", *groups), b"\0".join(strings)])
+    strings = b"\0".join([request.executable, *request.argv, *chain.from_iterable(request.env)])
+    return b"".join([header, struct.pack(f"!{len(groups)}I", *groups), strings])
 
 
 def _decodeSpawn(data: bytes) -> SpawnRequest:
@@ -405,6 +404,16 @@ def decodeKey(args: Sequence[str]) -> SpawnerKey:
     return SpawnerKey(tuple(rlimits), nice, niceUid)
 
 
+#: What a step of a server's set-up may raise: C{setrlimit} reports C{EPERM}
+#: as a C{ValueError}, and a number too large for the system call is an
+#: C{OverflowError}.
+_STEP_ERRORS = (OSError, ValueError, OverflowError)
+
+#: A C{nice()} increment beyond this one changes nothing more: the kernel
+#: keeps the niceness within -20..19.
+NICE_RANGE = 40
+
+
 class LaunchError(Exception):
     """
     A server could not be started.
@@ -420,7 +429,8 @@ class LaunchError(Exception):
     def fromException(cls, operation: str, error: Exception) -> LaunchError:
         """
         Describe an C{OSError} (or the C{ValueError} that C{setrlimit} raises
-        for C{EPERM}) from C{operation}.
+        for C{EPERM}, or the C{OverflowError} of a number the kernel cannot
+        take) from C{operation}.
         """
         if isinstance(error, OSError):
             return cls(operation, error.errno or 0, error.strerror or str(error))
@@ -546,7 +556,7 @@ def holdLimits(
 def _setLimit(res: int, value: int) -> bool:
     try:
         resource.setrlimit(res, (value, value))
-    except (OSError, ValueError):
+    except _STEP_ERRORS:
         return False
     return True
 
@@ -572,7 +582,7 @@ def applyNice(increment: int | None, niceUid: int | None, identity: Identity) ->
     if dropped:
         os.setresuid(-1, _optional(niceUid), -1)
     try:
-        os.nice(increment)
+        os.nice(max(-NICE_RANGE, min(increment, NICE_RANGE)))
     except OSError:
         pass
     finally:
@@ -673,7 +683,7 @@ def runSteps(steps: Iterable[Step]) -> None:
     for operation, step in steps:
         try:
             step()
-        except (OSError, ValueError) as e:
+        except _STEP_ERRORS as e:
             raise LaunchError.fromException(operation, e) from e
 
 
@@ -723,7 +733,7 @@ class ProcessLauncher:
                 setsigmask=(),
                 resetids=True,
             )
-        except (OSError, ValueError) as e:
+        except _STEP_ERRORS as e:
             raise LaunchError.fromException("execve", e) from e
         finally:
             self.leave(credentials, request.umask)

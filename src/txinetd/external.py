@@ -20,12 +20,11 @@ from zope.interface import implementer
 
 from txinetd.acceptor import addressOf
 from txinetd.config import ServiceConfig
+from txinetd.logformat import NO_ADDRESS
 from txinetd.spawn import SpawnSpec
 
 #: The NOFILE limit a server gets when the daemon's hard limit is unlimited.
 UNLIMITED_FILES = 4096
-
-NO_ADDRESS = "<no address>"
 
 _RLIMITS = (
     ("rlimit_as", resource.RLIMIT_AS),
@@ -45,6 +44,17 @@ def defaultFileLimit() -> int:
     return UNLIMITED_FILES if hard == resource.RLIM_INFINITY else hard
 
 
+def fileLimitFor(config: ServiceConfig, fileLimit: int) -> int:
+    """
+    A server's NOFILE limit: C{rlimit_files}, or C{fileLimit} (the daemon's
+    hard limit) without it.  Linux never allows an unlimited NOFILE (xinetd
+    ignores that failure): C{UNLIMITED} is the daemon's hard limit too, the
+    most the system lets it give.
+    """
+    files = config.rlimit_files
+    return fileLimit if files is None or files == resource.RLIM_INFINITY else files
+
+
 def daemonUmask() -> int:
     """
     The umask a server inherits without C{umask}: the daemon's, with 022
@@ -55,16 +65,13 @@ def daemonUmask() -> int:
     return current | 0o022
 
 
-def environmentFor(
-    config: ServiceConfig,
-    environ: Mapping[str, str],
-    peer: tuple[str, int] | None,
-    extra: Mapping[str, str] | None = None,
+def baseEnvironment(
+    config: ServiceConfig, environ: Mapping[str, str]
 ) -> tuple[tuple[str, str], ...]:
     """
-    A server's environment: the daemon's start-up environment (only the
-    C{passenv} names when it is given), then C{env}, then C{REMOTE_HOST}
-    and C{REMOTE_PORT}, then C{extra} (the TLS client's names).
+    What every server of a service gets in its environment: the daemon's
+    start-up environment (only the C{passenv} names when it is given), then
+    C{env}.
     """
     if config.passenv is None:
         result = dict(environ)
@@ -72,10 +79,38 @@ def environmentFor(
         result = {name: environ[name] for name in config.passenv if name in environ}
     for entry in config.env:
         result[entry.name] = entry.value
-    result["REMOTE_HOST"] = peer[0] if peer is not None else NO_ADDRESS
-    if peer is not None:
-        result["REMOTE_PORT"] = str(peer[1])
+    return tuple(result.items())
+
+
+def clientEnvironment(
+    peer: tuple[str, int] | None, extra: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """
+    What one client's server gets on top of the L{baseEnvironment}:
+    C{REMOTE_HOST} and C{REMOTE_PORT}, then C{extra} (the TLS client's
+    names).
+    """
+    if peer is None:
+        result = {"REMOTE_HOST": NO_ADDRESS}
+    else:
+        result = {"REMOTE_HOST": peer[0], "REMOTE_PORT": str(peer[1])}
     result.update(extra or {})
+    return tuple(result.items())
+
+
+def environmentFor(
+    config: ServiceConfig,
+    environ: Mapping[str, str],
+    peer: tuple[str, int] | None,
+    extra: Mapping[str, str] | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """
+    A server's whole environment: the L{clientEnvironment} after the
+    L{baseEnvironment}, a name in both keeping its place with the client's
+    value (what the spawner makes of the two).
+    """
+    result = dict(baseEnvironment(config, environ))
+    result.update(clientEnvironment(peer, extra))
     return tuple(result.items())
 
 
@@ -109,6 +144,24 @@ def credentialsFor(
     return uid, gid, supplementaryGroups(config)
 
 
+def serverSpec(
+    config: ServiceConfig,
+    environ: Mapping[str, str],
+    euid: int,
+    fileLimit: int,
+    umask: int,
+) -> SpawnSpec:
+    """
+    Everything a service's servers are started with, but what differs for
+    each client (see L{clientEnvironment}): built once per service, as
+    the per-connection path should not redo it.  The supplementary groups
+    are read now, not for each server.
+
+    @raise ValueError: if the server cannot be started as configured.
+    """
+    return _spec(config, baseEnvironment(config, environ), euid, fileLimit, umask)
+
+
 def specFor(
     config: ServiceConfig,
     peer: tuple[str, int] | None,
@@ -120,11 +173,21 @@ def specFor(
 ) -> SpawnSpec:
     """
     Everything a service's server is started with, for one client
-    (C{extra}: environment variables added last).
+    (C{extra}: environment variables added last), in one record.
     """
+    return _spec(config, environmentFor(config, environ, peer, extra), euid, fileLimit, umask)
+
+
+def _spec(
+    config: ServiceConfig,
+    env: tuple[tuple[str, str], ...],
+    euid: int,
+    fileLimit: int,
+    umask: int,
+) -> SpawnSpec:
     assert config.server is not None
     uid, gid, groups = credentialsFor(config, euid)
-    rlimits = [(resource.RLIMIT_NOFILE, config.rlimit_files or fileLimit)]
+    rlimits = [(resource.RLIMIT_NOFILE, fileLimitFor(config, fileLimit))]
     for name, number in _RLIMITS:
         value = getattr(config, name)
         if value is not None:
@@ -132,7 +195,7 @@ def specFor(
     return SpawnSpec(
         executable=config.server,
         argv=config.argv,
-        env=environmentFor(config, environ, peer, extra),
+        env=env,
         uid=uid,
         gid=gid,
         groups=groups,

@@ -31,8 +31,9 @@ import sys
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from twisted.application.service import Service
@@ -84,21 +85,51 @@ RLIMITS = frozenset(
     }
 )
 
+#: The operations whose failure is reported as a failed C{execv}: the
+#: server itself could not be executed, or its request never got through.
+_EXEC_OPERATIONS = frozenset({"execve", "send", "receive", "spawner"})
+
 _ID_MAX = 2**32 - 2
 _RECEIVE = 4096
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
+def _checkNoNul(strings: list[str], what: str) -> None:
+    if "\0" in "".join(strings):
+        bad = next(each for each in strings if "\0" in each)
+        raise ValueError(f"{what} contains a NUL: {bad!r}")
 
 
-def _checkString(value: str, what: str) -> None:
-    _check("\0" not in value, f"{what} contains a NUL: {value!r}")
+def _checkEnvironment(env: Sequence[tuple[str, str]]) -> None:
+    """
+    Refuse an environment that cannot be passed as given.  The checks run
+    for every connection: messages are only built for a failure.
+    """
+    names = [name for name, _ in env]
+    if len(set(names)) != len(names):
+        raise ValueError("an environment variable is given twice")
+    if "" in names or "=" in "".join(names):
+        bad = next(name for name in names if name == "" or "=" in name)
+        raise ValueError(f"invalid environment variable: {bad!r}")
+    _checkNoNul([text for pair in env for text in pair], "an environment variable")
 
 
 def _checkId(value: int | None, what: str) -> None:
-    _check(value is None or 0 <= value <= _ID_MAX, f"invalid {what}: {value}")
+    if value is not None and not 0 <= value <= _ID_MAX:
+        raise ValueError(f"invalid {what}: {value}")
+
+
+def _encodeEnvironment(env: Sequence[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((os.fsencode(name), os.fsencode(value)) for name, value in env)
+
+
+def _cannotStart(spec: SpawnSpec, error: Exception) -> SpawnError:
+    """
+    The L{SpawnError} for a spawner process that could not be started.
+    """
+    # An OSError's errno is given apart: only its text goes in the reason.
+    detail = error.strerror if isinstance(error, OSError) and error.strerror else error
+    reason = f"cannot start a spawner process: {detail}"
+    return SpawnError(spec.executable, "spawner", getattr(error, "errno", None), reason)
 
 
 def _killAll(processes: list[_SpawnerProcess]) -> None:
@@ -114,7 +145,9 @@ def _cancel(call: IDelayedCall) -> None:
 @dataclass(frozen=True)
 class SpawnSpec:
     """
-    Everything about how one server is started.
+    Everything about how one server is started; a service builds one for
+    all of its servers, and what differs per client goes to
+    L{Spawner.spawn} as C{clientEnv}.
 
     @ivar executable: the absolute path that is executed (no C{PATH}
         search).
@@ -145,26 +178,36 @@ class SpawnSpec:
     rlimits: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
-        _check(self.executable.startswith("/"), f"not an absolute path: {self.executable!r}")
-        _checkString(self.executable, "the executable")
-        _check(bool(self.argv) and self.argv[0] != "", "argv[0] is missing")
-        for arg in self.argv:
-            _checkString(arg, "an argument")
-        names = [name for name, _ in self.env]
-        _check(len(set(names)) == len(names), "an environment variable is given twice")
-        for name, text in self.env:
-            _check(name != "" and "=" not in name, f"invalid environment variable: {name!r}")
-            _checkString(name + text, "an environment variable")
+        if not self.executable.startswith("/"):
+            raise ValueError(f"not an absolute path: {self.executable!r}")
+        _checkNoNul([self.executable], "the executable")
+        if not self.argv or self.argv[0] == "":
+            raise ValueError("argv[0] is missing")
+        _checkNoNul(list(self.argv), "an argument")
+        _checkEnvironment(self.env)
         _checkId(self.uid, "uid")
         _checkId(self.gid, "gid")
         for gid in self.groups or ():
             _checkId(gid, "group")
-        _check(self.umask is None or 0 <= self.umask <= 0o777, f"invalid umask: {self.umask}")
+        if self.umask is not None and not 0 <= self.umask <= 0o777:
+            raise ValueError(f"invalid umask: {self.umask}")
         resources = [res for res, _ in self.rlimits]
-        _check(len(set(resources)) == len(resources), "a resource limit is given twice")
+        if len(set(resources)) != len(resources):
+            raise ValueError("a resource limit is given twice")
         for res, value in self.rlimits:
-            _check(res in RLIMITS, f"unknown resource limit: {res}")
-            _check(value >= 0 or value == resource.RLIM_INFINITY, f"invalid limit: {value}")
+            if res not in RLIMITS:
+                raise ValueError(f"unknown resource limit: {res}")
+            if value < 0 and value != resource.RLIM_INFINITY:
+                raise ValueError(f"invalid limit: {value}")
+
+    @cached_property
+    def encoded(self) -> tuple[bytes, tuple[bytes, ...], tuple[tuple[bytes, bytes], ...]]:
+        """
+        The executable, argv and environment as the file system encodes
+        them, computed once for all the servers of this spec.
+        """
+        argv = tuple(os.fsencode(arg) for arg in self.argv)
+        return os.fsencode(self.executable), argv, _encodeEnvironment(self.env)
 
 
 def spawnerKey(spec: SpawnSpec) -> SpawnerKey:
@@ -178,15 +221,20 @@ def spawnerKey(spec: SpawnSpec) -> SpawnerKey:
     )
 
 
-def spawnRequest(requestId: int, spec: SpawnSpec) -> SpawnRequest:
+def spawnRequest(
+    requestId: int, spec: SpawnSpec, clientEnv: Sequence[tuple[str, str]] = ()
+) -> SpawnRequest:
     """
-    What is sent to the spawner for C{spec}.
+    What is sent to the spawner for C{spec}, with C{clientEnv} after its
+    environment (a name given in both takes its place in C{spec.env}, with
+    the value of C{clientEnv}).
     """
+    executable, argv, env = spec.encoded
     return SpawnRequest(
         requestId=requestId,
-        executable=os.fsencode(spec.executable),
-        argv=tuple(os.fsencode(arg) for arg in spec.argv),
-        env=tuple((os.fsencode(name), os.fsencode(value)) for name, value in spec.env),
+        executable=executable,
+        argv=argv,
+        env=env + _encodeEnvironment(clientEnv) if clientEnv else env,
         uid=spec.uid,
         gid=spec.gid,
         groups=spec.groups,
@@ -245,6 +293,20 @@ class SpawnError(Exception):
 
     def __str__(self) -> str:
         return f"{self.operation}({self.executable}) failed: {self.reason}"
+
+    def describe(self) -> str:
+        """
+        The program-log text, worded as xinetd's: C{execv( <server> )
+        failed: <reason> (errno = <n>)} when the server could not be
+        executed or its request never reached a spawner, C{<operation>
+        failed: ...} for a step of its set-up (C{setuid failed: ...},
+        C{setrlimit(RLIMIT_NOFILE) failed: ...}).
+        """
+        what = self.operation
+        if what in _EXEC_OPERATIONS:
+            what = f"execv( {self.executable} )"
+        suffix = "" if self.errno is None else f" (errno = {self.errno})"
+        return f"{what} failed: {self.reason}{suffix}"
 
 
 class RunningProcess:
@@ -462,13 +524,15 @@ class _SpawnerProcess:
 
     # Requests
 
-    def request(self, spec: SpawnSpec, fd: int) -> Deferred[RunningProcess]:
+    def request(
+        self, spec: SpawnSpec, fd: int, clientEnv: Sequence[tuple[str, str]]
+    ) -> Deferred[RunningProcess]:
         """
-        Ask for a server for C{spec} on C{fd}.  C{fd} may be closed as soon
-        as this returns.
+        Ask for a server for C{spec} (and C{clientEnv}) on C{fd}.  C{fd} may
+        be closed as soon as this returns.
         """
         requestId = self.owner.nextRequestId()
-        data = _spawner.encodeSpawn(spawnRequest(requestId, spec))
+        data = _spawner.encodeSpawn(spawnRequest(requestId, spec, clientEnv))
         try:
             self.send(data, fd)
         except OSError as e:
@@ -664,11 +728,13 @@ class _SpawnerProcess:
         """
         self.ended = True
         self.lostReason = f"the spawner process ended: {reason.getErrorMessage()}"
-        self.channelLost()
-        running, self.running = self.running, {}
-        for process in running.values():
-            self.owner.adopt(process)
-        self.whenEnded.callback(None)
+        try:
+            self.channelLost()
+            running, self.running = self.running, {}
+            for process in running.values():
+                self.owner.adopt(process)
+        finally:
+            self.whenEnded.callback(None)
 
 
 class Spawner(Service):
@@ -712,9 +778,14 @@ class Spawner(Service):
         self._watchers: set[_ExitWatcher] = set()
         self._requestIds = 0
 
-    def spawn(self, spec: SpawnSpec, fd: int) -> Deferred[RunningProcess]:
+    def spawn(
+        self, spec: SpawnSpec, fd: int, clientEnv: Sequence[tuple[str, str]] = ()
+    ) -> Deferred[RunningProcess]:
         """
         Start a server for C{spec} with C{fd} on its fds 0, 1 and 2.
+
+        A service builds its L{SpawnSpec} once; what differs for each client
+        comes in C{clientEnv}.
 
         @param fd: a connected socket (C{wait = no}), or the listening or
             UDP socket (C{wait = yes}).  The caller keeps its copy and may
@@ -722,9 +793,14 @@ class Spawner(Service):
             status flags: hand over a blocking socket (servers expect one),
             and use C{MSG_DONTWAIT} on a C{wait = yes} socket the daemon
             keeps.
+        @param clientEnv: environment variables for this server alone, set
+            after those of C{spec} (a name given in both takes its place in
+            C{spec.env}, with this value).
         @return: a L{Deferred} that fires with the L{RunningProcess}, or
             fails with a L{SpawnError}.
+        @raise ValueError: if C{clientEnv} cannot be passed as given.
         """
+        _checkEnvironment(clientEnv)
         if self.stopped:
             return fail(SpawnError(spec.executable, "spawner", None, "txinetd is stopping"))
         key = spawnerKey(spec)
@@ -734,13 +810,10 @@ class Spawner(Service):
             try:
                 process = self._start(key)
             except Exception as e:
-                # An OSError's errno is given apart: only its text goes here.
-                detail = e.strerror if isinstance(e, OSError) and e.strerror else e
-                reason = f"cannot start a spawner process: {detail}"
-                return fail(
-                    SpawnError(spec.executable, "spawner", getattr(e, "errno", None), reason)
-                )
-        return process.request(spec, fd)
+                if process is None:
+                    return fail(_cannotStart(spec, e))
+                # A busy spawner is slower than a new one, but it works.
+        return process.request(spec, fd, clientEnv)
 
     def nextRequestId(self) -> int:
         self._requestIds += 1
@@ -781,13 +854,19 @@ class Spawner(Service):
 
     def adopt(self, process: RunningProcess) -> None:
         """
-        Watch a server whose spawner process is gone.
+        Watch a server whose spawner process is gone.  A server that cannot
+        be watched (it is gone already, or no pidfd can be had) is taken as
+        ended, with an unknown status.
         """
         if self.stopped:
             return
         try:
             pidfd = os.pidfd_open(process.pid)
-        except ProcessLookupError:
+        except OSError as e:
+            if not isinstance(e, ProcessLookupError):
+                _log.error(
+                    "Cannot watch server {pid}, counted as ended: {error}", pid=process.pid, error=e
+                )
             process._ended(ProcessExit(None, None, self.clock() / 1e9 - process.startedAt))
             return
         watcher = _ExitWatcher(self.reactor, pidfd, process, self.clock)

@@ -581,6 +581,13 @@ class ProcessStateTests(ExternalTestCase):
         limits = {resource.RLIMIT_AS: infinity, resource.RLIMIT_CPU: infinity}
         return self.checkStream(self.entry(extra), Expected(limits=limits))
 
+    def test_unlimitedFiles(self) -> Deferred[None]:
+        """
+        C{rlimit_files = UNLIMITED}, which Linux never allows, starts the
+        server with NOFILE at the daemon's hard limit instead of failing.
+        """
+        return self.checkStream(self.entry(" rlimit_files = UNLIMITED\n"), Expected())
+
     def test_passenvAndEnv(self) -> Deferred[None]:
         """
         C{passenv} keeps only the names it lists; C{env} (C{=} then C{+=})

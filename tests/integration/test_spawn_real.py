@@ -261,6 +261,24 @@ class ProcessStateTests(SpawnTestCase):
         self.assertEqual({res: resource.getrlimit(res) for res, _ in LIMITS}, before)
 
     @inlineCallbacks
+    def test_clientEnvironment(self) -> Generated:
+        """
+        The client's variables follow the spec's environment; one the spec
+        has already keeps its place with the client's value.
+        """
+        spec = self.probeSpec()
+        server, client = tcpConnection()
+        self.addCleanup(client.close)
+        with server:
+            clientEnv = (("REMOTE_HOST", "::1"), ("REMOTE_PORT", "7"))
+            running = yield self.spawner.spawn(spec, server.fileno(), clientEnv)
+        report = json.loads(readAll(client))
+        yield running.whenExited()
+        expected = [list(pair) for pair in ENV]
+        expected[-1][1] = "::1"
+        self.assertEqual(report["env"], [*expected, ["REMOTE_PORT", "7"]])
+
+    @inlineCallbacks
     def test_slowPath(self) -> Generated:
         """
         A descriptor limit too small for a spawner is set in a forked child,
@@ -447,6 +465,24 @@ class LifecycleTests(SpawnTestCase):
                 self.assertEqual(error.reason, os.strerror(expected))
         self.assertEqual(descendantZombies(), [])
         self.assertEqual(openDescriptors(), before)
+
+    @inlineCallbacks
+    def test_numbersTooLarge(self) -> Generated:
+        """
+        A limit too large for the kernel fails each request that asks for
+        it, naming the step, and the spawner goes on serving; a huge
+        niceness is the lowest priority.
+        """
+        tooLarge = ((NOFILE, 64), (CPU, 2**64))
+        for _ in range(2):
+            server, client = tcpConnection()
+            with server, client:
+                answer = self.spawner.spawn(self.probeSpec(rlimits=tooLarge), server.fileno())
+            error = yield self.assertFailure(answer, SpawnError)
+            self.assertEqual(error.operation, "setrlimit(RLIMIT_CPU)")
+        spec = self.probeSpec(rlimits=((NOFILE, 64),), nice=2**40)
+        report, ended, _, _ = yield self.runProbe(spec)
+        self.assertEqual((report["nice"], ended.status), (19, 0))
 
     @inlineCallbacks
     def test_noZombiesNoLeaks(self) -> Generated:
