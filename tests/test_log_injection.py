@@ -370,6 +370,7 @@ class ReverseNameTests(InjectionTestCase):
         self.daemon.hostsAccess = self.hostsAccess
         policy = self.fresh(self.plain)
         self.names[CLIENT] = succeed(name + suffix)
+        self.addresses[name + suffix] = [CLIENT]
         _, sessions = self.serve(policy)
         if sessions:
             self.assertRecords([START, EXIT])

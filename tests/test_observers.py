@@ -21,7 +21,7 @@ from zope.interface.verify import verifyObject
 
 from tests import test_logformat
 from txinetd.logformat import Facility, Level, SyslogLevel
-from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
+from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget, programMessage
 
 NOV_22 = test_logformat.NOV_22
 LINE = b"26/11/22@01:14:59: START: s pid=1 from=127.0.0.1\n"
@@ -281,7 +281,7 @@ class FileLogTargetTests(SynchronousTestCase):
         Without a callback, reports are twisted.logger events with an
         C{xinetd_level}.
         """
-        ns, name = "txinetd.observers", self.path
+        ns, name = "txinetd", self.path
         with capturedLogs() as events:
             target = FileLogTarget(self.path, 1, 10)
             self.addCleanup(target.close)
@@ -602,4 +602,48 @@ class ProgramLogObserverTests(SynchronousTestCase):
             readBytes(path),
             b"26/11/22@01:18:07 xinetd[2109]: CRITICAL: 2109 {init_services} "
             b"couldn't get configuration. Exiting...\n",
+        )
+
+
+class ProgramMessageTests(SynchronousTestCase):
+    """
+    L{programMessage} emits an event that carries its xinetd level.
+    """
+
+    def test_levels(self) -> None:
+        with capturedLogs() as events:
+            programMessage(Level.NOTICE, "Started working: 1 available service")
+            programMessage(Level.CRITICAL, "Adding 1.2.3.4")
+        self.assertEqual(
+            [
+                (e["log_level"], e["xinetd_level"], e["xinetd_text"], e["log_namespace"])
+                for e in events
+            ],
+            [
+                (LogLevel.info, Level.NOTICE, "Started working: 1 available service", "txinetd"),
+                (LogLevel.critical, Level.CRITICAL, "Adding 1.2.3.4", "txinetd"),
+            ],
+        )
+
+    def test_rendered(self) -> None:
+        """
+        L{ProgramLogObserver} writes the message with its level, its time
+        and the C{txinetd} namespace as its function.
+        """
+        target = RecordingTarget()
+        observer = ProgramLogObserver(target)
+        with capturedLogs() as events:
+            programMessage(Level.CRITICAL, "No available services. Exiting")
+        for logged in events:
+            observer(logged)
+        self.assertEqual(
+            target.program,
+            [
+                (
+                    Level.CRITICAL,
+                    "No available services. Exiting",
+                    events[0]["log_time"],
+                    "txinetd",
+                )
+            ],
         )

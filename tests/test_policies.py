@@ -8,8 +8,9 @@ connection, a fake reverse lookup and an in-memory log target.
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -18,13 +19,14 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
+from txinetd import policies
 from txinetd.acceptor import PendingConnection
 from txinetd.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.config import ServiceConfig
@@ -35,15 +37,17 @@ from txinetd.logformat import Facility, FailReason, Level, NoIdReason, SyslogLev
 from txinetd.observers import FileLogTarget, SyslogTarget
 from txinetd.policies import (
     DGRAM_FAIL_QUIET,
+    NO_NAME,
     Daemon,
+    HostName,
     IdentLookups,
     LogTargets,
     ServedProtocol,
     ServiceLog,
     ServicePolicy,
     Session,
-    programMessage,
     recheck,
+    resolveHostName,
     threadedReverseLookup,
 )
 
@@ -191,7 +195,8 @@ class PolicyTestCase(SynchronousTestCase):
         self.loadAverage = 0.0
         self.localTime = (12, 0)
         self.names: dict[str, Deferred[str | None]] = {}
-        self.asked: list[str] = []
+        self.addresses: dict[str, list[str]] = {}
+        self.asked: list[tuple[str, bool]] = []
         self.daemon = Daemon(
             self.clock,
             load=LoadAverage(lambda: self.loadAverage),
@@ -201,9 +206,18 @@ class PolicyTestCase(SynchronousTestCase):
         self.target = MemoryTarget()
         self.messages = captureMessages(self)
 
-    def lookup(self, address: str) -> Deferred[str | None]:
-        self.asked.append(address)
-        return self.names.get(address) or succeed(None)
+    def lookup(self, address: str, verify: bool) -> Deferred[HostName]:
+        """
+        A fake resolver: reverse names from C{names}, forward addresses
+        from C{addresses}.
+        """
+        self.asked.append((address, verify))
+
+        def check(name: str | None) -> HostName:
+            mapsBack = address in self.addresses.get(name or "", [])
+            return HostName(name, verify and name is not None and not mapsBack)
+
+        return (self.names.get(address) or succeed(None)).addCallback(check)
 
     def config(self, attributes: str = "", serviceId: str = "svc") -> ServiceConfig:
         """
@@ -290,6 +304,17 @@ class LogTargetsTests(SynchronousTestCase):
         self.assertIs(first, second)
         self.assertIsNot(first, self.targets.forSpec(self.fileSpec("other.log"), "c"))
 
+    def test_fileLimits(self) -> None:
+        """
+        A FILE path with other size limits is another target, with those
+        limits.
+        """
+        first = self.targets.forSpec(self.fileSpec(), "a")
+        limited = self.targets.forSpec(replace(self.fileSpec(), soft=100, hard=200), "b")
+        assert isinstance(limited, FileLogTarget)
+        self.assertIsNot(first, limited)
+        self.assertEqual((limited.softLimit, limited.hardLimit), (100, 200))
+
     def test_fileCannotOpen(self) -> None:
         spec = LogSpec(LogKind.FILE, os.path.join(self.directory, "missing", "svc.log"))
         self.assertIsNone(self.targets.forSpec(spec, "svc"))
@@ -332,6 +357,118 @@ class LogTargetsTests(SynchronousTestCase):
         target.writeService("START: late", NOW)
         self.assertEqual(self.read(), "")
         self.assertIsNot(self.targets.forSpec(self.fileSpec(), "svc"), target)
+
+
+class LogReloadTests(PolicyTestCase):
+    """
+    Service logs across reconfigurations: L{LogTargets.serviceLog} and
+    L{LogTargets.retain}.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.daemon.logs = LogTargets()
+        self.addCleanup(self.daemon.logs.close)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.files.base, name)
+
+    def read(self, name: str) -> str:
+        with open(self.path(name)) as f:
+            return f.read()
+
+    def logging(
+        self,
+        name: str,
+        soft: int | None = None,
+        hard: int | None = None,
+        serviceId: str = "svc",
+        success: frozenset[SuccessFlag] | None = None,
+    ) -> ServicePolicy:
+        """
+        A policy for C{serviceId} that logs to the FILE C{name}, with the
+        C{log_on_success} flags C{success} if given.
+        """
+        config = self.config(serviceId=serviceId)
+        config = replace(
+            config,
+            log_type=LogSpec(LogKind.FILE, self.path(name), soft, hard),
+            log_on_success=config.log_on_success if success is None else success,
+        )
+        return ServicePolicy(config, self.daemon)
+
+    def reload(self, *policies: ServicePolicy) -> None:
+        """
+        What the daemon does after a reconfiguration made C{policies}.
+        """
+        self.daemon.logs.retain(policy.config.id for policy in policies)
+        self.daemon.logs.reopen()
+
+    def entries(self, name: str) -> list[str]:
+        """
+        The entries of a FILE log, without their time.
+        """
+        with open(self.path(name)) as f:
+            return [line.split(": ", 1)[1] for line in f.read().splitlines()]
+
+    def test_raisedLimit(self) -> None:
+        """
+        A FILE log stopped by its hard limit writes again once a
+        reconfiguration raises the limit.
+        """
+        self.logging("svc.log", 10, 20).reserve(CLIENT).begin(1)
+        self.logging("svc.log", 10, 20).reserve(CLIENT).begin(2)
+        raised = self.logging("svc.log", 10_000, 20_000)
+        self.reload(raised)
+        raised.reserve(OTHER).begin(3)
+        self.assertEqual(
+            self.entries("svc.log"),
+            [f"START: svc pid=1 from={CLIENT}", f"START: svc pid=3 from={OTHER}"],
+        )
+
+    def test_unusedClosed(self) -> None:
+        """
+        A FILE log no service uses any more is closed and forgotten: it is
+        not opened again (nor created) when logs are reopened.
+        """
+        old = self.logging("old.log")
+        target = old.log.target
+        assert isinstance(target, FileLogTarget)
+        new = self.logging("new.log")
+        os.remove(self.path("old.log"))
+        self.reload(new)
+        new.log.start(2, CLIENT)
+        target.writeService("START: stray", NOW)
+        self.assertFalse(os.path.exists(self.path("old.log")))
+        self.assertEqual(self.entries("new.log"), [f"START: svc pid=2 from={CLIENT}"])
+
+    def test_sessionFollowsService(self) -> None:
+        """
+        A session begun before a reconfiguration logs its EXIT where the
+        service logs now, with the service's current flags.
+        """
+        session = self.logging("old.log").reserve(CLIENT)
+        session.begin(1)
+        self.reload(self.logging("new.log", success=frozenset({SuccessFlag.EXIT})))
+        session.ended(0)
+        self.assertEqual(self.entries("old.log"), [f"START: svc pid=1 from={CLIENT}"])
+        self.assertEqual(self.entries("new.log"), ["EXIT: svc status=0"])
+
+    def test_removedService(self) -> None:
+        """
+        The sessions of a service that a reconfiguration removed log
+        nothing more; the other services keep logging to a shared file.
+        """
+        removed = self.logging("shared.log", serviceId="gone").reserve(CLIENT)
+        removed.begin(1)
+        kept = self.logging("shared.log", serviceId="kept")
+        self.reload(kept)
+        removed.ended(0)
+        kept.log.start(2, OTHER)
+        self.assertEqual(
+            self.entries("shared.log"),
+            [f"START: gone pid=1 from={CLIENT}", f"START: kept pid=2 from={OTHER}"],
+        )
 
 
 class ServiceLogTests(PolicyTestCase):
@@ -644,7 +781,7 @@ class AddressCheckTests(PolicyTestCase):
         _, starts = self.connect(policy)
         self.assertEqual((starts.sessions, policy.running.running), ([], 1))
         name.callback("www.Example.COM")
-        self.assertEqual((len(starts.sessions), self.asked), (1, [CLIENT]))
+        self.assertEqual((len(starts.sessions), self.asked), (1, [(CLIENT, False)]))
 
     def test_reverseNameRefuses(self) -> None:
         self.names[CLIENT] = succeed("example.com.evil.test")
@@ -739,7 +876,9 @@ class LibwrapTests(PolicyTestCase):
         super().setUp()
         self.daemon.hostsAccess = HostsAccess(
             parseHostsTable(
-                "hosts.allow", f"echo: {OTHER}\nother: ALL\nnamed: .example.com\n", True
+                "hosts.allow",
+                f"echo: {OTHER}\nother: ALL\nnamed: .example.com\nwary: ALL EXCEPT PARANOID\n",
+                True,
             ),
             parseHostsTable("hosts.deny", "ALL: ALL\n", False),
         )
@@ -767,13 +906,90 @@ class LibwrapTests(PolicyTestCase):
         _, unwrapped = self.connect(self.policy(" flags = NOLIBWRAP\n"))
         self.assertEqual([len(s.sessions) for s in (starts, byAttribute, unwrapped)], [1, 1, 1])
 
+    def test_daemonNameWithoutServer(self) -> None:
+        """
+        An external service is known by its server's base name; a service
+        without a server by its name.
+        """
+        path = self.files.write(
+            "cat.conf",
+            "service echo\n{\n type = UNLISTED\n socket_type = stream\n wait = no\n"
+            " port = 7\n protocol = tcp\n user = nobody\n server = /bin/cat\n}\n",
+        )
+        (config,) = self.files.load(path).services
+        self.assertEqual(ServicePolicy(config, self.daemon).libwrapName, "cat")
+        unnamed = replace(config, server=None)
+        self.assertEqual(ServicePolicy(unnamed, self.daemon).libwrapName, "echo")
+
     def test_byName(self) -> None:
         """
-        A rule that looks at names gets the client's reverse name.
+        A rule that looks at names gets the client's reverse name, checked
+        to map back to the address.
         """
         self.names[CLIENT] = succeed("host.example.com")
+        self.addresses["host.example.com"] = [OTHER, CLIENT]
         _, starts = self.connect(self.policy(" libwrap = named\n"))
-        self.assertEqual((len(starts.sessions), self.asked), (1, [CLIENT]))
+        self.assertEqual((len(starts.sessions), self.asked), (1, [(CLIENT, True)]))
+
+    def test_unverifiedName(self) -> None:
+        """
+        A reverse name that does not map back to the address is not
+        trusted: a client that controls its reverse zone does not pass a
+        domain rule.
+        """
+        self.names[CLIENT] = succeed("host.example.com")
+        self.addresses["host.example.com"] = [OTHER]
+        connection, starts = self.connect(self.policy(" libwrap = named\n"))
+        self.assertEqual((starts.sessions, connection.closed), ([], True))
+        self.assertEqual(self.target.entries, [f"FAIL: svc libwrap from={CLIENT}"])
+
+    def test_paranoid(self) -> None:
+        """
+        C{PARANOID} matches a name that does not map back, not a verified
+        name and not a missing one.
+        """
+        self.names[CLIENT] = succeed("liar.example.com")
+        self.names[OTHER] = succeed("honest.example.com")
+        self.addresses["honest.example.com"] = [OTHER]
+        policy = self.policy(" libwrap = wary\n")
+        refused, _ = self.connect(policy)
+        _, honest = self.connect(policy, OTHER)
+        _, nameless = self.connect(policy, "203.0.113.77")
+        self.assertTrue(refused.closed)
+        self.assertEqual([len(honest.sessions), len(nameless.sessions)], [1, 1])
+
+    def test_onlyFromKeepsReverseName(self) -> None:
+        """
+        When both only_from and libwrap look at names, one lookup serves
+        both: only_from takes the reverse name as it is, libwrap only a
+        name that maps back.
+        """
+        self.names[CLIENT] = succeed("liar.example.com")
+        policy = self.policy(" only_from = .example.com\n libwrap = wary\n")
+        connection, _ = self.connect(policy)
+        self.assertTrue(connection.closed)
+        self.assertEqual(self.target.entries, [f"FAIL: svc libwrap from={CLIENT}"])
+        self.assertEqual(self.asked, [(CLIENT, True)])
+
+    def test_rulesWalkedOnce(self) -> None:
+        """
+        Whether the rules need the client's name is worked out when the
+        policy is made, not for every connection.
+        """
+        walks: list[str] = []
+        needsReverseName = HostsAccess.needsReverseName
+
+        def counted(hostsAccess: HostsAccess, daemon: str) -> bool:
+            walks.append(daemon)
+            return needsReverseName(hostsAccess, daemon)
+
+        self.patch(HostsAccess, "needsReverseName", counted)
+        self.names[CLIENT] = succeed("host.example.com")
+        self.addresses["host.example.com"] = [CLIENT]
+        policy = self.policy(" libwrap = named\n")
+        for port in range(3):
+            self.connect(policy, port=40000 + port)
+        self.assertEqual((walks, len(self.asked)), (["named"], 3))
 
 
 class IdentTests(PolicyTestCase):
@@ -915,6 +1131,36 @@ class DatagramTests(PolicyTestCase):
         self.assertEqual(answers, [False] * 5)
         self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"] * 3)
 
+    def test_sendersForgotten(self) -> None:
+        """
+        Senders whose quiet minute is over are forgotten as new refusals
+        come: the remembered senders do not grow with every sender ever
+        refused.
+        """
+        policy = self.policy(" only_from = 10.0.0.1\n")
+        for port in range(100):
+            self.successResultOf(policy.checkDatagram((CLIENT, port)))
+        self.clock.advance(DGRAM_FAIL_QUIET / 2)
+        self.successResultOf(policy.checkDatagram((OTHER, 1)))
+        self.clock.advance(DGRAM_FAIL_QUIET / 2)
+        self.successResultOf(policy.checkDatagram((OTHER, 2)))
+        self.assertEqual(list(policy.quietUntil), [(OTHER, 1), (OTHER, 2)])
+        self.assertEqual(len(self.target.entries), 102)
+
+    def test_sendersBounded(self) -> None:
+        """
+        At most L{policies.DGRAM_FAIL_SENDERS} senders are remembered; the
+        oldest goes first.
+        """
+        self.patch(policies, "DGRAM_FAIL_SENDERS", 3)
+        policy = self.policy(" only_from = 10.0.0.1\n")
+        answers = [self.successResultOf(policy.checkDatagram((CLIENT, p))) for p in range(5)]
+        self.assertEqual(list(policy.quietUntil), [(CLIENT, 2), (CLIENT, 3), (CLIENT, 4)])
+        self.successResultOf(policy.checkDatagram((CLIENT, 4)))
+        self.successResultOf(policy.checkDatagram((CLIENT, 0)))
+        self.assertEqual(list(policy.quietUntil), [(CLIENT, 3), (CLIENT, 4), (CLIENT, 0)])
+        self.assertEqual((answers, len(self.target.entries)), ([False] * 5, 6))
+
     def test_limit(self) -> None:
         policy = self.policy(" access_times = 8:00-9:00\n")
         self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
@@ -995,16 +1241,126 @@ def etcHostsFirstName(address: str) -> str | None:
     return None
 
 
+class FakeResolver:
+    """
+    Stands in for C{getnameinfo} and C{getaddrinfo}: reverse names from
+    C{names}, forward addresses from C{addresses}; it records what it is
+    asked.
+
+    @ivar forwardError: raised by C{getaddrinfo} if set.
+    """
+
+    def __init__(self, names: dict[str, str], addresses: dict[str, list[str]]) -> None:
+        self.names = names
+        self.addresses = addresses
+        self.forwardError: Exception | None = None
+        self.asked: list[str] = []
+
+    def getnameinfo(self, sockaddr: tuple[str, int], flags: int) -> tuple[str, str]:
+        self.asked.append(sockaddr[0])
+        if flags != socket.NI_NAMEREQD or sockaddr[0] not in self.names:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self.names[sockaddr[0]], "0"
+
+    def getaddrinfo(
+        self, host: str, port: None, family: int, type: int
+    ) -> Sequence[tuple[Any, ...]]:
+        self.asked.append(host)
+        if self.forwardError is not None:
+            raise self.forwardError
+        if host not in self.addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(family, type, 6, "", (address, 0)) for address in self.addresses[host]]
+
+
+class ResolveHostNameTests(SynchronousTestCase):
+    """
+    L{resolveHostName}: the reverse name and, when asked, its forward check.
+    """
+
+    def setUp(self) -> None:
+        self.resolver = FakeResolver(
+            {CLIENT: "host.example.com", "2001:db8::5": "six.example.com"},
+            {
+                "host.example.com": [OTHER, CLIENT],
+                "six.example.com": ["fe80::1%eth0", "2001:db8:0::5"],
+            },
+        )
+
+    def resolve(self, address: str, verify: bool = True) -> HostName:
+        return resolveHostName(
+            address, verify, self.resolver.getnameinfo, self.resolver.getaddrinfo
+        )
+
+    def test_verified(self) -> None:
+        """
+        A name whose addresses include the client's maps back, whatever
+        the address's spelling (scoped, IPv4-mapped, zeros shortened).
+        """
+        self.assertEqual(self.resolve(CLIENT), HostName("host.example.com"))
+        self.assertEqual(self.resolve("2001:db8::5"), HostName("six.example.com"))
+        self.resolver.names["::ffff:" + CLIENT] = "host.example.com"
+        self.assertEqual(self.resolve("::ffff:" + CLIENT), HostName("host.example.com"))
+
+    def test_mismatch(self) -> None:
+        """
+        A name whose addresses do not include the client's is paranoid.
+        """
+        self.resolver.addresses["host.example.com"] = [OTHER]
+        self.assertEqual(self.resolve(CLIENT), HostName("host.example.com", paranoid=True))
+
+    def test_forwardFails(self) -> None:
+        """
+        A name that cannot be looked up is paranoid, whatever the error.
+        """
+        del self.resolver.addresses["host.example.com"]
+        self.assertEqual(self.resolve(CLIENT), HostName("host.example.com", paranoid=True))
+        for error in (UnicodeError("label too long"), OSError("no resolver")):
+            self.resolver.addresses["host.example.com"] = [CLIENT]
+            self.resolver.forwardError = error
+            self.assertEqual(self.resolve(CLIENT), HostName("host.example.com", paranoid=True))
+
+    def test_noName(self) -> None:
+        """
+        An address without a name has no name and is not paranoid; nothing
+        is looked up forward.
+        """
+        self.assertEqual(self.resolve(OTHER), NO_NAME)
+        self.assertEqual(self.resolver.asked, [OTHER])
+
+    def test_unverified(self) -> None:
+        """
+        Without C{verify}, the reverse name only.
+        """
+        self.resolver.addresses.clear()
+        self.assertEqual(self.resolve(CLIENT, verify=False), HostName("host.example.com"))
+        self.assertEqual(self.resolver.asked, [CLIENT])
+
+
 class ReverseLookupTests(SynchronousTestCase):
     """
     L{threadedReverseLookup} and L{Daemon.lookupName}.
     """
 
+    def test_resolvers(self) -> None:
+        """
+        Both lookups run in one call in the thread pool, with the resolver
+        functions given.
+        """
+        resolver = FakeResolver({CLIENT: "host.example.com"}, {"host.example.com": [OTHER]})
+        lookup = threadedReverseLookup(
+            SynchronousReactor(), resolver.getnameinfo, resolver.getaddrinfo
+        )
+        self.assertEqual(
+            self.successResultOf(lookup(CLIENT, True)), HostName("host.example.com", True)
+        )
+        self.assertEqual(resolver.asked, [CLIENT, "host.example.com"])
+
     def test_name(self) -> None:
         if etcHostsFirstName("127.0.0.1") != "localhost":
             self.skipTest("/etc/hosts does not name 127.0.0.1 localhost first")
         lookup = threadedReverseLookup(SynchronousReactor())
-        self.assertEqual(self.successResultOf(lookup("127.0.0.1")), "localhost")
+        self.assertEqual(self.successResultOf(lookup("127.0.0.1", False)), HostName("localhost"))
 
     def test_notAnAddress(self) -> None:
         """
@@ -1012,7 +1368,7 @@ class ReverseLookupTests(SynchronousTestCase):
         no name server).
         """
         lookup = threadedReverseLookup(SynchronousReactor())
-        self.assertIsNone(self.successResultOf(lookup("not an address")))
+        self.assertEqual(self.successResultOf(lookup("not an address", True)), NO_NAME)
 
     def test_daemonDefault(self) -> None:
         """
@@ -1020,30 +1376,8 @@ class ReverseLookupTests(SynchronousTestCase):
         """
         reactor = SynchronousReactor()
         daemon = Daemon(reactor)
-        self.assertIsNone(self.successResultOf(daemon.lookupName("not an address")))
+        self.assertEqual(self.successResultOf(daemon.lookupName("not an address")), NO_NAME)
         self.assertIsNotNone(daemon.reverseLookup)
-
-
-class ProgramMessageTests(SynchronousTestCase):
-    """
-    L{programMessage} emits an event that carries its xinetd level.
-    """
-
-    def test_levels(self) -> None:
-        events: list[LogEvent] = []
-        observeLog(self, events.append)
-        programMessage(Level.NOTICE, "Started working: 1 available service")
-        programMessage(Level.CRITICAL, "Adding 1.2.3.4")
-        self.assertEqual(
-            [
-                (e["log_level"], e["xinetd_level"], e["xinetd_text"], e["log_namespace"])
-                for e in events
-            ],
-            [
-                (LogLevel.info, Level.NOTICE, "Started working: 1 available service", "txinetd"),
-                (LogLevel.critical, Level.CRITICAL, "Adding 1.2.3.4", "txinetd"),
-            ],
-        )
 
 
 @implementer(IHalfCloseableProtocol)

@@ -6,7 +6,8 @@ control files of TCP wrappers (hosts_access(5)).
 The files are read once, when the configuration is loaded, into rules; a
 decision evaluates them without any I/O.  The client's reverse name is
 looked up by the caller, only when L{HostsAccess.needsReverseName} says a
-rule may use it.
+rule may use it, and checked to map back to the client's address: a name
+that does not is passed as C{paranoid}, as TCP wrappers do.
 
 Supported: daemon and client lists, C{ALL}, C{LOCAL}, C{KNOWN},
 C{UNKNOWN}, C{PARANOID}, nested C{EXCEPT}, C{.domain} suffixes, C{n.n.n.}

@@ -14,7 +14,7 @@ and dropped when syslog cannot take them.
 
 A target reports its own trouble (a size limit reached, syslog unreachable)
 once, as a program message given to its C{onProgramMessage} callable; by
-default that message is emitted to L{twisted.logger} with an
+default that is L{programMessage}, which emits it to L{twisted.logger} with an
 C{xinetd_level} key, so that it reaches the program log and twistd's log.
 """
 
@@ -46,6 +46,7 @@ __all__ = [
     "ProgramLogObserver",
     "ProgramMessageCallback",
     "SyslogTarget",
+    "programMessage",
 ]
 
 ProgramMessageCallback = Callable[[Level, str], None]
@@ -53,7 +54,7 @@ ProgramMessageCallback = Callable[[Level, str], None]
 Receives a target's report about itself: a level and a message.
 """
 
-_log = Logger(namespace="txinetd.observers")
+_log = Logger(namespace="txinetd")
 
 _FILE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _FILE_MODE = 0o644
@@ -83,12 +84,17 @@ _TWISTED_LEVELS = {
 }
 
 
-def _emitProgramMessage(level: Level, message: str) -> None:
+def programMessage(level: Level, text: str) -> None:
     """
-    The default L{ProgramMessageCallback}: a twisted.logger event that
-    L{ProgramLogObserver} renders.
+    Write a message to txinetd's program log (and twistd's log): a
+    twisted.logger event in the C{txinetd} namespace that carries its
+    C{xinetd_level} and C{xinetd_text}, which L{ProgramLogObserver} renders.
+    It is the default L{ProgramMessageCallback} of the targets.
+
+    @param level: the message's level.
+    @param text: its text.
     """
-    _log.emit(_TWISTED_LEVELS[level], "{report}", report=message, xinetd_level=level)
+    _log.emit(_TWISTED_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
 
 
 class LogTarget(Protocol):
@@ -145,7 +151,7 @@ class FileLogTarget:
         path: str,
         softLimit: int | None = None,
         hardLimit: int | None = None,
-        onProgramMessage: ProgramMessageCallback = _emitProgramMessage,
+        onProgramMessage: ProgramMessageCallback = programMessage,
         *,
         logId: str | None = None,
         progname: str = "xinetd",
@@ -322,7 +328,7 @@ class SyslogTarget:
         socketPath: str = "/dev/log",
         ident: str = "xinetd",
         pid: int | None = None,
-        onProgramMessage: ProgramMessageCallback = _emitProgramMessage,
+        onProgramMessage: ProgramMessageCallback = programMessage,
     ) -> None:
         """
         @param facility: the facility of every message.

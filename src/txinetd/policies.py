@@ -17,7 +17,8 @@ import pwd
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as TypingProtocol
@@ -25,7 +26,7 @@ from typing import Protocol as TypingProtocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, ITransport
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.logger import Logger, LogLevel
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -33,8 +34,10 @@ from txinetd.acceptor import PendingConnection
 from txinetd.access import (
     AddressEntry,
     AddressList,
+    IPAddress,
     SensorList,
     TimeIntervals,
+    clientAddress,
     decide,
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
@@ -67,6 +70,7 @@ from txinetd.logformat import (
     formatUserid,
 )
 from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget
+from txinetd.observers import programMessage as programMessage
 from txinetd.systemd import ListenFds
 
 #: struct ucred: pid, uid, gid.
@@ -77,33 +81,42 @@ log = Logger(namespace="txinetd")
 #: seconds per (address, port), as xinetd does.
 DGRAM_FAIL_QUIET = 60.0
 
-
-_LOG_LEVELS = {
-    Level.CRITICAL: LogLevel.critical,
-    Level.ERROR: LogLevel.error,
-    Level.WARNING: LogLevel.warn,
-    Level.NOTICE: LogLevel.info,
-    Level.INFO: LogLevel.info,
-    Level.DEBUG: LogLevel.debug,
-}
-
-
-def programMessage(level: Level, text: str) -> None:
-    """
-    Write a message to txinetd's program log (and twistd's log).
-    """
-    log.emit(_LOG_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
+#: How many senders of refused datagrams a service remembers to keep quiet
+#: about; past that, the one remembered longest is forgotten.
+DGRAM_FAIL_SENDERS = 4096
 
 
 class LogTargets:
     """
-    The open service-log targets: one per FILE path and one per syslog
-    (facility, level), shared by the services that name them.
+    The service logs and their open targets.
+
+    A target is opened once per C{log_type} value (one per FILE path and
+    size limits, one per syslog facility and level) and shared by the
+    services that name it.  A service log is made once per service id and
+    follows the service's configuration: the sessions that began under an
+    earlier configuration log through it, to the target of the current one,
+    as xinetd's servers do.
     """
 
     def __init__(self, syslogPath: str = "/dev/log") -> None:
         self.syslogPath = syslogPath
-        self._targets: dict[tuple[Any, ...], LogTarget] = {}
+        self._targets: dict[LogSpec, LogTarget] = {}
+        self._serviceLogs: dict[str, ServiceLog] = {}
+
+    def serviceLog(self, config: ServiceConfig, reactor: Any) -> ServiceLog:
+        """
+        The service log of C{config}'s service, set to C{config}.
+
+        @param config: the service's current configuration.
+        @param reactor: the clock that dates the entries.
+        """
+        target = self.forSpec(config.log_type, config.id)
+        serviceLog = self._serviceLogs.get(config.id)
+        if serviceLog is None:
+            serviceLog = self._serviceLogs[config.id] = ServiceLog(config, target, reactor)
+        else:
+            serviceLog.configure(config, target)
+        return serviceLog
 
     def forSpec(self, spec: LogSpec | None, serviceId: str) -> LogTarget | None:
         """
@@ -112,13 +125,12 @@ class LogTargets:
         """
         if spec is None:
             return None
-        key = (spec.kind, spec.path, spec.facility, spec.level)
-        target = self._targets.get(key)
+        target = self._targets.get(spec)
         if target is None:
             target = self._open(spec, serviceId)
             if target is None:
                 return None
-            self._targets[key] = target
+            self._targets[spec] = target
         return target
 
     def _open(self, spec: LogSpec, serviceId: str) -> LogTarget | None:
@@ -145,13 +157,45 @@ class LogTargets:
             if reopen is not None:
                 reopen()
 
+    def retain(self, serviceIds: Iterable[str]) -> None:
+        """
+        Keep the service logs of C{serviceIds} only, after a reconfiguration:
+        the others stop writing (the remaining sessions of a removed service
+        log nothing more), and the targets that no kept service log uses
+        are closed and forgotten.
+        """
+        kept = set(serviceIds)
+        for serviceId in [serviceId for serviceId in self._serviceLogs if serviceId not in kept]:
+            self._serviceLogs.pop(serviceId).target = None
+        used = {id(serviceLog.target) for serviceLog in self._serviceLogs.values()}
+        for spec, target in list(self._targets.items()):
+            if id(target) not in used:
+                target.close()
+                del self._targets[spec]
+
     def close(self) -> None:
         """
-        Close every target.
+        Close every target; every service log stops writing.
         """
-        for target in self._targets.values():
-            target.close()
-        self._targets.clear()
+        self.retain(())
+
+
+@dataclass(frozen=True)
+class HostName:
+    """
+    What the resolver says of a client's address.
+
+    @ivar name: the address's reverse name, or L{None} if it has none.
+    @ivar paranoid: whether the name was checked and does not map back to
+        the address (its forward lookup failed or did not give the address).
+    """
+
+    name: str | None
+    paranoid: bool = False
+
+
+#: No name: none was needed, or the address has none.
+NO_NAME = HostName(None)
 
 
 class ReverseLookup(TypingProtocol):
@@ -159,27 +203,92 @@ class ReverseLookup(TypingProtocol):
     Finds the name of an address without blocking the reactor.
     """
 
-    def __call__(self, address: str) -> Deferred[str | None]:
+    def __call__(self, address: str, verify: bool) -> Deferred[HostName]:
         """
-        @return: the address's name, or L{None} if it has none.
+        @param address: the client's address.
+        @param verify: whether to check that the name maps back to the
+            address (for hosts.allow and hosts.deny).
+        @return: the address's name.
         """
 
 
-def threadedReverseLookup(reactor: Any) -> ReverseLookup:
+NameInfo = Callable[[tuple[str, int], int], tuple[str, str]]
+"""
+L{socket.getnameinfo}'s signature, for the reverse lookup.
+"""
+
+AddressInfo = Callable[..., Sequence[tuple[Any, ...]]]
+"""
+L{socket.getaddrinfo}'s signature, for the forward lookup.
+"""
+
+
+def resolveHostName(
+    address: str,
+    verify: bool,
+    getnameinfo: NameInfo = socket.getnameinfo,
+    getaddrinfo: AddressInfo = socket.getaddrinfo,
+) -> HostName:
     """
-    A L{ReverseLookup} through the system resolver, in the reactor's thread
-    pool.
+    Find the name of an address, blocking; with C{verify}, also look the
+    name up and mark it paranoid unless the address is among the results,
+    as TCP wrappers do.
+
+    @param address: the client's address.
+    @param verify: whether to check the name with a forward lookup.
+    @param getnameinfo: the reverse resolver.
+    @param getaddrinfo: the forward resolver.
+    """
+    try:
+        name = getnameinfo((address, 0), socket.NI_NAMEREQD)[0]
+    except OSError:
+        return NO_NAME
+    if not verify:
+        return HostName(name)
+    try:
+        client = clientAddress(address)
+        found = getaddrinfo(name, None, 0, socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return HostName(name, paranoid=True)
+    return HostName(name, paranoid=not any(_isAddress(info[4][0], client) for info in found))
+
+
+def _isAddress(text: str, client: IPAddress) -> bool:
+    """
+    Whether a forward lookup's address (perhaps with a C{%scope}) is
+    C{client}.
+    """
+    try:
+        return clientAddress(text.partition("%")[0]) == client
+    except ValueError:
+        return False
+
+
+def threadedReverseLookup(
+    reactor: Any,
+    getnameinfo: NameInfo = socket.getnameinfo,
+    getaddrinfo: AddressInfo = socket.getaddrinfo,
+) -> ReverseLookup:
+    """
+    A L{ReverseLookup} through L{resolveHostName}, in the reactor's thread
+    pool: the reverse and the forward lookup run in the same thread.
+
+    @param reactor: the reactor, with its thread pool.
+    @param getnameinfo: the reverse resolver.
+    @param getaddrinfo: the forward resolver.
     """
     from twisted.internet.threads import deferToThreadPool
 
-    def lookup(address: str) -> Deferred[str | None]:
-        def resolve() -> str | None:
-            try:
-                return socket.getnameinfo((address, 0), socket.NI_NAMEREQD)[0]
-            except OSError:
-                return None
-
-        d: Deferred[str | None] = deferToThreadPool(reactor, reactor.getThreadPool(), resolve)
+    def lookup(address: str, verify: bool) -> Deferred[HostName]:
+        d: Deferred[HostName] = deferToThreadPool(
+            reactor,
+            reactor.getThreadPool(),
+            resolveHostName,
+            address,
+            verify,
+            getnameinfo,
+            getaddrinfo,
+        )
         return d
 
     return lookup
@@ -224,7 +333,7 @@ class Daemon:
     @ivar hostsAccess: hosts.allow / hosts.deny, or L{None} to skip libwrap.
     @ivar hostsFiles: the paths of hosts.allow and hosts.deny, to read them
         again on reconfiguration.
-    @ivar reverseLookup: address to name.
+    @ivar reverseLookup: address to name (and whether the name maps back).
     @ivar identPort: the ident port to query (113; other values for tests).
     @ivar identTimeout: how long IDONLY waits for ident.
     @ivar environ: the environment captured at start-up, for servers.
@@ -272,13 +381,14 @@ class Daemon:
         for warning in self.hostsAccess.warnings:
             programMessage(Level.WARNING, warning)
 
-    def lookupName(self, address: str) -> Deferred[str | None]:
+    def lookupName(self, address: str, verify: bool = False) -> Deferred[HostName]:
         """
-        The reverse name of an address, or L{None}.
+        The reverse name of an address; with C{verify}, also whether it maps
+        back to the address.
         """
         if self.reverseLookup is None:
             self.reverseLookup = threadedReverseLookup(self.reactor)
-        return self.reverseLookup(address)
+        return self.reverseLookup(address, verify)
 
 
 def _addressList(entries: tuple[AddressEntry, ...] | None) -> AddressList | None:
@@ -291,9 +401,15 @@ class ServiceLog:
     """
 
     def __init__(self, config: ServiceConfig, target: LogTarget | None, reactor: Any) -> None:
+        self.reactor = reactor
+        self.configure(config, target)
+
+    def configure(self, config: ServiceConfig, target: LogTarget | None) -> None:
+        """
+        Take the service's new configuration and target.
+        """
         self.serviceId = config.id
         self.target = target
-        self.reactor = reactor
         self.success = frozenset(flag.value for flag in config.log_on_success)
         self.failure = frozenset(flag.value for flag in config.log_on_failure)
 
@@ -388,9 +504,14 @@ class ServicePolicy:
     @ivar running: the service's running servers (kept across soft
         reconfiguration).
     @ivar cps: its rate limiter.
-    @ivar log: its service log.
+    @ivar log: the service's log, shared by all the policies of the service
+        (see L{LogTargets.serviceLog}).
     @ivar onTrip: called with the wait in seconds when cps trips (the
         service deactivates its socket).
+    @ivar hostsAccess: the daemon's hosts.allow / hosts.deny when the
+        policy was made.
+    @ivar libwrapName: the service's daemon name in those files, or
+        L{None} if they do not apply to it.
     """
 
     def __init__(
@@ -405,9 +526,7 @@ class ServicePolicy:
         self.running = running if running is not None else RunningServers(daemon.processes)
         self.cps = CpsLimiter(config.cps.max, config.cps.wait)
         self.onTrip = onTrip
-        self.log = ServiceLog(
-            config, daemon.logs.forSpec(config.log_type, config.id), daemon.reactor
-        )
+        self.log = daemon.logs.serviceLog(config, daemon.reactor)
         self.onlyFrom = _addressList(config.only_from)
         self.noAccess = _addressList(config.no_access)
         self.rules = LimitRules(
@@ -416,10 +535,11 @@ class ServicePolicy:
             maxLoad=config.max_load,
             accessTimes=config.access_times or TimeIntervals(),
         )
+        self.hostsAccess = daemon.hostsAccess
         self.libwrapName: str | None = None
         if (
-            daemon.hostsAccess is not None
-            and daemon.hostsAccess.hasRules
+            self.hostsAccess is not None
+            and self.hostsAccess.hasRules
             and Flag.NOLIBWRAP not in config.flags
         ):
             self.libwrapName = libwrapDaemonName(
@@ -429,7 +549,7 @@ class ServicePolicy:
                 config.redirect is not None,
                 Flag.NAMEINARGS in config.flags,
                 config.server_args or (),
-                config.server or "",
+                config.server,
             )
         #: No rule can refuse an address (the SENSOR list aside).
         self.unrestricted = (
@@ -438,7 +558,20 @@ class ServicePolicy:
             and self.libwrapName is None
             and Flag.SENSOR not in config.flags
         )
-        self.quietUntil: dict[tuple[str, int], float] = {}
+        #: hosts.allow / hosts.deny may look at the client's name: it is
+        #: looked up and checked to map back to the address.
+        self.verifyName = (
+            self.libwrapName is not None
+            and self.hostsAccess is not None
+            and self.hostsAccess.needsReverseName(self.libwrapName)
+        )
+        #: The address checks may look at the client's name.
+        self.needsName = self.verifyName or any(
+            lists is not None and lists.needsReverseName for lists in (self.onlyFrom, self.noAccess)
+        )
+        #: When a refusal of each recent datagram sender may be logged
+        #: again, the soonest first.
+        self.quietUntil: OrderedDict[tuple[str, int], float] = OrderedDict()
         self.onCountChange: Callable[[int], None] | None = None
 
     # --- checks ------------------------------------------------------------
@@ -476,33 +609,25 @@ class ServicePolicy:
         """
         if host is None or (self.unrestricted and not self.daemon.sensor):
             return succeed(None)
-        needsName = any(
-            lists is not None and lists.needsReverseName for lists in (self.onlyFrom, self.noAccess)
-        ) or (
-            self.libwrapName is not None
-            and self.daemon.hostsAccess is not None
-            and self.daemon.hostsAccess.needsReverseName(self.libwrapName)
-        )
-        name: Deferred[str | None] = self.daemon.lookupName(host) if needsName else succeed(None)
+        name = self.daemon.lookupName(host, self.verifyName) if self.needsName else succeed(NO_NAME)
         return name.addCallback(self._decide, host)
 
-    def _decide(self, name: str | None, host: str) -> FailReason | None:
+    def _decide(self, name: HostName, host: str) -> FailReason | None:
         now = self.daemon.reactor.seconds()
         if Flag.SENSOR in self.config.flags:
             self.sense(host, now)
             return FailReason.ADDRESS
         decision = decide(
-            self.config.id, host, name, self.onlyFrom, self.noAccess, self.daemon.sensor, now
+            self.config.id, host, name.name, self.onlyFrom, self.noAccess, self.daemon.sensor, now
         )
         if decision.message is not None:
             programMessage(decision.message.level, decision.message.text)
         if not decision.allowed:
             return FailReason.ADDRESS
-        hostsAccess = self.daemon.hostsAccess
         if (
             self.libwrapName is not None
-            and hostsAccess is not None
-            and not hostsAccess.allows(self.libwrapName, host, name)
+            and self.hostsAccess is not None
+            and not self.hostsAccess.allows(self.libwrapName, host, name.name, name.paranoid)
         ):
             programMessage(
                 Level.INFO,
@@ -727,12 +852,33 @@ class ServicePolicy:
         def conclude(reason: FailReason | None) -> bool:
             if reason is None:
                 return True
-            if self.quietUntil.get(peer, 0.0) <= now:
-                self.quietUntil[peer] = now + DGRAM_FAIL_QUIET
+            if self._logsRefusal(peer, now):
                 self.log.fail(reason, host)
             return False
 
         return checked.addCallback(conclude)
+
+    def _logsRefusal(self, peer: tuple[str, int], now: float) -> bool:
+        """
+        Whether a refused datagram from C{peer} is logged: not if a refusal
+        of C{peer} was logged in the last L{DGRAM_FAIL_QUIET} seconds.
+        Senders whose quiet time is over are forgotten, the soonest first
+        (each once, so the cost does not grow with their number), and so is
+        the oldest when L{DGRAM_FAIL_SENDERS} are remembered.
+        """
+        quiet = self.quietUntil
+        while quiet:
+            oldest, until = next(iter(quiet.items()))
+            if until > now:
+                break
+            del quiet[oldest]
+        if quiet.get(peer, now) > now:
+            return False
+        quiet.pop(peer, None)
+        if len(quiet) >= DGRAM_FAIL_SENDERS:
+            quiet.popitem(last=False)
+        quiet[peer] = now + DGRAM_FAIL_QUIET
+        return True
 
 
 def localUser(connection: PendingConnection, certificate: Any) -> str | None:

@@ -33,7 +33,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from txinetd.config import Config
 from txinetd.libwrap import HostsAccess
 from txinetd.limits import LoadAverage, ProcessLimit
-from txinetd.policies import Daemon
+from txinetd.policies import Daemon, HostName
 from txinetd.service import ListeningService, XinetdService
 
 from .support import captureLog, hasIPv6, loadText, reactor, udpExchange, withTimeout
@@ -646,9 +646,9 @@ class AddressTests(ScenarioTestCase):
         names = {"127.0.0.1": "host.example.test", "127.0.0.2": "example.test.invalid"}
         asked: list[str] = []
 
-        def lookup(address: str) -> Deferred[str | None]:
+        def lookup(address: str, verify: bool) -> Deferred[HostName]:
             asked.append(address)
-            return deferLater(reactor, 0, names.get, address)
+            return deferLater(reactor, 0, lambda: HostName(names.get(address)))
 
         s = self.scenario(reverseLookup=lookup)
         s.start(s.entry("acl", " only_from = .example.test\n" + s.banners()))
@@ -1077,8 +1077,8 @@ class LibwrapTests(ScenarioTestCase):
         if names is not None:
             table = names
 
-            def lookup(address: str) -> Deferred[str | None]:
-                return succeed(table.get(address))
+            def lookup(address: str, verify: bool) -> Deferred[HostName]:
+                return succeed(HostName(table.get(address)))
 
         return self.scenario(hostsAccess=HostsAccess.fromFiles(*paths), reverseLookup=lookup)
 
