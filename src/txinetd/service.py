@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_builtins -*-
+# -*- test-case-name: tests.integration.test_builtins,tests.integration.test_service_lifecycle -*-
 """
 The service tree: one named child service per configured service, each
 owning its listening socket.
@@ -22,7 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import (
+    CancelledError,
+    Deferred,
+    DeferredList,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
@@ -65,7 +71,8 @@ __all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningS
 LISTEN_BACKLOG = 64
 DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
 SENSOR_SCAN_INTERVAL = 60
-#: Seconds running servers get between SIGTERM and SIGKILL when txinetd stops.
+#: Seconds running servers get between SIGTERM and SIGKILL when txinetd stops,
+#: when their service is removed, or when a hard reconfiguration refuses them.
 STOP_GRACE = 5.0
 STOP_POLL = 0.05
 MAX_DATAGRAM = 65536
@@ -140,21 +147,43 @@ def adoptPassedSocket(
 ) -> socket.socket:
     """
     A copy of the listening socket systemd passed for C{spec}, checked
-    against the service's socket type and C{domain}.
+    against the service's socket type and C{domain}.  A UNIX socket serves
+    only streams, and only services without address rules of their own (a
+    UNIX client has no address to match).
 
-    @raise OSError: if systemd passed no such socket, or another kind.
+    @raise OSError: if systemd passed no such socket, or one the service
+        cannot use.
     """
     fd = passed.find(spec.name, spec.index)
     if fd is None:
         which = f"named {spec.name}" if spec.name is not None else f"number {spec.index}"
         raise OSError(errno.ENOENT, f"no socket {which} from systemd; {passed.describe()}")
     sock = socket.socket(fileno=os.dup(fd))
-    wanted = socket.SOCK_STREAM if config.socket_type is SocketType.STREAM else socket.SOCK_DGRAM
-    if sock.type != wanted or (spec.domain is not None and sock.family != spec.domain):
+    try:
+        checkPassedSocket(config, spec, sock)
+    except OSError:
         sock.close()
-        raise OSError(errno.EPROTOTYPE, f"the socket from systemd is not {spec.text}'s kind")
+        raise
     sock.setblocking(not config.isInternal and config.wait)
     return sock
+
+
+def checkPassedSocket(config: ServiceConfig, spec: SystemdListen, sock: socket.socket) -> None:
+    """
+    Whether a service can use the socket systemd passed for C{spec}.
+
+    @raise OSError: if it cannot.
+    """
+    wanted = socket.SOCK_STREAM if config.socket_type is SocketType.STREAM else socket.SOCK_DGRAM
+    if sock.type != wanted or (spec.domain is not None and sock.family != spec.domain):
+        raise OSError(errno.EPROTOTYPE, f"the socket from systemd is not {spec.text}'s kind")
+    if sock.family != socket.AF_UNIX:
+        return
+    if wanted == socket.SOCK_DGRAM:
+        raise OSError(errno.EAFNOSUPPORT, f"{spec.text}: datagram services need an IP socket")
+    own = config.specified & {"only_from", "no_access"}
+    if own:
+        raise OSError(errno.EAFNOSUPPORT, f"{spec.text}: {sorted(own)[0]} needs an IP socket")
 
 
 class _AdoptedFactory(ServerFactory):
@@ -224,6 +253,7 @@ class ListeningService(Service):
         self.bindAttempted = False
         self.reactivation: Any = None
         self.rpcProgram: int | None = None
+        self.ending: set[Deferred[None]] = set()
         self.tlsFront: Any = None
         self.redirectTLS: Any = None
         self.secure(config)
@@ -231,17 +261,15 @@ class ListeningService(Service):
             self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
 
-    def secure(self, config: ServiceConfig) -> bool:
+    def secure(self, config: ServiceConfig) -> None:
         """
         Read the TLS certificates of C{config} (for the connections accepted
         from now on); on failure the ones in use stay, and a service that
-        has none cannot be activated.
-
-        @return: whether they were read.
+        has none cannot be activated (see L{tlsMissing}).
         """
         if config.tls is None and config.redirectTLS is None:
             self.tlsFront = self.redirectTLS = None
-            return True
+            return
         # Only services that use TLS load it.
         from txinetd.tls import TLSError, TLSFront, clientCreator, serverOptions
 
@@ -252,9 +280,21 @@ class ListeningService(Service):
             target = None if config.redirectTLS is None else clientCreator(config.redirectTLS)
         except TLSError as e:
             programMessage(Level.ERROR, f"Service {config.id}: TLS: {e}")
-            return False
+            # A side the new configuration no longer wants is dropped all
+            # the same.
+            front = self.tlsFront if config.tls is not None else None
+            target = self.redirectTLS if config.redirectTLS is not None else None
         self.tlsFront, self.redirectTLS = front, target
-        return True
+
+    def tlsMissing(self, config: ServiceConfig) -> bool:
+        """
+        Whether C{config} wants TLS (in front, or to the redirect target)
+        that the service does not have: it must not listen then, rather
+        than serve or relay in the clear.
+        """
+        return (config.tls is not None and self.tlsFront is None) or (
+            config.redirectTLS is not None and self.redirectTLS is None
+        )
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -273,6 +313,13 @@ class ListeningService(Service):
         if self.bindAttempted or not self.config.listens:
             return
         self.bindAttempted = True
+        self.listen()
+
+    def listen(self) -> None:
+        """
+        Activate the service and register it with the portmapper if it is
+        an RPC one; a failure is logged and leaves it inactive.
+        """
         if self.activate():
             if ServiceType.RPC in self.config.type:
                 self.registerRpc()
@@ -285,7 +332,7 @@ class ListeningService(Service):
 
         @return: whether it worked (the error is logged).
         """
-        if self.config.tls is not None and self.tlsFront is None:
+        if self.tlsMissing(self.config):
             return False
         try:
             sock = openListeningSocket(self.config, self.daemon.listenFds)
@@ -377,9 +424,8 @@ class ListeningService(Service):
         ended.
         """
         old = self.policy
-        if not self.secure(config) and config.tls is not None and self.tlsFront is None:
-            # TLS is wanted and no certificate could be read: never serve
-            # plaintext instead.
+        self.secure(config)
+        if self.tlsMissing(config):
             self.deactivate()
         self.config = config
         self.plugin = internalServiceOf(config, self.daemon.internals)
@@ -389,6 +435,24 @@ class ListeningService(Service):
         self.policy.onCountChange = old.onCountChange
         if hard:
             self.recheckSessions()
+        if self.idle:
+            # As xinetd, which frees a service that failed and starts it as
+            # a new one on the next reconfiguration.
+            self.bindAttempted = True
+            self.listen()
+
+    @property
+    def idle(self) -> bool:
+        """
+        Whether the service runs and should listen, but does not and will
+        not by itself (its bind failed, or TLS was missing).
+        """
+        return (
+            bool(self.running)
+            and self.port is None
+            and self.reactivation is None
+            and self.config.listens
+        )
 
     def sessions(self) -> list[Session]:
         """
@@ -403,25 +467,34 @@ class ListeningService(Service):
         """
         sessions = self.sessions()
         for session in sessions:
-            recheck(self.policy, session).addCallback(_stopIfRefused, session)
+            recheck(self.policy, session).addCallback(self._endIfRefused, session)
+        excess: list[Session] = []
         instances = self.config.instances
         if instances is not None:
-            for session in sessions[instances:]:
-                session.stop()
+            excess += sessions[instances:]
         perSource = self.config.per_source
         if perSource is not None:
             seen: dict[str | None, int] = {}
             for session in sessions:
                 seen[session.host] = seen.get(session.host, 0) + 1
                 if session.host is not None and seen[session.host] > perSource:
-                    session.stop()
+                    excess.append(session)
+        if excess:
+            self.end(excess)
 
-    def stopSessions(self, force: bool) -> None:
+    def _endIfRefused(self, reason: object, session: Session) -> None:
+        if reason is not None:
+            self.end([session])
+
+    def end(self, sessions: list[Session]) -> None:
         """
-        Ask every running session to end.
+        End some of the service's sessions (see L{terminate}); when the
+        service stops first, the daemon ends them with the others.
         """
-        for session in self.sessions():
-            session.stop(force)
+        ending = terminate(self.reactor, lambda: sessions)
+        self.ending.add(ending)
+        ending.addErrback(lambda failure: failure.trap(CancelledError))
+        ending.addBoth(lambda _: self.ending.discard(ending))
 
     def connectionAccepted(self, connection: PendingConnection) -> None:
         if self.tlsFront is not None:
@@ -733,11 +806,17 @@ class ListeningService(Service):
             self.port.startReading()
 
     def stopService(self) -> Any:
+        """
+        Stop listening (and stay so: nothing listens again by itself).  It
+        may be called again, to no effect.
+        """
         super().stopService()
         self.bindAttempted = False
         if self.reactivation is not None:
             self.reactivation.cancel()
             self.reactivation = None
+        for ending in list(self.ending):
+            ending.cancel()
         return self.deactivate()
 
 
@@ -789,6 +868,8 @@ class XinetdService(MultiService):
         if isinstance(self.daemon.spawner, Spawner):
             self.daemon.spawner.setServiceParent(self)
         self.leaveServersRunning = False
+        #: Removed services whose sessions may still run.
+        self.retired: list[ListeningService] = []
         self.dumpFile = dumpFile
         self.pidFile = pidFile
         self.sensorScan = LoopingCall(self.expireSensor)
@@ -829,6 +910,17 @@ class XinetdService(MultiService):
         The services of the tree.
         """
         return [child for child in self if isinstance(child, ListeningService)]
+
+    def available(self) -> list[ListeningService]:
+        """
+        The services that listen, or will again after a pause (as xinetd's
+        available services).
+        """
+        return [
+            child
+            for child in self.listening()
+            if child.port is not None or child.reactivation is not None
+        ]
 
     def reconfigure(self, hard: bool) -> Deferred[None]:
         """
@@ -884,15 +976,16 @@ class XinetdService(MultiService):
             programMessage(Level.NOTICE, f"readjusting service {newConfig.id}")
             child.reconfigure(newConfig, hard)
         for child in plan.removed:
-            if hard:
-                child.stopSessions(force=False)
             child.disownServiceParent()
             programMessage(Level.NOTICE, f"service {child.config.id} deactivated")
+            self.retired.append(child)
+            if hard:
+                child.end(child.sessions())
         for newConfig in plan.added:
             self.addListening(newConfig)
         self.daemon.logs.reopen()
         programMessage(Level.NOTICE, plan.summary())
-        if not self.listening() and not self.stayalive:
+        if not self.available() and not self.stayalive:
             programMessage(Level.CRITICAL, "No available services. Exiting")
             self.reactor.stop()
 
@@ -917,7 +1010,7 @@ class XinetdService(MultiService):
         """
         return [
             ServerState(child.config.id, session.pid, session.host, session.started)
-            for child in self.listening()
+            for child in self.owners()
             for session in child.sessions()
         ]
 
@@ -927,7 +1020,7 @@ class XinetdService(MultiService):
         """
         errors = []
         total = 0
-        for child in self.listening():
+        for child in self.owners():
             sessions = len(child.sessions())
             total += sessions
             if sessions != child.servers.running:
@@ -1031,8 +1124,7 @@ class XinetdService(MultiService):
         Log C{Started working: N available services} and tell systemd that
         txinetd is ready.
         """
-        active = [child for child in self if getattr(child, "port", None) is not None]
-        count = len(active)
+        count = len([child for child in self.listening() if child.port is not None])
         noun = "service" if count == 1 else "services"
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
         systemd.notify(f"READY=1\nSTATUS=Started working: {count} available {noun}")
@@ -1046,7 +1138,13 @@ class XinetdService(MultiService):
                 loop.stop()
         if self.pidFile is not None:
             removePidFile(self.pidFile)
-        ending = succeed(None) if self.leaveServersRunning else self.endSessions()
+        # Accept nothing more while the running servers end; the services
+        # are stopped again, to no effect, with the rest of the tree.
+        ending: Deferred[Any] = DeferredList(
+            [maybeDeferred(child.stopService) for child in self.owners()]
+        )
+        if not self.leaveServersRunning:
+            ending.addCallback(lambda _: self.endSessions())
         ending.addCallback(lambda _: super(XinetdService, self).stopService())
         ending.addCallback(self._stopped)
         return ending
@@ -1056,41 +1154,25 @@ class XinetdService(MultiService):
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
 
+    def owners(self) -> list[ListeningService]:
+        """
+        The services of the tree, and the removed ones whose sessions still
+        run.
+        """
+        self.retired = [child for child in self.retired if child.sessions() or child.ending]
+        return self.listening() + self.retired
+
     def sessions(self) -> list[Session]:
         """
-        Every running session of every service.
+        Every running session of every service, removed ones included.
         """
-        return [session for child in self.listening() for session in child.sessions()]
+        return [session for child in self.owners() for session in child.sessions()]
 
     def endSessions(self, grace: float = STOP_GRACE) -> Deferred[None]:
         """
-        Ask every running server to end (SIGTERM), kill those still running
-        after C{grace} seconds (SIGKILL), and fire when all have ended (or,
-        for servers that even SIGKILL does not end, after another grace).
+        End every running session (see L{terminate}).
         """
-        done: Deferred[None] = Deferred()
-        deadline = self.reactor.seconds() + grace
-        for session in self.sessions():
-            session.stop(force=False)
-
-        def poll(killed: bool) -> None:
-            remaining = self.sessions()
-            now = self.reactor.seconds()
-            if not remaining or (killed and now >= deadline + grace):
-                done.callback(None)
-                return
-            if not killed and now >= deadline:
-                for session in remaining:
-                    programMessage(
-                        Level.WARNING,
-                        f"Sending signal 9 to {session.policy.config.id} server {session.pid}",
-                    )
-                    session.stop(force=True)
-                killed = True
-            self.reactor.callLater(STOP_POLL, poll, killed)
-
-        poll(False)
-        return done
+        return terminate(self.reactor, self.sessions, grace)
 
 
 #: Linux's IPV6_ADDRFORM socket option (not in Python's socket module).
@@ -1130,9 +1212,41 @@ def removePidFile(path: str) -> None:
         os.unlink(path)
 
 
-def _stopIfRefused(reason: object, session: Session) -> None:
-    if reason is not None:
-        session.stop()
+def terminate(
+    reactor: Any, sessions: Callable[[], list[Session]], grace: float = STOP_GRACE
+) -> Deferred[None]:
+    """
+    Ask running sessions to end (a server gets SIGTERM), end those still
+    running after C{grace} seconds at once (SIGKILL), and fire when all
+    have ended (or, for servers that even SIGKILL does not end, after
+    another grace).  Cancelling it stops it where it is.
+
+    @param sessions: the sessions to end, asked again at every poll.
+    """
+    polls: list[Any] = []
+    done: Deferred[None] = Deferred(lambda _: polls[-1].cancel())
+    deadline = reactor.seconds() + grace
+    for session in sessions():
+        session.stop(force=False)
+
+    def poll(killed: bool) -> None:
+        remaining = [session for session in sessions() if not session.done]
+        now = reactor.seconds()
+        if not remaining or (killed and now >= deadline + grace):
+            done.callback(None)
+            return
+        if not killed and now >= deadline:
+            for session in remaining:
+                programMessage(
+                    Level.WARNING,
+                    f"Sending signal 9 to {session.policy.config.id} server {session.pid}",
+                )
+                session.stop(force=True)
+            killed = True
+        polls[:] = [reactor.callLater(STOP_POLL, poll, killed)]
+
+    poll(False)
+    return done
 
 
 def reportDiagnostics(config: Config) -> None:

@@ -1,0 +1,341 @@
+# -*- test-case-name: tests.integration.test_service_lifecycle -*-
+"""
+The life of the services of a tree on the real reactor: a service that
+wants TLS it cannot have never listens, a service that could not listen
+comes back on the next reconfiguration, a socket passed by systemd that a
+service cannot use leaves it inactive, nothing is accepted while the daemon
+stops, and the servers of removed services are ended with the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pwd
+import signal
+import socket
+import sys
+from collections.abc import Generator
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.trial.unittest import TestCase
+
+from tests.certificates import Authority
+from txinetd.config import Config, loadConfig
+from txinetd.endpoint import RedirectTLS
+from txinetd.policies import Daemon
+from txinetd.service import STOP_GRACE, ListeningService, XinetdService
+from txinetd.systemd import ListenFds
+
+from .support import (
+    captureLog,
+    freePorts,
+    internalService,
+    pollUntil,
+    reactor,
+    tcpExchange,
+    withTimeout,
+    writeConfig,
+)
+from .test_operating import Client
+
+Generated = Generator[Deferred[Any], Any, None]
+
+HOST = "127.0.0.1"
+MISBEHAVE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers", "misbehave.py"
+)
+
+
+def echo(serviceId: str, port: int, extra: str = "") -> str:
+    """
+    An internal echo stream service on L{HOST}.
+    """
+    return internalService("echo", "stream", port, f" bind = {HOST}\n{extra}").replace(
+        "id = echo-stream", f"id = {serviceId}"
+    )
+
+
+def misbehaving(serviceId: str, port: int, how: str, extra: str = "") -> str:
+    """
+    A stream service on L{HOST} whose server is C{misbehave.py how}, run as
+    the test's user.
+    """
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    return (
+        f"service {serviceId}\n{{\n type = UNLISTED\n socket_type = stream\n wait = no\n"
+        f" protocol = tcp\n port = {port}\n bind = {HOST}\n user = {user}\n"
+        f" server = {sys.executable}\n server_args = -I -S {MISBEHAVE} {how}\n{extra}}}\n"
+    )
+
+
+def refused(port: int) -> bool:
+    """
+    Whether a connection to C{port} on L{HOST} is refused.
+    """
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) == errno.ECONNREFUSED
+
+
+def alive(pid: int) -> bool:
+    """
+    Whether C{pid} exists and is not a zombie.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def killIfAlive(pid: int) -> None:
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class Tree:
+    """
+    A tree on the real reactor whose configuration file a test rewrites.
+    """
+
+    def __init__(self, case: TestCase, text: str, daemon: Daemon | None = None) -> None:
+        self.case = case
+        self.path = writeConfig(text)
+        self.tree = XinetdService(self.load(), reactor, daemon, loader=self.load)
+        self.tree.privilegedStartService()
+        self.tree.startService()
+        case.addCleanup(self.stop)
+
+    def load(self) -> Config:
+        config = loadConfig(self.path, baseDirectory=os.path.dirname(self.path))
+        self.case.assertEqual(config.errors, ())
+        return config
+
+    def stop(self) -> Any:
+        if self.tree.running:
+            return self.tree.stopService()
+        return None
+
+    def reload(self, text: str, hard: bool = True) -> None:
+        with open(self.path, "w") as f:
+            f.write(text)
+        self.tree.reconfigure(hard)
+
+    def child(self, name: str) -> ListeningService:
+        child = self.tree.getServiceNamed(name)
+        assert isinstance(child, ListeningService)
+        return child
+
+    @inlineCallbacks
+    def hold(self, port: int) -> Generator[Deferred[Any], Any, tuple[Client, int]]:
+        """
+        Connect to a L{misbehaving} server and keep the connection.
+
+        @return: the client and the server's pid.
+        """
+        client = yield withTimeout(
+            connectProtocol(TCP4ClientEndpoint(reactor, HOST, port), Client())
+        )
+        self.case.addCleanup(client.abort)
+        yield pollUntil(lambda: client.received.endswith(b"\n") or None, lambda: "ready")
+        pid = int(bytes(client.received).split()[1])
+        self.case.addCleanup(killIfAlive, pid)
+        return client, pid
+
+
+class TLSGuardTests(TestCase):
+    """
+    A service that wants TLS to its redirect target, when the CA file cannot
+    be read, never listens (it would relay in the clear).
+    """
+
+    def setUp(self) -> None:
+        self.log = captureLog(self)
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        self.authority = Authority(directory)
+        self.port, self.target = freePorts(2)
+
+    def redirect(self, tls: str = "") -> str:
+        return (
+            f"service relay\n{{\n type = UNLISTED\n socket_type = stream\n wait = no\n"
+            f" protocol = tcp\n port = {self.port}\n bind = {HOST}\n user = nobody\n"
+            f" redirect = {HOST} {self.target}\n{tls}}}\n"
+        )
+
+    def test_startWithoutCA(self) -> None:
+        tls = f" redirect_tls = yes\n redirect_tls_ca = {self.authority.path}\n"
+        path = writeConfig(self.redirect(tls))
+        config = loadConfig(path, baseDirectory=os.path.dirname(path))
+        self.assertEqual(config.errors, ())
+        os.unlink(self.authority.path)
+        tree = XinetdService(config, reactor)
+        tree.privilegedStartService()
+        tree.startService()
+        self.addCleanup(tree.stopService)
+        child = tree.getServiceNamed("relay")
+        assert isinstance(child, ListeningService)
+        self.assertIsNone(child.address)
+        self.assertTrue(refused(self.port))
+        self.assertIn("Service relay failed to start and is deactivated.", self.log)
+
+    def test_reloadWithoutCA(self) -> None:
+        """
+        A reconfiguration that adds C{redirect_tls} with an unreadable CA
+        closes the socket; one that drops it listens again.
+        """
+        tree = Tree(self, self.redirect())
+        child = tree.child("relay")
+        self.assertIsNotNone(child.address)
+        missing = RedirectTLS("localhost", "/nonexistent/ca.pem")
+        child.reconfigure(replace(child.config, redirectTLS=missing), hard=False)
+        self.assertIsNone(child.address)
+        self.assertTrue(refused(self.port))
+        tree.reload(self.redirect())
+        self.assertIsNotNone(child.address)
+
+
+class RevivalTests(TestCase):
+    """
+    A service kept across a reconfiguration that could not listen is
+    started again, as xinetd starts a failed service as a new one.
+    """
+
+    @inlineCallbacks
+    def test_bindFailedThenFree(self) -> Generated:
+        log = captureLog(self)
+        port, other = freePorts(2)
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind((HOST, port))
+        holder.listen(1)
+        text = echo("e", port) + echo("other", other)
+        tree = Tree(self, text)
+        self.assertIsNone(tree.child("e").address)
+        self.assertIn("bind failed (Address already in use (errno = 98)). service = e", log)
+        holder.close()
+        tree.reload(text)
+        self.assertEqual(tree.child("e").address, (HOST, port))
+        echoed = yield tcpExchange(HOST, port, b"back")
+        self.assertEqual(echoed, b"back")
+
+    def test_noAvailableServices(self) -> None:
+        """
+        A reconfiguration that leaves no service listening ends the daemon,
+        even when a service that could not listen is kept.
+        """
+        log = captureLog(self)
+        (port,) = freePorts(1)
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind((HOST, port))
+        holder.listen(1)
+        tree = Tree(self, echo("e", port))
+        stops: list[bool] = []
+
+        class Reactor:
+            def stop(self) -> None:
+                stops.append(True)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(reactor, name)
+
+        tree.tree.reactor = Reactor()
+        tree.reload(echo("e", port))
+        self.assertEqual(stops, [True])
+        self.assertIn("No available services. Exiting", log)
+
+
+class PassedSocketTests(TestCase):
+    """
+    A datagram service given a UNIX socket by systemd fails to start like a
+    service whose bind fails, and the daemon goes on.
+    """
+
+    def test_unixDatagram(self) -> None:
+        log = captureLog(self)
+        passed = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(passed.close)
+        (port,) = freePorts(1)
+        text = (
+            "service echo\n{\n type = INTERNAL UNLISTED\n id = echo-dgram\n"
+            " socket_type = dgram\n wait = yes\n listen = systemd:name=passed\n}\n"
+            + echo("other", port)
+        )
+        daemon = Daemon(reactor, listenFds=ListenFds((passed.fileno(),), ("passed",)))
+        tree = Tree(self, text, daemon)
+        self.assertIsNone(tree.child("echo-dgram").address)
+        self.assertIsNotNone(tree.child("other").address)
+        self.assertIn(
+            "bind failed (systemd:name=passed: datagram services need an IP socket "
+            "(errno = 97)). service = echo-dgram",
+            log,
+        )
+
+
+class StopTests(TestCase):
+    """
+    While the daemon stops, its services accept no connection.
+    """
+
+    @inlineCallbacks
+    def test_nothingAcceptedDuringGrace(self) -> Generated:
+        port, other = freePorts(2)
+        tree = Tree(self, misbehaving("stubborn", port, "stubborn") + echo("e", other))
+        client, pid = yield tree.hold(port)
+        stopping = tree.tree.stopService()
+        self.assertNoResult(stopping)
+        self.assertTrue(refused(port))
+        self.assertTrue(refused(other))
+        self.assertTrue(alive(pid))
+        os.kill(pid, signal.SIGKILL)
+        yield withTimeout(stopping)
+        yield withTimeout(client.closed)
+
+
+class RemovedServiceTests(TestCase):
+    """
+    The servers of removed services are still the daemon's: a soft
+    reconfiguration leaves them running until the daemon stops, a hard one
+    ends them (SIGKILL after the grace period if SIGTERM does not), as it
+    ends those the new rules refuse.
+    """
+
+    @inlineCallbacks
+    def test_softRemovalEndedAtStop(self) -> Generated:
+        port, other = freePorts(2)
+        tree = Tree(self, misbehaving("hang", port, "hang") + echo("e", other))
+        client, pid = yield tree.hold(port)
+        tree.reload(echo("e", other), hard=False)
+        self.assertNotIn("hang", tree.tree.namedServices)
+        self.assertEqual([session.pid for session in tree.tree.sessions()], [pid])
+        self.assertTrue(alive(pid))
+        yield withTimeout(tree.tree.stopService())
+        yield withTimeout(client.closed)
+        yield pollUntil(lambda: not alive(pid) or None, lambda: f"{pid} ended")
+
+    @inlineCallbacks
+    def test_hardRemovalAndRefusalKill(self) -> Generated:
+        log = captureLog(self)
+        removedPort, keptPort = freePorts(2)
+        kept = misbehaving("kept", keptPort, "stubborn")
+        tree = Tree(self, misbehaving("removed", removedPort, "stubborn") + kept)
+        removed, removedPid = yield tree.hold(removedPort)
+        refusedClient, refusedPid = yield tree.hold(keptPort)
+        start = reactor.seconds()
+        tree.reload(misbehaving("kept", keptPort, "stubborn", " only_from = 127.0.0.2\n"))
+        self.assertEqual(
+            sorted(session.pid for session in tree.tree.sessions()),
+            sorted([removedPid, refusedPid]),
+        )
+        yield withTimeout(removed.closed, STOP_GRACE + 5)
+        yield withTimeout(refusedClient.closed, STOP_GRACE + 5)
+        self.assertGreaterEqual(reactor.seconds() - start, STOP_GRACE - 1)
+        for name, pid in (("removed", removedPid), ("kept", refusedPid)):
+            self.assertIn(f"Sending signal 9 to {name} server {pid}", log)
+        yield pollUntil(lambda: tree.tree.sessions() == [] or None, lambda: "no session")
