@@ -12,6 +12,7 @@ import os
 import pwd
 import resource
 import socket
+from collections.abc import Mapping
 from dataclasses import replace
 
 from twisted.internet.testing import MemoryReactor
@@ -29,10 +30,8 @@ from txinetd.external import (
     daemonUmask,
     defaultFileLimit,
     drain,
-    environmentFor,
     peekSender,
     serverSpec,
-    specFor,
     supplementaryGroups,
 )
 from txinetd.logformat import NO_ADDRESS
@@ -40,6 +39,37 @@ from txinetd.spawn import SpawnSpec
 
 INFINITY = resource.RLIM_INFINITY
 PEER = ("192.0.2.9", 40123)
+
+
+def environmentFor(
+    config: ServiceConfig,
+    environ: Mapping[str, str],
+    peer: tuple[str, int] | None,
+    extra: Mapping[str, str] | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """
+    A server's whole environment as the spawner makes it: the
+    L{clientEnvironment} after the L{baseEnvironment}, a name in both
+    keeping its place with the client's value.
+    """
+    result = dict(baseEnvironment(config, environ))
+    result.update(clientEnvironment(peer, extra))
+    return tuple(result.items())
+
+
+def specFor(
+    config: ServiceConfig,
+    peer: tuple[str, int] | None,
+    environ: Mapping[str, str],
+    euid: int,
+    fileLimit: int,
+    umask: int,
+) -> SpawnSpec:
+    """
+    The L{serverSpec} of C{config} with one client's whole environment.
+    """
+    spec = serverSpec(config, environ, euid, fileLimit, umask)
+    return replace(spec, env=environmentFor(config, environ, peer))
 
 
 def serviceText(*lines: str) -> str:
@@ -373,7 +403,7 @@ class ServerSpecTests(ConfigCase):
 
     def test_sameAsSpecForButClient(self) -> None:
         """
-        It is L{specFor} without the client's variables.
+        It is the whole spec without the client's variables.
         """
         config = self.service("user = nobody", "groups = yes", "rlimit_files = UNLIMITED")
         spec = serverSpec(config, ENVIRON, 0, 1024, 0o022)

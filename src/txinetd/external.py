@@ -98,22 +98,6 @@ def clientEnvironment(
     return tuple(result.items())
 
 
-def environmentFor(
-    config: ServiceConfig,
-    environ: Mapping[str, str],
-    peer: tuple[str, int] | None,
-    extra: Mapping[str, str] | None = None,
-) -> tuple[tuple[str, str], ...]:
-    """
-    A server's whole environment: the L{clientEnvironment} after the
-    L{baseEnvironment}, a name in both keeping its place with the client's
-    value (what the spawner makes of the two).
-    """
-    result = dict(baseEnvironment(config, environ))
-    result.update(clientEnvironment(peer, extra))
-    return tuple(result.items())
-
-
 def supplementaryGroups(config: ServiceConfig) -> tuple[int, ...] | None:
     """
     With C{groups = yes} and a C{user}: the user's groups (initgroups);
@@ -160,22 +144,6 @@ def serverSpec(
     @raise ValueError: if the server cannot be started as configured.
     """
     return _spec(config, baseEnvironment(config, environ), euid, fileLimit, umask)
-
-
-def specFor(
-    config: ServiceConfig,
-    peer: tuple[str, int] | None,
-    environ: Mapping[str, str],
-    euid: int,
-    fileLimit: int,
-    umask: int,
-    extra: Mapping[str, str] | None = None,
-) -> SpawnSpec:
-    """
-    Everything a service's server is started with, for one client
-    (C{extra}: environment variables added last), in one record.
-    """
-    return _spec(config, environmentFor(config, environ, peer, extra), euid, fileLimit, umask)
 
 
 def _spec(

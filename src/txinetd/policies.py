@@ -69,8 +69,7 @@ from txinetd.logformat import (
     formatTraffic,
     formatUserid,
 )
-from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget
-from txinetd.observers import programMessage as programMessage
+from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.systemd import ListenFds
 
 #: struct ucred: pid, uid, gid.

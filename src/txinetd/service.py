@@ -42,25 +42,32 @@ from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
 from txinetd.endpoint import SystemdListen, TCPListen, UNIXListen, openUnixSocket, removeUnixSocket
 from txinetd.errors import Severity
-from txinetd.external import ReadableWatcher, acceptAndClose, drain, peekSender, specFor
+from txinetd.external import (
+    ReadableWatcher,
+    acceptAndClose,
+    clientEnvironment,
+    drain,
+    peekSender,
+    serverSpec,
+)
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext, InternalServices, shouldAnswer
 from txinetd.introspect import StateView
 from txinetd.limits import RunningServers
 from txinetd.logformat import Level
+from txinetd.observers import programMessage
 from txinetd.policies import (
     Daemon,
     ServedProtocol,
     ServicePolicy,
     Session,
     Starter,
-    programMessage,
     recheck,
 )
 from txinetd.redirect import Relay, describeConnectError
 from txinetd.reload import SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
-from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError
+from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 from txinetd.systemd import ListenFds
 from txinetd.tcpmux import multiplex
 
@@ -248,6 +255,8 @@ class ListeningService(Service):
         self.servers = RunningServers(daemon.processes)
         self.policy = ServicePolicy(config, daemon, self.servers, onTrip=self.deactivateFor)
         self.plugin = internalServiceOf(config, daemon.internals)
+        #: What the service's servers are started with, made at the first.
+        self.serverSpec: SpawnSpec | None = None
         self.port: Any = None
         self.socket: socket.socket | None = None
         self.bindAttempted = False
@@ -429,6 +438,7 @@ class ListeningService(Service):
             self.deactivate()
         self.config = config
         self.plugin = internalServiceOf(config, self.daemon.internals)
+        self.serverSpec = None
         self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)
         if config.cps == old.config.cps:
             self.policy.cps = old.cps
@@ -587,10 +597,14 @@ class ListeningService(Service):
         (C{extra}: more environment variables).
         """
         daemon = self.daemon
-        spec = specFor(
-            self.config, peer, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask, extra
+        if self.serverSpec is None:
+            # Once per configuration: only the client's variables change.
+            self.serverSpec = serverSpec(
+                self.config, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask
+            )
+        spawning: Deferred[RunningProcess] = daemon.spawner.spawn(
+            self.serverSpec, fd, clientEnvironment(peer, extra)
         )
-        spawning: Deferred[RunningProcess] = daemon.spawner.spawn(spec, fd)
         return spawning
 
     def serverStarted(self, process: RunningProcess, session: Session) -> RunningProcess:
@@ -615,12 +629,10 @@ class ListeningService(Service):
         """
         session.abandon()
         error = failure.value
-        reason = str(error)
         if isinstance(error, SpawnError):
-            reason = error.reason
-            if error.errno is not None:
-                reason = f"{reason} (errno = {error.errno})"
-        programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {reason}")
+            programMessage(Level.ERROR, error.describe())
+        else:
+            programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {error}")
 
     def startExternal(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -983,6 +995,7 @@ class XinetdService(MultiService):
                 child.end(child.sessions())
         for newConfig in plan.added:
             self.addListening(newConfig)
+        self.daemon.logs.retain(child.config.id for child in self.owners())
         self.daemon.logs.reopen()
         programMessage(Level.NOTICE, plan.summary())
         if not self.available() and not self.stayalive:

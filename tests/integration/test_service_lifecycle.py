@@ -4,7 +4,8 @@ The life of the services of a tree on the real reactor: a service that
 wants TLS it cannot have never listens, a service that could not listen
 comes back on the next reconfiguration, a socket passed by systemd that a
 service cannot use leaves it inactive, nothing is accepted while the daemon
-stops, and the servers of removed services are ended with the others.
+stops, the servers of removed services are ended with the others, and a
+log file no service names any more is closed.
 """
 
 from __future__ import annotations
@@ -339,3 +340,33 @@ class RemovedServiceTests(TestCase):
         for name, pid in (("removed", removedPid), ("kept", refusedPid)):
             self.assertIn(f"Sending signal 9 to {name} server {pid}", log)
         yield pollUntil(lambda: tree.tree.sessions() == [] or None, lambda: "no session")
+
+
+class LogFileTests(TestCase):
+    """
+    A FILE log that no service names any more after a reconfiguration is
+    closed, and not made again by the next one.
+    """
+
+    def openPaths(self) -> set[str]:
+        paths = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+        return paths
+
+    def test_unusedLogClosed(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        old, new = os.path.join(directory, "a.log"), os.path.join(directory, "b.log")
+        (port,) = freePorts(1)
+        tree = Tree(self, echo("e", port, f" log_type = FILE {old}\n"))
+        self.assertIn(old, self.openPaths())
+        tree.reload(echo("e", port, f" log_type = FILE {new}\n"))
+        os.unlink(old)
+        tree.reload(echo("e", port, f" log_type = FILE {new}\n"))
+        paths = self.openPaths()
+        self.assertEqual(
+            (old in paths, os.path.exists(old), new in paths, os.path.exists(new)),
+            (False, False, True, True),
+        )
