@@ -43,7 +43,7 @@ class CpsLimiterTests(SynchronousTestCase):
         With C{cps = 2 3}, the third connection within a second trips; after
         the wait, two more succeed and the third trips again.
         """
-        limiter = CpsLimiter(2, 3)
+        limiter = CpsLimiter(2)
         self.assertEqual(trips(limiter, [100.0, 100.3, 100.9]), [False, False, True])
         self.assertEqual(trips(limiter, [103.0, 103.1, 103.2]), [False, False, True])
 
@@ -52,7 +52,7 @@ class CpsLimiterTests(SynchronousTestCase):
         The window lasts C{max} seconds and the rate is the count divided by
         the whole seconds elapsed, integer division.
         """
-        limiter = CpsLimiter(5, 10)
+        limiter = CpsLimiter(5)
         # Window starts at 0; at 2 s the rate is count // 2.
         self.assertEqual(trips(limiter, [0.0] + [1.0] * 4 + [2.0] * 6), [False] * 11)
         self.assertEqual(trips(limiter, [2.5]), [True])
@@ -64,7 +64,7 @@ class CpsLimiterTests(SynchronousTestCase):
         A trip leaves the count as it is: within the window, the next
         request trips again.
         """
-        limiter = CpsLimiter(2, 1)
+        limiter = CpsLimiter(2)
         self.assertEqual(trips(limiter, [0.0, 0.0, 0.0]), [False, False, True])
         self.assertEqual(trips(limiter, [1.0]), [True])
         self.assertEqual(trips(limiter, [2.0, 2.0]), [False, False])
@@ -73,14 +73,14 @@ class CpsLimiterTests(SynchronousTestCase):
         """
         A clock that went backwards does not trip.
         """
-        limiter = CpsLimiter(2, 1)
+        limiter = CpsLimiter(2)
         self.assertEqual(trips(limiter, [10.0, 10.0, 8.0, 8.0, 8.0]), [False] * 5)
 
     def test_disabled(self) -> None:
         """
         C{cps = 0 n} never trips.
         """
-        limiter = CpsLimiter(0, 5)
+        limiter = CpsLimiter(0)
         self.assertEqual(trips(limiter, [1.0] * 1000), [False] * 1000)
 
 
@@ -245,7 +245,7 @@ class CheckLimitsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.cps = CpsLimiter(0, 10)
+        self.cps = CpsLimiter(0)
         self.servers = RunningServers()
         self.load = 0.0
         self.processes = ProcessLimit(None)
@@ -275,7 +275,7 @@ class CheckLimitsTests(SynchronousTestCase):
         With every check failing, each fix reveals the next, in the order
         cps, load, time, instances, per_source, process limit.
         """
-        self.cps = CpsLimiter(1, 10)
+        self.cps = CpsLimiter(1)
         self.cps.request(0.0)
         self.load = 5.0
         self.servers.started(1, "192.0.2.1")
@@ -288,7 +288,7 @@ class CheckLimitsTests(SynchronousTestCase):
             accessTimes=parseAccessTimes(["8:00-9:00"]),
         )
         seen = [self.check(rules)]
-        self.cps = CpsLimiter(0, 10)
+        self.cps = CpsLimiter(0)
         seen.append(self.check(rules))
         self.load = 0.0
         seen.append(self.check(rules))
@@ -322,7 +322,7 @@ class CheckLimitsTests(SynchronousTestCase):
         """
         Requests that a later check refuses still count toward cps.
         """
-        self.cps = CpsLimiter(2, 10)
+        self.cps = CpsLimiter(2)
         rules = LimitRules(instances=0)
         self.assertEqual(
             [self.check(rules, now=50.0) for _ in range(3)],

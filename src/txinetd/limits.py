@@ -31,13 +31,10 @@ class CpsLimiter:
     starts a new one.
 
     @ivar maxPerSecond: the C{max} value; C{0} disables the limiter.
-    @ivar waitSeconds: how long the service stays closed after a trip (the
-        caller applies it).
     """
 
-    def __init__(self, maxPerSecond: int, waitSeconds: int) -> None:
+    def __init__(self, maxPerSecond: int) -> None:
         self.maxPerSecond = maxPerSecond
-        self.waitSeconds = waitSeconds
         self._count = 0
         self._windowStart = 0
 

@@ -505,8 +505,8 @@ class ServicePolicy:
     @ivar cps: its rate limiter.
     @ivar log: the service's log, shared by all the policies of the service
         (see L{LogTargets.serviceLog}).
-    @ivar onTrip: called with the wait in seconds when cps trips (the
-        service deactivates its socket).
+    @ivar onTrip: called with the wait in seconds and the reason when cps
+        trips (the service logs it and deactivates its socket).
     @ivar hostsAccess: the daemon's hosts.allow / hosts.deny when the
         policy was made.
     @ivar libwrapName: the service's daemon name in those files, or
@@ -523,7 +523,7 @@ class ServicePolicy:
         self.config = config
         self.daemon = daemon
         self.running = running if running is not None else RunningServers(daemon.processes)
-        self.cps = CpsLimiter(config.cps.max, config.cps.wait)
+        self.cps = CpsLimiter(config.cps.max)
         self.onTrip = onTrip
         self.log = daemon.logs.serviceLog(config, daemon.reactor)
         self.onlyFrom = _addressList(config.only_from)
@@ -591,13 +591,7 @@ class ServicePolicy:
             self.daemon.processes,
         )
         if reason is FailReason.CPS:
-            wait = self.config.cps.wait
-            programMessage(
-                Level.ERROR,
-                f"Deactivating service {self.config.name} due to excessive incoming "
-                f"connections.  Restarting in {wait} seconds.",
-            )
-            self.onTrip(wait, "connections per second")
+            self.onTrip(self.config.cps.wait, "excessive incoming connections")
         elif reason is FailReason.LOAD:
             programMessage(Level.ERROR, f"refused connect from {host} due to excessive load")
         return reason

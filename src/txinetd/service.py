@@ -757,21 +757,26 @@ class ListeningService(Service):
             self.resumeListening()
 
     def descriptorsExhausted(self, errno: int) -> None:
-        wait = self.config.cps.wait or 10
-        programMessage(
-            Level.ERROR,
-            f"Deactivating service {self.config.name} due to no available descriptors.  "
-            f"Restarting in {wait} seconds.",
-        )
-        self.deactivateFor(wait, "no available descriptors")
+        """
+        accept() or an adoption failed for want of descriptors (C{errno}):
+        pause as xinetd does.
+        """
+        self.deactivateFor(self.config.cps.wait or 10, "no available descriptors")
 
     def deactivateFor(self, wait: int, why: str) -> None:
         """
-        Close the socket for C{wait} seconds (cps trip): clients are refused
-        meanwhile.
+        Close the socket for C{wait} seconds (a cps trip, no descriptors):
+        clients are refused meanwhile.  Only the first call of a pause logs
+        and counts: a datagram batch read on may trip again.
+
+        @param why: the reason, for the program log.
         """
         if self.reactivation is not None:
             return
+        programMessage(
+            Level.ERROR,
+            f"Deactivating service {self.config.name} due to {why}.  Restarting in {wait} seconds.",
+        )
         self.deactivate()
         self.reactivation = self.reactor.callLater(wait, self.reactivate)
 

@@ -4,8 +4,9 @@ The life of the services of a tree on the real reactor: a service that
 wants TLS it cannot have never listens, a service that could not listen
 comes back on the next reconfiguration, a socket passed by systemd that a
 service cannot use leaves it inactive, nothing is accepted while the daemon
-stops, the servers of removed services are ended with the others, and a
-log file no service names any more is closed.
+stops, the servers of removed services are ended with the others, a
+log file no service names any more is closed, and a cps trip of a datagram
+service logs once.
 """
 
 from __future__ import annotations
@@ -370,3 +371,25 @@ class LogFileTests(TestCase):
             (old in paths, os.path.exists(old), new in paths, os.path.exists(new)),
             (False, False, True, True),
         )
+
+
+class DatagramTripTests(TestCase):
+    """
+    A cps trip of a datagram service, whose socket is read in batches.
+    """
+
+    @inlineCallbacks
+    def test_oneDeactivatingLine(self) -> Generated:
+        """
+        A burst of datagrams that trips C{cps} logs one C{Deactivating}
+        line, though the datagrams read in the same batch trip it again.
+        """
+        log = captureLog(self)
+        (port,) = freePorts(1)
+        tree = Tree(self, internalService("echo", "dgram", port, f" bind = {HOST}\n cps = 1 5\n"))
+        child = tree.child("echo-dgram")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for _ in range(30):
+                sender.sendto(b"x", (HOST, port))
+        yield pollUntil(lambda: child.reactivation or None, lambda: "deactivated")
+        self.assertEqual(len([line for line in log if "Deactivating service" in line]), 1)
