@@ -818,8 +818,9 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
     ),
     (
         "trap",
-        "type = UNLISTED; port = 5000; socket_type = stream; wait = no; flags = SENSOR",
-        "error: No such internal service: sensor/stream - DISABLING",
+        "type = UNLISTED; port = 5000; socket_type = seqpacket; wait = no; flags = SENSOR; "
+        "protocol = tcp",
+        "error: No such internal service: sensor/seqpacket - DISABLING",
     ),
     (
         "bogus",

@@ -57,6 +57,7 @@ from txinetd.internal import (
     CHARGEN_DATAGRAM_SIZE,
     DGRAM,
     ECHO_DATAGRAM_LIMIT,
+    SENSORS,
     CharacterGenerator,
     InternalContext,
     StreamService,
@@ -357,6 +358,7 @@ class DatagramBuiltinFuzzTests(SynchronousTestCase):
             if service.socketType == DGRAM and service.name != "chargen"
         }
         self.services["chargen"] = CharacterGenerator().answerDatagram
+        self.services["sensor"] = SENSORS["dgram"].answerDatagram
 
     @fuzzed(300)
     @given(

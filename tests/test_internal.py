@@ -177,7 +177,7 @@ class BuiltinsTests(SynchronousTestCase):
         pairs = sorted((service.name, service.socketType) for service in BUILTINS)
         expected = sorted(
             (name, socketType)
-            for name in ("echo", "discard", "chargen", "daytime", "time", "sensor")
+            for name in ("echo", "discard", "chargen", "daytime", "time")
             for socketType in ("stream", "dgram")
         )
         self.assertEqual(pairs, expected)
@@ -668,6 +668,16 @@ class LookupTests(SynchronousTestCase):
         installed = InternalServices()
         for service in BUILTINS:
             self.assertIs(installed.find(service.name, service.socketType), service)
+
+    def test_noSensorPlugin(self) -> None:
+        """
+        What a SENSOR service runs is no plugin: a service named C{sensor}
+        without the flag is no internal service, as in xinetd.
+        """
+        installed = InternalServices()
+        self.assertEqual(
+            (installed.find("sensor", "stream"), installed.find("sensor", "dgram")), (None, None)
+        )
 
 
 class InternalServerFactory(ServerFactory):

@@ -777,12 +777,14 @@ class _Builder:
         socketType: SocketType | None = values.get("socket_type")
         if Flag.INTERCEPT in flags:
             self.clearIntercept(warnings)
-        builtin = "sensor" if Flag.SENSOR in flags else name
-        if (
-            internal
-            and socketType is not None
-            and not self.internalServices(builtin.lower(), socketType.value)
-        ):
+        if Flag.SENSOR in flags:
+            # Served by a discard of its socket type (txinetd.internal.SENSORS).
+            builtin, known = "sensor", socketType in (None, SocketType.STREAM, SocketType.DGRAM)
+        else:
+            builtin = name
+            known = socketType is None or self.internalServices(name.lower(), socketType.value)
+        if internal and not known:
+            assert socketType is not None
             problems.append(f"No such internal service: {builtin}/{socketType.value} - DISABLING")
         if self.isTcpmuxClient:
             if ServiceType.UNLISTED not in types:

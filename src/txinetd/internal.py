@@ -419,10 +419,6 @@ echoStream = StreamService("echo", lambda context: EchoProtocol())
 echoDgram = DatagramService("echo", _echo)
 discardStream = StreamService("discard", lambda context: DiscardProtocol())
 discardDgram = DatagramService("discard", _discard)
-#: What a C{flags = SENSOR} service runs: a discard (txinetd refuses and
-#: lists every client of such a service before it would run).
-sensorStream = StreamService("sensor", lambda context: DiscardProtocol())
-sensorDgram = DatagramService("sensor", _discard)
 chargenStream = StreamService("chargen", _chargen.buildProtocol)
 chargenDgram = DatagramService("chargen", _chargen.answerDatagram)
 daytimeStream = StreamService("daytime", _writeAndClose(_daytime), _replyOf(_daytime))
@@ -435,8 +431,6 @@ BUILTINS: tuple[IInternalService, ...] = (
     echoDgram,
     discardStream,
     discardDgram,
-    sensorStream,
-    sensorDgram,
     chargenStream,
     chargenDgram,
     daytimeStream,
@@ -445,6 +439,14 @@ BUILTINS: tuple[IInternalService, ...] = (
     timeDgram,
 )
 """txinetd's own internal services, the ones its plugin module registers."""
+
+#: What a C{flags = SENSOR} service runs, by socket type: a discard
+#: (txinetd refuses and lists every client of such a service before it
+#: would run).  Not a plugin: no service can name it without the flag.
+SENSORS: dict[str, IInternalService] = {
+    "stream": StreamService("sensor", lambda context: DiscardProtocol()),
+    "dgram": DatagramService("sensor", _discard),
+}
 
 
 def _isBuiltin(service: IInternalService) -> bool:

@@ -51,7 +51,7 @@ from txinetd.external import (
     serverSpec,
 )
 from txinetd.interfaces import IInternalService
-from txinetd.internal import InternalContext, InternalServices, shouldAnswer
+from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.introspect import StateView
 from txinetd.limits import RunningServers
 from txinetd.logformat import Level
@@ -106,8 +106,9 @@ def internalServiceOf(
     The built-in (or plugin) that serves a service: by its name, or
     C{sensor} for a SENSOR service, and its socket type.
     """
-    name = "sensor" if Flag.SENSOR in config.flags else config.name
-    return installed.find(name, config.socket_type.value)
+    if Flag.SENSOR in config.flags:
+        return SENSORS.get(config.socket_type.value)
+    return installed.find(config.name, config.socket_type.value)
 
 
 def openListeningSocket(config: ServiceConfig, passed: ListenFds | None = None) -> socket.socket:
