@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_dump -*-
 """
-Tests for L{txinetd.dump}: the service blocks of the state dump.
+Tests for L{txinetd.dump}: address entries, the defaults and service
+blocks, and the totals of the state dump.
 """
 
 from __future__ import annotations
@@ -11,7 +12,103 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from tests.fakes import ConfigFiles, FakeSystem
-from txinetd.dump import ServiceState, formatService
+from txinetd.access import AddressEntry, DomainEntry, HostNameEntry, NetworkEntry
+from txinetd.dump import (
+    ServerState,
+    ServiceState,
+    describeEntry,
+    formatDefaults,
+    formatDump,
+    formatService,
+)
+
+
+class EntryTests(SynchronousTestCase):
+    """
+    L{describeEntry}: address entries as xinetd's dump shows them.
+    """
+
+    def test_kinds(self) -> None:
+        entries: list[AddressEntry] = [
+            NetworkEntry(4, 0x7F000001, 32),
+            NetworkEntry(4, 0x0A000000, 8),
+            NetworkEntry(6, 1, 128),
+            NetworkEntry(6, 0x20010DB8 << 96, 32),
+            HostNameEntry("host.example.test"),
+            DomainEntry(".example.test"),
+        ]
+        self.assertEqual(
+            [describeEntry(entry) for entry in entries],
+            [
+                "127.0.0.1(NUMERIC)",
+                "10.0.0.0/8(NET)",
+                "::1(NUMERIC)",
+                "2001:db8::/32(NET)",
+                "host.example.test(HOST)",
+                ".example.test(DOMAIN)",
+            ],
+        )
+
+
+class DumpTests(SynchronousTestCase):
+    """
+    L{formatDefaults} and L{formatDump} on a loaded configuration.
+    """
+
+    def setUp(self) -> None:
+        files = ConfigFiles(self)
+        files.write(
+            "xinetd.conf",
+            "defaults\n{\n instances = 30\n only_from = 127.0.0.1 10.0.0.0/8\n"
+            " log_type = FILE /var/log/txinetd.log 1K\n log_on_success = PID HOST\n}\n"
+            "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n"
+            " wait = no\n port = 7007\n}\n",
+        )
+        self.config = files.load(system=FakeSystem())
+        self.assertEqual([str(d) for d in self.config.diagnostics], [])
+
+    def test_defaults(self) -> None:
+        self.assertEqual(
+            formatDefaults(self.config.defaults),
+            [
+                "Service defaults",
+                "\tInstances = 30",
+                "\tBind = All addresses.",
+                "\tOnly from: 127.0.0.1(NUMERIC) 10.0.0.0/8(NET)",
+                "\tNo access: No blocked sites",
+                "\tLogging to file: /var/log/txinetd.log (soft=1024 hard=6144)",
+                "\tLog_on_success flags = HOST PID",
+                "\tLog_on_failure flags = ",
+            ],
+        )
+
+    def test_totals(self) -> None:
+        """
+        The dump ends with the counts of active and available services,
+        running servers and SENSOR entries, the limits and the file.
+        """
+        (service,) = self.config.services
+        services = [
+            ServiceState(service, "Active", 1, ("0.0.0.0", 7007)),
+            ServiceState(service, "Suspended", 0, None),
+        ]
+        servers = [ServerState(service.id, 0, "127.0.0.1", 0.0)]
+        text = formatDump(0.0, self.config, services, servers, 12, 3)
+        self.assertTrue(text.startswith("INTERNAL STATE DUMP: txinetd "), text)
+        self.assertIn("\tremote_address = 127.0.0.1\n", text)
+        tail = text.split("Server table dump:\n", 1)[1].split("\n\n", 1)[1]
+        self.assertEqual(
+            [line for line in tail.splitlines() if line and not line.startswith("max_descriptors")],
+            [
+                "active_services = 1",
+                "available_services = 2",
+                "running_servers = 1",
+                "global_no_access entries = 3",
+                "process_limit = 12",
+                f"config_file = {self.config.path}",
+                "END OF DUMP",
+            ],
+        )
 
 
 class ServiceBlockTests(SynchronousTestCase):
