@@ -26,8 +26,10 @@ from txinetd.introspect import (
     ServicesProtocol,
     StateView,
     XadminProtocol,
-    introspectionServices,
     requiresOnlyFrom,
+    serversStream,
+    servicesStream,
+    xadminStream,
 )
 
 from .fakes import INTERNAL_SERVICES, ConfigFiles
@@ -117,16 +119,15 @@ class OneShotTests(SynchronousTestCase):
             transport = connect(protocol)
             self.assertEqual((transport.value(), transport.disconnecting), (b"", True))
 
-    def test_stateAtConnect(self) -> None:
+    def test_stateOfContext(self) -> None:
         """
-        The state is read when the connection is made, not when the
-        service is configured.
+        The registered service reads the view of the connection's context,
+        as it is then.
         """
         view = FakeView([], [])
-        [_, services, _] = introspectionServices(view)
         view.serviceLines = SERVICES[:1]
-        context = InternalContext(Clock(), "services", ("127.0.0.1", 5000))
-        transport = connect(services.buildProtocol(context))
+        context = InternalContext(Clock(), "services", ("127.0.0.1", 5000), view)
+        transport = connect(servicesStream.buildProtocol(context))
         self.assertEqual(transport.value(), b"echo tcp 7\n")
 
 
@@ -238,16 +239,16 @@ class XadminTests(SynchronousTestCase):
 
 class ServicesTests(SynchronousTestCase):
     """
-    L{introspectionServices}.
+    The registered introspection services.
     """
 
     def test_services(self) -> None:
         """
         Three stream internal services, named as in the original xinetd,
-        each building its protocol.
+        each building its protocol on the view of its context.
         """
-        services = introspectionServices(FakeView())
-        context = InternalContext(Clock(), "x", None)
+        services = (serversStream, servicesStream, xadminStream)
+        context = InternalContext(Clock(), "x", None, FakeView())
         self.assertEqual(
             [(s.name, s.socketType, type(s.buildProtocol(context))) for s in services],
             [

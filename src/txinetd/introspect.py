@@ -25,7 +25,7 @@ from twisted.protocols.basic import LineOnlyReceiver
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatServer
-from txinetd.internal import InternalContext, StreamService, WriteAndCloseProtocol
+from txinetd.internal import StreamService, WriteAndCloseProtocol
 
 #: The names of the introspection services.
 INTROSPECTION_NAMES = ("servers", "services", "xadmin")
@@ -246,28 +246,6 @@ class XadminProtocol(LineOnlyReceiver):
         if self.transport is not None:
             IConsumer(self.transport).unregisterProducer()
             self.transport.loseConnection()
-
-
-def introspectionServices(view: DaemonView) -> tuple[StreamService, ...]:
-    """
-    The C{servers}, C{services} and C{xadmin} stream internal services,
-    reading the daemon through C{view}.
-    """
-
-    def servers(context: InternalContext) -> ServersProtocol:
-        return ServersProtocol(view)
-
-    def services(context: InternalContext) -> ServicesProtocol:
-        return ServicesProtocol(view)
-
-    def xadmin(context: InternalContext) -> XadminProtocol:
-        return XadminProtocol(view)
-
-    return (
-        StreamService("servers", servers),
-        StreamService("services", services),
-        StreamService("xadmin", xadmin),
-    )
 
 
 #: The registered introspection services: they read the daemon through the
