@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -36,18 +36,6 @@ from txinetd.acceptor import (
 MAX_ROUNDS = 100_000
 #: A payload far larger than any loopback socket buffer set small.
 LARGE = bytes(range(256)) * 16384
-
-
-def todo(reason: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """
-    Mark a test as an expected failure (trial's C{todo}).
-    """
-
-    def mark(test: Callable[..., None]) -> Callable[..., None]:
-        test.todo = reason  # type: ignore[attr-defined]
-        return test
-
-    return mark
 
 
 def listeningSocket(case: SynchronousTestCase, family: int = socket.AF_INET) -> socket.socket:
@@ -327,8 +315,7 @@ class AcceptErrorTests(SynchronousTestCase):
 class PendingConnectionTests(TestCase):
     """
     L{PendingConnection} over a real TCP connection on 127.0.0.1, its
-    writes driven by the test.  (A trial C{TestCase} so that its C{todo}
-    tests are reported as expected failures under pytest as well.)
+    writes driven by the test.
     """
 
     def setUp(self) -> None:
@@ -452,11 +439,6 @@ class PendingConnectionTests(TestCase):
         self.failureResultOf(sent)
         self.assertEqual(self.reactor.getWriters(), [])
         self.assertEqual(connection.socket.fileno(), -1)
-
-    def test_closeFailsPendingSend(self) -> None:
-        connection, _, sent = self.blocked()
-        connection.close()
-        self.failureResultOf(sent)
 
     def test_queuedSendIndependent(self) -> None:
         connection, client, sent = self.blocked()
