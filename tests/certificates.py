@@ -54,7 +54,13 @@ class Authority:
     A CA that issues certificates into a directory.
     """
 
-    def __init__(self, directory: str, name: str = "txinetd test CA") -> None:
+    def __init__(
+        self, directory: str, name: str = "txinetd test CA", issuer: Authority | None = None
+    ) -> None:
+        """
+        @param issuer: the CA that signs this one (an intermediate), or
+            L{None} for a self-signed root.
+        """
         self.directory = directory
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.name = _name(O="txinetd tests", CN=name)
@@ -62,7 +68,7 @@ class Authority:
         self.certificate = (
             x509.CertificateBuilder()
             .subject_name(self.name)
-            .issuer_name(self.name)
+            .issuer_name(self.name if issuer is None else issuer.name)
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
@@ -82,7 +88,7 @@ class Authority:
                 ),
                 critical=True,
             )
-            .sign(self.key, hashes.SHA256())
+            .sign(self.key if issuer is None else issuer.key, hashes.SHA256())
         )
         slug = name.replace(" ", "-")
         self.path = _write(

@@ -183,6 +183,48 @@ class TLSServiceTests(TLSTestCase):
         self.assertRegex(output.decode(), r"^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \w+\r\n$")
 
     @inlineCallbacks
+    def test_chainSent(self) -> Any:
+        """
+        With C{tls_chain}, the intermediate CA goes to the client, which
+        then verifies the certificate against the root alone; without it
+        the same client refuses the server.
+        """
+        needsOpenssl()
+        intermediate = Authority(self.directory, "txinetd intermediate", issuer=self.authority)
+        issued = intermediate.server("chained", "localhost")
+        port, unchained = freePorts(2)
+        daytime = (
+            "service daytime\n{{\n type = INTERNAL UNLISTED\n id = {id}\n socket_type = stream\n"
+            " wait = no\n port = {port}\n bind = 127.0.0.1\n{tls}}}\n"
+        )
+        yield self.start(
+            daytime.format(
+                id="chained",
+                port=port,
+                tls=f"{self.tlsLines(issued)} tls_chain = {intermediate.path}\n",
+            )
+            + daytime.format(id="unchained", port=unchained, tls=self.tlsLines(issued))
+        )
+        verify = ["-verify_return_error", "-CAfile", self.authority.path]
+        verify += ["-verify_hostname", "localhost", "-showcerts"]
+        answers = []
+        for number in (port, unchained):
+            answer = yield run(
+                "openssl",
+                "s_client",
+                "-ign_eof",
+                *verify,
+                "-connect",
+                f"127.0.0.1:{number}",
+                stdin=b"",
+            )
+            answers.append(answer.decode())
+        self.assertIn("1 s:O = txinetd tests, CN = txinetd intermediate", answers[0])
+        self.assertIn("Verify return code: 0 (ok)", answers[0])
+        self.assertRegex(answers[0], r"\n\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \w+\r\n")
+        self.assertNotIn("Verify return code: 0 (ok)", answers[1])
+
+    @inlineCallbacks
     def test_catFront(self) -> Any:
         """
         An external C{/bin/cat} gets the plaintext: what the TLS client
