@@ -50,6 +50,7 @@ from txinetd.policies import (
     resolveHostName,
     threadedReverseLookup,
 )
+from txinetd.tls import TLSError
 
 #: The daemon clock's start: some time in 2023.
 NOW = 1_700_000_000.0
@@ -1179,6 +1180,154 @@ class SessionTests(PolicyTestCase):
             self.target.entries,
             [f"START: svc pid=321 from={CLIENT}", "EXIT: svc signal=9 pid=321 duration=0(sec)"],
         )
+
+
+class StopBeforeStartTests(PolicyTestCase):
+    """
+    A session admitted but waiting before its service starts can be
+    stopped: the wait is cancelled, the connection closed and the slot
+    released, without START, EXIT, FAIL or a logged error.
+    """
+
+    def waiting(self, policy: ServicePolicy, connection: FakeConnection) -> tuple[Session, Starts]:
+        """
+        Connect C{connection}, which must then wait, and give its session.
+        """
+        starts = Starts()
+        policy.handleConnection(connection.pendingConnection, starts)
+        (session,) = policy.running.counted()
+        assert isinstance(session, Session)
+        self.assertFalse(connection.closed)
+        return session, starts
+
+    def assertStopped(
+        self, policy: ServicePolicy, connection: FakeConnection, starts: Starts
+    ) -> None:
+        """
+        The connection is closed and uncounted, its service never started
+        and nothing was logged.
+        """
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((self.target.entries, self.messages), ([], []))
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_addressCheck(self) -> None:
+        """
+        Stopped while its name is looked up; the late answer is ignored.
+        """
+        self.names[CLIENT] = Deferred()
+        policy = self.policy(" only_from = .example.com\n")
+        connection = FakeConnection()
+        session, starts = self.waiting(policy, connection)
+        session.stop()
+        self.assertStopped(policy, connection, starts)
+        self.names[CLIENT].callback("a.example.com")
+        self.assertStopped(policy, connection, starts)
+
+    def test_greeting(self) -> None:
+        """
+        Stopped while its banners are sent; their late completion is
+        ignored.
+        """
+        policy = self.policy(self.bannerFiles())
+        connection = FakeConnection()
+        connection.manual = True
+        session, starts = self.waiting(policy, connection)
+        session.stop(force=True)
+        self.assertStopped(policy, connection, starts)
+        connection.pending[0].callback(None)
+        self.assertStopped(policy, connection, starts)
+
+    def test_handshake(self) -> None:
+        """
+        Stopped during its TLS handshake: the handshake's L{Deferred} is
+        cancelled, with no C{FAIL tls} line and no warning.
+        """
+        cancelled: list[Deferred[Any]] = []
+        handshake: Deferred[Any] = Deferred(cancelled.append)
+        policy = self.policy()
+        connection = FakeConnection()
+        connection.whenSecured = lambda: handshake
+        session, starts = self.waiting(policy, connection)
+        session.stop()
+        self.assertEqual(cancelled, [handshake])
+        self.assertStopped(policy, connection, starts)
+
+    def test_handshakeFails(self) -> None:
+        """
+        A handshake that fails (not cancelled) is refused with C{FAIL tls}
+        and a warning.
+        """
+        handshake: Deferred[Any] = Deferred()
+        policy = self.policy()
+        connection = FakeConnection()
+        connection.whenSecured = lambda: handshake
+        _, starts = self.waiting(policy, connection)
+        handshake.errback(TLSError("handshake timed out"))
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [f"FAIL: svc tls from={CLIENT}"])
+        self.assertEqual(
+            self.messages,
+            [
+                (
+                    Level.WARNING,
+                    f"TLS handshake for service svc from {CLIENT} failed: handshake timed out",
+                )
+            ],
+        )
+
+    def test_idonly(self) -> None:
+        """
+        Stopped while IDONLY waits for ident: the query is cancelled, its
+        connection attempt and timer with it; no NOID line.
+        """
+        self.daemon.identPort = 1113
+        policy = self.policy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection = FakeConnection()
+        session, starts = self.waiting(policy, connection)
+        (connector,) = self.clock.connectors
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        session.stop()
+        self.assertStopped(policy, connection, starts)
+        self.assertTrue(connector.stoppedConnecting)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(self.daemon.identTimeout)
+        self.assertStopped(policy, connection, starts)
+
+    def test_starterReplaces(self) -> None:
+        """
+        Once the service starts, stopping the session is its starter's
+        business.
+        """
+        stops: list[bool] = []
+
+        def starter(connection: PendingConnection, session: Session) -> None:
+            session.begin(0)
+            session.stopper = stops.append
+
+        policy = self.policy()
+        connection = FakeConnection()
+        policy.handleConnection(connection.pendingConnection, starter)
+        (session,) = policy.running.counted()
+        assert isinstance(session, Session)
+        session.stop(force=True)
+        self.assertEqual(stops, [True])
+        self.assertFalse(connection.closed)
+
+    def test_startedWithoutStopper(self) -> None:
+        """
+        A service that has started without a stopper of its own yet (a
+        server being spawned) is not stopped by the admission's.
+        """
+        policy = self.policy()
+        connection, starts = self.connect(policy)
+        (session,) = starts.sessions
+        session.stop()
+        self.assertFalse(connection.closed)
+        self.assertEqual(policy.running.running, 1)
+        self.assertEqual(self.flushLoggedErrors(), [])
 
 
 class RecheckTests(PolicyTestCase):

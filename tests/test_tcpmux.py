@@ -6,6 +6,7 @@ without taking more, finding the target, and the replies.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import TypeVar
@@ -320,6 +321,51 @@ class ReadServiceNameTests(SynchronousTestCase):
         self.failureResultOf(self.result, CancelledError)
         self.assertEqual(self.reactor.readers, set())
         self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+
+class MultiplexCancelTests(SynchronousTestCase):
+    """
+    Cancelling L{multiplex} (the tcpmux session is stopped) leaves no
+    reader, writer or timer behind.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        self.client, self.connection = socketPair(self, self.reactor)
+        self.result = multiplex(self.reactor, self.connection, loadServices(self))
+
+    def assertReleased(self) -> None:
+        self.assertEqual((self.reactor.readers, self.reactor.writers), (set(), set()))
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_whileReading(self) -> None:
+        """
+        Cancelled while the name is awaited, it fails with
+        L{CancelledError}; the connection is the caller's to close.
+        """
+        self.result.cancel()
+        self.failureResultOf(self.result, CancelledError)
+        self.assertReleased()
+        self.assertFalse(self.connection.closed)
+
+    def test_whileReplying(self) -> None:
+        """
+        Cancelled while its reply waits for room in the socket, it closes
+        the connection and gives L{None}.
+        """
+        self.connection.socket.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            for _ in range(100_000):
+                self.connection.socket.send(b"x" * 65536)
+        self.client.sendall(b"alpha\r\n")
+        (reader,) = self.reactor.readers
+        reader.doRead()
+        self.assertNoResult(self.result)
+        self.assertEqual(len(self.reactor.writers), 1)
+        self.result.cancel()
+        self.assertIsNone(self.successResultOf(self.result))
+        self.assertTrue(self.connection.closed)
+        self.assertReleased()
 
 
 def loopbackPair(case: TestCase) -> tuple[socket.socket, PendingConnection]:

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_tls -*-
 """
 Tests for L{txinetd.tls}'s pure parts: how a client certificate's names
-are written, and how settings are checked.
+are written, how settings are checked, and how a TLS bridge waits for its
+handshake (with a L{Clock} and string transports).
 """
 
 from __future__ import annotations
@@ -10,11 +11,23 @@ import os
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from twisted.internet.defer import CancelledError
+from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from txinetd.endpoint import RedirectTLS, TLSSettings
-from txinetd.tls import checkRedirectSettings, checkSettings, formatName
+from txinetd.tls import (
+    HANDSHAKE_TIMEOUT,
+    TLSError,
+    _Bridge,
+    checkRedirectSettings,
+    checkSettings,
+    formatName,
+)
 
 
 class FormatNameTests(SynchronousTestCase):
@@ -138,3 +151,108 @@ class CheckRedirectSettingsTests(_CertificateFiles):
                 self.assertEqual(checkRedirectSettings(settings), message)
         corrupt = self.corrupt()
         self.assertBadCertificate(checkRedirectSettings(RedirectTLS("b.example", corrupt)), corrupt)
+
+
+class _Secured(StringTransport):
+    """
+    The TLS transport of a client that completed its handshake without a
+    certificate.
+    """
+
+    def getPeerCertificate(self) -> None:
+        return None
+
+
+class BridgeTests(SynchronousTestCase):
+    """
+    L{_Bridge} waits for the handshake: it times out, can be abandoned, and
+    the wait can be cancelled, each ending both sides once.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.bridge = _Bridge(self.clock, HANDSHAKE_TIMEOUT)
+        self.secure = _Secured()
+        self.plain = StringTransport()
+        self.bridge.secure.makeConnection(self.secure)
+        self.bridge.plain.makeConnection(self.plain)
+
+    def assertEnded(self) -> None:
+        """
+        Both sides were aborted and the timer is gone.
+        """
+        self.assertEqual((self.secure.disconnected, self.plain.disconnected), (True, True))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def loseSides(self) -> None:
+        """
+        The reactor reports both connections lost, as after an abort.
+        """
+        self.bridge.secure.connectionLost(Failure(ConnectionLost()))
+        self.bridge.plain.connectionLost(Failure(ConnectionLost()))
+
+    def assertFailsWith(self, message: str) -> None:
+        """
+        A new wait fails at once with L{TLSError} C{message}.
+        """
+        failure = self.failureResultOf(self.bridge.whenSecured(), TLSError)
+        self.assertEqual(str(failure.value), message)
+
+    def test_secured(self) -> None:
+        """
+        A completed handshake fires every wait, then and later, and stops
+        the timer.
+        """
+        waiting = self.bridge.whenSecured()
+        self.assertNoResult(waiting)
+        self.bridge.handshakeDone()
+        self.assertIsNone(self.successResultOf(waiting))
+        self.assertIsNone(self.successResultOf(self.bridge.whenSecured()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertFalse(self.plain.disconnecting)
+
+    def test_timeout(self) -> None:
+        """
+        A handshake not done in L{HANDSHAKE_TIMEOUT} seconds fails the wait
+        with C{handshake timed out} and aborts both sides.
+        """
+        waiting = self.bridge.whenSecured()
+        self.clock.advance(HANDSHAKE_TIMEOUT - 0.5)
+        self.assertNoResult(waiting)
+        self.assertFalse(self.secure.disconnecting)
+        self.clock.advance(0.5)
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(str(failure.value), "handshake timed out")
+        self.assertEnded()
+        self.loseSides()
+        self.assertFailsWith("handshake timed out")
+
+    def test_abandon(self) -> None:
+        """
+        An abandoned bridge fails the wait and aborts both sides; the timer
+        never fires.
+        """
+        waiting = self.bridge.whenSecured()
+        self.bridge.abandon()
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(str(failure.value), "the client went away")
+        self.assertEnded()
+        self.loseSides()
+        self.assertFailsWith("the client went away")
+
+    def test_cancel(self) -> None:
+        """
+        Cancelling the wait fails it with L{CancelledError} alone and
+        abandons the bridge: both sides are aborted, the timer is gone, and
+        what happens to the connections later fires nothing again.
+        """
+        waiting = self.bridge.whenSecured()
+        other = self.bridge.whenSecured()
+        waiting.cancel()
+        self.failureResultOf(waiting, CancelledError)
+        self.failureResultOf(other, TLSError)
+        self.assertEnded()
+        self.loseSides()
+        self.bridge.handshakeDone()
+        self.clock.advance(HANDSHAKE_TIMEOUT)
+        self.assertFailsWith("the client went away")

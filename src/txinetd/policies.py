@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as TypingProtocol
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, ITransport
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -450,7 +450,11 @@ class Starter(TypingProtocol):
 @dataclass(eq=False)
 class Session:
     """
-    One admitted connection, from its START to its EXIT.
+    One admitted connection, from its admission to its EXIT.
+
+    @ivar stopper: ends the session when it is asked to stop: until its
+        service starts, what cancels the wait in front of it (see
+        L{ServicePolicy.handleConnection}); then what its starter set.
     """
 
     policy: ServicePolicy
@@ -661,6 +665,11 @@ class ServicePolicy:
         """
         Admit or refuse one accepted stream connection, then run the service
         on it with C{starter}.
+
+        From its admission until C{starter} gives it a stopper of its own,
+        stopping the session cancels what it waits on (the address check,
+        the banners, the TLS handshake, the ident reply): the connection is
+        closed and the session released without START or EXIT.
         """
         host = connection.peer[0] if connection.peer is not None else None
         reason = self.parentCheck(host, self.daemon.reactor.seconds())
@@ -669,6 +678,8 @@ class ServicePolicy:
             return
         session = self.reserve(host)
         checked = self.addressCheck(host)
+        # Set before the chain runs: a starter called at once replaces it.
+        session.stopper = lambda force: checked.cancel()
         checked.addCallback(self._admitted, connection, session, starter)
         checked.addErrback(self._failed, connection, session)
 
@@ -706,9 +717,7 @@ class ServicePolicy:
             return None
         greeting = self.banner(self.config.banner) + self.banner(self.config.banner_success)
         sent = connection.send(greeting) if greeting else succeed(None)
-        sent.addCallback(lambda _: self._secureThenStart(connection, session, starter))
-        sent.addErrback(self._failed, connection, session)
-        return None
+        return sent.addCallback(lambda _: self._secureThenStart(connection, session, starter))
 
     def _secureThenStart(
         self, connection: PendingConnection, session: Session, starter: Starter
@@ -725,9 +734,12 @@ class ServicePolicy:
                 connection.environment.update(certificate.environment())
             return self._identThenStart(connection, session, starter, certificate)
 
-        def insecure(failure: Failure) -> None:
+        def insecure(failure: Failure) -> Failure | None:
             from txinetd.tls import describeTLSFailure
 
+            if isinstance(failure.value, CancelledError):
+                # The session was stopped: not the client's fault.
+                return failure
             # Refused after admission: the slot is freed and no START was logged.
             session.abandon()
             connection.close()
@@ -737,6 +749,7 @@ class ServicePolicy:
                 f"TLS handshake for service {self.config.id} from "
                 f"{displayAddress(session.host)} failed: {describeTLSFailure(failure)}",
             )
+            return None
 
         return connection.whenSecured().addCallbacks(secured, insecure)
 
@@ -802,9 +815,13 @@ class ServicePolicy:
         return result
 
     def _failed(self, failure: Failure, connection: PendingConnection, session: Session) -> None:
+        """
+        A connection could not be served, or its session was stopped
+        (cancelled) before its service started: close and uncount it.
+        """
         session.abandon()
         connection.close()
-        if not isinstance(failure.value, OSError):
+        if not isinstance(failure.value, OSError | CancelledError):
             log.failure(
                 "Unexpected error handling a connection to {service}",
                 failure,

@@ -532,11 +532,13 @@ class ListeningService(Service):
         """
         The tcpmux service (RFC 1078): read the service name, then run the
         named TCPMUX service on the connection, through that service's own
-        checks.
+        checks.  Stopping the session while it waits for the name closes
+        the connection; its EXIT is logged.
         """
         session.begin(0)
         targets = [child.config for child in self.tcpmuxTargets()]
         choosing = multiplex(self.reactor, connection, targets)
+        session.stopper = lambda force: choosing.cancel()
         choosing.addCallback(self._tcpmuxChosen, connection, session)
         choosing.addErrback(lambda failure: connection.close())
         choosing.addBoth(lambda _: session.ended(0))

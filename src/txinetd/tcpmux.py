@@ -224,6 +224,10 @@ def multiplex(
     @param timeout: seconds the client has to send its first line.
     @return: a L{Deferred} that fires with the target service once the
         reply is sent, or with L{None} once the connection is closed.
+        Cancelled while the name is awaited, it fails with
+        L{twisted.internet.defer.CancelledError} and the caller closes the
+        connection; cancelled while the reply is sent, it closes the
+        connection and fires with L{None}.
     """
     candidates = list(services)
     name = readServiceName(reactor, connection, timeout)

@@ -276,9 +276,10 @@ class _Bridge:
         """
         A L{Deferred} that fires with the client's L{ClientCertificate}
         (L{None} if it sent none) once the handshake is done, or fails with
-        why it was not.
+        why it was not.  Cancelling it while the handshake runs abandons
+        the connection (see L{abandon}).
         """
-        secured: Deferred[ClientCertificate | None] = Deferred()
+        secured: Deferred[ClientCertificate | None] = Deferred(self._cancelled)
         if self.handshaken or self.outcome is not None:
             self._fire(secured)
         else:
@@ -301,9 +302,19 @@ class _Bridge:
         for secured in waiting:
             self._fire(secured)
 
+    def _cancelled(self, secured: Deferred[ClientCertificate | None]) -> None:
+        """
+        Nobody waits for the handshake any more: the connection will not
+        be served.  C{secured} fails with
+        L{twisted.internet.defer.CancelledError} alone.
+        """
+        self.waiting.remove(secured)
+        self.abandon()
+
     def abandon(self) -> None:
         """
-        The connection could not be taken over: end whatever was adopted.
+        The connection could not be taken over, or will not be served: end
+        whatever was adopted.
         """
         self._conclude(Failure(TLSError("the client went away")))  # type: ignore[no-untyped-call]
         stopSides((self.secure, self.plain), True)

@@ -94,6 +94,19 @@ def alive(pid: int) -> bool:
         return False
 
 
+def ended(client: socket.socket) -> bool | None:
+    """
+    Whether the server has closed a non-blocking client socket that got
+    nothing; L{None} while it is open.
+    """
+    try:
+        return client.recv(1) == b"" or None
+    except BlockingIOError:
+        return None
+    except ConnectionResetError:
+        return True
+
+
 def killIfAlive(pid: int) -> None:
     if alive(pid):
         with contextlib.suppress(ProcessLookupError):
@@ -393,3 +406,60 @@ class DatagramTripTests(TestCase):
                 sender.sendto(b"x", (HOST, port))
         yield pollUntil(lambda: child.reactivation or None, lambda: "deactivated")
         self.assertEqual(len([line for line in log if "Deactivating service" in line]), 1)
+
+
+class WaitingSessionTests(TestCase):
+    """
+    Sessions admitted but still waiting before their service starts end at
+    once when the daemon stops: a tcpmux client that has not sent its
+    service name, and a client of a TLS service that has not begun its
+    handshake.
+    """
+
+    @inlineCallbacks
+    def test_stopEndsWaitingSessions(self) -> Generated:
+        log = captureLog(self)
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        issued = Authority(directory).server("server", "localhost", HOST)
+        serviceLog = os.path.join(directory, "service.log")
+        logging = (
+            f" log_type = FILE {serviceLog}\n log_on_success = PID HOST EXIT\n"
+            " log_on_failure = HOST\n"
+        )
+        muxPort, tlsPort = freePorts(2)
+        tree = Tree(
+            self,
+            internalService("tcpmux", "stream", muxPort, f" bind = {HOST}\n{logging}")
+            + echo(
+                "tlsecho",
+                tlsPort,
+                f" tls_certificate = {issued.certificate}\n tls_key = {issued.key}\n{logging}",
+            ),
+        )
+        clients = []
+        for port in (muxPort, tlsPort):
+            client = socket.create_connection((HOST, port), timeout=5)
+            self.addCleanup(client.close)
+            clients.append(client)
+        yield pollUntil(
+            lambda: len(tree.tree.sessions()) == 2 or None,
+            lambda: f"two sessions, not {tree.tree.sessions()}",
+        )
+        start = reactor.seconds()
+        yield withTimeout(tree.tree.stopService(), 2 * STOP_GRACE + 5)
+        self.assertLess(reactor.seconds() - start, 1.0)
+        for client in clients:
+            client.setblocking(False)
+        yield pollUntil(
+            lambda: all(ended(client) for client in clients) or None, lambda: "clients closed"
+        )
+        with open(serviceLog) as f:
+            entries = [line.split(": ", 1)[1] for line in f.read().splitlines()]
+        self.assertEqual(
+            entries,
+            [f"START: tcpmux-stream pid=0 from={HOST}", "EXIT: tcpmux-stream status=0 pid=0"],
+        )
+        self.assertEqual([line for line in log if "Sending signal 9" in line], [])
+        self.assertEqual([line for line in log if "TLS handshake" in line], [])
+        self.assertEqual(self.flushLoggedErrors(), [])
