@@ -1329,6 +1329,27 @@ class StopBeforeStartTests(PolicyTestCase):
         self.assertEqual(policy.running.running, 1)
         self.assertEqual(self.flushLoggedErrors(), [])
 
+    def test_stopAppliedOnceStarted(self) -> None:
+        """
+        A stop asked while the service was being started reaches the
+        stopper the service gets (the server is told to end as soon as it
+        runs); the strongest stop asked is the one applied.
+        """
+        policy = self.policy()
+        for asked, applied in [([False], [False]), ([False, True], [True]), ([], [])]:
+            session = Session(policy, CLIENT, NOW)
+            for force in asked:
+                session.stop(force)
+            stops: list[bool] = []
+            session.stopWith(stops.append)
+            self.assertEqual(stops, applied)
+        ended = Session(policy, CLIENT, NOW)
+        ended.stop()
+        ended.done = True
+        stops = []
+        ended.stopWith(stops.append)
+        self.assertEqual(stops, [])
+
 
 class RecheckTests(PolicyTestCase):
     """

@@ -454,7 +454,10 @@ class Session:
 
     @ivar stopper: ends the session when it is asked to stop: until its
         service starts, what cancels the wait in front of it (see
-        L{ServicePolicy.handleConnection}); then what its starter set.
+        L{ServicePolicy.handleConnection}); then what its starter set (see
+        L{stopWith}).
+    @ivar stopAsked: L{None}, or whether the strongest stop asked so far
+        was forced.
     """
 
     policy: ServicePolicy
@@ -463,13 +466,26 @@ class Session:
     pid: int = 0
     done: bool = False
     stopper: Callable[[bool], None] | None = None
+    stopAsked: bool | None = None
 
     def stop(self, force: bool = False) -> None:
         """
         Ask the running service to end (C{force}: at once).
         """
-        if self.stopper is not None and not self.done:
+        if self.done:
+            return
+        self.stopAsked = force or bool(self.stopAsked)
+        if self.stopper is not None:
             self.stopper(force)
+
+    def stopWith(self, stopper: Callable[[bool], None]) -> None:
+        """
+        The service runs and C{stopper} ends it; a stop asked while it was
+        being started (a server being spawned) is applied now.
+        """
+        self.stopper = stopper
+        if self.stopAsked is not None and not self.done:
+            stopper(self.stopAsked)
 
     def begin(self, pid: int) -> None:
         """

@@ -538,7 +538,7 @@ class ListeningService(Service):
         session.begin(0)
         targets = [child.config for child in self.tcpmuxTargets()]
         choosing = multiplex(self.reactor, connection, targets)
-        session.stopper = lambda force: choosing.cancel()
+        session.stopWith(lambda force: choosing.cancel())
         choosing.addCallback(self._tcpmuxChosen, connection, session)
         choosing.addErrback(lambda failure: connection.close())
         choosing.addBoth(lambda _: session.ended(0))
@@ -588,7 +588,7 @@ class ListeningService(Service):
             failed,
             tls=self.redirectTLS,
         )
-        session.stopper = relay.stop
+        session.stopWith(relay.stop)
         if self.adopt(connection, session, relay.client):
             session.begin(0)
 
@@ -615,7 +615,7 @@ class ListeningService(Service):
         A server runs for C{session}: log START, and EXIT when it ends.
         """
         session.begin(process.pid)
-        session.stopper = lambda force: process.signal(signal.SIGKILL if force else signal.SIGTERM)
+        session.stopWith(lambda force: process.signal(signal.SIGKILL if force else signal.SIGTERM))
         process.whenExited().addCallback(self.serverExited, session)
         return process
 
@@ -720,7 +720,7 @@ class ListeningService(Service):
             return
         protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
-        session.stopper = served.stop
+        session.stopWith(served.stop)
         if self.adopt(connection, session, served):
             session.begin(0)
 
@@ -1258,10 +1258,11 @@ def terminate(
             return
         if not killed and now >= deadline:
             for session in remaining:
-                programMessage(
-                    Level.WARNING,
-                    f"Sending signal 9 to {session.policy.config.id} server {session.pid}",
-                )
+                if session.pid:
+                    programMessage(
+                        Level.WARNING,
+                        f"Sending signal 9 to {session.policy.config.id} server {session.pid}",
+                    )
                 session.stop(force=True)
             killed = True
         polls[:] = [reactor.callLater(STOP_POLL, poll, killed)]
