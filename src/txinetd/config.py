@@ -295,12 +295,16 @@ class Config:
     @ivar defaults: the final L{Defaults}.
     @ivar services: the services that survived, in file order.
     @ivar diagnostics: every problem found.
+    @ivar internals: the installed internal services (a
+        L{txinetd.internal.InternalServices}) the services were checked
+        against, when L{loadConfig} read them; the same serve them.
     """
 
     path: str
     defaults: Defaults
     services: tuple[ServiceConfig, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    internals: Any = field(default=None, compare=False)
 
     @property
     def isFatal(self) -> bool:
@@ -1018,13 +1022,14 @@ def loadConfig(
         xinetd configuration's (C{-inetd_compat}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
+    installed = None
     if internalServices is None:
         from txinetd.internal import InternalServices
 
-        installed = InternalServices()
+        table = installed = InternalServices()
 
         def internalServices(name: str, socketType: str) -> bool:
-            return (name.lower(), socketType) == TCPMUX or installed.exists(name, socketType)
+            return (name.lower(), socketType) == TCPMUX or table.exists(name, socketType)
 
     diagnostics = Diagnostics()
     entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())
@@ -1037,4 +1042,4 @@ def loadConfig(
         os.geteuid() if euid is None else euid,
     )
     defaults, services = loader.load(entries)
-    return Config(path, defaults, tuple(services), diagnostics.inFileOrder())
+    return Config(path, defaults, tuple(services), diagnostics.inFileOrder(), installed)

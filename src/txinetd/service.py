@@ -882,6 +882,8 @@ class XinetdService(MultiService):
         self.reloading = False
         self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
+        if config.internals is not None:
+            self.daemon.internals = config.internals
         self.daemon.view = StateView(self.serviceStates, self.serverStates)
         if self.daemon.spawner is None:
             self.daemon.spawner = Spawner(reactor)
@@ -986,7 +988,7 @@ class XinetdService(MultiService):
         reportDiagnostics(config)
         programMessage(Level.NOTICE, "Swapping defaults")
         self.config = config
-        self.daemon.internals = InternalServices()
+        self.daemon.internals = config.internals or InternalServices()
         self.daemon.rereadHostsAccess()
         plan = planReload(
             [(child, child.config) for child in self.listening()],

@@ -225,8 +225,11 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
     """
     The state all services share, from the options.
     """
+    config = options.config
+    extra = {} if config is None or config.internals is None else {"internals": config.internals}
     daemon = Daemon(
         reactor,
+        **extra,
         logs=LogTargets(options["syslog-socket"]),
         identPort=options["ident-port"],
         identLookups=IdentLookups(options["logprocs"]),

@@ -463,3 +463,20 @@ class WaitingSessionTests(TestCase):
         self.assertEqual([line for line in log if "Sending signal 9" in line], [])
         self.assertEqual([line for line in log if "TLS handshake" in line], [])
         self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class InternalsTests(TestCase):
+    """
+    The internal services a configuration was checked against are the ones
+    that serve it: the plugins are read once per load.
+    """
+
+    def test_sameTable(self) -> None:
+        (port,) = freePorts(1)
+        tree = Tree(self, echo("e", port))
+        first = tree.tree.config.internals
+        self.assertIsNotNone(first)
+        self.assertIs(tree.tree.daemon.internals, first)
+        tree.reload(echo("e", port))
+        self.assertIsNot(tree.tree.config.internals, first)
+        self.assertIs(tree.tree.daemon.internals, tree.tree.config.internals)
