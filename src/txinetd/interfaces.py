@@ -25,6 +25,10 @@ class IInternalService(Interface):
     L{IInternalService.answerDatagram}.  txinetd applies access control,
     limits, banners and logging in front of either; a provider only speaks
     its protocol.
+
+    A stream provider that only sends one reply and closes (daytime, time)
+    may also have C{reply(context) -> bytes}: txinetd then sends that on the
+    accepted socket without building a transport or a protocol.
     """
 
     name = Attribute(

@@ -372,29 +372,17 @@ class WriteAndCloseProtocol(Protocol):
             self.transport.loseConnection()
 
 
-def _writeAndClose(answer: Callable[[bytes, InternalContext], bytes]) -> ProtocolFactory:
+def _replyService(name: str, answer: Callable[[bytes, InternalContext], bytes]) -> StreamService:
     """
-    Make a stream service out of a dgram answer that ignores its datagram.
-
-    @param answer: the dgram service's answering function.
-    @return: a protocol factory that sends what C{answer} gives for an empty
-        datagram, then closes.
+    A stream service that sends its dgram sibling's answer to an empty
+    datagram, then closes: as a L{StreamService.reply} (sent without a
+    transport) and as a protocol for those who build one.
     """
 
-    def build(context: InternalContext) -> IProtocol:
-        return WriteAndCloseProtocol(answer(b"", context))
+    def reply(context: InternalContext) -> bytes:
+        return answer(b"", context)
 
-    return build
-
-
-def _replyOf(
-    answer: Callable[[bytes, InternalContext], bytes],
-) -> Callable[[InternalContext], bytes]:
-    """
-    The reply a write-and-close stream service sends: its dgram answer to
-    an empty datagram.
-    """
-    return lambda context: answer(b"", context)
+    return StreamService(name, lambda context: WriteAndCloseProtocol(reply(context)), reply)
 
 
 def _echo(data: bytes, context: InternalContext) -> bytes:
@@ -421,9 +409,9 @@ discardStream = StreamService("discard", lambda context: DiscardProtocol())
 discardDgram = DatagramService("discard", _discard)
 chargenStream = StreamService("chargen", _chargen.buildProtocol)
 chargenDgram = DatagramService("chargen", _chargen.answerDatagram)
-daytimeStream = StreamService("daytime", _writeAndClose(_daytime), _replyOf(_daytime))
+daytimeStream = _replyService("daytime", _daytime)
 daytimeDgram = DatagramService("daytime", _daytime)
-timeStream = StreamService("time", _writeAndClose(_time), _replyOf(_time))
+timeStream = _replyService("time", _time)
 timeDgram = DatagramService("time", _time)
 
 BUILTINS: tuple[IInternalService, ...] = (
