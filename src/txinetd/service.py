@@ -36,7 +36,13 @@ from twisted.logger import ILogObserver, Logger, globalLogPublisher
 from twisted.python.failure import Failure
 
 from txinetd import __version__, rpc, systemd
-from txinetd.acceptor import DESCRIPTOR_ERRORS, PendingConnection, StreamAcceptor, normaliseHost
+from txinetd.acceptor import (
+    DESCRIPTOR_ERRORS,
+    PendingConnection,
+    StreamAcceptor,
+    addressOf,
+    normaliseHost,
+)
 from txinetd.attributes import Flag, ServiceType, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
@@ -83,20 +89,6 @@ SENSOR_SCAN_INTERVAL = 60
 STOP_GRACE = 5.0
 STOP_POLL = 0.05
 MAX_DATAGRAM = 65536
-
-
-def peerOf(address: Any) -> tuple[str, int] | None:
-    """
-    The normalised (host, port) of a Twisted address or a socket address
-    tuple, or L{None} if it has none.
-    """
-    if isinstance(address, tuple):
-        return normaliseHost(str(address[0])), int(address[1])
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is None or port is None:
-        return None
-    return normaliseHost(str(host)), int(port)
 
 
 def internalServiceOf(
@@ -221,7 +213,7 @@ class InternalDatagramProtocol(DatagramProtocol):
         self.plugin = plugin
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        peer = peerOf(addr)
+        peer = addressOf(addr)
         if peer is None or not shouldAnswer(peer[1]):
             return
         checked = self.service.policy.checkDatagram(peer)
