@@ -19,6 +19,10 @@ from txinetd.endpoint import RedirectTLS, SystemdListen, TCPListen, TLSSettings,
 INTERNAL = ("type = INTERNAL UNLISTED", "socket_type = stream", "wait = no")
 
 
+#: A stream service with no server of its own, for the redirect cases.
+RELAY = ("type = UNLISTED", "socket_type = stream", "wait = no", "user = root", "port = 7007")
+
+
 class EndpointConfigTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.files = ConfigFiles(self)
@@ -106,17 +110,10 @@ class EndpointConfigTests(SynchronousTestCase):
         """
         C{redirect_tls} checks the redirect host's name unless told another.
         """
-        base = (
-            "type = UNLISTED",
-            "socket_type = stream",
-            "wait = no",
-            "user = root",
-            "port = 7007",
-        )
-        service = self.loadOne(*base, "redirect = 127.0.0.1 8000", "redirect_tls = yes")
+        service = self.loadOne(*RELAY, "redirect = 127.0.0.1 8000", "redirect_tls = yes")
         self.assertEqual(service.redirectTLS, RedirectTLS("127.0.0.1", None))
         named = self.loadOne(
-            *base,
+            *RELAY,
             "redirect = 127.0.0.1 8000",
             "redirect_tls = yes",
             "redirect_tls_name = b.example",
@@ -192,15 +189,7 @@ class EndpointConfigTests(SynchronousTestCase):
         garbage = os.path.join(self.authority.directory, "garbage.pem")
         with open(garbage, "w") as f:
             f.write("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-        base = (
-            "type = UNLISTED",
-            "socket_type = stream",
-            "wait = no",
-            "user = root",
-            "port = 7007",
-            "redirect = 127.0.0.1 8000",
-            "redirect_tls = yes",
-        )
+        base = (*RELAY, "redirect = 127.0.0.1 8000", "redirect_tls = yes")
         cases = {
             "/nonexistent.pem": "TLS: cannot read /nonexistent.pem: No such file or directory",
             garbage: f"TLS: bad certificate in {garbage}: ",
