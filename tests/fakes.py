@@ -165,6 +165,7 @@ class ConfigFiles:
         system: FakeSystem | None = None,
         internal: Collection[tuple[str, str]] = INTERNAL_SERVICES,
         euid: int = 0,
+        strict: bool = False,
     ) -> Config:
         """
         Load the configuration whose main file is C{path}.
@@ -175,6 +176,7 @@ class ConfigFiles:
             internalServices=fakeInternalServices(internal),
             baseDirectory=self.base,
             euid=euid,
+            strict=strict,
         )
 
 

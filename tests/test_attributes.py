@@ -275,7 +275,13 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("flags", ["DISABLE"], ["Bad service flag: DISABLE"]),
     ("flags", ["DEFER"], ["Bad service flag: DEFER"]),
     ("flags", [], ["attribute flags expects at least 1 value and none was given."]),
-    ("socket_type", ["stream\r"], ["Bad socket type: stream\r"]),
+    (
+        "socket_type",
+        ["stream\r"],
+        [
+            "Bad socket type: stream\r (the line ends with a carriage return: the file has DOS line ends)"
+        ],
+    ),
     ("socket_type", ["tcp"], ["Bad socket type: tcp"]),
     ("protocol", ["sctp"], ["Protocol sctp not in /etc/protocols"]),
     ("wait", ["maybe"], ["Bad value for wait: maybe"]),
@@ -355,7 +361,7 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("log_type", ["SYSLOG"], ["wrong number of arguments"]),
     ("log_type", ["SYSLOG", "daemon", "info", "x"], ["wrong number of arguments"]),
     ("log_type", ["SYSLOG", "kern"], ["Unknown syslog facility: kern"]),
-    ("log_type", ["SYSLOG", "local8"], ["Unknown syslog facility: local8"]),
+    ("log_type", ["SYSLOG", "local8"], ["Unknown syslog facility: local8 (did you mean local7?)"]),
     ("log_type", ["SYSLOG", "daemon", "loud"], ["Unknown syslog level: loud"]),
     ("log_on_success", ["PID", "RECORD"], ["Bad log_on_success flag: RECORD"]),
     ("log_on_failure", ["PID"], ["Bad log_on_failure flag: PID"]),

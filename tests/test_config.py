@@ -58,6 +58,10 @@ FATAL_DEFAULTS = (
 )
 
 
+#: The hint given for a known word followed by the CR of a DOS line end.
+DOS = " (the line ends with a carriage return: the file has DOS line ends)"
+
+
 def entry(name: str, *lines: str) -> str:
     """
     The text of a service entry.
@@ -87,12 +91,13 @@ class LoadingCase(SynchronousTestCase):
         system: FakeSystem | None = None,
         internal: Collection[tuple[str, str]] = INTERNAL_SERVICES,
         euid: int = 0,
+        strict: bool = False,
     ) -> Config:
         """
         Load the concatenation of C{texts} as the main file.
         """
         self.files.write("xinetd.conf", "".join(texts))
-        return self.files.load(system=system, internal=internal, euid=euid)
+        return self.files.load(system=system, internal=internal, euid=euid, strict=strict)
 
     def loadOne(
         self,
@@ -152,9 +157,9 @@ class ValueErrorTests(LoadingCase):
         self.assertEqual(
             describe(config.diagnostics),
             [
-                "xinetd.conf:3: error: Bad socket type: stream\r",
+                f"xinetd.conf:3: error: Bad socket type: stream\r{DOS}",
                 "xinetd.conf:3: error: Error parsing attribute socket_type - DISABLING SERVICE",
-                "xinetd.conf:4: error: Bad value for wait: no\r",
+                f"xinetd.conf:4: error: Bad value for wait: no\r{DOS}",
                 "xinetd.conf:4: error: Error parsing attribute wait - DISABLING SERVICE",
                 "xinetd.conf:5: error: Unknown user: root\r",
                 "xinetd.conf:5: error: Error parsing attribute user - DISABLING SERVICE",
@@ -165,16 +170,75 @@ class ValueErrorTests(LoadingCase):
 
     def test_unknownAttribute(self) -> None:
         """
-        An unknown attribute (or a defaults-only one) in a service is a
-        warning; the line is ignored and the service kept.
+        An unknown attribute (or a defaults-only one) in a service is an
+        error naming the closest attribute a service may have, if one is
+        close; the line is ignored and the service kept, as in xinetd.
         """
-        config = self.load(entry("ftp", *EXTERNAL, "mdns = yes", "disabled = ftp"))
+        config = self.load(
+            entry("ftp", *EXTERNAL, "mdns = yes", "disabled = ftp", "onlyfrom = 127.0.0.1")
+        )
         self.assertEqual(self.ids(config), ["ftp"])
+        self.assertIsNone(config.services[0].only_from)
         self.assertEqual(
             describe(config.diagnostics),
             [
-                "xinetd.conf:7: warning: bad service attribute: mdns",
-                "xinetd.conf:8: warning: bad service attribute: disabled",
+                "xinetd.conf:7: error: bad service attribute: mdns",
+                "xinetd.conf:8: error: bad service attribute: disabled (did you mean disable?)",
+                "xinetd.conf:9: error: bad service attribute: onlyfrom (did you mean only_from?)",
+            ],
+        )
+        self.assertFalse(config.isFatal)
+
+    def test_unknownAttributeStrict(self) -> None:
+        """
+        With C{strict}, an unknown attribute disables its service as a bad
+        value does; the other services run.
+        """
+        config = self.load(
+            entry("ftp", *EXTERNAL, "per_sorce = 2"), entry("smtp", *EXTERNAL), strict=True
+        )
+        self.assertEqual(self.ids(config), ["smtp"])
+        self.assertEqual(
+            describe(config.diagnostics),
+            [
+                "xinetd.conf:7: error: bad service attribute: per_sorce (did you mean per_source?)",
+                "xinetd.conf:7: error: Error parsing attribute per_sorce - DISABLING SERVICE",
+            ],
+        )
+
+    def test_unknownValueSuggestion(self) -> None:
+        """
+        An unknown word of an enumerated attribute keeps xinetd's message and
+        names the closest known word; the service is disabled, as in xinetd.
+        """
+        config = self.load(
+            entry("a", *EXTERNAL, "flags = NOLIBRAP IPv4"),
+            entry("b", *EXTERNAL, "log_on_failure = HOTS"),
+            entry("c", *EXTERNAL, "log_on_success = PID EXITS"),
+            entry("d", "type = INTERNL", "socket_type = stream", "wait = no"),
+            entry("e", "socket_type = steam", "wait = no", "user = root", "server = /bin/cat"),
+            entry("f", *EXTERNAL, "log_type = FIEL /tmp/x"),
+            entry("g", *EXTERNAL, "log_type = SYSLOG deamon notise"),
+            entry("h", *EXTERNAL, "log_type = SYSLOG daemon notise"),
+            entry("i", *EXTERNAL, "flags = XYZZY"),
+        )
+        self.assertEqual(self.ids(config), [])
+        self.assertEqual(
+            [
+                str(d).split(": error: ", 1)[1]
+                for d in config.diagnostics
+                if "DISABLING" not in d.message
+            ],
+            [
+                "Bad service flag: NOLIBRAP (did you mean NOLIBWRAP?)",
+                "Bad log_on_failure flag: HOTS (did you mean HOST?)",
+                "Bad log_on_success flag: EXITS (did you mean EXIT?)",
+                "Bad service type: INTERNL (did you mean INTERNAL?)",
+                "Bad socket type: steam (did you mean stream?)",
+                "Unknown log type: FIEL (did you mean FILE?)",
+                "Unknown syslog facility: deamon (did you mean daemon?)",
+                "Unknown syslog level: notise (did you mean notice?)",
+                "Bad service flag: XYZZY",
             ],
         )
 
@@ -399,17 +463,53 @@ class OperatorTests(LoadingCase):
 class DefaultsTests(LoadingCase):
     def test_notAllowedInDefaults(self) -> None:
         """
-        Service-only and unknown attributes in the defaults are warnings.
+        Service-only attributes in the defaults are warnings.
         """
         names = ["port", "user", "server", "access_times", "deny_time", "nice", "rlimit_as"]
         names += ["env", "flags", "type", "wait", "socket_type", "protocol", "id", "disable"]
-        names += ["mdns"]
         config = self.load(defaults(*(f"{name} = x" for name in names)))
         self.assertEqual(
             describe(config.diagnostics),
             [
                 f"xinetd.conf:{n}: warning: attribute: {name} should not be in default section"
                 for n, name in enumerate(names, 3)
+            ],
+        )
+
+    def test_unknownInDefaults(self) -> None:
+        """
+        An unknown attribute in the defaults is an error naming the closest
+        attribute the defaults may have; the line is ignored.
+        """
+        config = self.load(
+            defaults("mdns = yes", "no_acess = 10.0.0.0/8", "instances = 5"),
+            entry("ftp", *EXTERNAL),
+        )
+        self.assertEqual(self.ids(config), ["ftp"])
+        self.assertEqual(config.defaults.instances, 5)
+        self.assertEqual(
+            describe(config.diagnostics),
+            [
+                "xinetd.conf:3: error: attribute: mdns should not be in default section",
+                "xinetd.conf:4: error: attribute: no_acess should not be in default section "
+                "(did you mean no_access?)",
+            ],
+        )
+        self.assertFalse(config.isFatal)
+
+    def test_unknownInDefaultsStrict(self) -> None:
+        """
+        With C{strict}, an unknown attribute in the defaults is fatal, as a
+        bad value there is.
+        """
+        config = self.load(defaults("onlyfrom = 10.0.0.0/8"), entry("ftp", *EXTERNAL), strict=True)
+        self.assertTrue(config.isFatal)
+        self.assertEqual(
+            describe(config.diagnostics),
+            [
+                "xinetd.conf:3: error: attribute: onlyfrom should not be in default section "
+                "(did you mean only_from?)",
+                f"xinetd.conf:3: {FATAL_DEFAULTS}",
             ],
         )
 
@@ -1520,7 +1620,7 @@ class ManyMistakesTests(LoadingCase):
                 "xinetd.conf:12: error: Unable to open included configuration file: missing.conf",
                 "conf.d/a:7: error: Number of instances is invalid: -4",
                 "conf.d/a:7: error: Error parsing attribute instances - DISABLING SERVICE",
-                "conf.d/a:15: warning: bad service attribute: mdns",
+                "conf.d/a:15: error: bad service attribute: mdns",
                 "conf.d/a:17: error: Service nobrace: missing '{'",
                 "conf.d/b:1: error: Service echo expects port 7, not 31999",
                 "conf.d/b:14: error: Attribute port needs a space before operator",

@@ -1399,7 +1399,8 @@ class FoundTests(SoundCase):
         """
         config = self.loadService("log_on_success = H\udcffOST")
         self.assertEqual(
-            str(config.diagnostics[0]), "xinetd.conf:8: error: Bad log_on_success flag: H\\xffOST"
+            str(config.diagnostics[0]),
+            "xinetd.conf:8: error: Bad log_on_success flag: H\\xffOST (did you mean HOST?)",
         )
 
 

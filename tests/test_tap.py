@@ -127,6 +127,8 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(
             (options["syslog"], err), ("daemon", "Bad syslog facility: nosuch; using daemon\n")
         )
+        _, _, err = self.parse(ECHO, "-syslog", "locl3")
+        self.assertEqual(err, "Bad syslog facility: locl3 (did you mean local3?); using daemon\n")
 
     def test_limitPositive(self) -> None:
         self.assertRaises(usage.UsageError, self.parse, ECHO, "-limit", "0")
@@ -144,6 +146,29 @@ class OptionsTests(SynchronousTestCase):
         self.assertRegex(lines[1], r": 1 services, 0 errors, 0 warnings$")
         self.assertEqual(self.exits(ECHO + ECHO.replace("echo-stream", "echo-2"), "--check"), 1)
         self.assertRegex(self.out.splitlines()[-1], r": 1 services, 1 errors, 0 warnings$")
+
+    def test_checkUnknownAttribute(self) -> None:
+        """
+        C{--check} fails on a misspelt attribute and names the one meant;
+        without C{--check} the service loads without the line, as in
+        xinetd, and with C{--strict} it does not load.
+        """
+        typo = ECHO.replace(" bind = 127.0.0.1\n", " bind = 127.0.0.1\n onlyfrom = 127.0.0.2\n")
+        self.assertEqual(self.exits(typo, "--check"), 1)
+        self.assertRegex(
+            self.out,
+            r"(?m)^\S+:9: error: bad service attribute: onlyfrom \(did you mean only_from\?\)$",
+        )
+        self.assertRegex(self.out.splitlines()[-1], r": 1 services, 1 errors, 0 warnings$")
+        options, _, err = self.parse(typo)
+        assert options.config is not None
+        self.assertEqual([s.id for s in options.config.services], ["echo-stream"])
+        self.assertEqual(self.exits(typo, "--strict"), 1)
+        self.assertIn("error: no services. Exiting...\n", self.err)
+        self.assertIn("Error parsing attribute onlyfrom - DISABLING SERVICE", self.err)
+        options, _, _ = self.parse(typo, "-strict", "-stayalive")
+        assert options.config is not None
+        self.assertEqual(options.config.services, ())
 
     def test_programLog(self) -> None:
         """

@@ -29,6 +29,7 @@ from txinetd.access import (
 )
 from txinetd.conffile import WHITESPACE
 from txinetd.endpoint import Listen, ListenError, parseListen
+from txinetd.errors import didYouMean
 from txinetd.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
 
 
@@ -349,7 +350,7 @@ def _choice(table: Mapping[str, Any], message: str) -> Converter:
         try:
             return lowered[tokens[0].lower()]
         except KeyError:
-            raise BadValue(message.format(tokens[0])) from None
+            raise BadValue(message.format(tokens[0]) + didYouMean(tokens[0], table)) from None
 
     return convert
 
@@ -367,6 +368,7 @@ def _enumSet(
     """
     table: dict[str, Any] = {member.value.lower(): member for member in kind}
     table.update({key.lower(): value for key, value in (extra or {}).items()})
+    names = [member.value for member in kind]
 
     def convert(tokens: Sequence[str], context: ConvertContext) -> tuple[Any, ...]:
         items = []
@@ -374,7 +376,7 @@ def _enumSet(
             try:
                 member = table[token.lower()]
             except KeyError:
-                raise BadValue(message.format(token)) from None
+                raise BadValue(message.format(token) + didYouMean(token, names)) from None
             if member is None:
                 context.warn(f"{token} is obsolete and has no effect")
             else:
@@ -731,7 +733,9 @@ def convertLogType(tokens: Sequence[str], context: ConvertContext) -> LogSpec:
         return _syslogLog(tokens[1:])
     if not tokens:
         raise BadValue("attribute log_type expects at least 1 value and none was given.")
-    raise BadValue(f"Unknown log type: {tokens[0]}")
+    raise BadValue(
+        f"Unknown log type: {tokens[0]}" + didYouMean(tokens[0], [k.value for k in LogKind])
+    )
 
 
 def _fileLog(arguments: Sequence[str]) -> LogSpec:
@@ -760,12 +764,16 @@ def _syslogLog(arguments: Sequence[str]) -> LogSpec:
         raise BadValue("wrong number of arguments")
     facility = arguments[0].lower()
     if facility not in SYSLOG_FACILITIES:
-        raise BadValue(f"Unknown syslog facility: {arguments[0]}")
+        raise BadValue(
+            f"Unknown syslog facility: {arguments[0]}" + didYouMean(arguments[0], SYSLOG_FACILITIES)
+        )
     level = "info"
     if len(arguments) == 2:
         level = arguments[1].lower()
         if level not in SYSLOG_LEVELS:
-            raise BadValue(f"Unknown syslog level: {arguments[1]}")
+            raise BadValue(
+                f"Unknown syslog level: {arguments[1]}" + didYouMean(arguments[1], SYSLOG_LEVELS)
+            )
     return LogSpec(LogKind.SYSLOG, facility=facility, level=level)
 
 

@@ -53,7 +53,7 @@ from txinetd.endpoint import (
     TLSSettings,
     UNIXListen,
 )
-from txinetd.errors import Diagnostic, Diagnostics, Location, Severity, anyFatal
+from txinetd.errors import Diagnostic, Diagnostics, Location, Severity, anyFatal, didYouMean
 from txinetd.inetdconf import parseInetdConf
 
 #: Attributes a service inherits from the defaults as they stand when the
@@ -385,11 +385,13 @@ class _Loader:
         diagnostics: Diagnostics,
         internalServices: Callable[[str, str], bool],
         euid: int,
+        strict: bool = False,
     ) -> None:
         self.system = system
         self.diagnostics = diagnostics
         self.internalServices = internalServices
         self.euid = euid
+        self.strict = strict
         self.defaults = _EntryState("defaults", Location("", 0), {})
         self.defaultsFiles: set[str] = set()
         self.services: list[_EntryState] = []
@@ -419,17 +421,36 @@ class _Loader:
         self.defaultsFiles.add(entry.location.path)
         for line in entry.lines:
             spec = ATTRIBUTES.get(line.name)
-            if spec is None or Where.DEFAULTS not in spec.where:
+            if spec is None:
+                accepted = self.unknownAttribute(
+                    f"attribute: {line.name} should not be in default section", line, Where.DEFAULTS
+                )
+            elif Where.DEFAULTS not in spec.where:
                 self.diagnostics.warning(
                     f"attribute: {line.name} should not be in default section", line.location
                 )
                 continue
-            if not self.applyDefault(spec, line):
+            else:
+                accepted = self.applyDefault(spec, line)
+            if not accepted:
                 self.diagnostics.fatal(
                     "A fatal error was encountered while parsing the default section. "
                     "txinetd will exit.",
                     line.location,
                 )
+
+    def unknownAttribute(self, message: str, line: AttributeLine, where: Where) -> bool:
+        """
+        Report an attribute name that is not one of C{where}'s, with the
+        closest one that is: an error, since a misspelt C{only_from} opens
+        a service to everyone.  The line is ignored, as in xinetd, unless
+        the load is strict.
+
+        @return: whether the entry may still be used.
+        """
+        known = [name for name, spec in ATTRIBUTES.items() if where in spec.where]
+        self.diagnostics.error(message + didYouMean(line.name, known), line.location)
+        return not self.strict
 
     def applyDefault(self, spec: AttributeSpec, line: AttributeLine) -> bool:
         """
@@ -457,9 +478,12 @@ class _Loader:
         for line in entry.lines:
             spec = ATTRIBUTES.get(line.name)
             if spec is None or Where.SERVICE not in spec.where:
-                self.diagnostics.warning(f"bad service attribute: {line.name}", line.location)
-                continue
-            if not self.apply(state, spec, line, line.op):
+                accepted = self.unknownAttribute(
+                    f"bad service attribute: {line.name}", line, Where.SERVICE
+                )
+            else:
+                accepted = self.apply(state, spec, line, line.op)
+            if not accepted:
                 self.diagnostics.error(
                     f"Error parsing attribute {line.name} - DISABLING SERVICE", line.location
                 )
@@ -1007,6 +1031,7 @@ def loadConfig(
     baseDirectory: str | None = None,
     euid: int | None = None,
     inetdConf: str | None = None,
+    strict: bool = False,
 ) -> Config:
     """
     Read, combine and validate a configuration.
@@ -1020,6 +1045,8 @@ def loadConfig(
     @param euid: the daemon's effective uid (default: this process's).
     @param inetdConf: an inetd.conf whose services are read after the
         xinetd configuration's (C{-inetd_compat}).
+    @param strict: whether an unknown attribute disables its service (is
+        fatal in a defaults section) instead of being ignored.
     @return: the L{Config}; check L{Config.isFatal}.
     """
     installed = None
@@ -1040,6 +1067,7 @@ def loadConfig(
         diagnostics,
         internalServices,
         os.geteuid() if euid is None else euid,
+        strict,
     )
     defaults, services = loader.load(entries)
     return Config(path, defaults, tuple(services), diagnostics.inFileOrder(), installed)

@@ -7,6 +7,7 @@ once.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
 from collections.abc import Iterable
@@ -24,7 +25,10 @@ class Severity(enum.Enum):
 
     @cvar FATAL: the configuration cannot be used at all (unreadable main
         file, a bad C{defaults} section, no service left).
-    @cvar ERROR: the entry it belongs to is dropped; the others run.
+    @cvar ERROR: the entry it belongs to is dropped, the others run; or a
+        line was ignored that the configuration cannot mean to have (an
+        unknown attribute name): C{--check} fails and a reconfiguration is
+        refused, but at start-up the entry runs without it, as in xinetd.
     @cvar WARNING: the line is ignored or taken in a way the user may not
         expect; the entry is kept.
     """
@@ -55,6 +59,23 @@ def printable(text: str) -> str:
         return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
     return _SURROGATE.sub(escape, text)
+
+
+def didYouMean(word: str, known: Iterable[str]) -> str:
+    """
+    A hint naming the known word closest to a misspelt one.
+
+    @param word: what the configuration says.
+    @param known: the words it may say, as they are written in messages.
+    @return: C{" (did you mean only_from?)"}, a hint about DOS line ends
+        when the word is a known one followed by a carriage return, or an
+        empty string when no known word is close enough.
+    """
+    spelling = {candidate.lower(): candidate for candidate in known}
+    if word.endswith("\r") and word.rstrip("\r").lower() in spelling:
+        return " (the line ends with a carriage return: the file has DOS line ends)"
+    close = difflib.get_close_matches(word.lower(), list(spelling), n=1, cutoff=0.6)
+    return f" (did you mean {spelling[close[0]]}?)" if close else ""
 
 
 @dataclass(frozen=True)

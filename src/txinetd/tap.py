@@ -18,7 +18,7 @@ from twisted.python import usage
 
 from txinetd import __version__
 from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import printable
+from txinetd.errors import didYouMean, printable
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
@@ -45,6 +45,7 @@ SINGLE_DASH = (
     "shutdownprocs",
     "version",
     "check",
+    "strict",
 )
 
 
@@ -124,6 +125,12 @@ class Options(usage.Options):
         ["dontfork", None, "Stay in the foreground (use twistd -n); implies --stayalive."],
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
         ["inetd_compat", None, "Also read the services of inetd.conf."],
+        [
+            "strict",
+            None,
+            "An unknown attribute disables its service (fatal in defaults) instead of "
+            "being ignored.",
+        ],
         ["debug", "d", "Write debug messages to the program log too."],
         ["version", None, "Print the version and exit."],
     ]
@@ -165,9 +172,10 @@ class Options(usage.Options):
         if self["filelog"] is not None and self["syslog"] is not None:
             raise usage.UsageError("-filelog and -syslog cannot be used together")
         if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
-            self.err.write(f"Bad syslog facility: {self['syslog']}; using daemon\n")
+            hint = didYouMean(self["syslog"], SYSLOG_FACILITIES)
+            self.err.write(f"Bad syslog facility: {self['syslog']}{hint}; using daemon\n")
             self["syslog"] = "daemon"
-        config = loadConfig(self["file"], inetdConf=self.inetdConf)
+        config = loadConfig(self["file"], inetdConf=self.inetdConf, strict=self["strict"])
         self.config = config
         if self["check"]:
             self.check(config)
@@ -254,12 +262,15 @@ def makeService(options: Options) -> IService:
     baseDirectory = os.getcwd()
     path = options["file"]
     inetdConf = options.inetdConf
+    strict = options["strict"]
     service: IService = XinetdService(
         config,
         reactor,
         makeDaemon(options, reactor),
         programLog(options),
-        loader=lambda: loadConfig(path, baseDirectory=baseDirectory, inetdConf=inetdConf),
+        loader=lambda: loadConfig(
+            path, baseDirectory=baseDirectory, inetdConf=inetdConf, strict=strict
+        ),
         loadInThread=True,
         stayalive=options["stayalive"],
         installSignals=True,
