@@ -371,17 +371,85 @@ class EntryTests(ParsingCase):
             ],
         )
 
-    def test_closingFollowedByTextSwallowsNextEntry(self) -> None:
+    def test_closingFollowedByText(self) -> None:
         """
         C{}} followed by something other than a comment is an attribute line
-        with a bad operator: the entry is lost and so is the next one, whose
-        lone C{}} ends the skip (as in xinetd).
+        with a bad operator: the entry is lost.  The skip ends at the next
+        C{service} line, so the next entry is kept (xinetd loses it too).
         """
         entries, diagnostics = self.parse(
             "service one\n{\nport = 1\n} foo\nservice two\n{\nport = 2\n}\n" + AFTER
         )
-        self.assertEqual(names(entries), ["after"])
+        self.assertEqual(names(entries), ["two", "after"])
         self.assertEqual(diagnostics, ["xinetd.conf:4: error: Bad operator for attribute: }"])
+
+    def test_missingClosingBrace(self) -> None:
+        """
+        A C{service} line inside an entry means the entry's C{}} is missing:
+        the error is reported at that line, naming the entry and where it
+        was opened; that entry is discarded and the next one is read.
+        """
+        entries, diagnostics = self.parse(
+            "service one\n{\nport = 1\n\nservice two\n{\nport = 2\n}\n" + AFTER
+        )
+        self.assertEqual(names(entries), ["two", "after"])
+        self.assertEqual(
+            diagnostics,
+            [
+                "xinetd.conf:5: error: missing '}' before this line: service one, opened at "
+                "line 1, ends here and is discarded"
+            ],
+        )
+
+    def test_missingClosingBraceOfDefaults(self) -> None:
+        """
+        A defaults entry without its C{}} before an C{includedir} line is
+        fatal, reported at that line; the include is still read.
+        """
+        self.files.write("d/svc", "service inside\n{\nport = 1\n}\n")
+        entries, diagnostics = self.parse("defaults\n{\ninstances = 5\nincludedir d\n")
+        self.assertEqual(names(entries), ["inside"])
+        self.assertEqual(
+            diagnostics,
+            [
+                "xinetd.conf:4: fatal: missing '}' before this line: the defaults, opened at "
+                "line 1, ends here and is discarded"
+            ],
+        )
+
+    def test_includeInsideEntry(self) -> None:
+        """
+        An C{include} line inside an entry (which no attribute can be) also
+        ends the entry there: it is read as the include it says.
+        """
+        self.files.write("other", AFTER)
+        entries, diagnostics = self.parse("service foo\n{\ninclude other\n")
+        self.assertEqual(names(entries), ["after"])
+        self.assertEqual(
+            diagnostics,
+            [
+                "xinetd.conf:3: error: missing '}' before this line: service foo, opened at "
+                "line 1, ends here and is discarded"
+            ],
+        )
+
+    def test_attributeNamedLikeKeyword(self) -> None:
+        """
+        A keyword followed by an operator is an attribute line (of an
+        unknown attribute), not the start of an entry.
+        """
+        entries, diagnostics = self.parse("service foo\n{\nservice = x\n}\n" + AFTER)
+        self.assertEqual(names(entries), ["foo", "after"])
+        self.assertEqual(diagnostics, [])
+
+    def test_skipEndsAtNextEntry(self) -> None:
+        """
+        The skip after an entry that could not start ends at the next
+        C{service} line, which is read.
+        """
+        entries, diagnostics = self.parse("service one {\nport = 1\n" + AFTER)
+        self.assertEqual(names(entries), ["after"])
+        self.assertEqual(diagnostics, ["xinetd.conf:1: error: Service one: missing '{'"])
 
     def test_closingFollowedByComment(self) -> None:
         """
@@ -483,7 +551,6 @@ class AttributeLineTests(ParsingCase):
             ("port", "Nothing after attribute: port"),
             ("port \t ", "Nothing after attribute: port"),
             ("port\r", "Nothing after attribute: port"),
-            ("include other", "Bad operator for attribute: include"),
         ]
         for text, message in cases:
             with self.subTest(text=text):

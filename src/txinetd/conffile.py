@@ -133,6 +133,24 @@ def _isOpening(text: str) -> bool:
     return text.strip(WHITESPACE) == "{"
 
 
+#: The words that begin a top-level line.
+_TOP_LEVEL = frozenset({"defaults", "service", "include", "includedir"})
+
+
+def _startsEntry(text: str) -> bool:
+    """
+    Whether a line inside an entry is the start of another: a top-level
+    keyword not followed by an operator (no attribute has such a name), so
+    the entry it is in lacks its C{}}.
+    """
+    words = _tokens(text)
+    return (
+        bool(words)
+        and words[0].lower() in _TOP_LEVEL
+        and not (len(words) > 1 and words[1].startswith(("=", "+=", "-=")))
+    )
+
+
 class _Unreadable(Exception):
     """
     A configuration file that cannot or may not be read.
@@ -314,13 +332,18 @@ class _FileReader:
     def skipEntry(self, location: Location) -> None:
         """
         Skip lines up to and including the next line that closes an entry,
-        as xinetd does to resynchronise after an error.
+        as xinetd does to resynchronise after an error, or up to the next
+        line that starts an entry (which is read next; xinetd would skip it
+        too).
 
         @param location: the entry being skipped, for the warning given when
             the file ends first.
         """
         while (item := self.nextLine()) is not None:
             if _closes(item[1]):
+                return
+            if _startsEntry(item[1]):
+                self.index = item[0]
                 return
         self.diagnostics.warning("missing } in last service entry", location)
 
@@ -377,6 +400,13 @@ class _FileReader:
                     self.location(index),
                 )
                 break
+            if _startsEntry(text):
+                # The entry lacks its '}': it ends here, and this line is
+                # read again as the start of the next one.
+                self.index = index
+                if not broken:
+                    self.entryError(kind, self.unclosed(kind, name, location), self.location(index))
+                return
             if broken:
                 continue
             if len(text) > MAX_LINE:
@@ -394,6 +424,18 @@ class _FileReader:
             return
         if not broken:
             self.entries.append(Entry(kind, name, location, tuple(lines)))
+
+    @staticmethod
+    def unclosed(kind: EntryKind, name: str, location: Location) -> str:
+        """
+        The message for an entry whose C{}} is missing, given at the line
+        that starts the next entry.
+        """
+        label = "the defaults" if kind is EntryKind.DEFAULTS else f"service {name}"
+        return (
+            f"missing '}}' before this line: {label}, opened at line {location.line}, ends "
+            "here and is discarded"
+        )
 
     def parseAttribute(self, text: str, location: Location) -> AttributeLine:
         body = text.lstrip(WHITESPACE)
