@@ -279,7 +279,8 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
         "socket_type",
         ["stream\r"],
         [
-            "Bad socket type: stream\r (the line ends with a carriage return: the file has DOS line ends)"
+            "Bad socket type: stream\r (the line ends with a carriage return: "
+            "the file has DOS line ends)"
         ],
     ),
     ("socket_type", ["tcp"], ["Bad socket type: tcp"]),

@@ -642,8 +642,55 @@ class IncludeTests(ParsingCase):
         self.assertEqual(names(entries), ["after"])
         self.assertEqual(
             diagnostics,
-            ["xinetd.conf:2: error: Unable to open included configuration file: nowhere.conf"],
+            [
+                "xinetd.conf:2: error: Unable to open included configuration file: nowhere.conf "
+                f"({self.files.base}/nowhere.conf): No such file or directory (errno = 2)"
+            ],
         )
+        path = os.path.join(self.files.base, "xinetd.d", "..", "nowhere.conf")
+        self.files.write("xinetd.conf", f"include {path}\n")
+        _, diagnostics = self.parseFiles()
+        self.assertEqual(
+            diagnostics,
+            [
+                f"xinetd.conf:1: error: Unable to open included configuration file: {path} "
+                f"({self.files.base}/nowhere.conf): No such file or directory (errno = 2)"
+            ],
+        )
+        path = os.path.join(self.files.base, "nowhere.conf")
+        self.files.write("xinetd.conf", f"include {path}\n")
+        _, diagnostics = self.parseFiles()
+        self.assertEqual(
+            diagnostics,
+            [
+                f"xinetd.conf:1: error: Unable to open included configuration file: {path}: "
+                "No such file or directory (errno = 2)"
+            ],
+        )
+
+    def test_relativePathsWarned(self) -> None:
+        """
+        With C{warnRelative} (C{--check}), a relative C{include} or
+        C{includedir} path is warned about, naming the directory it
+        resolves against; absolute ones are not.
+        """
+        self.files.write("d/x", AFTER)
+        self.files.write("y", "")
+        base = self.files.base
+        self.files.write("xinetd.conf", f"include y\nincludedir d\ninclude {base}/y\n")
+        diagnostics = Diagnostics()
+        entries = parseConfig("xinetd.conf", diagnostics, base, warnRelative=True)
+        self.assertEqual(names(entries), ["after"])
+        self.assertEqual(
+            describe(diagnostics.items),
+            [
+                f"xinetd.conf:{line}: warning: relative path {path} resolves against the "
+                f"directory txinetd starts in (here {base}; / under systemd); give an "
+                "absolute path"
+                for line, path in [(1, "y"), (2, "d")]
+            ],
+        )
+        self.assertEqual(self.parseFiles(), (entries, []))
 
     def test_missingMainFile(self) -> None:
         """
@@ -732,7 +779,13 @@ class IncludeDirectoryTests(ParsingCase):
         self.files.write("xinetd.conf", "includedir d\n")
         entries, diagnostics = self.parseFiles()
         self.assertEqual(names(entries), ["linked"])
-        self.assertEqual(diagnostics, ["xinetd.conf:1: error: Unable to stat includedir file d/b"])
+        self.assertEqual(
+            diagnostics,
+            [
+                "xinetd.conf:1: error: Unable to stat includedir file d/b: "
+                "No such file or directory (errno = 2)"
+            ],
+        )
 
     def test_unreadableDirectory(self) -> None:
         """
@@ -740,14 +793,21 @@ class IncludeDirectoryTests(ParsingCase):
         parsing goes on.
         """
         self.files.write("plain", "")
-        for directory in ["missing", "plain"]:
+        errors = {
+            "missing": "No such file or directory (errno = 2)",
+            "plain": "Not a directory (errno = 20)",
+        }
+        for directory, error in errors.items():
             with self.subTest(directory=directory):
                 self.files.write("xinetd.conf", f"includedir {directory}\n" + AFTER)
                 entries, diagnostics = self.parseFiles()
                 self.assertEqual(names(entries), ["after"])
                 self.assertEqual(
                     diagnostics,
-                    [f"xinetd.conf:1: error: Unable to read included directory: {directory}"],
+                    [
+                        f"xinetd.conf:1: error: Unable to read included directory: {directory} "
+                        f"({self.files.base}/{directory}): {error}"
+                    ],
                 )
 
     def test_includedFiles(self) -> None:

@@ -1617,7 +1617,8 @@ class ManyMistakesTests(LoadingCase):
             describe(config.diagnostics),
             [
                 "xinetd.conf:6: error: Must specify a server in telnet",
-                "xinetd.conf:12: error: Unable to open included configuration file: missing.conf",
+                "xinetd.conf:12: error: Unable to open included configuration file: missing.conf "
+                f"({self.files.base}/missing.conf): No such file or directory (errno = 2)",
                 "conf.d/a:7: error: Number of instances is invalid: -4",
                 "conf.d/a:7: error: Error parsing attribute instances - DISABLING SERVICE",
                 "conf.d/a:15: error: bad service attribute: mdns",

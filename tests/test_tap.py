@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -160,7 +161,7 @@ class OptionsTests(SynchronousTestCase):
             r"(?m)^\S+:9: error: bad service attribute: onlyfrom \(did you mean only_from\?\)$",
         )
         self.assertRegex(self.out.splitlines()[-1], r": 1 services, 1 errors, 0 warnings$")
-        options, _, err = self.parse(typo)
+        options, _, _ = self.parse(typo)
         assert options.config is not None
         self.assertEqual([s.id for s in options.config.services], ["echo-stream"])
         self.assertEqual(self.exits(typo, "--strict"), 1)
@@ -169,6 +170,28 @@ class OptionsTests(SynchronousTestCase):
         options, _, _ = self.parse(typo, "-strict", "-stayalive")
         assert options.config is not None
         self.assertEqual(options.config.services, ())
+
+    def test_checkRelativeInclude(self) -> None:
+        """
+        C{--check} warns about a relative include path, which resolves
+        against the current directory; loading does not.
+        """
+        cwd = os.getcwd()
+        self.assertEqual(self.exits(ECHO + "include nowhere.conf\n", "--check"), 1)
+        self.assertRegex(
+            self.out,
+            rf"(?m)^\S+:10: warning: relative path nowhere.conf resolves against the directory "
+            rf"txinetd starts in \(here {re.escape(cwd)}; / under systemd\); give an absolute "
+            r"path$",
+        )
+        self.assertIn(
+            f"Unable to open included configuration file: nowhere.conf ({cwd}/nowhere.conf): "
+            "No such file or directory (errno = 2)\n",
+            self.out,
+        )
+        options, _, _ = self.parse(ECHO + "include nowhere.conf\n")
+        assert options.config is not None
+        self.assertNotIn("relative path", "\n".join(map(str, options.config.diagnostics)))
 
     def test_programLog(self) -> None:
         """

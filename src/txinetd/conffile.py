@@ -151,6 +151,14 @@ def _startsEntry(text: str) -> bool:
     )
 
 
+def systemError(error: OSError) -> str:
+    """
+    A failed system call's error as xinetd words it (its C{%m}):
+    C{No such file or directory (errno = 2)}.
+    """
+    return f"{error.strerror} (errno = {error.errno})"
+
+
 class _Unreadable(Exception):
     """
     A configuration file that cannot or may not be read.
@@ -168,7 +176,7 @@ class _Unreadable(Exception):
         """
         The failure of a system call, reported as xinetd reports it.
         """
-        return cls(f"{error.strerror} (errno = {error.errno})")
+        return cls(systemError(error))
 
     @classmethod
     def refused(cls, reason: str) -> _Unreadable:
@@ -190,10 +198,17 @@ class _Configuration:
         outermost first: the current chain of includes.
     """
 
-    def __init__(self, diagnostics: Diagnostics, entries: list[Entry], baseDirectory: str) -> None:
+    def __init__(
+        self,
+        diagnostics: Diagnostics,
+        entries: list[Entry],
+        baseDirectory: str,
+        warnRelative: bool = False,
+    ) -> None:
         self.diagnostics = diagnostics
         self.entries = entries
         self.baseDirectory = baseDirectory
+        self.warnRelative = warnRelative
         self.files = MAX_FILES
         self.size = MAX_SIZE
         self.reading: list[tuple[int, int]] = []
@@ -225,10 +240,41 @@ class _Configuration:
         if includedFrom is None:
             self.diagnostics.fatal(f"open( {path} ) failed: {error}")
             return
-        reason = "" if error.reason is None else f" ({error.reason})"
-        self.diagnostics.error(
-            f"Unable to open included configuration file: {path}{reason}", includedFrom
+        # A system error comes with the path the system was given; a file
+        # txinetd refuses, with the reason.
+        reason = (
+            f"{self.named(path)}: {error}" if error.reason is None else f"{path} ({error.reason})"
         )
+        self.diagnostics.error(
+            f"Unable to open included configuration file: {reason}", includedFrom
+        )
+
+    def resolve(self, path: str) -> str:
+        """
+        The path a configuration's path stands for: relative paths are
+        resolved against the base directory.
+        """
+        return os.path.normpath(os.path.join(self.baseDirectory, path))
+
+    def named(self, path: str) -> str:
+        """
+        A path as the configuration writes it, followed by the path it
+        resolves to when that differs.
+        """
+        resolved = self.resolve(path)
+        return path if resolved == path else f"{path} ({resolved})"
+
+    def noteRelative(self, path: str, location: Location) -> None:
+        """
+        Warn, when asked to, about an include path that depends on the
+        directory txinetd is started in.
+        """
+        if self.warnRelative and not os.path.isabs(path):
+            self.diagnostics.warning(
+                f"relative path {path} resolves against the directory txinetd starts in "
+                f"(here {self.baseDirectory}; / under systemd); give an absolute path",
+                location,
+            )
 
     def load(self, path: str) -> tuple[bytes, tuple[int, int]]:
         """
@@ -466,12 +512,14 @@ class _FileReader:
         return AttributeLine(name.lower(), op, tuple(values), location)
 
     def include(self, path: str, location: Location) -> None:
+        self.configuration.noteRelative(path, location)
         self.configuration.readFile(path, location)
 
     def includeDirectory(self, directory: str, location: Location) -> None:
-        resolved = os.path.join(self.configuration.baseDirectory, directory)
+        self.configuration.noteRelative(directory, location)
+        resolved = self.configuration.resolve(directory)
         for path in includedFiles(resolved, directory, self.diagnostics, location):
-            self.include(path, location)
+            self.configuration.readFile(path, location)
 
 
 def includedFiles(
@@ -486,10 +534,11 @@ def includedFiles(
     @param directory: the directory's path as the configuration writes it
         (used in messages and in the yielded paths).
     """
+    named = directory if resolved == directory else f"{directory} ({resolved})"
     try:
         names = os.listdir(resolved)
-    except OSError:
-        diagnostics.error(f"Unable to read included directory: {directory}", location)
+    except OSError as e:
+        diagnostics.error(f"Unable to read included directory: {named}: {systemError(e)}", location)
         return
     for name in sorted(names, key=os.fsencode):
         if "." in name or name.endswith("~"):
@@ -497,8 +546,8 @@ def includedFiles(
         path = os.path.join(directory, name)
         try:
             mode = os.stat(os.path.join(resolved, name)).st_mode
-        except OSError:
-            diagnostics.error(f"Unable to stat includedir file {path}", location)
+        except OSError as e:
+            diagnostics.error(f"Unable to stat includedir file {path}: {systemError(e)}", location)
             continue
         if not stat.S_ISREG(mode):
             diagnostics.error(f"{path} is not a regular file. It is being skipped.", location)
@@ -518,7 +567,9 @@ def parseText(text: str, path: str, diagnostics: Diagnostics, baseDirectory: str
     return entries
 
 
-def parseConfig(path: str, diagnostics: Diagnostics, baseDirectory: str) -> list[Entry]:
+def parseConfig(
+    path: str, diagnostics: Diagnostics, baseDirectory: str, warnRelative: bool = False
+) -> list[Entry]:
     """
     Parse a configuration file and everything it includes.
 
@@ -526,9 +577,11 @@ def parseConfig(path: str, diagnostics: Diagnostics, baseDirectory: str) -> list
     @param diagnostics: where every problem is recorded.
     @param baseDirectory: the directory relative paths are resolved against
         (the daemon's working directory at start-up).
+    @param warnRelative: whether relative C{include} and C{includedir}
+        paths are warned about (C{--check}).
     @return: the entries that parsed, in file order, includes expanded in
         place.
     """
     entries: list[Entry] = []
-    _Configuration(diagnostics, entries, baseDirectory).readFile(path)
+    _Configuration(diagnostics, entries, baseDirectory, warnRelative).readFile(path)
     return entries

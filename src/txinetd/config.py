@@ -1032,6 +1032,7 @@ def loadConfig(
     euid: int | None = None,
     inetdConf: str | None = None,
     strict: bool = False,
+    warnRelative: bool = False,
 ) -> Config:
     """
     Read, combine and validate a configuration.
@@ -1047,6 +1048,8 @@ def loadConfig(
         xinetd configuration's (C{-inetd_compat}).
     @param strict: whether an unknown attribute disables its service (is
         fatal in a defaults section) instead of being ignored.
+    @param warnRelative: whether relative include paths are warned about
+        (C{--check}: they depend on the directory txinetd starts in).
     @return: the L{Config}; check L{Config.isFatal}.
     """
     installed = None
@@ -1059,7 +1062,7 @@ def loadConfig(
             return (name.lower(), socketType) == TCPMUX or table.exists(name, socketType)
 
     diagnostics = Diagnostics()
-    entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())
+    entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd(), warnRelative)
     if inetdConf is not None:
         entries += parseInetdConf(inetdConf, diagnostics)
     loader = _Loader(

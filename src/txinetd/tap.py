@@ -175,7 +175,12 @@ class Options(usage.Options):
             hint = didYouMean(self["syslog"], SYSLOG_FACILITIES)
             self.err.write(f"Bad syslog facility: {self['syslog']}{hint}; using daemon\n")
             self["syslog"] = "daemon"
-        config = loadConfig(self["file"], inetdConf=self.inetdConf, strict=self["strict"])
+        config = loadConfig(
+            self["file"],
+            inetdConf=self.inetdConf,
+            strict=self["strict"],
+            warnRelative=self["check"],
+        )
         self.config = config
         if self["check"]:
             self.check(config)

@@ -149,9 +149,19 @@ class OwnFilesTests(DistributionFilesMixin, TestCase):
 
     def test_mainFile(self) -> None:
         """
-        etc/xinetd.conf includes etc/xinetd.d relative to the start-up
-        directory.
+        etc/xinetd.conf includes /etc/xinetd.d by its absolute path (the
+        systemd unit starts txinetd in /); with that path pointing to
+        etc/xinetd.d, it loads without a problem, relative paths warned
+        about included.
         """
-        config = loadConfig("etc/xinetd.conf", baseDirectory=ROOT)
+        with open(os.path.join(ROOT, "etc", "xinetd.conf")) as f:
+            text = f.read()
+        self.assertRegex(text, r"(?m)^includedir /etc/xinetd\.d$")
+        copy = tempfile.mkdtemp(prefix="txinetd-dist-")
+        self.addCleanup(shutil.rmtree, copy)
+        main = os.path.join(copy, "xinetd.conf")
+        with open(main, "w") as f:
+            f.write(text.replace("/etc/xinetd.d", self.directory))
+        config = loadConfig(main, baseDirectory="/", warnRelative=True)
         self.assertEqual(config.diagnostics, ())
         self.assertEqual(config.defaults.instances, 50)
