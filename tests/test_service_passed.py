@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.config import ServiceConfig
 from txinetd.endpoint import SystemdListen
-from txinetd.service import adoptPassedSocket
+from txinetd.service import adoptPassedSocket, bindFailed
 from txinetd.systemd import ListenFds
 
 
@@ -93,3 +93,46 @@ class AdoptPassedSocketTests(SynchronousTestCase):
     def test_otherKindRefused(self) -> None:
         error = self.refused(self.service("stream"), socket.AF_INET, socket.SOCK_DGRAM)
         self.assertEqual(error.errno, errno.EPROTOTYPE)
+
+
+class BindFailedTests(SynchronousTestCase):
+    """
+    L{bindFailed}: xinetd's message for a socket that could not be made,
+    naming where the service was to listen.
+    """
+
+    def services(self, *entries: str) -> list[ServiceConfig]:
+        files = ConfigFiles(self)
+        files.write("xinetd.conf", "".join(entries))
+        config = files.load(system=FakeSystem())
+        self.assertEqual(describe(config.errors), [])
+        return list(config.services)
+
+    def test_places(self) -> None:
+        """
+        An IP service names its address, port and protocol (C{::} for the
+        default dual-stack socket); a C{listen} socket names its
+        description.
+        """
+        entry = "service {name}\n{{\n type = INTERNAL UNLISTED\n socket_type = {kind}\n{rest}}}\n"
+        services = self.services(
+            entry.format(name="echo", kind="stream", rest=" wait = no\n port = 7777\n"),
+            entry.format(
+                name="time", kind="dgram", rest=" wait = yes\n port = 37\n bind = 127.0.0.2\n"
+            ),
+            entry.format(
+                name="daytime", kind="stream", rest=" wait = no\n listen = unix:/run/d.sock\n"
+            ),
+        )
+        error = OSError(errno.EADDRINUSE, "Address already in use")
+        self.assertEqual(
+            [bindFailed(service, error) for service in services],
+            [
+                f"bind failed (Address already in use (errno = 98)). service = {where}"
+                for where in [
+                    "echo on :: port 7777/tcp",
+                    "time on 127.0.0.2 port 37/udp",
+                    "daytime on unix:/run/d.sock",
+                ]
+            ],
+        )

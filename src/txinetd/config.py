@@ -265,6 +265,18 @@ class ServiceConfig:
         return self.listen.text
 
     @property
+    def where(self) -> str:
+        """
+        Where the service listens, for messages: C{127.0.0.1 port 7}, the
+        C{listen} description of a UNIX or systemd socket, or C{tcpmux}.
+        """
+        if self.place is not None:
+            return self.place
+        if not self.listens:
+            return "tcpmux"
+        return f"{self.bindAddress} port {self.port}"
+
+    @property
     def isInternal(self) -> bool:
         """
         Whether txinetd serves it itself.

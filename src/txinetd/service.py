@@ -142,6 +142,18 @@ def openListeningSocket(config: ServiceConfig, passed: ListenFds | None = None) 
     return sock
 
 
+def bindFailed(config: ServiceConfig, error: OSError) -> str:
+    """
+    xinetd's message for a listening socket that could not be made, with
+    where the service was to listen: C{bind failed (Address already in use
+    (errno = 98)). service = echo on 127.0.0.1 port 7/tcp}.
+    """
+    where = config.where if config.place is not None else f"{config.where}/{config.protocol}"
+    return (
+        f"bind failed ({error.strerror} (errno = {error.errno})). service = {config.id} on {where}"
+    )
+
+
 def adoptPassedSocket(
     config: ServiceConfig, spec: SystemdListen, passed: ListenFds
 ) -> socket.socket:
@@ -339,10 +351,7 @@ class ListeningService(Service):
         try:
             sock = openListeningSocket(self.config, self.daemon.listenFds)
         except OSError as e:
-            programMessage(
-                Level.ERROR,
-                f"bind failed ({e.strerror} (errno = {e.errno})). service = {self.config.id}",
-            )
+            programMessage(Level.ERROR, bindFailed(self.config, e))
             return False
         config = self.config
         stream = config.socket_type is SocketType.STREAM

@@ -54,9 +54,7 @@ def describeService(config: ServiceConfig) -> str:
     One line saying what a service is and where it listens.
     """
     kind = "internal" if config.isInternal else "redirect" if config.redirect else "server"
-    where = "tcpmux" if not config.listens else f"{config.bindAddress} port {config.port}"
-    if config.place is not None:
-        where = config.place
+    where = config.where
     if config.tls is not None:
         where += " with TLS"
     wait = "wait" if config.wait else "nowait"

@@ -281,7 +281,9 @@ class SocketOptionTests(TestCase):
             + internalService("time", "stream"),
         )
         self.assertIn(
-            "bind failed (Address already in use (errno = 98)). service = echo-stream", texts
+            "bind failed (Address already in use (errno = 98)). service = echo-stream on "
+            f"127.0.0.1 port {port}/tcp",
+            texts,
         )
         self.assertIn("Service echo-stream failed to start and is deactivated.", texts)
         self.assertIsNone(tree.getServiceNamed("echo-stream").address)

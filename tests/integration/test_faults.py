@@ -844,7 +844,8 @@ class InProcessDescriptorTests(FaultTestCase):
         hog = DescriptorHog(self)
         expected = [
             deactivated("daytime", wait),
-            "bind failed (Too many open files (errno = 24)). service = daytime-stream",
+            "bind failed (Too many open files (errno = 24)). service = daytime-stream on "
+            f"{HOST} port {port}/tcp",
             "Error activating service daytime",
             "Activating service daytime",
         ]

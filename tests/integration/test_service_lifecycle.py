@@ -232,7 +232,11 @@ class RevivalTests(TestCase):
         text = echo("e", port) + echo("other", other)
         tree = Tree(self, text)
         self.assertIsNone(tree.child("e").address)
-        self.assertIn("bind failed (Address already in use (errno = 98)). service = e", log)
+        self.assertIn(
+            f"bind failed (Address already in use (errno = 98)). service = e on {HOST} port "
+            f"{port}/tcp",
+            log,
+        )
         holder.close()
         tree.reload(text)
         self.assertEqual(tree.child("e").address, (HOST, port))
@@ -288,7 +292,7 @@ class PassedSocketTests(TestCase):
         self.assertIsNotNone(tree.child("other").address)
         self.assertIn(
             "bind failed (systemd:name=passed: datagram services need an IP socket "
-            "(errno = 97)). service = echo-dgram",
+            "(errno = 97)). service = echo-dgram on systemd:name=passed",
             log,
         )
 
