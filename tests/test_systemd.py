@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shutil
 import socket
 import struct
@@ -148,6 +149,14 @@ class NotifyTests(SynchronousTestCase):
         missing = os.path.join(os.path.abspath(self.mktemp()), "notify")
         self.assertFalse(systemd.notify("READY=1", {"NOTIFY_SOCKET": missing}))
 
+    def test_ready(self) -> None:
+        """
+        L{systemd.ready} sends C{READY=1} with the status line.
+        """
+        receiver = NotifyReceiver(self)
+        self.assertTrue(systemd.ready("up: 3", {"NOTIFY_SOCKET": str(receiver.address)}))
+        self.assertEqual(receiver.texts(), ["READY=1\nSTATUS=up: 3"])
+
     def test_reloading(self) -> None:
         """
         C{RELOADING=1} carries the monotonic clock in microseconds.
@@ -193,10 +202,17 @@ class UnitTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        parser = configparser.ConfigParser(interpolation=None)
+        # ExecReload= is given twice: not strict, and read by reloadCommands.
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
         parser.optionxform = str  # type: ignore[assignment,method-assign]
         parser.read(UNIT, encoding="utf-8")
         self.service = parser["Service"]
+
+    def reloadCommands(self) -> list[str]:
+        """
+        The C{ExecReload=} lines, in order.
+        """
+        return re.findall(r"(?m)^ExecReload=(.*)$", unitText())
 
     def test_notify(self) -> None:
         """
@@ -212,8 +228,33 @@ class UnitTests(SynchronousTestCase):
         words = self.service["ExecStart"].split()
         self.assertEqual(words[0], INSTALLED_TWISTD)
         self.assertEqual(words[1:4], ["--nodaemon", "--pidfile=", "xinetd"])
-        self.assertEqual(self.service["ExecReload"], "/bin/kill -HUP $MAINPID")
         self.assertEqual(self.service["Restart"], "on-failure")
+
+    def test_reloadChecksFirst(self) -> None:
+        """
+        C{systemctl reload} runs C{--check} with the options of ExecStart,
+        then sends SIGHUP: a configuration with errors fails the reload
+        (exit status 1, the errors on its output, which goes to the
+        journal) before anything is signalled; a good one passes.
+        """
+        check, signal = self.reloadCommands()
+        self.assertEqual(signal, "/bin/kill -HUP $MAINPID")
+        start = self.service["ExecStart"].split()
+        self.assertEqual(check.split(), [start[0], *start[start.index("xinetd") :], "--check"])
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        bad = os.path.join(directory, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = nope\n}\n")
+        results = []
+        for config in (bad, os.path.join(ROOT, "etc", "demo.conf")):
+            words = check.replace(INSTALLED_TWISTD, TWISTD).replace("/etc/xinetd.conf", config)
+            results.append(
+                subprocess.run(words.split(), capture_output=True, cwd="/", timeout=60, check=False)
+            )
+        self.assertEqual([result.returncode for result in results], [1, 0])
+        self.assertIn(b"bad.conf:5: error: Bad value for wait: nope", results[0].stdout)
+        self.assertIn(b"10 services, 0 errors, 0 warnings", results[1].stdout)
 
     def test_stopLeavesServersToTxinetd(self) -> None:
         """

@@ -971,21 +971,44 @@ class XinetdService(MultiService):
 
         def done(result: object) -> None:
             self.reloading = False
-            systemd.notify("READY=1")
             if isinstance(result, Failure):
                 log.failure("Reconfiguration failed", result)
-                programMessage(Level.WARNING, "reconfiguration failed")
+                result = self.rejected(result.getErrorMessage())
+            systemd.ready(str(result))
 
         return loading.addCallback(self.applyConfig, hard).addBoth(done)
 
-    def applyConfig(self, config: Config, hard: bool) -> None:
+    def rejected(self, why: str) -> str:
+        """
+        Log that a reconfiguration failed and why, and that the running
+        configuration stays.
+
+        @return: the status for systemd.
+        """
+        programMessage(
+            Level.WARNING, f"reconfiguration failed: {why}; the running configuration stays"
+        )
+        return (
+            f"Reconfiguration failed: {why}; running the previous configuration, {self.counted()}"
+        )
+
+    def counted(self) -> str:
+        """
+        C{N available services}: how many services listen.
+        """
+        count = len([child for child in self.listening() if child.port is not None])
+        return f"{count} available {'service' if count == 1 else 'services'}"
+
+    def applyConfig(self, config: Config, hard: bool) -> str:
         """
         Apply a newly loaded configuration (see L{reconfigure}).
+
+        @return: what txinetd runs now, for systemd's status.
         """
         if config.isFatal or config.errors:
             reportDiagnostics(config)
-            programMessage(Level.WARNING, "reconfiguration failed")
-            return
+            count = len(config.errors)
+            return self.rejected(f"{count} {'error' if count == 1 else 'errors'} in {config.path}")
         reportDiagnostics(config)
         programMessage(Level.NOTICE, "Swapping defaults")
         self.config = config
@@ -1012,6 +1035,7 @@ class XinetdService(MultiService):
         if not self.available() and not self.stayalive:
             programMessage(Level.CRITICAL, "No available services. Exiting")
             self.reactor.stop()
+        return f"{plan.summary()}: {self.counted()}"
 
     def serviceStates(self) -> list[ServiceState]:
         """
@@ -1148,10 +1172,9 @@ class XinetdService(MultiService):
         Log C{Started working: N available services} and tell systemd that
         txinetd is ready.
         """
-        count = len([child for child in self.listening() if child.port is not None])
-        noun = "service" if count == 1 else "services"
-        programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
-        systemd.notify(f"READY=1\nSTATUS=Started working: {count} available {noun}")
+        status = f"Started working: {self.counted()}"
+        programMessage(Level.NOTICE, status)
+        systemd.ready(status)
 
     def stopService(self) -> Any:
         systemd.notify("STOPPING=1")

@@ -4,7 +4,8 @@ Working with systemd.
 
 Telling systemd how txinetd is doing (C{Type=notify}): C{READY=1} once
 every service listens, C{RELOADING=1} then C{READY=1} around a
-reconfiguration, C{STOPPING=1} when it stops.  Nothing is sent unless
+reconfiguration, C{STOPPING=1} when it stops; each C{READY=1} comes with a
+C{STATUS=} saying what runs (and whether the last reconfiguration failed).  Nothing is sent unless
 systemd gave a C{NOTIFY_SOCKET}.
 
 Socket activation: the listening sockets a C{.socket} unit passes
@@ -54,6 +55,14 @@ def notify(state: str, environ: Mapping[str, str] | None = None) -> bool:
         except OSError:
             return False
     return True
+
+
+def ready(status: str, environ: Mapping[str, str] | None = None) -> bool:
+    """
+    C{READY=1} with a C{STATUS=} line, which C{systemctl status} shows:
+    after start-up, and after a reconfiguration, whether it worked or not.
+    """
+    return notify(f"READY=1\nSTATUS={status}", environ)
 
 
 def reloading(environ: Mapping[str, str] | None = None) -> bool:

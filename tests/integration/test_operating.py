@@ -398,7 +398,14 @@ class ReconfigurationTests(TestCase):
         broken = self.config(builtin("echo", self.echo, "instances = lots"), builtin("time", 99999))
         self.operated.rewrite(broken)
         self.operated.signal(signal.SIGHUP)
-        lines = yield self.operated.waitForProgramLine("WARNING: reconfiguration failed")
+        lines = yield self.operated.waitForProgramLine("; the running configuration stays")
+        self.assertTrue(
+            lines[-1].endswith(
+                f" WARNING: reconfiguration failed: 4 errors in {self.operated.configPath}; "
+                "the running configuration stays"
+            ),
+            lines[-1],
+        )
         errors = {
             "Number of instances is invalid: lots": "instances = lots",
             "port number is invalid": "port = 99999",
@@ -699,13 +706,27 @@ class NotifyTests(TestCase):
         yield pollUntil(lambda: len(receiver.receive()) >= 3 or None, lambda: f"{receiver.texts()}")
         after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         reloading, ready = receiver.texts()[1:]
-        self.assertEqual(ready, "READY=1")
+        self.assertEqual(
+            ready,
+            "READY=1\nSTATUS=Reconfigured: new=0 old=1 dropped=0 (services): 1 available service",
+        )
         match = re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=(\d+)", reloading)
         assert match is not None, reloading
         self.assertTrue(before <= int(match[1]) <= after)
+        # A failed reconfiguration says so in the status, and that the old
+        # configuration still runs.
+        operated.rewrite(defaults(operated.run) + builtin("daytime", port, "instances = lots"))
+        operated.signal(signal.SIGHUP)
+        yield pollUntil(lambda: len(receiver.receive()) >= 5 or None, lambda: f"{receiver.texts()}")
+        self.assertEqual(
+            receiver.texts()[4],
+            f"READY=1\nSTATUS=Reconfiguration failed: 2 errors in {operated.configPath}; "
+            "running the previous configuration, 1 available service",
+        )
+        yield served(port)
         pid = operated.run.pid
         yield operated.run.stop()
-        self.assertEqual(receiver.texts()[3:], ["STOPPING=1"])
+        self.assertEqual(receiver.texts()[5:], ["STOPPING=1"])
         self.assertEqual({n.pid for n in receiver.received}, {pid})
 
     @inlineCallbacks
@@ -768,7 +789,10 @@ class NotifyTests(TestCase):
         )
         self.assertFalse(ended.called, "twistd ended")
         yield operated.waitForCount("Reconfigured: new=0 old=1 dropped=0", 1)
-        self.assertEqual(self.notifications()[2], "READY=1")
+        self.assertEqual(
+            self.notifications()[2],
+            "READY=1\nSTATUS=Reconfigured: new=0 old=1 dropped=0 (services): 1 available service",
+        )
 
 
 def fillQueue(receiver: NotifyReceiver) -> int:

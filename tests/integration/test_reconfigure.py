@@ -104,7 +104,10 @@ class ReconfigureTests(TestCase):
         self.tree.reconfigure(hard=True)
         after = {child.name: child.config for child in self.tree.listening()}
         self.assertEqual(before, after)
-        self.assertIn("reconfiguration failed", self.log)
+        self.assertIn(
+            f"reconfiguration failed: 1 error in {self.path}; the running configuration stays",
+            self.log,
+        )
 
     @inlineCallbacks
     def test_hardEndsRefusedSessions(self) -> Any:
