@@ -11,16 +11,17 @@ import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 
 from twisted.logger import LogLevel
-from twisted.python import usage
+from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd import __version__
 from txinetd.logformat import Level
 from txinetd.observers import ProgramLogObserver
-from txinetd.tap import Options, describeService, programLog
+from txinetd.tap import Options, describeService, makeService, programLog
 
 ECHO = (
     "service echo\n{\n type = INTERNAL UNLISTED\n id = echo-stream\n socket_type = stream\n"
@@ -118,10 +119,11 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(err, "The shutdownprocs option has been deprecated.\n")
 
     def test_filelogAndSyslog(self) -> None:
-        error = self.assertRaises(
-            usage.UsageError, self.parse, ECHO, "-filelog", "/tmp/x", "-syslog", "daemon"
+        self.assertEqual(self.exits(ECHO, "-filelog", "/tmp/x", "-syslog", "daemon"), 1)
+        self.assertEqual(
+            self.err,
+            "txinetd: -filelog and -syslog cannot be used together; give one of them\n",
         )
-        self.assertEqual(str(error), "-filelog and -syslog cannot be used together")
 
     def test_badFacility(self) -> None:
         options, _, err = self.parse(ECHO, "-syslog", "nosuch")
@@ -131,8 +133,64 @@ class OptionsTests(SynchronousTestCase):
         _, _, err = self.parse(ECHO, "-syslog", "locl3")
         self.assertEqual(err, "Bad syslog facility: locl3 (did you mean local3?); using daemon\n")
 
-    def test_limitPositive(self) -> None:
-        self.assertRaises(usage.UsageError, self.parse, ECHO, "-limit", "0")
+    def test_optionErrors(self) -> None:
+        """
+        Every option error is one line on standard error, saying what is
+        wrong and what to do, and exit status 1, as xinetd's usage errors;
+        nothing on standard output.
+        """
+        cases = [
+            (["-limit", "abc"], "-limit abc: a whole number is needed, 1 or more"),
+            (["-limit", "0"], "-limit 0: a whole number is needed, 1 or more"),
+            (["--ident-port=70000"], "--ident-port 70000: a whole number is needed, 1 to 65535"),
+            (["-limit"], "option -limit needs a value; see twistd xinetd --help"),
+            (["-stayalive=yes"], "option -stayalive takes no value; see twistd xinetd --help"),
+            (["-foo"], "unknown option -foo; see twistd xinetd --help"),
+            (["-x"], "unknown option -x; see twistd xinetd --help"),
+            (["--nosuch"], "unknown option --nosuch; see twistd xinetd --help"),
+            (
+                ["-n"],
+                "unknown option -n: it is an option of twistd; give it before the word xinetd",
+            ),
+            (
+                ["--logfile=/tmp/x"],
+                "unknown option --logfile: it is an option of twistd; give it before the word "
+                "xinetd",
+            ),
+            (
+                ["/etc/xinetd.conf"],
+                "unexpected argument /etc/xinetd.conf: txinetd takes only options; the "
+                "configuration file is given with -f /etc/xinetd.conf",
+            ),
+        ]
+        for arguments, message in cases:
+            with self.subTest(arguments=arguments):
+                self.assertEqual(self.exits(ECHO, *arguments), 1)
+                self.assertEqual((self.out, self.err), ("", f"txinetd: {message}\n"))
+
+    def test_filelogCannotBeOpened(self) -> None:
+        """
+        A C{-filelog} that cannot be opened is xinetd's C{msg_init failed}
+        line, with the file, the system's error and what to do, and exit
+        status 1.
+        """
+        options, _, _ = self.parse(ECHO, "-filelog", "/nonexistent/dir/x.log")
+        exit = self.assertRaises(SystemExit, makeService, options)
+        self.assertEqual(exit.code, 1)
+        assert isinstance(options.err, io.StringIO)
+        self.assertEqual(
+            options.err.getvalue(),
+            "txinetd: msg_init failed: can't open log file /nonexistent/dir/x.log: No such file "
+            "or directory (errno = 2); -filelog needs a file in an existing directory that "
+            "txinetd may write\n",
+        )
+
+    def test_valuesStartingWithDash(self) -> None:
+        """
+        A value that starts with a dash is taken as the value it is.
+        """
+        options, _, _ = self.parse(ECHO, "-filelog", "-odd-name", "-limit", "3")
+        self.assertEqual((options["filelog"], options["limit"]), ("-odd-name", 3))
 
     def test_check(self) -> None:
         """
@@ -216,6 +274,89 @@ class OptionsTests(SynchronousTestCase):
         # local3 (19) * 8 + notice (5), the level of the message
         self.assertTrue(message.startswith(b"<157>"), message)
         self.assertIn(b"to syslog", message)
+
+
+class TwistdOptionsTests(SynchronousTestCase):
+    """
+    The xinetd plugin under twistd's own options: what twistd is given that
+    keeps txinetd from starting as meant is one line and exit status 1,
+    before anything runs.
+    """
+
+    def setUp(self) -> None:
+        self.err = io.StringIO()
+        self.patch(sys, "stderr", self.err)
+        self.config = self.mktemp()
+        with open(self.config, "w") as f:
+            f.write(ECHO)
+
+    def parse(self, *arguments: str) -> ServerOptions:
+        options = ServerOptions()
+        options.parseOptions(list(arguments))
+        return options
+
+    def exits(self, *arguments: str) -> str:
+        """
+        Parse, expecting exit status 1.
+
+        @return: what was written to standard error.
+        """
+        exit = self.assertRaises(SystemExit, self.parse, *arguments)
+        self.assertEqual(exit.code, 1)
+        return self.err.getvalue()
+
+    def test_tapFileGivenToTwistd(self) -> None:
+        """
+        C{twistd -n -f conf xinetd}: twistd takes C{-f}, for a .tap file it
+        then ignores; txinetd says so before it reads any configuration.
+        """
+        err = self.exits("-n", "--pidfile=", "-f", self.config, "xinetd")
+        self.assertEqual(
+            err,
+            f"txinetd: -f {self.config} was given to twistd, which takes it for a .tap file "
+            f"and ignores it; txinetd's options go after xinetd: twistd ... xinetd -f "
+            f"{self.config}\n",
+        )
+
+    def test_pidFileUnwritable(self) -> None:
+        err = self.exits("-n", "--pidfile=/nonexistent/dir/t.pid", "xinetd", "-f", self.config)
+        self.assertEqual(
+            err,
+            "txinetd: twistd cannot write its pid file /nonexistent/dir/t.pid: No such file or "
+            "directory; give twistd --pidfile= (no pid file) or --pidfile=PATH before xinetd\n",
+        )
+
+    def test_logFileUnwritable(self) -> None:
+        err = self.exits("--pidfile=", "--logfile=/nonexistent/t.log", "xinetd", "-f", self.config)
+        self.assertEqual(
+            err,
+            "txinetd: twistd cannot write its log file /nonexistent/t.log: No such file or "
+            "directory; give twistd --logfile=PATH before xinetd, or -n to log to standard "
+            "output\n",
+        )
+
+    def test_checkWritesNothing(self) -> None:
+        """
+        C{--check} runs no daemon: twistd's files do not matter.
+        """
+        exit = self.assertRaises(
+            SystemExit,
+            self.parse,
+            "--pidfile=/nonexistent/dir/t.pid",
+            "xinetd",
+            "-f",
+            self.config,
+            "--check",
+        )
+        self.assertEqual(exit.code, 0)
+
+    def test_dontfork(self) -> None:
+        """
+        C{-dontfork} keeps twistd in the foreground, as xinetd's does.
+        """
+        options = self.parse("--pidfile=", "xinetd", "-f", self.config, "-dontfork")
+        self.assertTrue(options["nodaemon"])
+        self.assertFalse(self.parse("--pidfile=", "xinetd", "-f", self.config)["nodaemon"])
 
 
 def emit(observer: ProgramLogObserver | None, text: str) -> None:

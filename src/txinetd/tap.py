@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from twisted.application.service import IService
@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
+from txinetd.conffile import systemError
 from txinetd.config import Config, ServiceConfig, loadConfig
 from txinetd.errors import didYouMean, printable
 from txinetd.limits import ProcessLimit
@@ -24,6 +25,7 @@ from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.policies import Daemon, IdentLookups, LogTargets
 from txinetd.service import DEFAULT_DUMP_FILE
+from txinetd.startup import TWISTD_TAP_DEFAULT, exitWith, explainUsageError, twistdProblem
 from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
@@ -69,18 +71,24 @@ def report(config: Config, out: TextIO) -> None:
         out.write(f"{diagnostic}\n")
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 < value < 65536:
-        raise ValueError(text)
-    return value
+def _number(option: str, low: int, high: int | None = None) -> Callable[[str], int]:
+    """
+    A coercer of an option's value to a whole number in a range, whose
+    error says which option, what it was given and what it takes.
+    """
+    takes = f"{low} to {high}" if high is not None else f"{low} or more"
 
+    def coerce(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise ValueError(f"{option} {text}: a whole number is needed, {takes}")
+        return value
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+    coerce.coerceDoc = f"({takes})"  # type: ignore[attr-defined]
+    return coerce
 
 
 class Options(usage.Options):
@@ -99,20 +107,38 @@ class Options(usage.Options):
         ["file", "f", DEFAULT_CONFIG, "The configuration file."],
         ["filelog", None, None, "Write txinetd's own messages to this file."],
         ["syslog", None, None, "Write txinetd's own messages to syslog with this facility."],
-        ["limit", None, None, "At most this many servers running at once.", _positive],
+        [
+            "limit",
+            None,
+            None,
+            "At most this many servers running at once.",
+            _number("-limit", 1),
+        ],
         ["hosts-allow", None, "/etc/hosts.allow", "The libwrap allow file."],
         ["hosts-deny", None, "/etc/hosts.deny", "The libwrap deny file."],
         ["syslog-socket", None, "/dev/log", "The local syslog socket."],
-        ["ident-port", None, 113, "The port ident (RFC 1413) queries go to.", _port],
+        [
+            "ident-port",
+            None,
+            113,
+            "The port ident (RFC 1413) queries go to.",
+            _number("--ident-port", 1, 65535),
+        ],
         ["pidfile", None, None, "Write txinetd's pid to this file (removed at exit)."],
         [
             "logprocs",
             None,
             15,
             "At most this many ident lookups at once for USERID on failure.",
-            _positive,
+            _number("-logprocs", 1),
         ],
-        ["cc", None, None, "Check the daemon's consistency every this many seconds.", _positive],
+        [
+            "cc",
+            None,
+            None,
+            "Check the daemon's consistency every this many seconds.",
+            _number("-cc", 1),
+        ],
         ["dump-file", None, DEFAULT_DUMP_FILE, "Where SIGABRT appends the state dump."],
         ["shutdownprocs", None, None, "Deprecated; ignored."],
         ["inetd-conf", None, "/etc/inetd.conf", "The inetd.conf that --inetd_compat reads."],
@@ -140,9 +166,51 @@ class Options(usage.Options):
         self.err: TextIO = sys.stderr
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse xinetd's command line.  A usage error is one line on
+        standard error and exit status 1 (see L{txinetd.startup}).
+        """
         if options is None:
             options = sys.argv[1:]
-        super().parseOptions([self.doubleDash(option) for option in options])
+        try:
+            super().parseOptions(self.normalise(options))
+        except usage.UsageError as e:
+            exitWith(explainUsageError(e, SINGLE_DASH), self.err)
+
+    def normalise(self, arguments: Sequence[str]) -> list[str]:
+        """
+        xinetd's single-dash words as double-dash options (see
+        L{doubleDash}).  Another word after a single dash is an unknown
+        option: getopt would read C{-foo} as C{-f oo}.
+
+        @raise usage.UsageError: for such a word.
+        """
+        parameters: list[Any] = self.optParameters
+        takesValue = {str(p[i]) for p in parameters for i in (0, 1) if p[i]}
+        normalised: list[str] = []
+        value = False
+        for argument in arguments:
+            if value or argument == "--" or not argument.startswith("-") or argument == "-":
+                normalised.append(argument)
+                value = False
+                continue
+            argument = self.doubleDash(argument)
+            name, given = argument.lstrip("-").partition("=")[::2]
+            if not argument.startswith("--") and len(name) > 1:
+                raise usage.UsageError(f"option {argument} not recognized")
+            value = name in takesValue and not given and len(argument.lstrip("-")) == len(name)
+            normalised.append(argument)
+        return normalised
+
+    def parseArgs(self, *arguments: str) -> None:
+        """
+        txinetd takes no arguments, only options.
+        """
+        if arguments:
+            raise usage.UsageError(
+                f"unexpected argument {arguments[0]}: txinetd takes only options; the "
+                f"configuration file is given with -f {arguments[0]}"
+            )
 
     @staticmethod
     def doubleDash(option: str) -> str:
@@ -167,8 +235,16 @@ class Options(usage.Options):
             self.err.write("The shutdownprocs option has been deprecated.\n")
         if self["dontfork"]:
             self["stayalive"] = True
+            if self.twistd is not None:
+                # As xinetd's -dontfork: stay in the foreground.
+                self.twistd["nodaemon"] = True
         if self["filelog"] is not None and self["syslog"] is not None:
-            raise usage.UsageError("-filelog and -syslog cannot be used together")
+            raise usage.UsageError("-filelog and -syslog cannot be used together; give one of them")
+        if self.twistd is not None:
+            tapFile = self.twistd.get("file")
+            if tapFile not in (None, TWISTD_TAP_DEFAULT):
+                # Before the configuration is read: the default one would be.
+                exitWith(str(twistdProblem({"file": tapFile})), self.err)
         if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
             hint = didYouMean(self["syslog"], SYSLOG_FACILITIES)
             self.err.write(f"Bad syslog facility: {self['syslog']}{hint}; using daemon\n")
@@ -189,6 +265,18 @@ class Options(usage.Options):
             report(config, self.err)
             self.err.write("error: no services. Exiting...\n")
             raise SystemExit(1)
+        if self.twistd is not None:
+            problem = twistdProblem(self.twistd)
+            if problem is not None:
+                exitWith(problem, self.err)
+
+    @property
+    def twistd(self) -> dict[str, Any] | None:
+        """
+        twistd's options, when txinetd runs as its C{xinetd} plugin.
+        """
+        parent = getattr(self, "parent", None)
+        return parent if isinstance(parent, usage.Options) else None
 
     @property
     def inetdConf(self) -> str | None:
@@ -263,6 +351,14 @@ def makeService(options: Options) -> IService:
     config = options.config
     assert config is not None
     baseDirectory = os.getcwd()
+    try:
+        observer = programLog(options)
+    except OSError as e:
+        exitWith(
+            f"msg_init failed: can't open log file {options['filelog']}: {systemError(e)}; "
+            "-filelog needs a file in an existing directory that txinetd may write",
+            options.err,
+        )
     path = options["file"]
     inetdConf = options.inetdConf
     strict = options["strict"]
@@ -270,7 +366,7 @@ def makeService(options: Options) -> IService:
         config,
         reactor,
         makeDaemon(options, reactor),
-        programLog(options),
+        observer,
         loader=lambda: loadConfig(
             path, baseDirectory=baseDirectory, inetdConf=inetdConf, strict=strict
         ),

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -295,6 +296,75 @@ class ConfigErrorTests(TestCase):
         self.assertEqual(code, 0)
         self.assertIn(b"--check", out)
 
+
+class OptionErrorTests(TestCase):
+    """
+    Option mistakes, unreadable or unwritable files and twistd's own
+    options used by mistake: one line on standard error saying what, where
+    and what to do, exit status 1, no traceback, no usage page.
+    """
+
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="txinetd-opt-")
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        os.chmod(self.directory, 0o755)
+        self.config = os.path.join(self.directory, "xinetd.conf")
+        with open(self.config, "w") as f:
+            f.write(_GOOD)
+
+    @inlineCallbacks
+    def assertOneLine(self, arguments: list[str], expected: str, command: str = TWISTD) -> Any:
+        out, err, code = yield withTimeout(
+            getProcessOutputAndValue(command, arguments, env=dict(os.environ), path=self.directory),
+            60,
+        )
+        self.assertEqual((code, out, err.decode()), (1, b"", f"txinetd: {expected}\n"))
+
+    def test_filelogDirectoryMissing(self) -> Any:
+        return self.assertOneLine(
+            ["-n", "--pidfile=", "xinetd", "-f", self.config, "-filelog", "/nonexistent/dir/x.log"],
+            "msg_init failed: can't open log file /nonexistent/dir/x.log: No such file or "
+            "directory (errno = 2); -filelog needs a file in an existing directory that txinetd "
+            "may write",
+        )
+
+    def test_limitNotANumber(self) -> Any:
+        return self.assertOneLine(
+            ["-n", "--pidfile=", "xinetd", "-f", self.config, "-limit", "abc"],
+            "-limit abc: a whole number is needed, 1 or more",
+        )
+
+    def test_unknownOption(self) -> Any:
+        return self.assertOneLine(
+            ["-n", "--pidfile=", "xinetd", "-f", self.config, "-inetd_ipv6"],
+            "unknown option -inetd_ipv6; see twistd xinetd --help",
+        )
+
+    def test_fileGivenToTwistd(self) -> Any:
+        return self.assertOneLine(
+            ["-n", "--pidfile=", "-f", self.config, "xinetd"],
+            f"-f {self.config} was given to twistd, which takes it for a .tap file and ignores "
+            f"it; txinetd's options go after xinetd: twistd ... xinetd -f {self.config}",
+        )
+
+    def test_pidFileInUnwritableDirectory(self) -> Any:
+        """
+        Started by a user who may not write the current directory, twistd
+        could not write C{twistd.pid} there: txinetd says so and how to
+        avoid it, before twistd daemonizes.
+        """
+        setpriv = shutil.which("setpriv")
+        if os.geteuid() != 0 or setpriv is None:
+            raise SkipTest("needs root and setpriv (util-linux) to run twistd as nobody")
+        return self.assertOneLine(
+            [*NOBODY, TWISTD, "xinetd", "-f", self.config],
+            f"twistd cannot write its pid file {self.directory}/twistd.pid: Permission denied; "
+            "give twistd --pidfile= (no pid file) or --pidfile=PATH before xinetd",
+            command=setpriv,
+        )
+
+
+NOBODY = ("--reuid=65534", "--regid=65534", "--clear-groups")
 
 _GOOD = """
 service echo
