@@ -14,14 +14,20 @@ import stat
 import tempfile
 from typing import Any
 
-from twisted.logger import ILogObserver, LogLevel, capturedLogs, formatEvent
+from twisted.logger import ILogObserver, LogLevel, capturedLogs, formatEvent, textFileLogObserver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from tests import test_logformat
 from txinetd.logformat import Facility, Level, SyslogLevel
-from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget, programMessage
+from txinetd.observers import (
+    FileLogTarget,
+    ProgramLogObserver,
+    SyslogTarget,
+    TextLogFile,
+    programMessage,
+)
 
 NOV_22 = test_logformat.NOV_22
 LINE = b"26/11/22@01:14:59: START: s pid=1 from=127.0.0.1\n"
@@ -105,12 +111,22 @@ class FileLogTargetTests(SynchronousTestCase):
 
     def test_createdReadable(self) -> None:
         """
-        A new log file has mode 0644 (under a 022 umask).
+        A new log file has mode 0644, whatever the umask (a daemonized
+        twistd's is 077), also when it is made again after a rotation; an
+        existing file keeps its mode (the one logrotate's C{create} gave).
         """
-        old = os.umask(0o022)
+        old = os.umask(0o077)
         self.addCleanup(os.umask, old)
-        self.target()
+        target = self.target()
         self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o644)
+        os.rename(self.path, self.path + ".1")
+        target.reopen()
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o644)
+        os.rename(self.path, self.path + ".2")
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT))
+        os.chmod(self.path, 0o640)
+        target.reopen()
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o640)
 
     def test_appends(self) -> None:
         with open(self.path, "wb") as f:
@@ -296,6 +312,57 @@ class FileLogTargetTests(SynchronousTestCase):
                 (ns, LogLevel.error, Level.ERROR, f"Size of {name} log exceeded hard limit"),
             ],
         )
+
+
+class TextLogFileTests(SynchronousTestCase):
+    """
+    L{TextLogFile}: twistd's log, written by Twisted's text observer and
+    reopened after a rotation.
+    """
+
+    def test_writeAndReopen(self) -> None:
+        directory = temporaryDirectory(self)
+        path = os.path.join(directory, "twistd.log")
+        old = os.umask(0o077)
+        self.addCleanup(os.umask, old)
+        logFile = TextLogFile(path)
+        self.addCleanup(logFile.close)
+        observer = textFileLogObserver(logFile)  # type: ignore[arg-type]
+        observer({"log_format": "before", "log_time": NOV_22})
+        os.rename(path, path + ".1")
+        observer({"log_format": "moved", "log_time": NOV_22})
+        logFile.reopen()
+        observer({"log_format": "after", "log_time": NOV_22})
+        self.assertEqual(
+            [readBytes(path + ".1").count(b"\n"), b"moved" in readBytes(path + ".1")],
+            [2, True],
+        )
+        self.assertTrue(readBytes(path).endswith(b"after\n"), readBytes(path))
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
+
+    def test_reopenFails(self) -> None:
+        """
+        A log that cannot be made again drops lines, reported once to the
+        program log, until it can.
+        """
+        directory = temporaryDirectory(self)
+        subdirectory = os.path.join(directory, "sub")
+        os.mkdir(subdirectory)
+        path = os.path.join(subdirectory, "twistd.log")
+        logFile = TextLogFile(path)
+        self.addCleanup(logFile.close)
+        os.rename(subdirectory, subdirectory + ".moved")
+        with capturedLogs() as events:
+            logFile.reopen()
+        logFile.write("dropped\n")
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            [f"Cannot open twistd's log {path}: No such file or directory"],
+        )
+        os.mkdir(subdirectory)
+        logFile.reopen()
+        logFile.write("kept\n")
+        self.assertEqual(readBytes(path), b"kept\n")
 
 
 class SyslogServer:

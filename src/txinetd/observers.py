@@ -20,6 +20,7 @@ C{xinetd_level} key, so that it reaches the program log and twistd's log.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -46,6 +47,8 @@ __all__ = [
     "ProgramLogObserver",
     "ProgramMessageCallback",
     "SyslogTarget",
+    "TextLogFile",
+    "openLogFile",
     "programMessage",
 ]
 
@@ -56,7 +59,7 @@ Receives a target's report about itself: a level and a message.
 
 _log = Logger(namespace="txinetd")
 
-_FILE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
 _FILE_MODE = 0o644
 
 #: Paths that name the daemon's own standard streams: they are shared (so
@@ -95,6 +98,44 @@ def programMessage(level: Level, text: str) -> None:
     @param text: its text.
     """
     _log.emit(_TWISTED_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
+
+
+def openLogFile(path: str) -> int:
+    """
+    Open a log file for appending.  A file that exists keeps its mode (the
+    one logrotate's C{create} gave it, say); a file this call creates gets
+    mode 0644 whatever the umask (a daemonized twistd's is 077), as xinetd's
+    logs.
+
+    @return: the descriptor, close-on-exec.
+    @raise OSError: if the file cannot be opened or created.
+    """
+    while True:
+        try:
+            return os.open(path, _FILE_FLAGS)
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, _FILE_FLAGS | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        except FileExistsError:
+            # Made by someone else meanwhile: open theirs.
+            continue
+        try:
+            os.fchmod(fd, _FILE_MODE)
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+
+def appendAll(fd: int, data: bytes) -> None:
+    """
+    Write all of C{data} to a file opened for appending.
+
+    @raise OSError: if a write fails.
+    """
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 class LogTarget(Protocol):
@@ -206,7 +247,7 @@ class FileLogTarget:
             self._fd = os.dup(stream)
             os.set_inheritable(self._fd, False)
         else:
-            self._fd = os.open(self.path, _FILE_FLAGS, _FILE_MODE)
+            self._fd = openLogFile(self.path)
         self.size = os.fstat(self._fd).st_size
         self.stopped = False
         self._warned = False
@@ -445,6 +486,54 @@ class SyslogTarget:
             self._socket = None
 
 
+class TextLogFile:
+    """
+    twistd's own log file, written by a L{twisted.logger.textFileLogObserver}
+    (C{write}, C{flush}) and reopened after logrotate moved it (L{reopen}).
+    It is opened as the FILE targets are (see L{openLogFile}); a write that
+    fails is dropped, as the log has nowhere else to say so.
+
+    @ivar path: the file's path.
+    """
+
+    def __init__(self, path: str) -> None:
+        """
+        Open the file.
+
+        @raise OSError: if it cannot be opened.
+        """
+        self.path = path
+        self._fd: int | None = openLogFile(path)
+
+    def write(self, text: str) -> None:
+        if self._fd is not None:
+            # Reporting the failure would log through this file again.
+            with contextlib.suppress(OSError):
+                appendAll(self._fd, text.encode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        """
+        Nothing to flush: every write reaches the file.
+        """
+
+    def reopen(self) -> None:
+        """
+        Close the file and open the path again; if it cannot be opened,
+        nothing is written until the next reopen (the error is reported to
+        the program log).
+        """
+        self.close()
+        try:
+            self._fd = openLogFile(self.path)
+        except OSError as e:
+            programMessage(Level.ERROR, f"Cannot open twistd's log {self.path}: {e.strerror}")
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @implementer(ILogObserver)
 class ProgramLogObserver:
     """
@@ -464,6 +553,14 @@ class ProgramLogObserver:
         """
         self._target = target
         self._debug = debug
+
+    def reopen(self) -> None:
+        """
+        Reopen the program log if it is a file (log rotation).
+        """
+        reopen = getattr(self._target, "reopen", None)
+        if reopen is not None:
+            reopen()
 
     def __call__(self, event: dict[str, Any]) -> None:
         """

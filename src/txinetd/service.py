@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import (
@@ -32,7 +32,8 @@ from twisted.internet.defer import (
 from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
-from twisted.logger import ILogObserver, Logger, globalLogPublisher
+from twisted.logger import ILogObserver, Logger, globalLogPublisher, textFileLogObserver
+from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from txinetd import __version__, rpc, systemd
@@ -61,7 +62,7 @@ from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldA
 from txinetd.introspect import StateView
 from txinetd.limits import RunningServers
 from txinetd.logformat import Level
-from txinetd.observers import programMessage
+from txinetd.observers import TextLogFile, programMessage
 from txinetd.policies import (
     Daemon,
     ServedProtocol,
@@ -861,8 +862,10 @@ class XinetdService(MultiService):
         dumpFile: str = DEFAULT_DUMP_FILE,
         pidFile: str | None = None,
         consistencyInterval: int | None = None,
+        twistdLog: TextLogFile | None = None,
     ) -> None:
         """
+        @param programLog: the observer of C{-filelog} or C{-syslog}.
         @param loader: reads the configuration anew, for reconfiguration.
         @param loadInThread: read the files of a reconfiguration in a thread.
         @param stayalive: keep running when a reconfiguration leaves no
@@ -873,11 +876,15 @@ class XinetdService(MultiService):
         @param pidFile: where to write the daemon's pid while it runs.
         @param consistencyInterval: check the bookkeeping this often
             (seconds).
+        @param twistdLog: twistd's log file, which the tree installs as the
+            log observer of the application it is added to, so that it is
+            reopened with the other logs.
         """
         super().__init__()
         self.config = config
         self.reactor = reactor
         self.programLog = programLog
+        self.twistdLog = twistdLog
         self.loader = loader
         self.loadInThread = loadInThread
         self.reloading = False
@@ -917,6 +924,30 @@ class XinetdService(MultiService):
         for serviceConfig in config.services:
             self.addListening(serviceConfig)
 
+    def setServiceParent(self, parent: Any) -> None:
+        """
+        Join the application; with a twistd log file, make it the
+        application's log observer, which twistd then uses instead of
+        opening the file itself (it could not be reopened after rotation).
+        """
+        super().setServiceParent(parent)
+        if self.twistdLog is not None and isinstance(parent, Componentized):
+            # A text file as far as the observer is concerned: write and flush.
+            logFile = cast(IO[Any], self.twistdLog)
+            parent.setComponent(ILogObserver, textFileLogObserver(logFile))
+
+    def reopenLogs(self) -> None:
+        """
+        Reopen every log file: the program log, twistd's log and the
+        services' FILE logs (log rotation, on every reconfiguration signal).
+        """
+        reopen = getattr(self.programLog, "reopen", None)
+        if reopen is not None:
+            reopen()
+        if self.twistdLog is not None:
+            self.twistdLog.reopen()
+        self.daemon.logs.reopen()
+
     def addListening(self, config: ServiceConfig) -> ListeningService:
         """
         Add the service of a configuration to the tree (started at once if
@@ -953,7 +984,11 @@ class XinetdService(MultiService):
         new rules refuse), new ones start.  An invalid configuration is
         rejected whole and the running one stays.  With C{loadInThread} the
         files are read in a thread, so the reactor keeps serving meanwhile.
+        Every log file is reopened first (see L{reopenLogs}).
         """
+        # The log files are reopened whatever becomes of the configuration:
+        # logrotate's signal must not be lost to an invalid one.
+        self.reopenLogs()
         if self.loader is None:
             return succeed(None)
         if self.reloading:
@@ -1030,7 +1065,6 @@ class XinetdService(MultiService):
         for newConfig in plan.added:
             self.addListening(newConfig)
         self.daemon.logs.retain(child.config.id for child in self.owners())
-        self.daemon.logs.reopen()
         programMessage(Level.NOTICE, plan.summary())
         if not self.available() and not self.stayalive:
             programMessage(Level.CRITICAL, "No available services. Exiting")

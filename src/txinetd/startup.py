@@ -158,11 +158,18 @@ def twistdProblem(serverOptions: Mapping[str, Any]) -> str | None:
     if logfile is not None:
         why = unwritable(logfile)
         if why is not None:
-            return (
-                f"twistd cannot write its log file {logfile}: {why}; give twistd "
-                "--logfile=PATH before xinetd, or -n to log to standard output"
-            )
+            return logUnwritable(logfile, why)
     return None
+
+
+def logUnwritable(path: str, why: str) -> str:
+    """
+    The message for a twistd log file that cannot be written.
+    """
+    return (
+        f"twistd cannot write its log file {path}: {why}; give twistd --logfile=PATH before "
+        "xinetd, or -n to log to standard output"
+    )
 
 
 def twistdLogFile(serverOptions: Mapping[str, Any]) -> str | None:

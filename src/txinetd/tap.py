@@ -22,10 +22,23 @@ from txinetd.config import Config, ServiceConfig, loadConfig
 from txinetd.errors import didYouMean, printable
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
-from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
+from txinetd.observers import (
+    FileLogTarget,
+    LogTarget,
+    ProgramLogObserver,
+    SyslogTarget,
+    TextLogFile,
+)
 from txinetd.policies import Daemon, IdentLookups, LogTargets
 from txinetd.service import DEFAULT_DUMP_FILE
-from txinetd.startup import TWISTD_TAP_DEFAULT, exitWith, explainUsageError, twistdProblem
+from txinetd.startup import (
+    TWISTD_TAP_DEFAULT,
+    exitWith,
+    explainUsageError,
+    logUnwritable,
+    twistdLogFile,
+    twistdProblem,
+)
 from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
@@ -360,6 +373,7 @@ def makeService(options: Options) -> IService:
             options.err,
         )
     path = options["file"]
+    twistdLog = openTwistdLog(options)
     inetdConf = options.inetdConf
     strict = options["strict"]
     service: IService = XinetdService(
@@ -376,5 +390,21 @@ def makeService(options: Options) -> IService:
         dumpFile=options["dump-file"],
         pidFile=options["pidfile"],
         consistencyInterval=options["cc"],
+        twistdLog=twistdLog,
     )
     return service
+
+
+def openTwistdLog(options: Options) -> TextLogFile | None:
+    """
+    Open the file twistd would log to, if it logs to a file, so that
+    txinetd can reopen it after rotation (see
+    L{txinetd.service.XinetdService.setServiceParent}).
+    """
+    path = None if options.twistd is None else twistdLogFile(options.twistd)
+    if path is None:
+        return None
+    try:
+        return TextLogFile(path)
+    except OSError as e:
+        exitWith(logUnwritable(path, systemError(e)), options.err)

@@ -7,13 +7,18 @@ rejected whole.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from typing import Any
 
+from twisted.application.service import Application
 from twisted.internet.defer import inlineCallbacks
+from twisted.logger import ILogObserver
 from twisted.trial.unittest import TestCase
 
 from txinetd.config import loadConfig
+from txinetd.observers import FileLogTarget, ProgramLogObserver, TextLogFile
 from txinetd.service import ListeningService, XinetdService
 
 from .support import captureLog, internalService, reactor, tcpExchange, writeConfig
@@ -138,3 +143,59 @@ class ReconfigureTests(TestCase):
             self.fail(f"{name} never had {count} sessions")
 
         return poll()
+
+
+class LogReopenTests(TestCase):
+    """
+    Every reconfiguration signal reopens the program log, twistd's log and
+    the services' FILE logs, even when the new configuration is rejected.
+    """
+
+    @inlineCallbacks
+    def test_reopenedOnRejectedConfiguration(self) -> Any:
+        port = freePort()
+        directory = tempfile.mkdtemp(prefix="txinetd-reopen-")
+        self.addCleanup(shutil.rmtree, directory)
+        logs = {name: os.path.join(directory, name) for name in ("program", "twistd", "svc")}
+        service = entry(
+            "daytime", "d", port, f" log_type = FILE {logs['svc']}\n log_on_success = HOST\n"
+        )
+        path = writeConfig(service)
+
+        def load() -> Any:
+            return loadConfig(path, baseDirectory=os.path.dirname(path))
+
+        tree = XinetdService(
+            load(),
+            reactor,
+            programLog=ProgramLogObserver(FileLogTarget(logs["program"])),
+            loader=load,
+            twistdLog=TextLogFile(logs["twistd"]),
+        )
+        application = Application("txinetd")
+        tree.setServiceParent(application)
+        twistdObserver = application.getComponent(ILogObserver)
+        tree.privilegedStartService()
+        tree.startService()
+        self.addCleanup(tree.stopService)
+        yield tcpExchange("127.0.0.1", port)
+        for name in logs.values():
+            os.rename(name, name + ".1")
+        with open(path, "w") as f:
+            f.write(service.replace("wait = no", "wait = perhaps"))
+        tree.reconfigure(hard=True)
+        twistdObserver({"log_format": "after the rotation", "log_time": 0.0})
+        yield tcpExchange("127.0.0.1", port)
+
+        def read(name: str) -> str:
+            with open(name) as f:
+                return f.read()
+
+        self.assertIn("Started working", read(logs["program"] + ".1"))
+        self.assertIn("NOTICE: Starting reconfiguration\n", read(logs["program"]))
+        self.assertIn("; the running configuration stays\n", read(logs["program"]))
+        self.assertTrue(read(logs["twistd"]).endswith("after the rotation\n"))
+        self.assertEqual(
+            [read(name).count(": START: d ") for name in (logs["svc"] + ".1", logs["svc"])],
+            [1, 1],
+        )
