@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.fakes import addresses
 from txinetd.access import (
     AccessDecision,
     AccessParseError,
@@ -34,6 +35,8 @@ from txinetd.access import (
     TimeIntervals,
     clientAddress,
     decide,
+    describeEntry,
+    explainAddress,
     inetAton,
     inetNetwork,
     parseAccessTimes,
@@ -1021,3 +1024,86 @@ class SensorListTests(SynchronousTestCase):
         self.assertIsNone(sensor.add("10.0.0.0", 100.0, 5))
         self.assertTrue(sensor.contains("10.0.0.0", 350.0))
         self.assertEqual(len(sensor), SensorList.maximum)
+
+
+def _networkEntries() -> st.SearchStrategy[AddressEntry]:
+    four = st.builds(
+        lambda value, length: NetworkEntry(4, value & ((1 << 32) - (1 << (32 - length))), length),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 32),
+    )
+    six = st.builds(
+        lambda value, length: NetworkEntry(6, value & ((1 << 128) - (1 << (128 - length))), length),
+        st.one_of(
+            st.integers(0, 2**128 - 1),
+            st.integers(0, 2**32 - 1).map(lambda v: (0xFFFF << 32) | v),
+        ),
+        st.integers(0, 128),
+    )
+    names = st.sampled_from(
+        [HostNameEntry("a.example.com"), DomainEntry(".example.com"), DomainEntry(".com")]
+    )
+    return st.one_of(four, six, names)
+
+
+_CLIENTS = st.one_of(
+    st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+    st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address),
+    st.sampled_from(["192.0.2.1", "10.1.2.3", "::1", "2001:db8::1"]).map(ipaddress.ip_address),
+)
+
+
+class MatchingEntryTests(SynchronousTestCase):
+    """
+    L{AddressList.matchingEntry} and L{describeEntry}: the entry a refusal
+    names.
+    """
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(_networkEntries(), max_size=6),
+        _CLIENTS,
+        st.sampled_from([None, "a.example.com", "b.example.com"]),
+    )
+    def test_agreesWithBestMatch(
+        self, entries: list[AddressEntry], client: ipaddress.IPv4Address, name: str | None
+    ) -> None:
+        """
+        The entry found is one of the list that, alone, matches the client
+        as well as the whole list does; none is found when nothing matches.
+        """
+        lists = AddressList(entries)
+        best = lists.bestMatch(client, name)
+        found = lists.matchingEntry(client, name)
+        if best is None:
+            self.assertIsNone(found)
+        else:
+            assert found is not None
+            self.assertIn(found, entries)
+            self.assertEqual(AddressList([found]).bestMatch(client, name), best)
+
+    def test_described(self) -> None:
+        entries = addresses("10.0.0.0", "192.0.2.7", "2001:db8::/32", "::1", ".example.org")
+        entries = (*entries[:4], HostNameEntry("trusted.example.com"), entries[4])
+        self.assertEqual(
+            [describeEntry(entry) for entry in entries],
+            [
+                "10.0.0.0/8",
+                "192.0.2.7",
+                "2001:db8::/32",
+                "::1",
+                "trusted.example.com",
+                ".example.org",
+            ],
+        )
+
+    def test_explainAddress(self) -> None:
+        """
+        L{explainAddress} names what refused: the SENSOR list first.
+        """
+        sensor = SensorList()
+        sensor.add("192.0.2.1", 0.0, None)
+        self.assertEqual(
+            explainAddress("::ffff:192.0.2.1", None, None, None, sensor, 1.0),
+            "192.0.2.1 is on the SENSOR list",
+        )

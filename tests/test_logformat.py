@@ -197,7 +197,8 @@ class FailTests(SynchronousTestCase):
 
     def test_reasons(self) -> None:
         """
-        Every reason reads as in xinetd, and txinetd's own C{tls}.
+        Every reason reads as in xinetd, and txinetd's own C{tls} and
+        C{execv}.
         """
         self.assertEqual(
             [r.value for r in FailReason],
@@ -212,6 +213,7 @@ class FailTests(SynchronousTestCase):
                 "load",
                 "connections per second",
                 "tls",
+                "execv",
             ],
         )
 

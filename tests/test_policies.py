@@ -524,10 +524,35 @@ class ServiceLogTests(PolicyTestCase):
         self.assertEqual(len(self.target.entries), 2)
 
     def test_noTarget(self) -> None:
+        """
+        Without a target (no C{log_type}), entries go nowhere, but a refusal
+        is written to the program log with the client's address, even when
+        C{log_on_failure} is empty.
+        """
         log = ServiceLog(self.config(), None, self.clock)
         log.start(1, CLIENT)
         log.userid("UNIX : alice")
+        log.fail(FailReason.ADDRESS, CLIENT)
+        ServiceLog(self.config(" log_on_failure =\n"), None, self.clock).fail(
+            FailReason.TIME, CLIENT
+        )
         self.assertEqual(self.target.service, [])
+        self.assertEqual(
+            self.messages,
+            [
+                (Level.INFO, f"FAIL: svc address from={CLIENT}"),
+                (Level.INFO, f"FAIL: svc time from={CLIENT}"),
+            ],
+        )
+
+    def test_targetKeepsRefusals(self) -> None:
+        """
+        With a target, a refusal is in the service log only.
+        """
+        ServiceLog(self.config(), self.target, self.clock).fail(FailReason.ADDRESS, CLIENT)
+        self.assertEqual(
+            (self.target.entries, self.messages), ([f"FAIL: svc address from={CLIENT}"], [])
+        )
 
 
 class AdmissionTests(PolicyTestCase):
@@ -1156,6 +1181,129 @@ class DatagramTests(PolicyTestCase):
         policy = self.policy(" access_times = 8:00-9:00\n")
         self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
+
+
+class ExplanationTests(PolicyTestCase):
+    """
+    With C{-d} (L{Daemon.debug}), each refusal is explained in a DEBUG
+    program message naming the rule that refused.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.daemon.debug = True
+
+    def explained(self, policy: ServicePolicy, host: str = CLIENT) -> str:
+        """
+        Connect from C{host}, which must be refused, and return the
+        explanation.
+        """
+        before = len(self.messages)
+        connection, _ = self.connect(policy, host)
+        self.assertTrue(connection.closed)
+        debug = [text for level, text in self.messages[before:] if level is Level.DEBUG]
+        self.assertEqual(len(debug), 1, self.messages[before:])
+        return debug[0]
+
+    def test_limits(self) -> None:
+        self.assertEqual(
+            self.explained(self.policy(" instances = 0\n")),
+            f"svc: {CLIENT} refused (service_limit): instances = 0: 0 running",
+        )
+        perSource = self.policy(" per_source = 1\n")
+        self.connect(perSource)
+        self.assertEqual(
+            self.explained(perSource),
+            f"svc: {CLIENT} refused (per_source_limit): per_source = 1: 1 running for {CLIENT}",
+        )
+        self.localTime = (14, 5)
+        self.assertEqual(
+            self.explained(self.policy(" access_times = 8:00-12:00 13:00-14:00\n")),
+            f"svc: {CLIENT} refused (time): 14:05 is outside access_times = 8:00-12:00 13:00-14:00",
+        )
+        self.loadAverage = 3.5
+        self.assertEqual(
+            self.explained(self.policy(" max_load = 2.5\n")),
+            f"svc: {CLIENT} refused (load): the load average 3.50 is at max_load = 2.5 or above",
+        )
+        self.loadAverage = 0.0
+        cps = self.policy(" cps = 1 3\n")
+        self.connect(cps, port=40001)
+        self.connect(cps, port=40002)
+        self.assertIn(
+            f"svc: {CLIENT} refused (connections per second): more than cps = 1 connections "
+            "per second",
+            [text for level, text in self.messages if level is Level.DEBUG],
+        )
+        self.daemon.processes = ProcessLimit(0)
+        self.assertEqual(
+            self.explained(self.policy(serviceId="other")),
+            f"other: {CLIENT} refused (process_limit): -limit 0: 0 servers running",
+        )
+
+    def test_addresses(self) -> None:
+        self.assertEqual(
+            self.explained(self.policy(" no_access = 192.0.2.0/24 10.0.0.0/8\n")),
+            f"svc: {CLIENT} refused (address): no_access entry 192.0.2.0/24 matches {CLIENT}",
+        )
+        self.assertEqual(
+            self.explained(self.policy(" only_from = 192.0.2.0/24\n no_access = 192.0.2.0/25\n")),
+            f"svc: {CLIENT} refused (address): no_access entry 192.0.2.0/25 is at least as "
+            "specific as only_from entry 192.0.2.0/24",
+        )
+        entries = " ".join(f"10.0.{n}.0/24" for n in range(7))
+        self.assertEqual(
+            self.explained(self.policy(f" only_from = {entries} ::1\n")),
+            f"svc: {CLIENT} refused (address): no only_from entry matches {CLIENT}: "
+            "10.0.0.0/24 10.0.1.0/24 10.0.2.0/24 10.0.3.0/24 10.0.4.0/24 and 3 more",
+        )
+        self.assertEqual(
+            self.explained(self.policy(" only_from =\n")),
+            f"svc: {CLIENT} refused (address): only_from is empty",
+        )
+
+    def test_names(self) -> None:
+        self.names[CLIENT] = succeed("host.example.com")
+        self.addresses["host.example.com"] = [CLIENT]
+        self.assertEqual(
+            self.explained(self.policy(" no_access = .example.com\n")),
+            f"svc: {CLIENT} refused (address): no_access entry .example.com matches {CLIENT}",
+        )
+        self.names[CLIENT] = succeed("host.example.com")
+        self.assertEqual(
+            self.explained(self.policy(" only_from = .example.org\n")),
+            f"svc: {CLIENT} refused (address): no only_from entry matches {CLIENT} (named "
+            "host.example.com): .example.org",
+        )
+
+    def test_sensor(self) -> None:
+        trap = self.policy(" flags = SENSOR\n deny_time = 5\n", serviceId="trap")
+        self.assertEqual(
+            self.explained(trap), f"trap: {CLIENT} refused (address): it touched a SENSOR service"
+        )
+        self.assertEqual(
+            self.explained(self.policy()),
+            f"svc: {CLIENT} refused (address): {CLIENT} is on the SENSOR list",
+        )
+
+    def test_libwrap(self) -> None:
+        self.daemon.hostsAccess = HostsAccess(
+            parseHostsTable("/etc/hosts.allow", f"echo: {OTHER}\n", True),
+            parseHostsTable("/etc/hosts.deny", "# none\n\necho : 192.0.2.0/255.255.255.0\n", False),
+        )
+        self.assertEqual(
+            self.explained(self.policy()),
+            f"svc: {CLIENT} refused (libwrap): /etc/hosts.deny:3: echo : 192.0.2.0/255.255.255.0",
+        )
+
+    def test_quietWithoutDebug(self) -> None:
+        """
+        Without C{-d} nothing is explained (nor worked out).
+        """
+        self.daemon.debug = False
+        self.connect(self.policy(" instances = 0\n"))
+        self.connect(self.policy(" no_access = 192.0.2.0/24\n"))
+        self.assertEqual([level for level, _ in self.messages if level is Level.DEBUG], [])
 
 
 class SessionTests(PolicyTestCase):

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import TypeAlias, TypeVar
 
 from txinetd.logformat import Level
@@ -524,6 +524,63 @@ class AddressList:
                 return Specificity(MatchKind.DOMAIN, name.count(".", index))
         return None
 
+    def matchingEntry(self, address: IPAddress, reverseName: str | None) -> AddressEntry | None:
+        """
+        An entry that L{bestMatch} ranks best for a client, to name it in a
+        message.  It looks at every entry: use it to explain a refusal, not
+        to decide one.
+        """
+        best = self.bestMatch(address, reverseName)
+        if best is None:
+            return None
+        name = None if reverseName is None else _normaliseName(reverseName)
+        for entry in self.entries:
+            if _entryMatch(entry, address, name) == best:
+                return entry
+        return None
+
+
+def _entryMatch(entry: AddressEntry, address: IPAddress, name: str | None) -> Specificity | None:
+    """
+    How one entry matches a client (as L{AddressList.bestMatch} ranks it),
+    or L{None}.
+    """
+    if isinstance(entry, HostNameEntry):
+        return _HOST if name == entry.name else None
+    if isinstance(entry, DomainEntry):
+        if name is None or not name.endswith(entry.suffix):
+            return None
+        return Specificity(MatchKind.DOMAIN, name.count(".", len(name) - len(entry.suffix)))
+    bits = _IPV4_BITS if entry.version == 4 else _IPV6_BITS
+    value, length = int(address), entry.prefixLength
+    if isinstance(address, IPv4Address) and entry.version == 6:
+        value, length = _MAPPED_PREFIX | value, max(0, length - _MAPPED_BITS)
+    elif isinstance(address, IPv6Address) != (entry.version == 6):
+        return None
+    if value & _mask(entry.prefixLength, bits) != entry.network:
+        return None
+    clientBits = _IPV4_BITS if isinstance(address, IPv4Address) else _IPV6_BITS
+    return _HOST if length == clientBits else Specificity(MatchKind.NETWORK, length)
+
+
+def describeEntry(entry: AddressEntry) -> str:
+    """
+    An address entry as a configuration could write it: C{10.0.0.0/8},
+    C{127.0.0.1}, C{host.example.com}, C{.example.com}.
+    """
+    if isinstance(entry, HostNameEntry):
+        return entry.name
+    if isinstance(entry, DomainEntry):
+        return entry.suffix
+    network: IPv4Network | IPv6Network
+    if entry.version == 4:
+        network = IPv4Network((entry.network, entry.prefixLength))
+    else:
+        network = IPv6Network((entry.network, entry.prefixLength))
+    if entry.prefixLength == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
 
 def _longestPrefix(prefixes: _Prefixes, value: int) -> int | None:
     for length, mask, networks in prefixes:
@@ -604,6 +661,45 @@ def decide(
     return _ALLOW
 
 
+def explainAddress(
+    address: str | IPAddress,
+    reverseName: str | None,
+    onlyFrom: AddressList | None,
+    noAccess: AddressList | None,
+    sensor: SensorList | None,
+    now: float,
+) -> str:
+    """
+    Why L{decide} refuses a client, naming the entry that did it (for
+    C{-d}); the arguments are those of L{decide}.
+    """
+    client = clientAddress(address)
+    if sensor is not None and sensor.contains(client, now):
+        return f"{client} is on the SENSOR list"
+    allow = None if onlyFrom is None else onlyFrom.matchingEntry(client, reverseName)
+    deny = None if noAccess is None else noAccess.matchingEntry(client, reverseName)
+    if deny is not None and allow is not None:
+        return (
+            f"no_access entry {describeEntry(deny)} is at least as specific as only_from "
+            f"entry {describeEntry(allow)}"
+        )
+    if deny is not None:
+        return f"no_access entry {describeEntry(deny)} matches {client}"
+    if onlyFrom is not None and not onlyFrom.entries:
+        return "only_from is empty"
+    if onlyFrom is not None and allow is None:
+        shown = [describeEntry(entry) for entry in onlyFrom.entries[:_SHOWN]]
+        more = len(onlyFrom.entries) - len(shown)
+        listed = " ".join(shown) + (f" and {more} more" if more else "")
+        named = "" if reverseName is None else f" (named {reverseName})"
+        return f"no only_from entry matches {client}{named}: {listed}"
+    return f"{client} is allowed by only_from and no_access"
+
+
+#: How many C{only_from} entries L{explainAddress} shows.
+_SHOWN = 5
+
+
 # --- access_times -------------------------------------------------------------
 
 
@@ -627,6 +723,15 @@ class TimeIntervals:
     """
 
     intervals: tuple[TimeInterval, ...] = ()
+
+    def __str__(self) -> str:
+        """
+        The intervals as C{access_times} writes them: C{8:00-12:00 14:00-18:30}.
+        """
+        return " ".join(
+            f"{i.start // 60}:{i.start % 60:02d}-{i.end // 60}:{i.end % 60:02d}"
+            for i in self.intervals
+        )
 
     def contains(self, hour: int, minute: int) -> bool:
         """

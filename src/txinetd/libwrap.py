@@ -401,12 +401,16 @@ class Rule:
     @ivar clients: the client list.
     @ivar allows: whether a match allows (else it refuses).
     @ivar line: the line the rule starts on.
+    @ivar where: C{path:line}, for messages.
+    @ivar text: the rule as written, for messages.
     """
 
     daemons: PatternList[str]
     clients: PatternList[_Client]
     allows: bool
     line: int
+    where: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -491,6 +495,8 @@ def parseHostsTable(path: str, text: str, allows: bool) -> HostsTable:
                 compiler.patternList(_tokens(clients), compiler.hostPattern),
                 allows if options is None else compiler.verdict(options, allows),
                 line,
+                f"{path}:{line}",
+                logical.strip(),
             )
         )
     return HostsTable(tuple(rules), tuple(warnings))
@@ -576,9 +582,23 @@ class HostsAccess:
             to the address (then the name is not trusted and C{PARANOID}
             matches).
         """
+        rule = self.decidingRule(daemon, address, reverseName, paranoid)
+        return True if rule is None else rule.allows
+
+    def decidingRule(
+        self,
+        daemon: str,
+        address: str | IPAddress,
+        reverseName: str | None,
+        paranoid: bool = False,
+    ) -> Rule | None:
+        """
+        The rule that decides for a client (see L{allows}), or L{None} when
+        none matches and the client is allowed.
+        """
         client = _Client.of(clientAddress(address), reverseName, paranoid)
         for table in (self.allow, self.deny):
             rule = table._firstMatch(daemon, client)
             if rule is not None:
-                return rule.allows
-        return True
+                return rule
+        return None

@@ -277,3 +277,35 @@ def checkLimits(
     if not rules.accessTimes.contains(localTime.tm_hour, localTime.tm_min):
         return FailReason.TIME
     return servers.check(address, rules.instances, rules.perSource) or processes.check()
+
+
+def explainLimit(
+    reason: FailReason,
+    rules: LimitRules,
+    address: str | None,
+    localTime: time.struct_time,
+    cps: CpsLimiter,
+    servers: RunningServers,
+    load: LoadAverage,
+    processes: ProcessLimit,
+) -> str:
+    """
+    Which limit refused a client, with its setting and what it met (for
+    C{-d}); the arguments are those of L{checkLimits}, after the check.
+    """
+    if reason is FailReason.CPS:
+        return f"more than cps = {cps.maxPerSecond} connections per second"
+    if reason is FailReason.LOAD:
+        return f"the load average {load.current():.2f} is at max_load = {rules.maxLoad} or above"
+    if reason is FailReason.TIME:
+        now = f"{localTime.tm_hour}:{localTime.tm_min:02d}"
+        return f"{now} is outside access_times = {rules.accessTimes}"
+    if reason is FailReason.SERVICE_LIMIT:
+        return f"instances = {rules.instances}: {servers.running} running"
+    if reason is FailReason.PER_SOURCE_LIMIT and address is not None:
+        return (
+            f"per_source = {rules.perSource}: {servers.runningFrom(address)} running for {address}"
+        )
+    if reason is FailReason.PROCESS_LIMIT:
+        return f"-limit {processes.limit}: {processes.running} servers running"
+    return str(reason.value)

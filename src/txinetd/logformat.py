@@ -92,6 +92,9 @@ class FailReason(Enum):
     CPS = "connections per second"
     #: txinetd's own: the TLS handshake failed or the client certificate was refused.
     TLS = "tls"
+    #: txinetd's own: the server could not be run (its C{execv}, or a step of
+    #: its set-up such as C{setuid}, failed); the program log says why.
+    EXEC = "execv"
 
 
 class NoIdReason(Enum):

@@ -39,6 +39,7 @@ from txinetd.access import (
     TimeIntervals,
     clientAddress,
     decide,
+    explainAddress,
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
 from txinetd.config import LocalSystem, ServiceConfig
@@ -53,6 +54,7 @@ from txinetd.limits import (
     ProcessLimit,
     RunningServers,
     checkLimits,
+    explainLimit,
 )
 from txinetd.logformat import (
     SYSLOG_FACILITIES,
@@ -346,6 +348,8 @@ class Daemon:
     @ivar rpcByName: /etc/rpc look-ups, for RPC services.
     @ivar localTime: seconds to local time (for C{access_times}).
     @ivar listenFds: the listening sockets systemd passed.
+    @ivar debug: whether each refusal is explained in a DEBUG program
+        message naming the rule that refused (C{-d}).
     """
 
     reactor: Any
@@ -369,6 +373,7 @@ class Daemon:
     rpcByName: Callable[[str], int | None] = field(default_factory=lambda: LocalSystem().rpcByName)
     localTime: Callable[[float], time.struct_time] = time.localtime
     listenFds: ListenFds = field(default_factory=ListenFds)
+    debug: bool = False
 
     def rereadHostsAccess(self) -> None:
         """
@@ -423,6 +428,17 @@ class ServiceLog:
         self.write(formatExit(self.serviceId, self.success, status, signal, pid, duration))
 
     def fail(self, reason: FailReason, host: str | None) -> None:
+        """
+        Log a refusal.  A service without a log of its own (no
+        C{log_type}, or its file could not be opened) has its refusals in
+        the program log, with the client's address, so that none goes
+        unseen (xinetd logs nothing).
+        """
+        if self.target is None:
+            message = formatFail(self.serviceId, reason, self.failure or frozenset({"HOST"}), host)
+            if message is not None:
+                programMessage(Level.INFO, message)
+            return
         self.write(formatFail(self.serviceId, reason, self.failure, host))
 
     def userid(self, text: str) -> None:
@@ -600,16 +616,12 @@ class ServicePolicy:
         cps, load, access_times, instances, per_source and the process limit,
         in that order.
         """
-        reason = checkLimits(
-            self.rules,
-            host,
-            now,
-            self.daemon.localTime(now),
-            self.cps,
-            self.running,
-            self.daemon.load,
-            self.daemon.processes,
-        )
+        daemon = self.daemon
+        localTime = daemon.localTime(now)
+        limits = (self.cps, self.running, daemon.load, daemon.processes)
+        reason = checkLimits(self.rules, host, now, localTime, *limits)
+        if reason is not None and daemon.debug:
+            self.explain(reason, host, explainLimit(reason, self.rules, host, localTime, *limits))
         if reason is FailReason.CPS:
             self.onTrip(self.config.cps.wait, "excessive incoming connections")
         elif reason is FailReason.LOAD:
@@ -629,26 +641,37 @@ class ServicePolicy:
         now = self.daemon.reactor.seconds()
         if Flag.SENSOR in self.config.flags:
             self.sense(host, now)
+            if self.daemon.debug:
+                self.explain(FailReason.ADDRESS, host, "it touched a SENSOR service")
             return FailReason.ADDRESS
-        decision = decide(
-            self.config.id, host, name.name, self.onlyFrom, self.noAccess, self.daemon.sensor, now
-        )
+        lists = (self.onlyFrom, self.noAccess, self.daemon.sensor, now)
+        decision = decide(self.config.id, host, name.name, *lists)
         if decision.message is not None:
             programMessage(decision.message.level, decision.message.text)
         if not decision.allowed:
+            if self.daemon.debug:
+                self.explain(FailReason.ADDRESS, host, explainAddress(host, name.name, *lists))
             return FailReason.ADDRESS
-        if (
-            self.libwrapName is not None
-            and self.hostsAccess is not None
-            and not self.hostsAccess.allows(self.libwrapName, host, name.name, name.paranoid)
-        ):
-            programMessage(
-                Level.INFO,
-                f"libwrap refused connection to {self.config.id} "
-                f"(libwrap={self.libwrapName}) from {host}",
-            )
-            return FailReason.LIBWRAP
+        if self.libwrapName is not None and self.hostsAccess is not None:
+            rule = self.hostsAccess.decidingRule(self.libwrapName, host, name.name, name.paranoid)
+            if rule is not None and not rule.allows:
+                programMessage(
+                    Level.INFO,
+                    f"libwrap refused connection to {self.config.id} "
+                    f"(libwrap={self.libwrapName}) from {host}",
+                )
+                if self.daemon.debug:
+                    self.explain(FailReason.LIBWRAP, host, f"{rule.where}: {rule.text}")
+                return FailReason.LIBWRAP
         return None
+
+    def explain(self, reason: FailReason, host: str | None, why: str) -> None:
+        """
+        Say in a DEBUG program message which rule refused a client (C{-d}).
+        """
+        programMessage(
+            Level.DEBUG, f"{self.config.id}: {displayAddress(host)} refused ({reason.value}): {why}"
+        )
 
     def sense(self, host: str, now: float) -> None:
         """

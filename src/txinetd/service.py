@@ -61,7 +61,7 @@ from txinetd.interfaces import IInternalService
 from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.introspect import StateView
 from txinetd.limits import RunningServers
-from txinetd.logformat import Level
+from txinetd.logformat import FailReason, Level
 from txinetd.observers import TextLogFile, programMessage
 from txinetd.policies import (
     Daemon,
@@ -630,14 +630,20 @@ class ListeningService(Service):
 
     def serverFailed(self, failure: Failure, session: Session) -> None:
         """
-        A server could not be started: log why; the daemon goes on.
+        A server could not be started: log why in the program log and a
+        FAIL line in the service log (C{fork} when no process could be
+        made, C{execv} otherwise); the daemon goes on.
         """
         session.abandon()
         error = failure.value
+        reason = FailReason.EXEC
         if isinstance(error, SpawnError):
-            programMessage(Level.ERROR, error.describe())
+            programMessage(Level.ERROR, error.describe() + execHint(error))
+            if error.operation in _FORK_OPERATIONS:
+                reason = FailReason.FORK
         else:
             programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {error}")
+        session.policy.log.fail(reason, session.host)
 
     def startExternal(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -1271,6 +1277,27 @@ def asIPv4(connection: PendingConnection) -> None:
         return
     with contextlib.suppress(OSError):
         connection.socket.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET)
+
+
+#: The spawn operations whose failure means that no process was made.
+_FORK_OPERATIONS = frozenset({"fork", "spawner"})
+
+#: What an administrator looks at when a server cannot be executed.
+_EXEC_HINTS = {
+    errno.ENOENT: "the server, or the interpreter its #! line names, does not exist",
+    errno.ENOEXEC: "the server is not a program and has no #! line",
+    errno.EACCES: "the server, or a directory on its path, may not be executed by its user",
+}
+
+
+def execHint(error: SpawnError) -> str:
+    """
+    What to check when a server could not be executed, after the
+    program-log line: C{; the server, or the interpreter its #! line names,
+    does not exist}.
+    """
+    hint = _EXEC_HINTS.get(error.errno or 0) if error.operation == "execve" else None
+    return "" if hint is None else f"; {hint}"
 
 
 def writePidFile(path: str) -> None:

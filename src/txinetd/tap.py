@@ -348,6 +348,7 @@ def makeDaemon(options: Options, reactor: Any) -> Daemon:
         processes=ProcessLimit(options["limit"]),
         hostsFiles=(options["hosts-allow"], options["hosts-deny"]),
         listenFds=ListenFds.take(os.environ),
+        debug=options["debug"],
     )
     daemon.rereadHostsAccess()
     return daemon

@@ -49,6 +49,13 @@ PYTHON = "/usr/bin/python3"
 PROBE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "helpers", "probe.py")
 NOBODY = 65534
 
+#: What the program log adds to an exec failure, by errno.
+EXEC_HINTS = {
+    errno.ENOENT: "the server, or the interpreter its #! line names, does not exist",
+    errno.ENOEXEC: "the server is not a program and has no #! line",
+    errno.EACCES: "the server, or a directory on its path, may not be executed by its user",
+}
+
 #: The daemon's start-up environment in these tests.
 ENVIRON: Mapping[str, str] = {
     "PATH": "/usr/bin:/bin",
@@ -980,9 +987,10 @@ class LifecycleTests(ExternalTestCase):
         """
         A server that C{spoil} makes unexecutable after the configuration
         was loaded: the client's connection is closed, the reason is in the
-        program log (C{exact}: worded exactly as xinetd's, with the errno;
-        otherwise at least its strerror), nothing is in the service log;
-        once the server is back, the service serves again.
+        program log (C{exact}: worded exactly as xinetd's, with the errno,
+        then what to look at; otherwise at least its strerror), the service
+        log has a FAIL line with the reason C{execv}; once the server is
+        back, the service serves again.
         """
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
@@ -996,16 +1004,17 @@ class LifecycleTests(ExternalTestCase):
         self.assertEqual(received, b"")
         message = f"execv( {server} ) failed: {os.strerror(number)}"
         if exact:
-            self.assertIn(f"{message} (errno = {number})", s.messages)
+            self.assertIn(f"{message} (errno = {number}); {EXEC_HINTS[number]}", s.messages)
         else:
             self.assertTrue(any(text.startswith(message) for text in s.messages), s.messages)
-        self.assertEqual(s.serviceLog(), [])
+        self.assertEqual(s.serviceLog(), ["FAIL: gone execv from=127.0.0.1"])
         shutil.copy2("/bin/true", server)
         received = yield s.exchange("gone")
         self.assertEqual(received, b"")
         entries = s.serviceLog()
         self.assertEqual(
-            [entry.split(" pid=")[0] for entry in entries], ["START: gone", "EXIT: gone status=0"]
+            [entry.split(" pid=")[0] for entry in entries],
+            ["FAIL: gone execv from=127.0.0.1", "START: gone", "EXIT: gone status=0"],
         )
 
     def test_missingServer(self) -> Deferred[None]:
@@ -1015,13 +1024,40 @@ class LifecycleTests(ExternalTestCase):
         """
         A file without any execute bit cannot be executed, even by root.
         """
-        return self.checkUnexecutable(lambda path: os.chmod(path, 0o644), errno.EACCES, False)
+        return self.checkUnexecutable(lambda path: os.chmod(path, 0o644), errno.EACCES, True)
 
     def test_execFailureWording(self) -> Deferred[None]:
         """
         The reason is worded as xinetd's C{%m}: C{<strerror> (errno = <n>)}.
         """
         return self.checkUnexecutable(os.remove, errno.ENOENT, exact=True)
+
+    def test_badInterpreterLine(self) -> Deferred[None]:
+        """
+        A script whose C{#!} line names a missing interpreter fails with
+        ENOENT, and the message says the interpreter may be the missing
+        file.
+        """
+
+        def spoil(path: str) -> None:
+            with open(path, "w") as f:
+                f.write("#!/nonexistent/interpreter\necho hello\n")
+            os.chmod(path, 0o755)
+
+        return self.checkUnexecutable(spoil, errno.ENOENT, exact=True)
+
+    def test_notAProgram(self) -> Deferred[None]:
+        """
+        An executable file that is no program and has no C{#!} line fails
+        with ENOEXEC (no shell is tried).
+        """
+
+        def spoil(path: str) -> None:
+            with open(path, "w") as f:
+                f.write("echo hello\n")
+            os.chmod(path, 0o755)
+
+        return self.checkUnexecutable(spoil, errno.ENOEXEC, exact=True)
 
     @inlineCallbacks
     def test_refusalLogsFailOnly(self) -> Generated:
