@@ -24,7 +24,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from txinetd.errors import Diagnostics, Location, Severity
+from txinetd.errors import Diagnostics, Location, Severity, systemError
 
 MAX_LINE = 16 * 1024
 TOO_LONG = f"line longer than {MAX_LINE} characters"
@@ -149,14 +149,6 @@ def _startsEntry(text: str) -> bool:
         and words[0].lower() in _TOP_LEVEL
         and not (len(words) > 1 and words[1].startswith(("=", "+=", "-=")))
     )
-
-
-def systemError(error: OSError) -> str:
-    """
-    A failed system call's error as xinetd words it (its C{%m}):
-    C{No such file or directory (errno = 2)}.
-    """
-    return f"{error.strerror} (errno = {error.errno})"
 
 
 class _Unreadable(Exception):

@@ -78,6 +78,14 @@ def didYouMean(word: str, known: Iterable[str]) -> str:
     return f" (did you mean {spelling[close[0]]}?)" if close else ""
 
 
+def systemError(error: OSError) -> str:
+    """
+    A failed system call's error as xinetd words it (its C{%m}):
+    C{No such file or directory (errno = 2)}.
+    """
+    return f"{error.strerror} (errno = {error.errno})"
+
+
 @dataclass(frozen=True)
 class Location:
     """

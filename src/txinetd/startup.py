@@ -132,20 +132,39 @@ def unwritable(path: str) -> str | None:
 def twistdProblem(serverOptions: Mapping[str, Any]) -> str | None:
     """
     What in twistd's own options keeps txinetd from starting as the user
-    means: C{-f} given to twistd (which ignores it), or a pid or log file
-    twistd cannot write (a traceback later, and for a start in a directory
-    the user may not write, such as C{/}, a surprise).
+    means (see L{misplacedFile} and L{unwritableFiles}).
 
     @param serverOptions: twistd's parsed options (C{file}, C{pidfile},
         C{logfile}, C{nodaemon}, C{syslog}).
     @return: the one-line message, or L{None}.
     """
+    return misplacedFile(serverOptions) or unwritableFiles(serverOptions)
+
+
+def misplacedFile(serverOptions: Mapping[str, Any]) -> str | None:
+    """
+    C{twistd -f conf xinetd}: twistd took C{-f}, for a .tap file it then
+    ignores, and txinetd would read /etc/xinetd.conf.
+
+    @return: the one-line message, or L{None}.
+    """
     tap = serverOptions.get("file")
-    if tap not in (None, TWISTD_TAP_DEFAULT):
-        return (
-            f"-f {tap} was given to twistd, which takes it for a .tap file and ignores it; "
-            f"txinetd's options go after xinetd: twistd ... xinetd -f {tap}"
-        )
+    if tap in (None, TWISTD_TAP_DEFAULT):
+        return None
+    return (
+        f"-f {tap} was given to twistd, which takes it for a .tap file and ignores it; "
+        f"txinetd's options go after xinetd: twistd ... xinetd -f {tap}"
+    )
+
+
+def unwritableFiles(serverOptions: Mapping[str, Any]) -> str | None:
+    """
+    A pid or log file twistd cannot write: twistd would fail later with a
+    traceback, and a start in a directory the user may not write (C{/}, say)
+    would surprise.
+
+    @return: the one-line message, or L{None}.
+    """
     pidfile = serverOptions.get("pidfile")
     if pidfile:
         why = unwritable(pidfile)

@@ -17,9 +17,8 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
-from txinetd.conffile import systemError
 from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import didYouMean, printable
+from txinetd.errors import didYouMean, printable, systemError
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import (
@@ -32,12 +31,12 @@ from txinetd.observers import (
 from txinetd.policies import Daemon, IdentLookups, LogTargets
 from txinetd.service import DEFAULT_DUMP_FILE
 from txinetd.startup import (
-    TWISTD_TAP_DEFAULT,
     exitWith,
     explainUsageError,
     logUnwritable,
+    misplacedFile,
     twistdLogFile,
-    twistdProblem,
+    unwritableFiles,
 )
 from txinetd.systemd import ListenFds
 
@@ -159,7 +158,7 @@ class Options(usage.Options):
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
         ["stayalive", None, "Keep running when no service is available."],
-        ["dontfork", None, "Stay in the foreground (use twistd -n); implies --stayalive."],
+        ["dontfork", None, "Stay in the foreground, as twistd -n does; implies --stayalive."],
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
         ["inetd_compat", None, "Also read the services of inetd.conf."],
         [
@@ -253,11 +252,10 @@ class Options(usage.Options):
                 self.twistd["nodaemon"] = True
         if self["filelog"] is not None and self["syslog"] is not None:
             raise usage.UsageError("-filelog and -syslog cannot be used together; give one of them")
-        if self.twistd is not None:
-            tapFile = self.twistd.get("file")
-            if tapFile not in (None, TWISTD_TAP_DEFAULT):
-                # Before the configuration is read: the default one would be.
-                exitWith(str(twistdProblem({"file": tapFile})), self.err)
+        # Before the configuration is read: it would be the default one.
+        problem = None if self.twistd is None else misplacedFile(self.twistd)
+        if problem is not None:
+            exitWith(problem, self.err)
         if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
             hint = didYouMean(self["syslog"], SYSLOG_FACILITIES)
             self.err.write(f"Bad syslog facility: {self['syslog']}{hint}; using daemon\n")
@@ -278,10 +276,9 @@ class Options(usage.Options):
             report(config, self.err)
             self.err.write("error: no services. Exiting...\n")
             raise SystemExit(1)
-        if self.twistd is not None:
-            problem = twistdProblem(self.twistd)
-            if problem is not None:
-                exitWith(problem, self.err)
+        problem = None if self.twistd is None else unwritableFiles(self.twistd)
+        if problem is not None:
+            exitWith(problem, self.err)
 
     @property
     def twistd(self) -> dict[str, Any] | None:
