@@ -24,7 +24,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import reactor, withTimeout, writeConfig
+from .support import freePorts, reactor, withTimeout, writeConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
@@ -280,6 +280,41 @@ class ConfigErrorTests(TestCase):
         self.assertNotIn(b"Traceback", out + err)
         self.assertIn(b"Bad value for wait: maybe", err)
         self.assertIn(b"no services. Exiting...", err)
+
+    @inlineCallbacks
+    def test_unknownAttributeAtStart(self) -> Any:
+        """
+        A misspelt attribute is an error in the program log at start-up,
+        naming the attribute meant, and the service runs without the line,
+        as in xinetd; C{--check} fails on it.
+        """
+        needs("nc")
+        (port,) = freePorts(1)
+        path = writeConfig(
+            "service daytime\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n"
+            f"\twait = no\n\tport = {port}\n\tbind = 127.0.0.1\n\tonlyfrom = 127.0.0.2\n}}\n"
+        )
+        out, _, code = yield twistd("-n", "--pidfile=", "xinetd", "-f", path, "--check")
+        self.assertEqual(code, 1)
+        self.assertIn(b"bad service attribute: onlyfrom (did you mean only_from?)", out)
+        daemon = Daemon()
+        process = reactor.spawnProcess(
+            daemon,
+            TWISTD,
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", path, "--hosts-allow", path + ".allow"],
+            env=dict(os.environ),
+            path=ROOT,
+        )
+        self.addCleanup(lambda: withTimeout(daemon.ended, 30))
+        self.addCleanup(process.signalProcess, signal.SIGTERM)
+        yield withTimeout(daemon.ready, 30)
+        self.assertIn(
+            f"[txinetd#error] bad service attribute: onlyfrom (did you mean only_from?) "
+            f"[file={path}] [line=8]".encode(),
+            daemon.output,
+        )
+        answer = yield run("nc", "-w", "5", "127.0.0.1", str(port))
+        self.assertRegex(answer, rb"^\d\d [A-Z]{3} \d{4} ")
 
     @inlineCallbacks
     def test_checkGoodConfig(self) -> Any:
