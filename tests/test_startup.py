@@ -54,6 +54,17 @@ class ExplainTests(SynchronousTestCase):
             ],
         )
 
+    def test_ownCommand(self) -> None:
+        """
+        For a command of its own, the options are listed by that command,
+        and no option is taken for twistd's.
+        """
+        error = self.assertRaises(usage.UsageError, Small().parseOptions, ["-u", "x"])
+        self.assertEqual(
+            explainUsageError(error, helpCommand="txinetd --help"),
+            "unknown option -u; see txinetd --help",
+        )
+
     def test_otherMessagesKept(self) -> None:
         self.assertEqual(explainUsageError(usage.UsageError("as it is")), "as it is")
 
@@ -61,7 +72,7 @@ class ExplainTests(SynchronousTestCase):
         err = io.StringIO()
         exit = self.assertRaises(SystemExit, parseOrExit, Small(), ["--bogus"], err, "prog")
         self.assertEqual(exit.code, 1)
-        self.assertEqual(err.getvalue(), "prog: unknown option --bogus; see twistd xinetd --help\n")
+        self.assertEqual(err.getvalue(), "prog: unknown option --bogus; see prog --help\n")
         options = Small()
         parseOrExit(options, ["--limit", "4"], err)
         self.assertEqual(options["limit"], 4)

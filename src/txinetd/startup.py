@@ -36,7 +36,6 @@ TWISTD_OPTIONS = frozenset(
 TWISTD_TAP_DEFAULT = "twistd.tap"
 
 _COERCION = "Parameter type enforcement failed: "
-_HELP = "see twistd xinetd --help"
 
 
 def exitWith(
@@ -64,38 +63,39 @@ def optionName(option: str, singleDash: Collection[str] = ()) -> str:
     return f"-{name}" if option.startswith("--") and name in singleDash else option
 
 
-def explainUsageError(error: usage.UsageError, singleDash: Collection[str] = ()) -> str:
+def explainUsageError(
+    error: usage.UsageError, singleDash: Collection[str] = (), helpCommand: str | None = None
+) -> str:
     """
     The one line that says what is wrong with a command line, from the
     error Twisted's option parser raised.
 
     @param error: the parser's error.
     @param singleDash: the options spelt with one dash, for the messages.
+    @param helpCommand: the command that lists the options; L{None} for the
+        C{xinetd} plugin's (C{twistd xinetd --help}), where an option of
+        twistd's given after C{xinetd} is also explained.
     """
+    listing = "twistd xinetd --help" if helpCommand is None else helpCommand
     text = str(error)
     if text.startswith(_COERCION):
         return text[len(_COERCION) :]
     words = text.split()
     if len(words) >= 3 and words[0] == "option":
         option = optionName(words[1], singleDash)
+        name = option.lstrip("-").split("=", 1)[0]
+        if words[2:4] == ["not", "recognized"] and helpCommand is None and name in TWISTD_OPTIONS:
+            return (
+                f"unknown option {option}: it is an option of twistd; give it before the word "
+                "xinetd"
+            )
         if words[2:4] == ["not", "recognized"]:
-            return unknownOption(option)
+            return f"unknown option {option}; see {listing}"
         if words[2:4] == ["requires", "argument"]:
-            return f"option {option} needs a value; {_HELP}"
+            return f"option {option} needs a value; see {listing}"
         if words[2:5] == ["must", "not", "have"]:
-            return f"option {option} takes no value; {_HELP}"
+            return f"option {option} takes no value; see {listing}"
     return text
-
-
-def unknownOption(option: str) -> str:
-    """
-    The message for an option txinetd does not know, with what to do about
-    one that belongs to twistd.
-    """
-    name = option.lstrip("-").split("=", 1)[0]
-    if name in TWISTD_OPTIONS:
-        return f"unknown option {option}: it is an option of twistd; give it before the word xinetd"
-    return f"unknown option {option}; {_HELP}"
 
 
 def parseOrExit(
@@ -105,13 +105,16 @@ def parseOrExit(
     program: str = "txinetd",
 ) -> None:
     """
-    Parse a command line; a usage error is reported in one line (see
-    L{explainUsageError}) and ends the process with status 1.
+    Parse a command line (twistd's options with the C{xinetd} plugin's
+    after them, say); a usage error is reported in one line (see
+    L{explainUsageError}, the options being listed by C{<program> --help})
+    and ends the process with status 1.  The plugin reports its own errors
+    the same way, from within the parse.
     """
     try:
         options.parseOptions(list(arguments))
     except usage.UsageError as e:
-        exitWith(explainUsageError(e), err, program)
+        exitWith(explainUsageError(e, helpCommand=f"{program} --help"), err, program)
 
 
 def unwritable(path: str) -> str | None:
