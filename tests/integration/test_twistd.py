@@ -24,7 +24,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import freePorts, reactor, withTimeout, writeConfig
+from .support import freePorts, reactor, tcpExchange, withTimeout, writeConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
@@ -288,7 +288,6 @@ class ConfigErrorTests(TestCase):
         naming the attribute meant, and the service runs without the line,
         as in xinetd; C{--check} fails on it.
         """
-        needs("nc")
         (port,) = freePorts(1)
         path = writeConfig(
             "service daytime\n{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n"
@@ -313,7 +312,7 @@ class ConfigErrorTests(TestCase):
             f"[file={path}] [line=8]".encode(),
             daemon.output,
         )
-        answer = yield run("nc", "-w", "5", "127.0.0.1", str(port))
+        answer = yield tcpExchange("127.0.0.1", port)
         self.assertRegex(answer, rb"^\d\d [A-Z]{3} \d{4} ")
 
     @inlineCallbacks
