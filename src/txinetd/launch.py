@@ -226,6 +226,70 @@ def checkedLimits(rlimits: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], 
     return tuple(rlimits)
 
 
+def basePlan(
+    executable: bytes,
+    argv: tuple[bytes, ...],
+    env: Iterable[tuple[bytes, bytes]],
+    umask: int | None = None,
+    nice: int | None = None,
+    rlimits: Sequence[tuple[int, int]] = (),
+) -> Plan:
+    """
+    The L{Plan} of a service's servers but their credentials and the
+    client's variables (see L{withClient}): made once per service.  In
+    C{env}, a name given twice keeps its first place and takes its last
+    value.
+
+    @raise LaunchError: if a limit cannot be set (L{checkedLimits}).
+    """
+    environment = dict(env)
+    return Plan(
+        executable=executable,
+        argv=argv,
+        envp=tuple(name + b"=" + value for name, value in environment.items()),
+        umask=umask,
+        nice=None if nice is None else max(-NICE_RANGE, min(nice, NICE_RANGE)),
+        rlimits=checkedLimits(rlimits),
+    )
+
+
+def withClient(
+    base: Plan,
+    clientEnv: Sequence[bytes],
+    identity: Identity,
+    uid: int | None = None,
+    gid: int | None = None,
+    groups: tuple[int, ...] | None = None,
+) -> Plan:
+    """
+    C{base} for one server: the client's C{NAME=value} entries after the
+    service's (a name the service has already keeps its place, with the
+    client's value), and the credentials (see L{credentials}).
+
+    @raise LaunchError: if the credentials cannot be taken.
+    """
+    envp = base.envp
+    if clientEnv:
+        names = {entry.partition(b"=")[0] for entry in clientEnv}
+        if any(entry.partition(b"=")[0] in names for entry in envp):
+            merged = dict(entry.split(b"=", 1) for entry in envp + tuple(clientEnv))
+            envp = tuple(name + b"=" + value for name, value in merged.items())
+        else:
+            envp = envp + tuple(clientEnv)
+    newUid, newGid, newGroups = credentials(uid, gid, groups, identity)
+    return Plan(
+        base.executable,
+        base.argv,
+        envp,
+        newUid,
+        newGid,
+        newGroups,
+        base.umask,
+        base.nice,
+        base.rlimits,
+    )
+
+
 def planFor(
     executable: bytes,
     argv: tuple[bytes, ...],
@@ -239,25 +303,11 @@ def planFor(
     rlimits: Sequence[tuple[int, int]] = (),
 ) -> Plan:
     """
-    The L{Plan} of a server; C{env} in order, a name given twice keeps its
-    first place and takes its last value.
-
-    @raise LaunchError: if it cannot be carried out (see L{credentials}
-        and L{checkedLimits}).
+    L{basePlan} and L{withClient} in one, for a server whose whole
+    environment is C{env}.
     """
-    environment = dict(env)
-    newUid, newGid, newGroups = credentials(uid, gid, groups, identity)
-    return Plan(
-        executable=executable,
-        argv=argv,
-        envp=tuple(name + b"=" + value for name, value in environment.items()),
-        uid=newUid,
-        gid=newGid,
-        groups=newGroups,
-        umask=umask,
-        nice=None if nice is None else max(-NICE_RANGE, min(nice, NICE_RANGE)),
-        rlimits=checkedLimits(rlimits),
-    )
+    base = basePlan(executable, argv, env, umask, nice, rlimits)
+    return withClient(base, (), identity, uid, gid, groups)
 
 
 @dataclass(frozen=True)
@@ -303,22 +353,26 @@ def descriptorCeiling() -> int:
     return max(bounded, default=1 << 20)
 
 
-def suidDumpableSafe(path: str = SUID_DUMPABLE) -> bool:
+class DumpableCheck:
     """
     Whether a child that takes another uid while it shares the daemon's
     memory makes that memory non-dumpable, so that no process of that uid
-    may read or trace it: C{fs.suid_dumpable} is 0 or 2, not 1.
+    may read or trace it: C{fs.suid_dumpable} is 0 or 2, not 1.  The file
+    is kept open and read again at every call (one C{pread}), so that a
+    change made while txinetd runs applies to the next server.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        return os.read(fd, 16).strip() in (b"0", b"2")
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+
+    def __init__(self, path: str = SUID_DUMPABLE) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __call__(self) -> bool:
+        try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.pread(self.fd, 16, 0).strip() in (b"0", b"2")
+        except OSError:
+            return False
 
 
 class CloneLauncher:
@@ -333,13 +387,18 @@ class CloneLauncher:
     def __init__(
         self,
         fallback: Launcher,
-        dumpableSafe: Callable[[], bool] = suidDumpableSafe,
-        ceiling: Callable[[], int] = descriptorCeiling,
+        dumpableSafe: Callable[[], bool] | None = None,
+        ceiling: int | None = None,
     ) -> None:
+        """
+        @param dumpableSafe: by default a L{DumpableCheck}.
+        @param ceiling: the descriptors a child closes when the kernel has
+            no C{close_range}; by default L{descriptorCeiling}.
+        """
         assert _launch is not None
         self.fallback = fallback
-        self.dumpableSafe = dumpableSafe
-        self.ceiling = ceiling
+        self.dumpableSafe = dumpableSafe if dumpableSafe is not None else DumpableCheck()
+        self.ceiling = ceiling if ceiling is not None else descriptorCeiling()
 
     def launch(self, plan: Plan, fd: int, statusFd: int) -> Launched:
         assert _launch is not None
@@ -352,7 +411,7 @@ class CloneLauncher:
                 plan.envp,
                 fd,
                 statusFd,
-                self.ceiling(),
+                self.ceiling,
                 plan.uid,
                 plan.gid,
                 plan.groups,

@@ -43,9 +43,11 @@ from txinetd.launch import (
     Launched,
     Launcher,
     LaunchError,
+    Plan,
+    basePlan,
     chooseLauncher,
     decodeReport,
-    planFor,
+    withClient,
 )
 
 __all__ = [
@@ -114,6 +116,24 @@ def _encodeEnvironment(env: Sequence[tuple[str, str]]) -> tuple[tuple[bytes, byt
     return tuple((os.fsencode(name), os.fsencode(value)) for name, value in env)
 
 
+def clientEntries(env: Sequence[tuple[str, str]]) -> tuple[bytes, ...]:
+    """
+    A client's variables as C{NAME=value} entries, checked and encoded in
+    one pass: this runs for every connection.
+
+    @raise ValueError: if they cannot be passed as given.
+    """
+    entries = []
+    for name, value in env:
+        entry = os.fsencode(name) + b"=" + os.fsencode(value)
+        if not name or "=" in name or b"\0" in entry:
+            _checkEnvironment(env)
+        entries.append(entry)
+    if len({entry.partition(b"=")[0] for entry in entries}) != len(entries):
+        _checkEnvironment(env)
+    return tuple(entries)
+
+
 @dataclass(frozen=True)
 class SpawnSpec:
     """
@@ -171,6 +191,17 @@ class SpawnSpec:
                 raise ValueError(f"unknown resource limit: {res}")
             if value < 0 and value != resource.RLIM_INFINITY:
                 raise ValueError(f"invalid limit: {value}")
+
+    @cached_property
+    def basePlan(self) -> Plan:
+        """
+        What every server of this spec does before its exec, but its
+        credentials and its client's variables, computed once.
+
+        @raise LaunchError: for a limit the kernel cannot take.
+        """
+        executable, argv, env = self.encoded
+        return basePlan(executable, argv, env, self.umask, self.nice, self.rlimits)
 
     @cached_property
     def encoded(self) -> tuple[bytes, tuple[bytes, ...], tuple[tuple[bytes, bytes], ...]]:
@@ -594,22 +625,12 @@ class Spawner(Service):
         @raise SpawnError: if no child could be started.
         @raise ValueError: if C{clientEnv} cannot be passed as given.
         """
-        _checkEnvironment(clientEnv)
+        entries = clientEntries(clientEnv)
         if self.stopped:
             raise SpawnError(spec.executable, "fork", None, "txinetd is stopping")
-        executable, argv, env = spec.encoded
         try:
-            plan = planFor(
-                executable,
-                argv,
-                env + _encodeEnvironment(clientEnv) if clientEnv else env,
-                self.identity,
-                uid=spec.uid,
-                gid=spec.gid,
-                groups=spec.groups,
-                umask=spec.umask,
-                nice=spec.nice,
-                rlimits=spec.rlimits,
+            plan = withClient(
+                spec.basePlan, entries, self.identity, spec.uid, spec.gid, spec.groups
             )
             statusRead, statusWrite = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         except LaunchError as e:
