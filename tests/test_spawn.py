@@ -174,7 +174,7 @@ class SpawnerTestCase(SynchronousTestCase):
         Let the reactor read every descriptor the spawner watches.
         """
         for reader in list(self.reactor.getReaders()):
-            reader.doRead()  # type: ignore[attr-defined]
+            reader.doRead()
 
     def launch(self, **overrides: Any) -> tuple[RunningProcess, FakeChild]:
         process = self.spawner.launch(spec(**overrides), 12, (("REMOTE_PORT", "7"),))
@@ -290,7 +290,7 @@ class LaunchTests(SpawnerTestCase):
         child.executes()
         readers = self.reactor.getReaders()
         status = min(readers, key=lambda reader: reader.fileno())
-        status.connectionLost(None)  # type: ignore[arg-type]
+        status.connectionLost(None)
         self.assertTrue(process.executed)
 
     def test_signal(self) -> None:

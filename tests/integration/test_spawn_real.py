@@ -33,7 +33,14 @@ from twisted.trial.unittest import TestCase
 
 from txinetd import launch
 from txinetd.launch import ForkLauncher, Launcher, chooseLauncher
-from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec, pidfdsAvailable
+from txinetd.spawn import (
+    ProcessExit,
+    RunningProcess,
+    Spawner,
+    SpawnError,
+    SpawnSpec,
+    pidfdsAvailable,
+)
 
 reactor: Any = _reactor
 PROBE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "helpers", "probe.py")
