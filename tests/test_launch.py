@@ -284,7 +284,7 @@ class RecordingLauncher:
     def __init__(self) -> None:
         self.plans: list[Plan] = []
 
-    def launch(self, plan: Plan, fd: int, statusFd: int) -> Launched:
+    def launch(self, plan: Plan, fd: int, statusFd: int, signalOnExit: bool = True) -> Launched:
         self.plans.append(plan)
         return Launched(4242)
 

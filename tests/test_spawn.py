@@ -23,6 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from txinetd.launch import Identity, Launched, LaunchError, Plan, encodeReport
 from txinetd.spawn import (
     REAP_POLL,
+    WALL,
     ProcessExit,
     ProcessSystem,
     RunningProcess,
@@ -86,10 +87,12 @@ class FakeLauncher:
 
     def __init__(self) -> None:
         self.children: list[FakeChild] = []
+        self.signals: list[bool] = []
         self.error: LaunchError | None = None
         self.nextPid = 100
 
-    def launch(self, plan: Plan, fd: int, statusFd: int) -> Launched:
+    def launch(self, plan: Plan, fd: int, statusFd: int, signalOnExit: bool = True) -> Launched:
+        self.signals.append(signalOnExit)
         if self.error is not None:
             raise self.error
         self.nextPid += 1
@@ -112,7 +115,7 @@ class FakeProcesses:
         self.openError: OSError | None = None
 
     def waitpid(self, pid: int, options: int) -> tuple[int, int]:
-        self.testCase.assertEqual(options, os.WNOHANG)
+        self.testCase.assertEqual(options, os.WNOHANG | WALL)
         if pid in self.ended:
             return pid, self.ended.pop(pid)
         return 0, 0
@@ -241,6 +244,8 @@ class LaunchTests(SpawnerTestCase):
         self.assertEqual(self.successResultOf(exited), ProcessExit(3, None, 2.5))
         self.assertEqual(self.reactor.getReaders(), [])
         self.assertEqual(self.spawner.children, {})
+        # Watched through its pidfd, it sends no SIGCHLD.
+        self.assertEqual(self.launcher.signals, [False])
 
     def test_failure(self) -> None:
         """
@@ -397,6 +402,7 @@ class NoPidfdTests(SpawnerTestCase):
         twisted_process.reapAllProcesses()
         self.assertEqual(process.exit, ProcessExit(0, None, 0.0))
         self.assertNotIn(child.pid, twisted_process.reapProcessHandlers)
+        self.assertEqual(self.launcher.signals, [True])
 
     def test_poll(self) -> None:
         """

@@ -304,12 +304,15 @@ strings_size(PyObject *sequence, int *ok)
 }
 
 PyDoc_STRVAR(launch_doc,
-"launch(path, argv, envp, fd, status_fd, max_fd, uid, gid, groups, umask, nice, limits)\n"
+"launch(path, argv, envp, fd, status_fd, max_fd, uid, gid, groups, umask, nice, limits,\n"
+"       exit_signal)\n"
 "--\n\n"
 "Start a child that sets itself up and executes path (see the module's\n"
 "source).  uid, gid, umask and nice are None to keep the daemon's; groups\n"
 "is None to keep them, or a tuple of gids; limits is a tuple of\n"
-"(resource, value) pairs, value -1 for unlimited.  Failures of the child\n"
+"(resource, value) pairs, value -1 for unlimited; exit_signal is the signal\n"
+"the caller gets when the child ends (0: none; it is then waited for with\n"
+"__WALL).  Failures of the child\n"
 "are written to status_fd as three native ints: step, errno, resource.\n"
 "Returns (pid, region): release(region) once the child has executed the\n"
 "server or ended.");
@@ -318,11 +321,15 @@ static PyObject *
 launch(PyObject *module, PyObject *args)
 {
     PyObject *path, *argv, *envp, *uid, *gid, *groups, *umask, *nice, *limits;
-    int fd, status_fd, max_fd;
-    if (!PyArg_ParseTuple(args, "SO!O!iiiOOOOOO!", &path, &PyTuple_Type, &argv, &PyTuple_Type,
+    int fd, status_fd, max_fd, exit_signal;
+    if (!PyArg_ParseTuple(args, "SO!O!iiiOOOOOO!i", &path, &PyTuple_Type, &argv, &PyTuple_Type,
                           &envp, &fd, &status_fd, &max_fd, &uid, &gid, &groups, &umask, &nice,
-                          &PyTuple_Type, &limits))
+                          &PyTuple_Type, &limits, &exit_signal))
         return NULL;
+    if (exit_signal < 0 || exit_signal > MAX_SIGNAL) {
+        PyErr_SetString(PyExc_ValueError, "invalid exit signal");
+        return NULL;
+    }
     if (fd < 3 || status_fd < 3 || fd == status_fd) {
         PyErr_SetString(PyExc_ValueError, "descriptors must be distinct and above 2");
         return NULL;
@@ -415,7 +422,7 @@ launch(PyObject *module, PyObject *args)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     char *top = (char *)address + size;
-    pid_t pid = clone(child_main, top, CLONE_VM | SIGCHLD, plan);
+    pid_t pid = clone(child_main, top, CLONE_VM | exit_signal, plan);
     int error = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (pid < 0) {

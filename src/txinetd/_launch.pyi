@@ -25,6 +25,7 @@ def launch(
     umask: int | None,
     nice: int | None,
     limits: tuple[tuple[int, int], ...],
+    exit_signal: int,
     /,
 ) -> tuple[int, Any]: ...
 def release(region: Any, /) -> None: ...

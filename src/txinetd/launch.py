@@ -331,7 +331,7 @@ class Launcher(Protocol):
 
     name: str
 
-    def launch(self, plan: Plan, fd: int, statusFd: int) -> Launched:
+    def launch(self, plan: Plan, fd: int, statusFd: int, signalOnExit: bool = True) -> Launched:
         """
         Start a child that puts C{fd} on its fds 0-2, closes every other
         descriptor but C{statusFd}, carries out C{plan}, and writes a
@@ -340,6 +340,9 @@ class Launcher(Protocol):
         @param fd: above 2.
         @param statusFd: the write end of a close-on-exec pipe, above 2;
             the caller closes its copy.
+        @param signalOnExit: whether the caller wants C{SIGCHLD} when the
+            child ends; without it (a launcher may still send it) the child
+            is waited for with C{__WALL}.
         @raise LaunchError: if no child could be started (C{fork}).
         """
 
@@ -400,10 +403,10 @@ class CloneLauncher:
         self.dumpableSafe = dumpableSafe if dumpableSafe is not None else DumpableCheck()
         self.ceiling = ceiling if ceiling is not None else descriptorCeiling()
 
-    def launch(self, plan: Plan, fd: int, statusFd: int) -> Launched:
+    def launch(self, plan: Plan, fd: int, statusFd: int, signalOnExit: bool = True) -> Launched:
         assert _launch is not None
         if plan.switchesUser and not self.dumpableSafe():
-            return self.fallback.launch(plan, fd, statusFd)
+            return self.fallback.launch(plan, fd, statusFd, signalOnExit)
         try:
             pid, region = _launch.launch(
                 plan.executable,
@@ -418,6 +421,7 @@ class CloneLauncher:
                 plan.umask,
                 plan.nice,
                 plan.rlimits,
+                signal.SIGCHLD if signalOnExit else 0,
             )
         except OSError as e:
             raise LaunchError.fromErrno("fork", e.errno or 0) from e
@@ -530,7 +534,6 @@ def runChild(plan: Plan, fd: int, statusFd: int, ceiling: int) -> NoReturn:
     """
     operation = "sigaction"
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, DEFAULT_SIGNALS)
         for name, step in childSteps(plan, fd):
             operation = name
             step()
@@ -559,14 +562,19 @@ class ForkLauncher:
     def __init__(self, ceiling: Callable[[], int] = descriptorCeiling) -> None:
         self.ceiling = ceiling
 
-    def launch(self, plan: Plan, fd: int, statusFd: int) -> Launched:
+    def launch(self, plan: Plan, fd: int, statusFd: int, signalOnExit: bool = True) -> Launched:
         ceiling = self.ceiling()
+        # The child starts with every signal blocked, so that no handler of
+        # the daemon's runs in it before it has put them all back.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, DEFAULT_SIGNALS)
         try:
             pid = os.fork()
         except OSError as e:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             raise LaunchError.fromErrno("fork", e.errno or 0) from e
         if pid == 0:  # pragma: no cover - runs in the child
             runChild(plan, fd, statusFd, ceiling)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return Launched(pid)
 
 

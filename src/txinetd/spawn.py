@@ -79,6 +79,10 @@ _EXEC_OPERATIONS = frozenset({"execve"})
 
 _ID_MAX = 2**32 - 2
 
+#: Linux's C{__WALL}: wait for a child whatever signal it sends when it
+#: ends (none, for a child watched through a pidfd).
+WALL = 0x40000000
+
 #: The wait status of a child that something else reaped.
 LOST = -1
 
@@ -497,7 +501,7 @@ class _Child:
         if self.waitStatus is not None:
             return True
         try:
-            pid, waitStatus = self.owner.system.waitpid(self.process.pid, os.WNOHANG)
+            pid, waitStatus = self.owner.system.waitpid(self.process.pid, os.WNOHANG | WALL)
         except ChildProcessError:
             # Reaped by someone else: its status is lost.
             pid, waitStatus = self.process.pid, LOST
@@ -639,7 +643,9 @@ class Spawner(Service):
             raise SpawnError(spec.executable, "fork", e.errno, e.strerror or str(e)) from e
         startedAt = self.clock() / 1e9
         try:
-            launched = self.launcher.launch(plan, fd, statusWrite)
+            # A child watched through a pidfd needs no SIGCHLD (one wake-up
+            # of the reactor less for each server).
+            launched = self.launcher.launch(plan, fd, statusWrite, not self.pidfdAllowed())
         except LaunchError as e:
             os.close(statusRead)
             raise self.failure(spec.executable, e) from e
