@@ -33,7 +33,7 @@ import signal
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from types import ModuleType
 from typing import NoReturn, Protocol
 
@@ -190,6 +190,13 @@ class Plan:
     def switchesUser(self) -> bool:
         return self.uid is not None
 
+    @cached_property
+    def envNames(self) -> frozenset[bytes]:
+        """
+        The names in L{envp}, computed once.
+        """
+        return frozenset(entry.partition(b"=")[0] for entry in self.envp)
+
 
 def credentials(
     uid: int | None, gid: int | None, groups: tuple[int, ...] | None, identity: Identity
@@ -271,7 +278,7 @@ def withClient(
     envp = base.envp
     if clientEnv:
         names = {entry.partition(b"=")[0] for entry in clientEnv}
-        if any(entry.partition(b"=")[0] in names for entry in envp):
+        if not names.isdisjoint(base.envNames):
             merged = dict(entry.split(b"=", 1) for entry in envp + tuple(clientEnv))
             envp = tuple(name + b"=" + value for name, value in merged.items())
         else:
