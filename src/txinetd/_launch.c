@@ -134,7 +134,7 @@ static void
 close_all_but(const struct plan *plan)
 {
     int keep = plan->status_fd;
-    if (SYS3(SYS_close_range, 3, keep - 1, 0) == 0 &&
+    if ((keep == 3 || SYS3(SYS_close_range, 3, keep - 1, 0) == 0) &&
         SYS3(SYS_close_range, keep + 1, ~0U, 0) == 0)
         return;
     /* No close_range (Linux < 5.9): every descriptor up to the limit. */
@@ -271,6 +271,10 @@ copy_bytes(struct arena *arena, PyObject *bytes)
         return NULL;
     }
     char *copy = take(arena, (size_t)length + 1);
+    if (copy == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
     memcpy(copy, data, (size_t)length + 1);
     return copy;
 }
@@ -280,6 +284,10 @@ copy_strings(struct arena *arena, PyObject *sequence)
 {
     Py_ssize_t count = PyTuple_GET_SIZE(sequence);
     char **array = take(arena, sizeof(char *) * (size_t)(count + 1));
+    if (array == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
     for (Py_ssize_t i = 0; i < count; i++)
         if ((array[i] = copy_bytes(arena, PyTuple_GET_ITEM(sequence, i))) == NULL)
             return NULL;
@@ -385,11 +393,19 @@ launch(PyObject *module, PyObject *args)
         plan->set_groups = 1;
         plan->ngroups = (int)ngroups;
         plan->groups = take(&arena, sizeof(unsigned int) * (size_t)(ngroups + 1));
+        if (plan->groups == NULL) {
+            PyErr_NoMemory();
+            goto error;
+        }
         for (Py_ssize_t i = 0; i < ngroups; i++)
             plan->groups[i] = (unsigned int)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(groups, i));
     }
     plan->nlimits = (int)nlimits;
     plan->limits = take(&arena, sizeof(struct limit) * (size_t)(nlimits + 1));
+    if (plan->limits == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
     for (Py_ssize_t i = 0; i < nlimits; i++) {
         int resource;
         long long value;

@@ -356,11 +356,12 @@ class Launcher(Protocol):
 
 def descriptorCeiling() -> int:
     """
-    A bound on the descriptor numbers this process can have.
+    A bound on the descriptor numbers this process has: its soft
+    C{RLIMIT_NOFILE} (the daemon never lowers it below a descriptor it
+    holds).
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    bounded = [limit for limit in (soft, hard) if limit != resource.RLIM_INFINITY]
-    return max(bounded, default=1 << 20)
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
 
 
 class DumpableCheck:

@@ -11,7 +11,9 @@ every process of the daemon's tree, and every process of its own uid among
 the descendants of ANCESTOR (the test; never another program's processes).
 Each target is pinned by a pidfd and sent SIGSTOP:
 
-  - refused (EPERM): SIGKILL is sent as well, and must be refused too;
+  - refused (EPERM): SIGKILL is sent as well, and must be refused too,
+    unless the target took this server's uid in between (a child becoming
+    a server), which the credentials it dies with show;
   - accepted: the target is frozen, so its credentials cannot change while
     they are read.  If any of its uids is not this server's, or it is the
     daemon, it is a process with txinetd's privileges that a server could
@@ -158,9 +160,17 @@ def attack(
         except PermissionError:
             counts[f"{what}: SIGKILL refused"] += 1
         except ProcessLookupError:
-            pass
+            counts[f"{what}: ended before SIGKILL"] += 1
         else:
-            violations.append({"pid": pid, "what": what, "killed": True})
+            # Its credentials changed between the two signals: it is
+            # dying now, with the credentials it had when it was killed.
+            uids = uidsOf(pid)
+            if uids is None:
+                counts[f"{what}: killed, reaped unseen"] += 1
+            elif all(each == os.getuid() for each in uids):
+                counts[f"{what}: killed a child that had just become a server"] += 1
+            else:
+                violations.append({"pid": pid, "what": what, "killed": True, "uids": uids})
         return
     except ProcessLookupError:
         return
