@@ -594,12 +594,14 @@ class ListeningService(Service):
         if self.adopt(connection, session, relay.client):
             session.begin(0)
 
-    def spawn(
+    def launch(
         self, peer: tuple[str, int] | None, fd: int, extra: dict[str, str] | None = None
-    ) -> Deferred[RunningProcess]:
+    ) -> RunningProcess:
         """
         Start the service's server for a client with C{fd} on its fds 0-2
         (C{extra}: more environment variables).
+
+        @raise SpawnError: if no child could be started.
         """
         daemon = self.daemon
         if self.serverSpec is None:
@@ -607,17 +609,26 @@ class ListeningService(Service):
             self.serverSpec = serverSpec(
                 self.config, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask
             )
-        spawning: Deferred[RunningProcess] = daemon.spawner.spawn(
+        process: RunningProcess = daemon.spawner.launch(
             self.serverSpec, fd, clientEnvironment(peer, extra)
         )
-        return spawning
+        return process
+
+    def serverLaunched(self, process: RunningProcess, session: Session) -> None:
+        """
+        A child exists for C{session}: it is a server until it is reaped, and
+        stopping the session signals it.  START is logged once it runs.
+        """
+        session.stopWith(lambda force: process.signal(signal.SIGKILL if force else signal.SIGTERM))
+        executed = process.whenExecuted()
+        executed.addCallback(self.serverStarted, session)
+        executed.addErrback(self.serverFailed, session)
 
     def serverStarted(self, process: RunningProcess, session: Session) -> RunningProcess:
         """
         A server runs for C{session}: log START, and EXIT when it ends.
         """
         session.begin(process.pid)
-        session.stopWith(lambda force: process.signal(signal.SIGKILL if force else signal.SIGTERM))
         process.whenExited().addCallback(self.serverExited, session)
         return process
 
@@ -651,10 +662,16 @@ class ListeningService(Service):
         socket is closed (never shut down) once the server has its own.
         """
         asIPv4(connection)
-        spawning = self.spawn(connection.peer, connection.fileno(), connection.environment)
-        spawning.addCallback(self.serverStarted, session)
-        spawning.addErrback(self.serverFailed, session)
-        spawning.addBoth(lambda _: connection.close())
+        try:
+            process = self.launch(connection.peer, connection.fileno(), connection.environment)
+        except SpawnError as e:
+            self.serverFailed(Failure(e), session)
+            if e.operation == "fork" and e.errno in DESCRIPTOR_ERRORS:
+                self.descriptorsExhausted(e.errno)
+            return
+        finally:
+            connection.close()
+        self.serverLaunched(process, session)
 
     def pendingConnection(self) -> None:
         """
@@ -702,11 +719,16 @@ class ListeningService(Service):
         """
         assert self.socket is not None
         session = self.policy.reserve(peer[0] if peer is not None else None)
-        spawning = self.spawn(peer, self.socket.fileno())
-        spawning.addCallback(self.serverStarted, session)
-        spawning.addCallback(lambda process: process.whenExited())
-        spawning.addErrback(self.serverFailed, session)
-        spawning.addBoth(self._serverGone)
+        try:
+            process = self.launch(peer, self.socket.fileno())
+        except SpawnError as e:
+            self.serverFailed(Failure(e), session)
+            self._serverGone(None)
+            return
+        self.serverLaunched(process, session)
+        # Whether it ran or not, the socket is watched again once it is reaped.
+        gone = process.whenExecuted().addCallback(lambda _: process.whenExited())
+        gone.addBoth(self._serverGone)
 
     def _serverGone(self, ignored: object) -> None:
         if self.socket is not None and self.config.socket_type is SocketType.DGRAM:
@@ -769,8 +791,8 @@ class ListeningService(Service):
 
     def descriptorsExhausted(self, errno: int) -> None:
         """
-        accept() or an adoption failed for want of descriptors (C{errno}):
-        pause as xinetd does.
+        accept(), an adoption or a server's start failed for want of
+        descriptors (C{errno}): pause as xinetd does.
         """
         self.deactivateFor(self.config.cps.wait or 10, "no available descriptors")
 
@@ -1280,7 +1302,7 @@ def asIPv4(connection: PendingConnection) -> None:
 
 
 #: The spawn operations whose failure means that no process was made.
-_FORK_OPERATIONS = frozenset({"fork", "spawner"})
+_FORK_OPERATIONS = frozenset({"fork"})
 
 #: What an administrator looks at when a server cannot be executed.
 _EXEC_HINTS = {

@@ -4,63 +4,50 @@ Starting external servers: the only place in txinetd that starts processes.
 
 A server gets its connection (or, for C{wait = yes}, the listening or UDP
 socket) on fds 0, 1 and 2 and nothing else, C{/} as its working directory,
-a session of its own, default signal dispositions and an empty signal mask,
-exactly the environment it is given, and the credentials, umask, niceness
-and resource limits of its L{SpawnSpec}.
+a session of its own, every signal at its default disposition and an empty
+signal mask, exactly the environment it is given, and the credentials,
+umask, niceness and resource limits of its L{SpawnSpec}.
 
-L{Spawner} does not fork the daemon.  It runs small spawner processes (see
-L{txinetd._spawner}) for each set of resource limits and niceness: one, and
-more while all are busy (up to L{Spawner.poolSize}); they start on first
-use, retire when idle and are replaced if they die.  Each connection's
-socket travels to a spawner over a UNIX socket, and the spawner starts the
-server with C{posix_spawn} (or, for limits it cannot hold itself, with
-C{fork}) and reports its pid and, later, its exit.  The daemon never waits
-for a child: it keeps accepting while servers start.
+Every server is the daemon's own child, from the moment it exists until the
+daemon reaps it: no other process of txinetd's stands between them, so
+none can die, be stopped or be signalled by a server and leave a server
+uncounted.  The child sets the server's ids on itself (see
+L{txinetd.launch}); the daemon keeps its own, and does not wait for the
+child: L{Spawner.launch} returns the L{RunningProcess} at once, its
+C{whenExecuted} fires once the server runs, and its end is watched through
+a pidfd (or, where the kernel has none, C{SIGCHLD}).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import resource
-import select
-import signal
-import socket
-import sys
 import time
-from array import array
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.error import ProcessExitedAlready
-from twisted.internet.interfaces import (
-    IDelayedCall,
-    IProcessTransport,
-    IReadDescriptor,
-    IWriteDescriptor,
-)
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet import process as twisted_process
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReadDescriptor
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd import _spawner
-from txinetd._spawner import (
-    Exited,
-    Failed,
-    ProtocolError,
-    Retire,
-    Retiring,
-    SignalRequest,
-    SpawnerKey,
-    SpawnRequest,
-    Started,
+from txinetd.launch import (
+    Identity,
+    Launched,
+    Launcher,
+    LaunchError,
+    Plan,
+    basePlan,
+    chooseLauncher,
+    decodeReport,
+    withClient,
 )
 
 __all__ = [
@@ -69,6 +56,7 @@ __all__ = [
     "SpawnError",
     "SpawnSpec",
     "Spawner",
+    "pidfdsAvailable",
 ]
 
 _log = Logger()
@@ -86,11 +74,21 @@ RLIMITS = frozenset(
 )
 
 #: The operations whose failure is reported as a failed C{execv}: the
-#: server itself could not be executed, or its request never got through.
-_EXEC_OPERATIONS = frozenset({"execve", "send", "receive", "spawner"})
+#: server itself could not be executed.
+_EXEC_OPERATIONS = frozenset({"execve"})
 
 _ID_MAX = 2**32 - 2
-_RECEIVE = 4096
+
+#: Linux's C{__WALL}: wait for a child whatever signal it sends when it
+#: ends (none, for a child watched through a pidfd).
+WALL = 0x40000000
+
+#: The wait status of a child that something else reaped.
+LOST = -1
+
+#: How often servers watched without a pidfd are checked for their end,
+#: should no C{SIGCHLD} wake the reactor (seconds).
+REAP_POLL = 1.0
 
 
 def _checkNoNul(strings: list[str], what: str) -> None:
@@ -122,24 +120,22 @@ def _encodeEnvironment(env: Sequence[tuple[str, str]]) -> tuple[tuple[bytes, byt
     return tuple((os.fsencode(name), os.fsencode(value)) for name, value in env)
 
 
-def _cannotStart(spec: SpawnSpec, error: Exception) -> SpawnError:
+def clientEntries(env: Sequence[tuple[str, str]]) -> tuple[bytes, ...]:
     """
-    The L{SpawnError} for a spawner process that could not be started.
+    A client's variables as C{NAME=value} entries, checked and encoded in
+    one pass: this runs for every connection.
+
+    @raise ValueError: if they cannot be passed as given.
     """
-    # An OSError's errno is given apart: only its text goes in the reason.
-    detail = error.strerror if isinstance(error, OSError) and error.strerror else error
-    reason = f"cannot start a spawner process: {detail}"
-    return SpawnError(spec.executable, "spawner", getattr(error, "errno", None), reason)
-
-
-def _killAll(processes: list[_SpawnerProcess]) -> None:
-    for process in processes:
-        process.kill()
-
-
-def _cancel(call: IDelayedCall) -> None:
-    if call.active():
-        call.cancel()
+    entries = []
+    for name, value in env:
+        entry = os.fsencode(name) + b"=" + os.fsencode(value)
+        if not name or "=" in name or b"\0" in entry:
+            _checkEnvironment(env)
+        entries.append(entry)
+    if len({entry.partition(b"=")[0] for entry in entries}) != len(entries):
+        _checkEnvironment(env)
+    return tuple(entries)
 
 
 @dataclass(frozen=True)
@@ -201,6 +197,17 @@ class SpawnSpec:
                 raise ValueError(f"invalid limit: {value}")
 
     @cached_property
+    def basePlan(self) -> Plan:
+        """
+        What every server of this spec does before its exec, but its
+        credentials and its client's variables, computed once.
+
+        @raise LaunchError: for a limit the kernel cannot take.
+        """
+        executable, argv, env = self.encoded
+        return basePlan(executable, argv, env, self.umask, self.nice, self.rlimits)
+
+    @cached_property
     def encoded(self) -> tuple[bytes, tuple[bytes, ...], tuple[tuple[bytes, bytes], ...]]:
         """
         The executable, argv and environment as the file system encodes
@@ -210,38 +217,6 @@ class SpawnSpec:
         return os.fsencode(self.executable), argv, _encodeEnvironment(self.env)
 
 
-def spawnerKey(spec: SpawnSpec) -> SpawnerKey:
-    """
-    What the spawner process of C{spec} holds for all of its children.
-    """
-    return SpawnerKey(
-        rlimits=tuple(sorted(spec.rlimits)),
-        nice=spec.nice,
-        niceUid=spec.uid if spec.nice is not None else None,
-    )
-
-
-def spawnRequest(
-    requestId: int, spec: SpawnSpec, clientEnv: Sequence[tuple[str, str]] = ()
-) -> SpawnRequest:
-    """
-    What is sent to the spawner for C{spec}, with C{clientEnv} after its
-    environment (a name given in both takes its place in C{spec.env}, with
-    the value of C{clientEnv}).
-    """
-    executable, argv, env = spec.encoded
-    return SpawnRequest(
-        requestId=requestId,
-        executable=executable,
-        argv=argv,
-        env=env + _encodeEnvironment(clientEnv) if clientEnv else env,
-        uid=spec.uid,
-        gid=spec.gid,
-        groups=spec.groups,
-        umask=spec.umask,
-    )
-
-
 @dataclass(frozen=True)
 class ProcessExit:
     """
@@ -249,9 +224,7 @@ class ProcessExit:
 
     @ivar status: its exit status, if it exited.
     @ivar signal: the signal that killed it, if one did.  Both are L{None}
-        for a server whose spawner process died before reaping it (killed,
-        or out of memory): its end was seen but its status is lost, unless
-        the daemon inherited the server (as pid 1 or as a subreaper).
+        when its status is lost (something else in the daemon reaped it).
     @ivar duration: seconds from its start to its end (monotonic clock).
     """
 
@@ -275,11 +248,11 @@ class SpawnError(Exception):
 
     @ivar executable: the server's path.
     @ivar operation: what failed: C{execve} (the server could not be
-        executed: missing, not executable, not a valid executable...),
-        C{fork}, C{setuid}, C{setgid}, C{setgroups}, C{setrlimit(RLIMIT_X)},
-        C{send} or C{receive} (the request could not be passed on: too
-        large, or a bad descriptor), or C{spawner} (the spawner process
-        could not be started, died or hung).
+        executed: missing, not executable, not a valid executable, or its
+        user has too many processes), C{fork} (no child could be started:
+        no process, memory or descriptor left), or a step of the child's
+        set-up: C{setuid}, C{setgid}, C{setgroups}, C{setrlimit(RLIMIT_X)},
+        C{chdir}, C{setsid}, C{dup2}, C{sigaction}.
     @ivar errno: the error number, or L{None}.
     @ivar reason: the error's text.
     """
@@ -298,9 +271,9 @@ class SpawnError(Exception):
         """
         The program-log text, worded as xinetd's: C{execv( <server> )
         failed: <reason> (errno = <n>)} when the server could not be
-        executed or its request never reached a spawner, C{<operation>
-        failed: ...} for a step of its set-up (C{setuid failed: ...},
-        C{setrlimit(RLIMIT_NOFILE) failed: ...}).
+        executed, C{<operation> failed: ...} for a step of its set-up
+        (C{setuid failed: ...}, C{setrlimit(RLIMIT_NOFILE) failed: ...})
+        or C{fork failed: ...}.
         """
         what = self.operation
         if what in _EXEC_OPERATIONS:
@@ -309,478 +282,333 @@ class SpawnError(Exception):
         return f"{what} failed: {self.reason}{suffix}"
 
 
+def pidfdsAvailable() -> bool:
+    """
+    Whether this kernel gives pidfds (C{pidfd_open}, Linux 5.3): a seccomp
+    filter or an older kernel may refuse them.
+    """
+    try:
+        pidfd = os.pidfd_open(os.getpid())
+    except (OSError, AttributeError):
+        return False
+    os.close(pidfd)
+    return True
+
+
 class RunningProcess:
     """
-    A server that was started.
+    A child started for a server: a server from the moment it exists.
 
     @ivar pid: its process id.
     @ivar startedAt: when it was started, in seconds of C{CLOCK_MONOTONIC}.
-    @ivar exit: how it ended, once it has.
+    @ivar executed: whether the server runs (its executable was executed,
+        or the child ended on its way there, which counts the same).
+    @ivar exit: how it ended, once it has been reaped.
     """
 
-    def __init__(self, pid: int, startedAt: float, spawner: _SpawnerProcess) -> None:
+    def __init__(
+        self, pid: int, startedAt: float, kill: Callable[[int, int], None] = os.kill
+    ) -> None:
         self.pid = pid
         self.startedAt = startedAt
+        self.kill = kill
+        self.executed = False
+        self.failure: SpawnError | None = None
         self.exit: ProcessExit | None = None
-        self._spawner = spawner
-        self._waiters: list[Deferred[ProcessExit]] = []
-        self._watcher: _ExitWatcher | None = None
+        self._executedWaiters: list[Deferred[RunningProcess]] = []
+        self._exitWaiters: list[Deferred[ProcessExit]] = []
 
     def __repr__(self) -> str:
-        return f"<RunningProcess pid={self.pid} exit={self.exit!r}>"
+        return f"<RunningProcess pid={self.pid} executed={self.executed} exit={self.exit!r}>"
+
+    def whenExecuted(self) -> Deferred[RunningProcess]:
+        """
+        @return: a L{Deferred} that fires with this process once its server
+            runs, or fails with the L{SpawnError} of its set-up once the
+            child that could not start it has been reaped.
+        """
+        if self.executed:
+            return succeed(self)
+        if self.failure is not None and self.exit is not None:
+            return fail(self.failure)
+        waiter: Deferred[RunningProcess] = Deferred()
+        self._executedWaiters.append(waiter)
+        return waiter
 
     def whenExited(self) -> Deferred[ProcessExit]:
         """
-        @return: a L{Deferred} that fires with the L{ProcessExit}.
+        @return: a L{Deferred} that fires with the L{ProcessExit} once it
+            has been reaped.
         """
         if self.exit is not None:
             return succeed(self.exit)
         waiter: Deferred[ProcessExit] = Deferred()
-        self._waiters.append(waiter)
+        self._exitWaiters.append(waiter)
         return waiter
 
     def signal(self, signum: int) -> None:
         """
-        Send C{signum} to the server, if it still runs.
+        Send C{signum} to the server, if it has not been reaped: until then
+        its pid cannot name another process.  A child that has not executed
+        its server yet blocks every signal but C{SIGKILL} until just before
+        the exec, and gets them then.
         """
-        if self.exit is not None:
-            return
-        if self._watcher is not None:
-            self._watcher.signal(signum)
-        else:
-            self._spawner.signalChild(self.pid, signum)
+        if self.exit is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.kill(self.pid, signum)
+
+    def _executed(self) -> None:
+        self.executed = True
+        waiters, self._executedWaiters = self._executedWaiters, []
+        for waiter in waiters:
+            waiter.callback(self)
 
     def _ended(self, exit: ProcessExit) -> None:
         self.exit = exit
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.callback(exit)
+        if self.failure is not None:
+            failed, self._executedWaiters = self._executedWaiters, []
+            for waiter in failed:
+                waiter.errback(self.failure)
+            return
+        exits, self._exitWaiters = self._exitWaiters, []
+        for each in exits:
+            each.callback(exit)
 
 
 @implementer(IReadDescriptor)
-class _ExitWatcher:
+class _Watch:
     """
-    Watches, through a pidfd, a server whose spawner process died.  The
-    server is no longer a child of anything txinetd can ask: its end is
-    seen but its status is lost, unless the daemon itself inherited it (as
-    a subreaper or as pid 1) and can reap it.
+    A descriptor the reactor watches for one child: its status pipe or its
+    pidfd.
+    """
+
+    def __init__(self, fd: int, onReadable: Callable[[], None]) -> None:
+        self.fd = fd
+        self.onReadable = onReadable
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def logPrefix(self) -> str:
+        return "txinetd.spawn"
+
+    def doRead(self) -> None:
+        self.onReadable()
+
+    def connectionLost(self, reason: Failure) -> None:
+        # The reactor reports a pipe whose other end closed with nothing
+        # left to read (POLLHUP alone) this way, without a doRead.
+        self.onReadable()
+
+
+class _Child:
+    """
+    The daemon's watch on one child: its status pipe until the server runs
+    or a report comes, and its end.
+
+    @ivar report: what the child reported on its status pipe.
+    @ivar statusDone: whether the status pipe has ended.
+    @ivar waitStatus: the status it was reaped with, once it has been.
     """
 
     def __init__(
-        self, reactor: Any, pidfd: int, process: RunningProcess, clock: Callable[[], int]
+        self,
+        owner: Spawner,
+        process: RunningProcess,
+        executable: str,
+        launched: Launched,
+        statusFd: int,
     ) -> None:
-        self.reactor = reactor
-        self.pidfd = pidfd
-        self.process = process
-        self.clock = clock
-
-    def fileno(self) -> int:
-        return self.pidfd
-
-    def logPrefix(self) -> str:
-        return "txinetd.spawn"
-
-    def signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(self.pidfd, signum)
-
-    def doRead(self) -> None:
-        if not self.exited():
-            return
-        ended = self.reap()
-        self.close()
-        self.process._ended(ended)
-
-    def exited(self) -> bool:
-        """
-        Whether the server has ended: the reactor may call L{doRead} for an
-        event of an earlier descriptor that had the same number.
-        """
-        poller = select.poll()
-        poller.register(self.pidfd, select.POLLIN)
-        return bool(poller.poll(0))
-
-    def reap(self) -> ProcessExit:
-        """
-        How the server ended, as far as can be known.
-        """
-        duration = self.clock() / 1e9 - self.process.startedAt
-        try:
-            result = os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED | os.WNOHANG)
-        except ChildProcessError:
-            result = None
-        if result is None:
-            return ProcessExit(None, None, duration)
-        if result.si_code == os.CLD_EXITED:
-            return ProcessExit(result.si_status, None, duration)
-        return ProcessExit(None, result.si_status, duration)
-
-    def connectionLost(self, reason: Failure) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.pidfd >= 0:
-            self.reactor.removeReader(self)
-            os.close(self.pidfd)
-            self.pidfd = -1
-
-
-class _SpawnerProtocol(ProcessProtocol):
-    """
-    The daemon's end of a spawner process's stdout, stderr and exit.
-    """
-
-    def __init__(self, spawner: _SpawnerProcess) -> None:
-        self.spawner = spawner
-
-    def childDataReceived(self, childFD: int, data: bytes) -> None:
-        for line in data.decode("utf-8", "replace").splitlines():
-            _log.error("spawner process: {line}", line=line)
-
-    def processEnded(self, reason: Failure) -> None:
-        self.spawner.processEnded(reason)
-
-
-@implementer(IReadDescriptor, IWriteDescriptor)
-class _SpawnerProcess:
-    """
-    One spawner process and the daemon's end of its channel.
-
-    @ivar pending: requests sent and not yet answered, by request id.
-    @ivar running: servers started and not yet reaped, by pid.
-    @ivar accepting: whether new requests may be sent.
-    @ivar ended: whether the process has been reaped.
-    """
-
-    def __init__(self, owner: Spawner, key: SpawnerKey, channel: socket.socket) -> None:
         self.owner = owner
         self.reactor = owner.reactor
-        self.key = key
-        self.channel: socket.socket | None = channel
-        self.transport: IProcessTransport | None = None
-        self.pending: dict[int, tuple[Deferred[RunningProcess], str]] = {}
-        self.running: dict[int, RunningProcess] = {}
-        self.outbox: deque[tuple[bytes, int | None]] = deque()
-        self.accepting = True
-        self.ended = False
-        self.whenEnded: Deferred[None] = Deferred()
-        self.lostReason = "the spawner process exited"
-        self.watchdog: IDelayedCall | None = None
-        self.idle: IDelayedCall | None = None
-        self.answers = 0
-        self.requests = 0
+        self.process = process
+        self.executable = executable
+        self.release = launched.release
+        self.report = b""
+        self.statusDone = False
+        self.waitStatus: int | None = None
+        self.endedAt = 0.0
+        self.status: _Watch | None = _Watch(statusFd, self.readStatus)
+        self.pidfd: _Watch | None = None
 
-    # IReadDescriptor / IWriteDescriptor
-
-    def fileno(self) -> int:
-        return -1 if self.channel is None else self.channel.fileno()
-
-    def logPrefix(self) -> str:
-        return "txinetd.spawn"
-
-    def doRead(self) -> None:
-        if not self.drain():
-            self.channelLost()
-
-    def drain(self) -> bool:
+    def start(self) -> None:
         """
-        Act on every message waiting on the channel.
-
-        @return: C{False} once the channel has ended.
+        Watch the status pipe and the child's end.
         """
-        while self.channel is not None:
+        assert self.status is not None
+        self.reactor.addReader(self.status)
+        if self.owner.pidfdAllowed():
             try:
-                data = self.channel.recv(_RECEIVE)
-            except BlockingIOError:
-                return True
-            except ConnectionResetError:
-                # Reported once, ahead of the messages still queued.
-                continue
+                pidfd = self.owner.system.pidfdOpen(self.process.pid)
             except OSError:
-                return False
+                # Out of descriptors: SIGCHLD will tell.
+                pass
+            else:
+                self.pidfd = _Watch(pidfd, self.reapNow)
+                self.owner.openPidfds += 1
+                self.reactor.addReader(self.pidfd)
+                return
+        self.owner.watchWithoutPidfd(self)
+
+    # The status pipe
+
+    def readStatus(self) -> None:
+        """
+        Read the child's report; its end means the child executed its
+        server or ended.
+        """
+        while self.status is not None:
+            try:
+                data = os.read(self.status.fd, 64)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
             if not data:
-                return False
-            self.dispatch(data)
-        return False
-
-    def doWrite(self) -> None:
-        while self.outbox and self.channel is not None:
-            data, fd = self.outbox[0]
-            try:
-                self.sendNow(data, fd)
-            except BlockingIOError:
+                self.statusEnded()
                 return
-            except OSError as e:
-                self.lostReason = f"the spawner process cannot be reached: {e.strerror}"
-                self.channelLost()
-                return
-            self.outbox.popleft()
-            if fd is not None:
-                os.close(fd)
-        self.reactor.removeWriter(self)
+            self.report += data
 
-    def connectionLost(self, reason: Failure) -> None:
-        self.channelLost()
-
-    # Requests
-
-    def request(
-        self, spec: SpawnSpec, fd: int, clientEnv: Sequence[tuple[str, str]]
-    ) -> Deferred[RunningProcess]:
-        """
-        Ask for a server for C{spec} (and C{clientEnv}) on C{fd}.  C{fd} may
-        be closed as soon as this returns.
-        """
-        requestId = self.owner.nextRequestId()
-        data = _spawner.encodeSpawn(spawnRequest(requestId, spec, clientEnv))
-        try:
-            self.send(data, fd)
-        except OSError as e:
-            return fail(SpawnError(spec.executable, "send", e.errno, e.strerror or str(e)))
-        answer: Deferred[RunningProcess] = Deferred()
-        self.pending[requestId] = (answer, spec.executable)
-        self.busy()
-        return answer
-
-    def signalChild(self, pid: int, signum: int) -> None:
-        """
-        Ask the spawner to signal its child C{pid}.
-        """
-        try:
-            self.send(_spawner.encodeRequest(SignalRequest(pid, signum)), None)
-        except OSError as e:
-            _log.error("Cannot signal server {pid}: {error}", pid=pid, error=e)
-
-    def retire(self) -> None:
-        """
-        Send no more requests; the spawner exits after its last child.
-        """
-        if not self.accepting:
-            return
-        self.accepting = False
-        self.owner.forget(self)
-        try:
-            self.send(_spawner.encodeRequest(Retire()), None)
-        except OSError:
-            self.channelLost()
-
-    def send(self, data: bytes, fd: int | None) -> None:
-        """
-        Send a message now, or queue it (with a copy of C{fd}) while the
-        channel is full.
-
-        @raise OSError: if it cannot be sent at all.
-        """
-        if self.channel is None:
-            raise OSError(errno.EPIPE, self.lostReason)
-        if not self.outbox:
-            try:
-                self.sendNow(data, fd)
-                return
-            except BlockingIOError:
-                self.reactor.addWriter(self)
-        self.outbox.append((data, None if fd is None else os.dup(fd)))
-
-    def sendNow(self, data: bytes, fd: int | None) -> None:
-        assert self.channel is not None
-        if fd is None:
-            self.channel.send(data)
+    def statusEnded(self) -> None:
+        self.closeStatus()
+        self.statusDone = True
+        if self.release is not None:
+            self.release()
+            self.release = None
+        if self.report:
+            self.process.failure = self.owner.failure(self.executable, decodeReport(self.report))
         else:
-            rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", [fd]))]
-            self.channel.sendmsg([data], rights)
+            self.process._executed()
+        self.maybeEnded()
 
-    # Replies
-
-    def dispatch(self, data: bytes) -> None:
-        try:
-            reply = _spawner.decodeReply(data)
-        except ProtocolError as e:
-            _log.error("Bad message from a spawner process: {error}", error=e)
-            return
-        if isinstance(reply, Started | Failed):
-            self.answered(reply)
-        elif isinstance(reply, Exited):
-            self.exited(reply)
-        elif isinstance(reply, Retiring):
-            self.retire()
-        self.maybeIdle()
-
-    def answered(self, reply: Started | Failed) -> None:
-        if reply.requestId not in self.pending:
-            _log.error("Unexpected answer from a spawner process: {reply}", reply=reply)
-            return
-        answer, executable = self.pending.pop(reply.requestId)
-        self.answers += 1
-        if isinstance(reply, Failed):
-            errorNumber = reply.errno or None
-            answer.errback(SpawnError(executable, reply.operation, errorNumber, reply.reason))
-            return
-        process = RunningProcess(reply.pid, reply.startedNs / 1e9, self)
-        self.running[reply.pid] = process
-        answer.callback(process)
-
-    def exited(self, reply: Exited) -> None:
-        process = self.running.pop(reply.pid, None)
-        if process is not None:
-            duration = reply.endedNs / 1e9 - process.startedAt
-            process._ended(ProcessExit.fromWaitStatus(reply.waitStatus, duration))
-
-    # Timers
-
-    def busy(self) -> None:
-        """
-        A request was sent: watch for an answer.  The timers are re-armed
-        when they fire rather than moved for every request.
-        """
-        self.requests += 1
-        if self.watchdog is None:
-            self.armWatchdog()
-
-    def armWatchdog(self) -> None:
-        self.watchdog = self.reactor.callLater(
-            self.owner.requestTimeout, self.checkProgress, self.answers
-        )
-
-    def checkProgress(self, answers: int) -> None:
-        """
-        Kill a spawner that answered nothing for a whole timeout.
-        """
-        self.watchdog = None
-        if not self.pending:
-            return
-        if self.answers != answers:
-            self.armWatchdog()
-            return
-        self.lostReason = (
-            f"the spawner process did not answer within {self.owner.requestTimeout:g} seconds"
-        )
-        self.kill()
-        self.channelLost()
-
-    def kill(self) -> None:
-        if self.transport is not None and not self.ended:
-            with contextlib.suppress(ProcessExitedAlready):
-                self.transport.signalProcess("KILL")
-
-    @property
-    def isIdle(self) -> bool:
-        return self.accepting and not self.pending and not self.running
-
-    def maybeIdle(self) -> None:
-        if self.isIdle and self.idle is None:
-            self.idle = self.reactor.callLater(
-                self.owner.idleTimeout, self.retireIdle, self.requests
-            )
-
-    def retireIdle(self, requests: int) -> None:
-        """
-        Retire a spawner that has had nothing to do for a whole timeout.
-        """
-        self.idle = None
-        if self.requests == requests and self.isIdle:
-            self.retire()
-        else:
-            self.maybeIdle()
+    def closeStatus(self) -> None:
+        if self.status is not None:
+            self.reactor.removeReader(self.status)
+            os.close(self.status.fd)
+            self.status = None
 
     # The end
 
+    def reapNow(self) -> None:
+        self.reap()
+
+    def reap(self) -> bool:
+        """
+        Reap the child if it has ended.
+
+        @return: whether it has been reaped.
+        """
+        if self.waitStatus is not None:
+            return True
+        try:
+            pid, waitStatus = self.owner.system.waitpid(self.process.pid, os.WNOHANG | WALL)
+        except ChildProcessError:
+            # Reaped by someone else: its status is lost.
+            pid, waitStatus = self.process.pid, LOST
+        if pid == 0:
+            return False
+        self.waitStatus = waitStatus
+        self.endedAt = self.owner.clock() / 1e9
+        self.closePidfd()
+        self.owner.forget(self)
+        # The child is gone, so is its end of the status pipe.
+        self.readStatus()
+        self.maybeEnded()
+        return True
+
+    def closePidfd(self) -> None:
+        if self.pidfd is not None:
+            self.reactor.removeReader(self.pidfd)
+            os.close(self.pidfd.fd)
+            self.pidfd = None
+            self.owner.openPidfds -= 1
+
+    def maybeEnded(self) -> None:
+        """
+        Report the end once both the status pipe has ended and the child
+        has been reaped.
+        """
+        if self.waitStatus is None or not self.statusDone:
+            return
+        duration = self.endedAt - self.process.startedAt
+        if self.waitStatus == LOST:
+            self.process._ended(ProcessExit(None, None, duration))
+        else:
+            self.process._ended(ProcessExit.fromWaitStatus(self.waitStatus, duration))
+
     def close(self) -> None:
         """
-        Close the channel: the spawner exits at once, its servers keep
-        running and are no longer watched.
+        Stop watching (the daemon stops; the server keeps running).
         """
-        self.running.clear()
-        self.lostReason = "txinetd is stopping"
-        self.channelLost()
+        self.closeStatus()
+        self.closePidfd()
 
-    def channelLost(self) -> None:
-        """
-        The channel is gone (the spawner exited, was killed, or was closed):
-        read what it still holds and fail the requests it will never answer.
-        """
-        if self.channel is None:
-            return
-        self.drain()
-        if self.channel is None:
-            return
-        channel, self.channel = self.channel, None
-        self.accepting = False
-        self.owner.forget(self)
-        self.reactor.removeReader(self)
-        self.reactor.removeWriter(self)
-        channel.close()
-        for _, fd in self.outbox:
-            if fd is not None:
-                os.close(fd)
-        self.outbox.clear()
-        for timer in (self.idle, self.watchdog):
-            if timer is not None:
-                _cancel(timer)
-        self.idle = self.watchdog = None
-        pending, self.pending = self.pending, {}
-        for answer, executable in pending.values():
-            answer.errback(SpawnError(executable, "spawner", None, self.lostReason))
+    # Twisted's reaper, when there is no pidfd
 
-    def processEnded(self, reason: Failure) -> None:
-        """
-        The spawner has been reaped, so its servers that still ran have been
-        handed to their new parent: watch them through pidfds.
-        """
-        self.ended = True
-        self.lostReason = f"the spawner process ended: {reason.getErrorMessage()}"
-        try:
-            self.channelLost()
-            running, self.running = self.running, {}
-            for process in running.values():
-                self.owner.adopt(process)
-        finally:
-            self.whenEnded.callback(None)
+    def reapProcess(self) -> None:
+        self.reap()
+
+
+@dataclass(frozen=True)
+class ProcessSystem:
+    """
+    The system calls L{Spawner} makes on its children (a seam for tests).
+    """
+
+    waitpid: Callable[[int, int], tuple[int, int]] = os.waitpid
+    pidfdOpen: Callable[[int], int] = os.pidfd_open
+    kill: Callable[[int, int], None] = os.kill
 
 
 class Spawner(Service):
     """
-    Starts external servers.
+    Starts external servers, each as a child of the daemon.
 
-    @ivar reactor: provides C{IReactorProcess}, C{IReactorFDSet} and
-        C{IReactorTime}.
-    @ivar python: the interpreter that runs spawner processes.
-    @ivar requestTimeout: seconds a spawner process may take to answer
-        before it is killed (and its requests fail).
-    @ivar idleTimeout: seconds after which a spawner process that has
-        nothing to do exits.
-    @ivar poolSize: how many spawner processes may serve one L{SpawnerKey}
-        at once.  C{posix_spawn} blocks a spawner until the server has been
-        executed, so a second one starts when all are busy.
+    @ivar reactor: provides C{IReactorFDSet} and C{IReactorTime}.
+    @ivar launcher: starts each child (see L{txinetd.launch}).
+    @ivar pidfds: whether children are watched through pidfds (at most
+        L{pidfdBudget} at once); otherwise through C{SIGCHLD} (Twisted's
+        reaper) and a poll every L{REAP_POLL} seconds.
+    @ivar children: the children not reaped yet, by pid.
     """
 
     def __init__(
         self,
         reactor: Any,
-        python: str = sys.executable,
-        requestTimeout: float = 30.0,
-        idleTimeout: float = 60.0,
-        poolSize: int = min(os.cpu_count() or 1, 4),
+        launcher: Launcher | None = None,
+        pidfds: bool | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
+        identity: Identity | None = None,
+        system: ProcessSystem = ProcessSystem(),
     ) -> None:
         """
-        @param clock: C{CLOCK_MONOTONIC} in nanoseconds, the clock that
-            spawner processes time servers with.
+        @param launcher: by default, L{chooseLauncher}'s.
+        @param pidfds: by default, whether L{pidfdsAvailable}.
+        @param clock: C{CLOCK_MONOTONIC} in nanoseconds.
+        @param identity: the daemon's credentials, by default its own.
+        @param system: the system calls made on children.
         """
         self.reactor = reactor
-        self.python = python
-        self.requestTimeout = requestTimeout
-        self.idleTimeout = idleTimeout
-        self.poolSize = poolSize
+        self.launcher = launcher if launcher is not None else chooseLauncher()
+        self.pidfds = pidfdsAvailable() if pidfds is None else pidfds
         self.clock = clock
+        self.identity = identity if identity is not None else Identity.current()
+        self.system = system
+        #: At most half of the descriptors go to pidfds: servers beyond
+        #: that are watched through SIGCHLD, and the rest is left for
+        #: connections.
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.pidfdBudget = (1 << 20 if soft == resource.RLIM_INFINITY else soft) // 2
+        self.openPidfds = 0
         self.stopped = False
-        self._current: dict[SpawnerKey, list[_SpawnerProcess]] = {}
-        self._processes: set[_SpawnerProcess] = set()
-        self._watchers: set[_ExitWatcher] = set()
-        self._requestIds = 0
+        self.children: dict[int, _Child] = {}
+        self._unwatched: dict[int, _Child] = {}
+        self._poll = LoopingCall(self._pollUnwatched)
+        self._poll.clock = reactor
 
-    def spawn(
+    def launch(
         self, spec: SpawnSpec, fd: int, clientEnv: Sequence[tuple[str, str]] = ()
-    ) -> Deferred[RunningProcess]:
+    ) -> RunningProcess:
         """
         Start a server for C{spec} with C{fd} on its fds 0, 1 and 2.
 
@@ -796,99 +624,100 @@ class Spawner(Service):
         @param clientEnv: environment variables for this server alone, set
             after those of C{spec} (a name given in both takes its place in
             C{spec.env}, with this value).
-        @return: a L{Deferred} that fires with the L{RunningProcess}, or
-            fails with a L{SpawnError}.
+        @return: the L{RunningProcess}: a child exists, and is a server
+            until it is reaped.
+        @raise SpawnError: if no child could be started.
         @raise ValueError: if C{clientEnv} cannot be passed as given.
         """
-        _checkEnvironment(clientEnv)
+        entries = clientEntries(clientEnv)
         if self.stopped:
-            return fail(SpawnError(spec.executable, "spawner", None, "txinetd is stopping"))
-        key = spawnerKey(spec)
-        pool = self._current.get(key, [])
-        process = min(pool, key=lambda each: len(each.pending), default=None)
-        if process is None or (process.pending and len(pool) < self.poolSize):
-            try:
-                process = self._start(key)
-            except Exception as e:
-                if process is None:
-                    return fail(_cannotStart(spec, e))
-                # A busy spawner is slower than a new one, but it works.
-        return process.request(spec, fd, clientEnv)
-
-    def nextRequestId(self) -> int:
-        self._requestIds += 1
-        return self._requestIds
-
-    def _start(self, key: SpawnerKey) -> _SpawnerProcess:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with theirs:
-            ours.setblocking(False)
-            process = _SpawnerProcess(self, key, ours)
-            args = [self.python, "-I", "-S", _spawner.__file__, *_spawner.encodeKey(key)]
-            try:
-                process.transport = self.reactor.spawnProcess(
-                    _SpawnerProtocol(process),
-                    self.python,
-                    args,
-                    env={},
-                    childFDs={0: theirs.fileno(), 1: "r", 2: "r"},
-                )
-            except BaseException:
-                ours.close()
-                raise
-        self._current.setdefault(key, []).append(process)
-        self._processes.add(process)
-        process.whenEnded.addCallback(lambda _: self._processes.discard(process))
-        self.reactor.addReader(process)
+            raise SpawnError(spec.executable, "fork", None, "txinetd is stopping")
+        try:
+            plan = withClient(
+                spec.basePlan, entries, self.identity, spec.uid, spec.gid, spec.groups
+            )
+            statusRead, statusWrite = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        except LaunchError as e:
+            raise self.failure(spec.executable, e) from e
+        except OSError as e:
+            raise SpawnError(spec.executable, "fork", e.errno, e.strerror or str(e)) from e
+        startedAt = self.clock() / 1e9
+        try:
+            # A child watched through a pidfd needs no SIGCHLD (one wake-up
+            # of the reactor less for each server).
+            launched = self.launcher.launch(plan, fd, statusWrite, not self.pidfdAllowed())
+        except LaunchError as e:
+            os.close(statusRead)
+            raise self.failure(spec.executable, e) from e
+        except ValueError as e:
+            os.close(statusRead)
+            raise SpawnError(spec.executable, "fork", None, str(e)) from e
+        finally:
+            os.close(statusWrite)
+        process = RunningProcess(launched.pid, startedAt, self.system.kill)
+        child = _Child(self, process, spec.executable, launched, statusRead)
+        self.children[process.pid] = child
+        child.start()
         return process
 
-    def forget(self, process: _SpawnerProcess) -> None:
+    def spawn(
+        self, spec: SpawnSpec, fd: int, clientEnv: Sequence[tuple[str, str]] = ()
+    ) -> Deferred[RunningProcess]:
         """
-        Send no more requests to C{process}.
-        """
-        pool = self._current.get(process.key, [])
-        if process in pool:
-            pool.remove(process)
-        if not pool:
-            self._current.pop(process.key, None)
+        L{launch}, then wait for the server to run.
 
-    def adopt(self, process: RunningProcess) -> None:
+        @return: a L{Deferred} that fires with the L{RunningProcess} once
+            its server runs, or fails with a L{SpawnError}.
         """
-        Watch a server whose spawner process is gone.  A server that cannot
-        be watched (it is gone already, or no pidfd can be had) is taken as
-        ended, with an unknown status.
-        """
-        if self.stopped:
-            return
         try:
-            pidfd = os.pidfd_open(process.pid)
-        except OSError as e:
-            if not isinstance(e, ProcessLookupError):
-                _log.error(
-                    "Cannot watch server {pid}, counted as ended: {error}", pid=process.pid, error=e
-                )
-            process._ended(ProcessExit(None, None, self.clock() / 1e9 - process.startedAt))
-            return
-        watcher = _ExitWatcher(self.reactor, pidfd, process, self.clock)
-        process._watcher = watcher
-        self._watchers.add(watcher)
-        process.whenExited().addCallback(lambda _: self._watchers.discard(watcher))
-        self.reactor.addReader(watcher)
+            process = self.launch(spec, fd, clientEnv)
+        except SpawnError as e:
+            return fail(e)
+        return process.whenExecuted()
 
-    def stopService(self) -> Deferred[None]:
+    def pidfdAllowed(self) -> bool:
+        return self.pidfds and self.openPidfds < self.pidfdBudget
+
+    @staticmethod
+    def failure(executable: str, error: LaunchError) -> SpawnError:
+        return SpawnError(executable, error.operation, error.errno or None, error.reason)
+
+    def forget(self, child: _Child) -> None:
         """
-        Close every spawner process (the servers they started keep running
-        and are no longer watched) and wait for them to exit; kill those
-        that have not after C{requestTimeout}.
+        C{child} has been reaped.
+        """
+        self.children.pop(child.process.pid, None)
+        if self._unwatched.pop(child.process.pid, None) is not None:
+            if twisted_process.reapProcessHandlers.get(child.process.pid) is cast(Any, child):
+                del twisted_process.reapProcessHandlers[child.process.pid]
+            if not self._unwatched and self._poll.running:
+                self._poll.stop()
+
+    def watchWithoutPidfd(self, child: _Child) -> None:
+        """
+        Watch a child's end through Twisted's C{SIGCHLD} reaper (which
+        calls C{reapProcess} of every process it knows), and a poll in case
+        no C{SIGCHLD} handler is installed.
+        """
+        pid = child.process.pid
+        self._unwatched[pid] = child
+        twisted_process.reapProcessHandlers[pid] = cast(Any, child)
+        if not self._poll.running:
+            self._poll.start(REAP_POLL, now=False)
+
+    def _pollUnwatched(self) -> None:
+        for child in list(self._unwatched.values()):
+            child.reap()
+
+    def stopService(self) -> None:
+        """
+        Stop watching: servers still running keep running (they were ended
+        before, unless the daemon leaves them running on purpose).
         """
         super().stopService()  # type: ignore[no-untyped-call]
         self.stopped = True
-        for watcher in list(self._watchers):
-            watcher.close()
-        self._watchers.clear()
-        processes = list(self._processes)
-        for process in processes:
-            process.close()
-        killer = self.reactor.callLater(self.requestTimeout, _killAll, processes)
-        ended = DeferredList([process.whenEnded for process in processes])
-        return ended.addCallback(lambda _: _cancel(killer))
+        for child in list(self.children.values()):
+            child.close()
+            self.forget(child)
+        if self._poll.running:
+            self._poll.stop()

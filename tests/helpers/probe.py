@@ -111,6 +111,7 @@ def report() -> dict[str, Any]:
         "stdio": {str(fd): describe(fd) for fd in (0, 1, 2)},
         "cwd": os.getcwd(),
         "pid": os.getpid(),
+        "ppid": os.getppid(),
         "sid": os.getsid(0),
         "pgid": os.getpgid(0),
     }

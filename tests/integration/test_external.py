@@ -1086,7 +1086,7 @@ class LifecycleTests(ExternalTestCase):
         closed, every server is reaped and logged, no zombie is left and
         the daemon has the same descriptors open as before.
         """
-        spawner = Spawner(reactor, poolSize=1)
+        spawner = Spawner(reactor)
         s = self.scenario(spawner=spawner)
         lines = f" user = {selfUser()}\n cps = 0 0\n" + s.logging("PID EXIT")
         self.start(s, serviceEntry("t", "/bin/true", "", lines))

@@ -10,7 +10,7 @@ groups, its capabilities, its descriptors and its environment.  They show
 that a server started as C{nobody} has none of root's ids, groups or
 capabilities, whatever C{group} and C{groups} say; that no descriptor of the
 daemon reaches a server while the daemon holds many (listening sockets, log
-files, connections to other services, spawner processes); and that a
+files, connections to other services, servers' pidfds); and that a
 server's environment is exactly what C{passenv} and C{env} say, plus
 REMOTE_HOST and REMOTE_PORT.
 
@@ -306,8 +306,7 @@ class IsolationTests(PrivilegedTestCase):
     def busy(self) -> Generator[Deferred[Any], Any, DaemonState]:
         """
         Make the daemon hold connections to L{HELD} of its fillers (the
-        stream ones) and start the spawner processes of every probe
-        service (one for each set of limits and niceness).
+        stream ones) and start a server of every probe service.
 
         @return: the daemon's state then.
         """
@@ -347,13 +346,12 @@ class IsolationTests(PrivilegedTestCase):
     def test_noDescriptorLeaks(self) -> Generated:
         """
         While the daemon holds dozens of descriptors (listening sockets,
-        log files, connections to other services, spawner processes), every
-        server has exactly fds 0, 1 and 2 open, all three its client's
-        socket.
+        log files, connections to other services, the pidfds of running
+        servers), every server has exactly fds 0, 1 and 2 open, all three
+        its client's socket.
         """
         state = yield self.busy()
         self.assertGreater(state.descriptors, 100, state.describe())
-        self.assertGreaterEqual(len(state.spawners), 3, state.describe())
         leaks = {}
         for serviceId in self.PROBES:
             fds = (yield self.report(serviceId))["fds"]
@@ -371,8 +369,7 @@ class IsolationTests(PrivilegedTestCase):
         """
         A server's environment is the daemon's start-up environment, or
         what C{passenv} keeps of it, plus C{env}, plus REMOTE_HOST and
-        REMOTE_PORT: nothing that twistd, Python or the spawner processes
-        have.
+        REMOTE_PORT: nothing that twistd or Python have.
         """
         yield self.busy()
         names = {}
@@ -530,8 +527,8 @@ class FloodTests(PrivilegedTestCase):
         Flood C{serviceId} with connections held open from 127.0.0.2 while
         127.0.0.1 is served: exactly L{PER_SOURCE} flood connections are
         served, every other one is refused with one FAIL line.  C{pid} is
-        what its START and EXIT lines show.  One exchange before the flood
-        starts the spawner processes an external server needs.
+        what its START and EXIT lines show.  One exchange comes before the
+        flood.
         """
         port = self.config.ports[serviceId]
         warmUp = yield tcpExchange("127.0.0.1", port, PAYLOAD)

@@ -67,10 +67,6 @@ HELD = 2
 PAYLOAD = b"txinetd load test\r\n"
 FAILURE_BANNER = b"refused\r\n"
 
-#: The spawner processes one set of limits may have at once: the daemon's
-#: pool size.
-SPAWNER_POOL = min(os.cpu_count() or 1, 4)
-
 #: A line of a FILE service log.
 LOG_LINE = re.compile(r"\d\d/\d{1,2}/\d{1,2}@\d\d:\d\d:\d\d: (.*)")
 
@@ -227,10 +223,6 @@ def processes() -> list[Process]:
     return found
 
 
-def isSpawner(process: Process) -> bool:
-    return any(arg.endswith("_spawner.py") for arg in process.command)
-
-
 def descriptorLinks(pid: int) -> dict[int, str]:
     """
     A process's open descriptors and what they refer to.
@@ -259,21 +251,13 @@ def descriptorKind(link: str) -> str:
     return link
 
 
-def descriptorKinds(
-    links: Mapping[int, str], spawnerLinks: Sequence[Mapping[int, str]]
-) -> dict[str, int]:
+def descriptorKinds(links: Mapping[int, str]) -> dict[str, int]:
     """
-    How many descriptors of each kind the daemon has open apart from the
-    three it keeps for each spawner process (the read ends of the
-    spawner's stdout and stderr, and its UNIX socket).
+    How many descriptors of each kind the daemon has open.
 
     @param links: the daemon's descriptors.
-    @param spawnerLinks: the descriptors of each of its spawner processes.
     """
-    spawnerPipes = {each[fd] for each in spawnerLinks for fd in (1, 2) if fd in each}
-    kinds = Counter(descriptorKind(link) for link in links.values() if link not in spawnerPipes)
-    kinds["socket"] -= len(spawnerLinks)
-    return dict(kinds)
+    return dict(Counter(descriptorKind(link) for link in links.values()))
 
 
 def residentKiB(pid: int) -> int:
@@ -290,12 +274,9 @@ class DaemonState:
     What the daemon holds at one moment.
 
     @ivar descriptors: how many descriptors it has open.
-    @ivar kinds: its descriptors by kind (L{descriptorKinds}), those it
-        keeps for its spawner processes left out.
-    @ivar spawners: its spawner processes: pid -> how many descriptors
-        each has open.
-    @ivar servers: the pids of the servers running: children of its
-        spawner processes, and its other children.
+    @ivar kinds: its descriptors by kind (L{descriptorKinds}).
+    @ivar servers: the pids of the servers running: its children (every
+        server is one, and it has no other).
     @ivar zombies: the pids of the processes among those that have exited
         and have not been reaped.
     @ivar rss: its resident set, in KiB.
@@ -303,7 +284,6 @@ class DaemonState:
 
     descriptors: int
     kinds: Mapping[str, int]
-    spawners: Mapping[int, int]
     servers: frozenset[int]
     zombies: frozenset[int]
     rss: int
@@ -312,24 +292,19 @@ class DaemonState:
     def of(cls, pid: int) -> DaemonState:
         table = processes()
         children = [each for each in table if each.parent == pid]
-        spawners = {each.pid: descriptorLinks(each.pid) for each in children if isSpawner(each)}
-        servers = [each for each in children if each.pid not in spawners]
-        servers += [each for each in table if each.parent in spawners]
         links = descriptorLinks(pid)
         return cls(
             descriptors=len(links),
-            kinds=descriptorKinds(links, list(spawners.values())),
-            spawners={spawner: len(links) for spawner, links in spawners.items()},
-            servers=frozenset(each.pid for each in servers),
-            zombies=frozenset(each.pid for each in children + servers if each.state == "Z"),
+            kinds=descriptorKinds(links),
+            servers=frozenset(each.pid for each in children),
+            zombies=frozenset(each.pid for each in children if each.state == "Z"),
             rss=residentKiB(pid),
         )
 
     def describe(self) -> str:
         return (
             f"{self.descriptors} descriptors ({dict(sorted(self.kinds.items()))}), "
-            f"{len(self.spawners)} spawner processes with {sorted(self.spawners.values())} "
-            f"descriptors, {len(self.servers)} servers, "
+            f"{len(self.servers)} servers, "
             f"{len(self.zombies)} zombies, VmRSS {self.rss} KiB"
         )
 
@@ -524,11 +499,9 @@ class LoadTests(TestCase):
     @inlineCallbacks
     def test_mixedConnections(self) -> Generated:
         """
-        After the run the daemon has the same descriptors (those for its
-        spawner processes aside), no server and no zombie, at most its pool
-        of spawner processes, none with more descriptors than before, and
-        less than L{RSS_BOUND} KiB more memory; every external server's
-        START has its EXIT.
+        After the run the daemon has the same descriptors, no child (no
+        server, no zombie) and less than L{RSS_BOUND} KiB more memory;
+        every external server's START has its EXIT.
         """
         connections = SOAK if SOAK_MODE else NORMAL
         world = MixedLoad(self)
@@ -547,8 +520,6 @@ class LoadTests(TestCase):
         self.assertEqual(after.kinds, before.kinds)
         self.assertEqual((before.servers, after.servers), (frozenset(), frozenset()))
         self.assertEqual(after.zombies, frozenset())
-        self.assertTrue(0 < len(after.spawners) <= SPAWNER_POOL, after.spawners)
-        self.assertLessEqual(max(after.spawners.values()), max(before.spawners.values(), default=0))
         self.assertLess(after.rss - before.rss, RSS_BOUND)
         self.assertEqual(world.log.pids["START"], world.log.pids["EXIT"])
 

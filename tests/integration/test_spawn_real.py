@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.integration.test_spawn_real -*-
 """
-L{txinetd.spawn} with real processes: servers started through real spawner
-processes report, through C{tests/helpers/probe.py}, the process state they
-were given.
+L{txinetd.spawn} with real processes: servers started as children of this
+process report, through C{tests/helpers/probe.py}, the process state they
+were given.  Every test runs with each launcher (the C extension's
+C{clone}, and the fork path used without it) and with each way of
+watching an exit (pidfds, and C{SIGCHLD} where the kernel has no pidfd).
 
 The tests that switch users need root (CI runs them as root); they are
 skipped otherwise.  They run the probe with an interpreter that user
@@ -11,7 +13,6 @@ C{nobody} can execute (this one, or C{/usr/bin/python3}).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
@@ -30,12 +31,22 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
+from txinetd import launch
+from txinetd.launch import ForkLauncher, Launcher, chooseLauncher
+from txinetd.spawn import (
+    ProcessExit,
+    RunningProcess,
+    Spawner,
+    SpawnError,
+    SpawnSpec,
+    pidfdsAvailable,
+)
 
 reactor: Any = _reactor
 PROBE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "helpers", "probe.py")
 NOBODY = 65534
-PR_SET_CHILD_SUBREAPER = 36
+NO_CLONE = None if launch._launch is not None else "txinetd._launch is not built"
+NO_PIDFD = None if pidfdsAvailable() else "this kernel has no pidfds"
 AS = resource.RLIMIT_AS
 NOFILE = resource.RLIMIT_NOFILE
 CPU = resource.RLIMIT_CPU
@@ -137,13 +148,6 @@ def descendantZombies() -> list[int]:
     return sorted(pid for pid in family if states[pid] == "Z")
 
 
-#: glibc's own real-time signals (32 and 33): its C{posix_spawn} leaves
-#: them ignored in the child (and glibc refuses to change them, so a
-#: spawner started that way passes them on to forked children too); no
-#: program linked with glibc can use them.
-GLIBC_INTERNAL = (1 << 31) | (1 << 32)
-
-
 def signalMasks(pid: int) -> tuple[int, int]:
     """
     The blocked and the ignored signals of C{pid}.
@@ -164,13 +168,19 @@ def parentOf(pid: int) -> int:
 
 class SpawnTestCase(TestCase):
     """
-    A real L{Spawner} for each test, stopped after it.
+    A real L{Spawner} for each test, stopped after it: with the C
+    extension's launcher and pidfds unless a subclass says otherwise.
     """
 
     timeout = 60
+    skip = NO_CLONE or NO_PIDFD
+    pidfds = True
+
+    def launcher(self) -> Launcher:
+        return chooseLauncher()
 
     def setUp(self) -> None:
-        self.spawner = Spawner(reactor)
+        self.spawner = Spawner(reactor, launcher=self.launcher(), pidfds=self.pidfds)
         self.addCleanup(self.spawner.stopService)
 
     def probeFor(self, others: bool) -> tuple[str, str]:
@@ -244,17 +254,18 @@ class ProcessStateTests(SpawnTestCase):
     """
 
     @inlineCallbacks
-    def test_fastPath(self) -> Generated:
+    def test_processState(self) -> Generated:
         """
-        Through C{posix_spawn}: the connection on fds 0-2 only, C{/}, a new
-        session, the exact environment, every limit, the umask and the
-        niceness; the daemon's own limits are untouched.
+        The connection on fds 0-2 only, C{/}, a new session, the exact
+        environment, every limit, the umask and the niceness; the server is
+        this process's own child; this process's limits are untouched.
         """
         before = {res: resource.getrlimit(res) for res, _ in LIMITS}
         spec = self.probeSpec("exit=0", umask=0o27, nice=3)
         report, ended, running, client = yield self.runProbe(spec)
         self.assertProcessState(report, spec, client)
         self.assertEqual(report["pid"], running.pid)
+        self.assertEqual(report["ppid"], os.getpid())
         self.assertEqual(report["nice"], min(os.getpriority(os.PRIO_PROCESS, 0) + 3, 19))
         self.assertEqual(report["uid"], list(os.getresuid()))
         self.assertEqual(ended.status, 0)
@@ -279,10 +290,9 @@ class ProcessStateTests(SpawnTestCase):
         self.assertEqual(report["env"], [*expected, ["REMOTE_PORT", "7"]])
 
     @inlineCallbacks
-    def test_slowPath(self) -> Generated:
+    def test_smallLimits(self) -> Generated:
         """
-        A descriptor limit too small for a spawner is set in a forked child,
-        with the same result.
+        Limits far below the daemon's own (ten descriptors) apply too.
         """
         limits = ((NOFILE, 10), (AS, 1 << 30), (CPU, 50))
         spec = self.probeSpec(umask=0o7, rlimits=limits)
@@ -293,7 +303,7 @@ class ProcessStateTests(SpawnTestCase):
     @inlineCallbacks
     def test_tinyAddressSpace(self) -> Generated:
         """
-        An address-space limit far below a spawner's own size still applies,
+        An address-space limit far below the daemon's own size still applies,
         soft and hard, before the server is executed.
         """
         spec = SpawnSpec(
@@ -315,8 +325,9 @@ class ProcessStateTests(SpawnTestCase):
     def test_defaultSignals(self) -> Generated:
         """
         Servers start with every signal at its default disposition and none
-        blocked, though the spawner ignores some and the daemon blocks one
-        (glibc's C{posix_spawn} leaves its two internal signals ignored).
+        blocked, though the daemon ignores some (SIGPIPE) and blocks one;
+        glibc's two internal signals (32, 33) are not left ignored as its
+        C{posix_spawn} leaves them.
         """
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
         self.addCleanup(signal.pthread_sigmask, signal.SIG_SETMASK, previous)
@@ -326,7 +337,7 @@ class ProcessStateTests(SpawnTestCase):
             running = yield self.spawner.spawn(spec, server.fileno())
             server.close()
             blocked, ignored = signalMasks(running.pid)
-            self.assertEqual((blocked, ignored & ~GLIBC_INTERNAL), (0, 0))
+            self.assertEqual((blocked, ignored), (0, 0))
             client.close()
             ended = yield running.whenExited()
             self.assertIsNone(ended.signal)
@@ -337,7 +348,7 @@ class CredentialTests(SpawnTestCase):
     Servers run as other users (as root only).
     """
 
-    skip = NEEDS_ROOT
+    skip = NEEDS_ROOT or SpawnTestCase.skip
 
     @inlineCallbacks
     def test_nobody(self) -> Generated:
@@ -375,9 +386,9 @@ class CredentialTests(SpawnTestCase):
         self.assertEqual(report["groups"], [])
 
     @inlineCallbacks
-    def test_nobodySlowPath(self) -> Generated:
+    def test_nobodyWithSmallLimits(self) -> Generated:
         """
-        The forked path switches every id too.
+        Limits far below the daemon's own, with every id switched.
         """
         limits = ((NOFILE, 12), (CPU, 30))
         spec = self.probeSpec(others=True, uid=NOBODY, gid=NOBODY, groups=(5,), rlimits=limits)
@@ -443,7 +454,7 @@ class LifecycleTests(SpawnTestCase):
     def test_failures(self) -> Generated:
         """
         A missing executable and a file that is not executable fail with
-        their reason, on both paths; nothing is left behind.
+        their reason; nothing is left behind.
         """
         directory = os.path.abspath(self.mktemp())
         os.mkdir(directory)
@@ -470,7 +481,7 @@ class LifecycleTests(SpawnTestCase):
     def test_numbersTooLarge(self) -> Generated:
         """
         A limit too large for the kernel fails each request that asks for
-        it, naming the step, and the spawner goes on serving; a huge
+        it, naming the step, and the next spawns are served; a huge
         niceness is the lowest priority.
         """
         tooLarge = ((NOFILE, 64), (CPU, 2**64))
@@ -499,7 +510,7 @@ class LifecycleTests(SpawnTestCase):
             processes = yield gatherResults(results)
             yield gatherResults([p.whenExited() for p in processes if p is not None])
             if batch == 0:
-                # The first batch starts the spawner processes.
+                # The first batch opens what stays open (the reactor's own).
                 before = openDescriptors()
         self.assertEqual(openDescriptors(), before)
         self.assertEqual(descendantZombies(), [])
@@ -513,40 +524,19 @@ class LifecycleTests(SpawnTestCase):
             return self.spawner.spawn(spec, theirs.fileno())
 
     @inlineCallbacks
-    def test_spawnerKilled(self) -> Generated:
+    def test_killedBeforeItRuns(self) -> Generated:
         """
-        When a spawner process is killed, the end of its running servers is
-        still reported (without a status), and the next spawn starts a new
-        spawner.
+        A server killed by a signal at once (as a stop may kill one that is
+        still being set up) has its end reported with the signal.
         """
         server, client = tcpConnection()
-        running = yield self.spawner.spawn(self.probeSpec("wait"), server.fileno())
-        server.close()
-        self.assertIn(b'"argv"', readLine(client))
-        os.kill(parentOf(running.pid), signal.SIGKILL)
-        client.close()
+        self.addCleanup(client.close)
+        with server:
+            running = self.spawner.launch(self.probeSpec("wait"), server.fileno())
+        running.signal(signal.SIGKILL)
         ended = yield running.whenExited()
-        self.assertEqual((ended.status, ended.signal), (None, None))
-        _, again, _, _ = yield self.runProbe(self.probeSpec())
-        self.assertEqual(again.status, 0)
-
-    @inlineCallbacks
-    def test_spawnerKilledUnderSubreaper(self) -> Generated:
-        """
-        A daemon that inherits the servers of a killed spawner (as pid 1 or
-        a subreaper does) reaps them and reports their real status.
-        """
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.assertEqual(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0)
-        self.addCleanup(libc.prctl, PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-        server, client = tcpConnection()
-        running = yield self.spawner.spawn(self.probeSpec("wait", "exit=5"), server.fileno())
-        server.close()
-        self.assertIn(b'"argv"', readLine(client))
-        os.kill(parentOf(running.pid), signal.SIGKILL)
-        client.close()
-        ended = yield running.whenExited()
-        self.assertEqual((ended.status, ended.signal), (5, None))
+        self.assertEqual((ended.status, ended.signal), (None, signal.SIGKILL))
+        self.assertTrue(running.executed)
         self.assertEqual(descendantZombies(), [])
 
 
@@ -594,3 +584,51 @@ class WaitingServiceTests(SpawnTestCase):
         self.assertEqual(report["stdio"]["0"]["local"], list(udp.getsockname()))
         ended = yield running.whenExited()
         self.assertEqual(ended.status, 0)
+
+
+class ForkLauncherMixin:
+    """
+    The launcher used when the C extension is not built.
+    """
+
+    skip = NO_PIDFD
+
+    def launcher(self) -> Launcher:
+        return ForkLauncher()
+
+
+class NoPidfdMixin:
+    """
+    Exits watched through C{SIGCHLD}, as on a kernel without pidfds.
+    """
+
+    skip = NO_CLONE
+    pidfds = False
+
+
+class ForkProcessStateTests(ForkLauncherMixin, ProcessStateTests):
+    pass
+
+
+class ForkCredentialTests(ForkLauncherMixin, CredentialTests):
+    skip = NEEDS_ROOT or NO_PIDFD
+
+
+class ForkLifecycleTests(ForkLauncherMixin, LifecycleTests):
+    pass
+
+
+class ForkWaitingServiceTests(ForkLauncherMixin, WaitingServiceTests):
+    pass
+
+
+class NoPidfdProcessStateTests(NoPidfdMixin, ProcessStateTests):
+    pass
+
+
+class NoPidfdLifecycleTests(NoPidfdMixin, LifecycleTests):
+    pass
+
+
+class NoPidfdWaitingServiceTests(NoPidfdMixin, WaitingServiceTests):
+    pass
