@@ -1199,6 +1199,7 @@ class XinetdService(MultiService):
 
     def _stopped(self, ignored: object) -> None:
         self.daemon.logs.close()
+        self.daemon.stopWatchingHosts()
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
 
