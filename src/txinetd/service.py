@@ -1175,7 +1175,22 @@ class XinetdService(MultiService):
         count = len([child for child in self.listening() if child.port is not None])
         noun = "service" if count == 1 else "services"
         programMessage(Level.NOTICE, f"Started working: {count} available {noun}")
+        if not count:
+            programMessage(Level.NOTICE, self.noServiceReason())
         systemd.notify(f"READY=1\nSTATUS=Started working: {count} available {noun}")
+
+    def noServiceReason(self) -> str:
+        """
+        Why no service is available, and what to do about it.
+        """
+        config = self.config
+        if config.services:
+            why = "no service could start (see the errors above)"
+        elif config.errors:
+            why = f"no service is left in {config.path}: the enabled ones have errors (see above)"
+        else:
+            why = f"no service is enabled in {config.path}"
+        return f"{why}; txinetd keeps running: enable a service and reconfigure (SIGHUP)"
 
     def stopService(self) -> Any:
         systemd.notify("STOPPING=1")

@@ -94,7 +94,9 @@ class Options(usage.Options):
     longdesc = (
         "Run xinetd services from an xinetd.conf file.  With --check, validate "
         "the configuration, print every problem and the services it would start, "
-        "and exit 0 if it has no errors, 1 otherwise."
+        "and exit 0 if it has no errors, 1 otherwise.  In the foreground (twistd -n, "
+        "or -dontfork) txinetd keeps running when no service is available, as "
+        "xinetd -dontfork does."
     )
     optParameters = [
         ["file", "f", DEFAULT_CONFIG, "The configuration file."],
@@ -121,7 +123,7 @@ class Options(usage.Options):
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
         ["stayalive", None, "Keep running when no service is available."],
-        ["dontfork", None, "Stay in the foreground (use twistd -n); implies --stayalive."],
+        ["dontfork", None, "Stay in the foreground (twistd -n does); implies --stayalive."],
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
         ["inetd_compat", None, "Also read the services of inetd.conf."],
         ["debug", "d", "Write debug messages to the program log too."],
@@ -160,7 +162,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if self["shutdownprocs"] is not None:
             self.err.write("The shutdownprocs option has been deprecated.\n")
-        if self["dontfork"]:
+        if self["dontfork"] or self.foreground:
             self["stayalive"] = True
         if self["filelog"] is not None and self["syslog"] is not None:
             raise usage.UsageError("-filelog and -syslog cannot be used together")
@@ -180,6 +182,14 @@ class Options(usage.Options):
             raise SystemExit(1)
 
     @property
+    def foreground(self) -> bool:
+        """
+        Whether twistd runs txinetd in the foreground (C{twistd -n}): like
+        xinetd's C{-dontfork}, it then stays alive without services.
+        """
+        return self.parent is not None and bool(self.parent.get("nodaemon"))
+
+    @property
     def inetdConf(self) -> str | None:
         """
         The inetd.conf to read too, if any.
@@ -195,11 +205,13 @@ class Options(usage.Options):
             self.out.write(printable(f"service {describeService(service)}") + "\n")
         errors = config.errors
         warnings = len(config.diagnostics) - len(errors)
+        if not config.services and not config.isFatal:
+            self.out.write(f"{config.path}: no service is enabled\n")
         self.out.write(
             f"{config.path}: {len(config.services)} services, {len(errors)} errors, "
             f"{warnings} warnings\n"
         )
-        raise SystemExit(1 if errors or not config.services else 0)
+        raise SystemExit(1 if errors else 0)
 
 
 def programLog(options: Options) -> ProgramLogObserver | None:
