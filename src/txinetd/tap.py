@@ -42,6 +42,7 @@ SINGLE_DASH = (
     "cc",
     "reuse",
     "inetd_compat",
+    "inetd_ipv6",
     "shutdownprocs",
     "version",
     "check",
@@ -123,9 +124,18 @@ class Options(usage.Options):
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
         ["stayalive", None, "Keep running when no service is available."],
-        ["dontfork", None, "Stay in the foreground (twistd -n does); implies --stayalive."],
+        [
+            "dontfork",
+            None,
+            "Stay in the foreground (the txinetd command; twistd -n does); implies --stayalive.",
+        ],
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
         ["inetd_compat", None, "Also read the services of inetd.conf."],
+        [
+            "inetd_ipv6",
+            None,
+            "Debian's option, accepted with no effect: inetd.conf services are dual-stack.",
+        ],
         ["debug", "d", "Write debug messages to the program log too."],
         ["version", None, "Print the version and exit."],
     ]
