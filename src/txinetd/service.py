@@ -48,7 +48,6 @@ from txinetd.attributes import Flag, ServiceType, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
 from txinetd.endpoint import SystemdListen, TCPListen, UNIXListen, openUnixSocket, removeUnixSocket
-from txinetd.errors import Severity
 from txinetd.external import (
     ReadableWatcher,
     acceptAndClose,
@@ -1307,5 +1306,4 @@ def reportDiagnostics(config: Config) -> None:
         if diagnostic.location is not None:
             where = diagnostic.location
             text = f"{text} [file={where.path}] [line={where.line}]"
-        level = Level.WARNING if diagnostic.severity is Severity.WARNING else Level.ERROR
-        programMessage(level, text)
+        programMessage(diagnostic.level, text)

@@ -18,7 +18,7 @@ from twisted.python import usage
 
 from txinetd import __version__
 from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import printable
+from txinetd.errors import Severity, printable
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import FileLogTarget, LogTarget, ProgramLogObserver, SyslogTarget
@@ -214,7 +214,7 @@ class Options(usage.Options):
         for service in config.services:
             self.out.write(printable(f"service {describeService(service)}") + "\n")
         errors = config.errors
-        warnings = len(config.diagnostics) - len(errors)
+        warnings = sum(1 for d in config.diagnostics if d.severity is Severity.WARNING)
         if not config.services and not config.isFatal:
             self.out.write(f"{config.path}: no service is enabled\n")
         self.out.write(
