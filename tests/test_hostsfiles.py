@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.integration.support import loadText
 from tests.test_policies import captureMessages
 from txinetd.hostsfiles import (
     IN_CLOSE_WRITE,
@@ -29,6 +30,8 @@ from txinetd.hostsfiles import (
 )
 from txinetd.libwrap import HostsAccess
 from txinetd.logformat import Level
+from txinetd.policies import Daemon
+from txinetd.service import XinetdService
 
 CLIENT = "192.0.2.7"
 
@@ -404,3 +407,31 @@ class RealInotifyTests(TestCase):
         access = yield files.current()
         decisions.append(allowed(access))
         self.assertEqual(decisions, [True, False, True, True, False])
+
+
+class DaemonWatchTests(TestCase):
+    """
+    The daemon watches the files only while its service tree runs: a tree
+    that is made but never started (a .tac checked, say) leaves nothing in
+    the reactor.
+    """
+
+    @inlineCallbacks
+    def test_whileRunning(self) -> Generator[Deferred[Any], Any, None]:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        allow, deny = (os.path.join(directory, name) for name in ("hosts.allow", "hosts.deny"))
+        with open(deny, "w") as f:
+            f.write("ALL: 192.0.2.7\n")
+        daemon = Daemon(reactor, hostsFiles=(allow, deny))
+        daemon.rereadHostsAccess()
+        watch = daemon.hostsWatch
+        assert watch is not None
+        self.assertEqual((watch.notifier, len(watch.access.deny.rules)), (None, 1))
+        tree = XinetdService(loadText(""), reactor, daemon, stayalive=True)
+        tree.privilegedStartService()
+        tree.startService()
+        if inotifyNotifier(reactor) is not None:
+            self.assertIsNotNone(watch.notifier)
+        yield tree.stopService()
+        self.assertIsNone(watch.notifier)

@@ -198,6 +198,8 @@ class HostsFiles:
         #: target's if it is a symbolic link).
         self.names: tuple[frozenset[bytes], ...] = ()
         self.access = HostsAccess()
+        #: Whether the files were read once.
+        self.loaded = False
         self.signatures: tuple[FileSignature | None, FileSignature | None] = (None, None)
         #: The files known to have changed since they were last read.
         self.stale: set[int] = set()
@@ -210,13 +212,23 @@ class HostsFiles:
 
     # --- life ---------------------------------------------------------------
 
+    def read(self) -> None:
+        """
+        Read both files now, before the reactor serves anything (at start-up,
+        as the configuration is).
+        """
+        self._apply(_readChanged(self.paths, self.signatures, frozenset({0, 1})))
+        self.loaded = True
+
     def start(self) -> None:
         """
-        Read both files now (at start-up, before the reactor serves
-        anything) and start watching them.
+        Start watching the files (read them first if L{read} was not called):
+        from now on a change is seen by the next decision.
         """
-        read = _readChanged(self.paths, self.signatures, frozenset({0, 1}))
-        self._apply(read)
+        if not self.loaded:
+            self.read()
+        if self.notifier is not None:
+            return
         self.names = tuple(
             frozenset(
                 os.fsencode(os.path.basename(candidate))
@@ -237,7 +249,7 @@ class HostsFiles:
 
     def stop(self) -> None:
         """
-        Stop watching.
+        Stop watching (decisions then check the files in a thread).
         """
         notifier, self.notifier = self.notifier, None
         if notifier is not None:

@@ -382,16 +382,25 @@ class Daemon:
 
     def rereadHostsAccess(self) -> None:
         """
-        Read hosts.allow / hosts.deny now and keep them current (at start);
-        read them again before the next decision (on reconfiguration).
+        Read hosts.allow / hosts.deny now (when the daemon is made); read
+        them again before the next decision (on reconfiguration).
         """
         if self.hostsFiles is None:
             return
         if self.hostsWatch is None:
             self.hostsWatch = HostsFiles(self.reactor, *self.hostsFiles)
-            self.hostsWatch.start()
+            self.hostsWatch.read()
         else:
             self.hostsWatch.invalidate()
+
+    def startWatchingHosts(self) -> None:
+        """
+        Keep hosts.allow / hosts.deny current while the daemon runs.
+        """
+        if self.hostsWatch is None and self.hostsFiles is not None:
+            self.rereadHostsAccess()
+        if self.hostsWatch is not None:
+            self.hostsWatch.start()
 
     def hostsAccessNow(self) -> tuple[bool, HostsAccess | None]:
         """
@@ -417,7 +426,7 @@ class Daemon:
 
     def stopWatchingHosts(self) -> None:
         """
-        Stop keeping hosts.allow / hosts.deny current (the daemon stops).
+        Stop watching hosts.allow / hosts.deny (the daemon stops).
         """
         if self.hostsWatch is not None:
             self.hostsWatch.stop()

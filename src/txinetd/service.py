@@ -1155,6 +1155,7 @@ class XinetdService(MultiService):
     def startService(self) -> None:
         if self.signals is not None:
             self.signals.install()
+        self.daemon.startWatchingHosts()
         super().startService()
         self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
         if self.checker is not None:

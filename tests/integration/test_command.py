@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
-from .support import freePorts, pollUntil, reactor, tcpExchange, withTimeout
+from .support import freePorts, pollUntil, reactor, readText, tcpExchange, withTimeout
 from .test_twistd import Daemon
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -114,11 +114,7 @@ class CommandRun:
             return int(f.read())
 
     def programLog(self) -> str:
-        try:
-            with open(self.path("program.log")) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return readText(self.path("program.log"))
 
     def waitForLog(self, text: str, count: int = 1) -> Deferred[str]:
         return pollUntil(

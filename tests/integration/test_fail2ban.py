@@ -21,7 +21,15 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import CollectingProcess, freePorts, pollUntil, reactor, tcpExchangeFrom, withTimeout
+from .support import (
+    CollectingProcess,
+    freePorts,
+    pollUntil,
+    reactor,
+    readText,
+    tcpExchangeFrom,
+    withTimeout,
+)
 from .test_logging import (
     DAYTIME,
     FILE_DATEPATTERN,
@@ -132,11 +140,7 @@ class Fail2banRun:
         )
 
     def logText(self) -> str:
-        try:
-            with open(self.log, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return readText(self.log)
 
     def command(self, *arguments: str) -> Deferred[tuple[bytes, bytes, int]]:
         """
@@ -224,10 +228,3 @@ class Fail2banBanTests(TestCase):
             f"libwrap refused connection to open (libwrap=daytime) from {BANNED}".encode(), output
         )
 
-
-def readText(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""

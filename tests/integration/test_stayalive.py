@@ -23,7 +23,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.test_systemd import NotifyReceiver
 
-from .support import pollUntil, reactor, tcpExchange, withTimeout, writeConfig
+from .support import pollUntil, reactor, readText, tcpExchange, withTimeout, writeConfig
 from .test_twistd import ROOT, TWISTD, Daemon, twistd
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -64,11 +64,7 @@ class DistributionLayoutTests(TestCase):
         return os.path.join(self.directory, name)
 
     def programLog(self) -> str:
-        try:
-            with open(self.path("program.log")) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return readText(self.path("program.log"))
 
     def start(self) -> Deferred[None]:
         arguments = [TWISTD, "-n", "--pidfile=", "xinetd", "-f", "etc/xinetd.conf"]
