@@ -12,6 +12,7 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -429,6 +430,9 @@ class DaemonWatchTests(TestCase):
         assert watch is not None
         self.assertEqual((watch.notifier, len(watch.access.deny.rules)), (None, 1))
         tree = XinetdService(loadText(""), reactor, daemon, stayalive=True)
+        # Start it with the reactor running, so that it announces itself
+        # now, not when the next test runs the reactor.
+        yield deferLater(reactor, 0, lambda: None)
         tree.privilegedStartService()
         tree.startService()
         if inotifyNotifier(reactor) is not None:
