@@ -26,9 +26,11 @@ from zope.interface.verify import verifyObject
 from txinetd.acceptor import (
     ACCEPTS_PER_WAKEUP,
     DESCRIPTOR_ERRORS,
+    IPV6_ADDRFORM,
     PendingConnection,
     StreamAcceptor,
     addressOf,
+    asIPv4,
     normaliseHost,
 )
 
@@ -98,6 +100,83 @@ class AddressTests(SynchronousTestCase):
         self.assertEqual(normaliseHost("::1"), "::1")
         self.assertEqual(normaliseHost("::ffff:0:1"), "::ffff:0:1")
         self.assertEqual(addressOf(("192.0.2.1", 7)), ("192.0.2.1", 7))
+
+
+class ConvertibleSocket:
+    """
+    A connected socket of a kernel with C{IPV6_ADDRFORM} (C{error} None) or
+    without it.
+    """
+
+    def __init__(self, family: socket.AddressFamily, error: int | None = None) -> None:
+        self.family = family
+        self.error = error
+        self.calls: list[tuple[int, int, int]] = []
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.calls.append((level, option, value))
+        if self.error is not None:
+            raise OSError(self.error, os.strerror(self.error))
+
+
+class AsIPv4Tests(SynchronousTestCase):
+    """
+    L{asIPv4} converts the connection of an IPv4 client of a dual-stack
+    socket, and says when the kernel cannot.
+    """
+
+    def connection(self, sock: ConvertibleSocket, peer: Any) -> PendingConnection:
+        return PendingConnection(MemoryReactor(), cast(socket.socket, sock), peer, peer)
+
+    def test_kernelWithOption(self) -> None:
+        sock = ConvertibleSocket(socket.AF_INET6)
+        connection = self.connection(sock, ("::ffff:127.0.0.1", 5000, 0, 0))
+        self.assertTrue(asIPv4(connection))
+        self.assertEqual(sock.calls, [(socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET)])
+        self.assertEqual(connection.family, socket.AF_INET)
+
+    def test_kernelWithoutOption(self) -> None:
+        """
+        gVisor and newer kernels have no C{IPV6_ADDRFORM}: the error is
+        raised, never swallowed, and the connection stays AF_INET6.
+        """
+        sock = ConvertibleSocket(socket.AF_INET6, errno.ENOPROTOOPT)
+        connection = self.connection(sock, ("::FFFF:127.0.0.1", 5000, 0, 0))
+        error = self.assertRaises(OSError, asIPv4, connection)
+        self.assertEqual(error.errno, errno.ENOPROTOOPT)
+        self.assertEqual(connection.family, socket.AF_INET6)
+
+    def test_notNeeded(self) -> None:
+        """
+        IPv6 clients, IPv4 sockets and UNIX sockets are left alone.
+        """
+        for family, peer in (
+            (socket.AF_INET6, ("::1", 5000, 0, 0)),
+            (socket.AF_INET, ("127.0.0.1", 5000)),
+            (socket.AF_UNIX, ""),
+        ):
+            sock = ConvertibleSocket(family, errno.ENOPROTOOPT)
+            self.assertFalse(asIPv4(self.connection(sock, peer)))
+            self.assertEqual(sock.calls, [])
+
+    def test_realKernel(self) -> None:
+        """
+        On this kernel: converted to an AF_INET socket with a plain peer, or
+        refused with an error (never a silent no-op).
+        """
+        listener = listeningSocket(self, socket.AF_INET6)
+        client = connectClient(self, listener)
+        accepted, peer = listener.accept()
+        connection = PendingConnection(MemoryReactor(), accepted, peer, accepted.getsockname())
+        self.addCleanup(connection.close)
+        try:
+            converted = asIPv4(connection)
+        except OSError as e:
+            self.assertEqual(e.errno, errno.ENOPROTOOPT)
+            self.assertEqual(accepted.getpeername()[0], "::ffff:127.0.0.1")
+        else:
+            self.assertTrue(converted)
+            self.assertEqual(accepted.getpeername(), client.getsockname())
 
 
 class Recorder:

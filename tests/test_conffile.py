@@ -747,13 +747,25 @@ class IncludeDirectoryTests(ParsingCase):
     def test_byteOrderAndSkippedNames(self) -> None:
         """
         Files are read in byte order (C{E} before C{a}); names containing a
-        dot or ending in C{~} are skipped silently.
+        dot or ending in C{~} are skipped, as in xinetd, and each is named
+        with the reason (xinetd says nothing).
         """
         for name in ["b", "a", "E", "_z", "foo.conf", ".hidden", "ftp.rpmsave", "backup~", "Z9"]:
             self.files.write(f"d/{name}", f"service {name}\n{{\n}}\n")
         self.files.write("xinetd.conf", "includedir d\n")
         entries, diagnostics = self.parseFiles()
-        self.assertEqual((names(entries), diagnostics), (["E", "Z9", "_z", "a", "b"], []))
+        self.assertEqual(names(entries), ["E", "Z9", "_z", "a", "b"])
+        dot = "is skipped: includedir reads no file whose name contains a dot, as xinetd"
+        self.assertEqual(
+            diagnostics,
+            [
+                f"xinetd.conf:1: info: d/.hidden {dot}",
+                "xinetd.conf:1: info: d/backup~ is skipped: includedir reads no file whose name "
+                "ends in ~, as xinetd",
+                f"xinetd.conf:1: info: d/foo.conf {dot}",
+                f"xinetd.conf:1: info: d/ftp.rpmsave {dot}",
+            ],
+        )
 
     def test_subdirectoryNotRecursed(self) -> None:
         """

@@ -958,7 +958,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "telnet",
         f"socket_type = dgram; protocol = tcp; wait = no; {_REDIRECT}",
         "error: Only tcp sockets are supported for redirected service telnet",
-        "error: Service telnet has socket_type dgram, but does not wait",
+        "error: Service telnet has socket_type dgram, but does not wait - DISABLING; write "
+        "wait = yes (the server reads the datagrams from the socket it is given)",
     ),
     (
         "telnet",
@@ -983,7 +984,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
     (
         "echo",
         "type = INTERNAL; socket_type = dgram; wait = no",
-        "error: Service echo has socket_type dgram, but does not wait",
+        "error: Service echo has socket_type dgram, but does not wait - DISABLING; write "
+        "wait = yes (the server reads the datagrams from the socket it is given)",
     ),
     (
         "ftp",
@@ -1616,6 +1618,8 @@ class ManyMistakesTests(LoadingCase):
         self.assertEqual(
             describe(config.diagnostics),
             [
+                "xinetd.conf:5: info: conf.d/c.rpmsave is skipped: includedir reads no file "
+                "whose name contains a dot, as xinetd",
                 "xinetd.conf:6: error: Must specify a server in telnet",
                 "xinetd.conf:12: error: Unable to open included configuration file: missing.conf "
                 f"({self.files.base}/missing.conf): No such file or directory (errno = 2)",

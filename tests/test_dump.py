@@ -111,6 +111,39 @@ class DumpTests(SynchronousTestCase):
         )
 
 
+class ListeningOnTests(SynchronousTestCase):
+    """
+    The C{listening on} line names every socket of a service.
+    """
+
+    def test_addresses(self) -> None:
+        files = ConfigFiles(self)
+        files.write(
+            "xinetd.conf",
+            "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
+            " port = 7007\n}\n",
+        )
+        config = files.load(system=FakeSystem())
+        (service,) = config.services
+        both = (("::", 7007), ("0.0.0.0", 7007))
+        lines = [
+            formatService(state, config.defaults)[-1]
+            for state in (
+                ServiceState(service, "Active", 0, both[0], both),
+                ServiceState(service, "Active", 0, ("::", 7007)),
+                ServiceState(service, "Disabled", 0, None),
+            )
+        ]
+        self.assertEqual(
+            lines,
+            [
+                "\tlistening on = ::,7007 0.0.0.0,7007",
+                "\tlistening on = ::,7007",
+                "\tlistening on = -",
+            ],
+        )
+
+
 class ServiceBlockTests(SynchronousTestCase):
     def block(self, *lines: str) -> list[str]:
         files = ConfigFiles(self)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
@@ -30,6 +30,7 @@ from txinetd import policies
 from txinetd.acceptor import PendingConnection
 from txinetd.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.config import ServiceConfig
+from txinetd.hostsfiles import HostsFiles
 from txinetd.ident import NoId, UserId
 from txinetd.libwrap import HostsAccess, parseHostsTable
 from txinetd.limits import LoadAverage, ProcessLimit
@@ -989,8 +990,8 @@ class LibwrapTests(PolicyTestCase):
 
     def test_rulesWalkedOnce(self) -> None:
         """
-        Whether the rules need the client's name is worked out when the
-        policy is made, not for every connection.
+        Whether the rules need the client's name is worked out once for
+        each version of the files, not for every connection.
         """
         walks: list[str] = []
         needsReverseName = HostsAccess.needsReverseName
@@ -1006,6 +1007,73 @@ class LibwrapTests(PolicyTestCase):
         for port in range(3):
             self.connect(policy, port=40000 + port)
         self.assertEqual((walks, len(self.asked)), (["named"], 3))
+
+
+class LiveHostsFilesTests(PolicyTestCase):
+    """
+    hosts.allow / hosts.deny as they are when each connection comes, read
+    by the daemon's L{HostsFiles} (here checked at each decision, with the
+    thread run at once).
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        directory = self.files.base
+        self.allow = os.path.join(directory, "hosts.allow")
+        self.deny = os.path.join(directory, "hosts.deny")
+        self.daemon.hostsFiles = (self.allow, self.deny)
+        self.daemon.hostsWatch = HostsFiles(
+            self.clock, self.allow, self.deny, maybeDeferred, lambda reactor: None
+        )
+        self.daemon.hostsWatch.start()
+
+    def write(self, path: str, text: str) -> None:
+        with open(path, "w") as f:
+            f.write(text)
+
+    def served(self, policy: ServicePolicy, port: int) -> bool:
+        connection, starts = self.connect(policy, port=port)
+        return bool(starts.sessions) and not connection.closed
+
+    def test_changesApplyToTheNextConnection(self) -> None:
+        """
+        A policy made while neither file exists obeys a rule written later,
+        and stops obeying it once it is gone, with no reload.
+        """
+        policy = self.policy()
+        self.assertEqual(policy.libwrapName, "echo")
+        outcomes = [self.served(policy, 40000)]
+        self.write(self.deny, f"echo: {CLIENT}\n")
+        outcomes.append(self.served(policy, 40001))
+        self.write(self.allow, f"ALL: {CLIENT}\n")
+        outcomes.append(self.served(policy, 40002))
+        os.unlink(self.allow)
+        outcomes.append(self.served(policy, 40003))
+        os.unlink(self.deny)
+        outcomes.append(self.served(policy, 40004))
+        self.assertEqual(outcomes, [True, False, True, False, True])
+        self.assertEqual(
+            [entry for entry in self.target.entries if entry.startswith("FAIL")],
+            [f"FAIL: svc libwrap from={CLIENT}"] * 2,
+        )
+
+    def test_nameNeededOnlyByRulesThatUseIt(self) -> None:
+        """
+        The client's name is looked up once a rule for the service looks at
+        names, and no more once it is gone.
+        """
+        policy = self.policy()
+        self.served(policy, 40000)
+        self.write(self.deny, "echo: .example.com\n")
+        self.served(policy, 40001)
+        os.unlink(self.deny)
+        self.served(policy, 40002)
+        self.assertEqual(self.asked, [(CLIENT, True)])
+
+    def test_noLibwrap(self) -> None:
+        self.daemon.hostsFiles = None
+        self.daemon.hostsWatch = None
+        self.assertIsNone(self.policy().libwrapName)
 
 
 class IdentTests(PolicyTestCase):

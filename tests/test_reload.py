@@ -55,8 +55,19 @@ class IdentityTests(SynchronousTestCase):
             service("a", socket_type=SocketType.DGRAM),
             service("a", bindAddress="127.0.0.1", family=socket.AF_INET),
             service("a", type=frozenset({ServiceType.INTERNAL})),
+            service("a", v6only=True),
         ]:
             self.assertNotEqual(a, identity(changed), changed)
+
+    def test_socketsOnly(self) -> None:
+        """
+        C{v6only} is part of the identity where it changes the sockets (a
+        dual-stack service listens on two, a C{v6only} one on one), not
+        elsewhere; C{v6only = no} is dual stack, as its absence.
+        """
+        self.assertEqual(identity(service("a")), identity(service("a", v6only=False)))
+        four = service("a", family=socket.AF_INET, bindAddress="0.0.0.0")
+        self.assertEqual(identity(four), identity(replace(four, v6only=True)))
 
 
 class PlanTests(SynchronousTestCase):

@@ -106,6 +106,26 @@ class OptionsTests(SynchronousTestCase):
             options, _, _ = self.parse(DISABLED, option)
             self.assertTrue(options["stayalive"])
 
+    def test_foregroundStaysAlive(self) -> None:
+        """
+        Under C{twistd -n} (in the foreground, as xinetd's C{-dontfork})
+        txinetd stays alive without services; without C{-n} it exits.
+        """
+        err = io.StringIO()
+        self.patch(sys, "stderr", err)
+        path = self.configFile(DISABLED)
+        foreground = ServerOptions()
+        foreground.parseOptions(["-n", "--pidfile=", "xinetd", "-f", path])
+        options = foreground.subOptions
+        self.assertEqual((options.foreground, options["stayalive"]), (True, True))
+        self.assertEqual(err.getvalue(), "")
+        background = ServerOptions()
+        exit = self.assertRaises(
+            SystemExit, background.parseOptions, ["--pidfile=", "xinetd", "-f", path]
+        )
+        self.assertEqual(exit.code, 1)
+        self.assertIn("error: no services. Exiting...\n", err.getvalue())
+
     def test_fatalConfiguration(self) -> None:
         """
         A configuration that cannot be used is reported with its file and
@@ -250,6 +270,18 @@ class OptionsTests(SynchronousTestCase):
         options, _, _ = self.parse(ECHO + "include nowhere.conf\n")
         assert options.config is not None
         self.assertNotIn("relative path", "\n".join(map(str, options.config.diagnostics)))
+
+    def test_checkWithoutServices(self) -> None:
+        """
+        C{--check} of a configuration without errors exits with 0 even if
+        it enables no service, and says so.
+        """
+        self.assertEqual(self.exits(DISABLED, "--check"), 0)
+        lines = self.out.splitlines()
+        self.assertEqual(len(lines), 2)
+        self.assertRegex(lines[0], r": no service is enabled$")
+        self.assertRegex(lines[1], r": 0 services, 0 errors, 0 warnings$")
+        self.assertEqual(self.exits("service echo\n{\n wait = maybe\n}\n", "--check"), 1)
 
     def test_programLog(self) -> None:
         """

@@ -36,6 +36,9 @@ log = Logger(namespace="txinetd")
 #: accept() errors that mean "out of descriptors".
 DESCRIPTOR_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
+#: Linux's IPV6_ADDRFORM socket option (not in Python's socket module).
+IPV6_ADDRFORM = 1
+
 
 def normaliseHost(host: str) -> str:
     """
@@ -242,3 +245,23 @@ class PendingConnection:
         self.closed = True
         self._failAll(ConnectionDone("the connection was closed before it was sent"))
         self.socket.close()
+
+
+def asIPv4(connection: PendingConnection) -> bool:
+    """
+    Make the connection of an IPv4 client on a dual-stack socket an AF_INET
+    socket (Linux's C{IPV6_ADDRFORM}), so that a server it is handed to
+    sees a plain IPv4 peer.
+
+    @return: whether the connection was converted (L{False}: it needs no
+        conversion).
+    @raise OSError: if the kernel cannot convert it (gVisor and newer
+        kernels have no C{IPV6_ADDRFORM}: C{ENOPROTOOPT}).
+    """
+    if connection.family != socket.AF_INET6 or not isinstance(connection.rawPeer, tuple):
+        return False
+    if not str(connection.rawPeer[0]).lower().startswith("::ffff:"):
+        return False
+    connection.socket.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET)
+    connection.family = socket.AF_INET
+    return True

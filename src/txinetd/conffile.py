@@ -519,7 +519,9 @@ def includedFiles(
 ) -> Iterator[str]:
     """
     The files of an C{includedir}, in byte order, skipping names that contain
-    a dot or end in C{~}, and entries that are not regular files.
+    a dot or end in C{~} (as xinetd, which says nothing: txinetd names each,
+    since packages ship files such as C{finger.xinetd} meant to be copied
+    under another name) and entries that are not regular files.
 
     @param resolved: the directory's path, resolved against the base
         directory.
@@ -533,9 +535,14 @@ def includedFiles(
         diagnostics.error(f"Unable to read included directory: {named}: {systemError(e)}", location)
         return
     for name in sorted(names, key=os.fsencode):
-        if "." in name or name.endswith("~"):
-            continue
         path = os.path.join(directory, name)
+        if "." in name or name.endswith("~"):
+            which = "contains a dot" if "." in name else "ends in ~"
+            diagnostics.info(
+                f"{path} is skipped: includedir reads no file whose name {which}, as xinetd",
+                location,
+            )
+            continue
         try:
             mode = os.stat(os.path.join(resolved, name)).st_mode
         except OSError as e:

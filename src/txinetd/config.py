@@ -330,7 +330,9 @@ class Config:
         """
         The diagnostics of severity error or fatal.
         """
-        return tuple(d for d in self.diagnostics if d.severity is not Severity.WARNING)
+        return tuple(
+            d for d in self.diagnostics if d.severity in (Severity.ERROR, Severity.FATAL)
+        )
 
 
 class _Context:
@@ -837,7 +839,10 @@ class _Builder:
         if Flag.NAMEINARGS in flags and internal:
             problems.append(f"Service {name} is INTERNAL and has NAMEINARGS flag set")
         if socketType is SocketType.DGRAM and values.get("wait") is False:
-            problems.append(f"Service {name} has socket_type dgram, but does not wait")
+            problems.append(
+                f"Service {name} has socket_type dgram, but does not wait - DISABLING; write "
+                "wait = yes (the server reads the datagrams from the socket it is given)"
+            )
         self.checkRequired(problems)
         self.checkUser(problems)
         if values.get("port") == IDENT_PORT and values.get("protocol") == "tcp":

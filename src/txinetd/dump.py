@@ -45,13 +45,16 @@ class ServiceState:
     @ivar config: its configuration.
     @ivar state: C{Active}, C{Suspended} or C{Disabled}.
     @ivar running: how many servers it runs.
-    @ivar address: where it listens, if it does.
+    @ivar address: where it listens, if it does (its primary socket).
+    @ivar addresses: where each of its IP sockets listens (a dual-stack
+        service has two).
     """
 
     config: ServiceConfig
     state: str
     running: int
     address: tuple[str, int] | None
+    addresses: tuple[tuple[str, int], ...] = ()
 
 
 def _ctime(when: float) -> str:
@@ -170,13 +173,17 @@ def formatService(service: ServiceState, defaults: Defaults) -> list[str]:
         f"\t\tLog_on_success flags = {_flags(frozenset(config.log_on_success))}",
         f"\t\tLog_on_failure flags = {_flags(frozenset(config.log_on_failure))}",
         f"\trunning servers = {service.running}",
-        f"\tlistening on = {_where(service.address)}",
+        f"\tlistening on = {_where(service.addresses or _some(service.address))}",
     ]
     return lines
 
 
-def _where(address: tuple[str, int] | None) -> str:
-    return "-" if address is None else f"{address[0]},{address[1]}"
+def _some(address: tuple[str, int] | None) -> tuple[tuple[str, int], ...]:
+    return () if address is None else (address,)
+
+
+def _where(addresses: tuple[tuple[str, int], ...]) -> str:
+    return " ".join(f"{host},{port}" for host, port in addresses) or "-"
 
 
 def formatServer(server: ServerState) -> list[str]:

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from txinetd.logformat import Level
+
 #: At most this many diagnostics are kept for one configuration; the
 #: others are counted in one last diagnostic (see L{Diagnostics.add}).
 MAX_DIAGNOSTICS = 10_000
@@ -31,11 +33,14 @@ class Severity(enum.Enum):
         refused, but at start-up the entry runs without it, as in xinetd.
     @cvar WARNING: the line is ignored or taken in a way the user may not
         expect; the entry is kept.
+    @cvar INFO: nothing is lost; said because it may not be what the user
+        meant (a file that C{includedir} skips, as xinetd does).
     """
 
     FATAL = "fatal"
     ERROR = "error"
     WARNING = "warning"
+    INFO = "info"
 
     def worse(self, other: Severity) -> Severity:
         """
@@ -45,6 +50,29 @@ class Severity(enum.Enum):
 
 
 _RANK = {severity: rank for rank, severity in enumerate(Severity)}
+
+_LEVELS = {
+    Severity.FATAL: Level.ERROR,
+    Severity.ERROR: Level.ERROR,
+    Severity.WARNING: Level.WARNING,
+    Severity.INFO: Level.INFO,
+}
+
+#: The messages that xinetd writes at another level than their severity
+#: gives: it drops a service for a bad type or flag, or for an empty list,
+#: with a WARNING; it drops a token it cannot parse with an ERROR and keeps
+#: the service; it notes an IPv6 fallback at INFO.
+XINETD_LEVELS: tuple[tuple[re.Pattern[str], Level], ...] = (
+    (
+        re.compile(r"Bad (service type|service flag|log_on_success flag|log_on_failure flag): "),
+        Level.WARNING,
+    ),
+    (re.compile(r"attribute \S+ expects at least 1 value and none was given\.$"), Level.WARNING),
+    (re.compile(r"operator '-=' not supported for env attribute$"), Level.WARNING),
+    (re.compile(r"failed to parse "), Level.ERROR),
+    (re.compile(r"(Internal|Multi-threaded) services cannot be intercepted: "), Level.ERROR),
+    (re.compile(r"Service \S+ will use IPv6 or fallback to IPv4$"), Level.INFO),
+)
 
 
 def printable(text: str) -> str:
@@ -117,6 +145,17 @@ class Diagnostic:
     message: str
     location: Location | None = None
 
+    @property
+    def level(self) -> Level:
+        """
+        The program-log level of the message: xinetd's, for a message xinetd
+        writes too, else the one its severity gives.
+        """
+        for pattern, level in XINETD_LEVELS:
+            if pattern.match(self.message):
+                return level
+        return _LEVELS[self.severity]
+
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location is not None else ""
         return printable(f"{where}{self.severity.value}: {self.message}")
@@ -136,7 +175,7 @@ class Diagnostics:
         self._files: dict[str, int] = {}
         self._dropped = 0
         self._firstDropped: Location | None = None
-        self._worstDropped = Severity.WARNING
+        self._worstDropped = Severity.INFO
 
     def noteFile(self, path: str) -> None:
         """
@@ -169,6 +208,12 @@ class Diagnostics:
         Record a L{Severity.WARNING}.
         """
         self.add(Severity.WARNING, message, location)
+
+    def info(self, message: str, location: Location | None = None) -> None:
+        """
+        Record a L{Severity.INFO}.
+        """
+        self.add(Severity.INFO, message, location)
 
     def fatal(self, message: str, location: Location | None = None) -> None:
         """

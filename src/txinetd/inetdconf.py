@@ -138,10 +138,14 @@ def readEntries(text: str, path: str, diagnostics: Diagnostics) -> list[Entry]:
 def parseInetdConf(path: str, diagnostics: Diagnostics) -> list[Entry]:
     """
     The service entries of an inetd.conf file; a file that cannot be read
-    (see L{readInetdConf}) is no services (with a warning).
+    (see L{readInetdConf}) is no services (with a warning), and a missing one
+    is no services silently, as xinetd (Debian's unit gives
+    C{-inetd_compat} to systems that have no inetd.conf).
     """
     try:
         data = readInetdConf(path)
+    except FileNotFoundError:
+        return []
     except OSError as e:
         diagnostics.warning(f"Unable to read {path}: {e.strerror}")
         return []

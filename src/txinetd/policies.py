@@ -44,6 +44,7 @@ from txinetd.access import (
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
 from txinetd.config import LocalSystem, ServiceConfig
 from txinetd.external import daemonUmask, defaultFileLimit
+from txinetd.hostsfiles import HostsFiles
 from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
 from txinetd.internal import InternalServices
 from txinetd.libwrap import HostsAccess, libwrapDaemonName
@@ -331,9 +332,10 @@ class Daemon:
     @ivar sensor: the global SENSOR deny list (kept across reconfigurations).
     @ivar processes: the C{-limit} count of running servers.
     @ivar load: the load average.
-    @ivar hostsAccess: hosts.allow / hosts.deny, or L{None} to skip libwrap.
-    @ivar hostsFiles: the paths of hosts.allow and hosts.deny, to read them
-        again on reconfiguration.
+    @ivar hostsAccess: fixed hosts.allow / hosts.deny rules, used when
+        C{hostsFiles} is L{None}; L{None} for neither: libwrap is skipped.
+    @ivar hostsFiles: the paths of hosts.allow and hosts.deny, kept current
+        (see L{txinetd.hostsfiles}) once L{rereadHostsAccess} is called.
     @ivar reverseLookup: address to name (and whether the name maps back).
     @ivar identPort: the ident port to query (113; other values for tests).
     @ivar identTimeout: how long IDONLY waits for ident.
@@ -374,16 +376,65 @@ class Daemon:
     localTime: Callable[[float], time.struct_time] = time.localtime
     listenFds: ListenFds = field(default_factory=ListenFds)
     debug: bool = False
+    hostsWatch: HostsFiles | None = None
+
+    @property
+    def usesLibwrap(self) -> bool:
+        """
+        Whether connections are checked against hosts.allow / hosts.deny.
+        """
+        return self.hostsFiles is not None or self.hostsAccess is not None
 
     def rereadHostsAccess(self) -> None:
         """
-        Read hosts.allow / hosts.deny again (on reconfiguration).
+        Read hosts.allow / hosts.deny now (when the daemon is made); read
+        them again before the next decision (on reconfiguration).
         """
         if self.hostsFiles is None:
             return
-        self.hostsAccess = HostsAccess.fromFiles(*self.hostsFiles)
-        for warning in self.hostsAccess.warnings:
-            programMessage(Level.WARNING, warning)
+        if self.hostsWatch is None:
+            self.hostsWatch = HostsFiles(self.reactor, *self.hostsFiles)
+            self.hostsWatch.read()
+        else:
+            self.hostsWatch.invalidate()
+
+    def startWatchingHosts(self) -> None:
+        """
+        Keep hosts.allow / hosts.deny current while the daemon runs.
+        """
+        if self.hostsWatch is None and self.hostsFiles is not None:
+            self.rereadHostsAccess()
+        if self.hostsWatch is not None:
+            self.hostsWatch.start()
+
+    def hostsAccessNow(self) -> tuple[bool, HostsAccess | None]:
+        """
+        The hosts.allow / hosts.deny rules to decide a connection that
+        arrived now with, when they are known without reading anything.
+
+        @return: whether they are known, and they (L{None}: none apply).
+        """
+        if self.hostsWatch is None:
+            return True, self.hostsAccess
+        access = self.hostsWatch.fresh()
+        return access is not None, access
+
+    def currentHostsAccess(self) -> Deferred[HostsAccess | None]:
+        """
+        The hosts.allow / hosts.deny rules to decide a connection that
+        arrived now with (L{None}: none apply).
+        """
+        if self.hostsWatch is None:
+            return succeed(self.hostsAccess)
+        current: Deferred[HostsAccess | None] = self.hostsWatch.current()  # type: ignore[assignment]
+        return current
+
+    def stopWatchingHosts(self) -> None:
+        """
+        Stop watching hosts.allow / hosts.deny (the daemon stops).
+        """
+        if self.hostsWatch is not None:
+            self.hostsWatch.stop()
 
     def lookupName(self, address: str, verify: bool = False) -> Deferred[HostName]:
         """
@@ -543,10 +594,8 @@ class ServicePolicy:
         (see L{LogTargets.serviceLog}).
     @ivar onTrip: called with the wait in seconds and the reason when cps
         trips (the service logs it and deactivates its socket).
-    @ivar hostsAccess: the daemon's hosts.allow / hosts.deny when the
-        policy was made.
-    @ivar libwrapName: the service's daemon name in those files, or
-        L{None} if they do not apply to it.
+    @ivar libwrapName: the service's daemon name in hosts.allow and
+        hosts.deny, or L{None} if they do not apply to it.
     """
 
     def __init__(
@@ -570,13 +619,8 @@ class ServicePolicy:
             maxLoad=config.max_load,
             accessTimes=config.access_times or TimeIntervals(),
         )
-        self.hostsAccess = daemon.hostsAccess
         self.libwrapName: str | None = None
-        if (
-            self.hostsAccess is not None
-            and self.hostsAccess.hasRules
-            and Flag.NOLIBWRAP not in config.flags
-        ):
+        if daemon.usesLibwrap and Flag.NOLIBWRAP not in config.flags:
             self.libwrapName = libwrapDaemonName(
                 config.libwrap,
                 config.name,
@@ -593,17 +637,13 @@ class ServicePolicy:
             and self.libwrapName is None
             and Flag.SENSOR not in config.flags
         )
-        #: hosts.allow / hosts.deny may look at the client's name: it is
-        #: looked up and checked to map back to the address.
-        self.verifyName = (
-            self.libwrapName is not None
-            and self.hostsAccess is not None
-            and self.hostsAccess.needsReverseName(self.libwrapName)
-        )
-        #: The address checks may look at the client's name.
-        self.needsName = self.verifyName or any(
+        #: only_from / no_access may look at the client's name.
+        self.listsNeedName = any(
             lists is not None and lists.needsReverseName for lists in (self.onlyFrom, self.noAccess)
         )
+        #: The hosts.allow / hosts.deny rules last decided with, and whether
+        #: they may look at the client's name (worked out once per rules).
+        self.nameNeed: tuple[HostsAccess | None, bool] = (None, False)
         #: When a refusal of each recent datagram sender may be logged
         #: again, the soonest first.
         self.quietUntil: OrderedDict[tuple[str, int], float] = OrderedDict()
@@ -630,30 +670,58 @@ class ServicePolicy:
 
     def addressCheck(self, host: str | None) -> Deferred[FailReason | None]:
         """
-        The SENSOR list, only_from / no_access and libwrap.
+        The SENSOR list, only_from / no_access and libwrap (with
+        hosts.allow and hosts.deny as they are now).
         """
         if host is None or (self.unrestricted and not self.daemon.sensor):
             return succeed(None)
-        name = self.daemon.lookupName(host, self.verifyName) if self.needsName else succeed(NO_NAME)
-        return name.addCallback(self._decide, host)
+        hosts = None
+        if self.libwrapName is not None:
+            known, hosts = self.daemon.hostsAccessNow()
+            if not known:
+                return self.daemon.currentHostsAccess().addCallback(self._checkWith, host)
+        return self._checkWith(hosts, host)
 
-    def _decide(self, name: HostName, host: str) -> FailReason | None:
+    def _checkWith(self, hosts: HostsAccess | None, host: str) -> Deferred[FailReason | None]:
+        verify = self._hostsNeedName(hosts)
+        if not (verify or self.listsNeedName):
+            return succeed(self._decide(NO_NAME, host, hosts))
+        return self.daemon.lookupName(host, verify).addCallback(self._decide, host, hosts)
+
+    def _hostsNeedName(self, hosts: HostsAccess | None) -> bool:
+        """
+        Whether the rules of C{hosts} for this service may look at the
+        client's name (then it is looked up and checked to map back to the
+        address).
+        """
+        if hosts is None or self.libwrapName is None:
+            return False
+        known, need = self.nameNeed
+        if known is not hosts:
+            need = hosts.needsReverseName(self.libwrapName)
+            self.nameNeed = (hosts, need)
+        return need
+
+    def _decide(
+        self, name: HostName, host: str, hosts: HostsAccess | None = None
+    ) -> FailReason | None:
         now = self.daemon.reactor.seconds()
         if Flag.SENSOR in self.config.flags:
             self.sense(host, now)
             if self.daemon.debug:
                 self.explain(FailReason.ADDRESS, host, "it touched a SENSOR service")
             return FailReason.ADDRESS
-        lists = (self.onlyFrom, self.noAccess, self.daemon.sensor, now)
-        decision = decide(self.config.id, host, name.name, *lists)
-        if decision.message is not None:
-            programMessage(decision.message.level, decision.message.text)
-        if not decision.allowed:
-            if self.daemon.debug:
-                self.explain(FailReason.ADDRESS, host, explainAddress(host, name.name, *lists))
-            return FailReason.ADDRESS
-        if self.libwrapName is not None and self.hostsAccess is not None:
-            rule = self.hostsAccess.decidingRule(self.libwrapName, host, name.name, name.paranoid)
+        if self.onlyFrom is not None or self.noAccess is not None or self.daemon.sensor:
+            lists = (self.onlyFrom, self.noAccess, self.daemon.sensor, now)
+            decision = decide(self.config.id, host, name.name, *lists)
+            if decision.message is not None:
+                programMessage(decision.message.level, decision.message.text)
+            if not decision.allowed:
+                if self.daemon.debug:
+                    self.explain(FailReason.ADDRESS, host, explainAddress(host, name.name, *lists))
+                return FailReason.ADDRESS
+        if self.libwrapName is not None and hosts is not None and hosts.hasRules:
+            rule = hosts.decidingRule(self.libwrapName, host, name.name, name.paranoid)
             if rule is not None and not rule.allows:
                 programMessage(
                     Level.INFO,

@@ -5,7 +5,8 @@ or adds, and the signals that ask for it.
 
 A service is kept when the new configuration has a service with the same
 identity: the same id, the same INTERNAL / UNLISTED / RPC type bits, wait,
-protocol, socket type, port, bind address and family, and the place of a
+protocol, socket type, port, bind address and family, the sockets it listens
+on (one, or two for dual stack: C{v6only} changes them), and the place of a
 C{listen} without a port (UNIX path or systemd socket).  A kept service keeps
 its listening socket open and takes the new attributes for new connections.
 """
@@ -20,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from txinetd.attributes import ServiceType
 from txinetd.config import ServiceConfig
+from txinetd.listening import bindingsOf
 
 _IDENTITY_TYPES = (ServiceType.INTERNAL, ServiceType.UNLISTED, ServiceType.RPC)
 
@@ -39,6 +41,7 @@ def identity(config: ServiceConfig) -> tuple[Any, ...]:
         config.port,
         config.bindAddress,
         config.family,
+        bindingsOf(config),
         config.rpc_number,
         config.place,
     )

@@ -42,13 +42,13 @@ from txinetd.acceptor import (
     PendingConnection,
     StreamAcceptor,
     addressOf,
+    asIPv4,
     normaliseHost,
 )
 from txinetd.attributes import Flag, ServiceType, SocketType
 from txinetd.config import Config, ServiceConfig
 from txinetd.dump import ServerState, ServiceState, formatDump
 from txinetd.endpoint import SystemdListen, TCPListen, UNIXListen, openUnixSocket, removeUnixSocket
-from txinetd.errors import Severity
 from txinetd.external import (
     ReadableWatcher,
     acceptAndClose,
@@ -61,6 +61,7 @@ from txinetd.interfaces import IInternalService
 from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.introspect import StateView
 from txinetd.limits import RunningServers
+from txinetd.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
 from txinetd.logformat import FailReason, Level
 from txinetd.observers import TextLogFile, programMessage
 from txinetd.policies import (
@@ -80,9 +81,8 @@ from txinetd.tcpmux import multiplex
 
 log = Logger(namespace="txinetd")
 
-__all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSocket"]
+__all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSockets"]
 
-LISTEN_BACKLOG = 64
 DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
 SENSOR_SCAN_INTERVAL = 60
 #: Seconds running servers get between SIGTERM and SIGKILL when txinetd stops,
@@ -104,43 +104,26 @@ def internalServiceOf(
     return installed.find(config.name, config.socket_type.value)
 
 
-def openListeningSocket(config: ServiceConfig, passed: ListenFds | None = None) -> socket.socket:
+def openListeningSockets(
+    config: ServiceConfig, passed: ListenFds | None = None
+) -> list[socket.socket]:
     """
-    Make, configure and bind the listening socket of a service (or take
-    the one systemd passed, or a UNIX socket, for C{listen}).
+    Make, configure and bind the listening sockets of a service (two for
+    a dual-stack one, see L{txinetd.listening}), or take the one systemd
+    passed, or a UNIX socket, for C{listen}.
 
     @param passed: the sockets systemd passed.
-    @raise OSError: if it cannot be made or bound.
+    @raise OSError: if one cannot be made or bound (none is left open).
     """
     spec = config.listen
     if isinstance(spec, UNIXListen):
         sock = openUnixSocket(spec, LISTEN_BACKLOG)
         sock.setblocking(not config.isInternal and config.wait)
-        return sock
+        return [sock]
     if isinstance(spec, SystemdListen):
-        return adoptPassedSocket(config, spec, passed or ListenFds())
+        return [adoptPassedSocket(config, spec, passed or ListenFds())]
     backlog = spec.backlog if isinstance(spec, TCPListen) and spec.backlog else LISTEN_BACKLOG
-    stream = config.socket_type is SocketType.STREAM
-    kind = socket.SOCK_STREAM if stream else socket.SOCK_DGRAM
-    sock = socket.socket(config.family, kind)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if config.family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(bool(config.v6only)))
-        if stream and Flag.NODELAY in config.flags:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if stream and Flag.KEEPALIVE in config.flags:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.bind((config.bindAddress, config.port or 0))
-        if stream:
-            sock.listen(backlog)
-        # A wait = yes server shares the socket's O_NONBLOCK flag: its socket
-        # stays blocking, and txinetd only peeks at it with MSG_DONTWAIT.
-        sock.setblocking(not config.isInternal and config.wait)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+    return openBoundSockets(config, backlog)
 
 
 def bindFailed(config: ServiceConfig, error: OSError) -> str:
@@ -250,8 +233,14 @@ class ListeningService(Service):
 
     @ivar config: its L{ServiceConfig}.
     @ivar policy: its L{ServicePolicy}.
-    @ivar port: what reads the socket once it is bound: a L{StreamAcceptor}
-        for stream services, a Twisted UDP port for dgram ones.
+    @ivar port: what reads the sockets once they are bound: L{Listeners}
+        of L{StreamAcceptor}s for stream services, of Twisted UDP ports for
+        internal dgram ones, of a L{ReadableWatcher} for C{wait = yes}
+        external ones.
+    @ivar sockets: the listening sockets txinetd closes itself (not those
+        of Twisted ports).
+    @ivar socket: the one listening socket of a service that hands it to
+        its servers (external C{wait = yes}).
     """
 
     def __init__(self, config: ServiceConfig, daemon: Daemon) -> None:
@@ -263,7 +252,10 @@ class ListeningService(Service):
         self.plugin = internalServiceOf(config, daemon.internals)
         #: What the service's servers are started with, made at the first.
         self.serverSpec: SpawnSpec | None = None
-        self.port: Any = None
+        self.port: Listeners | None = None
+        self.sockets: list[socket.socket] = []
+        #: The errnos of C{IPV6_ADDRFORM} failures already logged.
+        self.addrformFailures: set[int | None] = set()
         self.socket: socket.socket | None = None
         self.bindAttempted = False
         self.reactivation: Any = None
@@ -343,41 +335,60 @@ class ListeningService(Service):
 
     def activate(self) -> bool:
         """
-        Open the listening socket and start serving it.
+        Open the listening sockets and start serving them.
 
         @return: whether it worked (the error is logged).
         """
         if self.tlsMissing(self.config):
             return False
         try:
-            sock = openListeningSocket(self.config, self.daemon.listenFds)
+            sockets = openListeningSockets(self.config, self.daemon.listenFds)
+            readers = self.readersFor(sockets)
         except OSError as e:
             programMessage(Level.ERROR, bindFailed(self.config, e))
             return False
+        self.port = Listeners(readers)
+        self.port.startReading()
+        return True
+
+    def readersFor(self, sockets: list[socket.socket]) -> list[Any]:
+        """
+        What reads each listening socket: an acceptor for stream services, a
+        watcher for an external C{wait = yes} service (which has one
+        socket), a Twisted port for internal dgram ones.
+
+        @raise OSError: if a Twisted port cannot be made (every socket is
+            closed then).
+        """
         config = self.config
         stream = config.socket_type is SocketType.STREAM
         if stream and not (config.wait and not config.isInternal):
-            self.socket = sock
-            self.port = StreamAcceptor(
-                self.reactor, sock, self.connectionAccepted, self.descriptorsExhausted
-            )
-            self.port.startReading()
-        elif not config.isInternal:
-            self.socket = sock
+            self.sockets = sockets
+            accepted, exhausted = self.connectionAccepted, self.descriptorsExhausted
+            return [StreamAcceptor(self.reactor, sock, accepted, exhausted) for sock in sockets]
+        if not config.isInternal:
+            self.sockets = sockets
+            (self.socket,) = sockets
             onReadable = self.pendingConnection if stream else self.pendingDatagram
-            self.port = ReadableWatcher(self.reactor, sock, onReadable)
-            self.port.startReading()
-        else:
-            try:
-                self.port = self.reactor.adoptDatagramPort(
-                    sock.fileno(),
-                    sock.family,
-                    InternalDatagramProtocol(self, self.internalPlugin()),
-                    MAX_DATAGRAM,
+            return [ReadableWatcher(self.reactor, self.socket, onReadable)]
+        ports: list[Any] = []
+        try:
+            for sock in sockets:
+                ports.append(
+                    self.reactor.adoptDatagramPort(
+                        sock.fileno(),
+                        sock.family,
+                        InternalDatagramProtocol(self, self.internalPlugin()),
+                        MAX_DATAGRAM,
+                    )
                 )
-            finally:
+        except OSError:
+            Listeners(ports).stopListening()
+            raise
+        finally:
+            for sock in sockets:
                 sock.close()
-        return True
+        return ports
 
     def registerRpc(self) -> None:
         """
@@ -413,16 +424,14 @@ class ListeningService(Service):
             rpc.unregister(self.reactor, self.rpcProgram, rpcVersions(self.config))
             self.rpcProgram = None
         port, self.port = self.port, None
-        sock, self.socket = self.socket, None
-        if isinstance(port, StreamAcceptor | ReadableWatcher):
-            port.stopReading()
-        elif port is not None:
-            return port.stopListening()
-        if sock is not None:
+        sockets, self.sockets = self.sockets, []
+        self.socket = None
+        stopping = None if port is None else port.stopListening()
+        for sock in sockets:
             if isinstance(self.config.listen, UNIXListen):
                 removeUnixSocket(sock)
             sock.close()
-        return None
+        return stopping
 
     def internalPlugin(self) -> IInternalService:
         if self.plugin is None:
@@ -661,7 +670,7 @@ class ListeningService(Service):
         Start the server of an admitted connection; txinetd's copy of the
         socket is closed (never shut down) once the server has its own.
         """
-        asIPv4(connection)
+        self.toIPv4(connection)
         try:
             process = self.launch(connection.peer, connection.fileno(), connection.environment)
         except SpawnError as e:
@@ -672,6 +681,26 @@ class ListeningService(Service):
         finally:
             connection.close()
         self.serverLaunched(process, session)
+
+    def toIPv4(self, connection: PendingConnection) -> None:
+        """
+        Make the connection of an IPv4 client on a dual-stack socket (one
+        systemd passed; txinetd's own are never dual-stack) an AF_INET one
+        for its server.  A kernel without C{IPV6_ADDRFORM} cannot: the
+        server then sees C{::ffff:a.b.c.d}, which is logged at WARNING (as
+        xinetd does) once per service and reason.
+        """
+        try:
+            asIPv4(connection)
+        except OSError as e:
+            if e.errno in self.addrformFailures:
+                return
+            self.addrformFailures.add(e.errno)
+            programMessage(
+                Level.WARNING,
+                f"service {self.config.id}, IPV6_ADDRFORM setsockopt() failed: "
+                f"{e.strerror} (errno = {e.errno})",
+            )
 
     def pendingConnection(self) -> None:
         """
@@ -831,15 +860,14 @@ class ListeningService(Service):
         The (host, port) the service listens on, or L{None} if it is not
         listening.
         """
-        if isinstance(self.port, StreamAcceptor | ReadableWatcher):
-            bound = self.port.socket.getsockname()
-            if not isinstance(bound, tuple):
-                return None
-            return str(bound[0]), int(bound[1])
-        if self.port is None:
-            return None
-        bound = self.port.getHost()
-        return str(bound.host), int(bound.port)
+        return None if self.port is None else self.port.address
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """
+        The (host, port) of every IP socket the service listens on.
+        """
+        return () if self.port is None else self.port.addresses
 
     def pauseListening(self) -> None:
         """
@@ -1055,11 +1083,17 @@ class XinetdService(MultiService):
             f"Reconfiguration failed: {why}; running the previous configuration, {self.counted()}"
         )
 
+    def availableCount(self) -> int:
+        """
+        How many services listen.
+        """
+        return len([child for child in self.listening() if child.port is not None])
+
     def counted(self) -> str:
         """
         C{N available services}: how many services listen.
         """
-        count = len([child for child in self.listening() if child.port is not None])
+        count = self.availableCount()
         return f"{count} available {'service' if count == 1 else 'services'}"
 
     def applyConfig(self, config: Config, hard: bool) -> str:
@@ -1111,7 +1145,11 @@ class XinetdService(MultiService):
                 state = "Suspended"
             else:
                 state = "Disabled"
-            states.append(ServiceState(child.config, state, child.servers.running, child.address))
+            states.append(
+                ServiceState(
+                    child.config, state, child.servers.running, child.address, child.addresses
+                )
+            )
         return states
 
     def serverStates(self) -> list[ServerState]:
@@ -1218,6 +1256,7 @@ class XinetdService(MultiService):
     def startService(self) -> None:
         if self.signals is not None:
             self.signals.install()
+        self.daemon.startWatchingHosts()
         super().startService()
         self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
         if self.checker is not None:
@@ -1236,7 +1275,22 @@ class XinetdService(MultiService):
         """
         status = f"Started working: {self.counted()}"
         programMessage(Level.NOTICE, status)
+        if not self.availableCount():
+            programMessage(Level.NOTICE, self.noServiceReason())
         systemd.ready(status)
+
+    def noServiceReason(self) -> str:
+        """
+        Why no service is available, and what to do about it.
+        """
+        config = self.config
+        if config.services:
+            why = "no service could start (see the errors above)"
+        elif config.errors:
+            why = f"no service is left in {config.path}: the enabled ones have errors (see above)"
+        else:
+            why = f"no service is enabled in {config.path}"
+        return f"{why}; txinetd keeps running: enable a service and reconfigure (SIGHUP)"
 
     def stopService(self) -> Any:
         systemd.notify("STOPPING=1")
@@ -1260,6 +1314,7 @@ class XinetdService(MultiService):
 
     def _stopped(self, ignored: object) -> None:
         self.daemon.logs.close()
+        self.daemon.stopWatchingHosts()
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
 
@@ -1282,23 +1337,6 @@ class XinetdService(MultiService):
         End every running session (see L{terminate}).
         """
         return terminate(self.reactor, self.sessions, grace)
-
-
-#: Linux's IPV6_ADDRFORM socket option (not in Python's socket module).
-IPV6_ADDRFORM = 1
-
-
-def asIPv4(connection: PendingConnection) -> None:
-    """
-    Make a connection of an IPv4 client on a dual-stack socket an AF_INET
-    socket, so that the server it is handed to sees a plain IPv4 peer.
-    """
-    if connection.family != socket.AF_INET6:
-        return
-    if not str(connection.rawPeer[0]).lower().startswith("::ffff:"):
-        return
-    with contextlib.suppress(OSError):
-        connection.socket.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET)
 
 
 #: The spawn operations whose failure means that no process was made.
@@ -1390,5 +1428,4 @@ def reportDiagnostics(config: Config) -> None:
         if diagnostic.location is not None:
             where = diagnostic.location
             text = f"{text} [file={where.path}] [line={where.line}]"
-        level = Level.WARNING if diagnostic.severity is Severity.WARNING else Level.ERROR
-        programMessage(level, text)
+        programMessage(diagnostic.level, text)

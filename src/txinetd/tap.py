@@ -18,7 +18,7 @@ from twisted.python import usage
 
 from txinetd import __version__
 from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import didYouMean, printable, systemError
+from txinetd.errors import Severity, didYouMean, printable, systemError
 from txinetd.limits import ProcessLimit
 from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import (
@@ -56,6 +56,7 @@ SINGLE_DASH = (
     "cc",
     "reuse",
     "inetd_compat",
+    "inetd_ipv6",
     "shutdownprocs",
     "version",
     "check",
@@ -113,7 +114,9 @@ class Options(usage.Options):
     longdesc = (
         "Run xinetd services from an xinetd.conf file.  With --check, validate "
         "the configuration, print every problem and the services it would start, "
-        "and exit 0 if it has no errors, 1 otherwise."
+        "and exit 0 if it has no errors, 1 otherwise.  In the foreground (twistd -n, "
+        "or -dontfork) txinetd keeps running when no service is available, as "
+        "xinetd -dontfork does."
     )
     optParameters = [
         ["file", "f", DEFAULT_CONFIG, "The configuration file."],
@@ -161,6 +164,11 @@ class Options(usage.Options):
         ["dontfork", None, "Stay in the foreground, as twistd -n does; implies --stayalive."],
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
         ["inetd_compat", None, "Also read the services of inetd.conf."],
+        [
+            "inetd_ipv6",
+            None,
+            "Debian's option, accepted with no effect: inetd.conf services are dual-stack.",
+        ],
         [
             "strict",
             None,
@@ -245,7 +253,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if self["shutdownprocs"] is not None:
             self.err.write("The shutdownprocs option has been deprecated.\n")
-        if self["dontfork"]:
+        if self["dontfork"] or self.foreground:
             self["stayalive"] = True
             if self.twistd is not None:
                 # As xinetd's -dontfork: stay in the foreground.
@@ -289,6 +297,14 @@ class Options(usage.Options):
         return parent if isinstance(parent, usage.Options) else None
 
     @property
+    def foreground(self) -> bool:
+        """
+        Whether twistd runs txinetd in the foreground (C{twistd -n}): like
+        xinetd's C{-dontfork}, it then stays alive without services.
+        """
+        return self.twistd is not None and bool(self.twistd.get("nodaemon"))
+
+    @property
     def inetdConf(self) -> str | None:
         """
         The inetd.conf to read too, if any.
@@ -303,12 +319,14 @@ class Options(usage.Options):
         for service in config.services:
             self.out.write(printable(f"service {describeService(service)}") + "\n")
         errors = config.errors
-        warnings = len(config.diagnostics) - len(errors)
+        warnings = sum(1 for d in config.diagnostics if d.severity is Severity.WARNING)
+        if not config.services and not config.isFatal:
+            self.out.write(f"{config.path}: no service is enabled\n")
         self.out.write(
             f"{config.path}: {len(config.services)} services, {len(errors)} errors, "
             f"{warnings} warnings\n"
         )
-        raise SystemExit(1 if errors or not config.services else 0)
+        raise SystemExit(1 if errors else 0)
 
 
 def programLog(options: Options) -> ProgramLogObserver | None:

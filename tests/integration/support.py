@@ -93,6 +93,17 @@ class CollectingProcess(ProcessProtocol):
         self.ended.callback(None)
 
 
+def readText(path: str) -> str:
+    """
+    A text file's contents, or nothing if it does not exist (yet).
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def writeConfig(text: str) -> str:
     """
     Write a configuration to a new temporary directory.

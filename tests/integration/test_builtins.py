@@ -218,30 +218,85 @@ class SocketOptionTests(TestCase):
         assert isinstance(child, ListeningService) and child.address is not None
         return child.address
 
+    def sockets(self, tree: XinetdService, name: str) -> list[socket.socket]:
+        child = tree.getServiceNamed(name)
+        assert isinstance(child, ListeningService) and child.port is not None
+        return [reader.socket for reader in child.port.readers]
+
+    def layout(self, sock: socket.socket) -> tuple[Any, ...]:
+        """
+        A socket's family, address, V6ONLY option (IPv6) and SO_REUSEADDR.
+        """
+        v6only = None
+        if sock.family == socket.AF_INET6:
+            v6only = sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+        reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+        return sock.family, sock.getsockname()[0], v6only, reuse
+
     def test_dualStackDefault(self) -> None:
         """
-        Without bind or flags the socket is IPv6 on :: with V6ONLY off.
+        Without bind or flags a service listens on two sockets of one port:
+        IPv6 on :: with V6ONLY on, and IPv4 on 0.0.0.0 (so that an IPv4
+        client comes in on an AF_INET socket).
         """
         tree = startTree(self, internalService("echo", "stream"))
-        sock = tree.getServiceNamed("echo-stream").port.socket
-        self.assertEqual(sock.family, socket.AF_INET6)
-        self.assertEqual(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
-        self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR), 1)
+        sockets = self.sockets(tree, "echo-stream")
+        self.assertEqual(
+            [self.layout(sock) for sock in sockets],
+            [(socket.AF_INET6, "::", 1, 1), (socket.AF_INET, "0.0.0.0", None, 1)],
+        )
+        port = sockets[0].getsockname()[1]
+        self.assertEqual([sock.getsockname()[1] for sock in sockets], [port, port])
+        (state,) = tree.serviceStates()
+        self.assertEqual(
+            (state.state, state.address, state.addresses),
+            ("Active", ("::", port), (("::", port), ("0.0.0.0", port))),
+        )
+
+    def test_dualStackDatagram(self) -> None:
+        """
+        An internal dgram service listens on both sockets too, and answers
+        on each.
+        """
+        tree = startTree(self, internalService("echo", "dgram"))
+        self.assertEqual(
+            [self.layout(sock)[:3] for sock in self.sockets(tree, "echo-dgram")],
+            [(socket.AF_INET6, "::", 1), (socket.AF_INET, "0.0.0.0", None)],
+        )
 
     def test_v6onlyYes(self) -> None:
         """
-        C{v6only = yes} turns V6ONLY on; C{v6only = no} leaves it off (xinetd
-        turns it on for any value).
+        C{v6only = yes} makes one IPv6 socket with V6ONLY on; C{v6only = no}
+        keeps the service dual-stack (xinetd turns V6ONLY on for any value).
         """
         tree = startTree(
             self,
             internalService("echo", "stream", extra=" v6only = yes\n")
             + internalService("time", "stream", extra=" v6only = no\n"),
         )
-        on = tree.getServiceNamed("echo-stream").port.socket
-        off = tree.getServiceNamed("time-stream").port.socket
-        self.assertEqual(on.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 1)
-        self.assertEqual(off.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
+        self.assertEqual(
+            [self.layout(sock)[:3] for sock in self.sockets(tree, "echo-stream")],
+            [(socket.AF_INET6, "::", 1)],
+        )
+        self.assertEqual(
+            [self.layout(sock)[:3] for sock in self.sockets(tree, "time-stream")],
+            [(socket.AF_INET6, "::", 1), (socket.AF_INET, "0.0.0.0", None)],
+        )
+
+    def test_bindEveryIPv6Address(self) -> None:
+        """
+        C{bind = ::} is dual stack as well; C{bind = ::1} is one socket.
+        """
+        tree = startTree(
+            self,
+            internalService("echo", "stream", extra=" bind = ::\n")
+            + internalService("time", "stream", extra=" bind = ::1\n"),
+        )
+        self.assertEqual(len(self.sockets(tree, "echo-stream")), 2)
+        self.assertEqual(
+            [self.layout(sock)[:2] for sock in self.sockets(tree, "time-stream")],
+            [(socket.AF_INET6, "::1")],
+        )
 
     def test_flagsIPv4AndOptions(self) -> None:
         tree = startTree(
@@ -314,13 +369,16 @@ class WaitYesStreamTests(TestCase):
         child = tree.getServiceNamed("echo-stream")
         assert isinstance(child, ListeningService)
         port = portOf(tree, "echo-stream")
+        assert child.port is not None
+        acceptors = child.port.readers
+        self.assertEqual(len(acceptors), 2)
         first = yield tcpExchange("127.0.0.1", port, b"one", halfClose=False, limit=3)
         self.assertEqual(first, b"one")
-        self.assertNotIn(child.port, reactor.getReaders())
+        self.assertEqual(set(acceptors) & set(reactor.getReaders()), set())
         reader = _Holder()
         yield connectHolder(reader, port)
         yield reader.received
-        self.assertNotIn(child.port, reactor.getReaders())
+        self.assertEqual(set(acceptors) & set(reactor.getReaders()), set())
         reader.transport.loseConnection()  # type: ignore[union-attr]
         second = yield tcpExchange("127.0.0.1", port, b"two")
         self.assertEqual(second, b"two")

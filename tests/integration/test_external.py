@@ -39,6 +39,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from txinetd.config import Config, LocalSystem, loadConfig
 from txinetd.policies import Daemon
 from txinetd.spawn import Spawner
+from txinetd.systemd import ListenFds
 
 from .support import TIMEOUT, DatagramPeer, hasIPv6, reactor, tcpExchange, writeConfig
 from .test_access_limits import Client, Scenario, StreamTarget, waitUntil
@@ -635,13 +636,53 @@ class ProcessStateTests(ExternalTestCase):
     @inlineCallbacks
     def test_ipv4PeerSeenAsIPv4(self) -> Generated:
         """
-        A server sees an IPv4 client of the dual-stack socket through an
-        AF_INET socket: C{getpeername} gives the plain address.
+        A server sees an IPv4 client of a dual-stack service through an
+        AF_INET socket, on every kernel: C{getpeername} gives the plain
+        address (the connection came in on the service's IPv4 socket).
         """
         s = self.scenario()
         self.start(s, self.entry("").replace("@LOG@", s.logging(SUCCESS)))
         report, client = yield self.report(s, "p")
         self.assertEqual(report["stdio"]["0"]["peer"], ["127.0.0.1", client.localPort])
+        self.assertEqual(report["stdio"]["0"]["local"], ["127.0.0.1", s.port("p")])
+
+    @inlineCallbacks
+    def test_ipv6PeerOfDualStackService(self) -> Generated:
+        if not hasIPv6():
+            raise SkipTest("no IPv6 loopback")
+        s = self.scenario()
+        self.start(s, self.entry("").replace("@LOG@", s.logging(SUCCESS)))
+        report, client = yield self.report(s, "p", "::1")
+        self.assertEqual(report["stdio"]["0"]["peer"][:2], ["::1", client.localPort])
+
+    @inlineCallbacks
+    def test_ipv4PeerOfPassedDualStackSocket(self) -> Generated:
+        """
+        On a dual-stack socket that systemd passed, an IPv4 client's
+        connection is made AF_INET with C{IPV6_ADDRFORM} where the kernel
+        has it; where it has not (gVisor, newer kernels), the server sees
+        C{::ffff:a.b.c.d} and the failure is logged at WARNING, once.
+        """
+        passed = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.addCleanup(passed.close)
+        passed.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        passed.bind(("::", 0))
+        passed.listen(8)
+        s = self.scenario(listenFds=ListenFds((passed.fileno(),), ("passed",)))
+        text = self.entry(" listen = systemd:name=passed\n").replace(" port = 0\n", "")
+        self.start(s, text.replace("@LOG@", s.logging(SUCCESS)))
+        reports = []
+        for _ in range(2):
+            report, client = yield self.report(s, "p")
+            reports.append((report["stdio"]["0"]["peer"][:2], client.localPort))
+        warning = (
+            "service p, IPV6_ADDRFORM setsockopt() failed: Protocol not available (errno = 92)"
+        )
+        host = "127.0.0.1"
+        if warning in s.messages:
+            self.assertEqual(s.messages.count(warning), 1)
+            host = "::ffff:127.0.0.1"
+        self.assertEqual([peer for peer, _ in reports], [[host, port] for _, port in reports])
 
 
 class ArgvTests(ExternalTestCase):
@@ -770,6 +811,7 @@ class WaitingServiceTests(ExternalTestCase):
         first = replies[0]["pid"]
         self.assertEqual([reply["pid"] for reply in replies], [first] * 3)
         pending = yield s.connect("w", send=b"pending\n", halfClose=True, port=port)
+        assert service.port is not None
         self.assertFalse(service.port.reading)
         yield s.waitForEntry("START:")
         self.assertEqual(len(s.serviceLog()), 1)
@@ -812,10 +854,12 @@ class WaitingServiceTests(ExternalTestCase):
         assert service.socket is not None
         listening = service.socket
         yield waitUntil(lambda: queuedDatagram(listening) == b"stale", "the datagram is queued")
-        self.assertFalse(service.port.reading)
+        watcher = service.port
+        assert watcher is not None
+        self.assertFalse(watcher.reading)
         os.kill(first, signal.SIGUSR1)
         yield s.waitForEntry("EXIT:")
-        yield waitUntil(lambda: service.port.reading, "the socket is watched again")
+        yield waitUntil(lambda: watcher.reading, "the socket is watched again")
         self.assertIsNone(queuedDatagram(listening))
         fresh.send(b"fresh", port)
         second = json.loads((yield fresh.reply()))

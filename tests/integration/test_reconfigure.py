@@ -69,6 +69,7 @@ class ReconfigureTests(TestCase):
     @inlineCallbacks
     def test_keepChangeAddRemove(self) -> Any:
         daytime = self.child("d")
+        assert daytime.port is not None
         daytimeSocket = daytime.port.socket
         newPort = freePort()
         self.rewrite(
@@ -77,7 +78,9 @@ class ReconfigureTests(TestCase):
             + entry("echo", "e", self.ports[0])
         )
         self.tree.reconfigure(hard=True)
-        self.assertIs(self.child("d").port.socket, daytimeSocket)
+        kept = self.child("d").port
+        assert kept is not None
+        self.assertIs(kept.socket, daytimeSocket)
         self.assertEqual(self.child("d").config.instances, 3)
         self.assertNotIn("t", self.tree.namedServices)
         self.assertIn("Reconfigured: new=1 old=2 dropped=1 (services)", self.log)

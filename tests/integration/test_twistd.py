@@ -274,8 +274,14 @@ class ConfigErrorTests(TestCase):
 
     @inlineCallbacks
     def test_noServiceLeft(self) -> Any:
+        """
+        Without a service, a txinetd that would leave the foreground exits
+        before twistd daemonizes (in the foreground it stays alive).
+        """
         path = writeConfig("service echo\n{\n\tsocket_type = stream\n\twait = maybe\n}\n")
-        out, err, code = yield twistd("-n", "xinetd", "-f", path)
+        logfile = os.path.join(os.path.dirname(path), "twistd.log")
+        out, err, code = yield twistd("--pidfile=", "--logfile", logfile, "xinetd", "-f", path)
+        self.assertFalse(os.path.exists(logfile))
         self.assertEqual(code, 1)
         self.assertNotIn(b"Traceback", out + err)
         self.assertIn(b"Bad value for wait: maybe", err)

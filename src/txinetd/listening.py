@@ -1,0 +1,288 @@
+# -*- test-case-name: tests.test_listening -*-
+"""
+The listening sockets of a service that binds its own port: which ones,
+made, configured and bound together, and the readers that serve them as
+one.
+
+A service listens on one socket, but for a dual-stack service (IPv6 on
+every address, without C{v6only = yes}) whose connections txinetd accepts
+itself: it listens on two sockets of the same port, an AF_INET6 one with
+C{IPV6_V6ONLY} on C{::} and an AF_INET one on C{0.0.0.0}.  An IPv4 client
+then comes in on an AF_INET socket, so a server it is handed to sees a
+plain IPv4 peer whatever the kernel.  (xinetd listens on one dual-stack
+socket and turns each IPv4 connection into an AF_INET one with Linux's
+C{IPV6_ADDRFORM}, which gVisor and newer kernels do not have.)
+
+A service whose server takes the listening socket itself (an external
+C{wait = yes} service) keeps xinetd's single dual-stack socket: a server
+that lingers then serves clients of both families, as under xinetd, and
+sees IPv4 clients as C{::ffff:a.b.c.d}, as under xinetd.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+
+from txinetd.attributes import Flag, SocketType
+from txinetd.config import ServiceConfig
+from txinetd.logformat import Level
+from txinetd.observers import programMessage
+
+__all__ = ["Binding", "Listeners", "bindingsOf", "openBoundSockets"]
+
+#: The backlog of a listening stream socket (xinetd's).
+LISTEN_BACKLOG = 64
+
+#: How often an ephemeral port (C{port = 0}, RPC services) is drawn again
+#: when the second socket of a dual-stack pair finds it taken.
+EPHEMERAL_ATTEMPTS = 16
+
+SocketFactory = Callable[[socket.AddressFamily, socket.SocketKind], socket.socket]
+"""
+Makes a socket of a family and a type (L{socket.socket}; a fake in tests).
+"""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """
+    One listening socket of a service.
+
+    @ivar family: its address family.
+    @ivar address: the address it binds.
+    @ivar v6only: the C{IPV6_V6ONLY} option of an AF_INET6 socket
+        (L{None} for other families).
+    """
+
+    family: socket.AddressFamily
+    address: str
+    v6only: bool | None
+
+    def __str__(self) -> str:
+        return f"[{self.address}]" if self.family == socket.AF_INET6 else self.address
+
+
+def takesListeningSocket(config: ServiceConfig) -> bool:
+    """
+    Whether a service's servers are handed its listening socket (an external
+    C{wait = yes} service) rather than connections txinetd accepted.
+    """
+    return config.wait and not config.isInternal
+
+
+def _everyAddress(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
+
+
+def bindingsOf(config: ServiceConfig) -> tuple[Binding, ...]:
+    """
+    The sockets a service listens on: two for a dual-stack service whose
+    connections txinetd accepts (AF_INET6 with C{IPV6_V6ONLY} first), one
+    otherwise.  It is part of a service's identity across a reload.
+    """
+    v6only = bool(config.v6only) if config.family == socket.AF_INET6 else None
+    single = (Binding(config.family, config.bindAddress, v6only),)
+    if (
+        config.family != socket.AF_INET6
+        or config.v6only
+        or not _everyAddress(config.bindAddress)
+        or takesListeningSocket(config)
+    ):
+        return single
+    return (
+        Binding(socket.AF_INET6, config.bindAddress, True),
+        Binding(socket.AF_INET, "0.0.0.0", None),
+    )
+
+
+def openBoundSockets(
+    config: ServiceConfig,
+    backlog: int = LISTEN_BACKLOG,
+    makeSocket: SocketFactory = socket.socket,
+) -> list[socket.socket]:
+    """
+    Make, configure and bind the sockets of L{bindingsOf}, all on one port
+    (an ephemeral port is the one the first socket got).  Without IPv6 in
+    the kernel, a service with no C{bind} listens on IPv4 alone, as xinetd
+    does (logged at NOTICE).
+
+    @param backlog: the listen backlog of stream sockets.
+    @param makeSocket: makes the sockets.
+    @return: the sockets, bound (and listening for streams), primary first.
+    @raise OSError: if one of them cannot be made or bound; none is left
+        open.
+    """
+    bindings = bindingsOf(config)
+    try:
+        return _openAll(config, bindings, backlog, makeSocket)
+    except _NoIPv6 as e:
+        if config.bind is not None:
+            raise e.error from None
+        programMessage(
+            Level.NOTICE, f"IPv6 socket creation failed for service {config.id}, trying IPv4"
+        )
+    return _openAll(config, (Binding(socket.AF_INET, "0.0.0.0", None),), backlog, makeSocket)
+
+
+class _NoIPv6(Exception):
+    """
+    An AF_INET6 socket could not be made.
+    """
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _openAll(
+    config: ServiceConfig,
+    bindings: Sequence[Binding],
+    backlog: int,
+    makeSocket: SocketFactory,
+) -> list[socket.socket]:
+    ephemeral = not config.port
+    for attempt in range(EPHEMERAL_ATTEMPTS):
+        port = config.port or 0
+        opened: list[socket.socket] = []
+        try:
+            for binding in bindings:
+                sock = _openOne(config, binding, port, backlog, makeSocket)
+                opened.append(sock)
+                port = port or int(sock.getsockname()[1])
+        except OSError as e:
+            for sock in opened:
+                sock.close()
+            retry = ephemeral and opened and e.errno == errno.EADDRINUSE
+            if retry and attempt + 1 < EPHEMERAL_ATTEMPTS:
+                continue
+            raise
+        return opened
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _openOne(
+    config: ServiceConfig,
+    binding: Binding,
+    port: int,
+    backlog: int,
+    makeSocket: SocketFactory,
+) -> socket.socket:
+    stream = config.socket_type is SocketType.STREAM
+    kind = socket.SOCK_STREAM if stream else socket.SOCK_DGRAM
+    try:
+        sock = makeSocket(binding.family, kind)
+    except OSError as e:
+        if binding.family == socket.AF_INET6:
+            raise _NoIPv6(e) from None
+        raise
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if binding.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(bool(binding.v6only)))
+        if stream and Flag.NODELAY in config.flags:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if stream and Flag.KEEPALIVE in config.flags:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.bind((binding.address, port))
+        if stream:
+            sock.listen(backlog)
+        # A wait = yes server shares the socket's O_NONBLOCK flag: its socket
+        # stays blocking, and txinetd only peeks at it with MSG_DONTWAIT.
+        sock.setblocking(takesListeningSocket(config))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _boundAddress(reader: Any) -> tuple[str, int] | None:
+    sock = getattr(reader, "socket", None)
+    if sock is None:
+        return None
+    try:
+        bound = sock.getsockname()
+    except OSError:
+        return None
+    if not isinstance(bound, tuple):
+        return None
+    return str(bound[0]), int(bound[1])
+
+
+class Listeners:
+    """
+    The readers of one service's listening sockets (L{StreamAcceptor}s,
+    C{wait = yes} watchers or Twisted datagram ports), started, paused and
+    stopped together.
+
+    @ivar readers: the readers, the primary socket's first.
+    """
+
+    def __init__(self, readers: Sequence[Any]) -> None:
+        self.readers = tuple(readers)
+
+    @property
+    def socket(self) -> socket.socket:
+        """
+        The primary socket.
+        """
+        primary: socket.socket = self.readers[0].socket
+        return primary
+
+    @property
+    def reading(self) -> bool:
+        """
+        Whether every socket is being read.
+        """
+        return all(getattr(reader, "reading", True) for reader in self.readers)
+
+    def startReading(self) -> None:
+        for reader in self.readers:
+            reader.startReading()
+
+    def stopReading(self) -> None:
+        for reader in self.readers:
+            reader.stopReading()
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """
+        The (host, port) of the primary socket.
+        """
+        return _boundAddress(self.readers[0])
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """
+        The (host, port) of every IP socket.
+        """
+        bound = (_boundAddress(reader) for reader in self.readers)
+        return tuple(address for address in bound if address is not None)
+
+    def stopListening(self) -> Deferred[None] | None:
+        """
+        Stop reading every socket; Twisted ports are stopped (and close
+        their socket).
+
+        @return: a L{Deferred} that fires when the Twisted ports have
+            stopped, or L{None} if there is none.
+        """
+        stopping: list[Deferred[Any]] = []
+        for reader in self.readers:
+            stop = getattr(reader, "stopListening", None)
+            if stop is None:
+                reader.stopReading()
+            else:
+                stopping.append(maybeDeferred(stop))
+        if not stopping:
+            return None
+        return gatherResults(stopping).addCallback(lambda _: None)

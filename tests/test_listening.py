@@ -1,0 +1,356 @@
+# -*- test-case-name: tests.test_listening -*-
+"""
+Tests for L{txinetd.listening}: which sockets a service listens on, how
+they are made and bound together, and L{Listeners}.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.test_policies import captureMessages
+from txinetd.attributes import Flag, ServiceType, SocketType
+from txinetd.config import ServiceConfig
+from txinetd.errors import Location
+from txinetd.listening import (
+    EPHEMERAL_ATTEMPTS,
+    Binding,
+    Listeners,
+    bindingsOf,
+    openBoundSockets,
+)
+from txinetd.logformat import Level
+
+INTERNAL = frozenset({ServiceType.INTERNAL, ServiceType.UNLISTED})
+EXTERNAL = frozenset({ServiceType.UNLISTED})
+DUAL = (
+    Binding(socket.AF_INET6, "::", True),
+    Binding(socket.AF_INET, "0.0.0.0", None),
+)
+
+
+def service(**changes: Any) -> ServiceConfig:
+    """
+    An internal stream service on every address of both families.
+    """
+    base = ServiceConfig(
+        name="echo",
+        id="echo-stream",
+        location=Location("x.conf", 1),
+        type=INTERNAL,
+        flags=frozenset(),
+        socket_type=SocketType.STREAM,
+        protocol="tcp",
+        wait=False,
+        port=0,
+        family=socket.AF_INET6,
+        bindAddress="::",
+    )
+    return replace(base, **changes)
+
+
+class BindingsTests(SynchronousTestCase):
+    """
+    L{bindingsOf}: two sockets for a dual-stack service whose connections
+    txinetd accepts, one otherwise.
+    """
+
+    def test_dualStack(self) -> None:
+        for config in (
+            service(),
+            service(v6only=False),
+            service(type=EXTERNAL),
+            service(wait=True),
+            service(socket_type=SocketType.DGRAM, protocol="udp", wait=True),
+        ):
+            self.assertEqual(bindingsOf(config), DUAL, config)
+
+    def test_single(self) -> None:
+        self.assertEqual(
+            [
+                bindingsOf(config)
+                for config in (
+                    service(v6only=True),
+                    service(family=socket.AF_INET, bindAddress="0.0.0.0"),
+                    service(bindAddress="::1"),
+                    service(family=socket.AF_INET, bindAddress="127.0.0.1", v6only=True),
+                )
+            ],
+            [
+                (Binding(socket.AF_INET6, "::", True),),
+                (Binding(socket.AF_INET, "0.0.0.0", None),),
+                (Binding(socket.AF_INET6, "::1", False),),
+                (Binding(socket.AF_INET, "127.0.0.1", None),),
+            ],
+        )
+
+    def test_serverTakesSocket(self) -> None:
+        """
+        An external C{wait = yes} service keeps xinetd's one dual-stack
+        socket: its server takes it and serves both families.
+        """
+        for kind, protocol in ((SocketType.STREAM, "tcp"), (SocketType.DGRAM, "udp")):
+            config = service(type=EXTERNAL, wait=True, socket_type=kind, protocol=protocol)
+            self.assertEqual(bindingsOf(config), (Binding(socket.AF_INET6, "::", False),))
+
+    def test_describe(self) -> None:
+        self.assertEqual([str(binding) for binding in DUAL], ["[::]", "0.0.0.0"])
+
+
+class FakeSocket:
+    """
+    A socket that records what is done to it; C{bind} fails with the
+    errors queued for its family.
+    """
+
+    nextPort = 40000
+
+    def __init__(self, factory: FakeSockets, family: socket.AddressFamily, kind: int) -> None:
+        self.factory = factory
+        self.family = family
+        self.type = kind
+        self.options: dict[tuple[int, int], int] = {}
+        self.bound: tuple[str, int] | None = None
+        self.closed = False
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options[level, option] = value
+
+    def bind(self, address: tuple[str, int]) -> None:
+        failures = self.factory.bindFailures.get(self.family, [])
+        if failures:
+            raise OSError(failures.pop(0), "taken")
+        host, port = address
+        if not port:
+            FakeSocket.nextPort += 1
+            port = FakeSocket.nextPort
+        self.bound = (host, port)
+
+    def getsockname(self) -> tuple[str, int]:
+        assert self.bound is not None
+        return self.bound
+
+    def listen(self, backlog: int) -> None:
+        self.backlog = backlog
+
+    def setblocking(self, flag: bool) -> None:
+        self.blocking = flag
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeSockets:
+    """
+    Makes L{FakeSocket}s; a family in C{missing} cannot be made.
+    """
+
+    def __init__(self, missing: tuple[socket.AddressFamily, ...] = ()) -> None:
+        self.missing = missing
+        self.made: list[FakeSocket] = []
+        self.bindFailures: dict[socket.AddressFamily, list[int]] = {}
+
+    def __call__(self, family: socket.AddressFamily, kind: socket.SocketKind) -> Any:
+        if family in self.missing:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        made = FakeSocket(self, family, kind)
+        self.made.append(made)
+        return made
+
+
+class OpenBoundSocketsTests(SynchronousTestCase):
+    """
+    L{openBoundSockets} with real sockets, and with fake ones for what the
+    kernel rarely does.
+    """
+
+    def open(self, config: ServiceConfig) -> list[socket.socket]:
+        sockets = openBoundSockets(config)
+        for sock in sockets:
+            self.addCleanup(sock.close)
+        return sockets
+
+    def test_dualStackReal(self) -> None:
+        """
+        A dual-stack stream service gets an IPv6 socket with V6ONLY and an
+        IPv4 one on the same port; an IPv4 client lands on the IPv4 one,
+        so its connection is AF_INET whether or not the kernel could
+        convert it.
+        """
+        six, four = self.open(service(flags=frozenset({Flag.NODELAY})))
+        self.assertEqual((six.family, four.family), (socket.AF_INET6, socket.AF_INET))
+        self.assertEqual(six.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 1)
+        self.assertEqual(four.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+        port = six.getsockname()[1]
+        self.assertEqual(four.getsockname(), ("0.0.0.0", port))
+        self.assertFalse(six.getblocking() or four.getblocking())
+        client = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(client.close)
+        four.setblocking(True)
+        accepted, peer = four.accept()
+        self.addCleanup(accepted.close)
+        self.assertEqual((accepted.family, peer), (socket.AF_INET, client.getsockname()))
+
+    def test_serverTakesSocketReal(self) -> None:
+        """
+        An external C{wait = yes} service gets one blocking dual-stack socket.
+        """
+        (sock,) = self.open(service(type=EXTERNAL, wait=True))
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
+        self.assertTrue(sock.getblocking())
+
+    def test_portTakenOnIPv4(self) -> None:
+        """
+        A port that another program holds on IPv4 alone fails the service
+        (as xinetd's dual-stack bind would) and leaves no socket open.
+        """
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(holder.close)
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        error = self.assertRaises(OSError, openBoundSockets, service(port=port))
+        self.assertEqual(error.errno, errno.EADDRINUSE)
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.addCleanup(probe.close)
+        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.bind(("::", port))
+
+    def test_ephemeralPortDrawnAgain(self) -> None:
+        """
+        An ephemeral port that the IPv4 half finds taken is drawn again;
+        the sockets of the failed attempt are closed.
+        """
+        fakes = FakeSockets()
+        fakes.bindFailures[socket.AF_INET] = [errno.EADDRINUSE, errno.EADDRINUSE]
+        sockets: list[Any] = openBoundSockets(service(), makeSocket=fakes)
+        self.assertEqual(len(fakes.made), 6)
+        self.assertEqual([sock.closed for sock in fakes.made], [True] * 4 + [False] * 2)
+        six, four = sockets
+        self.assertEqual(six.bound[1], four.bound[1])
+        self.assertEqual(six.options[socket.IPPROTO_IPV6, socket.IPV6_V6ONLY], 1)
+
+    def test_ephemeralAttemptsBounded(self) -> None:
+        fakes = FakeSockets()
+        fakes.bindFailures[socket.AF_INET] = [errno.EADDRINUSE] * EPHEMERAL_ATTEMPTS
+        error = self.assertRaises(OSError, openBoundSockets, service(), makeSocket=fakes)
+        self.assertEqual(error.errno, errno.EADDRINUSE)
+        self.assertEqual(len(fakes.made), 2 * EPHEMERAL_ATTEMPTS)
+        self.assertTrue(all(sock.closed for sock in fakes.made))
+
+    def test_fixedPortNotRetried(self) -> None:
+        fakes = FakeSockets()
+        fakes.bindFailures[socket.AF_INET] = [errno.EADDRINUSE]
+        self.assertRaises(OSError, openBoundSockets, service(port=7), makeSocket=fakes)
+        self.assertEqual(len(fakes.made), 2)
+
+    def test_noIPv6(self) -> None:
+        """
+        Without IPv6 in the kernel, a service without C{bind} listens on
+        IPv4 alone, with xinetd's NOTICE.
+        """
+        log = captureMessages(self)
+        fakes = FakeSockets(missing=(socket.AF_INET6,))
+        sockets: list[Any] = openBoundSockets(service(), makeSocket=fakes)
+        self.assertEqual(
+            [(sock.family, sock.bound[0]) for sock in sockets], [(socket.AF_INET, "0.0.0.0")]
+        )
+        notice = "IPv6 socket creation failed for service echo-stream, trying IPv4"
+        self.assertEqual(log, [(Level.NOTICE, notice)])
+
+    def test_noIPv6WithBind(self) -> None:
+        """
+        A service bound to an IPv6 address does not fall back.
+        """
+        fakes = FakeSockets(missing=(socket.AF_INET6,))
+        config = service(bindAddress="::1", bind=object())
+        error = self.assertRaises(OSError, openBoundSockets, config, makeSocket=fakes)
+        self.assertEqual(error.errno, errno.EAFNOSUPPORT)
+
+
+class Reader:
+    """
+    A reader of a socket, as a L{StreamAcceptor} is.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self.socket = sock
+        self.reading = False
+
+    def startReading(self) -> None:
+        self.reading = True
+
+    def stopReading(self) -> None:
+        self.reading = False
+
+
+class Port(Reader):
+    """
+    A Twisted port, which stops listening itself.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self.stopped: Deferred[None] = Deferred()
+
+    def stopListening(self) -> Deferred[None]:
+        self.reading = False
+        return self.stopped
+
+
+class ListenersTests(SynchronousTestCase):
+    """
+    L{Listeners} starts, pauses and stops every reader of a service.
+    """
+
+    def sockets(self) -> list[Any]:
+        fakes = FakeSockets()
+        made: list[Any] = openBoundSockets(service(), makeSocket=fakes)
+        return made
+
+    def test_readers(self) -> None:
+        six, four = self.sockets()
+        listeners = Listeners([Reader(six), Reader(four)])
+        self.assertFalse(listeners.reading)
+        listeners.startReading()
+        self.assertTrue(listeners.reading)
+        listeners.readers[1].stopReading()
+        self.assertFalse(listeners.reading)
+        listeners.stopReading()
+        self.assertEqual([reader.reading for reader in listeners.readers], [False, False])
+        self.assertIs(listeners.socket, six)
+        self.assertEqual(listeners.address, six.bound)
+        self.assertEqual(listeners.addresses, (six.bound, four.bound))
+        self.assertIsNone(listeners.stopListening())
+
+    def test_ports(self) -> None:
+        """
+        Twisted ports are stopped; the result fires when all have stopped.
+        """
+        six, four = self.sockets()
+        ports = [Port(six), Port(four)]
+        stopping = Listeners(ports).stopListening()
+        assert stopping is not None
+        done: list[object] = []
+        stopping.addCallback(done.append)
+        ports[0].stopped.callback(None)
+        self.assertEqual(done, [])
+        ports[1].stopped.callback(None)
+        self.assertEqual(done, [None])
+
+    def test_noAddress(self) -> None:
+        """
+        A UNIX socket has no (host, port).
+        """
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(unix.close)
+        listeners = Listeners([Reader(unix)])
+        self.assertIsNone(listeners.address)
+        self.assertEqual(listeners.addresses, ())
+        self.assertEqual(Listeners([Port(None)]).addresses, ())
