@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -149,7 +150,8 @@ class ForkingUnitTests(SynchronousTestCase):
     def setUp(self) -> None:
         with open(FORKING_UNIT, encoding="utf-8") as f:
             self.text = f.read()
-        parser = configparser.ConfigParser(interpolation=None)
+        # ExecReload= is given twice: not strict.
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
         parser.optionxform = str  # type: ignore[assignment,method-assign]
         parser.read_string(self.text)
         self.service = parser["Service"]
@@ -159,7 +161,36 @@ class ForkingUnitTests(SynchronousTestCase):
             (self.service["Type"], self.service["PIDFile"], self.service["ExecStart"].split()),
             ("forking", "/run/xinetd.pid", [INSTALLED, *DEBIAN]),
         )
-        self.assertEqual(self.service["ExecReload"], "/bin/kill -HUP $MAINPID")
+
+    def test_reloadChecksFirst(self) -> None:
+        """
+        C{systemctl reload} runs C{--check} with ExecStart's command line,
+        then sends SIGHUP; the check of a configuration with errors exits
+        with 1, so the reload fails before anything is signalled.
+        """
+        check, signal = re.findall(r"(?m)^ExecReload=(.*)$", self.text)
+        self.assertEqual(signal, "/bin/kill -HUP $MAINPID")
+        self.assertEqual(check.split(), [*self.service["ExecStart"].split(), "--check"])
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        bad = os.path.join(directory, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = nope\n}\n")
+        inetdConf = os.path.join(directory, "inetd.conf")
+        open(inetdConf, "w").close()
+        results = [
+            subprocess.run(
+                [TXINETD, *check.split()[1:], "-f", config, "--inetd-conf", inetdConf],
+                capture_output=True,
+                cwd="/",
+                timeout=60,
+                check=False,
+            )
+            for config in (bad, os.path.join(ROOT, "etc", "demo.conf"))
+        ]
+        self.assertEqual([result.returncode for result in results], [1, 0])
+        self.assertIn(b"bad.conf:5: error: Bad value for wait: nope", results[0].stdout)
+        self.assertIn(b"10 services, 0 errors, 0 warnings", results[1].stdout)
 
     def test_inReadme(self) -> None:
         with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:

@@ -30,13 +30,13 @@ from typing import Any, NoReturn
 
 from twisted.application import app
 from twisted.logger import ILogObserver, LogLevel, formatEvent
-from twisted.python import usage
 from twisted.scripts._twistd_unix import ServerOptions, UnixApplicationRunner, UnixAppLogger
 from zope.interface import implementer
 
 from txinetd.logformat import Level
 from txinetd.observers import ProgramLogObserver
-from txinetd.tap import Options, programLog
+from txinetd.startup import parseOrExit
+from txinetd.tap import LAUNCHER, Options, programLog
 
 __all__ = ["Launch", "launchArguments", "main"]
 
@@ -158,14 +158,6 @@ class _Runner(UnixApplicationRunner):
     loggerFactory = _Logger
 
 
-def usageError(message: str) -> NoReturn:
-    """
-    Say what is wrong with the command line and how to use it; exit 1.
-    """
-    sys.stderr.write(f"txinetd: {message}\n{USAGE}\n")
-    raise SystemExit(1)
-
-
 def main(arguments: Sequence[str] | None = None) -> NoReturn:
     """
     Run txinetd as the C{xinetd} binary would run with C{arguments}
@@ -178,10 +170,8 @@ def main(arguments: Sequence[str] | None = None) -> NoReturn:
         raise SystemExit(0)
     launch = launchArguments(arguments)
     config = ServerOptions()
-    try:
-        config.parseOptions(list(launch.twistd))
-    except usage.UsageError as e:
-        usageError(str(e))
+    config[LAUNCHER] = "txinetd"
+    parseOrExit(config, launch.twistd, program="txinetd")
     runner = _Runner(config)
     runner.run()
     if runner._exitSignal is not None:

@@ -42,6 +42,10 @@ from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 
+#: The key of twistd's options that names a launcher running the plugin
+#: (the C{txinetd} command), for the messages.
+LAUNCHER = "txinetd_launcher"
+
 log = Logger(namespace="txinetd")
 
 #: Long options that xinetd spells with one dash.
@@ -195,7 +199,9 @@ class Options(usage.Options):
         try:
             super().parseOptions(self.normalise(options))
         except usage.UsageError as e:
-            exitWith(explainUsageError(e, SINGLE_DASH), self.err)
+            launcher = None if self.twistd is None else self.twistd.get(LAUNCHER)
+            helpCommand = None if launcher is None else f"{launcher} --help"
+            exitWith(explainUsageError(e, SINGLE_DASH, helpCommand), self.err)
 
     def normalise(self, arguments: Sequence[str]) -> list[str]:
         """
