@@ -58,7 +58,6 @@ CASES = [
         Level.INFO,
         ECHO.format(type="", more=" flags = IPv4 IPv6\n"),
     ),
-    ("bad service attribute: bogus", Level.WARNING, ECHO.format(type="", more=" bogus = 1\n")),
     (
         "attribute: port should not be in default section",
         Level.WARNING,
@@ -98,6 +97,22 @@ class ProgramLogLevelTests(SynchronousTestCase):
                 found = [(lvl, m.split(" [file=")[0]) for lvl, m in messages]
                 self.assertIn((level, message), found)
                 del messages[:]
+
+    def test_unknownAttribute(self) -> None:
+        """
+        An unknown attribute is an error, with the closest known name:
+        xinetd writes C{bad service attribute} at WARNING, txinetd at
+        ERROR (the README's differences), so that an alert on errors sees
+        the typo that drops an C{only_from}.
+        """
+        files = ConfigFiles(self)
+        files.write("xinetd.conf", ECHO.format(type="", more=" onlyfrom = 127.0.0.1\n"))
+        messages = captureMessages(self)
+        reportDiagnostics(files.load())
+        found = [(lvl, m.split(" [file=")[0]) for lvl, m in messages]
+        self.assertIn(
+            (Level.ERROR, "bad service attribute: onlyfrom (did you mean only_from?)"), found
+        )
 
     def test_includedirSkip(self) -> None:
         """

@@ -35,8 +35,8 @@ from zope.interface import implementer
 
 from txinetd.logformat import Level
 from txinetd.observers import ProgramLogObserver
-from txinetd.startup import parseOrExit
-from txinetd.tap import LAUNCHER, Options, programLog
+from txinetd.startup import LAUNCHER, parseOrExit
+from txinetd.tap import Options, programLog
 
 __all__ = ["Launch", "launchArguments", "main"]
 

@@ -25,6 +25,11 @@ from twisted.python import usage
 #: The exit status of every start-up problem, as xinetd's.
 EXIT_FAILURE = 1
 
+#: The key of twistd's options that names a launcher running the plugin
+#: (the C{txinetd} command): its name is used in the messages, and it keeps
+#: twistd's log itself (no file).
+LAUNCHER = "txinetd_launcher"
+
 #: twistd's options that are given after C{xinetd} by mistake.
 TWISTD_OPTIONS = frozenset(
     {"n", "nodaemon", "l", "logfile", "umask", "u", "uid", "g", "gid", "r", "reactor"}
@@ -200,7 +205,7 @@ def twistdLogFile(serverOptions: Mapping[str, Any]) -> str | None:
     output or syslog: C{--logfile}, or C{twistd.log} in the current
     directory when it daemonizes without one.
     """
-    if serverOptions.get("syslog") or serverOptions.get("logger"):
+    if serverOptions.get("syslog") or serverOptions.get("logger") or serverOptions.get(LAUNCHER):
         return None
     logfile = serverOptions.get("logfile")
     if logfile == "-" or (not logfile and serverOptions.get("nodaemon")):

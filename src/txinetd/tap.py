@@ -31,6 +31,7 @@ from txinetd.observers import (
 from txinetd.policies import Daemon, IdentLookups, LogTargets
 from txinetd.service import DEFAULT_DUMP_FILE
 from txinetd.startup import (
+    LAUNCHER,
     exitWith,
     explainUsageError,
     logUnwritable,
@@ -41,10 +42,6 @@ from txinetd.startup import (
 from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
-
-#: The key of twistd's options that names a launcher running the plugin
-#: (the C{txinetd} command), for the messages.
-LAUNCHER = "txinetd_launcher"
 
 log = Logger(namespace="txinetd")
 

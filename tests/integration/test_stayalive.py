@@ -55,7 +55,14 @@ class DistributionLayoutTests(TestCase):
         self.addCleanup(shutil.rmtree, self.directory, True)
         etc = os.path.join(self.directory, "etc")
         os.mkdir(etc)
-        shutil.copy(os.path.join(ROOT, "etc", "xinetd.conf"), etc)
+        # As installed, with /etc/xinetd.d where the test put it.
+        with open(os.path.join(ROOT, "etc", "xinetd.conf"), encoding="utf-8") as f:
+            shipped = f.read()
+        self.assertIn("\nincludedir /etc/xinetd.d\n", shipped)
+        with open(os.path.join(etc, "xinetd.conf"), "w", encoding="utf-8") as f:
+            f.write(
+                shipped.replace("\nincludedir /etc/xinetd.d\n", f"\nincludedir {etc}/xinetd.d\n")
+            )
         shutil.copytree(os.path.join(ROOT, "etc", "xinetd.d"), os.path.join(etc, "xinetd.d"))
         self.receiver = NotifyReceiver(self)
         self.daemon = Daemon()

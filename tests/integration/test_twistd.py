@@ -376,8 +376,8 @@ class OptionErrorTests(TestCase):
 
     def test_unknownOption(self) -> Any:
         return self.assertOneLine(
-            ["-n", "--pidfile=", "xinetd", "-f", self.config, "-inetd_ipv6"],
-            "unknown option -inetd_ipv6; see twistd xinetd --help",
+            ["-n", "--pidfile=", "xinetd", "-f", self.config, "-inetd_ipv4"],
+            "unknown option -inetd_ipv4; see twistd xinetd --help",
         )
 
     def test_fileGivenToTwistd(self) -> Any:
