@@ -5,8 +5,10 @@ temporary files, clients that collect what a server sends.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Generator
@@ -21,7 +23,7 @@ from twisted.internet.protocol import DatagramProtocol, Factory, ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface import implementer
 
 from txinetd.config import Config, loadConfig
@@ -104,6 +106,26 @@ def writeConfig(text: str) -> str:
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def hostsOptions(directory: str | None = None, allow: str = "", deny: str = "") -> list[str]:
+    """
+    The options that give a twistd started by a test hosts.allow and
+    hosts.deny files of its own (empty unless given), so that it never reads
+    the machine's: a rule there (C{ALL: ALL} on a hardened host, or a name
+    pattern that would send DNS queries) would change what the test sees.
+
+    @param directory: where to write them (a new temporary directory by
+        default).
+    """
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="txinetd-hosts-")
+    paths = [os.path.join(directory, name) for name in ("hosts.allow", "hosts.deny")]
+    for path, text in zip(paths, (allow, deny), strict=True):
+        if text or not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(text)
+    return ["--hosts-allow", paths[0], "--hosts-deny", paths[1]]
 
 
 def loadText(text: str) -> Config:
@@ -305,3 +327,87 @@ class DatagramPeer(DatagramProtocol):
         The next datagram received (within L{TIMEOUT}).
         """
         return withTimeout(self.replies.get())
+
+
+# --- network namespaces of a test's own -----------------------------------------
+
+#: C{CLONE_NEWNET} of <sched.h>.
+CLONE_NEWNET = 0x40000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def inNewNetwork(argv: list[str]) -> list[str]:
+    """
+    A command that runs C{argv} in a new network namespace whose loopback
+    is up (and nothing else), so that what it listens on is reachable only
+    from there: C{unshare --net}, then C{ip link set lo up}, then C{exec}.
+    The process keeps the pid of the command that is returned.
+
+    @raise SkipTest: without root, C{unshare} or C{ip}.
+    """
+    if os.geteuid() != 0:
+        raise SkipTest("a network namespace of the test's own needs root")
+    unshare = shutil.which("unshare")
+    ip = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if unshare is None or ip is None:
+        raise SkipTest("unshare (util-linux) or ip (iproute2) is not installed")
+    return [unshare, "--net", "--", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh", *argv]
+
+
+def _networkNamespace(path: str) -> int:
+    """
+    The inode of the network namespace at C{path}; 0 if it is gone.
+    """
+    try:
+        return os.stat(path).st_ino
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
+
+
+def enterNetworkOf(testCase: TestCase, pid: int) -> Deferred[None]:
+    """
+    Move this thread (the reactor's: every socket a test makes and every
+    process it starts from now on) into the network namespace of process
+    C{pid}, started with L{inNewNetwork}, until the test ends.
+
+    @return: fires once C{pid} has left this thread's namespace and this
+        thread has joined it.
+    """
+    own = "/proc/thread-self/ns/net"
+    theirs = f"/proc/{pid}/ns/net"
+
+    def moved() -> bool | None:
+        inode = _networkNamespace(theirs)
+        if inode == 0:
+            raise RuntimeError(f"process {pid} ended before it had a network namespace")
+        return inode != _networkNamespace(own) or None
+
+    def enter(_: object) -> None:
+        saved = os.open(own, os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(target)
+        except BaseException:
+            os.close(saved)
+            raise
+        finally:
+            os.close(target)
+
+        def leave() -> None:
+            try:
+                _setns(saved)
+            finally:
+                os.close(saved)
+
+        testCase.addCleanup(leave)
+
+    return pollUntil(moved, lambda: f"process {pid} in a network namespace of its own").addCallback(
+        enter
+    )

@@ -37,7 +37,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import freePorts, pollUntil, reactor, withTimeout
+from .support import freePorts, hostsOptions, pollUntil, reactor, withTimeout
 from .test_twistd import ROOT, TWISTD, Daemon
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -166,6 +166,7 @@ class TwistdRun:
         @return: fires once it works.
         """
         argv = [*self.launcher, TWISTD, "-n", "--pidfile=", "xinetd", "-f", self.config]
+        argv += hostsOptions(os.path.dirname(self.config))
         self.process = reactor.spawnProcess(self.daemon, argv[0], argv, env=self.environ, path=ROOT)
         self.case.addCleanup(self.stop)
         return withTimeout(self.daemon.ready, 30)

@@ -23,7 +23,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import reactor, withTimeout, writeConfig
+from .support import enterNetworkOf, hostsOptions, inNewNetwork, reactor, withTimeout, writeConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
@@ -72,8 +72,11 @@ class Daemon(ProcessProtocol):
 
 def twistd(*arguments: str) -> Deferred[tuple[bytes, bytes, int]]:
     """
-    Run twistd to completion and collect its output and exit status.
+    Run twistd to completion and collect its output and exit status.  A
+    C{twistd xinetd} run gets hosts.allow and hosts.deny files of its own.
     """
+    if "xinetd" in arguments and "--help" not in arguments:
+        arguments += tuple(hostsOptions())
     return withTimeout(
         getProcessOutputAndValue(TWISTD, arguments, env=dict(os.environ), path=ROOT),
         60,
@@ -102,21 +105,24 @@ def run(command: str, *arguments: str, stdin: bytes | None = None) -> Deferred[b
 class DemoTests(TestCase):
     """
     The README's first command: the demo configuration served by the real
-    twistd.
+    twistd.  etc/demo.conf listens on every address, on fixed ports: the
+    daemon runs in a network namespace of its own (whose only address is
+    the loopback), which the test joins, so that it neither exposes the
+    services nor collides with anything listening on the machine.
     """
 
     @inlineCallbacks
     def setUp(self) -> Any:  # type: ignore[override]
         needs("nc", "rdate")
         self.daemon = Daemon()
+        argv = inNewNetwork(
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", "etc/demo.conf", *hostsOptions()]
+        )
         self.process = reactor.spawnProcess(
-            self.daemon,
-            TWISTD,
-            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", "etc/demo.conf"],
-            env=dict(os.environ),
-            path=ROOT,
+            self.daemon, argv[0], argv, env=dict(os.environ), path=ROOT
         )
         yield withTimeout(self.daemon.ready, 30)
+        yield enterNetworkOf(self, self.process.pid)
 
     @inlineCallbacks
     def tearDown(self) -> Any:  # type: ignore[override]
