@@ -2,6 +2,13 @@
 """
 pytest hooks of the whole suite.
 
+As root, every test runs in a network namespace of its own whose only
+interface is the loopback (L{tests.namespaces}): what it listens on, the
+wildcard address included, is reachable from there alone, its ports never
+collide with another run's, and nothing it sends leaves the machine.
+Without root (or where namespaces cannot be made, outside CI) tests run in
+the machine's network.
+
 Where every test must run (CI: C{.ci/run} sets C{TXINETD_REQUIRE_ALL=1}),
 a skipped test is a failure: a missing package, no root, no IPv6 loopback
 or a namespace that cannot be made would otherwise pass unnoticed.  On a
@@ -14,9 +21,14 @@ it is not set, C{CI=true} turns it on.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 
 import pytest
+
+from tests.namespaces import enterNewNetwork, namespaceId
+
+#: The network namespace the suite started in.
+STARTED_IN = namespaceId()
 
 #: The variable that makes every skip a failure.
 REQUIRE_ALL = "TXINETD_REQUIRE_ALL"
@@ -68,3 +80,22 @@ def pytest_make_collect_report(
     report = yield
     failSkip(report)
     return report
+
+
+@pytest.fixture(autouse=True)
+def networkOfItsOwn() -> Iterator[None]:
+    """
+    Run the test in a new network namespace, as root.
+    """
+    leave = None
+    if os.geteuid() == 0:
+        try:
+            leave = enterNewNetwork()
+        except PermissionError:
+            if requireAll():
+                raise
+    try:
+        yield
+    finally:
+        if leave is not None:
+            leave()

@@ -5,10 +5,8 @@ temporary files, clients that collect what a server sends.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import random
-import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Generator
@@ -26,6 +24,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface import implementer
 
+from tests import conftest
+from tests.namespaces import namespaceId
 from txinetd.config import Config, loadConfig
 
 reactor: Any = _reactor
@@ -331,83 +331,13 @@ class DatagramPeer(DatagramProtocol):
 
 # --- network namespaces of a test's own -----------------------------------------
 
-#: C{CLONE_NEWNET} of <sched.h>.
-CLONE_NEWNET = 0x40000000
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def inNewNetwork(argv: list[str]) -> list[str]:
+def requireOwnNetwork() -> None:
     """
-    A command that runs C{argv} in a new network namespace whose loopback
-    is up (and nothing else), so that what it listens on is reachable only
-    from there: C{unshare --net}, then C{ip link set lo up}, then C{exec}.
-    The process keeps the pid of the command that is returned.
-
-    @raise SkipTest: without root, C{unshare} or C{ip}.
+    Skip the test unless it runs in a network namespace of its own (as
+    root, every test does: see C{tests/conftest.py}), where listening on
+    every address or on a fixed port reaches no other host and collides
+    with nothing.
     """
-    if os.geteuid() != 0:
-        raise SkipTest("a network namespace of the test's own needs root")
-    unshare = shutil.which("unshare")
-    ip = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
-    if unshare is None or ip is None:
-        raise SkipTest("unshare (util-linux) or ip (iproute2) is not installed")
-    return [unshare, "--net", "--", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh", *argv]
-
-
-def _networkNamespace(path: str) -> int:
-    """
-    The inode of the network namespace at C{path}; 0 if it is gone.
-    """
-    try:
-        return os.stat(path).st_ino
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-
-
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        number = ctypes.get_errno()
-        raise OSError(number, os.strerror(number))
-
-
-def enterNetworkOf(testCase: TestCase, pid: int) -> Deferred[None]:
-    """
-    Move this thread (the reactor's: every socket a test makes and every
-    process it starts from now on) into the network namespace of process
-    C{pid}, started with L{inNewNetwork}, until the test ends.
-
-    @return: fires once C{pid} has left this thread's namespace and this
-        thread has joined it.
-    """
-    own = "/proc/thread-self/ns/net"
-    theirs = f"/proc/{pid}/ns/net"
-
-    def moved() -> bool | None:
-        inode = _networkNamespace(theirs)
-        if inode == 0:
-            raise RuntimeError(f"process {pid} ended before it had a network namespace")
-        return inode != _networkNamespace(own) or None
-
-    def enter(_: object) -> None:
-        saved = os.open(own, os.O_RDONLY | os.O_CLOEXEC)
-        target = os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(target)
-        except BaseException:
-            os.close(saved)
-            raise
-        finally:
-            os.close(target)
-
-        def leave() -> None:
-            try:
-                _setns(saved)
-            finally:
-                os.close(saved)
-
-        testCase.addCleanup(leave)
-
-    return pollUntil(moved, lambda: f"process {pid} in a network namespace of its own").addCallback(
-        enter
-    )
+    if namespaceId() == conftest.STARTED_IN:
+        raise SkipTest("needs a network namespace of its own (tests run in one as root)")

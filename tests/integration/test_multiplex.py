@@ -6,10 +6,10 @@ a FILE service log, and a real twistd registered with a real rpcbind.
 
 The tcpmux targets run as C{nobody} and the RPC service as C{root}: those
 tests need root.  The RPC tests need what L{test_rpcbind} needs (the Debian
-package rpcbind, util-linux's C{unshare}, iproute2's C{ip}) and are skipped
-the same way without it.  rpcbind runs in network and mount namespaces of
-its own, as there; the test joins the network namespace, so the twistd it
-starts there reaches rpcbind over UDP on that namespace's loopback.
+package rpcbind, util-linux's C{unshare}, root) and are skipped the same way
+without it.  rpcbind runs in the test's own network namespace and a mount
+namespace of its own, as there; the twistd the test starts reaches it over
+UDP on that network namespace's loopback.
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ service rpccat
 class RpcServiceTests(TestCase):
     """
     An RPC service of a real twistd, seen by a real rpcbind, both in the
-    network namespace of L{test_rpcbind.Rpcbind}.
+    test's network namespace.
     """
 
     timeout = 40

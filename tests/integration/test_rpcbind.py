@@ -2,14 +2,12 @@
 """
 L{txinetd.rpc} against a real rpcbind, checked with C{rpcinfo}.
 
-rpcbind runs in the foreground in namespaces of its own: a network
-namespace, where it listens on port 111 of every address there is (there
-only the loopback), and a mount namespace with a private /run, so that its
-socket, lock and state files never touch the machine's.  The test's thread,
-and with it every socket the test makes and every process it starts, joins
-that network namespace (L{enterNetworkOf}).  Needs root, the Debian package
-rpcbind (C{rpcbind} and C{rpcinfo}), util-linux's C{unshare} and
-iproute2's C{ip}; the tests are skipped without them.
+rpcbind runs in the foreground in the test's own network namespace (see
+C{tests/conftest.py}), where it listens on port 111 of every address there
+is, only the loopback, and in a mount namespace of its own with a private
+/run, so that its socket, lock and state files never touch the machine's.
+Needs root, the Debian package rpcbind (C{rpcbind} and C{rpcinfo}) and
+util-linux's C{unshare}; the tests are skipped without them.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.rpc import pmapSetFailed, register, unregister
 
-from .support import CollectingProcess, enterNetworkOf, inNewNetwork, reactor
+from .support import CollectingProcess, reactor, requireOwnNetwork
 
 Generated = Generator[Deferred[Any], Any, None]
 Mappings = list[tuple[int, str, int]]
@@ -62,17 +60,18 @@ def mappings(listing: bytes, program: int) -> Mappings:
 
 class Rpcbind:
     """
-    A real rpcbind in network and mount namespaces of its own, which the
-    test's thread joins; it is stopped when the test ends.
+    A real rpcbind in the test's network namespace and a mount namespace of
+    its own; it is stopped when the test ends.
     """
 
     def __init__(self, case: TestCase) -> None:
         self.case = case
+        requireOwnNetwork()
         rpcbind = command("rpcbind", "rpcbind")
         self.rpcinfo = command("rpcinfo", "rpcbind")
         unshare = command("unshare", "util-linux")
         self.process = CollectingProcess()
-        argv = inNewNetwork([unshare, "--mount", "--propagation", "private", "sh", "-c", START])
+        argv = [unshare, "--mount", "--propagation", "private", "sh", "-c", START]
         self.spawned = reactor.spawnProcess(
             self.process,
             argv[0],
@@ -98,10 +97,8 @@ class Rpcbind:
     @inlineCallbacks
     def ready(self) -> Generated:
         """
-        Join rpcbind's network namespace; fire once rpcbind answers
-        C{rpcinfo -p} there (within 5 s).
+        Fire once rpcbind answers C{rpcinfo -p} (within 5 s).
         """
-        yield enterNetworkOf(self.case, self.spawned.pid)
         for _ in range(50):
             if self.process.ended.called:
                 self.case.fail(f"rpcbind did not start: {self.process.output.decode()!r}")

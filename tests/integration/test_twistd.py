@@ -25,11 +25,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from .support import (
-    enterNetworkOf,
     hostsOptions,
-    inNewNetwork,
     pollUntil,
     reactor,
+    requireOwnNetwork,
     withTimeout,
     writeConfig,
 )
@@ -115,23 +114,24 @@ class DemoTests(TestCase):
     """
     The README's first command: the demo configuration served by the real
     twistd.  etc/demo.conf listens on every address, on fixed ports: the
-    daemon runs in a network namespace of its own (whose only address is
-    the loopback), which the test joins, so that it neither exposes the
-    services nor collides with anything listening on the machine.
+    test runs in a network namespace of its own (whose only address is the
+    loopback), so that it neither exposes the services nor collides with
+    anything listening on the machine.
     """
 
     @inlineCallbacks
     def setUp(self) -> Any:  # type: ignore[override]
+        requireOwnNetwork()
         needs("nc", "rdate")
         self.daemon = Daemon()
-        argv = inNewNetwork(
-            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", "etc/demo.conf", *hostsOptions()]
-        )
         self.process = reactor.spawnProcess(
-            self.daemon, argv[0], argv, env=dict(os.environ), path=ROOT
+            self.daemon,
+            TWISTD,
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", "etc/demo.conf", *hostsOptions()],
+            env=dict(os.environ),
+            path=ROOT,
         )
         yield withTimeout(self.daemon.ready, 30)
-        yield enterNetworkOf(self, self.process.pid)
 
     @inlineCallbacks
     def tearDown(self) -> Any:  # type: ignore[override]
