@@ -231,6 +231,9 @@ class _Configuration:
             fd = os.open(os.path.join(self.baseDirectory, path), flags)
         except OSError as e:
             raise _Unreadable.fromError(e) from None
+        except ValueError:
+            # No file name holds a NUL byte.
+            raise _Unreadable.refused("a NUL byte in the name") from None
         try:
             info = os.fstat(fd)
             identity = self.check(info)
@@ -446,7 +449,7 @@ def includedFiles(
     """
     try:
         names = os.listdir(resolved)
-    except OSError:
+    except (OSError, ValueError):
         diagnostics.error(f"Unable to read included directory: {directory}", location)
         return
     for name in sorted(names, key=os.fsencode):
