@@ -39,11 +39,11 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.documented import MAX_DIAGNOSTICS, MAX_FILES, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_SIZE
 from tests.fakes import FakeSystem, fakeInternalServices
 from txinetd.attributes import ATTRIBUTES, GroupSpec
-from txinetd.conffile import MAX_FILES, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_SIZE
 from txinetd.config import Config, loadConfig
-from txinetd.errors import MAX_DIAGNOSTICS, Diagnostic, Location, Severity, printable
+from txinetd.errors import Diagnostic, Location, Severity, printable
 
 SOAK = os.environ.get("TXINETD_SOAK") == "1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
