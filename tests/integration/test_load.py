@@ -525,11 +525,12 @@ class LoadTests(TestCase):
     @inlineCallbacks
     def test_mixedConnections(self) -> Generated:
         """
-        After the run the daemon has the same descriptors (those for its
-        spawner processes aside), no server and no zombie, at most its pool
-        of spawner processes, none with more descriptors than before, and
-        less than L{RSS_BOUND} KiB more memory; every external server's
-        START has its EXIT.
+        After the run the daemon has as many descriptors of each kind as
+        before, apart from the three it keeps for each spawner process (so
+        as many in all, give or take three per spawner started or ended),
+        no server and no zombie, at most its pool of spawner processes,
+        none with more descriptors than before, and less than L{RSS_BOUND}
+        KiB more memory; every external server's START has its EXIT.
         """
         connections = SOAK if SOAK_MODE else NORMAL
         world = MixedLoad(self)
@@ -546,6 +547,8 @@ class LoadTests(TestCase):
             after=after.describe(),
         )
         self.assertEqual(after.kinds, before.kinds)
+        spawnersAdded = len(after.spawners) - len(before.spawners)
+        self.assertEqual(after.descriptors, before.descriptors + 3 * spawnersAdded)
         self.assertEqual((before.servers, after.servers), (frozenset(), frozenset()))
         self.assertEqual(after.zombies, frozenset())
         self.assertTrue(0 < len(after.spawners) <= SPAWNER_POOL, after.spawners)
