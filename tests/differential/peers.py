@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
-from twisted.internet.protocol import ProcessProtocol
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.integration.support import (
+    CollectingProcess,
     freePorts,
     hostsOptions,
     pollUntil,
@@ -62,24 +61,6 @@ PRIVATE_HOSTS = (
 )
 
 
-class Running(ProcessProtocol):
-    """
-    One daemon's process: what it printed, and its end.
-    """
-
-    def __init__(self) -> None:
-        self.output = bytearray()
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        self.ended.callback(None)
-
-
 @dataclass
 class Peer:
     """
@@ -94,7 +75,7 @@ class Peer:
     directory: str
     ports: dict[str, int] = field(default_factory=dict)
     process: Any = None
-    running: Running = field(default_factory=Running)
+    running: CollectingProcess = field(default_factory=CollectingProcess)
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
