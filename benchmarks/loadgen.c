@@ -3,24 +3,40 @@
  *
  * Clients (each prints one JSON object on stdout):
  *   loadgen tcp  host=H port=P conc=N seconds=S max=M payload=B expect=E eof=1
+ *                check=C
  *       Closed loop: N workers, each connect, send B bytes, half-close, read
- *       until EOF (eof=1) or until E bytes (eof=0), close.  expect=-1 accepts
- *       any non-empty reply.  Stops after S seconds, M connections or SIGUSR1.
+ *       until EOF (eof=1) or until E bytes (eof=0), close, and check what it
+ *       read (check= below).  Stops after S seconds, M connections or
+ *       SIGUSR1.
  *   loadgen udp  host=H port=P seconds=S max=M payload=B window=W
  *       Datagrams answered per second with at most W outstanding; after
- *       200 ms without a reply the outstanding ones count as lost.
+ *       200 ms without a reply the outstanding ones count as lost.  A reply
+ *       must be the datagram sent, byte for byte.
  *   loadgen idle host=H port=P conns=N threads=T hold=S
- *       Opens N connections, each sends one byte and reads it back, prints
- *       the result, then holds them until stdin closes or S seconds pass.
- *   loadgen bulk host=H port=P expect=E
- *       Connects, reads until EOF, reports bytes and MiB/s.
+ *       Opens N connections, each sends one byte and reads the same byte
+ *       back, prints the result, then holds them until stdin closes or S
+ *       seconds pass.
+ *   loadgen bulk host=H port=P expect=E check=C
+ *       Connects, reads until EOF, checks the bytes, reports bytes and MiB/s.
+ *   check= (tcp and bulk): what a reply must be, byte for byte or by its
+ *       pattern: echo (the B bytes sent), daytime (DD MON YYYY HH:MM:SS ZONE
+ *       CR LF), time (4 bytes: this machine's clock, within a minute, as
+ *       RFC 868 counts it), chargen (chargen's lines from the first, 72
+ *       characters of '!'..'}' and CR LF), zeros, source (the bytes 's' that
+ *       source-server sends), any (anything but nothing: the default).  The
+ *       length must be E where E is given.  A reply that is not what it
+ *       must be counts as wrong (or short, if it stops early), a failure
+ *       that is never in the rate.
  *   tls=1 (tcp and bulk): the same over TLS, a full handshake for every
  *       connection, the server's certificate not verified.  tcp: send B
  *       bytes, read E bytes, send close_notify, then with eof=1 half-close
  *       and read until the server closes (TLS has no half-close before the
  *       reply), with eof=0 reset the connection.  bulk: read until the
- *       server's close_notify or EOF.  The result adds the protocol and
- *       cipher negotiated and the first failure's reason.
+ *       server's close_notify or EOF.  The result adds what the first
+ *       connection negotiated (protocol, cipher, key exchange group and the
+ *       SHA-256 of the server's certificate) and the first failure's
+ *       reason; a later connection that negotiates otherwise counts as a
+ *       failure (tls_varied).
  * Servers (run until killed):
  *   loadgen echo-server   port=P threads=T
  *   loadgen source-server port=P bytes=B threads=T
@@ -33,7 +49,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,9 +67,15 @@
 #define UDP_LOSS_TIMEOUT_MS 200
 #define MAX_WORKERS 1024
 #define BUFFER_SIZE (256 * 1024)
+#define TIME_OFFSET 2208988800L
+#define CHARGEN_WIDTH 72
+#define CHARGEN_LINE 74
+#define CHARGEN_PERIOD 95
+#define CHARGEN_ALPHABET 93
+#define SHORT_REPLY 64
 
 struct options {
-    const char *host, *cert, *key;
+    const char *host, *cert, *key, *check;
     long port, conc, seconds_ms, max, payload, expect, eof, window, conns, threads, hold,
         bytes, tls;
 };
@@ -59,7 +83,7 @@ struct options {
 static struct options opt = {
     .host = "127.0.0.1", .conc = 1, .seconds_ms = 2000, .max = 1000000, .payload = 0,
     .expect = -1, .eof = 1, .window = 1, .conns = 1000, .threads = 8, .hold = 60,
-    .bytes = 64L << 20,
+    .bytes = 64L << 20, .check = "any",
 };
 
 static double now(void) {
@@ -94,7 +118,8 @@ static void parseOption(const char *arg) {
     static const struct {
         const char *name;
         const char **field;
-    } strings[] = {{"host", &opt.host}, {"cert", &opt.cert}, {"key", &opt.key}};
+    } strings[] = {
+        {"host", &opt.host}, {"cert", &opt.cert}, {"key", &opt.key}, {"check", &opt.check}};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (strlen(strings[i].name) == n && strncmp(arg, strings[i].name, n) == 0) {
             *strings[i].field = value;
@@ -153,9 +178,123 @@ static int writeAll(int fd, const char *data, long size) {
     return 0;
 }
 
-/* ---- tcp: closed-loop connections ---- */
+/* How one connection ended: only OK counts in the rate. */
+enum outcome { OK, REFUSED, FAILED, SHORT, TIMEOUT, WRONG, TLS_VARIED, OUTCOMES };
 
-enum outcome { OK, REFUSED, FAILED, SHORT, TIMEOUT, OUTCOMES };
+/* ---- checking what a server sends ---- */
+
+enum checkKind { CHECK_ANY, CHECK_ECHO, CHECK_DAYTIME, CHECK_TIME, CHECK_CHARGEN, CHECK_ZEROS,
+                 CHECK_SOURCE };
+
+static enum checkKind checkKind;
+static char *payload;
+
+static void parseCheck(void) {
+    static const char *names[] = {"any", "echo", "daytime", "time", "chargen", "zeros", "source"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(opt.check, names[i]) == 0) {
+            checkKind = (enum checkKind)i;
+            return;
+        }
+    }
+    fprintf(stderr, "loadgen: unknown check=%s\n", opt.check);
+    exit(2);
+}
+
+/* What one reply has shown so far: how many bytes, whether any was wrong,
+ * and the first bytes of a short reply (daytime, time), checked at the end. */
+struct checker {
+    long got;
+    int wrong;
+    char head[SHORT_REPLY];
+};
+
+static char chargenByte(long offset) {
+    long line = offset / CHARGEN_LINE, column = offset % CHARGEN_LINE;
+    if (column == CHARGEN_WIDTH) return '\r';
+    if (column == CHARGEN_WIDTH + 1) return '\n';
+    long start = line % CHARGEN_PERIOD % CHARGEN_ALPHABET;
+    return (char)('!' + (start + column) % CHARGEN_ALPHABET);
+}
+
+/* Check the next n bytes of a reply. */
+static void feed(struct checker *c, const char *data, long n) {
+    for (long i = 0; i < n && !c->wrong; i++) {
+        long at = c->got + i;
+        switch (checkKind) {
+        case CHECK_ECHO:
+            c->wrong = at >= opt.payload || data[i] != payload[at];
+            break;
+        case CHECK_CHARGEN:
+            c->wrong = data[i] != chargenByte(at);
+            break;
+        case CHECK_ZEROS:
+            c->wrong = data[i] != 0;
+            break;
+        case CHECK_SOURCE:
+            c->wrong = data[i] != 's';
+            break;
+        case CHECK_DAYTIME:
+        case CHECK_TIME:
+            if (at < SHORT_REPLY) c->head[at] = data[i];
+            else c->wrong = 1;
+            break;
+        case CHECK_ANY:
+            break;
+        }
+    }
+    c->got += n;
+}
+
+static int digits(const char *s, int count) {
+    for (int i = 0; i < count; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
+/* "DD MON YYYY HH:MM:SS ZONE\r\n", the zone a word of at least one byte. */
+static int isDaytime(const char *s, long n) {
+    if (n < 24 || s[n - 2] != '\r' || s[n - 1] != '\n') return 0;
+    if (!digits(s, 2) || s[2] != ' ' || s[6] != ' ' || !digits(s + 7, 4) || s[11] != ' ') return 0;
+    for (int i = 3; i < 6; i++)
+        if (s[i] < 'A' || s[i] > 'Z') return 0;
+    if (!digits(s + 12, 2) || s[14] != ':' || !digits(s + 15, 2) || s[17] != ':') return 0;
+    if (!digits(s + 18, 2) || s[20] != ' ') return 0;
+    for (long i = 21; i < n - 2; i++)
+        if (s[i] == ' ' || s[i] == '\r' || s[i] == '\n') return 0;
+    return 1;
+}
+
+static int isNow(const char *s, long n) {
+    if (n != 4) return 0;
+    const unsigned char *u = (const unsigned char *)s;
+    long seconds = (long)(((unsigned long)u[0] << 24) | ((unsigned long)u[1] << 16) |
+                          ((unsigned long)u[2] << 8) | u[3]) - TIME_OFFSET;
+    long skew = seconds - (long)time(NULL);
+    return skew > -60 && skew < 60;
+}
+
+/* The outcome of a whole reply: OK, SHORT (it stopped early) or WRONG. */
+static enum outcome verdict(const struct checker *c) {
+    if (c->wrong) return WRONG;
+    long wanted = checkKind == CHECK_ECHO ? opt.payload : opt.expect;
+    switch (checkKind) {
+    case CHECK_DAYTIME:
+        return isDaytime(c->head, c->got) ? OK : c->got < 24 ? SHORT : WRONG;
+    case CHECK_TIME:
+        return isNow(c->head, c->got) ? OK : c->got < 4 ? SHORT : WRONG;
+    case CHECK_ANY:
+        if (c->got == 0) return SHORT;
+        break;
+    default:
+        break;
+    }
+    if (wanted >= 0 && c->got < wanted) return SHORT;
+    if (wanted >= 0 && c->got > wanted) return WRONG;
+    return OK;
+}
+
+/* ---- tcp: closed-loop connections ---- */
 
 struct tcpTotals {
     long counts[OUTCOMES];
@@ -164,7 +303,6 @@ struct tcpTotals {
 static long issued;
 static double deadline;
 static double *latencies;
-static char *payload;
 static volatile sig_atomic_t stopping;
 
 static void stopSoon(int signum) {
@@ -199,42 +337,36 @@ static void resetOnClose(int fd) {
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 }
 
-/* Whether a reply of got bytes is the one expected. */
-static int replyComplete(long got) {
-    return opt.expect < 0 ? got > 0 : got == opt.expect;
-}
-
-/* One connection; the number of reply bytes goes to *got. */
-static enum outcome oneConnection(const struct sockaddr_in *a, char *buf, long *got) {
+/* One connection; what it read is checked by c. */
+static enum outcome oneConnection(const struct sockaddr_in *a, char *buf, struct checker *c) {
     enum outcome result;
-    *got = 0;
     int fd = connectTo(a, &result);
     if (fd < 0) return result;
     if (writeAll(fd, payload, opt.payload) < 0) result = timedOut() ? TIMEOUT : FAILED;
     if (result == OK && opt.eof) shutdown(fd, SHUT_WR);
     int atEof = 0;
-    while (result == OK && (opt.eof || opt.expect < 0 || *got < opt.expect)) {
-        ssize_t n = read(fd, buf, BUFFER_SIZE);
+    while (result == OK && (opt.eof || opt.expect < 0 || c->got < opt.expect)) {
+        long room = opt.eof || opt.expect < 0 ? BUFFER_SIZE : opt.expect - c->got;
+        ssize_t n = read(fd, buf, (size_t)(room < BUFFER_SIZE ? room : BUFFER_SIZE));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) result = timedOut() ? TIMEOUT : FAILED;
         if (n <= 0) {
             atEof = n == 0;
             break;
         }
-        *got += n;
+        feed(c, buf, n);
         if (!opt.eof && opt.expect < 0) break;
     }
     if (!atEof) resetOnClose(fd);
     close(fd);
-    if (result == OK && !replyComplete(*got)) result = SHORT;
-    return result;
+    return result == OK ? verdict(c) : result;
 }
 
 /* ---- TLS: the client side of tcp and bulk with tls=1, and tls-echo-server ---- */
 
 static SSL_CTX *tlsContext;
 static pthread_mutex_t tlsLock = PTHREAD_MUTEX_INITIALIZER;
-static char tlsSession[128], tlsFailure[192];
+static char tlsSession[256], tlsFailure[192];
 
 static void tlsDie(const char *what) {
     fprintf(stderr, "loadgen: %s failed\n", what);
@@ -271,13 +403,30 @@ static void noteOnce(char *into, size_t size, const char *step, const char *text
     pthread_mutex_unlock(&tlsLock);
 }
 
-static void noteSession(SSL *ssl) {
-    if (__atomic_load_n(&tlsSession[0], __ATOMIC_RELAXED) != '\0') return;
-    char text[sizeof tlsSession];
+/* What a session negotiated: protocol, cipher, key exchange group and the
+ * SHA-256 of the server's certificate. */
+static void describeSession(SSL *ssl, char *text, size_t size) {
     int group = SSL_get_negotiated_group(ssl);
-    snprintf(text, sizeof text, "%s %s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl),
-             group ? OBJ_nid2sn(group & ~TLSEXT_nid_unknown) : "-");
+    char fingerprint[2 * EVP_MAX_MD_SIZE + 1] = "-";
+    X509 *certificate = SSL_get1_peer_certificate(ssl);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (certificate != NULL && X509_digest(certificate, EVP_sha256(), digest, &length) == 1)
+        for (unsigned int i = 0; i < length; i++) sprintf(fingerprint + 2 * i, "%02x", digest[i]);
+    X509_free(certificate);
+    snprintf(text, size, "%s %s %s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+             group ? OBJ_nid2sn(group & ~TLSEXT_nid_unknown) : "-", fingerprint);
+}
+
+/* Note what the first session negotiated; whether this one negotiated the same. */
+static int sameSession(SSL *ssl) {
+    char text[sizeof tlsSession];
+    describeSession(ssl, text, sizeof text);
     noteOnce(tlsSession, sizeof tlsSession, "", text);
+    pthread_mutex_lock(&tlsLock);
+    int same = strcmp(text, tlsSession) == 0;
+    pthread_mutex_unlock(&tlsLock);
+    return same;
 }
 
 /* Why a TLS call failed (the first reason is kept), as an outcome. */
@@ -322,7 +471,7 @@ static SSL *tlsConnect(int fd, enum outcome *result) {
     ERR_clear_error();
     int ret = SSL_connect(ssl);
     if (ret == 1) {
-        noteSession(ssl);
+        if (!sameSession(ssl)) *result = TLS_VARIED;
         return ssl;
     }
     *result = tlsFailed(ssl, ret, "handshake: ");
@@ -332,36 +481,34 @@ static SSL *tlsConnect(int fd, enum outcome *result) {
 
 /* One connection over TLS: handshake, send, read the reply, close_notify,
  * then (eof=1) half-close and wait for the server to close. */
-static enum outcome oneTlsConnection(const struct sockaddr_in *a, char *buf, long *got) {
+static enum outcome oneTlsConnection(const struct sockaddr_in *a, char *buf, struct checker *c) {
     enum outcome result;
-    *got = 0;
     int fd = connectTo(a, &result);
     if (fd < 0) return result;
     SSL *ssl = tlsConnect(fd, &result);
-    if (ssl != NULL && opt.payload > 0) {
+    if (ssl != NULL && result == OK && opt.payload > 0) {
         ERR_clear_error();
         int ret = SSL_write(ssl, payload, (int)opt.payload);
         if (ret <= 0) result = tlsFailed(ssl, ret, "send: ");
     }
     int n = 1;
-    while (result == OK && n > 0 && !(opt.expect < 0 ? *got > 0 : *got >= opt.expect)) {
+    while (result == OK && n > 0 && !(opt.expect < 0 ? c->got > 0 : c->got >= opt.expect)) {
         n = tlsReceive(ssl, buf, &result, "reply: ");
-        if (n > 0) *got += n;
+        if (n > 0) feed(c, buf, n);
     }
     int atEof = 0;
     if (result == OK && n > 0) {
         SSL_shutdown(ssl);
         if (opt.eof) {
             shutdown(fd, SHUT_WR);
-            while ((n = tlsReceive(ssl, buf, &result, "close: ")) > 0) *got += n;
+            while ((n = tlsReceive(ssl, buf, &result, "close: ")) > 0) feed(c, buf, n);
             atEof = n == 0;
         }
     }
     if (!atEof) resetOnClose(fd);
     SSL_free(ssl);
     close(fd);
-    if (result == OK && !replyComplete(*got)) result = SHORT;
-    return result;
+    return result == OK ? verdict(c) : result;
 }
 
 /* The TLS fields of a client's result, if it used TLS. */
@@ -393,9 +540,9 @@ static void *tcpWorker(void *arg) {
         if (start >= deadline || stopping) break;
         long i = __atomic_fetch_add(&issued, 1, __ATOMIC_RELAXED);
         if (i >= opt.max) break;
-        long got;
+        struct checker c = {0};
         enum outcome result =
-            opt.tls ? oneTlsConnection(&a, buf, &got) : oneConnection(&a, buf, &got);
+            opt.tls ? oneTlsConnection(&a, buf, &c) : oneConnection(&a, buf, &c);
         totals->counts[result]++;
         latencies[i] = result == OK ? (now() - start) * 1000 : -1;
         if (result != OK) usleep(1000); /* do not spin on a refusing port */
@@ -432,10 +579,12 @@ static int runTcp(void) {
     for (long i = 0; i < done; i++)
         if (latencies[i] >= 0) latencies[ok++] = latencies[i];
     qsort(latencies, (size_t)ok, sizeof(double), compareDoubles);
-    printf("{\"mode\": \"tcp\", \"conc\": %ld, \"ok\": %ld, \"refused\": %ld, \"errors\": %ld, "
-           "\"short\": %ld, \"timeouts\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"p50_ms\": %.3f, "
+    printf("{\"mode\": \"tcp\", \"check\": \"%s\", \"conc\": %ld, \"ok\": %ld, \"refused\": %ld, "
+           "\"errors\": %ld, \"short\": %ld, \"wrong\": %ld, \"tls_varied\": %ld, "
+           "\"timeouts\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"p50_ms\": %.3f, "
            "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"cpu_s\": %.3f",
-           opt.conc, sum[OK], sum[REFUSED], sum[FAILED], sum[SHORT], sum[TIMEOUT], elapsed,
+           opt.check, opt.conc, sum[OK], sum[REFUSED], sum[FAILED], sum[SHORT], sum[WRONG],
+           sum[TLS_VARIED], sum[TIMEOUT], elapsed,
            (double)sum[OK] / elapsed, ok ? latencies[ok / 2] : 0,
            ok ? latencies[(long)((double)ok * 0.99)] : 0, ok ? latencies[ok - 1] : 0,
            cpuSeconds());
@@ -456,7 +605,7 @@ static int runUdp(void) {
     char out[2048], in[4096];
     memset(out, 'u', sizeof out);
     unsigned epoch = 0;
-    long answered = 0, lost = 0, stale = 0, shortReplies = 0, outstanding = 0;
+    long answered = 0, lost = 0, stale = 0, shortReplies = 0, wrong = 0, outstanding = 0;
     double start = now();
     double end = start + (double)opt.seconds_ms / 1000;
     while (now() < end && answered < opt.max) {
@@ -478,14 +627,20 @@ static int runUdp(void) {
             stale++;
             continue;
         }
-        if (n != opt.payload) shortReplies++;
-        answered++;
         outstanding--;
+        if (n != opt.payload || memcmp(in, out, (size_t)n) != 0) {
+            /* Not the datagram sent: a failure, never in the rate. */
+            if (n < opt.payload) shortReplies++;
+            else wrong++;
+            epoch++;
+            continue;
+        }
+        answered++;
     }
     double elapsed = now() - start;
     printf("{\"mode\": \"udp\", \"window\": %ld, \"ok\": %ld, \"lost\": %ld, \"stale\": %ld, "
-           "\"short\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"cpu_s\": %.3f}\n",
-           opt.window, answered, lost, stale, shortReplies, elapsed,
+           "\"short\": %ld, \"wrong\": %ld, \"seconds\": %.4f, \"rate\": %.1f, \"cpu_s\": %.3f}\n",
+           opt.window, answered, lost, stale, shortReplies, wrong, elapsed,
            (double)answered / elapsed, cpuSeconds());
     return 0;
 }
@@ -505,7 +660,7 @@ static void *idleWorker(void *arg) {
         char byte = 'i';
         if (fd >= 0) setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-            write(fd, &byte, 1) != 1 || read(fd, &byte, 1) != 1) {
+            write(fd, &byte, 1) != 1 || read(fd, &byte, 1) != 1 || byte != 'i') {
             __atomic_fetch_add(&idleErrors, 1, __ATOMIC_RELAXED);
             if (fd >= 0) close(fd);
             fd = -1;
@@ -560,7 +715,7 @@ static int runBulk(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
     setTimeouts(fd, IO_TIMEOUT_SECONDS * 1000);
-    long got = 0;
+    struct checker c = {0};
     int failed = connect(fd, (struct sockaddr *)&a, sizeof a) < 0;
     enum outcome result = OK;
     SSL *ssl = !failed && opt.tls ? tlsConnect(fd, &result) : NULL;
@@ -571,15 +726,17 @@ static int runBulk(void) {
         if (n < 0 && ssl == NULL && errno == EINTR) continue;
         failed = n < 0;
         if (n <= 0) break;
-        got += n;
+        feed(&c, buf, n);
     }
     SSL_free(ssl);
     close(fd);
     double elapsed = now() - start;
-    int ok = !failed && (opt.expect < 0 || got == opt.expect);
-    printf("{\"mode\": \"bulk\", \"ok\": %d, \"bytes\": %ld, \"seconds\": %.4f, "
-           "\"rate\": %.1f, \"cpu_s\": %.3f",
-           ok, got, elapsed, (double)got / 1048576.0 / elapsed, cpuSeconds());
+    enum outcome checked = failed ? FAILED : verdict(&c);
+    printf("{\"mode\": \"bulk\", \"check\": \"%s\", \"ok\": %d, \"short\": %d, "
+           "\"wrong\": %d, \"errors\": %d, \"bytes\": %ld, \"seconds\": %.4f, \"rate\": %.1f, "
+           "\"cpu_s\": %.3f",
+           opt.check, checked == OK, checked == SHORT, checked == WRONG, checked == FAILED, c.got,
+           elapsed, (double)c.got / 1048576.0 / elapsed, cpuSeconds());
     printTlsFields();
     printf("}\n");
     return 0;
@@ -658,6 +815,7 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++) parseOption(argv[i]);
     signal(SIGPIPE, SIG_IGN);
     const char *mode = argv[1];
+    parseCheck();
     if (opt.tls) useClientContext();
     if (strcmp(mode, "tcp") == 0) return runTcp();
     if (strcmp(mode, "udp") == 0) return runUdp();

@@ -11,6 +11,7 @@ directory and loads it with a L{FakeSystem}.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import textwrap
 from collections.abc import Callable, Collection, Mapping
@@ -18,7 +19,13 @@ from dataclasses import dataclass, field
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.access import AddressEntry, TimeInterval, TimeIntervals, parseAddressToken
+from txinetd.access import (
+    AddressEntry,
+    DomainEntry,
+    NetworkEntry,
+    TimeInterval,
+    TimeIntervals,
+)
 from txinetd.config import Config, loadConfig
 from txinetd.errors import Diagnostic
 
@@ -189,13 +196,21 @@ def describe(diagnostics: Collection[Diagnostic]) -> list[str]:
 
 def addresses(*tokens: str) -> tuple[AddressEntry, ...]:
     """
-    The address entries that C{only_from} / C{no_access} tokens stand for,
-    resolved with the fake system's tables.
+    The address entries that plain C{only_from} / C{no_access} tokens stand
+    for, made with the standard library, not with the parser under test:
+    C{a.b.c.d} and IPv6 addresses are hosts (/32, /128), C{address/prefix}
+    networks (host bits must be clear), C{.domain} a suffix.  Other forms
+    (factorized, names, trailing zeros) are spelled out by the tests.
     """
-    system = FakeSystem()
     entries: list[AddressEntry] = []
     for token in tokens:
-        entries.extend(parseAddressToken(token, system.resolveHost, system.networks).entries)
+        if token.startswith("."):
+            entries.append(DomainEntry(token.lower()))
+            continue
+        network = ipaddress.ip_network(token)
+        entries.append(
+            NetworkEntry(network.version, int(network.network_address), network.prefixlen)
+        )
     return tuple(entries)
 
 

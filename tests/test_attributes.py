@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, addresses, intervals
+from txinetd.access import DomainEntry, NetworkEntry
 from txinetd.attributes import (
     ATTRIBUTES,
     FOREVER,
@@ -204,7 +205,13 @@ VALID: list[tuple[str, Sequence[str], Any]] = [
     (
         "only_from",
         ["0.0.0.0/0", "192.168.{1,2}", ".example.com"],
-        addresses("0.0.0.0/0", "192.168.{1,2}", ".example.com"),
+        (
+            *addresses("0.0.0.0/0"),
+            # Factorized: one /24 per value in the braces.
+            NetworkEntry(4, 0xC0A80100, 24),
+            NetworkEntry(4, 0xC0A80200, 24),
+            DomainEntry(".example.com"),
+        ),
     ),
     ("only_from", [], ()),
     ("no_access", ["10.0.0.0/8"], addresses("10.0.0.0/8")),

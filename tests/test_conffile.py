@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.documented import MAX_LINE
 from tests.fakes import ConfigFiles, describe
 from txinetd.conffile import (
-    MAX_LINE,
     AttributeLine,
     Entry,
     EntryKind,

@@ -39,11 +39,11 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.documented import MAX_DIAGNOSTICS, MAX_FILES, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_SIZE
 from tests.fakes import FakeSystem, fakeInternalServices
 from txinetd.attributes import ATTRIBUTES, GroupSpec
-from txinetd.conffile import MAX_FILES, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_SIZE
 from txinetd.config import Config, loadConfig
-from txinetd.errors import MAX_DIAGNOSTICS, Diagnostic, Location, Severity, printable
+from txinetd.errors import Diagnostic, Location, Severity, printable
 
 SOAK = os.environ.get("TXINETD_SOAK") == "1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,6 +127,23 @@ def lineCount(base: str, path: str) -> int:
         return 1
 
 
+def defaultsBefore(base: str, location: Location, anywhere: bool = False) -> bool:
+    """
+    Whether a line whose first word is C{defaults} (in any case) comes at
+    or before C{location} in its file (C{anywhere}: in the whole file): only
+    an error in a defaults section (or an unreadable main file, which has
+    no location) is fatal.
+    """
+    try:
+        with open(os.path.join(base, location.path), "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError:
+        return False
+    if not anywhere:
+        lines = lines[: location.line]
+    return any(line.split()[:1] == [b"defaults"] for line in map(bytes.lower, lines))
+
+
 class SoundCase(SynchronousTestCase):
     """
     Checks that hold for any loaded configuration, and a fresh directory per
@@ -152,7 +169,8 @@ class SoundCase(SynchronousTestCase):
         """
         Every diagnostic reads C{path:line: severity: message} on one line
         that any text stream can take and points at a line of the file it
-        names; every service's location does too.
+        names; every service's location does too.  A fatal diagnostic is
+        the main file's failed open or comes after a C{defaults} line.
         """
         counts: dict[str, int] = {}
         for diagnostic in config.diagnostics:
@@ -164,11 +182,12 @@ class SoundCase(SynchronousTestCase):
             else:
                 self.assertTrue(text.startswith(printable(f"{diagnostic.location}: ")), text)
                 self.assertLocated(diagnostic.location, base, counts)
+                if diagnostic.severity is Severity.FATAL:
+                    # The count of unreported problems is as bad as the worst.
+                    counted = diagnostic.message.endswith(" from here on are not reported")
+                    self.assertTrue(defaultsBefore(base, diagnostic.location, counted), text)
         for service in config.services:
             self.assertLocated(service.location, base, counts)
-        self.assertEqual(
-            config.isFatal, any(d.severity is Severity.FATAL for d in config.diagnostics)
-        )
 
     def assertUnlocated(self, diagnostic: Diagnostic, main: str) -> None:
         self.assertIs(diagnostic.severity, Severity.FATAL)
@@ -842,8 +861,10 @@ class GarbageTests(SoundCase):
                 self.write(base, "xinetd.conf", huge)
                 config = load(base)
                 self.assertSound(config, base)
+                # A comment or a blank line of any length is read as one.
                 stripped = body.lstrip(WHITESPACE.encode())
-                ignored = [] if stripped.startswith(b"#") else [TOO_LONG.format(1) + "; ignored"]
+                quiet = stripped == b"" or stripped.startswith(b"#")
+                ignored = [] if quiet else [TOO_LONG.format(1) + "; ignored"]
                 self.assertEqual([str(d) for d in config.diagnostics], ignored)
                 return
             lines = [line.encode() for line in goodService(0)]
@@ -1280,6 +1301,27 @@ class UnreadableTests(SoundCase):
             [str(d) for d in load(self.base, "/proc/self/mem").diagnostics],
             ["fatal: open( /proc/self/mem ) failed: Input/output error (errno = 5)"],
         )
+
+    def test_nulInName(self) -> None:
+        """
+        An include or includedir whose name holds a NUL byte (no file name
+        can) is reported like a file that cannot be opened, and the rest
+        loads (it raised an exception out of the parser).
+        """
+        lines = [*goodService(0), "include a\x00b", "includedir d\x00e"]
+        with self.tree() as base:
+            self.write(base, "xinetd.conf", render(lines))
+            config = load(base)
+            self.assertSound(config, base)
+        self.assertEqual(
+            [str(d) for d in config.diagnostics],
+            [
+                "xinetd.conf:9: error: Unable to open included configuration file: a\x00b "
+                "(a NUL byte in the name)",
+                "xinetd.conf:10: error: Unable to read included directory: d\x00e",
+            ],
+        )
+        self.assertEqual([s.id for s in config.services], ["good-0"])
 
     def test_procFile(self) -> None:
         """

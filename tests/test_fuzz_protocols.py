@@ -46,10 +46,16 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import pollUntil, portNumber, reactor
 from tests.soak import fuzzed
-from tests.test_introspect import FakeView
+from tests.test_introspect import (
+    AVAILABLE_TEXT,
+    HELP_TEXT,
+    RUNNING_TEXT,
+    SERVERS_TEXT,
+    SERVICES_TEXT,
+    FakeView,
+)
 from tests.test_tcpmux import loadServices
 from txinetd.acceptor import PendingConnection
-from txinetd.attributes import ServiceType
 from txinetd.config import ServiceConfig
 from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
 from txinetd.internal import (
@@ -67,19 +73,10 @@ from txinetd.internal import (
     shouldAnswer,
     timeStream,
 )
-from txinetd.introspect import (
-    XADMIN_HELP,
-    ServersProtocol,
-    ServicesProtocol,
-    XadminProtocol,
-    availableText,
-    runningText,
-    serversText,
-    servicesText,
-)
+from txinetd.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
 from txinetd.logformat import NoIdReason
 from txinetd.policies import ServedProtocol
-from txinetd.tcpmux import GO, MAX_LINE, NAME_TIMEOUT, NOT_FOUND, findTarget, multiplex
+from txinetd.tcpmux import GO, MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
 
 #: Bytes that mean something to one of the protocols, mixed into the garbage.
 TOKENS = (
@@ -419,7 +416,7 @@ class IntrospectionFuzzTests(SynchronousTestCase):
         """
         view = FakeView()
         protocol = ServersProtocol(view) if servers else ServicesProtocol(view)
-        expected = serversText(view) if servers else servicesText(view)
+        expected = SERVERS_TEXT if servers else SERVICES_TEXT
         session = StreamSession(protocol)
         session.feed(sent[1])
         self.assertEqual((session.output(), session.transport.disconnecting), (expected, True))
@@ -427,17 +424,18 @@ class IntrospectionFuzzTests(SynchronousTestCase):
         self.assertEqual(session.ends, 1)
 
 
-def xadminModel(data: bytes, view: FakeView) -> tuple[bytes, bool]:
+def xadminModel(data: bytes) -> tuple[bytes, bool]:
     """
-    What an xadmin session answers to everything C{data} holds, and whether
+    What an xadmin session of L{FakeView} answers to everything C{data}
+    holds, and whether
     it ends: a prompt, then per LF-terminated line its answer and a new
     prompt, until a line (or an unfinished one) longer than 256 bytes or
     an ending command.
     """
     answers = {
-        "help": XADMIN_HELP,
-        "show run": runningText(view),
-        "show avail": availableText(view),
+        "help": HELP_TEXT,
+        "show run": RUNNING_TEXT,
+        "show avail": AVAILABLE_TEXT,
         "show": b"show what? show run | show avail\n",
     }
     output = [b"> "]
@@ -503,7 +501,7 @@ class XadminFuzzTests(SynchronousTestCase):
                 break
             session.served.dataReceived(chunk)
             self.assertLessEqual(xadminBuffered(protocol), XadminProtocol.MAX_LENGTH)
-        expected, ends = xadminModel(data, view)
+        expected, ends = xadminModel(data)
         self.assertEqual(session.output(), expected)
         self.assertEqual(session.transport.disconnecting, ends)
         self.assertEqual(session.transport.producer is None, ends)
@@ -603,30 +601,40 @@ class XadminFlowControlTests(TestCase):
             return None
 
         answers = yield pollUntil(exchange, lambda: f"the end, after {len(received)} bytes")
-        self.assertEqual(answers, b"> " + (XADMIN_HELP + b"> ") * 2000 + b"bye bye\n")
+        self.assertEqual(answers, b"> " + (HELP_TEXT + b"> ") * 2000 + b"bye bye\n")
 
 
 # --- tcpmux ----------------------------------------------------------------------
 
 
-def tcpmuxModel(data: bytes, services: list[ServiceConfig]) -> tuple[ServiceConfig | None, bytes]:
+#: The tcpmux targets of L{tests.test_tcpmux.CONFIG}, by the name a client
+#: sends in lower case: the first TCPMUX or TCPMUXPLUS service of that name
+#: in any case, and what the client gets before it runs (C{+Go} for
+#: TCPMUXPLUS).
+TCPMUX_TARGETS = {"alpha": ("alpha", GO), "beta": ("Beta", b""), "echo": ("echo-mux", GO)}
+
+#: The answer to C{HELP} for that configuration: the distinct names of its
+#: tcpmux services, in order.
+TCPMUX_HELP = b"alpha\r\nBeta\r\nbeta\r\nEcho\r\n"
+
+
+def tcpmuxModel(data: bytes) -> tuple[str | None, bytes]:
     """
-    The target and the reply of a tcpmux connection whose client sends
-    C{data}: the first line, if it ends in CR LF within 1024 bytes and has
-    a name, names a service (C{+Go} for TCPMUXPLUS), C{HELP} or nothing
-    known; anything else gets no reply.
+    The id of the target and the reply of a tcpmux connection of
+    L{tests.test_tcpmux.CONFIG} whose client sends C{data}: the first line,
+    if it ends in CR LF within 1024 bytes and has a name, names a service
+    (C{+Go} for TCPMUXPLUS), C{HELP} or nothing known; anything else gets no
+    reply.
     """
     end = data.find(b"\n", 0, MAX_LINE)
     line = data[: end + 1]
     if end < 0 or len(line) <= 2 or not line.endswith(b"\r\n"):
         return None, b""
-    name = line[:-2].decode("utf-8", "replace")
-    target = findTarget(name, services)
-    if target is not None:
-        return target, GO if ServiceType.TCPMUXPLUS in target.type else b""
-    if name.lower() == "help":
-        names = dict.fromkeys(s.name for s in services if s.isTcpmuxClient)
-        return None, b"".join(n.encode() + b"\r\n" for n in names)
+    name = line[:-2].decode("utf-8", "replace").lower()
+    if name in TCPMUX_TARGETS:
+        return TCPMUX_TARGETS[name]
+    if name == "help":
+        return None, TCPMUX_HELP
     return None, NOT_FOUND
 
 
@@ -716,9 +724,10 @@ class TcpmuxFuzzTests(SynchronousTestCase):
             if not mux.result.called:
                 self.endWithoutLine(mux, ending)
             target = self.successResultOf(mux.result)
-            expectedTarget, expectedReply = tcpmuxModel(data, self.services)
+            expectedTarget, expectedReply = tcpmuxModel(data)
             received, closed = receiveAvailable(mux.client)
-            self.assertEqual((target, received), (expectedTarget, expectedReply))
+            targetId = None if target is None else target.id
+            self.assertEqual((targetId, received), (expectedTarget, expectedReply))
             self.assertEqual((mux.connection.closed, closed), (target is None, target is None))
             self.assertEqual((mux.reactor.readers, mux.reactor.getDelayedCalls()), (set(), []))
             if target is not None:

@@ -12,8 +12,8 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.documented import MAX_SIZE
 from txinetd.attributes import Flag, ServiceType, SocketType
-from txinetd.conffile import MAX_SIZE
 from txinetd.config import Config, loadConfig
 from txinetd.errors import Diagnostics
 from txinetd.inetdconf import parseInetdConf

@@ -19,7 +19,6 @@ from txinetd.dump import ServerState, ServiceState
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext
 from txinetd.introspect import (
-    XADMIN_HELP,
     ServerLine,
     ServersProtocol,
     ServiceLine,
@@ -88,6 +87,30 @@ SERVERS_TEXT = (
 ).encode()
 
 
+#: What C{services} sends for L{FakeView}.
+SERVICES_TEXT = b"echo tcp 7\ndaytime udp 13\n"
+
+#: What xadmin's C{show run} answers for L{FakeView}.
+RUNNING_TEXT = b"Running servers:\n" + SERVERS_TEXT
+
+#: What xadmin's C{show avail} answers for L{FakeView}.
+AVAILABLE_TEXT = (
+    b"Available services:\n"
+    b"service              proto  port address\n"
+    b"echo-stream          tcp       7 ::\n"
+    b"daytime-dgram        udp      13 0.0.0.0\n"
+)
+
+#: What xadmin's C{help} answers.
+HELP_TEXT = b"""\
+txinetd admin commands:
+  show run     the running servers
+  show avail   the available services
+  help         this list
+  bye, exit, quit   end the session
+"""
+
+
 class OneShotTests(SynchronousTestCase):
     """
     L{ServicesProtocol} and L{ServersProtocol}.
@@ -99,7 +122,7 @@ class OneShotTests(SynchronousTestCase):
         closes.
         """
         transport = connect(ServicesProtocol(FakeView()))
-        self.assertEqual(transport.value(), b"echo tcp 7\ndaytime udp 13\n")
+        self.assertEqual(transport.value(), SERVICES_TEXT)
         self.assertTrue(transport.disconnecting)
 
     def test_servers(self) -> None:
@@ -164,28 +187,20 @@ class XadminTests(SynchronousTestCase):
         """
         C{help} lists the commands, then prompts again.
         """
-        self.assertEqual(self.send(b"help\n"), XADMIN_HELP + b"> ")
-        self.assertIn(b"show avail", XADMIN_HELP)
+        self.assertEqual(self.send(b"help\n"), HELP_TEXT + b"> ")
 
     def test_showRun(self) -> None:
         """
         C{show run} lists the running servers.
         """
-        self.assertEqual(self.send(b"show run\r\n"), b"Running servers:\n" + SERVERS_TEXT + b"> ")
+        self.assertEqual(self.send(b"show run\r\n"), RUNNING_TEXT + b"> ")
 
     def test_showAvail(self) -> None:
         """
         C{show avail} lists the available services with their protocol,
         port and address.
         """
-        self.assertEqual(
-            self.send(b"  SHOW   Avail \n"),
-            b"Available services:\n"
-            b"service              proto  port address\n"
-            b"echo-stream          tcp       7 ::\n"
-            b"daytime-dgram        udp      13 0.0.0.0\n"
-            b"> ",
-        )
+        self.assertEqual(self.send(b"  SHOW   Avail \n"), AVAILABLE_TEXT + b"> ")
 
     def test_showWhat(self) -> None:
         """
@@ -226,7 +241,7 @@ class XadminTests(SynchronousTestCase):
             self.send(b"show\nfoo\nhe"),
             b"show what? show run | show avail\n> unknown command: foo (try help)\n> ",
         )
-        self.assertEqual(self.send(b"lp\n"), XADMIN_HELP + b"> ")
+        self.assertEqual(self.send(b"lp\n"), HELP_TEXT + b"> ")
 
     def test_lineTooLong(self) -> None:
         """

@@ -16,8 +16,8 @@ from importlib.metadata import entry_points
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.documented import MAX_SIZE
 from txinetd.attributes import Flag
-from txinetd.conffile import MAX_SIZE
 from txinetd.config import Config, ServiceConfig, loadConfig
 from txinetd.errors import Diagnostics, Location
 from txinetd.itox import convert, main

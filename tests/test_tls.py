@@ -13,16 +13,18 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionLost
+from twisted.internet.ssl import CertificateOptions
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
+from tests.documented import TLS_HANDSHAKE_SECONDS
 from txinetd.endpoint import RedirectTLS, TLSSettings
 from txinetd.tls import (
-    HANDSHAKE_TIMEOUT,
     TLSError,
+    TLSFront,
     _Bridge,
     checkRedirectSettings,
     checkSettings,
@@ -171,7 +173,7 @@ class BridgeTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.bridge = _Bridge(self.clock, HANDSHAKE_TIMEOUT)
+        self.bridge = _Bridge(self.clock, TLS_HANDSHAKE_SECONDS)
         self.secure = _Secured()
         self.plain = StringTransport()
         self.bridge.secure.makeConnection(self.secure)
@@ -211,13 +213,20 @@ class BridgeTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertFalse(self.plain.disconnecting)
 
+    def test_frontTimeout(self) -> None:
+        """
+        A service's TLS front gives its clients the README's
+        L{TLS_HANDSHAKE_SECONDS} for their handshake.
+        """
+        self.assertEqual(TLSFront(self.clock, CertificateOptions()).timeout, TLS_HANDSHAKE_SECONDS)
+
     def test_timeout(self) -> None:
         """
-        A handshake not done in L{HANDSHAKE_TIMEOUT} seconds fails the wait
+        A handshake not done in L{TLS_HANDSHAKE_SECONDS} seconds fails the wait
         with C{handshake timed out} and aborts both sides.
         """
         waiting = self.bridge.whenSecured()
-        self.clock.advance(HANDSHAKE_TIMEOUT - 0.5)
+        self.clock.advance(TLS_HANDSHAKE_SECONDS - 0.5)
         self.assertNoResult(waiting)
         self.assertFalse(self.secure.disconnecting)
         self.clock.advance(0.5)
@@ -254,5 +263,5 @@ class BridgeTests(SynchronousTestCase):
         self.assertEnded()
         self.loseSides()
         self.bridge.handshakeDone()
-        self.clock.advance(HANDSHAKE_TIMEOUT)
+        self.clock.advance(TLS_HANDSHAKE_SECONDS)
         self.assertFailsWith("the client went away")

@@ -22,7 +22,7 @@ from typing import Any
 from txbench.report import Results
 from txbench.scenarios import Bench, Settings
 from txbench.servers import Tools
-from txbench.system import BenchError, Processes, machine
+from txbench.system import BenchError, CpuAccounting, Processes, machine
 
 BENCHMARKS = Path(__file__).resolve().parent.parent
 REPO = BENCHMARKS.parent
@@ -104,18 +104,14 @@ def runParts(bench: Bench, parts: Sequence[str], log: Callable[[str], None]) -> 
     bench.summariseCeiling()
 
 
-def writeResults(directory: Path, document: dict[str, Any], tables: str, stamp: str) -> Path:
+def writeResults(directory: Path, document: dict[str, Any], stamp: str) -> Path:
     """
-    Write the JSON document; a complete run also becomes C{latest.json},
-    with its tables in C{latest.md}.
+    Write the JSON document as C{<stamp>.json}: the file to commit when the
+    README quotes it (C{benchmarks/tables}).
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{stamp}.json"
-    text = json.dumps(document, indent=2) + "\n"
-    path.write_text(text)
-    if document["error"] is None:
-        (directory / "latest.json").write_text(text)
-        (directory / "latest.md").write_text(tables + "\n")
+    path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
     return path
 
 
@@ -130,13 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stopOnSignal)
     signal.signal(signal.SIGHUP, stopOnSignal)
-    processes = Processes()
+    cpu = CpuAccounting()
+    processes = Processes(cpu)
     results = Results()
     settings = settingsFrom(options)
     host = machine(REPO, Path(sys.executable))
     work = Path(tempfile.mkdtemp(prefix="txbench-"))
     work.chmod(0o755)  # the credentials probe runs as nobody
     error = None
+    parts: list[str] = []
     try:
         parts = selectedParts(options.only)
         tools = Tools(
@@ -160,17 +158,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         processes.stopAll()
+        cpu.close()
     tables = results.table() + "\n\nLoad generator ceiling:\n\n" + results.ceilingTable()
     document = {
         "date": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - began, 1),
         "machine": host,
-        "settings": dataclasses.asdict(settings),
+        "settings": {
+            **dataclasses.asdict(settings),
+            "quick": options.quick,
+            "parts": parts,
+            "cpu_accounting": cpu.method,
+        },
         "error": error,
         **results.toJson(),
     }
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    path = writeResults(options.results, document, tables, stamp)
+    path = writeResults(options.results, document, stamp)
     print(tables, flush=True)
     log(f"results: {path}")
     if error is not None:

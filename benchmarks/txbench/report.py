@@ -3,7 +3,9 @@ Figures, targets, the table and the JSON document.
 
 A L{Row} is one line of the table: one metric, a figure per peer per round,
 and the issue's target for it.  The figure shown is the median of the rounds
-(or the worst round, for counts that must be zero).
+(or the worst round, for counts that must be zero).  The JSON document holds
+every round, so that L{Results.fromJson} gives back the same tables: the
+README's are made from committed documents (L{txbench.readme}).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from txbench.servers import Peer
 NOT_YET = "n/a: txinetd cannot serve it yet"
 COLUMNS = (Peer.TXINETD, Peer.XINETD, Peer.TCPSERVER, Peer.STUNNEL)
 RATIO_PEERS = (Peer.XINETD, Peer.TCPSERVER, Peer.STUNNEL)
-FAILURES = ("refused", "errors", "timeouts", "short", "lost")
+FAILURES = ("refused", "errors", "timeouts", "short", "wrong", "tls_varied", "lost")
 
 
 class Aggregate(Enum):
@@ -42,6 +44,21 @@ class Target:
     bound: float
     peer: Peer | None = None
     atLeast: bool = True
+
+    def toJson(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "bound": self.bound,
+            "peer": None if self.peer is None else self.peer.value,
+            "at_least": self.atLeast,
+        }
+
+    @classmethod
+    def fromJson(cls, data: Mapping[str, Any]) -> Target:
+        peer = data["peer"]
+        return cls(
+            data["text"], data["bound"], None if peer is None else Peer(peer), data["at_least"]
+        )
 
     def met(self, figures: Mapping[Peer, float]) -> bool | None:
         """
@@ -125,7 +142,7 @@ class Row:
             "title": self.title,
             "unit": self.unit,
             "aggregate": self.aggregate.value,
-            "target": None if self.target is None else self.target.text,
+            "target": None if self.target is None else self.target.toJson(),
             "met": self.met(),
             "figures": {
                 peer.value: value
@@ -144,6 +161,27 @@ class Row:
                 for peer, details in self.details.items()
             },
         }
+
+    @classmethod
+    def fromJson(cls, data: Mapping[str, Any]) -> Row:
+        """
+        The row a L{toJson} document describes.
+        """
+        target = data["target"]
+        row = cls(
+            data["key"],
+            data["title"],
+            data["unit"],
+            None if target is None else Target.fromJson(target),
+            Aggregate(data["aggregate"]),
+        )
+        for peer, rounds in data["rounds"].items():
+            for each in rounds:
+                detail = dict(each)
+                row.add(Peer(peer), detail.pop("figure"), detail)
+        for peer, reason in data["unavailable"].items():
+            row.markUnavailable(Peer(peer), reason)
+        return row
 
 
 @dataclass(frozen=True)
@@ -170,6 +208,8 @@ class Results:
         self.rows: dict[str, Row] = {}
         self.ceilings: list[Ceiling] = []
         self.startups: dict[str, dict[str, list[float]]] = {}
+        #: The TLS session every peer negotiated, by row key.
+        self.tlsSessions: dict[str, str] = {}
 
     def row(
         self,
@@ -186,15 +226,33 @@ class Results:
             self.rows[key] = Row(key, title, unit, target, aggregate)
         return self.rows[key]
 
+    def columns(self) -> list[Peer]:
+        """
+        The peers that have a figure, or a reason not to, in some row.
+        """
+        return [
+            peer
+            for peer in COLUMNS
+            if any(peer in row.samples or peer in row.unavailable for row in self.rows.values())
+        ]
+
     def table(self) -> str:
         """
-        The markdown table of every row, then the notes.
+        The markdown table of every row (the peers that take part), then the
+        notes.
         """
-        header = ["scenario", "unit", *(peer.value for peer in COLUMNS)]
-        header += [f"txinetd/{peer.value}" for peer in RATIO_PEERS] + ["target", "met"]
+        columns = self.columns()
+        ratios = [peer for peer in RATIO_PEERS if peer in columns]
+        header = ["scenario", "unit", *(peer.value for peer in columns)]
+        header += [f"txinetd/{peer.value}" for peer in ratios] + ["target", "met"]
         lines = [_line(header), _line(["---"] * len(header))]
-        lines += [_line(_cells(row)) for row in self.rows.values()]
+        lines += [_line(_cells(row, columns, ratios)) for row in self.rows.values()]
         notes = [f"- {row.title}: {p}" for row in self.rows.values() for p in row.problems()]
+        notes += [
+            f"- {self.rows[key].title}: every peer negotiated {describeSession(session)}"
+            for key, session in self.tlsSessions.items()
+            if key in self.rows
+        ]
         missing: dict[tuple[Peer, str], list[str]] = {}
         for row in self.rows.values():
             for peer, reason in row.unavailable.items():
@@ -240,15 +298,47 @@ class Results:
                 for c in self.ceilings
             ],
             "startup_seconds_by_setup": self.startups,
+            "tls_sessions": self.tlsSessions,
         }
 
+    @classmethod
+    def fromJson(cls, document: Mapping[str, Any]) -> Results:
+        """
+        The results a L{toJson} document (the run's JSON) describes.
+        """
+        results = cls()
+        for data in document["rows"]:
+            row = Row.fromJson(data)
+            results.rows[row.key] = row
+        for data in document["loadgen_ceiling"]:
+            results.ceilings.append(
+                Ceiling(
+                    data["title"], data["rate"], data["loadgen_cpu_share"], data["fastest_peer"]
+                )
+            )
+        results.startups = dict(document.get("startup_seconds_by_setup", {}))
+        results.tlsSessions = dict(document.get("tls_sessions", {}))
+        return results
 
-def _cells(row: Row) -> list[str]:
+
+def describeSession(session: str) -> str:
+    """
+    A TLS session as the load generator gives it (protocol, cipher, group,
+    certificate SHA-256), in words, with the digest cut short.
+    """
+    words = session.split()
+    if len(words) != 4:
+        return session
+    protocol, cipher, group, digest = words
+    return f"{protocol} {cipher} {group}, the same certificate (SHA-256 {digest[:16]}...)"
+
+
+def _cells(row: Row, columns: Iterable[Peer], ratios: Iterable[Peer]) -> list[str]:
     cells = [row.title, row.unit]
-    for peer in COLUMNS:
+    for peer in columns:
         figure = row.figure(peer)
         cells.append("n/a" if peer in row.unavailable else _number(figure))
-    for peer in RATIO_PEERS:
+    for peer in ratios:
         ratio = row.ratio(peer)
         cells.append("—" if ratio is None else f"{ratio:.2f}")
     cells.append("—" if row.target is None else row.target.text)

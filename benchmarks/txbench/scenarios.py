@@ -41,6 +41,8 @@ from txbench.servers import (
 from txbench.system import BenchError, Processes, listeningSockets, residentKiB
 
 PAYLOAD = 64
+CHARGEN_PERIOD = 95
+CHARGEN_LINE = 74
 BULK_BYTES = 64 << 20
 MANY_SERVICES = 1000
 MANY_OFFSET = 1000
@@ -119,22 +121,34 @@ class Probe:
     reply: bytes | None = None
 
 
-def _tcp(conc: int, payload: int = 0, expect: int = -1) -> tuple[str, ...]:
-    return ("tcp", f"conc={conc}", f"payload={payload}", f"expect={expect}")
+def _tcp(conc: int, check: str, payload: int = 0, expect: int = -1) -> tuple[str, ...]:
+    """
+    The closed-loop TCP client: C{conc} workers, each reply checked as
+    C{check} says (see C{loadgen.c}).
+    """
+    return ("tcp", f"conc={conc}", f"payload={payload}", f"expect={expect}", f"check={check}")
 
 
 ECHO_UDP = ("udp", f"payload={PAYLOAD}", "window=1")
 
 
+def _daytime(conc: int) -> tuple[str, ...]:
+    return _tcp(conc, "daytime")
+
+
 def _echo(conc: int) -> tuple[str, ...]:
-    return _tcp(conc, PAYLOAD, PAYLOAD)
+    return _tcp(conc, "echo", PAYLOAD, PAYLOAD)
 
 
 def _tlsEcho(conc: int) -> tuple[str, ...]:
     return (*_echo(conc), "tls=1")
 
 
-TLS_BULK = ("bulk", f"expect={BULK_BYTES}", "tls=1")
+#: The first two periods of chargen's lines, then the connection is reset.
+CHARGEN = (*_tcp(1, "chargen", expect=2 * CHARGEN_PERIOD * CHARGEN_LINE), "eof=0")
+TIME = _tcp(1, "time")
+REDIRECT_BULK = ("bulk", f"expect={BULK_BYTES}", "check=source")
+TLS_BULK = ("bulk", f"expect={BULK_BYTES}", "check=zeros", "tls=1")
 
 
 def _tlsAttributes(certificate: Path, key: Path) -> str:
@@ -186,7 +200,13 @@ def _setups(tools: Tools, idleConnections: int) -> dict[str, Setup]:
         Setup(
             "internal",
             "internal.conf",
-            (Listener("echo", 7), Listener("echo_udp", 7, udp=True), Listener("daytime", 13)),
+            (
+                Listener("echo", 7),
+                Listener("echo_udp", 7, udp=True),
+                Listener("daytime", 13),
+                Listener("chargen", 19),
+                Listener("time", 37),
+            ),
             (*both, Peer.REFERENCE),
             reference=(
                 LoadgenServer("echo", "echo-server", ("threads=16",)),
@@ -286,7 +306,7 @@ RATE_SCENARIOS: dict[str, tuple[RateScenario, ...]] = {
             f"daytime_tcp_{n}",
             f"internal daytime, TCP, {n} concurrent",
             "daytime",
-            _tcp(n),
+            _daytime(n),
             "conn/s",
             _ratio(1, Peer.XINETD),
         )
@@ -329,20 +349,24 @@ RATE_SCENARIOS: dict[str, tuple[RateScenario, ...]] = {
             "redirect_bulk",
             "redirect, 64 MiB bulk transfer",
             "bulk",
-            ("bulk", f"expect={BULK_BYTES}"),
+            REDIRECT_BULK,
             "MiB/s",
             _ratio(1, Peer.XINETD),
         ),
     ),
     "only-from": (
         RateScenario(
-            "only_from_1", "daytime, only_from of 1 entry, 8 concurrent", "one", _tcp(8), "conn/s"
+            "only_from_1",
+            "daytime, only_from of 1 entry, 8 concurrent",
+            "one",
+            _daytime(8),
+            "conn/s",
         ),
         RateScenario(
             "only_from_10000",
             "daytime, only_from of 10 000 entries, 8 concurrent",
             "many",
-            _tcp(8),
+            _daytime(8),
             "conn/s",
         ),
     ),
@@ -371,13 +395,19 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "internal": (
         Probe("echo", _echo(1)),
         Probe("echo_udp", ECHO_UDP),
-        Probe("daytime", _tcp(1)),
+        Probe("daytime", _daytime(1)),
+        Probe("chargen", CHARGEN),
+        Probe("time", TIME),
     ),
     "external-root": (Probe("cat", _echo(1)),),
     "external-nobody": (Probe("cat", _echo(1)), Probe("probe_port", reply=_credentials())),
-    "redirect": (Probe("bulk", ("bulk", f"expect={BULK_BYTES}")),),
-    "only-from": (Probe("refused", reply=b""), Probe("one", _tcp(1)), Probe("many", _tcp(1))),
-    "many": (Probe("port0", _tcp(1)),),
+    "redirect": (Probe("bulk", REDIRECT_BULK),),
+    "only-from": (
+        Probe("refused", reply=b""),
+        Probe("one", _daytime(1)),
+        Probe("many", _daytime(1)),
+    ),
+    "many": (Probe("port0", _daytime(1)),),
     "tls": (Probe("echo_tls", _tlsEcho(1)), Probe("bulk_tls", TLS_BULK)),
     "idle": (Probe("echo", _echo(1)),),
 }
@@ -413,7 +443,7 @@ class Bench:
         self.loadgen = tools.loadgen
         self.processes = processes
         self.results = results
-        self.launcher = Launcher(tools, processes.start)
+        self.launcher = Launcher(tools, processes.start, processes.cpuSeconds)
         self.setups = _setups(tools, settings.idleConnections)
         script = tools.work / "credentials.sh"
         script.write_text(CREDENTIALS_SCRIPT)
@@ -553,6 +583,28 @@ class Bench:
                             self.measureRate(scenario, running, row)
         if name == "only-from":
             self.onlyFromRatio(rows["only_from_1"], rows["only_from_10000"])
+        for scenario in scenarios:
+            if "tls=1" in scenario.client:
+                self.compareTls(rows[scenario.key])
+
+    def compareTls(self, row: Row) -> None:
+        """
+        Check that every peer of a TLS row negotiated the same session in
+        every round: protocol, cipher, key exchange group and certificate
+        (otherwise the figures would compare different work), and record
+        it.
+
+        @raise BenchError: if they did not.
+        """
+        seen = {
+            peer.value: sorted({str(detail.get("tls", "")) for detail in details})
+            for peer, details in row.details.items()
+            if peer not in row.unavailable
+        }
+        sessions = {session for found in seen.values() for session in found}
+        if len(sessions) != 1 or "" in sessions:
+            raise BenchError(f"{row.title}: the peers did not negotiate the same TLS: {seen}")
+        self.results.tlsSessions[row.key] = sessions.pop()
 
     def measureRate(self, scenario: RateScenario, running: Running, row: Row) -> None:
         if running.exited():
@@ -709,7 +761,7 @@ class Bench:
         before = listeningSockets(socket.IPPROTO_TCP)
         bound = RELOAD_TIMEOUT * 2 + RELOAD_MARGIN * 2
         looping = self.processes.start(
-            [str(self.loadgen), *self.clientArgs(_tcp(1), ports[0], bound)]
+            [str(self.loadgen), *self.clientArgs(_daytime(1), ports[0], bound)]
         )
         try:
             time.sleep(RELOAD_MARGIN)
@@ -733,7 +785,7 @@ class Bench:
         result = json.loads(out.splitlines()[0])
         after = listeningSockets(socket.IPPROTO_TCP)
         kept = [p for p in ports[:-1] if p in after and after[p].inode == before[p].inode]
-        failed = sum(result[key] for key in ("refused", "errors", "timeouts", "short"))
+        failed = sum(result[key] for key in ("refused", "errors", "timeouts", "short", "wrong"))
         rows[0].add(peer, seconds, {})
         rows[1].add(peer, failed, result)
         rows[2].add(peer, len(kept), {"listening": sum(p in after for p in ports[:-1])})
@@ -814,7 +866,7 @@ def summary(result: dict[str, Any]) -> str:
     """
     A client's result in a few words: C{"0 ok, 5 errors"}.
     """
-    counts = ("ok", "refused", "errors", "timeouts", "short", "lost")
+    counts = ("ok", "refused", "errors", "timeouts", "short", "wrong", "tls_varied", "lost")
     return ", ".join(f"{result[k]} {k}" for k in counts if k == "ok" or result.get(k))
 
 

@@ -12,14 +12,14 @@ import pwd
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from string import Template
 from typing import Protocol
 
-from txbench.system import BenchError, cpuSeconds, listeningSockets, portsInUse
+from txbench.system import BenchError, listeningSockets, portsInUse, treeCpuSeconds
 
 STARTUP_TIMEOUT = 60.0
 POLL_SECONDS = 0.002
@@ -184,6 +184,8 @@ class Running:
     @ivar config: the configuration file (txinetd and xinetd).
     @ivar log: the program log.
     @ivar startupSeconds: from the first process start to every port listening.
+    @ivar cpu: the CPU time of a process the launcher started and of
+        everything below it (L{txbench.system.CpuAccounting}).
     """
 
     peer: Peer
@@ -193,6 +195,7 @@ class Running:
     config: Path | None
     log: Path
     startupSeconds: float = 0.0
+    cpu: Callable[[int], float] = treeCpuSeconds
 
     def exited(self) -> str:
         """
@@ -202,10 +205,10 @@ class Running:
 
     def cpuSeconds(self, listener: str) -> float:
         """
-        CPU time of the processes serving C{listener} and of the children
-        they reaped.
+        CPU time of the processes serving C{listener} and of everything
+        they started (helpers, servers), the same way for every peer.
         """
-        return sum(cpuSeconds(pid) for pid in self.pids[listener])
+        return sum(self.cpu(pid) for pid in self.pids[listener])
 
 
 def exitReason(processes: Sequence[subprocess.Popen[bytes]], name: str, log: Path) -> str:
@@ -277,9 +280,12 @@ class Launcher:
     Starts peers on setups and waits until they listen.
     """
 
-    def __init__(self, tools: Tools, start: StartProcess) -> None:
+    def __init__(
+        self, tools: Tools, start: StartProcess, cpu: Callable[[int], float] = treeCpuSeconds
+    ) -> None:
         self.tools = tools
         self.startProcess = start
+        self.cpu = cpu
 
     def ports(self, setup: Setup, peer: Peer) -> dict[str, int]:
         """
@@ -318,7 +324,7 @@ class Launcher:
         log = self.tools.work / f"{setup.name}-{peer.value}.log"
         log.unlink(missing_ok=True)
         began = time.monotonic()
-        running = Running(peer, [], {}, ports, None, log)
+        running = Running(peer, [], {}, ports, None, log, cpu=self.cpu)
         if peer is Peer.TCPSERVER:
             self._startTcpServer(setup, running)
         elif peer is Peer.REFERENCE:
@@ -327,7 +333,9 @@ class Launcher:
         else:
             running.config = self.tools.work / f"{setup.name}-{peer.value}.conf"
             running.config.write_text(configText or renderConfig(self.tools, setup, peer))
-            process = self.startProcess(self._command(setup, peer, running.config, log), log)
+            process = self.startProcess(
+                self._command(setup, peer, running.config, log), log, accounted=True
+            )
             running.processes.append(process)
             running.pids = dict.fromkeys(ports, (process.pid,))
             if peer is Peer.STUNNEL:
@@ -346,7 +354,7 @@ class Launcher:
         Start one of the load generator's servers on C{port}.
         """
         argv = [str(self.tools.loadgen), server.mode, f"port={port}", *server.options]
-        return self.startProcess(argv, log)
+        return self.startProcess(argv, log, accounted=True)
 
     def _command(self, setup: Setup, peer: Peer, config: Path, log: Path) -> list[str]:
         if peer is Peer.TXINETD:
@@ -370,7 +378,7 @@ class Launcher:
         config = self.tools.work / f"{setup.name}-stunnel.conf"
         config.write_text(self._stunnelConfig(setup, running.ports, behind))
         argv = [*_prlimit(setup.nofile), self.tools.stunnel, str(config)]
-        process = self.startProcess(argv, running.log)
+        process = self.startProcess(argv, running.log, accounted=True)
         running.processes.append(process)
         running.pids = dict.fromkeys(running.ports, (running.processes[0].pid, process.pid))
 
@@ -406,7 +414,7 @@ class Launcher:
                 str(ports[service.listener]),
                 *program,
             ]
-            process = self.startProcess(argv, running.log)
+            process = self.startProcess(argv, running.log, accounted=True)
             running.processes.append(process)
             running.pids[service.listener] = (process.pid,)
 
@@ -468,4 +476,6 @@ class StartProcess(Protocol):
     How the launcher starts a process (L{txbench.system.Processes.start}).
     """
 
-    def __call__(self, argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]: ...
+    def __call__(
+        self, argv: Sequence[str], log: Path, *, accounted: bool = False
+    ) -> subprocess.Popen[bytes]: ...

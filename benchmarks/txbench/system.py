@@ -1,8 +1,9 @@
 """
 What the harness needs from the operating system: starting and reliably
 stopping processes, listening ports (read with sock_diag, so that thousands of
-TIME_WAIT entries do not slow the polling down), memory and CPU of a process,
-and a description of the machine.
+TIME_WAIT entries do not slow the polling down), memory of a process, the CPU
+time of a process and of everything it started, and a description of the
+machine.
 """
 
 from __future__ import annotations
@@ -111,12 +112,117 @@ def residentKiB(pid: int) -> int:
     raise BenchError(f"no VmRSS for process {pid}")
 
 
-def cpuSeconds(pid: int) -> float:
+def _ownAndReaped(pid: int) -> float:
     """
-    CPU time of a process and of its children it has reaped, in seconds.
+    CPU time of a process and of the children it has reaped, in seconds; 0
+    if it is gone.
     """
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def treeCpuSeconds(pid: int) -> float:
+    """
+    CPU time of a process and of every living process below it, each with
+    the children it has reaped, in seconds: the daemon, its long-lived
+    helpers (and the servers those reaped), its running servers.
+    """
+    return sum(_ownAndReaped(each) for each in [pid, *descendants(pid)])
+
+
+class CpuAccounting:
+    """
+    The CPU time of a started process and of everything it starts, read the
+    same way for every peer: from a cgroup v2 of its own (C{cpu.stat}'s
+    C{usage_usec} counts every process that ever ran in it, the servers
+    that ended included) where this machine lets the harness make one, else
+    from C{/proc} over its process tree (L{treeCpuSeconds}), which misses
+    servers reaped by helpers that have ended since.
+
+    @ivar method: C{"cgroup2"} or C{"proc-tree"}, recorded in the results.
+    """
+
+    def __init__(self) -> None:
+        self.base: Path | None = None
+        self.groups: dict[int, Path] = {}
+        self.made = 0
+        for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+            if (root / "cgroup.procs").exists() and (root / "cpu.stat").exists():
+                try:
+                    base = root / f"txbench-{os.getpid()}"
+                    base.mkdir()
+                except OSError:
+                    continue
+                self.base = base
+                break
+        self.method = "proc-tree" if self.base is None else "cgroup2"
+
+    def newGroup(self) -> Path | None:
+        """
+        A new empty cgroup for one process, or L{None} without cgroups.
+        """
+        if self.base is None:
+            return None
+        self.made += 1
+        group = self.base / f"process-{self.made}"
+        group.mkdir()
+        return group
+
+    def enter(self, group: Path | None) -> Any:
+        """
+        What a new process runs before it executes: join C{group}.
+        """
+        if group is None:
+            return None
+        procs = str(group / "cgroup.procs")
+
+        def join() -> None:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+
+        return join
+
+    def adopt(self, pid: int, group: Path | None) -> None:
+        if group is not None:
+            self.groups[pid] = group
+
+    def cpuSeconds(self, pid: int) -> float:
+        """
+        CPU time of a started process and of everything it started.
+        """
+        group = self.groups.get(pid)
+        if group is None:
+            return treeCpuSeconds(pid)
+        for line in (group / "cpu.stat").read_text().splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+        raise BenchError(f"no usage_usec in {group}/cpu.stat")
+
+    def release(self, pid: int) -> None:
+        """
+        Remove the cgroup of a process that has ended with everything below
+        it (a cgroup that still holds a process stays until the end).
+        """
+        group = self.groups.pop(pid, None)
+        if group is not None:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+
+    def close(self) -> None:
+        """
+        Remove every cgroup left, and the harness's own.
+        """
+        for pid in list(self.groups):
+            self.release(pid)
+        if self.base is not None:
+            for group in self.base.iterdir() if self.base.exists() else []:
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+            with contextlib.suppress(OSError):
+                self.base.rmdir()
 
 
 def _parents() -> dict[int, int]:
@@ -159,8 +265,9 @@ class Processes:
     started, are stopped at the end however the run ends.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: CpuAccounting | None = None) -> None:
         self.running: list[subprocess.Popen[bytes]] = []
+        self.cpu = cpu
 
     def start(
         self,
@@ -168,14 +275,19 @@ class Processes:
         log: Path | None = None,
         stdin: int | IO[Any] | None = subprocess.DEVNULL,
         cwd: Path | None = None,
+        accounted: bool = False,
     ) -> subprocess.Popen[bytes]:
         """
         Start a process in a session of its own; its output goes to C{log}, or
         to a pipe if C{log} is L{None}.
+
+        @param accounted: whether its CPU time, and that of everything it
+            starts, is measured (L{CpuAccounting}).
         """
         out: int | IO[Any] = subprocess.PIPE
         if log is not None:
             out = log.open("ab")
+        group = self.cpu.newGroup() if accounted and self.cpu is not None else None
         try:
             process = subprocess.Popen(
                 list(argv),
@@ -184,14 +296,23 @@ class Processes:
                 stderr=subprocess.STDOUT if log is not None else subprocess.PIPE,
                 cwd=cwd,
                 start_new_session=True,
+                preexec_fn=None if self.cpu is None else self.cpu.enter(group),
             )
         except OSError as e:
             raise BenchError(f"cannot run {argv[0]}: {e.strerror}") from e
         finally:
             if log is not None and not isinstance(out, int):
                 out.close()
+        if self.cpu is not None:
+            self.cpu.adopt(process.pid, group)
         self.running.append(process)
         return process
+
+    def cpuSeconds(self, pid: int) -> float:
+        """
+        CPU time of a started process and of everything it started.
+        """
+        return treeCpuSeconds(pid) if self.cpu is None else self.cpu.cpuSeconds(pid)
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
         """
@@ -208,6 +329,8 @@ class Processes:
                 _signal([-process.pid], signal.SIGKILL)
                 process.wait()
         self._reap(below)
+        if self.cpu is not None:
+            self.cpu.release(process.pid)
         if process in self.running:
             self.running.remove(process)
 

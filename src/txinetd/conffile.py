@@ -287,6 +287,9 @@ class _Configuration:
             fd = os.open(os.path.join(self.baseDirectory, path), flags)
         except OSError as e:
             raise _Unreadable.fromError(e) from None
+        except ValueError:
+            # No file name holds a NUL byte.
+            raise _Unreadable.refused("a NUL byte in the name") from None
         try:
             info = os.fstat(fd)
             identity = self.check(info)
@@ -533,6 +536,11 @@ def includedFiles(
         names = os.listdir(resolved)
     except OSError as e:
         diagnostics.error(f"Unable to read included directory: {named}: {systemError(e)}", location)
+        return
+    except ValueError:
+        diagnostics.error(
+            f"Unable to read included directory: {named}: a NUL byte in the name", location
+        )
         return
     for name in sorted(names, key=os.fsencode):
         path = os.path.join(directory, name)

@@ -21,9 +21,11 @@ from twisted.internet.protocol import DatagramProtocol, Factory, ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface import implementer
 
+from tests import conftest
+from tests.namespaces import namespaceId
 from txinetd.config import Config, loadConfig
 
 reactor: Any = _reactor
@@ -115,6 +117,26 @@ def writeConfig(text: str) -> str:
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def hostsOptions(directory: str | None = None, allow: str = "", deny: str = "") -> list[str]:
+    """
+    The options that give a twistd started by a test hosts.allow and
+    hosts.deny files of its own (empty unless given), so that it never reads
+    the machine's: a rule there (C{ALL: ALL} on a hardened host, or a name
+    pattern that would send DNS queries) would change what the test sees.
+
+    @param directory: where to write them (a new temporary directory by
+        default).
+    """
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="txinetd-hosts-")
+    paths = [os.path.join(directory, name) for name in ("hosts.allow", "hosts.deny")]
+    for path, text in zip(paths, (allow, deny), strict=True):
+        if text or not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(text)
+    return ["--hosts-allow", paths[0], "--hosts-deny", paths[1]]
 
 
 def loadText(text: str) -> Config:
@@ -316,3 +338,17 @@ class DatagramPeer(DatagramProtocol):
         The next datagram received (within L{TIMEOUT}).
         """
         return withTimeout(self.replies.get())
+
+
+# --- network namespaces of a test's own -----------------------------------------
+
+
+def requireOwnNetwork() -> None:
+    """
+    Skip the test unless it runs in a network namespace of its own (as
+    root, every test does: see C{tests/conftest.py}), where listening on
+    every address or on a fixed port reaches no other host and collides
+    with nothing.
+    """
+    if namespaceId() == conftest.STARTED_IN:
+        raise SkipTest("needs a network namespace of its own (tests run in one as root)")

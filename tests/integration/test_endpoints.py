@@ -22,7 +22,15 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import freePorts, pollUntil, reactor, tcpExchange, withTimeout, writeConfig
+from .support import (
+    freePorts,
+    hostsOptions,
+    pollUntil,
+    reactor,
+    tcpExchange,
+    withTimeout,
+    writeConfig,
+)
 from .test_twistd import ROOT, TWISTD, Daemon
 
 #: Runs twistd with one listening socket on fd 3 and LISTEN_* set, as
@@ -65,6 +73,7 @@ class EndpointCase(TestCase):
         )
         self.daemon = Daemon()
         argv = [*launcher, TWISTD, "-n", "--pidfile=", "xinetd", "-f", path]
+        argv += hostsOptions(self.directory)
         self.process = reactor.spawnProcess(
             self.daemon, argv[0], argv, env=dict(os.environ), path=ROOT
         )

@@ -124,7 +124,6 @@ class Fail2banRun:
         )
         self.testCase.addCleanup(self.stop)
 
-
         def started() -> bool | None:
             if "Jail 'txinetd' started" in self.logText():
                 return True
@@ -134,8 +133,10 @@ class Fail2banRun:
 
         return pollUntil(
             started,
-            lambda: f"fail2ban's jail to start; its log: {self.logText()!r}, "
-            f"its output: {self.protocol.output!r}",
+            lambda: (
+                f"fail2ban's jail to start; its log: {self.logText()!r}, "
+                f"its output: {self.protocol.output!r}"
+            ),
             60,
         )
 
@@ -227,4 +228,3 @@ class Fail2banBanTests(TestCase):
         self.assertIn(
             f"libwrap refused connection to open (libwrap=daytime) from {BANNED}".encode(), output
         )
-

@@ -48,6 +48,7 @@ from twisted.internet.utils import getProcessValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
+from txinetd.config import Config
 from txinetd.service import XinetdService
 
 from .support import (
@@ -825,7 +826,9 @@ class InProcessDescriptorTests(FaultTestCase):
     Descriptor exhaustion with an in-process tree, where the test controls
     every descriptor: accept() fails, the service is deactivated; it cannot
     be activated again while descriptors are still missing, and is tried
-    again after another wait until it can.
+    again after another wait until it can.  The tree is reconfigured (what
+    SIGHUP does) while it has no descriptor left: the service takes the new
+    configuration and the deactivation runs its course.
     """
 
     @inlineCallbacks
@@ -833,10 +836,15 @@ class InProcessDescriptorTests(FaultTestCase):
         log = captureLog(self)
         (port,) = freePorts(1)
         wait = 1
-        config = loadText(
-            internalService("daytime", "stream", port, f" bind = {HOST}\n cps = 100000 {wait}\n")
-        )
-        tree = XinetdService(config, reactor)
+
+        def daytime(instances: int) -> Config:
+            limits = f" bind = {HOST}\n cps = 100000 {wait}\n instances = {instances}\n"
+            return loadText(internalService("daytime", "stream", port, limits))
+
+        # Loaded beforehand: reading a file needs a descriptor.
+        configs = [daytime(10 + round) for round in range(ROUNDS + 1)]
+        loaded: list[Config] = []
+        tree = XinetdService(configs[0], reactor, loader=lambda: configs[len(loaded)])
         tree.privilegedStartService()
         tree.startService()
         self.addCleanup(tree.stopService)
@@ -858,6 +866,10 @@ class InProcessDescriptorTests(FaultTestCase):
             yield waitFor(log, expected[0], round + 1)
             client.close()
             hog.fill()
+            loaded.append(configs[round + 1])
+            yield tree.reconfigure(hard=True)
+            self.assertEqual(log.count("Reconfigured: new=0 old=1 dropped=0 (services)"), round + 1)
+            self.assertEqual(tree.getServiceNamed("daytime-stream").config.instances, 11 + round)
             yield waitFor(log, expected[2], round + 1)
             hog.release()
             yield waitFor(log, expected[3], round + 1)

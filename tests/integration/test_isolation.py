@@ -16,8 +16,9 @@ REMOTE_HOST and REMOTE_PORT.
 
 Floods from 127.0.0.2 test C{per_source} (the flood's connections held open:
 exactly C{per_source} are served) and C{cps} (the service closes and
-reopens; what it serves stays within the rate C{cps} allows), while clients
-from 127.0.0.1 are served within L{LATENCY_BOUND} seconds.  The
+reopens; what it serves stays within the rate C{cps} allows), while a
+client from 127.0.0.1 goes on being served, one exchange after the other,
+each answered as expected, the first ones before the flood ends.  The
 introspection services (C{servers}, C{services}, C{xadmin}) refuse
 addresses outside their C{only_from}.
 
@@ -47,7 +48,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import freePorts, pollUntil, reactor, tcpExchange, withTimeout
+from .support import TIMEOUT, freePorts, pollUntil, reactor, tcpExchange, withTimeout
 from .test_access_limits import Client
 from .test_external import NOBODY, PYTHON, readableByOthers, requireRoot
 from .test_load import HELPERS, DaemonState, ServiceLog, TwistdRun
@@ -75,10 +76,6 @@ LAUNCHER = (
     "-c",
     f"import os, sys; os.setgroups({list(DAEMON_GROUPS)}); os.execv(sys.argv[1], sys.argv[1:])",
 )
-
-#: Seconds within which a client from 127.0.0.1 must be served during a
-#: flood.
-LATENCY_BOUND = 2.0
 
 #: Connections of a flood, and how many are under way at once.
 FLOOD = 500
@@ -306,7 +303,8 @@ class IsolationTests(PrivilegedTestCase):
     def busy(self) -> Generator[Deferred[Any], Any, DaemonState]:
         """
         Make the daemon hold connections to L{HELD} of its fillers (the
-        stream ones) and start a server of every probe service.
+        stream ones) and start a server of every probe service; check that it
+        then holds dozens of descriptors.
 
         @return: the daemon's state then.
         """
@@ -315,7 +313,9 @@ class IsolationTests(PrivilegedTestCase):
             self.addCleanup(client.close)
         for serviceId in self.PROBES:
             yield self.report(serviceId)
-        return DaemonState.of(self.twistd.pid)
+        state = DaemonState.of(self.twistd.pid)
+        self.assertGreater(state.descriptors, 100, state.describe())
+        return state
 
     @inlineCallbacks
     def test_credentials(self) -> Generated:
@@ -323,8 +323,10 @@ class IsolationTests(PrivilegedTestCase):
         A server started as C{nobody} has nobody's uid as its real,
         effective, saved and filesystem uid, the gid of C{group} (or
         nobody's), nobody's groups with C{groups = yes} and none otherwise,
-        and no capability; none of the daemon's groups.
+        and no capability; none of the daemon's groups, though the daemon
+        was made busy first.
         """
+        yield self.busy()
         other = daemonGid()
         expected = {
             "nobody": nobody(),
@@ -350,8 +352,7 @@ class IsolationTests(PrivilegedTestCase):
         servers), every server has exactly fds 0, 1 and 2 open, all three
         its client's socket.
         """
-        state = yield self.busy()
-        self.assertGreater(state.descriptors, 100, state.describe())
+        yield self.busy()
         leaks = {}
         for serviceId in self.PROBES:
             fds = (yield self.report(serviceId))["fds"]
@@ -438,12 +439,15 @@ class Latencies:
     """
     Exchanges made from 127.0.0.1 while a flood runs.
 
-    @ivar seconds: how long each took.
+    @ivar seconds: how long each took (reported, not asserted: it depends
+        on the machine).
     @ivar wrong: the replies that were not the expected one.
+    @ivar duringFlood: how many ended before the flood did.
     """
 
     seconds: list[float]
     wrong: list[bytes]
+    duringFlood: int = 0
 
 
 class FloodTests(PrivilegedTestCase):
@@ -485,14 +489,18 @@ class FloodTests(PrivilegedTestCase):
             started = reactor.seconds()
             received = yield tcpExchange("127.0.0.1", port, PAYLOAD)
             latencies.seconds.append(reactor.seconds() - started)
+            latencies.duringFlood += not done
             if received != WELCOME + PAYLOAD:
                 latencies.wrong.append(received)
         return latencies
 
     def assertServed(self, latencies: Latencies) -> None:
+        """
+        Every exchange from 127.0.0.1 was answered as expected, and some
+        ended while the flood still ran: the flood did not starve it.
+        """
         self.assertEqual(latencies.wrong, [])
-        self.assertGreater(len(latencies.seconds), 0)
-        self.assertLess(max(latencies.seconds), LATENCY_BOUND, latencies.seconds)
+        self.assertGreater(latencies.duringFlood, 0, latencies)
 
     @inlineCallbacks
     def heldFlood(
@@ -650,13 +658,13 @@ class FloodTests(PrivilegedTestCase):
     def servedAgain(self, port: int) -> Generator[Deferred[Any], Any, Counter[str]]:
         """
         Connect from 127.0.0.1 every 100 ms until served, within twice
-        L{CPS_WAIT} and L{LATENCY_BOUND} (the first attempts may trip the
-        limiter once more).
+        L{CPS_WAIT} and L{TIMEOUT} (the first attempts may trip the limiter
+        once more; the rest is a generous bound for a busy machine).
 
         @return: the outcomes until then.
         """
         outcomes: Counter[str] = Counter()
-        deadline = reactor.seconds() + 2 * CPS_WAIT + LATENCY_BOUND
+        deadline = reactor.seconds() + 2 * CPS_WAIT + TIMEOUT
         while reactor.seconds() < deadline:
             outcome = yield outcomeOf(port, "127.0.0.1")
             outcomes[outcome] += 1

@@ -6,10 +6,10 @@ a FILE service log, and a real twistd registered with a real rpcbind.
 
 The tcpmux targets run as C{nobody} and the RPC service as C{root}: those
 tests need root.  The RPC tests need what L{test_rpcbind} needs (the Debian
-package rpcbind, util-linux's C{unshare}, a free port 111) and are skipped
-the same way without it.  rpcbind runs in a mount namespace of its own, as
-there; it listens on 127.0.0.1:111 for every process, so the twistd under
-test runs outside that namespace and reaches it over UDP.
+package rpcbind, util-linux's C{unshare}, root) and are skipped the same way
+without it.  rpcbind runs in the test's own network namespace and a mount
+namespace of its own, as there; the twistd the test starts reaches it over
+UDP on that network namespace's loopback.
 """
 
 from __future__ import annotations
@@ -18,20 +18,18 @@ import os
 import pwd
 import re
 import signal
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ProcessTerminated
-from twisted.internet.task import deferLater
-from twisted.internet.utils import getProcessOutputAndValue
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from txinetd.policies import Daemon
 
 from . import test_rpcbind
 from .support import (
-    CollectingProcess,
+    hostsOptions,
     internalService,
     reactor,
     tcpExchange,
@@ -321,74 +319,10 @@ service rpccat
 """
 
 
-Mappings = list[tuple[int, str, int]]
-
-
-class Rpcbind:
-    """
-    A real rpcbind in a mount namespace of its own, started with
-    L{test_rpcbind}'s command and checked with C{rpcinfo}; it is stopped
-    when the test ends.  The test is skipped when L{test_rpcbind}'s tests
-    would be.
-    """
-
-    def __init__(self, case: TestCase) -> None:
-        if os.geteuid() != 0:
-            raise SkipTest("rpcbind binds port 111: needs root")
-        rpcbind = test_rpcbind.command("rpcbind", "rpcbind")
-        self.rpcinfo = test_rpcbind.command("rpcinfo", "rpcbind")
-        unshare = test_rpcbind.command("unshare", "util-linux")
-        if test_rpcbind.portInUse():
-            raise SkipTest("port 111 is in use: an rpcbind or portmap already runs here")
-        self.process = CollectingProcess()
-        spawned = reactor.spawnProcess(
-            self.process,
-            unshare,
-            [unshare, "--mount", "--propagation", "private", "sh", "-c", test_rpcbind.START],
-            env={"PATH": f"{os.path.dirname(rpcbind)}:{test_rpcbind.SBIN}"},
-        )
-        case.addCleanup(self.stop, spawned)
-
-    def stop(self, spawned: Any) -> Deferred[None]:
-        if not self.process.ended.called:
-            spawned.signalProcess(signal.SIGTERM)
-        return self.process.ended
-
-    def listing(self) -> Deferred[tuple[bytes, bytes, int]]:
-        """
-        The output and status of C{rpcinfo -p 127.0.0.1}.
-        """
-        result: Deferred[tuple[bytes, bytes, int]] = getProcessOutputAndValue(
-            self.rpcinfo, ["-p", "127.0.0.1"], env={"PATH": test_rpcbind.SBIN}
-        )
-        return result
-
-    @inlineCallbacks
-    def mappingsOnceSettled(
-        self, program: int, settled: Callable[[Mappings], bool]
-    ) -> Generator[Deferred[Any], Any, Mappings]:
-        """
-        The mappings of C{program}, polled every 0.1 s (at most 50 times)
-        until rpcbind answers with mappings that are C{settled}; the last
-        ones seen if that never happens.
-
-        @raise SkipTest: if rpcbind ended (it could not start).
-        """
-        listed: Mappings = []
-        for _ in range(50):
-            if self.process.ended.called:
-                raise SkipTest(f"rpcbind did not start: {self.process.output.decode()!r}")
-            out, _, status = yield self.listing()
-            listed = test_rpcbind.mappings(out, program)
-            if status == 0 and settled(listed):
-                break
-            yield deferLater(reactor, 0.1, lambda: None)
-        return listed
-
-
 class RpcServiceTests(TestCase):
     """
-    An RPC service of a real twistd, seen by a real rpcbind.
+    An RPC service of a real twistd, seen by a real rpcbind, both in the
+    test's network namespace.
     """
 
     timeout = 40
@@ -400,14 +334,15 @@ class RpcServiceTests(TestCase):
         client of that port reaches /bin/cat; once SIGTERM has stopped
         twistd the mappings are gone.
         """
-        rpcbind = Rpcbind(self)
+        rpcbind = test_rpcbind.Rpcbind(self)
+        yield rpcbind.ready()
         before = yield rpcbind.mappingsOnceSettled(RPC_PROGRAM, lambda listed: True)
         self.assertEqual(before, [])
         daemon = TwistdProcess()
         process = reactor.spawnProcess(
             daemon,
             TWISTD,
-            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", writeConfig(RPC_CONFIG)],
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", writeConfig(RPC_CONFIG), *hostsOptions()],
             env=dict(os.environ),
             path=ROOT,
         )

@@ -42,7 +42,7 @@ from txinetd.service import XinetdService
 from txinetd.tap import Options, makeService
 
 from ..test_systemd import NotifyReceiver
-from .support import freePorts, pollUntil, reactor, tcpExchange, withTimeout
+from .support import freePorts, hostsOptions, pollUntil, reactor, tcpExchange, withTimeout
 from .test_logging import DAYTIME, HOST, TxinetdRun, serviceEntry
 from .test_twistd import ROOT, TWISTD, Daemon
 
@@ -848,7 +848,7 @@ class TacTests(TestCase):
         environ = {
             **os.environ,
             "TXINETD_CONFIG": config,
-            "TXINETD_OPTIONS": f"-filelog {programLog} --hosts-allow {directory}/allow",
+            "TXINETD_OPTIONS": f"-filelog {programLog} {' '.join(hostsOptions(directory))}",
         }
         process = reactor.spawnProcess(
             daemon, TWISTD, [TWISTD, "-ny", TAC, "--pidfile="], env=environ, path=ROOT
@@ -875,14 +875,17 @@ class TacTests(TestCase):
     def test_sameTree(self) -> None:
         """
         Without C{TXINETD_CONFIG} the application file builds the tree of
-        C{twistd xinetd -f etc/demo.conf}.
+        C{twistd xinetd -f etc/demo.conf} (both with the test's own
+        hosts.allow and hosts.deny).
         """
+        hosts = hostsOptions()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("TXINETD_")}
+        environ["TXINETD_OPTIONS"] = " ".join(hosts)
         self.patch(os, "environ", environ)
         application = loadValueFromFile(TAC, "application")
         (tree,) = list(IServiceCollection(application))
         options = Options()
-        options.parseOptions(["-f", os.path.join(ROOT, "etc", "demo.conf")])
+        options.parseOptions(["-f", os.path.join(ROOT, "etc", "demo.conf"), *hosts])
         expected = makeService(options)
         assert isinstance(tree, XinetdService) and isinstance(expected, XinetdService)
         self.assertEqual(

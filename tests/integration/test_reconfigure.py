@@ -9,25 +9,130 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from typing import Any
 
 from twisted.application.service import Application
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import ILogObserver
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from txinetd.config import loadConfig
 from txinetd.observers import FileLogTarget, ProgramLogObserver, TextLogFile
 from txinetd.service import ListeningService, XinetdService
 
-from .support import captureLog, internalService, reactor, tcpExchange, writeConfig
+from .support import (
+    captureLog,
+    internalService,
+    pollUntil,
+    reactor,
+    tcpExchange,
+    writeConfig,
+)
 
 
 def entry(name: str, serviceId: str, port: int, extra: str = "") -> str:
     return internalService(name, "stream", port, extra).replace(
         f"id = {name}-stream", f"id = {serviceId}"
     )
+
+
+#: A client that exchanges a line with the echo service on the port given
+#: as its argument, over and over, and prints C{ok} or what went wrong after
+#: each exchange, until it is killed.
+RACER = """
+import socket, sys
+port = int(sys.argv[1])
+for n in range(10**9):
+    payload = b"racer %d" % n
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := s.recv(1024):
+                reply += chunk
+        outcome = "ok" if reply == payload else f"wrong reply {reply!r}"
+    except OSError as e:
+        outcome = f"error {e!r}"
+    print(outcome, flush=True)
+"""
+
+
+class Racer(ProcessProtocol):
+    """
+    The L{RACER} client process, and the outcomes it printed.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.output = b""
+        self.ended: Deferred[None] = Deferred()
+
+    @property
+    def outcomes(self) -> list[str]:
+        return self.output.decode().splitlines()
+
+    @property
+    def exchanges(self) -> int:
+        return self.output.count(b"\n")
+
+    def start(self, case: TestCase) -> Deferred[int]:
+        """
+        Start the client; fire once it has made its first exchange.
+        """
+        self.process = reactor.spawnProcess(
+            self, sys.executable, [sys.executable, "-c", RACER, str(self.port)], env=None
+        )
+        case.addCleanup(self.stop)
+        return self.exchanged(1)
+
+    def exchanged(self, count: int) -> Deferred[int]:
+        """
+        Fire once the client has made C{count} exchanges.
+        """
+        return pollUntil(
+            lambda: self.exchanges if self.exchanges >= count else None,
+            lambda: f"{count} exchanges of the racing client; it printed {self.output!r}",
+        )
+
+    def stop(self) -> Deferred[list[str]]:
+        """
+        Kill the client; fire with its outcomes once it has ended.
+        """
+        if not self.ended.called:
+            self.process.signalProcess("KILL")
+        return self.ended.addCallback(lambda _: self.outcomes)
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+
+    def processEnded(self, reason: Failure) -> None:
+        self.ended.callback(None)
+
+
+def readAll(client: socket.socket) -> Deferred[bytes]:
+    """
+    Read a blocking socket until its peer closes, without blocking the
+    reactor; fire with what was read.
+    """
+    client.setblocking(False)
+    received = bytearray()
+
+    def read() -> bytes | None:
+        try:
+            while chunk := client.recv(4096):
+                received.extend(chunk)
+        except BlockingIOError:
+            return None
+        except ConnectionResetError:
+            return b"(reset) " + bytes(received)
+        return bytes(received)
+
+    return pollUntil(read, lambda: f"the end of the reply; read {bytes(received)!r}")
 
 
 def freePort() -> int:
@@ -95,15 +200,42 @@ class ReconfigureTests(TestCase):
     @inlineCallbacks
     def test_noRefusalDuringReload(self) -> Any:
         """
-        A client connecting over and over to a kept service while the
-        configuration is reloaded many times is never refused.
+        Connections racing twenty reloads of a kept service are all served:
+        one made by the loader, so that it waits in the listening socket's
+        queue while the new configuration is applied, and those of a client
+        process that connects over and over, each reload coming between two
+        of its exchanges.  A listening socket closed by a reload would reset
+        the queued connection and refuse the client's.
         """
+        # Without cps = 0 0 the racing client would trip the default cps.
+        unlimited = " cps = 0 0\n"
+        self.rewrite(self.text(entry("echo", "e", self.ports[0], unlimited)))
+        self.tree.reconfigure(hard=False)
+        racer = Racer(self.ports[0])
+        yield racer.start(self)
+        queued: list[socket.socket] = []
+
+        def connectFirst() -> Any:
+            client = socket.create_connection(("127.0.0.1", self.ports[0]), timeout=5)
+            self.addCleanup(client.close)
+            client.sendall(b"queued %d" % len(queued))
+            client.shutdown(socket.SHUT_WR)
+            queued.append(client)
+            return self.load()
+
+        self.tree.loader = connectFirst
         for round in range(20):
             extra = f" instances = {round + 5}\n"
-            self.rewrite(self.text(entry("echo", "e", self.ports[0], extra)))
+            self.rewrite(self.text(entry("echo", "e", self.ports[0], extra + unlimited)))
+            exchanged = racer.exchanges
             self.tree.reconfigure(hard=False)
-            echoed = yield tcpExchange("127.0.0.1", self.ports[0], b"%d" % round)
-            self.assertEqual(echoed, b"%d" % round)
+            self.assertEqual(len(queued), round + 1)
+            echoed = yield readAll(queued[-1])
+            self.assertEqual(echoed, b"queued %d" % round)
+            yield racer.exchanged(exchanged + 2)
+        outcomes = yield racer.stop()
+        self.assertGreaterEqual(len(outcomes), 40)
+        self.assertEqual([outcome for outcome in outcomes if outcome != "ok"], [])
         self.assertEqual(self.child("e").config.instances, 24)
 
     def test_invalidRejectedWhole(self) -> None:

@@ -2,12 +2,12 @@
 """
 L{txinetd.rpc} against a real rpcbind, checked with C{rpcinfo}.
 
-Needs the Debian package rpcbind (C{rpcbind} and C{rpcinfo}; the CI script
-installs it), root (rpcbind binds port 111) and util-linux's C{unshare}
-with the right to make a mount namespace: rpcbind runs in the foreground in
-a namespace of its own with a private /run, so its socket, lock and state
-files never touch the machine's.  The tests are skipped when any of these
-is missing, or when something already uses port 111.
+rpcbind runs in the foreground in the test's own network namespace (see
+C{tests/conftest.py}), where it listens on port 111 of every address there
+is, only the loopback, and in a mount namespace of its own with a private
+/run, so that its socket, lock and state files never touch the machine's.
+Needs root, the Debian package rpcbind (C{rpcbind} and C{rpcinfo}) and
+util-linux's C{unshare}; the tests are skipped without them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -26,9 +25,10 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.rpc import pmapSetFailed, register, unregister
 
-from .support import CollectingProcess, reactor
+from .support import CollectingProcess, reactor, requireOwnNetwork
 
 Generated = Generator[Deferred[Any], Any, None]
+Mappings = list[tuple[int, str, int]]
 SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
 PROGRAM = 300333
 PORT = 4444
@@ -46,20 +46,7 @@ def command(name: str, package: str) -> str:
     return path
 
 
-def portInUse() -> bool:
-    """
-    Whether something already listens on TCP or UDP port 111.
-    """
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", 111))
-            except OSError:
-                return True
-    return False
-
-
-def mappings(listing: bytes, program: int) -> list[tuple[int, str, int]]:
+def mappings(listing: bytes, program: int) -> Mappings:
     """
     The (version, protocol, port) rows of C{rpcinfo -p} for a program.
     """
@@ -71,38 +58,34 @@ def mappings(listing: bytes, program: int) -> list[tuple[int, str, int]]:
     return sorted(rows)
 
 
-class RpcbindTests(TestCase):
+class Rpcbind:
     """
-    Registration and deregistration seen by a real rpcbind.
+    A real rpcbind in the test's network namespace and a mount namespace of
+    its own; it is stopped when the test ends.
     """
 
-    timeout = 30
-
-    def setUp(self) -> Deferred[None]:  # type: ignore[override]
-        if os.geteuid() != 0:
-            raise SkipTest("rpcbind binds port 111: needs root")
+    def __init__(self, case: TestCase) -> None:
+        self.case = case
+        requireOwnNetwork()
         rpcbind = command("rpcbind", "rpcbind")
         self.rpcinfo = command("rpcinfo", "rpcbind")
         unshare = command("unshare", "util-linux")
-        if portInUse():
-            raise SkipTest("port 111 is in use: an rpcbind or portmap already runs here")
-        self.rpcbind = CollectingProcess()
-        environment = {"PATH": f"{os.path.dirname(rpcbind)}:{SBIN}"}
-        process = reactor.spawnProcess(
-            self.rpcbind,
-            unshare,
-            [unshare, "--mount", "--propagation", "private", "sh", "-c", START],
-            env=environment,
+        self.process = CollectingProcess()
+        argv = [unshare, "--mount", "--propagation", "private", "sh", "-c", START]
+        self.spawned = reactor.spawnProcess(
+            self.process,
+            argv[0],
+            argv,
+            env={"PATH": f"{os.path.dirname(rpcbind)}:{SBIN}"},
         )
-        self.addCleanup(self.stop, process)
-        return self.ready()
+        case.addCleanup(self.stop)
 
-    def stop(self, process: Any) -> Deferred[None]:
-        if not self.rpcbind.ended.called:
-            process.signalProcess(signal.SIGTERM)
-        return self.rpcbind.ended
+    def stop(self) -> Deferred[None]:
+        if not self.process.ended.called:
+            self.spawned.signalProcess(signal.SIGTERM)
+        return self.process.ended
 
-    def rpcinfoOutput(self, *args: str) -> Deferred[tuple[bytes, bytes, int]]:
+    def run(self, *args: str) -> Deferred[tuple[bytes, bytes, int]]:
         """
         Run C{rpcinfo} with C{args}.
         """
@@ -114,19 +97,55 @@ class RpcbindTests(TestCase):
     @inlineCallbacks
     def ready(self) -> Generated:
         """
-        Wait (at most 5 s) until rpcbind answers C{rpcinfo -p}.
+        Fire once rpcbind answers C{rpcinfo -p} (within 5 s).
         """
         for _ in range(50):
-            if self.rpcbind.ended.called:
-                raise SkipTest(f"rpcbind did not start: {self.rpcbind.output.decode()!r}")
-            _, _, status = yield self.rpcinfoOutput("-p", "127.0.0.1")
+            if self.process.ended.called:
+                self.case.fail(f"rpcbind did not start: {self.process.output.decode()!r}")
+            _, _, status = yield self.run("-p", "127.0.0.1")
             if status == 0:
                 return
             yield deferLater(reactor, 0.1, lambda: None)
-        self.fail("rpcbind did not answer within 5 s")
+        self.case.fail("rpcbind did not answer within 5 s")
 
     @inlineCallbacks
-    def listed(self) -> Generator[Deferred[Any], Any, list[tuple[int, str, int]]]:
+    def mappingsOnceSettled(
+        self, program: int, settled: Callable[[Mappings], bool]
+    ) -> Generator[Deferred[Any], Any, Mappings]:
+        """
+        The mappings of C{program}, polled every 0.1 s (at most 50 times)
+        until rpcbind answers with mappings that are C{settled}; the last
+        ones seen if that never happens.
+        """
+        listed: Mappings = []
+        for _ in range(50):
+            out, _, status = yield self.run("-p", "127.0.0.1")
+            listed = mappings(out, program)
+            if status == 0 and settled(listed):
+                break
+            yield deferLater(reactor, 0.1, lambda: None)
+        return listed
+
+
+class RpcbindTests(TestCase):
+    """
+    Registration and deregistration seen by a real rpcbind.
+    """
+
+    timeout = 30
+
+    def setUp(self) -> Deferred[None]:  # type: ignore[override]
+        self.rpcbind = Rpcbind(self)
+        return self.rpcbind.ready()
+
+    def rpcinfoOutput(self, *args: str) -> Deferred[tuple[bytes, bytes, int]]:
+        """
+        Run C{rpcinfo} with C{args}.
+        """
+        return self.rpcbind.run(*args)
+
+    @inlineCallbacks
+    def listed(self) -> Generator[Deferred[Any], Any, Mappings]:
         """
         The mappings of L{PROGRAM} that C{rpcinfo -p 127.0.0.1} shows.
         """

@@ -12,18 +12,22 @@ without it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
+from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
 
 from cryptography.x509.oid import NameOID
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
+from twisted.internet.error import ConnectError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import (
     Certificate,
@@ -37,10 +41,54 @@ from tests.certificates import Authority, Issued
 from txinetd.endpoint import TLSSettings
 from txinetd.service import ListeningService
 
-from .support import freePorts, internalService, pollUntil, reactor, withTimeout
+from .support import (
+    freePorts,
+    internalService,
+    pollUntil,
+    reactor,
+    withTimeout,
+)
 from .test_builtins import startTree
 from .test_endpoints import EndpointCase
 from .test_twistd import run
+
+#: The start of a TLS server's first record: a handshake record (22) of
+#: TLS 1.0-1.3 framing.
+SERVER_HELLO = b"\x16\x03"
+
+
+def clientHello() -> bytes:
+    """
+    The first bytes of a TLS client: a record holding its ClientHello.
+    """
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    client = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        client.do_handshake()
+    return outgoing.read()
+
+
+@inlineCallbacks
+def helloFrom(source: str, port: int) -> Generator[Deferred[Any], Any, bytes]:
+    """
+    Connect from C{source} to a port of 127.0.0.1 and send a ClientHello;
+    fire with the first bytes the server sends back, or C{b""} if it
+    closes (or resets) the connection without a byte.
+    """
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port, bindAddress=(source, 0))
+    client = _Client()
+    try:
+        yield withTimeout(endpoint.connect(Factory.forProtocol(lambda: client)))
+    except ConnectError:
+        return b""
+    assert client.transport is not None
+    client.transport.write(clientHello())
+    received: bytes = yield client.receivedAtLeast(1)
+    client.transport.loseConnection()
+    return received
 
 
 class _Client(Protocol):
@@ -489,15 +537,18 @@ class TLSPolicyTests(TLSTestCase):
     @inlineCallbacks
     def test_onlyFrom(self) -> Any:
         """
-        only_from applies before anything is relayed: 127.0.0.1 is refused
-        with FAIL address, 127.0.0.2 is served.
+        only_from applies before the handshake: a ClientHello from
+        127.0.0.1 gets no byte back (a server that began the handshake
+        would answer it with its ServerHello, as it does for 127.0.0.2), and
+        the client is refused with FAIL address; 127.0.0.2 is served.
         """
         (port,) = freePorts(1)
         yield self.start(self.echo(port, " only_from = 127.0.0.2\n"))
-        refused = yield self.connect(port, source="127.0.0.1").addErrback(lambda f: None)
-        if refused is not None:
-            self.assertEqual((yield refused.done), b"")
+        refused = yield helloFrom("127.0.0.1", port)
+        self.assertEqual(refused, b"")
         yield self.waitForLog("^FAIL: echo address from=127.0.0.1")
+        answered = yield helloFrom("127.0.0.2", port)
+        self.assertTrue(answered.startswith(SERVER_HELLO), answered[:16])
         served = yield self.connect(port, source="127.0.0.2")
         served.transport.write(b"ok\n")
         self.assertEqual((yield served.receivedAtLeast(3)), b"ok\n")
@@ -507,16 +558,16 @@ class TLSPolicyTests(TLSTestCase):
     def test_perSource(self) -> Any:
         """
         per_source = 1: while one TLS session from 127.0.0.1 runs, another
-        is refused with FAIL per_source_limit; 127.0.0.2 is still served.
+        is refused before the handshake (its ClientHello gets no byte back)
+        with FAIL per_source_limit; 127.0.0.2 is still served.
         """
         (port,) = freePorts(1)
         yield self.start(self.echo(port, " per_source = 1\n"))
         first = yield self.connect(port)
         first.transport.write(b"1\n")
         yield first.receivedAtLeast(2)
-        second = yield self.connect(port).addErrback(lambda f: None)
-        if second is not None:
-            self.assertEqual((yield second.done), b"")
+        second = yield helloFrom("127.0.0.1", port)
+        self.assertEqual(second, b"")
         yield self.waitForLog("^FAIL: echo per_source_limit from=127.0.0.1")
         other = yield self.connect(port, source="127.0.0.2")
         other.transport.write(b"2\n")

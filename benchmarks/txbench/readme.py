@@ -1,0 +1,126 @@
+"""
+The README's performance tables, made from committed results: C{benchmarks/tables}.
+
+The README marks each generated part with the result file it comes from::
+
+    <!-- benchmarks/tables: results/20261207T030000Z.json -->
+    ...
+    <!-- end of benchmarks/tables -->
+
+C{benchmarks/tables} rewrites what lies between the marks from that file (a
+paragraph on the machine and the run, the table and its notes, the load
+generator's ceiling); C{benchmarks/tables --check} exits with status 1 if
+the README differs from what it would write (the test suite runs it), so
+the tables are never edited by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from txbench.__main__ import PARTS
+from txbench.report import Results
+
+BENCHMARKS = Path(__file__).resolve().parent.parent
+README = BENCHMARKS.parent / "README.md"
+BLOCK = re.compile(
+    r"(?P<begin><!-- benchmarks/tables: (?P<path>\S+) -->\n)"
+    r"(?P<body>.*?)"
+    r"(?P<end><!-- end of benchmarks/tables -->)",
+    re.DOTALL,
+)
+
+
+#: How the CPU time of a server was counted, in words.
+ACCOUNTING = {
+    "cgroup2": "in a cgroup of its own (everything it started included)",
+    "proc-tree": "over its process tree in /proc",
+}
+
+
+def describeRun(document: Mapping[str, Any]) -> str:
+    """
+    The machine, the software and the settings of a run, in one paragraph.
+    """
+    machine = document["machine"]
+    settings = document["settings"]
+    date = document["date"].replace("T", " ").replace("+00:00", " UTC")
+    commit = machine["commit"]
+    if machine.get("source_modified"):
+        commit += " with changes to src/ not yet committed"
+    load = ", ".join(f"{value:.2f}" for value in machine["load_average"])
+    parts = settings.get("parts") or []
+    which = "every part" if set(parts) >= set(PARTS) else "parts " + ", ".join(parts)
+    quick = " (`--quick`)" if settings.get("quick") else ""
+    counted = ACCOUNTING.get(settings.get("cpu_accounting", ""), "by process")
+    return (
+        f"Run of {date} on commit {commit}, {which}{quick}: {settings['rounds']} rounds of "
+        f"{settings['seconds']:g} s for each rate.  {machine['cpu']}, {machine['cpus']} CPUs, "
+        f"{machine['memory_mib'] // 1024} GiB, {machine['os']}, kernel {machine['kernel']}; "
+        f"{machine['python']}, Twisted {machine['twisted']}, xinetd {machine['xinetd']}, "
+        f"ucspi-tcp {machine['ucspi_tcp']}, stunnel4 {machine['stunnel4']}, "
+        f"{machine['openssl'].split(' (')[0]}.  Load average at the start: {load}.  The CPU "
+        f"time of each server is counted {counted}."
+    )
+
+
+def render(document: Mapping[str, Any]) -> str:
+    """
+    The README's text for one result document.
+    """
+    results = Results.fromJson(document)
+    text = describeRun(document) + "\n\n" + results.table() + "\n"
+    if results.ceilings:
+        text += "\nLoad generator ceiling:\n\n" + results.ceilingTable() + "\n"
+    return text
+
+
+def update(readme: str, benchmarks: Path = BENCHMARKS) -> str:
+    """
+    The README with every marked part made anew from its result file.
+
+    @raise ValueError: if the README has no marked part.
+    """
+    if BLOCK.search(readme) is None:
+        raise ValueError("the README has no <!-- benchmarks/tables: ... --> part")
+
+    def replace(match: re.Match[str]) -> str:
+        document = json.loads((benchmarks / match["path"]).read_text())
+        return f"{match['begin']}\n{render(document)}\n{match['end']}"
+
+    return BLOCK.sub(replace, readme)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/tables",
+        description="Make the README's performance tables from the committed results.",
+    )
+    parser.add_argument("--check", action="store_true", help="only check that they are current")
+    parser.add_argument("--readme", type=Path, default=README)
+    options = parser.parse_args(argv)
+    current = options.readme.read_text()
+    wanted = update(current)
+    if options.check:
+        if wanted == current:
+            return 0
+        diff = difflib.unified_diff(
+            current.splitlines(True), wanted.splitlines(True), "README.md", "benchmarks/tables"
+        )
+        sys.stderr.write("".join(diff))
+        sys.stderr.write("benchmarks/tables: the README's tables are not those of their results\n")
+        return 1
+    if wanted != current:
+        options.readme.write_text(wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+# -*- test-case-name: tests.test_benchmark_tables -*-
+"""
+The README's performance tables are those that C{benchmarks/tables} makes
+from the committed results they name (C{benchmarks/txbench/readme.py}).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from twisted.trial.unittest import SynchronousTestCase
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+
+
+def tables(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """
+    Run C{benchmarks/tables} (its Python module) with C{arguments}.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "txbench.readme", *arguments],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "benchmarks")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+class TablesTests(SynchronousTestCase):
+    def test_current(self) -> None:
+        """
+        The README names at least one committed result, and its tables are
+        exactly what that result gives.
+        """
+        with open(README, encoding="utf-8") as f:
+            text = f.read()
+        named = re.findall(r"<!-- benchmarks/tables: (\S+) -->", text)
+        self.assertNotEqual(named, [])
+        for path in named:
+            self.assertTrue(os.path.isfile(os.path.join(ROOT, "benchmarks", path)), path)
+        done = tables("--check")
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+
+    def test_editedByHand(self) -> None:
+        """
+        A figure changed by hand in the README's table is found, and
+        C{benchmarks/tables} puts the result's figure back.
+        """
+        directory = tempfile.mkdtemp(prefix="txinetd-tables-")
+        self.addCleanup(shutil.rmtree, directory)
+        copy = os.path.join(directory, "README.md")
+        with open(README, encoding="utf-8") as f:
+            original = f.read()
+        row = re.search(
+            r"^\| internal echo, TCP, 1 concurrent \| conn/s \| (\d+) \|", original, re.M
+        )
+        assert row is not None
+        edited = original.replace(row[0], row[0].replace(row[1], str(int(row[1]) + 1)), 1)
+        with open(copy, "w", encoding="utf-8") as f:
+            f.write(edited)
+        done = tables("--check", "--readme", copy)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("not those of their results", done.stderr)
+        self.assertEqual(tables("--readme", copy).returncode, 0)
+        with open(copy, encoding="utf-8") as f:
+            self.assertEqual(f.read(), original)
