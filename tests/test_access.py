@@ -1083,7 +1083,7 @@ class MatchingEntryTests(SynchronousTestCase):
             self.assertEqual(AddressList([found]).bestMatch(client, name), best)
 
     def test_described(self) -> None:
-        entries = addresses("10.0.0.0", "192.0.2.7", "2001:db8::/32", "::1", ".example.org")
+        entries = addresses("10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1", ".example.org")
         entries = (*entries[:4], HostNameEntry("trusted.example.com"), entries[4])
         self.assertEqual(
             [describeEntry(entry) for entry in entries],

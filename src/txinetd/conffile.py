@@ -538,8 +538,9 @@ def includedFiles(
         diagnostics.error(f"Unable to read included directory: {named}: {systemError(e)}", location)
         return
     except ValueError:
+        # No directory name holds a NUL byte.
         diagnostics.error(
-            f"Unable to read included directory: {named}: a NUL byte in the name", location
+            f"Unable to read included directory: {directory} (a NUL byte in the name)", location
         )
         return
     for name in sorted(names, key=os.fsencode):
