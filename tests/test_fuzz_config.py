@@ -1318,7 +1318,8 @@ class UnreadableTests(SoundCase):
             [
                 "xinetd.conf:9: error: Unable to open included configuration file: a\x00b "
                 "(a NUL byte in the name)",
-                "xinetd.conf:10: error: Unable to read included directory: d\x00e (a NUL byte in the name)",
+                "xinetd.conf:10: error: Unable to read included directory: d\x00e "
+                "(a NUL byte in the name)",
             ],
         )
         self.assertEqual([s.id for s in config.services], ["good-0"])
