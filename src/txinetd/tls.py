@@ -268,8 +268,8 @@ class _Bridge:
         self.outcome: ClientCertificate | Failure | None = None
         self.handshaken = False
         self.waiting: list[Deferred[ClientCertificate | None]] = []
-        self.secure = _SecureSide(self)
-        self.plain = Side(self)
+        self.secure = _SecureSide(self, reactor)
+        self.plain = Side(self, reactor)
         self.timer = reactor.callLater(timeout, self.timedOut)
 
     def whenSecured(self) -> Deferred[ClientCertificate | None]:
@@ -329,13 +329,13 @@ class _Bridge:
         peer = transport.getPeerCertificate() if transport is not None else None
         self._conclude(None if peer is None else ClientCertificate.fromX509(peer))
 
-    def sideLost(self, side: Side) -> None:
+    def sideLost(self, side: Side, reason: Failure) -> None:
         if side is self.secure:
             self._conclude(self.secure.reason)
-            self.plain.close()
+            self.plain.orphan(reason)
         elif self.handshaken or self.plain.received:
             # What the service sent still reaches the client.
-            self.secure.close()
+            self.secure.orphan(reason)
         else:
             # A client the service turned away without a word.
             stopSides((self.secure,), True)
@@ -353,8 +353,8 @@ class _SecureSide(TLSSide):
     The client's side of a bridge, behind Twisted's TLS protocol.
     """
 
-    def __init__(self, bridge: _Bridge) -> None:
-        super().__init__(bridge)
+    def __init__(self, bridge: _Bridge, clock: Any) -> None:
+        super().__init__(bridge, clock)
         self.bridge = bridge
 
     def handshakeCompleted(self) -> None:

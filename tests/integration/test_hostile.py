@@ -1,0 +1,159 @@
+# -*- test-case-name: tests.integration.test_hostile -*-
+"""
+Attacks on a real C{twistd -n xinetd}, made as a hostile client, server or
+local user would make them, and what txinetd does about them: every session
+ends in bounded time, every loop and queue is bounded, nothing on the
+reactor thread blocks on a file, and files are opened safely.
+
+Each run has its own directory, ports in 20000-30000 on 127.0.0.1, its own
+empty hosts.allow / hosts.deny, and its program log in C{program.log}.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import select
+import socket
+import struct
+from collections.abc import Generator
+from typing import Any
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from .support import freePorts, pollUntil, reactor, tcpExchange
+from .test_logging import HOST, TxinetdRun
+from .test_redirect import Backend, Echo, handle
+
+Generated = Generator[Deferred[Any], Any, None]
+
+PROGRAM_LOG = "program.log"
+
+
+def defaults(run: TxinetdRun, success: str = "PID HOST EXIT") -> str:
+    """
+    A defaults section: the run's FILE service log, no cps limit.
+    """
+    return (
+        f"defaults\n{{\n\tlog_type = FILE {run.serviceLog}\n"
+        f"\tlog_on_success = {success}\n\tlog_on_failure = HOST\n\tcps = 0 0\n}}\n"
+    )
+
+
+def descriptors(pid: int) -> int:
+    """
+    How many descriptors a process has open.
+    """
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def writable(sock: socket.socket) -> bool:
+    return bool(select.select([], [sock], [], 0)[1])
+
+
+def reset(sock: socket.socket) -> None:
+    """
+    Close a socket with a reset (SO_LINGER 0), as a client that gives up.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class Attack:
+    """
+    One twistd run under attack, and what the test reads of it.
+    """
+
+    def __init__(self, testCase: TestCase) -> None:
+        self.testCase = testCase
+        self.run = TxinetdRun(testCase)
+
+    def start(self, config: str, *options: str) -> Deferred[None]:
+        return self.run.start(config, "-filelog", self.run.path(PROGRAM_LOG), *options)
+
+    def count(self, fragment: str, name: str = "service.log") -> int:
+        return sum(fragment in line for line in self.run.lines(name))
+
+    def waitForCount(self, fragment: str, count: int, name: str = "service.log") -> Deferred[int]:
+        """
+        Fire once C{count} lines of a log contain C{fragment}.
+        """
+        return pollUntil(
+            lambda: self.count(fragment, name) >= count or None,
+            lambda: f"{count} lines with {fragment!r} in {name}: {self.run.lines(name)}",
+        )
+
+    def descriptorsBack(self, expected: int) -> Deferred[int]:
+        """
+        Fire once the daemon has C{expected} descriptors open again.
+        """
+        return pollUntil(
+            lambda: descriptors(self.run.pid) == expected or None,
+            lambda: f"{expected} descriptors, not {descriptors(self.run.pid)}",
+        )
+
+
+class RedirectTests(TestCase):
+    """
+    Redirect sessions end once their client has gone.
+    """
+
+    @inlineCallbacks
+    def test_floodingClientsReset(self) -> Generated:
+        """
+        Two clients flood a redirect to an echo target without reading
+        until everything stalls, then reset: the target side of both
+        sessions is aborted, their EXIT and TRAFFIC lines are logged, and
+        the service (C{instances = 2}) serves the next client; the daemon
+        is back to its descriptors.  (Before, both sessions waited for
+        ever for a target stuck writing to txinetd, and the service refused
+        everyone.)
+        """
+        backend = Backend(Echo)
+        listening = reactor.listenTCP(0, backend, interface=HOST)
+        self.addCleanup(listening.stopListening)
+        (port,) = freePorts(1)
+        attack = Attack(self)
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        yield attack.start(
+            defaults(attack.run, "PID HOST EXIT TRAFFIC")
+            + f"service redir\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n"
+            f"\tport = {port}\n\tbind = {HOST}\n\tuser = {user}\n\tinstances = 2\n"
+            f"\tredirect = {HOST} {listening.getHost().port}\n}}\n"
+        )
+        before = descriptors(attack.run.pid)
+        floods = []
+        for _ in range(2):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(sock.close)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((HOST, port))
+            sock.setblocking(False)
+            floods.append(sock)
+        chunk = b"x" * 65536
+
+        def stalled() -> bool | None:
+            for sock in floods:
+                try:
+                    while True:
+                        sock.send(chunk)
+                except BlockingIOError:
+                    pass
+            echoes = [protocol for protocol in backend.protocols if protocol.transport]
+            if len(echoes) < 2:
+                return None
+            return (
+                not any(writable(sock) for sock in floods)
+                and not any(writable(handle(echo)) for echo in echoes)
+            ) or None
+
+        yield pollUntil(stalled, lambda: "the floods and the echoes to stall")
+        for sock in floods:
+            reset(sock)
+        answer = yield tcpExchange(HOST, port, b"still served\n")
+        self.assertEqual(answer, b"still served\n")
+        yield attack.waitForCount("EXIT: redir", 3)
+        self.assertEqual(attack.count("TRAFFIC: redir"), 3)
+        self.assertEqual(attack.count("FAIL: redir"), 0)
+        yield attack.descriptorsBack(before)
