@@ -1157,6 +1157,26 @@ class DatagramTests(PolicyTestCase):
         self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
 
+    def test_ownPortRefused(self) -> None:
+        """
+        A datagram from a port the daemon's datagram services listen on
+        (a service's own, or another's) is refused for its address, from
+        any address, quietly and before the limits count it: answering
+        would start a loop.
+        """
+        self.daemon.datagramPorts[7007] += 1
+        policy = self.policy(" cps = 1 10\n")
+        answers = [
+            self.successResultOf(policy.checkDatagram((host, 7007)))
+            for host in ("127.0.0.1", "127.0.0.1", CLIENT)
+        ]
+        self.assertEqual(answers, [False, False, False])
+        self.assertTrue(self.successResultOf(policy.checkDatagram((CLIENT, 7008))))
+        self.assertEqual(
+            self.target.entries,
+            ["FAIL: svc address from=127.0.0.1", f"FAIL: svc address from={CLIENT}"],
+        )
+
 
 class SessionTests(PolicyTestCase):
     """

@@ -17,7 +17,7 @@ import pwd
 import socket
 import struct
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -346,6 +346,10 @@ class Daemon:
     @ivar rpcByName: /etc/rpc look-ups, for RPC services.
     @ivar localTime: seconds to local time (for C{access_times}).
     @ivar listenFds: the listening sockets systemd passed.
+    @ivar datagramPorts: the ports the daemon's datagram services listen
+        on, each with how many services use it: a datagram from one of
+        them is never answered (it would loop between two services, or a
+        service and itself).
     """
 
     reactor: Any
@@ -369,6 +373,7 @@ class Daemon:
     rpcByName: Callable[[str], int | None] = field(default_factory=lambda: LocalSystem().rpcByName)
     localTime: Callable[[float], time.struct_time] = time.localtime
     listenFds: ListenFds = field(default_factory=ListenFds)
+    datagramPorts: Counter[int] = field(default_factory=Counter)
 
     def rereadHostsAccess(self) -> None:
         """
@@ -865,14 +870,22 @@ class ServicePolicy:
 
     def checkDatagram(self, peer: tuple[str, int]) -> Deferred[bool]:
         """
-        The checks for one datagram of an internal dgram service.
+        The checks for one datagram of a dgram service: a datagram from one
+        of the daemon's own datagram ports (L{Daemon.datagramPorts}) is
+        refused for its address, before the limits count it; then the
+        limits and the address rules.
 
         @return: whether to answer it; a refusal is logged (at most once a
             minute per sender).
         """
         host = peer[0]
         now = self.daemon.reactor.seconds()
-        reason = self.parentCheck(host, now)
+        if peer[1] in self.daemon.datagramPorts:
+            # Sent (or forged) from a port of the daemon's own: answering
+            # would start a loop.
+            reason: FailReason | None = FailReason.ADDRESS
+        else:
+            reason = self.parentCheck(host, now)
         checked = succeed(reason) if reason is not None else self.addressCheck(host)
 
         def conclude(reason: FailReason | None) -> bool:

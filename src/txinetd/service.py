@@ -202,8 +202,9 @@ class _AdoptedFactory(ServerFactory):
 
 class InternalDatagramProtocol(DatagramProtocol):
     """
-    Answers datagrams with an internal service, after the service's checks,
-    never to a source port below 1024.
+    Answers datagrams with an internal service, after the service's checks
+    (which refuse the daemon's own datagram ports), never to a source port
+    below 1024.
     """
 
     noisy = False
@@ -258,6 +259,8 @@ class ListeningService(Service):
         self.ending: set[Deferred[None]] = set()
         self.tlsFront: Any = None
         self.redirectTLS: Any = None
+        #: The port of this datagram service, while it listens.
+        self.datagramPort: int | None = None
         self.secure(config)
         if config.wait and config.socket_type is SocketType.STREAM and config.isInternal:
             self.policy.onCountChange = self._oneAtATime
@@ -367,7 +370,27 @@ class ListeningService(Service):
                 )
             finally:
                 sock.close()
+        if not stream:
+            self.claimDatagramPort()
         return True
+
+    def claimDatagramPort(self) -> None:
+        """
+        Count the port of this datagram service among the daemon's own:
+        no datagram service answers a datagram from it (see
+        L{txinetd.policies.ServicePolicy.checkDatagram}).
+        """
+        address = self.address
+        if address is not None:
+            self.datagramPort = address[1]
+            self.daemon.datagramPorts[address[1]] += 1
+
+    def releaseDatagramPort(self) -> None:
+        port, self.datagramPort = self.datagramPort, None
+        if port is not None:
+            self.daemon.datagramPorts[port] -= 1
+            if self.daemon.datagramPorts[port] <= 0:
+                del self.daemon.datagramPorts[port]
 
     def registerRpc(self) -> None:
         """
@@ -402,6 +425,7 @@ class ListeningService(Service):
         if self.rpcProgram is not None:
             rpc.unregister(self.reactor, self.rpcProgram, rpcVersions(self.config))
             self.rpcProgram = None
+        self.releaseDatagramPort()
         port, self.port = self.port, None
         sock, self.socket = self.socket, None
         if isinstance(port, StreamAcceptor | ReadableWatcher):

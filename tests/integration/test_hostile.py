@@ -20,10 +20,10 @@ from collections.abc import Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
-from .support import freePorts, pollUntil, reactor, tcpExchange
-from .test_logging import HOST, TxinetdRun
+from .support import freePorts, pollUntil, reactor, tcpExchange, udpExchange
+from .test_logging import HOST, TxinetdRun, serviceEntry
 from .test_redirect import Backend, Echo, handle
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -81,7 +81,7 @@ class Attack:
         """
         return pollUntil(
             lambda: self.count(fragment, name) >= count or None,
-            lambda: f"{count} lines with {fragment!r} in {name}: {self.run.lines(name)}",
+            lambda: f"{count} lines with {fragment!r} in {name}: {self.run.lines(name)[-20:]}",
         )
 
     def descriptorsBack(self, expected: int) -> Deferred[int]:
@@ -151,9 +151,73 @@ class RedirectTests(TestCase):
         yield pollUntil(stalled, lambda: "the floods and the echoes to stall")
         for sock in floods:
             reset(sock)
+        yield attack.waitForCount("EXIT: redir", 2)
+        self.assertEqual(attack.count("TRAFFIC: redir"), 2)
         answer = yield tcpExchange(HOST, port, b"still served\n")
         self.assertEqual(answer, b"still served\n")
         yield attack.waitForCount("EXIT: redir", 3)
         self.assertEqual(attack.count("TRAFFIC: redir"), 3)
         self.assertEqual(attack.count("FAIL: redir"), 0)
         yield attack.descriptorsBack(before)
+
+
+def spoof(source: tuple[str, int], destination: tuple[str, int], payload: bytes) -> None:
+    """
+    Send a UDP datagram with a forged source address and port, through a
+    raw socket (root only).
+    """
+    length = 8 + len(payload)
+    udp = struct.pack("!HHHH", source[1], destination[1], length, 0) + payload
+    header = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + length,
+        0,
+        0,
+        64,
+        socket.IPPROTO_UDP,
+        0,
+        socket.inet_aton(source[0]),
+        socket.inet_aton(destination[0]),
+    )
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError:
+        raise SkipTest("forging a source address needs a raw socket (root)") from None
+    with raw:
+        raw.sendto(header + udp, (destination[0], 0))
+
+
+class DatagramTests(TestCase):
+    """
+    Datagram services never answer the daemon's own datagram ports.
+    """
+
+    @inlineCallbacks
+    def test_forgedOwnSource(self) -> Generated:
+        """
+        A datagram forged from echo's own address and port, and one forged
+        from echo's port to time's: neither is answered (no loop of echo
+        with itself, none between time and echo), each is one FAIL line,
+        and echo still answers a real client.  (Before, the first looped
+        for ever, one START line per round.)
+        """
+        echoPort, timePort = freePorts(2)
+        attack = Attack(self)
+        yield attack.start(
+            defaults(attack.run)
+            + serviceEntry("echo", "echo-dgram", "dgram", echoPort)
+            + serviceEntry("time", "time-dgram", "dgram", timePort)
+        )
+        spoof((HOST, echoPort), (HOST, echoPort), b"loop")
+        spoof((HOST, echoPort), (HOST, timePort), b"")
+        answer = yield udpExchange(HOST, echoPort, b"real client")
+        self.assertEqual(answer, b"real client")
+        yield attack.waitForCount("FAIL: ", 2)
+        self.assertEqual(
+            sorted(line.split(": ", 1)[1] for line in attack.run.lines() if "FAIL" in line),
+            [f"FAIL: echo-dgram address from={HOST}", f"FAIL: time-dgram address from={HOST}"],
+        )
+        self.assertEqual(attack.count("START: echo-dgram"), 1)
+        self.assertEqual(attack.count("START: time-dgram"), 0)
