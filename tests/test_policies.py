@@ -145,14 +145,16 @@ class StubIdentPolicy(ServicePolicy):
     A L{ServicePolicy} whose ident lookups are L{Deferred}s the test fires.
 
     @ivar lookups: the pending lookups, with the timeout each was given.
+    @ivar cancelled: the lookups given up.
     """
 
     lookups: list[tuple[Deferred[UserId | NoId], float | None]]
+    cancelled: list[Deferred[UserId | NoId]]
 
     def ident(
         self, connection: PendingConnection, timeout: float | None
     ) -> Deferred[UserId | NoId]:
-        d: Deferred[UserId | NoId] = Deferred()
+        d: Deferred[UserId | NoId] = Deferred(self.cancelled.append)
         self.lookups.append((d, timeout))
         return d
 
@@ -992,6 +994,7 @@ class IdentTests(PolicyTestCase):
         policy = self.policy(attributes, serviceId, StubIdentPolicy)
         assert isinstance(policy, StubIdentPolicy)
         policy.lookups = []
+        policy.cancelled = []
         return policy
 
     def test_userid(self) -> None:
@@ -1082,6 +1085,117 @@ class IdentTests(PolicyTestCase):
         policy.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
         self.connect(policy)
         self.assertEqual(len(policy.lookups), 2)
+
+    def test_slotHeldWhileLookupRuns(self) -> None:
+        """
+        A session whose service has ended keeps its slot while its ident
+        lookup runs (its USERID line still waits): C{instances} holds, as
+        in xinetd, where the lookup runs in the counted child.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST EXIT USERID\n instances = 1\n")
+        _, starts = self.connect(policy)
+        starts.sessions[0].ended()
+        self.assertEqual(policy.running.running, 1)
+        _, refused = self.connect(policy, port=40001)
+        self.assertEqual(refused.sessions, [])
+        policy.lookups[0][0].callback(UserId("UNIX : alice"))
+        self.assertEqual(policy.running.running, 0)
+        _, served = self.connect(policy, port=40002)
+        self.assertEqual(len(served.sessions), 1)
+        self.assertEqual(
+            self.target.entries[:4],
+            [
+                f"START: svc pid=0 from={CLIENT}",
+                "EXIT: svc status=0 pid=0",
+                f"FAIL: svc service_limit from={CLIENT}",
+                "USERID: svc UNIX : alice",
+            ],
+        )
+
+    def test_stopGivesUpLookup(self) -> None:
+        """
+        Stopping a session (a hard reload, the daemon's stop) gives up its
+        ident lookup: the slot is free once the service has ended.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(policy)
+        session = starts.sessions[0]
+        session.stop()
+        self.assertEqual(policy.cancelled, [policy.lookups[0][0]])
+        self.assertEqual(policy.running.running, 1)
+        session.ended()
+        self.assertEqual(policy.running.running, 0)
+
+    def test_endedThenStopped(self) -> None:
+        """
+        A session that ended and waits for its lookup alone is released
+        when it is stopped.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(policy)
+        starts.sessions[0].ended()
+        starts.sessions[0].stop()
+        self.assertEqual(policy.running.running, 0)
+
+    def test_idonlyStoppedWhileWaiting(self) -> None:
+        """
+        An IDONLY session stopped while it waits for ident: the lookup is
+        given up, the connection closed, the slot freed, nothing logged.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(policy)
+        [session] = policy.running.counted()
+        assert isinstance(session, Session)
+        session.stop()
+        self.assertEqual(policy.cancelled, [policy.lookups[0][0]])
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [])
+
+    def test_daemonWideCap(self) -> None:
+        """
+        At most C{identCap} lookups run at once over the daemon: past it a
+        connection is served without one (no USERID line), and the program
+        log says so once until a lookup ends.
+        """
+        self.daemon.identCap.limit = 1
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        for port in range(3):
+            self.connect(policy, port=40000 + port)
+        self.assertEqual((len(policy.lookups), policy.running.running), (1, 3))
+        full = (
+            Level.WARNING,
+            "1 ident lookups are running: no more are made until one ends "
+            "(no USERID line; IDONLY services refuse with NOID)",
+        )
+        self.assertEqual(self.messages, [full])
+        policy.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
+        self.connect(policy, port=40003)
+        self.connect(policy, port=40004)
+        self.assertEqual((len(policy.lookups), self.messages), (2, [full, full]))
+
+    def test_daemonWideCapIdOnly(self) -> None:
+        """
+        An IDONLY connection that cannot have a lookup is refused with
+        C{NOID ... system error}.
+        """
+        self.daemon.identCap.limit = 0
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(policy)
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [f"NOID: svc {CLIENT} system error"])
+
+    def test_failureLookupsUnderCap(self) -> None:
+        """
+        Lookups for USERID on failure count toward the daemon-wide cap too.
+        """
+        self.daemon.identCap.limit = 1
+        success = self.identPolicy(" log_on_success = PID HOST USERID\n", "s")
+        failure = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n", "f")
+        self.connect(success)
+        self.connect(failure)
+        self.assertEqual((len(success.lookups), failure.lookups), (1, []))
 
     def test_query(self) -> None:
         """

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import socket
 import struct
 import time
@@ -293,30 +294,75 @@ def threadedReverseLookup(
     return lookup
 
 
+def defaultIdentCap() -> int:
+    """
+    The daemon-wide bound on ident lookups running at once: a quarter of
+    the daemon's descriptors (each lookup holds one), at least 16.
+    """
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(16, soft // 4)
+
+
 class IdentLookups:
     """
-    Bounds the ident lookups made for USERID on failure (C{-logprocs}).
+    Bounds the ident lookups running at once: the ones made for USERID on
+    failure (C{-logprocs}), or every lookup of the daemon.
+
+    @ivar limit: the most that may run at once.
+    @ivar running: how many run now.
+    @ivar parent: a bound the same lookups also count toward.
+    @ivar onFull: called when a lookup is not started because this bound
+        has just been reached (once, until a lookup ends).
     """
 
-    def __init__(self, limit: int = 15) -> None:
+    def __init__(
+        self,
+        limit: int = 15,
+        parent: IdentLookups | None = None,
+        onFull: Callable[[int], None] | None = None,
+    ) -> None:
         self.limit = limit
         self.running = 0
+        self.parent = parent
+        self.onFull = onFull
+        self.full = False
+
+    def _chain(self) -> list[IdentLookups]:
+        return [self] if self.parent is None else [self, *self.parent._chain()]
 
     def run(self, lookup: Callable[[], Deferred[Any]]) -> Deferred[Any] | None:
         """
-        Start C{lookup} unless the limit is reached.
+        Start C{lookup} unless this bound or a parent one is reached.
 
         @return: its L{Deferred}, or L{None} if it was not started.
         """
-        if self.running >= self.limit:
-            return None
-        self.running += 1
+        chain = self._chain()
+        for bound in chain:
+            if bound.running >= bound.limit:
+                if not bound.full and bound.onFull is not None:
+                    bound.onFull(bound.limit)
+                bound.full = True
+                return None
+        for bound in chain:
+            bound.running += 1
 
         def done(result: object) -> object:
-            self.running -= 1
+            for bound in chain:
+                bound.running -= 1
+                bound.full = False
             return result
 
         return lookup().addBoth(done)
+
+
+def _identCapReached(limit: int) -> None:
+    programMessage(
+        Level.WARNING,
+        f"{limit} ident lookups are running: no more are made until one ends "
+        "(no USERID line; IDONLY services refuse with NOID)",
+    )
 
 
 @dataclass
@@ -334,7 +380,10 @@ class Daemon:
         again on reconfiguration.
     @ivar reverseLookup: address to name (and whether the name maps back).
     @ivar identPort: the ident port to query (113; other values for tests).
-    @ivar identTimeout: how long IDONLY waits for ident.
+    @ivar identTimeout: how long a lookup may take (and IDONLY waits).
+    @ivar identLookups: bounds the lookups for USERID on failure
+        (C{-logprocs}); they count toward L{identCap} too.
+    @ivar identCap: bounds every ident lookup of the daemon.
     @ivar environ: the environment captured at start-up, for servers.
     @ivar euid: the daemon's effective uid.
     @ivar fileLimit: the NOFILE limit of servers without C{rlimit_files}.
@@ -363,6 +412,9 @@ class Daemon:
     identPort: int = IDENT_PORT
     identTimeout: float = 30.0
     identLookups: IdentLookups = field(default_factory=IdentLookups)
+    identCap: IdentLookups = field(
+        default_factory=lambda: IdentLookups(defaultIdentCap(), onFull=_identCapReached)
+    )
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     euid: int = field(default_factory=os.geteuid)
     fileLimit: int = field(default_factory=defaultFileLimit)
@@ -374,6 +426,9 @@ class Daemon:
     localTime: Callable[[float], time.struct_time] = time.localtime
     listenFds: ListenFds = field(default_factory=ListenFds)
     datagramPorts: Counter[int] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.identLookups.parent = self.identCap
 
     def rereadHostsAccess(self) -> None:
         """
@@ -463,6 +518,10 @@ class Session:
         L{stopWith}).
     @ivar stopAsked: L{None}, or whether the strongest stop asked so far
         was forced.
+    @ivar identLookup: the ident lookup made for the session, while it
+        runs: the session keeps its slot until both its service and the
+        lookup have ended (as xinetd's forked child asks ident before it
+        runs the server, and counts all along).
     """
 
     policy: ServicePolicy
@@ -472,16 +531,39 @@ class Session:
     done: bool = False
     stopper: Callable[[bool], None] | None = None
     stopAsked: bool | None = None
+    identLookup: Deferred[Any] | None = None
 
     def stop(self, force: bool = False) -> None:
         """
-        Ask the running service to end (C{force}: at once).
+        Ask the running service to end (C{force}: at once), and give up its
+        ident lookup.
         """
+        self.cancelLookup()
         if self.done:
             return
         self.stopAsked = force or bool(self.stopAsked)
         if self.stopper is not None:
             self.stopper(force)
+
+    def holdFor(self, lookup: Deferred[Any]) -> None:
+        """
+        Keep the session's slot until C{lookup} has ended (fired or been
+        cancelled).
+        """
+        self.identLookup = lookup
+
+        def finished(result: object) -> object:
+            self.identLookup = None
+            if self.done:
+                self.policy.release(self)
+            return result
+
+        lookup.addBoth(finished)
+
+    def cancelLookup(self) -> None:
+        lookup = self.identLookup
+        if lookup is not None and not lookup.called:
+            lookup.cancel()
 
     def stopWith(self, stopper: Callable[[bool], None]) -> None:
         """
@@ -501,22 +583,27 @@ class Session:
 
     def ended(self, status: int | None = 0, signal: int | None = None) -> None:
         """
-        The service ended: log EXIT and release its slot.
+        The service ended: log EXIT and release its slot (once its ident
+        lookup, if one still runs, has ended too: its USERID line waits).
         """
         if self.done:
             return
         self.done = True
-        self.policy.release(self)
+        if self.identLookup is None:
+            self.policy.release(self)
         duration = self.policy.daemon.reactor.seconds() - self.started
         self.policy.log.exit(status, signal, self.pid, duration)
 
     def abandon(self) -> None:
         """
-        The service never ran: release its slot without an EXIT line.
+        The service never ran: give up its ident lookup and release its
+        slot without an EXIT line.
         """
         if not self.done:
             self.done = True
-            self.policy.release(self)
+            self.cancelLookup()
+            if self.identLookup is None:
+                self.policy.release(self)
 
 
 class ServicePolicy:
@@ -790,10 +877,24 @@ class ServicePolicy:
             self.log.userid(local)
             starter(connection, session)
             return None
-        lookup = self.ident(connection, self.daemon.identTimeout)
+        idOnly = Flag.IDONLY in self.config.flags
+        lookup = self.daemon.identCap.run(
+            lambda: self.ident(connection, self.daemon.identTimeout)
+        )
+        if lookup is None:
+            # Too many lookups run already: none for this connection.
+            if idOnly:
+                self.log.noid(session.host, NoIdReason.SYSTEM_ERROR)
+                session.abandon()
+                connection.close()
+            else:
+                starter(connection, session)
+            return None
         lookup.addCallback(self._logIdent, session.host)
-        if Flag.IDONLY not in self.config.flags:
+        session.holdFor(lookup)
+        if not idOnly:
             starter(connection, session)
+            lookup.addErrback(_ignoreCancelled)
             return None
 
         def decideIdent(result: UserId | NoId) -> None:
@@ -918,6 +1019,13 @@ class ServicePolicy:
             quiet.popitem(last=False)
         quiet[peer] = now + DGRAM_FAIL_QUIET
         return True
+
+
+def _ignoreCancelled(failure: Failure) -> None:
+    """
+    A lookup given up with its session ends there.
+    """
+    failure.trap(CancelledError)  # type: ignore[no-untyped-call]
 
 
 def localUser(connection: PendingConnection, certificate: Any) -> str | None:

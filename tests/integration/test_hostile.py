@@ -20,6 +20,7 @@ from collections.abc import Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import SkipTest, TestCase
 
 from .support import freePorts, pollUntil, reactor, tcpExchange, udpExchange
@@ -221,3 +222,63 @@ class DatagramTests(TestCase):
         )
         self.assertEqual(attack.count("START: echo-dgram"), 1)
         self.assertEqual(attack.count("START: time-dgram"), 0)
+
+
+class Mute(Protocol):
+    """
+    An ident server that accepts and never answers.
+    """
+
+    def connectionMade(self) -> None:
+        assert isinstance(self.factory, MuteIdent)
+        self.factory.connections.append(self)
+
+
+class MuteIdent(ServerFactory):
+    protocol = Mute
+
+    def __init__(self) -> None:
+        self.connections: list[Mute] = []
+
+
+class IdentTests(TestCase):
+    """
+    Ident lookups are bounded.
+    """
+
+    @inlineCallbacks
+    def test_muteIdentServer(self) -> Generated:
+        """
+        Short connections to a USERID service with C{instances = 5}, from a
+        client whose ident server accepts and never answers: each session
+        keeps its slot while its lookup runs, so five are served, the others
+        refused, and at most five lookups (sockets) are held; once the
+        lookups end, the service serves again.  (Before, every connection
+        was served and left a lookup of up to 30 s behind, counted by
+        nothing: 900 connections held 498 sockets.)
+        """
+        ident = MuteIdent()
+        listening = reactor.listenTCP(0, ident, interface=HOST)
+        self.addCleanup(listening.stopListening)
+        (port,) = freePorts(1)
+        attack = Attack(self)
+        yield attack.start(
+            defaults(attack.run, "PID HOST EXIT USERID")
+            + serviceEntry("daytime", "daytime-stream", "stream", port, "instances = 5"),
+            "--ident-port",
+            str(listening.getHost().port),
+        )
+        before = descriptors(attack.run.pid)
+        for _ in range(30):
+            yield tcpExchange(HOST, port)
+        yield attack.waitForCount("FAIL: daytime-stream service_limit", 25)
+        self.assertEqual(attack.count("START: daytime-stream"), 5)
+        self.assertEqual(len(ident.connections), 5)
+        self.assertEqual(descriptors(attack.run.pid), before + 5)
+        for connection in ident.connections:
+            assert connection.transport is not None
+            connection.transport.loseConnection()
+        yield attack.descriptorsBack(before)
+        answer = yield tcpExchange(HOST, port)
+        self.assertTrue(answer.endswith(b"\r\n"))
+        self.assertEqual(attack.count("START: daytime-stream"), 6)
