@@ -71,7 +71,7 @@ from txinetd.policies import (
     recheck,
 )
 from txinetd.redirect import Relay, describeConnectError
-from txinetd.reload import SignalDispatcher, planReload
+from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 from txinetd.systemd import ListenFds
@@ -895,7 +895,7 @@ class XinetdService(MultiService):
         self.programLog = programLog
         self.loader = loader
         self.loadInThread = loadInThread
-        self.reloading = False
+        self.reloads = ReloadQueue(self._reconfigure)
         self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
         if config.internals is not None:
@@ -968,13 +968,26 @@ class XinetdService(MultiService):
         new rules refuse), new ones start.  An invalid configuration is
         rejected whole and the running one stays.  With C{loadInThread} the
         files are read in a thread, so the reactor keeps serving meanwhile.
+        A reconfiguration asked for while one runs follows it (see
+        L{ReloadQueue}): the last configuration on disk is the one in effect.
+
+        @return: fires once a reconfiguration that started after this call
+            is done.
         """
         if self.loader is None:
             return succeed(None)
-        if self.reloading:
-            programMessage(Level.WARNING, "reconfiguration already in progress")
-            return succeed(None)
-        self.reloading = True
+        if self.reloads.running:
+            programMessage(
+                Level.NOTICE, "reconfiguration already in progress; another follows it"
+            )
+        return self.reloads.request(hard)
+
+    def _reconfigure(self, hard: bool) -> Deferred[None]:
+        """
+        One reconfiguration (see L{reconfigure}); L{ReloadQueue} runs one at
+        a time.
+        """
+        assert self.loader is not None
         systemd.reloading()
         programMessage(Level.NOTICE, "Starting reconfiguration")
         if self.loadInThread:
@@ -982,10 +995,9 @@ class XinetdService(MultiService):
                 self.reactor, self.reactor.getThreadPool(), self.loader
             )
         else:
-            loading = succeed(self.loader())
+            loading = maybeDeferred(self.loader)
 
         def done(result: object) -> None:
-            self.reloading = False
             systemd.notify("READY=1")
             if isinstance(result, Failure):
                 log.failure("Reconfiguration failed", result)

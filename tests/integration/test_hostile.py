@@ -282,3 +282,62 @@ class IdentTests(TestCase):
         answer = yield tcpExchange(HOST, port)
         self.assertTrue(answer.endswith(b"\r\n"))
         self.assertEqual(attack.count("START: daytime-stream"), 6)
+
+
+def holds(pid: int, path: str) -> bool | None:
+    """
+    Whether a process has C{path} open.
+    """
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{name}") == path:
+                return True
+        except OSError:
+            continue
+    return None
+
+
+class ReloadTests(TestCase):
+    """
+    A reload asked for during a reload is not lost.
+    """
+
+    @inlineCallbacks
+    def test_hangupDuringReload(self) -> Generated:
+        """
+        A SIGHUP that comes while a reload reads the files (held up here by
+        an included pipe) is remembered: once that reload is done, another
+        reads the configuration as it is now, and the service added between
+        the two signals listens.  (Before, the second signal was dropped
+        with "reconfiguration already in progress" and the edit never
+        applied.)
+        """
+        first, second = freePorts(2)
+        attack = Attack(self)
+        pipe = attack.run.path("slow")
+        os.mkfifo(pipe)
+        start = defaults(attack.run) + f"include {pipe}\n"
+        yield attack.start(start + serviceEntry("daytime", "first", "stream", first))
+        writers = [os.open(pipe, os.O_RDWR)]
+
+        def release() -> None:
+            while writers:
+                os.close(writers.pop())
+
+        self.addCleanup(release)
+        attack.run.process.signalProcess("HUP")
+        yield pollUntil(lambda: holds(attack.run.pid, pipe), lambda: "the reload reads the pipe")
+        with open(attack.run.path("xinetd.conf"), "w") as f:
+            f.write(
+                start
+                + serviceEntry("daytime", "first", "stream", first)
+                + serviceEntry("daytime", "second", "stream", second)
+            )
+        attack.run.process.signalProcess("HUP")
+        yield attack.waitForCount("reconfiguration already in progress", 1, PROGRAM_LOG)
+        os.write(writers[0], b"# the end of the pipe\n")
+        release()
+        yield attack.waitForCount("Reconfigured:", 2, PROGRAM_LOG)
+        answer = yield tcpExchange(HOST, second)
+        self.assertTrue(answer.endswith(b"\r\n"))
+        self.assertEqual(attack.count("Starting reconfiguration", PROGRAM_LOG), 2)
