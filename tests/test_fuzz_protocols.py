@@ -488,15 +488,15 @@ class XadminFuzzTests(SynchronousTestCase):
     def test_session(self, sent: tuple[bytes, list[bytes]], keepSending: bool) -> None:
         """
         The session answers as the model says whatever the pieces; it holds
-        at most 256 bytes of an unfinished line; the transport is its own
-        producer until the session ends; once it ends, nothing more is
+        at most 256 bytes of an unfinished line; the session is the
+        transport's producer until it ends; once it ends, nothing more is
         read or written even if the client goes on sending.
         """
         data, chunks = sent
         view = FakeView()
         protocol = XadminProtocol(view)
         session = StreamSession(protocol)
-        self.assertIs(session.transport.producer, session.transport)
+        self.assertIs(session.transport.producer, protocol)
         self.assertTrue(session.transport.streaming)
         for chunk in chunks:
             if session.transport.disconnecting and not keepSending:

@@ -341,3 +341,74 @@ class ReloadTests(TestCase):
         answer = yield tcpExchange(HOST, second)
         self.assertTrue(answer.endswith(b"\r\n"))
         self.assertEqual(attack.count("Starting reconfiguration", PROGRAM_LOG), 2)
+
+
+def residentSize(pid: int) -> int:
+    """
+    A process's resident memory, in bytes.
+    """
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise KeyError("VmRSS")
+
+
+#: How much the daemon's memory may grow while four xadmin clients send
+#: commands without reading.
+XADMIN_GROWTH = 8 << 20
+
+
+class XadminTests(TestCase):
+    """
+    xadmin holds a bounded amount per session.
+    """
+
+    @inlineCallbacks
+    def test_pipelinedWithoutReading(self) -> Generated:
+        """
+        Four clients send C{show avail} (a 20-service answer) as fast as
+        they can and never read: the daemon stops answering and reading
+        each once a buffer of answers waits, and its memory grows by less
+        than L{XADMIN_GROWTH}.  (Before, every command of a 64 KiB read was
+        answered at once, about 5 MB a read here; the issue saw RSS go from
+        50 to 177 MiB with eight clients.)
+        """
+        ports = freePorts(21)
+        attack = Attack(self)
+        services = "".join(
+            serviceEntry("daytime", f"daytime-{port}", "stream", port) for port in ports[1:]
+        )
+        yield attack.start(
+            defaults(attack.run)
+            + serviceEntry("xadmin", "xadmin", "stream", ports[0], f"only_from = {HOST}")
+            + services
+        )
+        warm = yield tcpExchange(HOST, ports[0], b"show avail\nbye\n")
+        self.assertIn(b"daytime-", warm)
+        before = residentSize(attack.run.pid)
+        clients = []
+        for _ in range(4):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(sock.close)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((HOST, ports[0]))
+            sock.setblocking(False)
+            clients.append(sock)
+        commands = b"show avail\n" * 6000
+        idle = [0] * len(clients)
+
+        def stalled() -> bool | None:
+            for index, sock in enumerate(clients):
+                try:
+                    sock.send(commands)
+                    idle[index] = 0
+                except BlockingIOError:
+                    idle[index] += 1
+            return min(idle) >= 10 or None
+
+        yield pollUntil(stalled, lambda: f"the clients to stall ({idle})")
+        # Answered once the daemon has done with what it read.
+        answer = yield tcpExchange(HOST, ports[0], b"help\nbye\n")
+        self.assertTrue(answer.endswith(b"bye bye\n"))
+        self.assertLess(residentSize(attack.run.pid) - before, XADMIN_GROWTH)
