@@ -1271,6 +1271,30 @@ class DatagramTests(PolicyTestCase):
         self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
 
+    def test_waitingBounded(self) -> None:
+        """
+        At most L{policies.DGRAM_WAITING} datagrams wait for their name
+        lookup; past that one is refused with C{service_limit} (quietly per
+        sender) until one has been checked.
+        """
+        self.patch(policies, "DGRAM_WAITING", 2)
+        senders = [f"192.0.2.{number}" for number in range(1, 6)]
+        for sender in senders:
+            self.names[sender] = Deferred()
+        policy = self.policy(" only_from = .example.com\n")
+        checks = [policy.checkDatagram((sender, 5000)) for sender in senders[:4]]
+        self.assertEqual(policy.waitingDatagrams, 2)
+        self.assertEqual([self.successResultOf(d) for d in checks[2:]], [False, False])
+        self.assertEqual(len(self.asked), 2)
+        self.names[senders[0]].callback("a.example.com")
+        self.assertTrue(self.successResultOf(checks[0]))
+        waiting = policy.checkDatagram((senders[4], 5000))
+        self.assertNoResult(waiting)
+        self.assertEqual(
+            self.target.entries,
+            [f"FAIL: svc service_limit from={sender}" for sender in senders[2:4]],
+        )
+
     def test_ownPortRefused(self) -> None:
         """
         A datagram from a port the daemon's datagram services listen on

@@ -21,7 +21,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -76,6 +76,7 @@ from txinetd.systemd import ListenFds
 #: struct ucred: pid, uid, gid.
 _UCRED = struct.Struct("3i")
 log = Logger(namespace="txinetd")
+_T = TypeVar("_T")
 
 #: A datagram refused for its address is logged at most once per this many
 #: seconds per (address, port), as xinetd does.
@@ -84,6 +85,11 @@ DGRAM_FAIL_QUIET = 60.0
 #: How many senders of refused datagrams a service remembers to keep quiet
 #: about; past that, the one remembered longest is forgotten.
 DGRAM_FAIL_SENDERS = 4096
+
+#: How many datagrams of a service may wait for their address check (a
+#: name lookup) at once; past that, datagrams are refused with
+#: C{service_limit} until some have been checked.
+DGRAM_WAITING = 64
 
 
 class LogTargets:
@@ -683,6 +689,8 @@ class ServicePolicy:
         #: When a refusal of each recent datagram sender may be logged
         #: again, the soonest first.
         self.quietUntil: OrderedDict[tuple[str, int], float] = OrderedDict()
+        #: How many datagrams wait for their address check now.
+        self.waitingDatagrams = 0
         self.onCountChange: Callable[[int], None] | None = None
 
     # --- checks ------------------------------------------------------------
@@ -974,7 +982,9 @@ class ServicePolicy:
         The checks for one datagram of a dgram service: a datagram from one
         of the daemon's own datagram ports (L{Daemon.datagramPorts}) is
         refused for its address, before the limits count it; then the
-        limits and the address rules.
+        limits, then the address rules.  At most L{DGRAM_WAITING}
+        datagrams wait for a name lookup at once; past that, one is refused
+        with C{service_limit}.
 
         @return: whether to answer it; a refusal is logged (at most once a
             minute per sender).
@@ -987,7 +997,13 @@ class ServicePolicy:
             reason: FailReason | None = FailReason.ADDRESS
         else:
             reason = self.parentCheck(host, now)
+        if reason is None and self.waitingDatagrams >= DGRAM_WAITING:
+            # Each waiting datagram is kept until its lookup ends: shed.
+            reason = FailReason.SERVICE_LIMIT
         checked = succeed(reason) if reason is not None else self.addressCheck(host)
+        if not checked.called:
+            self.waitingDatagrams += 1
+            checked.addBoth(self._datagramChecked)
 
         def conclude(reason: FailReason | None) -> bool:
             if reason is None:
@@ -997,6 +1013,10 @@ class ServicePolicy:
             return False
 
         return checked.addCallback(conclude)
+
+    def _datagramChecked(self, result: _T) -> _T:
+        self.waitingDatagrams -= 1
+        return result
 
     def _logsRefusal(self, peer: tuple[str, int], now: float) -> bool:
         """
