@@ -12,9 +12,9 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
@@ -26,7 +26,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
-from txinetd import policies
+from txinetd import banners, policies
 from txinetd.acceptor import PendingConnection
 from txinetd.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.config import ServiceConfig
@@ -51,6 +51,8 @@ from txinetd.policies import (
     threadedReverseLookup,
 )
 from txinetd.tls import TLSError
+
+T = TypeVar("T")
 
 #: The daemon clock's start: some time in 2023.
 NOW = 1_700_000_000.0
@@ -200,14 +202,23 @@ class PolicyTestCase(SynchronousTestCase):
         self.names: dict[str, Deferred[str | None]] = {}
         self.addresses: dict[str, list[str]] = {}
         self.asked: list[tuple[str, bool]] = []
+        self.blockingRuns = 0
         self.daemon = Daemon(
             self.clock,
             load=LoadAverage(lambda: self.loadAverage),
             reverseLookup=self.lookup,
             localTime=lambda now: fixedLocalTime(*self.localTime),
+            blocking=self.runBlocking,
         )
         self.target = MemoryTarget()
         self.messages = captureMessages(self)
+
+    def runBlocking(self, work: Callable[[], T]) -> Deferred[T]:
+        """
+        Run blocking work (reading banners) at once, recording it.
+        """
+        self.blockingRuns += 1
+        return maybeDeferred(work)
 
     def lookup(self, address: str, verify: bool) -> Deferred[HostName]:
         """
@@ -609,24 +620,52 @@ class AdmissionTests(PolicyTestCase):
 
 class BannerTests(PolicyTestCase):
     """
-    L{ServicePolicy.banner} reads a banner file for each connection.
+    L{ServicePolicy.banners} reads banner files for each connection, off
+    the reactor thread.
     """
 
     def test_read(self) -> None:
+        """
+        Each read is made anew (an edit shows at the next connection), in
+        one run of the daemon's blocking runner for all the files.
+        """
         path = os.path.join(self.files.base, "banner")
         policy = self.policy()
         for content in (b"\x00one\r\n", b"two\n\xff"):
             with open(path, "wb") as f:
                 f.write(content)
-            self.assertEqual(policy.banner(path), content)
-        self.assertEqual(policy.banner(None), b"")
-        self.assertEqual(self.messages, [])
+            self.assertEqual(self.successResultOf(policy.banners(path, None, path)), content * 2)
+        self.assertEqual(self.blockingRuns, 2)
+        self.assertEqual(self.successResultOf(policy.banners(None, None)), b"")
+        self.assertEqual((self.blockingRuns, self.messages), (2, []))
 
     def test_missing(self) -> None:
         path = os.path.join(self.files.base, "missing")
-        self.assertEqual(self.policy().banner(path), b"")
+        self.assertEqual(self.successResultOf(self.policy().banners(path)), b"")
         self.assertEqual(
             self.messages, [(Level.ERROR, f"service = svc, open of banner {path} failed")]
+        )
+
+    def test_refusedKinds(self) -> None:
+        """
+        A banner that became a FIFO, a device or a file over
+        L{banners.MAX_BANNER} after the configuration was loaded is not
+        read: logged as one that cannot be opened.
+        """
+        fifo = os.path.join(self.files.base, "fifo")
+        os.mkfifo(fifo)
+        large = os.path.join(self.files.base, "large")
+        with open(large, "wb") as f:
+            f.write(b"x" * (banners.MAX_BANNER + 1))
+        policy = self.policy()
+        for path in (fifo, "/dev/zero", large):
+            self.assertEqual(self.successResultOf(policy.banners(path)), b"")
+        self.assertEqual(
+            self.messages,
+            [
+                (Level.ERROR, f"service = svc, open of banner {path} failed")
+                for path in (fifo, "/dev/zero", large)
+            ],
         )
 
 

@@ -43,6 +43,7 @@ from txinetd.attributes import (
     Where,
     checkExecutable,
 )
+from txinetd.banners import bannerProblem
 from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
 from txinetd.endpoint import (
     Listen,
@@ -393,6 +394,16 @@ class _Loader:
         self.defaults = _EntryState("defaults", Location("", 0), {})
         self.defaultsFiles: set[str] = set()
         self.services: list[_EntryState] = []
+        self.bannerProblems: dict[str, str | None] = {}
+
+    def bannerProblem(self, path: str) -> str | None:
+        """
+        Why C{path} cannot be a banner (see L{bannerProblem}), looked at
+        once per load.
+        """
+        if path not in self.bannerProblems:
+            self.bannerProblems[path] = bannerProblem(path)
+        return self.bannerProblems[path]
 
     def load(self, entries: Sequence[Entry]) -> tuple[Defaults, list[ServiceConfig]]:
         for entry in entries:
@@ -561,7 +572,9 @@ class _Loader:
         values = self.inherit(state, defaults)
         problems: list[str] = []
         warnings: list[str] = []
-        built = _Builder(state, values, self.system, self.internalServices, self.euid)
+        built = _Builder(
+            state, values, self.system, self.internalServices, self.euid, self.bannerProblem
+        )
         built.fill(problems, warnings)
         if not problems:
             built.check(problems, warnings)
@@ -624,7 +637,9 @@ class _Builder:
         system: SystemInfo,
         internalServices: Callable[[str, str], bool],
         euid: int,
+        bannerProblem: Callable[[str], str | None] = lambda path: None,
     ) -> None:
+        self.bannerProblem = bannerProblem
         self.state = state
         self.name = state.name
         self.values = values
@@ -804,6 +819,7 @@ class _Builder:
             problems.append(f"Service {name} has socket_type dgram, but does not wait")
         self.checkRequired(problems)
         self.checkUser(problems)
+        self.checkBanners(problems)
         if values.get("port") == IDENT_PORT and values.get("protocol") == "tcp":
             for attribute in ("log_on_success", "log_on_failure"):
                 if (
@@ -934,6 +950,18 @@ class _Builder:
         for attribute in dict.fromkeys(required):
             if values.get(attribute) is None:
                 problems.append(f"Service {values['id']} missing attribute {attribute} - DISABLING")
+
+    def checkBanners(self, problems: list[str]) -> None:
+        """
+        A banner must be a regular file of at most L{txinetd.banners.MAX_BANNER} bytes (a
+        FIFO or a device would stall or flood the service); one that is
+        missing now is read again at each connection.
+        """
+        for attribute in ("banner", "banner_success", "banner_fail"):
+            path: str | None = self.values.get(attribute)
+            problem = None if path is None else self.bannerProblem(path)
+            if problem is not None:
+                problems.append(f"Service {self.name}: {attribute} {path}: {problem}")
 
     def checkUser(self, problems: list[str]) -> None:
         if self.euid == 0:

@@ -42,6 +42,7 @@ from txinetd.access import (
     decide,
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
+from txinetd.banners import BannerError, readBanner
 from txinetd.config import LocalSystem, ServiceConfig
 from txinetd.external import daemonUmask, defaultFileLimit
 from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
@@ -300,6 +301,30 @@ def threadedReverseLookup(
     return lookup
 
 
+class BlockingRunner(TypingProtocol):
+    """
+    Runs work that may block without blocking the reactor.
+    """
+
+    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
+        """
+        @return: fires with what C{work} returns.
+        """
+
+
+def inThreadPool(reactor: Any) -> BlockingRunner:
+    """
+    A L{BlockingRunner} on the reactor's thread pool.
+    """
+    from twisted.internet.threads import deferToThreadPool
+
+    def run(work: Callable[[], _T]) -> Deferred[_T]:
+        d: Deferred[_T] = deferToThreadPool(reactor, reactor.getThreadPool(), work)
+        return d
+
+    return run
+
+
 def defaultIdentCap() -> int:
     """
     The daemon-wide bound on ident lookups running at once: a quarter of
@@ -401,6 +426,8 @@ class Daemon:
     @ivar rpcByName: /etc/rpc look-ups, for RPC services.
     @ivar localTime: seconds to local time (for C{access_times}).
     @ivar listenFds: the listening sockets systemd passed.
+    @ivar blocking: runs work that may block (reading banner files) off
+        the reactor thread; the reactor's thread pool when L{None}.
     @ivar datagramPorts: the ports the daemon's datagram services listen
         on, each with how many services use it: a datagram from one of
         them is never answered (it would loop between two services, or a
@@ -432,9 +459,19 @@ class Daemon:
     localTime: Callable[[float], time.struct_time] = time.localtime
     listenFds: ListenFds = field(default_factory=ListenFds)
     datagramPorts: Counter[int] = field(default_factory=Counter)
+    blocking: BlockingRunner | None = None
 
     def __post_init__(self) -> None:
         self.identLookups.parent = self.identCap
+
+    def runBlocking(self, work: Callable[[], _T]) -> Deferred[_T]:
+        """
+        Run C{work}, which may block (on a file), off the reactor thread:
+        in the reactor's thread pool unless L{blocking} says otherwise.
+        """
+        if self.blocking is None:
+            self.blocking = inThreadPool(self.reactor)
+        return self.blocking(work)
 
     def rereadHostsAccess(self) -> None:
         """
@@ -761,19 +798,27 @@ class ServicePolicy:
 
     # --- banners -------------------------------------------------------------
 
-    def banner(self, path: str | None) -> bytes:
+    def banners(self, *paths: str | None) -> Deferred[bytes]:
         """
-        A banner file's bytes, read now; empty if there is none or it cannot
-        be read (logged).
+        The bytes of banner files, one after the other, read off the
+        reactor thread (a file system may block); a file that cannot be
+        read, is not a regular file or is too large is left out and logged.
+
+        @param paths: the files; L{None} stands for no banner.
         """
-        if path is None:
-            return b""
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except (OSError, ValueError):
-            programMessage(Level.ERROR, f"service = {self.config.id}, open of banner {path} failed")
-            return b""
+        wanted = [path for path in paths if path is not None]
+        if not wanted:
+            return succeed(b"")
+        reading = self.daemon.runBlocking(lambda: [_readOrError(path) for path in wanted])
+        return reading.addCallback(self._joinBanners, wanted)
+
+    def _joinBanners(self, read: list[bytes | BannerError], paths: list[str]) -> bytes:
+        for path, result in zip(paths, read, strict=True):
+            if isinstance(result, BannerError):
+                programMessage(
+                    Level.ERROR, f"service = {self.config.id}, open of banner {path} failed"
+                )
+        return b"".join(result for result in read if isinstance(result, bytes))
 
     # --- stream connections ----------------------------------------------
 
@@ -831,8 +876,8 @@ class ServicePolicy:
             session.abandon()
             self.refuse(connection, reason, host, parent=False)
             return None
-        greeting = self.banner(self.config.banner) + self.banner(self.config.banner_success)
-        sent = connection.send(greeting) if greeting else succeed(None)
+        greeting = self.banners(self.config.banner, self.config.banner_success)
+        sent = greeting.addCallback(lambda data: connection.send(data) if data else None)
         return sent.addCallback(lambda _: self._secureThenStart(connection, session, starter))
 
     def _secureThenStart(
@@ -886,9 +931,7 @@ class ServicePolicy:
             starter(connection, session)
             return None
         idOnly = Flag.IDONLY in self.config.flags
-        lookup = self.daemon.identCap.run(
-            lambda: self.ident(connection, self.daemon.identTimeout)
-        )
+        lookup = self.daemon.identCap.run(lambda: self.ident(connection, self.daemon.identTimeout))
         if lookup is None:
             # Too many lookups run already: none for this connection.
             if idOnly:
@@ -965,8 +1008,8 @@ class ServicePolicy:
         Log FAIL, send the banners and close.
         """
         self.log.fail(reason, host)
-        farewell = self.banner(self.config.banner) + self.banner(self.config.banner_fail)
-        sent = connection.send(farewell) if farewell else succeed(None)
+        farewell = self.banners(self.config.banner, self.config.banner_fail)
+        sent = farewell.addCallback(lambda data: connection.send(data) if data else None)
         sent.addBoth(lambda _: connection.close())
         if parent and FailureFlag.USERID in self.config.log_on_failure:
             lookup = self.daemon.identLookups.run(
@@ -1039,6 +1082,13 @@ class ServicePolicy:
             quiet.popitem(last=False)
         quiet[peer] = now + DGRAM_FAIL_QUIET
         return True
+
+
+def _readOrError(path: str) -> bytes | BannerError:
+    try:
+        return readBanner(path)
+    except BannerError as e:
+        return e
 
 
 def _ignoreCancelled(failure: Failure) -> None:

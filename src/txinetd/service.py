@@ -977,9 +977,7 @@ class XinetdService(MultiService):
         if self.loader is None:
             return succeed(None)
         if self.reloads.running:
-            programMessage(
-                Level.NOTICE, "reconfiguration already in progress; another follows it"
-            )
+            programMessage(Level.NOTICE, "reconfiguration already in progress; another follows it")
         return self.reloads.request(hard)
 
     def _reconfigure(self, hard: bool) -> Deferred[None]:

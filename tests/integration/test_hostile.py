@@ -11,6 +11,7 @@ empty hosts.allow / hosts.deny, and its program log in C{program.log}.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import select
@@ -506,3 +507,64 @@ class DatagramLookupTests(TestCase):
         resolver.answer("client.example.org")
         reply = yield later.reply()
         self.assertEqual(reply, b"later")
+
+
+def unblockFifo(path: str) -> None:
+    """
+    Give a reader waiting to open a FIFO the writer it waits for.
+    """
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+class BannerTests(TestCase):
+    """
+    Banner files never block the daemon.
+    """
+
+    @inlineCallbacks
+    def test_fifo(self) -> Generated:
+        """
+        A banner that is a FIFO is refused at load, with its file and line;
+        one that becomes a FIFO later is not opened: its service answers
+        without it (the error logged) and the others are served at once.
+        (Before, opening the FIFO stopped every service until someone wrote
+        to it.)
+        """
+        first, second, third = freePorts(3)
+        attack = Attack(self)
+        fifo = attack.run.path("fifo")
+        os.mkfifo(fifo)
+        banner = attack.run.path("banner")
+        with open(banner, "wb") as f:
+            f.write(b"welcome\r\n")
+        config = (
+            defaults(attack.run)
+            + serviceEntry("daytime", "bannered", "stream", first, f"banner_success = {banner}")
+            + serviceEntry("daytime", "plain", "stream", second)
+            + serviceEntry("daytime", "piped", "stream", third, f"banner_success = {fifo}")
+        )
+        yield attack.start(config)
+        self.addCleanup(unblockFifo, banner)
+        greeted = yield tcpExchange(HOST, first)
+        self.assertTrue(greeted.startswith(b"welcome\r\n"))
+        os.unlink(banner)
+        os.mkfifo(banner)
+        bare = tcpExchange(HOST, first)
+        plain = yield tcpExchange(HOST, second)
+        self.assertTrue(plain.endswith(b"\r\n"))
+        answer = yield bare
+        self.assertNotIn(b"welcome", answer)
+        self.assertTrue(answer.endswith(b"\r\n"))
+        yield attack.waitForCount(
+            f"ERROR: service = bannered, open of banner {banner} failed", 1, PROGRAM_LOG
+        )
+        line = config[
+            : config.index("service daytime\n{\n\ttype = INTERNAL UNLISTED\n\tid = piped")
+        ]
+        yield attack.waitForCount(
+            f"ERROR: Service daytime: banner_success {fifo}: not a regular file "
+            f"[file={attack.run.path('xinetd.conf')}] [line={line.count(chr(10)) + 1}]",
+            1,
+            PROGRAM_LOG,
+        )
