@@ -49,7 +49,6 @@ from tests.soak import fuzzed
 from tests.test_introspect import FakeView
 from tests.test_tcpmux import loadServices
 from txinetd.acceptor import PendingConnection
-from txinetd.attributes import ServiceType
 from txinetd.config import ServiceConfig
 from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
 from txinetd.internal import (
@@ -79,7 +78,7 @@ from txinetd.introspect import (
 )
 from txinetd.logformat import NoIdReason
 from txinetd.policies import ServedProtocol
-from txinetd.tcpmux import GO, MAX_LINE, NAME_TIMEOUT, NOT_FOUND, findTarget, multiplex
+from txinetd.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, findTarget, multiplex
 
 #: Bytes that mean something to one of the protocols, mixed into the garbage.
 TOKENS = (
@@ -613,8 +612,9 @@ def tcpmuxModel(data: bytes, services: list[ServiceConfig]) -> tuple[ServiceConf
     """
     The target and the reply of a tcpmux connection whose client sends
     C{data}: the first line, if it ends in CR LF within 1024 bytes and has
-    a name, names a service (C{+Go} for TCPMUXPLUS), C{HELP} or nothing
-    known; anything else gets no reply.
+    a name, names a service (whose C{+Go} the caller sends after the
+    service's checks), C{HELP} or nothing known; anything else gets no
+    reply.
     """
     end = data.find(b"\n", 0, MAX_LINE)
     line = data[: end + 1]
@@ -623,7 +623,7 @@ def tcpmuxModel(data: bytes, services: list[ServiceConfig]) -> tuple[ServiceConf
     name = line[:-2].decode("utf-8", "replace")
     target = findTarget(name, services)
     if target is not None:
-        return target, GO if ServiceType.TCPMUXPLUS in target.type else b""
+        return target, b""
     if name.lower() == "help":
         names = dict.fromkeys(s.name for s in services if s.isTcpmuxClient)
         return None, b"".join(n.encode() + b"\r\n" for n in names)

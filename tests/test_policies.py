@@ -571,6 +571,20 @@ class AdmissionTests(PolicyTestCase):
             ],
         )
 
+    def test_reply(self) -> None:
+        """
+        A reply given with the connection (a tcpmux target's C{+Go}) goes
+        out first, and only to an admitted client.
+        """
+        policy = self.policy(self.bannerFiles())
+        connection = FakeConnection()
+        policy.handleConnection(connection.pendingConnection, Starts(), b"+Go\r\n\x00")
+        self.assertEqual(connection.sent, [b"+Go\r\n\x00B\r\n\x00S\n"])
+        refusing = self.policy(" only_from = 10.0.0.1\n" + self.bannerFiles())
+        refused = FakeConnection()
+        refusing.handleConnection(refused.pendingConnection, Starts(), b"+Go\r\n\x00")
+        self.assertEqual(refused.sent, [b"B\r\nF\xff"])
+
     def test_noBanners(self) -> None:
         connection, starts = self.connect(self.policy())
         self.assertEqual(connection.sent, [])

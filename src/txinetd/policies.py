@@ -822,10 +822,15 @@ class ServicePolicy:
 
     # --- stream connections ----------------------------------------------
 
-    def handleConnection(self, connection: PendingConnection, starter: Starter) -> None:
+    def handleConnection(
+        self, connection: PendingConnection, starter: Starter, reply: bytes = b""
+    ) -> None:
         """
         Admit or refuse one accepted stream connection, then run the service
         on it with C{starter}.
+
+        @param reply: what an admitted client is sent first, before the
+            banners (a tcpmux target's C{+Go}).
 
         From its admission until C{starter} gives it a stopper of its own,
         stopping the session cancels what it waits on (the address check,
@@ -841,7 +846,7 @@ class ServicePolicy:
         checked = self.addressCheck(host)
         # Set before the chain runs: a starter called at once replaces it.
         session.stopper = lambda force: checked.cancel()
-        checked.addCallback(self._admitted, connection, session, starter)
+        checked.addCallback(self._admitted, connection, session, starter, reply)
         checked.addErrback(self._failed, connection, session)
 
     def reserve(self, host: str | None) -> Session:
@@ -870,6 +875,7 @@ class ServicePolicy:
         connection: PendingConnection,
         session: Session,
         starter: Starter,
+        reply: bytes = b"",
     ) -> Deferred[None] | None:
         host = session.host
         if reason is not None:
@@ -877,6 +883,7 @@ class ServicePolicy:
             self.refuse(connection, reason, host, parent=False)
             return None
         greeting = self.banners(self.config.banner, self.config.banner_success)
+        greeting.addCallback(lambda banners: reply + banners)
         sent = greeting.addCallback(lambda data: connection.send(data) if data else None)
         return sent.addCallback(lambda _: self._secureThenStart(connection, session, starter))
 

@@ -75,7 +75,7 @@ from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 from txinetd.systemd import ListenFds
-from txinetd.tcpmux import multiplex
+from txinetd.tcpmux import acceptReply, multiplex
 
 log = Logger(namespace="txinetd")
 
@@ -572,7 +572,8 @@ class ListeningService(Service):
             return
         for child in self.tcpmuxTargets():
             if child.config is target:
-                child.policy.handleConnection(connection, child.starter())
+                # The target's checks come first: a refused client gets no +Go.
+                child.policy.handleConnection(connection, child.starter(), acceptReply(target))
                 return
         connection.close()
 
