@@ -39,6 +39,7 @@ from txinetd.logformat import (
     syslogProgramMessage,
     syslogServiceMessage,
 )
+from txinetd.safefiles import openForWriting
 
 __all__ = [
     "FileLogTarget",
@@ -206,7 +207,8 @@ class FileLogTarget:
             self._fd = os.dup(stream)
             os.set_inheritable(self._fd, False)
         else:
-            self._fd = os.open(self.path, _FILE_FLAGS, _FILE_MODE)
+            # Never through a link another user planted (see txinetd.safefiles).
+            self._fd = openForWriting(self.path, _FILE_FLAGS, _FILE_MODE)
         self.size = os.fstat(self._fd).st_size
         self.stopped = False
         self._warned = False

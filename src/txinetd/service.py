@@ -73,6 +73,7 @@ from txinetd.policies import (
 from txinetd.redirect import Relay, describeConnectError
 from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
+from txinetd.safefiles import openForWriting, removeFile
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 from txinetd.systemd import ListenFds
 from txinetd.tcpmux import acceptReply, multiplex
@@ -1119,7 +1120,7 @@ class XinetdService(MultiService):
             len(self.daemon.sensor),
         )
         try:
-            descriptor = os.open(self.dumpFile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            descriptor = openForWriting(self.dumpFile, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
                 os.write(descriptor, text.encode("utf-8", "replace"))
             finally:
@@ -1244,13 +1245,11 @@ def asIPv4(connection: PendingConnection) -> None:
 
 def writePidFile(path: str) -> None:
     """
-    Write C{"<pid>\\n"} to a new file (xinetd's -pidfile); a failure is
-    logged.
+    Write C{"<pid>\\n"} to a new file (xinetd's -pidfile), never through a
+    link another user planted; a failure is logged.
     """
     try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        descriptor = openForWriting(path, os.O_WRONLY, replace=True)
         with os.fdopen(descriptor, "w") as f:
             f.write(f"{os.getpid()}\n")
     except OSError as e:
@@ -1259,7 +1258,7 @@ def writePidFile(path: str) -> None:
 
 def removePidFile(path: str) -> None:
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        removeFile(path)
 
 
 def terminate(

@@ -209,7 +209,10 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     """
     target: LogTarget
     if options["filelog"] is not None:
-        target = FileLogTarget(options["filelog"])
+        try:
+            target = FileLogTarget(options["filelog"])
+        except OSError as e:
+            raise SystemExit(f"Cannot open -filelog {options['filelog']}: {e.strerror}") from None
     elif options["syslog"] is not None:
         target = SyslogTarget(
             SYSLOG_FACILITIES[options["syslog"]],

@@ -16,6 +16,7 @@ import os
 import pwd
 import select
 import shutil
+import signal
 import socket
 import struct
 import tempfile
@@ -34,6 +35,7 @@ from txinetd.service import XinetdService
 from .support import DatagramPeer, freePorts, pollUntil, reactor, tcpExchange, udpExchange
 from .test_logging import HOST, TxinetdRun, serviceEntry
 from .test_redirect import Backend, Echo, handle, queued
+from .test_twistd import twistd
 
 Generated = Generator[Deferred[Any], Any, None]
 
@@ -568,3 +570,124 @@ class BannerTests(TestCase):
             1,
             PROGRAM_LOG,
         )
+
+
+NOBODY = 65534
+
+
+class PlantedLinkTests(TestCase):
+    """
+    Files txinetd writes are not followed through a link that another user
+    planted in a directory others can write.
+    """
+
+    def setUp(self) -> None:
+        if os.geteuid() != 0:
+            raise SkipTest("planting files as another user needs root")
+        self.shared = tempfile.mkdtemp(dir="/tmp")
+        self.addCleanup(shutil.rmtree, self.shared, True)
+        os.chmod(self.shared, 0o1777)
+        private = tempfile.mkdtemp(dir="/tmp")
+        self.addCleanup(shutil.rmtree, private, True)
+        self.private = private
+        self.secret = os.path.join(private, "secret")
+        with open(self.secret, "wb") as f:
+            f.write(b"secret\n")
+        os.chmod(self.secret, 0o600)
+
+    def plant(self, name: str, target: str) -> str:
+        """
+        A symbolic link in the shared directory, as user nobody makes it.
+        """
+        path = os.path.join(self.shared, name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.symlink(target, path)
+        os.lchown(path, NOBODY, NOBODY)
+        return path
+
+    def assertUntouched(self) -> None:
+        with open(self.secret, "rb") as f:
+            self.assertEqual(f.read(), b"secret\n")
+        self.assertEqual(os.listdir(self.private), ["secret"])
+
+    @inlineCallbacks
+    def test_logsDumpAndPidFile(self) -> Generated:
+        """
+        A service log, the dump file and the pid file whose paths go
+        through a link nobody planted in a sticky world-writable directory
+        are not written, each with a clear error, also when the link comes
+        after the start and the log is reopened by a reload.  (Before, root
+        appended to the 0600 file the link named.)
+        """
+        first, second = freePorts(2)
+        planted = self.plant("first.log", self.secret)
+        dump = self.plant("dump", self.secret)
+        pidFile = os.path.join(self.plant("dir", self.private), "txinetd.pid")
+        later = os.path.join(self.shared, "second.log")
+        attack = Attack(self)
+        yield attack.start(
+            defaults(attack.run)
+            + serviceEntry("daytime", "first", "stream", first, f"log_type = FILE {planted}")
+            + serviceEntry("daytime", "second", "stream", second, f"log_type = FILE {later}"),
+            "--dump-file",
+            dump,
+            "-pidfile",
+            pidFile,
+        )
+        reason = "is a symbolic link in a directory writable by everyone; not followed"
+        # Service logs are opened before the program log is: twistd's log has it.
+        self.assertIn(
+            f"Cannot open first log {planted}: first.log {reason}".encode(),
+            attack.run.daemon.output,
+        )
+        yield attack.waitForCount(
+            f"ERROR: Cannot write the pid file {pidFile}: dir {reason}", 1, PROGRAM_LOG
+        )
+        for port in (first, second):
+            yield tcpExchange(HOST, port)
+        attack.run.process.signalProcess(signal.SIGABRT)
+        yield attack.waitForCount(
+            f"ERROR: Cannot write the state dump to {dump}: dump {reason}", 1, PROGRAM_LOG
+        )
+        self.plant("second.log", self.secret)
+        attack.run.process.signalProcess("HUP")
+        yield attack.waitForCount(
+            f"ERROR: Cannot open second log {later}: second.log {reason}", 1, PROGRAM_LOG
+        )
+        yield tcpExchange(HOST, second)
+        self.assertUntouched()
+
+    @inlineCallbacks
+    def test_programLog(self) -> Generated:
+        """
+        A C{-filelog} path through a planted link stops the start with a
+        clear message and exit status 1, without a traceback.
+        """
+        (port,) = freePorts(1)
+        planted = self.plant("program.log", self.secret)
+        path = os.path.join(self.shared, "xinetd.conf")
+        with open(path, "w") as f:
+            f.write(serviceEntry("daytime", "daytime", "stream", port))
+        out, err, code = yield twistd(
+            "-n",
+            "--pidfile=",
+            "xinetd",
+            "-f",
+            path,
+            "-filelog",
+            planted,
+            "--hosts-allow",
+            os.path.join(self.shared, "allow"),
+            "--hosts-deny",
+            os.path.join(self.shared, "deny"),
+        )
+        output = (out + err).decode()
+        self.assertEqual(code, 1, output)
+        self.assertIn(
+            f"Cannot open -filelog {planted}: program.log is a symbolic link in a directory "
+            "writable by everyone; not followed",
+            output,
+        )
+        self.assertNotIn("Traceback", output)
+        self.assertUntouched()

@@ -1,0 +1,248 @@
+# -*- test-case-name: tests.test_safefiles -*-
+"""
+Files txinetd writes (service logs, C{-filelog}, the state dump, the pid
+file) and reads as configuration, safe from other local users.
+
+txinetd runs as root.  A user who can write to a directory on the path of
+a file txinetd opens for writing can plant a symbolic link (or a hard link)
+there and make txinetd append to a file of root's (C{fs.protected_symlinks}
+is off on many systems and in containers).  L{openForWriting} walks the
+path one component at a time with C{openat}: a symbolic link is followed
+only in a directory that no one but root (or the daemon's user) can write,
+and the file itself, in such a directory, must be a regular file with a
+single link.
+
+A directory or file is I{open to others} (L{openToOthers}) when it belongs
+to someone else than root and the daemon's user, or others can write to
+it: everyone, or a group with another member, as sshd's C{StrictModes}
+judges it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import os
+import pwd
+import stat
+from collections import deque
+from collections.abc import Collection
+
+__all__ = [
+    "UnsafeFile",
+    "openForWriting",
+    "openToOthers",
+    "removeFile",
+    "trustedUsers",
+]
+
+#: How many symbolic links a path may go through (as Linux's MAXSYMLINKS).
+MAX_LINKS = 40
+
+_DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeFile(OSError):
+    """
+    A file that txinetd will not open: C{strerror} says why.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(errno.EPERM, reason)
+
+
+def trustedUsers() -> frozenset[int]:
+    """
+    The users whose files and directories txinetd trusts: root and the
+    daemon's own user.
+    """
+    return frozenset({0, os.geteuid()})
+
+
+def groupOfTrusted(gid: int, trusted: Collection[int]) -> bool:
+    """
+    Whether the members of group C{gid} (by their primary group or the
+    group's member list) are all trusted users, and it has at least one
+    (a group without members may be a setgid program's).
+    """
+    try:
+        names = grp.getgrgid(gid).gr_mem
+    except KeyError:
+        return False
+    members = set()
+    for name in names:
+        try:
+            members.add(pwd.getpwnam(name).pw_uid)
+        except KeyError:
+            return False
+    members.update(entry.pw_uid for entry in pwd.getpwall() if entry.pw_gid == gid)
+    return bool(members) and members <= set(trusted)
+
+
+def openToOthers(info: os.stat_result, trusted: Collection[int]) -> str | None:
+    """
+    Why a file or directory is open to others than the C{trusted} users,
+    or L{None} if it is not.
+    """
+    mode = info.st_mode
+    if info.st_uid not in trusted:
+        return f"owned by uid {info.st_uid}"
+    if mode & stat.S_IWOTH:
+        return "writable by everyone"
+    if mode & stat.S_IWGRP and not groupOfTrusted(info.st_gid, trusted):
+        return f"writable by group {info.st_gid}"
+    return None
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+def _openDirectory(name: str, at: int) -> int:
+    return os.open(name, _DIRECTORY, dir_fd=at)
+
+
+class _Walk:
+    """
+    One walk down a path: the directory reached and the name left in it.
+
+    @ivar directory: a descriptor of the directory that holds L{name}.
+    @ivar name: the last component, which is not a symbolic link (or does
+        not exist) when the walk is done.
+    @ivar unsafe: why that directory is open to others, or L{None}.
+    """
+
+    def __init__(self, path: str, trusted: Collection[int], followLast: bool = True) -> None:
+        """
+        @param followLast: whether a symbolic link at the end of the path
+            is followed (where it may be) or is itself the file.
+        """
+        self.path = path
+        self.trusted = trusted
+        self.followLast = followLast
+        self.directory = os.open("/" if path.startswith("/") else ".", _DIRECTORY)
+        self.name = ""
+        self.unsafe: str | None = None
+        try:
+            self._walk(deque(_components(path)))
+        except BaseException:
+            os.close(self.directory)
+            raise
+
+    def _enter(self, directory: int) -> None:
+        os.close(self.directory)
+        self.directory = directory
+
+    def _walk(self, parts: deque[str]) -> None:
+        if not parts:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        links = 0
+        while parts:
+            name = parts.popleft()
+            self.unsafe = openToOthers(os.fstat(self.directory), self.trusted)
+            if name == "..":
+                self._enter(_openDirectory("..", self.directory))
+                if not parts:
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                continue
+            try:
+                info = os.stat(name, dir_fd=self.directory, follow_symlinks=False)
+            except FileNotFoundError:
+                if parts:
+                    raise
+                self.name = name
+                return
+            if stat.S_ISLNK(info.st_mode) and (parts or self.followLast):
+                if self.unsafe is not None:
+                    raise UnsafeFile(
+                        f"{name} is a symbolic link in a directory {self.unsafe}; not followed"
+                    )
+                links += 1
+                if links > MAX_LINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+                target = os.readlink(name, dir_fd=self.directory)
+                if target.startswith("/"):
+                    self._enter(os.open("/", _DIRECTORY))
+                parts.extendleft(reversed(_components(target)))
+                if not parts:
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                continue
+            if not parts:
+                self.name = name
+                return
+            self._enter(_openDirectory(name, self.directory))
+
+    def close(self) -> None:
+        os.close(self.directory)
+
+
+def openForWriting(
+    path: str,
+    flags: int,
+    mode: int = 0o644,
+    replace: bool = False,
+    trusted: Collection[int] | None = None,
+) -> int:
+    """
+    Open a file txinetd writes, never through a symbolic link or a hard
+    link that another user could have planted: symbolic links are followed
+    only in directories that are not open to others, and in a directory
+    open to others the file must be a regular file with one link.  Opening
+    never blocks (C{O_NONBLOCK}; a FIFO without a reader fails).
+
+    @param flags: C{os.open} flags (C{O_WRONLY}, C{O_APPEND}, C{O_CREAT}...).
+    @param replace: remove the file (or a link in its place) first and
+        create it anew (C{O_EXCL}).
+    @param trusted: the users whose directories are safe (default:
+        L{trustedUsers}).
+    @return: the descriptor.
+    @raise OSError: if it cannot be opened; L{UnsafeFile} if txinetd will
+        not open it, with the reason.
+    """
+    trusted = trustedUsers() if trusted is None else trusted
+    walk = _Walk(path, trusted, followLast=not replace)
+    try:
+        if replace:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(walk.name, dir_fd=walk.directory)
+            flags |= os.O_CREAT | os.O_EXCL
+        fd = os.open(
+            walk.name,
+            flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            mode,
+            dir_fd=walk.directory,
+        )
+    except OSError as e:
+        if e.errno == errno.ELOOP and walk.unsafe is not None:
+            raise UnsafeFile(
+                f"{walk.name} is a symbolic link in a directory {walk.unsafe}; not followed"
+            ) from None
+        raise
+    finally:
+        walk.close()
+    try:
+        if walk.unsafe is not None:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UnsafeFile(f"not a regular file, in a directory {walk.unsafe}")
+            if info.st_nlink > 1:
+                raise UnsafeFile(f"a file with {info.st_nlink} links, in a directory {walk.unsafe}")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def removeFile(path: str, trusted: Collection[int] | None = None) -> None:
+    """
+    Remove a file txinetd made (or a link in its place), through the same
+    walk as L{openForWriting}.
+
+    @raise OSError: if it cannot be removed.
+    """
+    walk = _Walk(path, trustedUsers() if trusted is None else trusted, followLast=False)
+    try:
+        os.unlink(walk.name, dir_fd=walk.directory)
+    finally:
+        walk.close()
