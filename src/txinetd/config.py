@@ -1035,6 +1035,7 @@ def loadConfig(
     baseDirectory: str | None = None,
     euid: int | None = None,
     inetdConf: str | None = None,
+    strictModes: bool = True,
 ) -> Config:
     """
     Read, combine and validate a configuration.
@@ -1048,6 +1049,9 @@ def loadConfig(
     @param euid: the daemon's effective uid (default: this process's).
     @param inetdConf: an inetd.conf whose services are read after the
         xinetd configuration's (C{-inetd_compat}).
+    @param strictModes: refuse configuration files and C{includedir}
+        directories that others than root and the daemon's user could
+        have written (as sshd's C{StrictModes}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
     installed = None
@@ -1060,7 +1064,7 @@ def loadConfig(
             return (name.lower(), socketType) == TCPMUX or table.exists(name, socketType)
 
     diagnostics = Diagnostics()
-    entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd())
+    entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd(), strictModes)
     if inetdConf is not None:
         entries += parseInetdConf(inetdConf, diagnostics)
     loader = _Loader(

@@ -15,7 +15,8 @@ single link.
 A directory or file is I{open to others} (L{openToOthers}) when it belongs
 to someone else than root and the daemon's user, or others can write to
 it: everyone, or a group with another member, as sshd's C{StrictModes}
-judges it.
+judges it.  L{openForReading} opens a configuration file only if neither
+it nor a directory on its path is.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import errno
 import grp
 import os
 import pwd
+import re
 import stat
 from collections import deque
 from collections.abc import Collection
 
 __all__ = [
     "UnsafeFile",
+    "openForReading",
     "openForWriting",
     "openToOthers",
     "removeFile",
@@ -41,6 +44,9 @@ __all__ = [
 MAX_LINKS = 40
 
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: What C{/proc/<pid>/fd/N} links to when the file is no file of a
+#: directory: C{pipe:[123]}, C{socket:[123]}, C{anon_inode:[eventfd]}.
+_KERNEL_OBJECT = re.compile(r"[a-z_]+:\[[^/]*\]")
 
 
 class UnsafeFile(OSError):
@@ -103,6 +109,15 @@ def _openDirectory(name: str, at: int) -> int:
     return os.open(name, _DIRECTORY, dir_fd=at)
 
 
+def _shared(info: os.stat_result, trusted: Collection[int]) -> bool:
+    """
+    Whether a directory is a trusted user's sticky one (such as C{/tmp}):
+    others may add entries, but not rename or remove the ones they do not
+    own.
+    """
+    return bool(info.st_mode & stat.S_ISVTX) and info.st_uid in trusted
+
+
 class _Walk:
     """
     One walk down a path: the directory reached and the name left in it.
@@ -111,28 +126,55 @@ class _Walk:
     @ivar name: the last component, which is not a symbolic link (or does
         not exist) when the walk is done.
     @ivar unsafe: why that directory is open to others, or L{None}.
+    @ivar where: the directory's path as walked, for messages.
+    @ivar kernelLink: whether L{name} is a link to an open file of the
+        kernel's (C{/proc/self/fd/N} to a pipe), which only the kernel
+        can follow; it is in a directory that is not open to others.
     """
 
-    def __init__(self, path: str, trusted: Collection[int], followLast: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        trusted: Collection[int],
+        followLast: bool = True,
+        strict: bool = False,
+    ) -> None:
         """
         @param followLast: whether a symbolic link at the end of the path
             is followed (where it may be) or is itself the file.
+        @param strict: refuse every directory on the way that is open to
+            others, unless it is a trusted user's sticky one.
         """
         self.path = path
         self.trusted = trusted
         self.followLast = followLast
-        self.directory = os.open("/" if path.startswith("/") else ".", _DIRECTORY)
+        self.strict = strict
+        absolute = path.startswith("/")
+        self.where = "/" if absolute else os.getcwd()
+        self.directory = os.open("/" if absolute else ".", _DIRECTORY)
         self.name = ""
         self.unsafe: str | None = None
+        self.kernelLink = False
         try:
             self._walk(deque(_components(path)))
         except BaseException:
             os.close(self.directory)
             raise
 
-    def _enter(self, directory: int) -> None:
+    def _enter(self, directory: int, where: str) -> None:
         os.close(self.directory)
         self.directory = directory
+        self.where = where
+
+    def _check(self) -> None:
+        """
+        Note whether the current directory is open to others; in a strict
+        walk, refuse it.
+        """
+        info = os.fstat(self.directory)
+        self.unsafe = openToOthers(info, self.trusted)
+        if self.strict and self.unsafe is not None and not _shared(info, self.trusted):
+            raise UnsafeFile(f"directory {self.where} is {self.unsafe}")
 
     def _walk(self, parts: deque[str]) -> None:
         if not parts:
@@ -140,9 +182,9 @@ class _Walk:
         links = 0
         while parts:
             name = parts.popleft()
-            self.unsafe = openToOthers(os.fstat(self.directory), self.trusted)
+            self._check()
             if name == "..":
-                self._enter(_openDirectory("..", self.directory))
+                self._enter(_openDirectory("..", self.directory), os.path.dirname(self.where))
                 if not parts:
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
                 continue
@@ -162,8 +204,11 @@ class _Walk:
                 if links > MAX_LINKS:
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
                 target = os.readlink(name, dir_fd=self.directory)
+                if not parts and _KERNEL_OBJECT.fullmatch(target):
+                    self.name, self.kernelLink = name, True
+                    return
                 if target.startswith("/"):
-                    self._enter(os.open("/", _DIRECTORY))
+                    self._enter(os.open("/", _DIRECTORY), "/")
                 parts.extendleft(reversed(_components(target)))
                 if not parts:
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
@@ -171,7 +216,14 @@ class _Walk:
             if not parts:
                 self.name = name
                 return
-            self._enter(_openDirectory(name, self.directory))
+            self._enter(_openDirectory(name, self.directory), os.path.join(self.where, name))
+
+    @property
+    def noFollow(self) -> int:
+        """
+        C{O_NOFOLLOW}, unless L{name} is a link only the kernel follows.
+        """
+        return 0 if self.kernelLink else os.O_NOFOLLOW
 
     def close(self) -> None:
         os.close(self.directory)
@@ -209,7 +261,7 @@ def openForWriting(
             flags |= os.O_CREAT | os.O_EXCL
         fd = os.open(
             walk.name,
-            flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            flags | walk.noFollow | os.O_NONBLOCK | os.O_CLOEXEC,
             mode,
             dir_fd=walk.directory,
         )
@@ -246,3 +298,43 @@ def removeFile(path: str, trusted: Collection[int] | None = None) -> None:
         os.unlink(walk.name, dir_fd=walk.directory)
     finally:
         walk.close()
+
+
+def openForReading(path: str, flags: int, trusted: Collection[int] | None = None) -> int:
+    """
+    Open a configuration file (or directory) that only trusted users can
+    have written, as sshd's C{StrictModes} wants: every directory on the
+    way, and the file, must not be open to others (a trusted user's
+    sticky directory, such as C{/tmp}, may be on the way), and a symbolic
+    link is followed only in a directory that is not.
+
+    @param flags: C{os.open} flags (C{O_RDONLY}, C{O_NONBLOCK}...).
+    @param trusted: the users trusted (default: L{trustedUsers}).
+    @return: the descriptor.
+    @raise OSError: if it cannot be opened; L{UnsafeFile} if it may not
+        be read, with the reason.
+    """
+    trusted = trustedUsers() if trusted is None else trusted
+    walk = _Walk(path, trusted, strict=True)
+    try:
+        fd = os.open(walk.name, flags | walk.noFollow | os.O_CLOEXEC, dir_fd=walk.directory)
+    except OSError as e:
+        if e.errno == errno.ELOOP and walk.unsafe is not None:
+            raise UnsafeFile(
+                f"{walk.name} is a symbolic link in a directory {walk.unsafe}; not followed"
+            ) from None
+        raise
+    finally:
+        walk.close()
+    try:
+        info = os.fstat(fd)
+        reason = openToOthers(info, trusted)
+        device = stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+        shared = stat.S_ISDIR(info.st_mode) and _shared(info, trusted)
+        # A device is the caller's to refuse (it is no file of anyone's).
+        if reason is not None and not (device or shared):
+            raise UnsafeFile(reason)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

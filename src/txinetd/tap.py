@@ -125,6 +125,12 @@ class Options(usage.Options):
         ["reuse", None, "Accepted for compatibility; SO_REUSEADDR is always set."],
         ["inetd_compat", None, "Also read the services of inetd.conf."],
         ["debug", "d", "Write debug messages to the program log too."],
+        [
+            "no-strict-modes",
+            None,
+            "Also read configuration files and directories that others than root "
+            "(or txinetd's user) could have written.",
+        ],
         ["version", None, "Print the version and exit."],
     ]
 
@@ -167,7 +173,7 @@ class Options(usage.Options):
         if self["syslog"] is not None and self["syslog"] not in SYSLOG_FACILITIES:
             self.err.write(f"Bad syslog facility: {self['syslog']}; using daemon\n")
             self["syslog"] = "daemon"
-        config = loadConfig(self["file"], inetdConf=self.inetdConf)
+        config = loadConfig(self["file"], inetdConf=self.inetdConf, strictModes=self.strictModes)
         self.config = config
         if self["check"]:
             self.check(config)
@@ -178,6 +184,13 @@ class Options(usage.Options):
             report(config, self.err)
             self.err.write("error: no services. Exiting...\n")
             raise SystemExit(1)
+
+    @property
+    def strictModes(self) -> bool:
+        """
+        Whether configuration files others could have written are refused.
+        """
+        return not self["no-strict-modes"]
 
     @property
     def inetdConf(self) -> str | None:
@@ -257,12 +270,15 @@ def makeService(options: Options) -> IService:
     baseDirectory = os.getcwd()
     path = options["file"]
     inetdConf = options.inetdConf
+    strictModes = options.strictModes
     service: IService = XinetdService(
         config,
         reactor,
         makeDaemon(options, reactor),
         programLog(options),
-        loader=lambda: loadConfig(path, baseDirectory=baseDirectory, inetdConf=inetdConf),
+        loader=lambda: loadConfig(
+            path, baseDirectory=baseDirectory, inetdConf=inetdConf, strictModes=strictModes
+        ),
         loadInThread=True,
         stayalive=options["stayalive"],
         installSignals=True,

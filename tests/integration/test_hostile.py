@@ -691,3 +691,83 @@ class PlantedLinkTests(TestCase):
         )
         self.assertNotIn("Traceback", output)
         self.assertUntouched()
+
+
+def refusesConnections(port: int) -> bool:
+    """
+    Whether nothing listens on a port of 127.0.0.1.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex((HOST, port)) != 0
+
+
+class DroppedFileTests(TestCase):
+    """
+    A configuration file that another user dropped in an C{includedir} is
+    not read.
+    """
+
+    def setUp(self) -> None:
+        if os.geteuid() != 0:
+            raise SkipTest("dropping files as another user needs root")
+
+    @inlineCallbacks
+    def test_droppedInIncludeDirectory(self) -> Generated:
+        """
+        In a sticky world-writable C{includedir}, root's file is read and a
+        file that nobody dropped (a service that runs a command as root) is
+        refused with the C{includedir}'s file and line, at the start and at
+        a reload; its command never runs.  A world-writable C{includedir}
+        without the sticky bit is not read at all: the reload that meets
+        one is rejected and the running configuration stays.  (Before, the
+        dropped file ran its command as root after the next SIGHUP.)
+        """
+        good, evil, later = freePorts(3)
+        attack = Attack(self)
+        directory = attack.run.path("xinetd.d")
+        os.mkdir(directory)
+        os.chmod(directory, 0o1777)
+        marker = attack.run.path("marker")
+
+        def drop(name: str, port: int) -> None:
+            path = os.path.join(directory, name)
+            with open(path, "w") as f:
+                f.write(
+                    f"service {name}\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n"
+                    f"\twait = no\n\tport = {port}\n\tbind = {HOST}\n\tuser = root\n"
+                    f"\tserver = /usr/bin/touch\n\tserver_args = {marker}\n}}\n"
+                )
+            os.chown(path, NOBODY, NOBODY)
+
+        with open(os.path.join(directory, "good"), "w") as f:
+            f.write(serviceEntry("daytime", "good", "stream", good))
+        drop("evil", evil)
+        config = defaults(attack.run) + f"includedir {directory}\n"
+        line = config.count("\n")
+        yield attack.start(config)
+        refusal = (
+            "ERROR: Unable to open included configuration file: {} (owned by uid 65534) "
+            f"[file={attack.run.path('xinetd.conf')}] [line={line}]"
+        )
+        yield attack.waitForCount(refusal.format(os.path.join(directory, "evil")), 1, PROGRAM_LOG)
+        answer = yield tcpExchange(HOST, good)
+        self.assertTrue(answer.endswith(b"\r\n"))
+        self.assertTrue(refusesConnections(evil))
+        drop("later", later)
+        attack.run.process.signalProcess("HUP")
+        yield attack.waitForCount(refusal.format(os.path.join(directory, "later")), 1, PROGRAM_LOG)
+        yield attack.waitForCount("reconfiguration failed", 1, PROGRAM_LOG)
+        self.assertTrue(refusesConnections(later))
+        os.chmod(directory, 0o777)
+        os.unlink(os.path.join(directory, "evil"))
+        os.unlink(os.path.join(directory, "later"))
+        attack.run.process.signalProcess("HUP")
+        yield attack.waitForCount(
+            f"Unable to read included directory: {directory} (writable by everyone)",
+            1,
+            PROGRAM_LOG,
+        )
+        yield attack.waitForCount("reconfiguration failed", 2, PROGRAM_LOG)
+        answer = yield tcpExchange(HOST, good)
+        self.assertTrue(answer.endswith(b"\r\n"))
+        self.assertFalse(os.path.exists(marker))
