@@ -235,11 +235,11 @@ class TrustTests(SynchronousTestCase):
     def test_groups(self) -> None:
         """
         Root's group has only trusted members; C{nogroup} has nobody; a
-        group without members is not trusted.
+        group no user has cannot be used by others.
         """
         self.assertTrue(groupOfTrusted(0, {0}))
         self.assertFalse(groupOfTrusted(NOBODY, {0}))
-        self.assertFalse(groupOfTrusted(4242424, {0}))
+        self.assertTrue(groupOfTrusted(4242424, {0}))
 
     def test_openToOthers(self) -> None:
         info = os.stat_result((stat.S_IFDIR | 0o755, 0, 0, 1, 0, 0, 0, 0, 0, 0))

@@ -68,22 +68,23 @@ def trustedUsers() -> frozenset[int]:
 
 def groupOfTrusted(gid: int, trusted: Collection[int]) -> bool:
     """
-    Whether the members of group C{gid} (by their primary group or the
-    group's member list) are all trusted users, and it has at least one
-    (a group without members may be a setgid program's).
+    Whether every user who has group C{gid} (as primary group, or in the
+    group's member list) is trusted: then no one else can write through
+    the group's permission.  A group that no user has (a checkout's
+    C{users} group) is one of trusted users.
     """
     try:
         names = grp.getgrgid(gid).gr_mem
     except KeyError:
-        return False
+        names = []
     members = set()
     for name in names:
         try:
             members.add(pwd.getpwnam(name).pw_uid)
         except KeyError:
-            return False
+            continue
     members.update(entry.pw_uid for entry in pwd.getpwall() if entry.pw_gid == gid)
-    return bool(members) and members <= set(trusted)
+    return members <= set(trusted)
 
 
 def openToOthers(info: os.stat_result, trusted: Collection[int]) -> str | None:
