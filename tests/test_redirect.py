@@ -455,20 +455,44 @@ class HalfCloseTests(RelayTestCase):
             sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
         )
 
-    def test_probedAfterItsEnd(self) -> None:
+    def test_probedWhileNotRead(self) -> None:
         """
-        A side that ended its stream may be waiting for the rest of the
-        exchange or gone for good: keepalive probes are turned on to tell.
+        A side that Twisted does not read (its reading is paused, or its
+        input ended) may have closed for good without the relay knowing:
+        keepalive probes are turned on, and its socket is checked while it
+        is not read.
         """
         relay = self.connected()
         assert relay.target is not None
         probing = (1, PROBE_IDLE, PROBE_INTERVAL, PROBE_COUNT)
-        self.assertNotEqual(self.keepAlive(self.clientTransport), probing)
-        relay.client.readConnectionLost()
-        self.assertEqual(self.keepAlive(self.clientTransport), probing)
         self.assertNotEqual(self.keepAlive(self.targetTransport), probing)
-        relay.target.readConnectionLost()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        relay.target.pauseProducing()
         self.assertEqual(self.keepAlive(self.targetTransport), probing)
+        self.assertEqual(self.reactor.getDelayedCalls(), [relay.target.liveness])
+        relay.target.resumeProducing()
+        self.assertEqual((self.reactor.getDelayedCalls(), relay.target.liveness), ([], None))
+        relay.target.readConnectionLost()
+        watching = relay.target.liveness
+        self.assertIn(watching, self.reactor.getDelayedCalls())
+        relay.target.resumeProducing()
+        self.assertIs(relay.target.liveness, watching)
+        assert watching is not None
+        self.assertTrue(watching.active())
+
+    def test_failedWhilePaused(self) -> None:
+        """
+        A side whose reading is paused (its peer does not take what it
+        sends) is aborted once its socket reports an error.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.pauseProducing()
+        failing = self.clientTransport.getHandle()
+        failing.setblocking(False)
+        failing.connect_ex(("127.0.0.1", closedPort(self)))
+        self.reactor.advance(LIVENESS_CHECK)
+        self.assertTrue(self.clientTransport.aborted)
 
     def test_failedAfterItsEnd(self) -> None:
         """

@@ -17,12 +17,14 @@ peer aborted at once.  A half-close that the peer does not take within
 L{FLUSH_TIMEOUT} (a peer that does not read) aborts that peer too.
 
 A side's end of stream says nothing of whether it still reads: it may be
-waiting for the rest of the exchange, or it may have closed for good.  From
-then on its connection gets TCP keepalive probes (L{PROBE_IDLE},
+waiting for the rest of the exchange, or it may have closed for good; and a
+side whose reading is paused (its peer does not take what it sends) may
+have closed with its data still unsent.  Twisted watches neither socket.
+So from then on the connection gets TCP keepalive probes (L{PROBE_IDLE},
 L{PROBE_INTERVAL}, L{PROBE_COUNT}), which a closed peer's system answers
 with a reset once it has forgotten the connection, and its socket is
-checked for that error every L{LIVENESS_CHECK} seconds (Twisted no longer
-watches a socket whose input has ended); a reset side ends the relay.
+checked for that error every L{LIVENESS_CHECK} seconds; a reset side ends
+the relay.
 """
 
 from __future__ import annotations
@@ -57,14 +59,14 @@ CONNECT_TIMEOUT = 30
 #: Seconds a side has to take what is queued for it (and the end of the
 #: stream) once its peer has gone or half-closed, before it is aborted.
 FLUSH_TIMEOUT = 30.0
-#: Keepalive probing of a side that has ended its stream: seconds of
+#: Keepalive probing of a side that Twisted no longer reads: seconds of
 #: silence before the first probe, seconds between probes, and how many
 #: unanswered probes end the connection.
 PROBE_IDLE = 60
 PROBE_INTERVAL = 20
 PROBE_COUNT = 3
-#: How often the socket of a side that ended its stream is checked for an
-#: error (a reset, or probes unanswered).
+#: How often the socket of a side that Twisted no longer reads is checked
+#: for an error (a reset, or probes unanswered).
 LIVENESS_CHECK = 5.0
 _IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
@@ -140,8 +142,9 @@ class Side(Protocol):
     @ivar readDone: the other end will send nothing more.
     @ivar writeDone: the end of our stream has been sent.
     @ivar orphaned: the peer is gone; what this side sends is dropped.
-    @ivar liveness: once the other end has ended its stream, the next check
-        of the connection for an error.
+    @ivar liveness: while Twisted does not read this side (its other end
+        ended its stream, or its reading is paused), the next check of the
+        connection for an error.
     """
 
     halfCloses = True
@@ -180,10 +183,7 @@ class Side(Protocol):
         if self.readDone:
             return
         self.readDone = True
-        if not self.lost:
-            sock = _probeLiveness(self.transport)
-            if sock is not None:
-                self.liveness = self.clock.callLater(LIVENESS_CHECK, self._checkLiveness, sock)
+        self._watch()
         if self.peer is not None and not self.peer.lost:
             self.peer.halfClose()
         if self.writeDone:
@@ -236,14 +236,28 @@ class Side(Protocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.lost = True
         self._stopDeadline()
+        self._unwatch()
+        self.relay.sideLost(self, reason)
+
+    def _watch(self) -> None:
+        """
+        Twisted no longer reads this side (its input ended, or its peer
+        cannot keep up), so it would not see the connection fail: probe
+        it, and check it for an error every L{LIVENESS_CHECK} seconds.
+        """
+        if self.liveness is None and not self.lost:
+            sock = _probeLiveness(self.transport)
+            if sock is not None:
+                self.liveness = self.clock.callLater(LIVENESS_CHECK, self._checkLiveness, sock)
+
+    def _unwatch(self) -> None:
         if self.liveness is not None and self.liveness.active():
             self.liveness.cancel()
         self.liveness = None
-        self.relay.sideLost(self, reason)
 
     def _checkLiveness(self, sock: socket.socket) -> None:
         """
-        The other end has ended its stream: abort if its connection has
+        Twisted does not read this side: abort if its connection has
         failed (reset, or keepalive probes unanswered), else check again
         later.
         """
@@ -304,11 +318,13 @@ class Side(Protocol):
     def pauseProducing(self) -> None:
         if self.transport is not None and not self.lost:
             self.transport.pauseProducing()  # type: ignore[attr-defined]
+            self._watch()
 
     def resumeProducing(self) -> None:
         # A transport reads again when resumed, even at the end of its input.
         if self.transport is not None and not (self.lost or self.readDone):
             self.transport.resumeProducing()  # type: ignore[attr-defined]
+            self._unwatch()
 
     def stopProducing(self) -> None:
         """
