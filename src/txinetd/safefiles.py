@@ -29,7 +29,7 @@ import pwd
 import re
 import stat
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 __all__ = [
     "UnsafeFile",
@@ -198,9 +198,7 @@ class _Walk:
                 return
             if stat.S_ISLNK(info.st_mode) and (parts or self.followLast):
                 if self.unsafe is not None:
-                    raise UnsafeFile(
-                        f"{name} is a symbolic link in a directory {self.unsafe}; not followed"
-                    )
+                    raise self.planted(name)
                 links += 1
                 if links > MAX_LINKS:
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
@@ -219,12 +217,35 @@ class _Walk:
                 return
             self._enter(_openDirectory(name, self.directory), os.path.join(self.where, name))
 
-    @property
-    def noFollow(self) -> int:
+    def planted(self, name: str) -> UnsafeFile:
         """
-        C{O_NOFOLLOW}, unless L{name} is a link only the kernel follows.
+        The refusal of a symbolic link C{name} in the current directory,
+        which is open to others.
         """
-        return 0 if self.kernelLink else os.O_NOFOLLOW
+        return UnsafeFile(f"{name} is a symbolic link in a directory {self.unsafe}; not followed")
+
+    def open(self, flags: int, mode: int, check: Callable[[os.stat_result], None]) -> int:
+        """
+        Open L{name} (never through a symbolic link the walk did not
+        follow), give what it is to C{check}, and end the walk.
+
+        @raise UnsafeFile: if C{check} refuses it.
+        """
+        noFollow = 0 if self.kernelLink else os.O_NOFOLLOW
+        try:
+            fd = os.open(self.name, flags | noFollow | os.O_CLOEXEC, mode, dir_fd=self.directory)
+        except OSError as e:
+            if e.errno == errno.ELOOP and self.unsafe is not None:
+                raise self.planted(self.name) from None
+            raise
+        finally:
+            self.close()
+        try:
+            check(os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def close(self) -> None:
         os.close(self.directory)
@@ -255,36 +276,25 @@ def openForWriting(
     """
     trusted = trustedUsers() if trusted is None else trusted
     walk = _Walk(path, trusted, followLast=not replace)
-    try:
-        if replace:
+    unsafe = walk.unsafe
+
+    def check(info: os.stat_result) -> None:
+        if unsafe is None:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(f"not a regular file, in a directory {unsafe}")
+        if info.st_nlink > 1:
+            raise UnsafeFile(f"a file with {info.st_nlink} links, in a directory {unsafe}")
+
+    if replace:
+        try:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(walk.name, dir_fd=walk.directory)
-            flags |= os.O_CREAT | os.O_EXCL
-        fd = os.open(
-            walk.name,
-            flags | walk.noFollow | os.O_NONBLOCK | os.O_CLOEXEC,
-            mode,
-            dir_fd=walk.directory,
-        )
-    except OSError as e:
-        if e.errno == errno.ELOOP and walk.unsafe is not None:
-            raise UnsafeFile(
-                f"{walk.name} is a symbolic link in a directory {walk.unsafe}; not followed"
-            ) from None
-        raise
-    finally:
-        walk.close()
-    try:
-        if walk.unsafe is not None:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise UnsafeFile(f"not a regular file, in a directory {walk.unsafe}")
-            if info.st_nlink > 1:
-                raise UnsafeFile(f"a file with {info.st_nlink} links, in a directory {walk.unsafe}")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        except BaseException:
+            walk.close()
+            raise
+        flags |= os.O_CREAT | os.O_EXCL
+    return walk.open(flags | os.O_NONBLOCK, mode, check)
 
 
 def removeFile(path: str, trusted: Collection[int] | None = None) -> None:
@@ -316,26 +326,13 @@ def openForReading(path: str, flags: int, trusted: Collection[int] | None = None
         be read, with the reason.
     """
     trusted = trustedUsers() if trusted is None else trusted
-    walk = _Walk(path, trusted, strict=True)
-    try:
-        fd = os.open(walk.name, flags | walk.noFollow | os.O_CLOEXEC, dir_fd=walk.directory)
-    except OSError as e:
-        if e.errno == errno.ELOOP and walk.unsafe is not None:
-            raise UnsafeFile(
-                f"{walk.name} is a symbolic link in a directory {walk.unsafe}; not followed"
-            ) from None
-        raise
-    finally:
-        walk.close()
-    try:
-        info = os.fstat(fd)
+
+    def check(info: os.stat_result) -> None:
         reason = openToOthers(info, trusted)
         device = stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
         shared = stat.S_ISDIR(info.st_mode) and _shared(info, trusted)
         # A device is the caller's to refuse (it is no file of anyone's).
         if reason is not None and not (device or shared):
             raise UnsafeFile(reason)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+
+    return _Walk(path, trusted, strict=True).open(flags, 0, check)

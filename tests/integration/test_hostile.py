@@ -63,6 +63,19 @@ def writable(sock: socket.socket) -> bool:
     return bool(select.select([], [sock], [], 0)[1])
 
 
+def nonReading(testCase: TestCase, port: int) -> socket.socket:
+    """
+    A client connected to a port of 127.0.0.1 that will not read: a small
+    receive buffer, non-blocking sends; closed when the test ends.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    testCase.addCleanup(sock.close)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((HOST, port))
+    sock.setblocking(False)
+    return sock
+
+
 def reset(sock: socket.socket) -> None:
     """
     Close a socket with a reset (SO_LINGER 0), as a client that gives up.
@@ -134,14 +147,7 @@ class RedirectTests(TestCase):
             f"\tredirect = {HOST} {listening.getHost().port}\n}}\n"
         )
         before = descriptors(attack.run.pid)
-        floods = []
-        for _ in range(2):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.addCleanup(sock.close)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect((HOST, port))
-            sock.setblocking(False)
-            floods.append(sock)
+        floods = [nonReading(self, port) for _ in range(2)]
         chunk = b"x" * 65536
 
         def stalled() -> bool | None:
@@ -397,14 +403,7 @@ class XadminTests(TestCase):
         warm = yield tcpExchange(HOST, ports[0], b"show avail\nbye\n")
         self.assertIn(b"daytime-", warm)
         before = residentSize(attack.run.pid)
-        clients = []
-        for _ in range(4):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.addCleanup(sock.close)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect((HOST, ports[0]))
-            sock.setblocking(False)
-            clients.append(sock)
+        clients = [nonReading(self, ports[0]) for _ in range(4)]
         commands = b"show avail\n" * 6000
         idle = [0] * len(clients)
 
