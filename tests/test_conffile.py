@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.documented import MAX_LINE
 from tests.fakes import ConfigFiles, describe
@@ -832,6 +832,121 @@ class IncludeDirectoryTests(ParsingCase):
             includedFiles(os.path.join(self.files.base, "d"), "d", diagnostics, Location("c", 1))
         )
         self.assertEqual((found, diagnostics.items), (["d/x"], ()))
+
+
+NOBODY = 65534
+
+
+class StrictModesTests(ParsingCase):
+    """
+    Configuration files and C{includedir} directories that others than
+    root (and the daemon's user) could have written are refused, as sshd's
+    C{StrictModes} refuses such files: a file such a user drops would run
+    commands as root.  (Changing owners needs root.)
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        if os.geteuid() != 0:
+            raise SkipTest("changing owners needs root")
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.files.base, name)
+
+    def test_worldWritableDirectory(self) -> None:
+        """
+        An C{includedir} anyone can write to is not read at all (anyone
+        could rename or replace its files); parsing goes on.
+        """
+        self.files.write("d/a", "service a\n{\n}\n")
+        os.chmod(self.path("d"), 0o777)
+        self.files.write("xinetd.conf", "includedir d\n" + AFTER)
+        entries, diagnostics = self.parseFiles()
+        self.assertEqual(names(entries), ["after"])
+        self.assertEqual(
+            diagnostics,
+            ["xinetd.conf:1: error: Unable to read included directory: d (writable by everyone)"],
+        )
+
+    def test_stickyDirectory(self) -> None:
+        """
+        In a sticky directory anyone can write to (others cannot replace
+        root's files there), root's files are read; a file another user
+        dropped, or one anyone (or a group with other members) can write,
+        is refused with the line of its C{includedir}.
+        """
+        for name in ("a", "b", "c", "d", "e"):
+            self.files.write(f"d/{name}", f"service {name}\n{{\n}}\n")
+        os.chmod(self.path("d"), 0o1777)
+        os.chown(self.path("d/b"), NOBODY, NOBODY)
+        os.chmod(self.path("d/c"), 0o666)
+        os.chmod(self.path("d/d"), 0o664)
+        os.chown(self.path("d/d"), 0, NOBODY)
+        os.chmod(self.path("d/e"), 0o664)
+        self.files.write("xinetd.conf", "\nincludedir d\n")
+        entries, diagnostics = self.parseFiles()
+        self.assertEqual(names(entries), ["a", "e"])
+        self.assertEqual(
+            diagnostics,
+            [
+                "xinetd.conf:2: error: Unable to open included configuration file: d/b "
+                f"(owned by uid {NOBODY})",
+                "xinetd.conf:2: error: Unable to open included configuration file: d/c "
+                "(writable by everyone)",
+                "xinetd.conf:2: error: Unable to open included configuration file: d/d "
+                f"(writable by group {NOBODY})",
+            ],
+        )
+
+    def test_pathOpenToOthers(self) -> None:
+        """
+        A file whose path goes through a directory another user owns (who
+        could replace it) is refused, and so is a symbolic link planted in
+        a directory others can write.
+        """
+        self.files.write("theirs/sub/conf", "service x\n{\n}\n")
+        os.chown(self.path("theirs"), NOBODY, NOBODY)
+        self.files.write("real", "service real\n{\n}\n")
+        os.makedirs(self.path("shared"))
+        os.chmod(self.path("shared"), 0o1777)
+        os.symlink(self.path("real"), self.path("shared/link"))
+        self.files.write("xinetd.conf", "include theirs/sub/conf\ninclude shared/link\n")
+        entries, diagnostics = self.parseFiles()
+        self.assertEqual(names(entries), [])
+        self.assertEqual(
+            diagnostics,
+            [
+                "xinetd.conf:1: error: Unable to open included configuration file: "
+                f"theirs/sub/conf (directory {self.path('theirs')} is owned by uid {NOBODY})",
+                "xinetd.conf:2: error: Unable to open included configuration file: shared/link "
+                "(link is a symbolic link in a directory writable by everyone; not followed)",
+            ],
+        )
+
+    def test_mainFile(self) -> None:
+        """
+        The main file is held to the same rule: refusing it is fatal.
+        """
+        self.files.write("xinetd.conf", AFTER)
+        os.chown(self.path("xinetd.conf"), NOBODY, NOBODY)
+        entries, diagnostics = self.parseFiles()
+        self.assertEqual(
+            (entries, diagnostics),
+            ([], [f"fatal: open( xinetd.conf ) failed: owned by uid {NOBODY}"]),
+        )
+
+    def test_off(self) -> None:
+        """
+        Without strict modes every one of them is read, as by xinetd.
+        """
+        self.files.write("d/b", "service b\n{\n}\n")
+        os.chmod(self.path("d"), 0o777)
+        os.chown(self.path("d/b"), NOBODY, NOBODY)
+        self.files.write("xinetd.conf", "includedir d\n" + AFTER)
+        os.chown(self.path("xinetd.conf"), NOBODY, NOBODY)
+        diagnostics = Diagnostics()
+        entries = parseConfig("xinetd.conf", diagnostics, self.files.base, strictModes=False)
+        self.assertEqual((names(entries), diagnostics.items), (["b", "after"], ()))
 
 
 # --- errors.py ----------------------------------------------------------------

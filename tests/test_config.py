@@ -40,6 +40,7 @@ from txinetd.attributes import (
     SuccessFlag,
     UserSpec,
 )
+from txinetd.banners import MAX_BANNER
 from txinetd.config import (
     DEFAULT_CPS,
     Config,
@@ -1306,6 +1307,66 @@ class DuplicateTests(LoadingCase):
             ),
         )
         self.assertEqual((len(config.services), describe(config.diagnostics)), (4, []))
+
+
+class BannerFileTests(LoadingCase):
+    """
+    Banner files are checked at load: only regular files of at most
+    L{MAX_BANNER} bytes; a missing one is read again at each connection.
+    """
+
+    def test_refused(self) -> None:
+        """
+        A FIFO, a device, a directory or a file over L{MAX_BANNER} bytes as
+        a banner (inherited from the defaults too) drops the service with
+        its file and line; a missing file and a regular one are fine.
+        """
+        fifo = os.path.join(self.files.base, "fifo")
+        os.mkfifo(fifo)
+        large = os.path.join(self.files.base, "large")
+        with open(large, "wb") as f:
+            f.write(b"x" * (MAX_BANNER + 1))
+        fits = os.path.join(self.files.base, "fits")
+        with open(fits, "wb") as f:
+            f.write(b"x" * MAX_BANNER)
+        missing = os.path.join(self.files.base, "missing")
+        config = self.load(
+            defaults(f"banner_fail = {fifo}"),
+            entry("ftp", *EXTERNAL, f"banner = {fits}", f"banner_success = {missing}"),
+            entry(
+                "telnet", *EXTERNAL[:2], "user = root", "server = /bin/cat", "banner = /dev/zero"
+            ),
+            entry("smtp", *EXTERNAL, f"banner_success = {self.files.base}"),
+            entry("pop3", *EXTERNAL, f"banner = {large}"),
+        )
+        self.assertEqual(self.ids(config), [])
+        self.assertEqual(
+            describe(config.diagnostics),
+            [
+                f"xinetd.conf:5: error: Service ftp: banner_fail {fifo}: not a regular file",
+                "xinetd.conf:14: error: Service telnet: banner /dev/zero: not a regular file",
+                f"xinetd.conf:14: error: Service telnet: banner_fail {fifo}: not a regular file",
+                f"xinetd.conf:22: error: Service smtp: banner_success {self.files.base}: "
+                "not a regular file",
+                f"xinetd.conf:22: error: Service smtp: banner_fail {fifo}: not a regular file",
+                f"xinetd.conf:30: error: Service pop3: banner {large}: larger than "
+                f"{MAX_BANNER} bytes",
+                f"xinetd.conf:30: error: Service pop3: banner_fail {fifo}: not a regular file",
+            ],
+        )
+
+    def test_fine(self) -> None:
+        """
+        A regular file of L{MAX_BANNER} bytes and a missing file are fine.
+        """
+        fits = os.path.join(self.files.base, "fits")
+        with open(fits, "wb") as f:
+            f.write(b"x" * MAX_BANNER)
+        missing = os.path.join(self.files.base, "missing")
+        service = self.loadOne(
+            entry("ftp", *EXTERNAL, f"banner = {fits}", f"banner_fail = {missing}")
+        )
+        self.assertEqual((service.banner, service.banner_fail), (fits, missing))
 
 
 class CredentialTests(LoadingCase):

@@ -76,7 +76,7 @@ from txinetd.internal import (
 from txinetd.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
 from txinetd.logformat import NoIdReason
 from txinetd.policies import ServedProtocol
-from txinetd.tcpmux import GO, MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
+from txinetd.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
 
 #: Bytes that mean something to one of the protocols, mixed into the garbage.
 TOKENS = (
@@ -486,15 +486,15 @@ class XadminFuzzTests(SynchronousTestCase):
     def test_session(self, sent: tuple[bytes, list[bytes]], keepSending: bool) -> None:
         """
         The session answers as the model says whatever the pieces; it holds
-        at most 256 bytes of an unfinished line; the transport is its own
-        producer until the session ends; once it ends, nothing more is
+        at most 256 bytes of an unfinished line; the session is the
+        transport's producer until it ends; once it ends, nothing more is
         read or written even if the client goes on sending.
         """
         data, chunks = sent
         view = FakeView()
         protocol = XadminProtocol(view)
         session = StreamSession(protocol)
-        self.assertIs(session.transport.producer, session.transport)
+        self.assertIs(session.transport.producer, protocol)
         self.assertTrue(session.transport.streaming)
         for chunk in chunks:
             if session.transport.disconnecting and not keepSending:
@@ -609,9 +609,10 @@ class XadminFlowControlTests(TestCase):
 
 #: The tcpmux targets of L{tests.test_tcpmux.CONFIG}, by the name a client
 #: sends in lower case: the first TCPMUX or TCPMUXPLUS service of that name
-#: in any case, and what the client gets before it runs (C{+Go} for
-#: TCPMUXPLUS).
-TCPMUX_TARGETS = {"alpha": ("alpha", GO), "beta": ("Beta", b""), "echo": ("echo-mux", GO)}
+#: in any case, and what the client gets from the multiplexer before the
+#: target runs: nothing (a TCPMUXPLUS target's C{+Go} is sent by the caller,
+#: after the target's own checks).
+TCPMUX_TARGETS = {"alpha": ("alpha", b""), "beta": ("Beta", b""), "echo": ("echo-mux", b"")}
 
 #: The answer to C{HELP} for that configuration: the distinct names of its
 #: tcpmux services, in order.
@@ -623,7 +624,8 @@ def tcpmuxModel(data: bytes) -> tuple[str | None, bytes]:
     The id of the target and the reply of a tcpmux connection of
     L{tests.test_tcpmux.CONFIG} whose client sends C{data}: the first line,
     if it ends in CR LF within 1024 bytes and has a name, names a service
-    (C{+Go} for TCPMUXPLUS), C{HELP} or nothing known; anything else gets no
+    (whose C{+Go} the caller sends after the service's checks), C{HELP} or
+    nothing known; anything else gets no
     reply.
     """
     end = data.find(b"\n", 0, MAX_LINE)

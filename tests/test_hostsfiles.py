@@ -127,9 +127,7 @@ class HostsFilesTestCase(SynchronousTestCase):
             f.write(text)
 
     def hosts(self, notifier: FakeNotifier | None) -> HostsFiles:
-        hosts = HostsFiles(
-            object(), self.allow, self.deny, self.threads, lambda reactor: notifier
-        )
+        hosts = HostsFiles(object(), self.allow, self.deny, self.threads, lambda reactor: notifier)
         hosts.start()
         return hosts
 

@@ -252,6 +252,78 @@ class XadminTests(SynchronousTestCase):
         self.assertTrue(self.transport.disconnecting)
 
 
+class BoundedTransport(StringTransport):
+    """
+    A L{StringTransport} that, as a TCP transport does, pauses its producer
+    once more than L{bufferSize} bytes wait to be sent, and resumes it when
+    they are gone (L{drain}).
+    """
+
+    bufferSize = 1024
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if self.producer is not None and len(self.value()) > self.bufferSize:
+            self.producer.pauseProducing()
+
+    def drain(self) -> bytes:
+        """
+        The client reads what was written; the producer may go on.
+        """
+        sent = bytes(self.value())
+        self.clear()
+        if self.producer is not None:
+            self.producer.resumeProducing()
+        return sent
+
+
+class XadminBoundTests(SynchronousTestCase):
+    """
+    An xadmin client that sends many commands without reading: what the
+    session holds stays bounded.
+    """
+
+    def test_manyCommandsOneRead(self) -> None:
+        """
+        A read of 5000 commands is answered only until the answers fill the
+        transport's buffer; then the client is no longer read, and the
+        rest is answered as the answers drain, in order.  (Before, every
+        command of a read was answered at once: 5000 answers held.)
+        """
+        protocol = XadminProtocol(FakeView())
+        transport = BoundedTransport()
+        protocol.makeConnection(transport)
+        transport.clear()
+        protocol.dataReceived(b"show avail\n" * 5000)
+        answer = protocol.answer("show avail") + b"> "
+        held = len(transport.value())
+        self.assertLessEqual(held, transport.bufferSize + len(answer))
+        self.assertEqual(transport.producerState, "paused")
+        received = b""
+        for _ in range(10000):
+            received += transport.drain()
+            if transport.producerState == "producing":
+                break
+        self.assertEqual(received, answer * 5000)
+        self.assertEqual(protocol._buffer, b"")
+
+    def test_endWhilePaused(self) -> None:
+        """
+        C{bye} behind commands whose answers fill the buffer ends the
+        session once they are answered.
+        """
+        protocol = XadminProtocol(FakeView())
+        transport = BoundedTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"help\n" * 100 + b"bye\nhelp\n")
+        self.assertFalse(transport.disconnecting)
+        received = b""
+        while not transport.disconnecting:
+            received += transport.drain()
+        received += transport.value()
+        self.assertEqual(received, b"> " + (HELP_TEXT + b"> ") * 100 + b"bye bye\n")
+
+
 class ServicesTests(SynchronousTestCase):
     """
     The registered introspection services.

@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.error import ConnectionDone
@@ -26,7 +26,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
-from txinetd import policies
+from txinetd import banners, policies
 from txinetd.acceptor import PendingConnection
 from txinetd.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.config import ServiceConfig
@@ -52,6 +52,8 @@ from txinetd.policies import (
     threadedReverseLookup,
 )
 from txinetd.tls import TLSError
+
+T = TypeVar("T")
 
 #: The daemon clock's start: some time in 2023.
 NOW = 1_700_000_000.0
@@ -146,14 +148,16 @@ class StubIdentPolicy(ServicePolicy):
     A L{ServicePolicy} whose ident lookups are L{Deferred}s the test fires.
 
     @ivar lookups: the pending lookups, with the timeout each was given.
+    @ivar cancelled: the lookups given up.
     """
 
     lookups: list[tuple[Deferred[UserId | NoId], float | None]]
+    cancelled: list[Deferred[UserId | NoId]]
 
     def ident(
         self, connection: PendingConnection, timeout: float | None
     ) -> Deferred[UserId | NoId]:
-        d: Deferred[UserId | NoId] = Deferred()
+        d: Deferred[UserId | NoId] = Deferred(self.cancelled.append)
         self.lookups.append((d, timeout))
         return d
 
@@ -199,14 +203,23 @@ class PolicyTestCase(SynchronousTestCase):
         self.names: dict[str, Deferred[str | None]] = {}
         self.addresses: dict[str, list[str]] = {}
         self.asked: list[tuple[str, bool]] = []
+        self.blockingRuns = 0
         self.daemon = Daemon(
             self.clock,
             load=LoadAverage(lambda: self.loadAverage),
             reverseLookup=self.lookup,
             localTime=lambda now: fixedLocalTime(*self.localTime),
+            blocking=self.runBlocking,
         )
         self.target = MemoryTarget()
         self.messages = captureMessages(self)
+
+    def runBlocking(self, work: Callable[[], T]) -> Deferred[T]:
+        """
+        Run blocking work (reading banners) at once, recording it.
+        """
+        self.blockingRuns += 1
+        return maybeDeferred(work)
 
     def lookup(self, address: str, verify: bool) -> Deferred[HostName]:
         """
@@ -584,6 +597,20 @@ class AdmissionTests(PolicyTestCase):
             ],
         )
 
+    def test_reply(self) -> None:
+        """
+        A reply given with the connection (a tcpmux target's C{+Go}) goes
+        out first, and only to an admitted client.
+        """
+        policy = self.policy(self.bannerFiles())
+        connection = FakeConnection()
+        policy.handleConnection(connection.pendingConnection, Starts(), b"+Go\r\n\x00")
+        self.assertEqual(connection.sent, [b"+Go\r\n\x00B\r\n\x00S\n"])
+        refusing = self.policy(" only_from = 10.0.0.1\n" + self.bannerFiles())
+        refused = FakeConnection()
+        refusing.handleConnection(refused.pendingConnection, Starts(), b"+Go\r\n\x00")
+        self.assertEqual(refused.sent, [b"B\r\nF\xff"])
+
     def test_noBanners(self) -> None:
         connection, starts = self.connect(self.policy())
         self.assertEqual(connection.sent, [])
@@ -633,24 +660,52 @@ class AdmissionTests(PolicyTestCase):
 
 class BannerTests(PolicyTestCase):
     """
-    L{ServicePolicy.banner} reads a banner file for each connection.
+    L{ServicePolicy.banners} reads banner files for each connection, off
+    the reactor thread.
     """
 
     def test_read(self) -> None:
+        """
+        Each read is made anew (an edit shows at the next connection), in
+        one run of the daemon's blocking runner for all the files.
+        """
         path = os.path.join(self.files.base, "banner")
         policy = self.policy()
         for content in (b"\x00one\r\n", b"two\n\xff"):
             with open(path, "wb") as f:
                 f.write(content)
-            self.assertEqual(policy.banner(path), content)
-        self.assertEqual(policy.banner(None), b"")
-        self.assertEqual(self.messages, [])
+            self.assertEqual(self.successResultOf(policy.banners(path, None, path)), content * 2)
+        self.assertEqual(self.blockingRuns, 2)
+        self.assertEqual(self.successResultOf(policy.banners(None, None)), b"")
+        self.assertEqual((self.blockingRuns, self.messages), (2, []))
 
     def test_missing(self) -> None:
         path = os.path.join(self.files.base, "missing")
-        self.assertEqual(self.policy().banner(path), b"")
+        self.assertEqual(self.successResultOf(self.policy().banners(path)), b"")
         self.assertEqual(
             self.messages, [(Level.ERROR, f"service = svc, open of banner {path} failed")]
+        )
+
+    def test_refusedKinds(self) -> None:
+        """
+        A banner that became a FIFO, a device or a file over
+        L{banners.MAX_BANNER} after the configuration was loaded is not
+        read: logged as one that cannot be opened.
+        """
+        fifo = os.path.join(self.files.base, "fifo")
+        os.mkfifo(fifo)
+        large = os.path.join(self.files.base, "large")
+        with open(large, "wb") as f:
+            f.write(b"x" * (banners.MAX_BANNER + 1))
+        policy = self.policy()
+        for path in (fifo, "/dev/zero", large):
+            self.assertEqual(self.successResultOf(policy.banners(path)), b"")
+        self.assertEqual(
+            self.messages,
+            [
+                (Level.ERROR, f"service = svc, open of banner {path} failed")
+                for path in (fifo, "/dev/zero", large)
+            ],
         )
 
 
@@ -1085,6 +1140,7 @@ class IdentTests(PolicyTestCase):
         policy = self.policy(attributes, serviceId, StubIdentPolicy)
         assert isinstance(policy, StubIdentPolicy)
         policy.lookups = []
+        policy.cancelled = []
         return policy
 
     def test_userid(self) -> None:
@@ -1176,6 +1232,117 @@ class IdentTests(PolicyTestCase):
         self.connect(policy)
         self.assertEqual(len(policy.lookups), 2)
 
+    def test_slotHeldWhileLookupRuns(self) -> None:
+        """
+        A session whose service has ended keeps its slot while its ident
+        lookup runs (its USERID line still waits): C{instances} holds, as
+        in xinetd, where the lookup runs in the counted child.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST EXIT USERID\n instances = 1\n")
+        _, starts = self.connect(policy)
+        starts.sessions[0].ended()
+        self.assertEqual(policy.running.running, 1)
+        _, refused = self.connect(policy, port=40001)
+        self.assertEqual(refused.sessions, [])
+        policy.lookups[0][0].callback(UserId("UNIX : alice"))
+        self.assertEqual(policy.running.running, 0)
+        _, served = self.connect(policy, port=40002)
+        self.assertEqual(len(served.sessions), 1)
+        self.assertEqual(
+            self.target.entries[:4],
+            [
+                f"START: svc pid=0 from={CLIENT}",
+                "EXIT: svc status=0 pid=0",
+                f"FAIL: svc service_limit from={CLIENT}",
+                "USERID: svc UNIX : alice",
+            ],
+        )
+
+    def test_stopGivesUpLookup(self) -> None:
+        """
+        Stopping a session (a hard reload, the daemon's stop) gives up its
+        ident lookup: the slot is free once the service has ended.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(policy)
+        session = starts.sessions[0]
+        session.stop()
+        self.assertEqual(policy.cancelled, [policy.lookups[0][0]])
+        self.assertEqual(policy.running.running, 1)
+        session.ended()
+        self.assertEqual(policy.running.running, 0)
+
+    def test_endedThenStopped(self) -> None:
+        """
+        A session that ended and waits for its lookup alone is released
+        when it is stopped.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(policy)
+        starts.sessions[0].ended()
+        starts.sessions[0].stop()
+        self.assertEqual(policy.running.running, 0)
+
+    def test_idonlyStoppedWhileWaiting(self) -> None:
+        """
+        An IDONLY session stopped while it waits for ident: the lookup is
+        given up, the connection closed, the slot freed, nothing logged.
+        """
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(policy)
+        [session] = policy.running.counted()
+        assert isinstance(session, Session)
+        session.stop()
+        self.assertEqual(policy.cancelled, [policy.lookups[0][0]])
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [])
+
+    def test_daemonWideCap(self) -> None:
+        """
+        At most C{identCap} lookups run at once over the daemon: past it a
+        connection is served without one (no USERID line), and the program
+        log says so once until a lookup ends.
+        """
+        self.daemon.identCap.limit = 1
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        for port in range(3):
+            self.connect(policy, port=40000 + port)
+        self.assertEqual((len(policy.lookups), policy.running.running), (1, 3))
+        full = (
+            Level.WARNING,
+            "1 ident lookups are running: no more are made until one ends "
+            "(no USERID line; IDONLY services refuse with NOID)",
+        )
+        self.assertEqual(self.messages, [full])
+        policy.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
+        self.connect(policy, port=40003)
+        self.connect(policy, port=40004)
+        self.assertEqual((len(policy.lookups), self.messages), (2, [full, full]))
+
+    def test_daemonWideCapIdOnly(self) -> None:
+        """
+        An IDONLY connection that cannot have a lookup is refused with
+        C{NOID ... system error}.
+        """
+        self.daemon.identCap.limit = 0
+        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(policy)
+        self.assertTrue(connection.closed)
+        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual(self.target.entries, [f"NOID: svc {CLIENT} system error"])
+
+    def test_failureLookupsUnderCap(self) -> None:
+        """
+        Lookups for USERID on failure count toward the daemon-wide cap too.
+        """
+        self.daemon.identCap.limit = 1
+        success = self.identPolicy(" log_on_success = PID HOST USERID\n", "s")
+        failure = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n", "f")
+        self.connect(success)
+        self.connect(failure)
+        self.assertEqual((len(success.lookups), failure.lookups), (1, []))
+
     def test_query(self) -> None:
         """
         L{ServicePolicy.ident} connects from the connection's local address
@@ -1249,6 +1416,50 @@ class DatagramTests(PolicyTestCase):
         policy = self.policy(" access_times = 8:00-9:00\n")
         self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
+
+    def test_waitingBounded(self) -> None:
+        """
+        At most L{policies.DGRAM_WAITING} datagrams wait for their name
+        lookup; past that one is refused with C{service_limit} (quietly per
+        sender) until one has been checked.
+        """
+        self.patch(policies, "DGRAM_WAITING", 2)
+        senders = [f"192.0.2.{number}" for number in range(1, 6)]
+        for sender in senders:
+            self.names[sender] = Deferred()
+        policy = self.policy(" only_from = .example.com\n")
+        checks = [policy.checkDatagram((sender, 5000)) for sender in senders[:4]]
+        self.assertEqual(policy.waitingDatagrams, 2)
+        self.assertEqual([self.successResultOf(d) for d in checks[2:]], [False, False])
+        self.assertEqual(len(self.asked), 2)
+        self.names[senders[0]].callback("a.example.com")
+        self.assertTrue(self.successResultOf(checks[0]))
+        waiting = policy.checkDatagram((senders[4], 5000))
+        self.assertNoResult(waiting)
+        self.assertEqual(
+            self.target.entries,
+            [f"FAIL: svc service_limit from={sender}" for sender in senders[2:4]],
+        )
+
+    def test_ownPortRefused(self) -> None:
+        """
+        A datagram from a port the daemon's datagram services listen on
+        (a service's own, or another's) is refused for its address, from
+        any address, quietly and before the limits count it: answering
+        would start a loop.
+        """
+        self.daemon.datagramPorts[7007] += 1
+        policy = self.policy(" cps = 1 10\n")
+        answers = [
+            self.successResultOf(policy.checkDatagram((host, 7007)))
+            for host in ("127.0.0.1", "127.0.0.1", CLIENT)
+        ]
+        self.assertEqual(answers, [False, False, False])
+        self.assertTrue(self.successResultOf(policy.checkDatagram((CLIENT, 7008))))
+        self.assertEqual(
+            self.target.entries,
+            ["FAIL: svc address from=127.0.0.1", f"FAIL: svc address from={CLIENT}"],
+        )
 
 
 class ExplanationTests(PolicyTestCase):

@@ -8,10 +8,16 @@ through a L{MemoryReactorClock}.
 from __future__ import annotations
 
 import errno
+import socket
 from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.error import ConnectionDone, ConnectionRefusedError, TimeoutError
+from twisted.internet.error import (
+    ConnectionDone,
+    ConnectionLost,
+    ConnectionRefusedError,
+    TimeoutError,
+)
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -20,7 +26,26 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from txinetd.redirect import CONNECT_TIMEOUT, Relay, describeConnectError
+from txinetd.redirect import (
+    CONNECT_TIMEOUT,
+    FLUSH_TIMEOUT,
+    LIVENESS_CHECK,
+    PROBE_COUNT,
+    PROBE_IDLE,
+    PROBE_INTERVAL,
+    Relay,
+    describeConnectError,
+)
+
+
+def closedPort(case: SynchronousTestCase) -> int:
+    """
+    A port of 127.0.0.1 that refuses connections (bound, not listening).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    case.addCleanup(sock.close)
+    sock.bind(("127.0.0.1", 0))
+    return int(sock.getsockname()[1])
 
 
 @implementer(ITCPTransport)
@@ -40,6 +65,15 @@ class FakeTCPTransport(StringTransport):
         self.keepAlive = False
         self.writeClosed = False
         self.aborted = False
+        self.socket: socket.socket | None = None
+
+    def getHandle(self) -> socket.socket:
+        """
+        A real (unconnected) TCP socket, for the options set on it.
+        """
+        if self.socket is None:
+            self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        return self.socket
 
     def loseWriteConnection(self) -> None:
         self.writeClosed = True
@@ -68,11 +102,23 @@ class RelayTestCase(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
+        self.addCleanup(self.closeSockets)
+        self.transports: list[FakeTCPTransport] = []
         self.reactor = MemoryReactorClock()
         self.ends: list[tuple[int, int, bool]] = []
         self.failures: list[Failure] = []
-        self.clientTransport = FakeTCPTransport()
-        self.targetTransport = FakeTCPTransport()
+        self.clientTransport = self.fakeTransport()
+        self.targetTransport = self.fakeTransport()
+
+    def fakeTransport(self) -> FakeTCPTransport:
+        transport = FakeTCPTransport()
+        self.transports.append(transport)
+        return transport
+
+    def closeSockets(self) -> None:
+        for transport in self.transports:
+            if transport.socket is not None:
+                transport.socket.close()
 
     def relay(self, address: str = "127.0.0.1", keepAlive: bool = False) -> Relay:
         relay = Relay(
@@ -105,13 +151,24 @@ class RelayTestCase(SynchronousTestCase):
         self.assertIsNotNone(relay.target)
         return relay
 
-    def lose(self, relay: Relay, side: str) -> None:
+    def connectedAgain(self) -> Relay:
         """
-        The C{client} or C{target} connection is gone.
+        A second relay, on fresh transports.
+        """
+        self.clientTransport = self.fakeTransport()
+        self.targetTransport = self.fakeTransport()
+        self.reactor = MemoryReactorClock()
+        return self.connected()
+
+    def lose(self, relay: Relay, side: str, reset: bool = False) -> None:
+        """
+        The C{client} or C{target} connection is gone (C{reset}: by a reset
+        rather than a clean close).
         """
         protocol = relay.client if side == "client" else relay.target
         assert protocol is not None
-        protocol.connectionLost(Failure(ConnectionDone()))
+        error = ConnectionLost() if reset else ConnectionDone()
+        protocol.connectionLost(Failure(error))
 
 
 class ConnectTests(RelayTestCase):
@@ -231,17 +288,98 @@ class RelayingTests(RelayTestCase):
         self.lose(relay, "client")
         self.assertEqual(self.ends, [(5, 3, True)])
 
-    def test_oneSideLostClosesTheOther(self) -> None:
+    def test_oneSideLostEndsTheOthersStream(self) -> None:
+        """
+        A target that closes leaves the client with what was queued and the
+        end of the stream; the client is closed once it has ended too.
+        """
         relay = self.connected()
         self.lose(relay, "target")
+        self.assertTrue(self.clientTransport.writeClosed)
+        self.assertFalse(self.clientTransport.disconnecting)
+        self.assertEqual(self.clientTransport.producerState, "producing")
+        relay.client.writeConnectionLost()
+        self.assertFalse(self.clientTransport.disconnecting)
+        relay.client.readConnectionLost()
         self.assertTrue(self.clientTransport.disconnecting)
         self.assertFalse(self.clientTransport.aborted)
 
-    def test_clientLostClosesTarget(self) -> None:
+    def test_clientLostEndsTargetsStream(self) -> None:
         relay = self.connected()
         self.lose(relay, "client")
-        self.assertTrue(self.targetTransport.disconnecting)
+        self.assertTrue(self.targetTransport.writeClosed)
         self.assertEqual(self.ends, [])
+
+    def test_orphanReadAndDropped(self) -> None:
+        """
+        What a target sends once its client is gone is read (its reading is
+        resumed even if the client had paused it) and dropped.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        self.targetTransport.pauseProducing()
+        self.lose(relay, "client")
+        self.assertEqual(self.targetTransport.producerState, "producing")
+        relay.target.dataReceived(b"nobody reads this")
+        self.assertEqual(self.clientTransport.value(), b"")
+        self.assertEqual(relay.target.received, 17)
+
+    def test_orphanReleasesItsProducer(self) -> None:
+        """
+        An orphaned side no longer has its gone peer as its transport's
+        producer: a transport with a producer would never finish its close.
+        """
+        relay = self.connected()
+        self.assertIs(self.targetTransport.producer, relay.client)
+        self.lose(relay, "client")
+        self.assertIsNone(self.targetTransport.producer)
+
+    def test_orphanAbortedAfterTimeout(self) -> None:
+        """
+        A side that has not ended L{FLUSH_TIMEOUT} seconds after its peer
+        left (a target that never reads what the client sent) is aborted.
+        """
+        relay = self.connected()
+        self.lose(relay, "client")
+        self.reactor.advance(FLUSH_TIMEOUT - 0.1)
+        self.assertFalse(self.targetTransport.aborted)
+        self.reactor.advance(0.1)
+        self.assertTrue(self.targetTransport.aborted)
+
+    def test_orphanTakesItsStreamStillAborted(self) -> None:
+        """
+        An orphaned target that took the end of its stream but goes on
+        sending is aborted all the same after L{FLUSH_TIMEOUT}.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        self.lose(relay, "client")
+        relay.target.writeConnectionLost()
+        self.reactor.advance(FLUSH_TIMEOUT)
+        self.assertTrue(self.targetTransport.aborted)
+
+    def test_orphanEndsInTime(self) -> None:
+        """
+        A side that ends in time is not aborted, and no timer is left.
+        """
+        relay = self.connected()
+        self.lose(relay, "client")
+        self.lose(relay, "target")
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertFalse(self.targetTransport.aborted)
+        self.assertEqual(self.ends, [(0, 0, True)])
+
+    def test_resetAbortsTheOther(self) -> None:
+        """
+        A client that is reset has its target aborted at once (and the
+        reverse).
+        """
+        relay = self.connected()
+        self.lose(relay, "client", reset=True)
+        self.assertTrue(self.targetTransport.aborted)
+        other = self.connectedAgain()
+        self.lose(other, "target", reset=True)
+        self.assertTrue(self.clientTransport.aborted)
 
     def test_flowControl(self) -> None:
         """
@@ -263,12 +401,14 @@ class RelayingTests(RelayTestCase):
 
     def test_stopProducing(self) -> None:
         """
-        A consumer that stops its producer closes that side.
+        A consumer that stops its producer (its connection is gone) leaves
+        the end of the relay to the lost side's report.
         """
         self.connected()
         producer: Any = self.clientTransport.producer
         producer.stopProducing()
-        self.assertTrue(self.targetTransport.disconnecting)
+        self.assertFalse(self.targetTransport.disconnecting)
+        self.assertFalse(self.targetTransport.writeClosed)
 
 
 class HalfCloseTests(RelayTestCase):
@@ -303,6 +443,92 @@ class HalfCloseTests(RelayTestCase):
         self.assertTrue(self.targetTransport.disconnecting)
         self.assertTrue(self.clientTransport.disconnecting)
 
+    def keepAlive(self, transport: FakeTCPTransport) -> tuple[int, ...]:
+        """
+        The keepalive options of a transport's socket.
+        """
+        sock = transport.getHandle()
+        return (
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        )
+
+    def test_probedWhileNotRead(self) -> None:
+        """
+        A side that Twisted does not read (its reading is paused, or its
+        input ended) may have closed for good without the relay knowing:
+        keepalive probes are turned on, and its socket is checked while it
+        is not read.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        probing = (1, PROBE_IDLE, PROBE_INTERVAL, PROBE_COUNT)
+        self.assertNotEqual(self.keepAlive(self.targetTransport), probing)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        relay.target.pauseProducing()
+        self.assertEqual(self.keepAlive(self.targetTransport), probing)
+        self.assertEqual(self.reactor.getDelayedCalls(), [relay.target.liveness])
+        relay.target.resumeProducing()
+        self.assertEqual((self.reactor.getDelayedCalls(), relay.target.liveness), ([], None))
+        relay.target.readConnectionLost()
+        watching = relay.target.liveness
+        self.assertIn(watching, self.reactor.getDelayedCalls())
+        relay.target.resumeProducing()
+        self.assertIs(relay.target.liveness, watching)
+        assert watching is not None
+        self.assertTrue(watching.active())
+
+    def test_failedWhilePaused(self) -> None:
+        """
+        A side whose reading is paused (its peer does not take what it
+        sends) is aborted once its socket reports an error.
+        """
+        relay = self.connected()
+        assert relay.target is not None
+        relay.client.pauseProducing()
+        failing = self.clientTransport.getHandle()
+        failing.setblocking(False)
+        failing.connect_ex(("127.0.0.1", closedPort(self)))
+        self.reactor.advance(LIVENESS_CHECK)
+        self.assertTrue(self.clientTransport.aborted)
+
+    def test_failedAfterItsEnd(self) -> None:
+        """
+        The socket of a side that ended its stream is checked every
+        L{LIVENESS_CHECK} seconds: an error (a reset, probes unanswered)
+        aborts it, and the relay ends.
+        """
+        relay = self.connected()
+        relay.client.readConnectionLost()
+        self.reactor.advance(LIVENESS_CHECK)
+        self.assertFalse(self.clientTransport.aborted)
+        failing = self.clientTransport.getHandle()
+        failing.setblocking(False)
+        # An error of its own on the socket: a connection refused.
+        failing.connect_ex(("127.0.0.1", closedPort(self)))
+        self.reactor.advance(LIVENESS_CHECK)
+        self.assertTrue(self.clientTransport.aborted)
+
+    def test_halfCloseNotTaken(self) -> None:
+        """
+        A target that does not take the client's half-close (it does not
+        read) within L{FLUSH_TIMEOUT} is aborted; one that takes it is left
+        alone, however long it takes to answer.
+        """
+        relay = self.connected()
+        relay.client.readConnectionLost()
+        self.reactor.advance(FLUSH_TIMEOUT)
+        self.assertTrue(self.targetTransport.aborted)
+        other = self.connectedAgain()
+        assert other.target is not None
+        other.client.readConnectionLost()
+        other.target.writeConnectionLost()
+        self.reactor.advance(FLUSH_TIMEOUT * 10)
+        self.assertFalse(self.targetTransport.aborted)
+        self.assertFalse(self.targetTransport.disconnecting)
+
     def test_writeClosedBeforeReadDone(self) -> None:
         """
         A side whose half-close was sent stays open while its peer may
@@ -323,7 +549,6 @@ class HalfCloseTests(RelayTestCase):
         relay.client.readConnectionLost()
         self.connectTarget()
         self.assertTrue(self.targetTransport.writeClosed)
-        self.assertEqual(self.clientTransport.producerState, "producing")
 
 
 class StopTests(RelayTestCase):

@@ -9,13 +9,14 @@ import signal
 import socket
 from dataclasses import replace
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd.attributes import ServiceType, SocketType
 from txinetd.config import ServiceConfig
 from txinetd.errors import Location
-from txinetd.reload import SignalDispatcher, identity, planReload
+from txinetd.reload import ReloadQueue, SignalDispatcher, identity, planReload
 
 
 def service(serviceId: str, port: int = 7000, **changes: object) -> ServiceConfig:
@@ -117,3 +118,63 @@ class SignalDispatcherTests(SynchronousTestCase):
             dispatcher.uninstall()
         self.assertEqual(calls, ["queued", "ran"])
         self.assertIs(signal.getsignal(signal.SIGUSR1), previous)
+
+
+class ReloadQueueTests(SynchronousTestCase):
+    """
+    L{ReloadQueue}: one reload at a time, and one more remembered.
+    """
+
+    def setUp(self) -> None:
+        self.runs: list[tuple[bool, Deferred[None]]] = []
+        self.queue = ReloadQueue(self.reload)
+
+    def reload(self, hard: bool) -> Deferred[None]:
+        d: Deferred[None] = Deferred()
+        self.runs.append((hard, d))
+        return d
+
+    def finish(self) -> None:
+        self.runs[-1][1].callback(None)
+
+    def test_oneAtATime(self) -> None:
+        first = self.queue.request(True)
+        self.assertEqual([hard for hard, _ in self.runs], [True])
+        self.assertNoResult(first)
+        self.finish()
+        self.assertIsNone(self.successResultOf(first))
+        self.assertFalse(self.queue.running)
+
+    def test_requestsDuringOneMakeOneMore(self) -> None:
+        """
+        Requests made while a reload runs make one reload after it, hard if
+        any was; each fires when that reload is done.
+        """
+        self.queue.request(False)
+        later = [self.queue.request(hard) for hard in (False, True, False)]
+        self.assertEqual(len(self.runs), 1)
+        for d in later:
+            self.assertNoResult(d)
+        self.finish()
+        self.assertEqual([hard for hard, _ in self.runs], [False, True])
+        for d in later:
+            self.assertNoResult(d)
+        self.finish()
+        self.assertEqual([self.successResultOf(d) for d in later], [None] * 3)
+        self.assertFalse(self.queue.running)
+        self.queue.request(False)
+        self.assertEqual(len(self.runs), 3)
+
+    def test_softStaysSoft(self) -> None:
+        self.queue.request(True)
+        self.queue.request(False)
+        self.finish()
+        self.assertEqual([hard for hard, _ in self.runs], [True, False])
+
+    def test_failedRunStillFollowed(self) -> None:
+        """
+        A reload that raises does not keep the next one from running.
+        """
+        queue = ReloadQueue(lambda hard: 1 / 0)  # type: ignore[arg-type,return-value]
+        queue.request(True)
+        self.assertFalse(queue.running)

@@ -357,7 +357,7 @@ class MultiplexCancelTests(SynchronousTestCase):
         with contextlib.suppress(BlockingIOError):
             for _ in range(100_000):
                 self.connection.socket.send(b"x" * 65536)
-        self.client.sendall(b"alpha\r\n")
+        self.client.sendall(b"nosuch\r\n")
         (reader,) = self.reactor.readers
         reader.doRead()
         self.assertNoResult(self.result)
@@ -472,15 +472,18 @@ class RealReactorTests(TestCase):
 
     def test_plusTarget(self) -> Deferred[None]:
         """
-        A TCPMUXPLUS target gets C{+Go} and NUL; the connection stays open
-        with the client's later bytes in it.
+        A TCPMUXPLUS target is given with nothing sent yet (its C{+Go} waits
+        for the target's own checks); the connection stays open with the
+        client's later bytes in it.
         """
 
         def check(target: ServiceConfig | None) -> None:
             self.assertEqual(target, byId(self.services, "alpha"))
             self.assertFalse(self.connection.closed)
-            self.assertEqual(self.client.recv(100), GO)
             self.assertEqual(self.remaining(), b"hello")
+            self.client.setblocking(False)
+            with self.assertRaises(BlockingIOError):
+                self.client.recv(100)
 
         return self.multiplexed(check, b"Alpha\r\nhel", b"lo")
 

@@ -55,6 +55,17 @@ class FormatNameTests(SynchronousTestCase):
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'a,b+c"d\\e<f>g;h')])
         self.assertEqual(formatName(name), 'CN=a\\,b\\+c\\"d\\\\e\\<f\\>g\\;h')
 
+    def test_notPrintable(self) -> None:
+        """
+        Characters that are not printable (NUL, CR, LF, ESC, a line
+        separator) are written as their UTF-8 bytes in C{\\XX} form, after
+        the separators are escaped; other letters stay as they are.
+        """
+        name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "ev\x00il\r\n\x1b[31m\u2028 \u00e9,")]
+        )
+        self.assertEqual(formatName(name), "CN=ev\\00il\\0D\\0A\\1B[31m\\E2\\80\\A8 \u00e9\\,")
+
 
 class _CertificateFiles(SynchronousTestCase):
     def setUp(self) -> None:
@@ -165,6 +176,24 @@ class _Secured(StringTransport):
         return None
 
 
+class _Unreadable:
+    """
+    A peer certificate whose names cannot be decoded.
+    """
+
+    def to_cryptography(self) -> _Unreadable:
+        return self
+
+    @property
+    def subject(self) -> x509.Name:
+        raise ValueError("invalid UTF8String \x00")
+
+
+class _UnreadablySecured(StringTransport):
+    def getPeerCertificate(self) -> _Unreadable:
+        return _Unreadable()
+
+
 class BridgeTests(SynchronousTestCase):
     """
     L{_Bridge} waits for the handshake: it times out, can be abandoned, and
@@ -219,6 +248,23 @@ class BridgeTests(SynchronousTestCase):
         L{TLS_HANDSHAKE_SECONDS} for their handshake.
         """
         self.assertEqual(TLSFront(self.clock, CertificateOptions()).timeout, TLS_HANDSHAKE_SECONDS)
+
+    def test_unreadableName(self) -> None:
+        """
+        A client certificate whose names cannot be decoded fails the wait,
+        with the reason in printable form, and aborts both sides.
+        """
+        bridge = _Bridge(self.clock, TLS_HANDSHAKE_SECONDS)
+        secure, plain = _UnreadablySecured(), StringTransport()
+        bridge.secure.makeConnection(secure)
+        bridge.plain.makeConnection(plain)
+        waiting = bridge.whenSecured()
+        bridge.handshakeDone()
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(
+            str(failure.value), "unreadable client certificate: invalid UTF8String \\00"
+        )
+        self.assertEqual((secure.disconnected, plain.disconnected), (True, True))
 
     def test_timeout(self) -> None:
         """

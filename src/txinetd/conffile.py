@@ -13,6 +13,12 @@ while it is being read (an include loop is reported), includes nest at most
 L{MAX_INCLUDE_DEPTH} deep, at most L{MAX_FILES} files and L{MAX_SIZE} bytes
 are read, only regular files and pipes are read (a pipe without a writer
 reads as empty; a device such as C{/dev/zero} is refused).
+
+With strict modes (the default), as sshd's C{StrictModes}, a file or an
+C{includedir} directory that anyone but root and the daemon's user could
+have written, or that is on a path such a user could change, is refused
+(see L{txinetd.safefiles.openForReading}): it would let that user run
+commands as root.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from txinetd.errors import Diagnostics, Location, Severity, systemError
+from txinetd.safefiles import UnsafeFile, openForReading
 
 MAX_LINE = 16 * 1024
 TOO_LONG = f"line longer than {MAX_LINE} characters"
@@ -196,11 +203,13 @@ class _Configuration:
         entries: list[Entry],
         baseDirectory: str,
         warnRelative: bool = False,
+        strictModes: bool = True,
     ) -> None:
         self.diagnostics = diagnostics
         self.entries = entries
         self.baseDirectory = baseDirectory
         self.warnRelative = warnRelative
+        self.strictModes = strictModes
         self.files = MAX_FILES
         self.size = MAX_SIZE
         self.reading: list[tuple[int, int]] = []
@@ -283,8 +292,11 @@ class _Configuration:
         if self.files <= 0:
             raise _Unreadable.refused(f"more than {MAX_FILES} files read")
         flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        full = os.path.join(self.baseDirectory, path)
         try:
-            fd = os.open(os.path.join(self.baseDirectory, path), flags)
+            fd = openForReading(full, flags) if self.strictModes else os.open(full, flags)
+        except UnsafeFile as e:
+            raise _Unreadable.refused(str(e.strerror)) from None
         except OSError as e:
             raise _Unreadable.fromError(e) from None
         except ValueError:
@@ -513,8 +525,30 @@ class _FileReader:
     def includeDirectory(self, directory: str, location: Location) -> None:
         self.configuration.noteRelative(directory, location)
         resolved = self.configuration.resolve(directory)
+        if self.configuration.strictModes:
+            problem = _directoryProblem(resolved)
+            if problem is not None:
+                self.diagnostics.error(
+                    f"Unable to read included directory: {directory} ({problem})", location
+                )
+                return
         for path in includedFiles(resolved, directory, self.diagnostics, location):
             self.configuration.readFile(path, location)
+
+
+def _directoryProblem(path: str) -> str | None:
+    """
+    Why an C{includedir} directory may not be read with strict modes, or
+    L{None} (a directory that cannot be opened is reported by
+    L{includedFiles}).
+    """
+    try:
+        os.close(openForReading(path, os.O_RDONLY | os.O_DIRECTORY))
+    except UnsafeFile as e:
+        return str(e.strerror)
+    except OSError:
+        return None
+    return None
 
 
 def includedFiles(
@@ -563,20 +597,28 @@ def includedFiles(
         yield path
 
 
-def parseText(text: str, path: str, diagnostics: Diagnostics, baseDirectory: str) -> list[Entry]:
+def parseText(
+    text: str, path: str, diagnostics: Diagnostics, baseDirectory: str, strictModes: bool = True
+) -> list[Entry]:
     """
     Parse configuration text as if it had been read from C{path}; files it
     includes are read from disk.
 
+    @param strictModes: refuse included files and directories that others
+        than root and the daemon's user could have written.
     @return: the entries that parsed, in file order.
     """
     entries: list[Entry] = []
-    _Configuration(diagnostics, entries, baseDirectory).parseText(text, path)
+    _Configuration(diagnostics, entries, baseDirectory, strictModes).parseText(text, path)
     return entries
 
 
 def parseConfig(
-    path: str, diagnostics: Diagnostics, baseDirectory: str, warnRelative: bool = False
+    path: str,
+    diagnostics: Diagnostics,
+    baseDirectory: str,
+    warnRelative: bool = False,
+    strictModes: bool = True,
 ) -> list[Entry]:
     """
     Parse a configuration file and everything it includes.
@@ -587,9 +629,11 @@ def parseConfig(
         (the daemon's working directory at start-up).
     @param warnRelative: whether relative C{include} and C{includedir}
         paths are warned about (C{--check}).
+    @param strictModes: refuse files and directories that others than root
+        and the daemon's user could have written (see L{_Configuration}).
     @return: the entries that parsed, in file order, includes expanded in
         place.
     """
     entries: list[Entry] = []
-    _Configuration(diagnostics, entries, baseDirectory, warnRelative).readFile(path)
+    _Configuration(diagnostics, entries, baseDirectory, warnRelative, strictModes).readFile(path)
     return entries

@@ -43,6 +43,7 @@ from txinetd.attributes import (
     Where,
     checkExecutable,
 )
+from txinetd.banners import bannerProblem
 from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
 from txinetd.endpoint import (
     Listen,
@@ -330,9 +331,7 @@ class Config:
         """
         The diagnostics of severity error or fatal.
         """
-        return tuple(
-            d for d in self.diagnostics if d.severity in (Severity.ERROR, Severity.FATAL)
-        )
+        return tuple(d for d in self.diagnostics if d.severity in (Severity.ERROR, Severity.FATAL))
 
 
 class _Context:
@@ -409,6 +408,16 @@ class _Loader:
         self.defaults = _EntryState("defaults", Location("", 0), {})
         self.defaultsFiles: set[str] = set()
         self.services: list[_EntryState] = []
+        self.bannerProblems: dict[str, str | None] = {}
+
+    def bannerProblem(self, path: str) -> str | None:
+        """
+        Why C{path} cannot be a banner (see L{bannerProblem}), looked at
+        once per load.
+        """
+        if path not in self.bannerProblems:
+            self.bannerProblems[path] = bannerProblem(path)
+        return self.bannerProblems[path]
 
     def load(self, entries: Sequence[Entry]) -> tuple[Defaults, list[ServiceConfig]]:
         for entry in entries:
@@ -599,7 +608,9 @@ class _Loader:
         values = self.inherit(state, defaults)
         problems: list[str] = []
         warnings: list[str] = []
-        built = _Builder(state, values, self.system, self.internalServices, self.euid)
+        built = _Builder(
+            state, values, self.system, self.internalServices, self.euid, self.bannerProblem
+        )
         built.fill(problems, warnings)
         if not problems:
             built.check(problems, warnings)
@@ -662,7 +673,9 @@ class _Builder:
         system: SystemInfo,
         internalServices: Callable[[str, str], bool],
         euid: int,
+        bannerProblem: Callable[[str], str | None] = lambda path: None,
     ) -> None:
+        self.bannerProblem = bannerProblem
         self.state = state
         self.name = state.name
         self.values = values
@@ -845,6 +858,7 @@ class _Builder:
             )
         self.checkRequired(problems)
         self.checkUser(problems)
+        self.checkBanners(problems)
         if values.get("port") == IDENT_PORT and values.get("protocol") == "tcp":
             for attribute in ("log_on_success", "log_on_failure"):
                 if (
@@ -976,6 +990,18 @@ class _Builder:
             if values.get(attribute) is None:
                 problems.append(f"Service {values['id']} missing attribute {attribute} - DISABLING")
 
+    def checkBanners(self, problems: list[str]) -> None:
+        """
+        A banner must be a regular file of at most L{txinetd.banners.MAX_BANNER} bytes (a
+        FIFO or a device would stall or flood the service); one that is
+        missing now is read again at each connection.
+        """
+        for attribute in ("banner", "banner_success", "banner_fail"):
+            path: str | None = self.values.get(attribute)
+            problem = None if path is None else self.bannerProblem(path)
+            if problem is not None:
+                problems.append(f"Service {self.name}: {attribute} {path}: {problem}")
+
     def checkUser(self, problems: list[str]) -> None:
         if self.euid == 0:
             return
@@ -1050,6 +1076,7 @@ def loadConfig(
     inetdConf: str | None = None,
     strict: bool = False,
     warnRelative: bool = False,
+    strictModes: bool = True,
 ) -> Config:
     """
     Read, combine and validate a configuration.
@@ -1067,6 +1094,9 @@ def loadConfig(
         fatal in a defaults section) instead of being ignored.
     @param warnRelative: whether relative include paths are warned about
         (C{--check}: they depend on the directory txinetd starts in).
+    @param strictModes: refuse configuration files and C{includedir}
+        directories that others than root and the daemon's user could
+        have written (as sshd's C{StrictModes}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
     installed = None
@@ -1079,7 +1109,9 @@ def loadConfig(
             return (name.lower(), socketType) == TCPMUX or table.exists(name, socketType)
 
     diagnostics = Diagnostics()
-    entries = parseConfig(path, diagnostics, baseDirectory or os.getcwd(), warnRelative)
+    entries = parseConfig(
+        path, diagnostics, baseDirectory or os.getcwd(), warnRelative, strictModes
+    )
     if inetdConf is not None:
         entries += parseInetdConf(inetdConf, diagnostics)
     loader = _Loader(

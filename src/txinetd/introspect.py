@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.interfaces import IConsumer, IPushProducer
-from twisted.protocols.basic import LineOnlyReceiver
+from twisted.internet.protocol import Protocol
+from zope.interface import implementer
 
 from txinetd.attributes import Flag, SocketType
 from txinetd.config import ServiceConfig
@@ -170,19 +171,24 @@ _PROMPT = b"> "
 _ENDINGS = frozenset({"bye", "exit", "quit"})
 
 
-class XadminProtocol(LineOnlyReceiver):
+@implementer(IPushProducer)
+class XadminProtocol(Protocol):
     """
     The C{xadmin} service: a C{> } prompt and one command per line.
 
     Commands are words separated by blanks, in any case; an empty line only
     prompts again.  A line longer than L{MAX_LENGTH} ends the session.
 
-    The transport is its own producer, as for echo: a client that sends
-    commands without reading the answers stops being read once the answers
-    back up, so what txinetd buffers stays bounded.  Once the session ends,
+    The session is its transport's producer: once the answers not yet sent
+    fill the transport's buffer, no more commands are answered and the
+    client is no longer read until the answers have drained.  So a client
+    that sends commands without reading the answers makes txinetd hold at
+    most one buffer of answers (and one more answer) and one read of
+    commands, however many commands a read holds.  Once the session ends,
     further input is dropped unread.
 
     @ivar ended: whether the session has ended (its last answer is sent).
+    @ivar paused: whether the answers have filled the transport's buffer.
     """
 
     delimiter = b"\n"
@@ -191,6 +197,8 @@ class XadminProtocol(LineOnlyReceiver):
     def __init__(self, view: DaemonView) -> None:
         self.view = view
         self.ended = False
+        self.paused = False
+        self._buffer = b""
         self.commands: dict[str, Callable[[], bytes]] = {
             "help": lambda: XADMIN_HELP,
             "show run": lambda: runningText(view),
@@ -199,7 +207,7 @@ class XadminProtocol(LineOnlyReceiver):
         }
 
     def connectionMade(self) -> None:
-        IConsumer(self.transport).registerProducer(IPushProducer(self.transport), True)
+        IConsumer(self.transport).registerProducer(self, True)
         self._write(_PROMPT)
 
     def _write(self, data: bytes) -> None:
@@ -208,7 +216,51 @@ class XadminProtocol(LineOnlyReceiver):
 
     def dataReceived(self, data: bytes) -> None:
         if not self.ended:
-            super().dataReceived(data)  # type: ignore[no-untyped-call]
+            self._buffer += data
+            self._answerLines()
+
+    def _answerLines(self) -> None:
+        """
+        Answer the complete lines received, until the answers fill the
+        transport's buffer or the session ends.
+        """
+        while not (self.ended or self.paused):
+            line, delimiter, rest = self._buffer.partition(self.delimiter)
+            if not delimiter:
+                if len(self._buffer) > self.MAX_LENGTH:
+                    self.lineLengthExceeded(self._buffer)
+                return
+            self._buffer = rest
+            if len(line) > self.MAX_LENGTH:
+                self.lineLengthExceeded(line)
+                return
+            self.lineReceived(line)
+
+    def pauseProducing(self) -> None:
+        """
+        The answers fill the transport's buffer: answer no more, and read
+        no more.
+        """
+        self.paused = True
+        if self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeProducing(self) -> None:
+        """
+        The answers have drained: answer the lines already received, then
+        read again.
+        """
+        self.paused = False
+        self._answerLines()
+        if not (self.paused or self.ended) and self.transport is not None:
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def stopProducing(self) -> None:
+        """
+        The connection is gone: answer nothing more.
+        """
+        self.ended = True
+        self._buffer = b""
 
     def lineReceived(self, line: bytes) -> None:
         command = " ".join(line.decode("utf-8", "replace").lower().split())
@@ -237,8 +289,8 @@ class XadminProtocol(LineOnlyReceiver):
     def _end(self, farewell: bytes) -> None:
         """
         Send the last answer, drop what is buffered and close once the
-        answers are sent (the transport stops being its own producer: a
-        transport paused by its producer would never close).
+        answers are sent (the session stops being the transport's
+        producer: a transport with a paused producer would never close).
         """
         self.ended = True
         self._buffer = b""

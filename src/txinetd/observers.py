@@ -40,6 +40,7 @@ from txinetd.logformat import (
     syslogProgramMessage,
     syslogServiceMessage,
 )
+from txinetd.safefiles import openForWriting
 
 __all__ = [
     "FileLogTarget",
@@ -107,16 +108,20 @@ def openLogFile(path: str) -> int:
     mode 0644 whatever the umask (a daemonized twistd's is 077), as xinetd's
     logs.
 
+    It is never opened through a link another user planted (see
+    L{txinetd.safefiles}).
+
     @return: the descriptor, close-on-exec.
-    @raise OSError: if the file cannot be opened or created.
+    @raise OSError: if the file cannot be opened or created (L{UnsafeFile}
+        if it is refused as unsafe).
     """
     while True:
         try:
-            return os.open(path, _FILE_FLAGS)
+            return openForWriting(path, _FILE_FLAGS)
         except FileNotFoundError:
             pass
         try:
-            fd = os.open(path, _FILE_FLAGS | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+            fd = openForWriting(path, _FILE_FLAGS | os.O_CREAT | os.O_EXCL, _FILE_MODE)
         except FileExistsError:
             # Made by someone else meanwhile: open theirs.
             continue

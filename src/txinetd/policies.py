@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import socket
 import struct
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -42,6 +43,7 @@ from txinetd.access import (
     explainAddress,
 )
 from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
+from txinetd.banners import BannerError, readBanner
 from txinetd.config import LocalSystem, ServiceConfig
 from txinetd.external import daemonUmask, defaultFileLimit
 from txinetd.hostsfiles import HostsFiles
@@ -78,6 +80,7 @@ from txinetd.systemd import ListenFds
 #: struct ucred: pid, uid, gid.
 _UCRED = struct.Struct("3i")
 log = Logger(namespace="txinetd")
+_T = TypeVar("_T")
 
 #: A datagram refused for its address is logged at most once per this many
 #: seconds per (address, port), as xinetd does.
@@ -86,6 +89,11 @@ DGRAM_FAIL_QUIET = 60.0
 #: How many senders of refused datagrams a service remembers to keep quiet
 #: about; past that, the one remembered longest is forgotten.
 DGRAM_FAIL_SENDERS = 4096
+
+#: How many datagrams of a service may wait for their address check (a
+#: name lookup) at once; past that, datagrams are refused with
+#: C{service_limit} until some have been checked.
+DGRAM_WAITING = 64
 
 
 class LogTargets:
@@ -296,30 +304,99 @@ def threadedReverseLookup(
     return lookup
 
 
-class IdentLookups:
+class BlockingRunner(TypingProtocol):
     """
-    Bounds the ident lookups made for USERID on failure (C{-logprocs}).
+    Runs work that may block without blocking the reactor.
     """
 
-    def __init__(self, limit: int = 15) -> None:
+    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
+        """
+        @return: fires with what C{work} returns.
+        """
+
+
+def inThreadPool(reactor: Any) -> BlockingRunner:
+    """
+    A L{BlockingRunner} on the reactor's thread pool.
+    """
+    from twisted.internet.threads import deferToThreadPool
+
+    def run(work: Callable[[], _T]) -> Deferred[_T]:
+        d: Deferred[_T] = deferToThreadPool(reactor, reactor.getThreadPool(), work)
+        return d
+
+    return run
+
+
+def defaultIdentCap() -> int:
+    """
+    The daemon-wide bound on ident lookups running at once: a quarter of
+    the daemon's descriptors (each lookup holds one), at least 16.
+    """
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(16, soft // 4)
+
+
+class IdentLookups:
+    """
+    Bounds the ident lookups running at once: the ones made for USERID on
+    failure (C{-logprocs}), or every lookup of the daemon.
+
+    @ivar limit: the most that may run at once.
+    @ivar running: how many run now.
+    @ivar parent: a bound the same lookups also count toward.
+    @ivar onFull: called when a lookup is not started because this bound
+        has just been reached (once, until a lookup ends).
+    """
+
+    def __init__(
+        self,
+        limit: int = 15,
+        parent: IdentLookups | None = None,
+        onFull: Callable[[int], None] | None = None,
+    ) -> None:
         self.limit = limit
         self.running = 0
+        self.parent = parent
+        self.onFull = onFull
+        self.full = False
+
+    def _chain(self) -> list[IdentLookups]:
+        return [self] if self.parent is None else [self, *self.parent._chain()]
 
     def run(self, lookup: Callable[[], Deferred[Any]]) -> Deferred[Any] | None:
         """
-        Start C{lookup} unless the limit is reached.
+        Start C{lookup} unless this bound or a parent one is reached.
 
         @return: its L{Deferred}, or L{None} if it was not started.
         """
-        if self.running >= self.limit:
-            return None
-        self.running += 1
+        chain = self._chain()
+        for bound in chain:
+            if bound.running >= bound.limit:
+                if not bound.full and bound.onFull is not None:
+                    bound.onFull(bound.limit)
+                bound.full = True
+                return None
+        for bound in chain:
+            bound.running += 1
 
         def done(result: object) -> object:
-            self.running -= 1
+            for bound in chain:
+                bound.running -= 1
+                bound.full = False
             return result
 
         return lookup().addBoth(done)
+
+
+def _identCapReached(limit: int) -> None:
+    programMessage(
+        Level.WARNING,
+        f"{limit} ident lookups are running: no more are made until one ends "
+        "(no USERID line; IDONLY services refuse with NOID)",
+    )
 
 
 @dataclass
@@ -338,7 +415,10 @@ class Daemon:
         (see L{txinetd.hostsfiles}) once L{rereadHostsAccess} is called.
     @ivar reverseLookup: address to name (and whether the name maps back).
     @ivar identPort: the ident port to query (113; other values for tests).
-    @ivar identTimeout: how long IDONLY waits for ident.
+    @ivar identTimeout: how long a lookup may take (and IDONLY waits).
+    @ivar identLookups: bounds the lookups for USERID on failure
+        (C{-logprocs}); they count toward L{identCap} too.
+    @ivar identCap: bounds every ident lookup of the daemon.
     @ivar environ: the environment captured at start-up, for servers.
     @ivar euid: the daemon's effective uid.
     @ivar fileLimit: the NOFILE limit of servers without C{rlimit_files}.
@@ -352,6 +432,12 @@ class Daemon:
     @ivar listenFds: the listening sockets systemd passed.
     @ivar debug: whether each refusal is explained in a DEBUG program
         message naming the rule that refused (C{-d}).
+    @ivar blocking: runs work that may block (reading banner files) off
+        the reactor thread; the reactor's thread pool when L{None}.
+    @ivar datagramPorts: the ports the daemon's datagram services listen
+        on, each with how many services use it: a datagram from one of
+        them is never answered (it would loop between two services, or a
+        service and itself).
     """
 
     reactor: Any
@@ -365,6 +451,9 @@ class Daemon:
     identPort: int = IDENT_PORT
     identTimeout: float = 30.0
     identLookups: IdentLookups = field(default_factory=IdentLookups)
+    identCap: IdentLookups = field(
+        default_factory=lambda: IdentLookups(defaultIdentCap(), onFull=_identCapReached)
+    )
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     euid: int = field(default_factory=os.geteuid)
     fileLimit: int = field(default_factory=defaultFileLimit)
@@ -377,6 +466,20 @@ class Daemon:
     listenFds: ListenFds = field(default_factory=ListenFds)
     debug: bool = False
     hostsWatch: HostsFiles | None = None
+    datagramPorts: Counter[int] = field(default_factory=Counter)
+    blocking: BlockingRunner | None = None
+
+    def __post_init__(self) -> None:
+        self.identLookups.parent = self.identCap
+
+    def runBlocking(self, work: Callable[[], _T]) -> Deferred[_T]:
+        """
+        Run C{work}, which may block (on a file), off the reactor thread:
+        in the reactor's thread pool unless L{blocking} says otherwise.
+        """
+        if self.blocking is None:
+            self.blocking = inThreadPool(self.reactor)
+        return self.blocking(work)
 
     @property
     def usesLibwrap(self) -> bool:
@@ -525,6 +628,10 @@ class Session:
         L{stopWith}).
     @ivar stopAsked: L{None}, or whether the strongest stop asked so far
         was forced.
+    @ivar identLookup: the ident lookup made for the session, while it
+        runs: the session keeps its slot until both its service and the
+        lookup have ended (as xinetd's forked child asks ident before it
+        runs the server, and counts all along).
     """
 
     policy: ServicePolicy
@@ -534,16 +641,39 @@ class Session:
     done: bool = False
     stopper: Callable[[bool], None] | None = None
     stopAsked: bool | None = None
+    identLookup: Deferred[Any] | None = None
 
     def stop(self, force: bool = False) -> None:
         """
-        Ask the running service to end (C{force}: at once).
+        Ask the running service to end (C{force}: at once), and give up its
+        ident lookup.
         """
+        self.cancelLookup()
         if self.done:
             return
         self.stopAsked = force or bool(self.stopAsked)
         if self.stopper is not None:
             self.stopper(force)
+
+    def holdFor(self, lookup: Deferred[Any]) -> None:
+        """
+        Keep the session's slot until C{lookup} has ended (fired or been
+        cancelled).
+        """
+        self.identLookup = lookup
+
+        def finished(result: object) -> object:
+            self.identLookup = None
+            if self.done:
+                self.policy.release(self)
+            return result
+
+        lookup.addBoth(finished)
+
+    def cancelLookup(self) -> None:
+        lookup = self.identLookup
+        if lookup is not None and not lookup.called:
+            lookup.cancel()
 
     def stopWith(self, stopper: Callable[[bool], None]) -> None:
         """
@@ -563,22 +693,27 @@ class Session:
 
     def ended(self, status: int | None = 0, signal: int | None = None) -> None:
         """
-        The service ended: log EXIT and release its slot.
+        The service ended: log EXIT and release its slot (once its ident
+        lookup, if one still runs, has ended too: its USERID line waits).
         """
         if self.done:
             return
         self.done = True
-        self.policy.release(self)
+        if self.identLookup is None:
+            self.policy.release(self)
         duration = self.policy.daemon.reactor.seconds() - self.started
         self.policy.log.exit(status, signal, self.pid, duration)
 
     def abandon(self) -> None:
         """
-        The service never ran: release its slot without an EXIT line.
+        The service never ran: give up its ident lookup and release its
+        slot without an EXIT line.
         """
         if not self.done:
             self.done = True
-            self.policy.release(self)
+            self.cancelLookup()
+            if self.identLookup is None:
+                self.policy.release(self)
 
 
 class ServicePolicy:
@@ -647,6 +782,8 @@ class ServicePolicy:
         #: When a refusal of each recent datagram sender may be logged
         #: again, the soonest first.
         self.quietUntil: OrderedDict[tuple[str, int], float] = OrderedDict()
+        #: How many datagrams wait for their address check now.
+        self.waitingDatagrams = 0
         self.onCountChange: Callable[[int], None] | None = None
 
     # --- checks ------------------------------------------------------------
@@ -752,26 +889,39 @@ class ServicePolicy:
 
     # --- banners -------------------------------------------------------------
 
-    def banner(self, path: str | None) -> bytes:
+    def banners(self, *paths: str | None) -> Deferred[bytes]:
         """
-        A banner file's bytes, read now; empty if there is none or it cannot
-        be read (logged).
+        The bytes of banner files, one after the other, read off the
+        reactor thread (a file system may block); a file that cannot be
+        read, is not a regular file or is too large is left out and logged.
+
+        @param paths: the files; L{None} stands for no banner.
         """
-        if path is None:
-            return b""
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except (OSError, ValueError):
-            programMessage(Level.ERROR, f"service = {self.config.id}, open of banner {path} failed")
-            return b""
+        wanted = [path for path in paths if path is not None]
+        if not wanted:
+            return succeed(b"")
+        reading = self.daemon.runBlocking(lambda: [_readOrError(path) for path in wanted])
+        return reading.addCallback(self._joinBanners, wanted)
+
+    def _joinBanners(self, read: list[bytes | BannerError], paths: list[str]) -> bytes:
+        for path, result in zip(paths, read, strict=True):
+            if isinstance(result, BannerError):
+                programMessage(
+                    Level.ERROR, f"service = {self.config.id}, open of banner {path} failed"
+                )
+        return b"".join(result for result in read if isinstance(result, bytes))
 
     # --- stream connections ----------------------------------------------
 
-    def handleConnection(self, connection: PendingConnection, starter: Starter) -> None:
+    def handleConnection(
+        self, connection: PendingConnection, starter: Starter, reply: bytes = b""
+    ) -> None:
         """
         Admit or refuse one accepted stream connection, then run the service
         on it with C{starter}.
+
+        @param reply: what an admitted client is sent first, before the
+            banners (a tcpmux target's C{+Go}).
 
         From its admission until C{starter} gives it a stopper of its own,
         stopping the session cancels what it waits on (the address check,
@@ -787,7 +937,7 @@ class ServicePolicy:
         checked = self.addressCheck(host)
         # Set before the chain runs: a starter called at once replaces it.
         session.stopper = lambda force: checked.cancel()
-        checked.addCallback(self._admitted, connection, session, starter)
+        checked.addCallback(self._admitted, connection, session, starter, reply)
         checked.addErrback(self._failed, connection, session)
 
     def reserve(self, host: str | None) -> Session:
@@ -816,14 +966,16 @@ class ServicePolicy:
         connection: PendingConnection,
         session: Session,
         starter: Starter,
+        reply: bytes = b"",
     ) -> Deferred[None] | None:
         host = session.host
         if reason is not None:
             session.abandon()
             self.refuse(connection, reason, host, parent=False)
             return None
-        greeting = self.banner(self.config.banner) + self.banner(self.config.banner_success)
-        sent = connection.send(greeting) if greeting else succeed(None)
+        greeting = self.banners(self.config.banner, self.config.banner_success)
+        greeting.addCallback(lambda banners: reply + banners)
+        sent = greeting.addCallback(lambda data: connection.send(data) if data else None)
         return sent.addCallback(lambda _: self._secureThenStart(connection, session, starter))
 
     def _secureThenStart(
@@ -876,10 +1028,22 @@ class ServicePolicy:
             self.log.userid(local)
             starter(connection, session)
             return None
-        lookup = self.ident(connection, self.daemon.identTimeout)
+        idOnly = Flag.IDONLY in self.config.flags
+        lookup = self.daemon.identCap.run(lambda: self.ident(connection, self.daemon.identTimeout))
+        if lookup is None:
+            # Too many lookups run already: none for this connection.
+            if idOnly:
+                self.log.noid(session.host, NoIdReason.SYSTEM_ERROR)
+                session.abandon()
+                connection.close()
+            else:
+                starter(connection, session)
+            return None
         lookup.addCallback(self._logIdent, session.host)
-        if Flag.IDONLY not in self.config.flags:
+        session.holdFor(lookup)
+        if not idOnly:
             starter(connection, session)
+            lookup.addErrback(_ignoreCancelled)
             return None
 
         def decideIdent(result: UserId | NoId) -> None:
@@ -942,8 +1106,8 @@ class ServicePolicy:
         Log FAIL, send the banners and close.
         """
         self.log.fail(reason, host)
-        farewell = self.banner(self.config.banner) + self.banner(self.config.banner_fail)
-        sent = connection.send(farewell) if farewell else succeed(None)
+        farewell = self.banners(self.config.banner, self.config.banner_fail)
+        sent = farewell.addCallback(lambda data: connection.send(data) if data else None)
         sent.addBoth(lambda _: connection.close())
         if parent and FailureFlag.USERID in self.config.log_on_failure:
             lookup = self.daemon.identLookups.run(
@@ -956,15 +1120,31 @@ class ServicePolicy:
 
     def checkDatagram(self, peer: tuple[str, int]) -> Deferred[bool]:
         """
-        The checks for one datagram of an internal dgram service.
+        The checks for one datagram of a dgram service: a datagram from one
+        of the daemon's own datagram ports (L{Daemon.datagramPorts}) is
+        refused for its address, before the limits count it; then the
+        limits, then the address rules.  At most L{DGRAM_WAITING}
+        datagrams wait for a name lookup at once; past that, one is refused
+        with C{service_limit}.
 
         @return: whether to answer it; a refusal is logged (at most once a
             minute per sender).
         """
         host = peer[0]
         now = self.daemon.reactor.seconds()
-        reason = self.parentCheck(host, now)
+        if peer[1] in self.daemon.datagramPorts:
+            # Sent (or forged) from a port of the daemon's own: answering
+            # would start a loop.
+            reason: FailReason | None = FailReason.ADDRESS
+        else:
+            reason = self.parentCheck(host, now)
+        if reason is None and self.waitingDatagrams >= DGRAM_WAITING:
+            # Each waiting datagram is kept until its lookup ends: shed.
+            reason = FailReason.SERVICE_LIMIT
         checked = succeed(reason) if reason is not None else self.addressCheck(host)
+        if not checked.called:
+            self.waitingDatagrams += 1
+            checked.addBoth(self._datagramChecked)
 
         def conclude(reason: FailReason | None) -> bool:
             if reason is None:
@@ -974,6 +1154,10 @@ class ServicePolicy:
             return False
 
         return checked.addCallback(conclude)
+
+    def _datagramChecked(self, result: _T) -> _T:
+        self.waitingDatagrams -= 1
+        return result
 
     def _logsRefusal(self, peer: tuple[str, int], now: float) -> bool:
         """
@@ -996,6 +1180,20 @@ class ServicePolicy:
             quiet.popitem(last=False)
         quiet[peer] = now + DGRAM_FAIL_QUIET
         return True
+
+
+def _readOrError(path: str) -> bytes | BannerError:
+    try:
+        return readBanner(path)
+    except BannerError as e:
+        return e
+
+
+def _ignoreCancelled(failure: Failure) -> None:
+    """
+    A lookup given up with its session ends there.
+    """
+    failure.trap(CancelledError)  # type: ignore[no-untyped-call]
 
 
 def localUser(connection: PendingConnection, certificate: Any) -> str | None:

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_reload -*-
 """
 Reconfiguration: which running services a new configuration keeps, drops
-or adds, and the signals that ask for it.
+or adds, the signals that ask for it, and the order reloads run in.
 
 A service is kept when the new configuration has a service with the same
 identity: the same id, the same INTERNAL / UNLISTED / RPC type bits, wait,
@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Generic, TypeVar
+
+from twisted.internet.defer import Deferred, maybeDeferred
 
 from txinetd.attributes import ServiceType
 from txinetd.config import ServiceConfig
@@ -125,3 +127,54 @@ class SignalDispatcher:
 
     def _received(self, number: int, frame: FrameType | None) -> None:
         self.reactor.callFromThread(self.handlers[number])
+
+
+class ReloadQueue:
+    """
+    Runs one reload at a time.  A reload asked for while one runs is
+    remembered and run after it, so that the last configuration on disk is
+    always the one in effect; any number of such requests make one reload,
+    hard if any of them was.
+
+    @ivar running: whether a reload runs now.
+    @ivar pending: L{None}, or whether the reload to run next is hard.
+    """
+
+    def __init__(self, run: Callable[[bool], Deferred[None]]) -> None:
+        """
+        @param run: runs a reload (hard or soft); its L{Deferred} fires when
+            it is done, never with a failure.
+        """
+        self.run = run
+        self.running = False
+        self.pending: bool | None = None
+        self._waiting: list[Deferred[None]] = []
+
+    def request(self, hard: bool) -> Deferred[None]:
+        """
+        Reload now, or after the running reload if there is one.
+
+        @return: fires once a reload that started after this request is
+            done.
+        """
+        if self.running:
+            self.pending = hard or bool(self.pending)
+            waiting: Deferred[None] = Deferred()
+            self._waiting.append(waiting)
+            return waiting
+        return self._start(hard)
+
+    def _start(self, hard: bool) -> Deferred[None]:
+        self.running = True
+        done: Deferred[None] = maybeDeferred(self.run, hard)
+        return done.addBoth(self._finished)
+
+    def _finished(self, result: object) -> None:
+        self.running = False
+        if self.pending is None:
+            return
+        hard, self.pending = self.pending, None
+        waiting, self._waiting = self._waiting, []
+        following = self._start(hard)
+        for request in waiting:
+            following.chainDeferred(request)

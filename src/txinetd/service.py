@@ -73,11 +73,12 @@ from txinetd.policies import (
     recheck,
 )
 from txinetd.redirect import Relay, describeConnectError
-from txinetd.reload import SignalDispatcher, planReload
+from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
+from txinetd.safefiles import openForWriting, removeFile
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 from txinetd.systemd import ListenFds
-from txinetd.tcpmux import multiplex
+from txinetd.tcpmux import acceptReply, multiplex
 
 log = Logger(namespace="txinetd")
 
@@ -198,8 +199,9 @@ class _AdoptedFactory(ServerFactory):
 
 class InternalDatagramProtocol(DatagramProtocol):
     """
-    Answers datagrams with an internal service, after the service's checks,
-    never to a source port below 1024.
+    Answers datagrams with an internal service, after the service's checks
+    (which refuse the daemon's own datagram ports), never to a source port
+    below 1024.
     """
 
     noisy = False
@@ -263,6 +265,8 @@ class ListeningService(Service):
         self.ending: set[Deferred[None]] = set()
         self.tlsFront: Any = None
         self.redirectTLS: Any = None
+        #: The port of this datagram service, while it listens.
+        self.datagramPort: int | None = None
         self.secure(config)
         if config.wait and config.socket_type is SocketType.STREAM and config.isInternal:
             self.policy.onCountChange = self._oneAtATime
@@ -349,6 +353,8 @@ class ListeningService(Service):
             return False
         self.port = Listeners(readers)
         self.port.startReading()
+        if self.config.socket_type is SocketType.DGRAM:
+            self.claimDatagramPort()
         return True
 
     def readersFor(self, sockets: list[socket.socket]) -> list[Any]:
@@ -390,6 +396,24 @@ class ListeningService(Service):
                 sock.close()
         return ports
 
+    def claimDatagramPort(self) -> None:
+        """
+        Count the port of this datagram service among the daemon's own:
+        no datagram service answers a datagram from it (see
+        L{txinetd.policies.ServicePolicy.checkDatagram}).
+        """
+        address = self.address
+        if address is not None:
+            self.datagramPort = address[1]
+            self.daemon.datagramPorts[address[1]] += 1
+
+    def releaseDatagramPort(self) -> None:
+        port, self.datagramPort = self.datagramPort, None
+        if port is not None:
+            self.daemon.datagramPorts[port] -= 1
+            if self.daemon.datagramPorts[port] <= 0:
+                del self.daemon.datagramPorts[port]
+
     def registerRpc(self) -> None:
         """
         Register every version of an RPC service with the portmapper; a
@@ -423,6 +447,7 @@ class ListeningService(Service):
         if self.rpcProgram is not None:
             rpc.unregister(self.reactor, self.rpcProgram, rpcVersions(self.config))
             self.rpcProgram = None
+        self.releaseDatagramPort()
         port, self.port = self.port, None
         sockets, self.sockets = self.sockets, []
         self.socket = None
@@ -567,7 +592,8 @@ class ListeningService(Service):
             return
         for child in self.tcpmuxTargets():
             if child.config is target:
-                child.policy.handleConnection(connection, child.starter())
+                # The target's checks come first: a refused client gets no +Go.
+                child.policy.handleConnection(connection, child.starter(), acceptReply(target))
                 return
         connection.close()
 
@@ -943,7 +969,7 @@ class XinetdService(MultiService):
         self.twistdLog = twistdLog
         self.loader = loader
         self.loadInThread = loadInThread
-        self.reloading = False
+        self.reloads = ReloadQueue(self._reconfigure)
         self.stayalive = stayalive
         self.daemon = daemon if daemon is not None else Daemon(reactor)
         if config.internals is not None:
@@ -1041,16 +1067,27 @@ class XinetdService(MultiService):
         rejected whole and the running one stays.  With C{loadInThread} the
         files are read in a thread, so the reactor keeps serving meanwhile.
         Every log file is reopened first (see L{reopenLogs}).
+        A reconfiguration asked for while one runs follows it (see
+        L{ReloadQueue}): the last configuration on disk is the one in effect.
+
+        @return: fires once a reconfiguration that started after this call
+            is done.
         """
         # The log files are reopened whatever becomes of the configuration:
         # logrotate's signal must not be lost to an invalid one.
         self.reopenLogs()
         if self.loader is None:
             return succeed(None)
-        if self.reloading:
-            programMessage(Level.WARNING, "reconfiguration already in progress")
-            return succeed(None)
-        self.reloading = True
+        if self.reloads.running:
+            programMessage(Level.NOTICE, "reconfiguration already in progress; another follows it")
+        return self.reloads.request(hard)
+
+    def _reconfigure(self, hard: bool) -> Deferred[None]:
+        """
+        One reconfiguration (see L{reconfigure}); L{ReloadQueue} runs one at
+        a time.
+        """
+        assert self.loader is not None
         systemd.reloading()
         programMessage(Level.NOTICE, "Starting reconfiguration")
         if self.loadInThread:
@@ -1058,10 +1095,9 @@ class XinetdService(MultiService):
                 self.reactor, self.reactor.getThreadPool(), self.loader
             )
         else:
-            loading = succeed(self.loader())
+            loading = maybeDeferred(self.loader)
 
         def done(result: object) -> None:
-            self.reloading = False
             if isinstance(result, Failure):
                 log.failure("Reconfiguration failed", result)
                 result = self.rejected(result.getErrorMessage())
@@ -1217,7 +1253,7 @@ class XinetdService(MultiService):
             len(self.daemon.sensor),
         )
         try:
-            descriptor = os.open(self.dumpFile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            descriptor = openForWriting(self.dumpFile, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
                 os.write(descriptor, text.encode("utf-8", "replace"))
             finally:
@@ -1362,13 +1398,11 @@ def execHint(error: SpawnError) -> str:
 
 def writePidFile(path: str) -> None:
     """
-    Write C{"<pid>\\n"} to a new file (xinetd's -pidfile); a failure is
-    logged.
+    Write C{"<pid>\\n"} to a new file (xinetd's -pidfile), never through a
+    link another user planted; a failure is logged.
     """
     try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        descriptor = openForWriting(path, os.O_WRONLY, replace=True)
         with os.fdopen(descriptor, "w") as f:
             f.write(f"{os.getpid()}\n")
     except OSError as e:
@@ -1377,7 +1411,7 @@ def writePidFile(path: str) -> None:
 
 def removePidFile(path: str) -> None:
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        removeFile(path)
 
 
 def terminate(

@@ -177,6 +177,12 @@ class Options(usage.Options):
             "being ignored.",
         ],
         ["debug", "d", "Write debug messages to the program log too."],
+        [
+            "no-strict-modes",
+            None,
+            "Also read configuration files and directories that others than root "
+            "(or txinetd's user) could have written.",
+        ],
         ["version", None, "Print the version and exit."],
     ]
 
@@ -276,6 +282,7 @@ class Options(usage.Options):
             inetdConf=self.inetdConf,
             strict=self["strict"],
             warnRelative=self["check"],
+            strictModes=self.strictModes,
         )
         self.config = config
         if self["check"]:
@@ -306,6 +313,13 @@ class Options(usage.Options):
         xinetd's C{-dontfork}, it then stays alive without services.
         """
         return self.twistd is not None and bool(self.twistd.get("nodaemon"))
+
+    @property
+    def strictModes(self) -> bool:
+        """
+        Whether configuration files others could have written are refused.
+        """
+        return not self["no-strict-modes"]
 
     @property
     def inetdConf(self) -> str | None:
@@ -339,7 +353,10 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     """
     target: LogTarget
     if options["filelog"] is not None:
-        target = FileLogTarget(options["filelog"])
+        try:
+            target = FileLogTarget(options["filelog"])
+        except OSError as e:
+            raise SystemExit(f"Cannot open -filelog {options['filelog']}: {e.strerror}") from None
     elif options["syslog"] is not None:
         target = SyslogTarget(
             SYSLOG_FACILITIES[options["syslog"]],
@@ -395,13 +412,18 @@ def makeService(options: Options) -> IService:
     twistdLog = openTwistdLog(options)
     inetdConf = options.inetdConf
     strict = options["strict"]
+    strictModes = options.strictModes
     service: IService = XinetdService(
         config,
         reactor,
         makeDaemon(options, reactor),
         observer,
         loader=lambda: loadConfig(
-            path, baseDirectory=baseDirectory, inetdConf=inetdConf, strict=strict
+            path,
+            baseDirectory=baseDirectory,
+            inetdConf=inetdConf,
+            strict=strict,
+            strictModes=strictModes,
         ),
         loadInThread=True,
         stayalive=options["stayalive"],

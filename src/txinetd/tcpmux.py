@@ -11,7 +11,9 @@ the socket itself.  (xinetd makes one read of up to 1024 bytes: a name split
 across segments fails, and whatever followed the line is lost.)
 
 Replies, as xinetd sends them: C{+Go} CR LF and a NUL byte before a
-C{TCPMUXPLUS} service runs, nothing before a plain C{TCPMUX} one (its server
+C{TCPMUXPLUS} service runs (L{acceptReply}, which the caller sends once the
+target's own access rules and limits have admitted the client: a refused
+client gets no C{+Go}), nothing before a plain C{TCPMUX} one (its server
 answers for itself), C{-Service name not found} CR LF and a NUL byte for an
 unknown name.  As RFC 1078 asks, the name C{HELP} (in any case, unless a
 tcpmux service has that name) lists the tcpmux services, one per line.
@@ -23,7 +25,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -215,19 +217,19 @@ def multiplex(
     A bad or missing name closes the connection silently.  C{HELP} gets the
     list of services and an unknown name gets L{NOT_FOUND}, then what the
     client sent after its line is discarded and the connection closed.
-    For a known name the connection stays open, the line consumed and
-    L{acceptReply} sent.
+    For a known name the connection stays open and the line consumed;
+    nothing is sent: the caller checks the target's access rules and
+    limits, then sends L{acceptReply}.
 
     @param reactor: an L{IReactorFDSet} and L{IReactorTime} provider.
     @param connection: the accepted connection; no send may be pending.
     @param services: the configured services, in configuration order.
     @param timeout: seconds the client has to send its first line.
-    @return: a L{Deferred} that fires with the target service once the
-        reply is sent, or with L{None} once the connection is closed.
-        Cancelled while the name is awaited, it fails with
-        L{twisted.internet.defer.CancelledError} and the caller closes the
-        connection; cancelled while the reply is sent, it closes the
-        connection and fires with L{None}.
+    @return: a L{Deferred} that fires with the target service, or with
+        L{None} once the connection is closed.  Cancelled while the name
+        is awaited, it fails with L{twisted.internet.defer.CancelledError}
+        and the caller closes the connection; cancelled while a reply is
+        sent, it closes the connection and fires with L{None}.
     """
     candidates = list(services)
     name = readServiceName(reactor, connection, timeout)
@@ -242,27 +244,21 @@ def _answer(
         return None
     target = findTarget(name, services)
     if target is not None:
-        return _sendThen(connection, acceptReply(target), target)
+        return succeed(target)
     reply = helpReply(services) if name.lower() == HELP else NOT_FOUND
-    return _sendThen(connection, reply, None)
+    return _sendThenClose(connection, reply)
 
 
-def _sendThen(
-    connection: PendingConnection, reply: bytes, target: ServiceConfig | None
-) -> Deferred[ServiceConfig | None]:
+def _sendThenClose(connection: PendingConnection, reply: bytes) -> Deferred[ServiceConfig | None]:
     """
-    Send C{reply}, then give C{target}; close the connection when there is
-    no target or the reply cannot be sent.
+    Send C{reply}, then close the connection; fire with L{None}.
     """
 
-    def sent(ignored: object) -> ServiceConfig | None:
-        if target is None:
-            discardInput(connection.socket)
-            connection.close()
-        return target
+    def sent(ignored: object) -> None:
+        discardInput(connection.socket)
+        connection.close()
 
     def failed(reason: Failure) -> None:
         connection.close()
-        return None
 
     return connection.send(reply).addCallbacks(sent, failed)

@@ -218,15 +218,33 @@ def describeTLSFailure(failure: Failure) -> str:
     return str(error) or type(error).__name__
 
 
+def _printable(text: str) -> str:
+    """
+    C{text} with every character that is not printable (control
+    characters, line and paragraph separators, format characters) written
+    as its UTF-8 bytes in C{\\XX} form, as OpenSSL's C{ASN1_STRFLGS_ESC_CTRL}
+    (which stunnel uses for C{SSL_CLIENT_DN}) writes control characters.
+    """
+    return "".join(
+        character
+        if character.isprintable()
+        else "".join(f"\\{byte:02X}" for byte in character.encode("utf-8", "surrogatepass"))
+        for character in text
+    )
+
+
 def formatName(name: x509.Name) -> str:
     """
     A distinguished name on one line, in the certificate's order, as
-    stunnel gives it to servers (C{C=PL, O=Example, CN=client}).
+    stunnel gives it to servers (C{C=PL, O=Example, CN=client}): separators
+    are escaped with a backslash, and characters that are not printable as
+    C{\\XX} (a NUL, CR, LF or ESC never reaches a server's environment or
+    a log).
     """
     parts = []
     for attribute in name:
         value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
-        escaped = _DN_SPECIAL.sub(r"\\\1", value)
+        escaped = _printable(_DN_SPECIAL.sub(r"\\\1", value))
         key = _OPENSSL_NAMES.get(attribute.oid, attribute.rfc4514_attribute_name)
         parts.append(f"{key}={escaped}")
     return ", ".join(parts)
@@ -268,8 +286,8 @@ class _Bridge:
         self.outcome: ClientCertificate | Failure | None = None
         self.handshaken = False
         self.waiting: list[Deferred[ClientCertificate | None]] = []
-        self.secure = _SecureSide(self)
-        self.plain = Side(self)
+        self.secure = _SecureSide(self, reactor)
+        self.plain = Side(self, reactor)
         self.timer = reactor.callLater(timeout, self.timedOut)
 
     def whenSecured(self) -> Deferred[ClientCertificate | None]:
@@ -327,15 +345,23 @@ class _Bridge:
     def handshakeDone(self) -> None:
         transport: Any = self.secure.transport
         peer = transport.getPeerCertificate() if transport is not None else None
-        self._conclude(None if peer is None else ClientCertificate.fromX509(peer))
+        try:
+            certificate = None if peer is None else ClientCertificate.fromX509(peer)
+        except ValueError as e:
+            # A name that cannot be decoded: refused, like a bad certificate.
+            reason = TLSError(f"unreadable client certificate: {_printable(str(e))}")
+            self._conclude(Failure(reason))  # type: ignore[no-untyped-call]
+            stopSides((self.secure, self.plain), True)
+            return
+        self._conclude(certificate)
 
-    def sideLost(self, side: Side) -> None:
+    def sideLost(self, side: Side, reason: Failure) -> None:
         if side is self.secure:
             self._conclude(self.secure.reason)
-            self.plain.close()
+            self.plain.orphan(reason)
         elif self.handshaken or self.plain.received:
             # What the service sent still reaches the client.
-            self.secure.close()
+            self.secure.orphan(reason)
         else:
             # A client the service turned away without a word.
             stopSides((self.secure,), True)
@@ -353,8 +379,8 @@ class _SecureSide(TLSSide):
     The client's side of a bridge, behind Twisted's TLS protocol.
     """
 
-    def __init__(self, bridge: _Bridge) -> None:
-        super().__init__(bridge)
+    def __init__(self, bridge: _Bridge, clock: Any) -> None:
+        super().__init__(bridge, clock)
         self.bridge = bridge
 
     def handshakeCompleted(self) -> None:

@@ -167,6 +167,31 @@ class TcpmuxTests(TestCase):
         )
 
     @inlineCallbacks
+    def test_plusTargetRefusedWithoutGo(self) -> Generated:
+        """
+        A TCPMUXPLUS target that refuses the client (its C{per_source} is
+        reached, or its C{only_from}) sends no C{+Go}: the client gets its
+        C{banner_fail} only, as from xinetd.  (Before, C{+Go} came first.)
+        """
+        s = Scenario(self, EXTERNAL, Daemon(reactor))
+        farewell = s.file("farewell", b"-go away\r\n")
+        s.start(
+            tcpmuxConfig(s).replace(
+                " server = /bin/cat\n",
+                f" server = /bin/cat\n per_source = 0\n banner_fail = {farewell}\n",
+            )
+        )
+        received = yield s.exchange("tcpmux", b"catplus\r\n")
+        self.assertEqual(received, b"-go away\r\n")
+        s.assertServiceLog(
+            [
+                "START: tcpmux pid=0 from=127.0.0.1",
+                "FAIL: catplus per_source_limit from=127.0.0.1",
+                "EXIT: tcpmux status=0 pid=0",
+            ]
+        )
+
+    @inlineCallbacks
     def test_unknownName(self) -> Generated:
         """
         An unknown name gets exactly the error line and NUL, then the

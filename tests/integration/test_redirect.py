@@ -31,8 +31,9 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface import implementer
 
+from txinetd import redirect
 from txinetd.policies import Daemon
-from txinetd.redirect import Relay
+from txinetd.redirect import PROBE_COUNT, PROBE_IDLE, PROBE_INTERVAL, Relay
 
 from .support import hasIPv6, reactor, withTimeout
 from .test_access_limits import Scenario, StreamTarget, waitUntil
@@ -158,6 +159,43 @@ class Streamer(Protocol):
 
     def stopProducing(self) -> None:
         self.paused = True
+
+
+@implementer(IHalfCloseableProtocol)
+class Burst(Protocol):
+    """
+    Sends L{BURST} bytes at once and ends its stream; never reads.
+    """
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(streamPiece(0, BURST))
+        self.transport.loseWriteConnection()  # type: ignore[attr-defined]
+
+    def readConnectionLost(self) -> None:
+        pass
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+
+#: What L{Burst} sends: less than the relay reads before it stops reading
+#: a target for a client that does not read, so that the relay sees the
+#: target's end.
+BURST = 48 << 10
+
+
+@implementer(IHalfCloseableProtocol)
+class Silent(Protocol):
+    """
+    Reads and never answers, not even at the end of its input.
+    """
+
+    def readConnectionLost(self) -> None:
+        pass
+
+    def writeConnectionLost(self) -> None:
+        pass
 
 
 class Backend(ServerFactory):
@@ -472,6 +510,72 @@ class FlowControlTests(RedirectTestCase):
         self.assertEqual(entries[0], "START: redir pid=0 from=127.0.0.1")
         self.assertEqual(entries[1].split(" out=")[0], "TRAFFIC: redir in=0(bytes)")
         self.assertEqual(entries[2:], ["EXIT: redir status=0 pid=0"])
+
+
+class EndTests(RedirectTestCase):
+    """
+    A relay ends in bounded time once one side is gone, even when the other
+    side does not read.
+    """
+
+    @inlineCallbacks
+    def test_targetGoneClientNotReading(self) -> Generated:
+        """
+        A target that sends more than a client reads, ends its stream and is
+        then gone (its system resets the connection, as it does once it has
+        forgotten a closed one): the relay finds out although it no longer
+        reads the target, and ends the session; TRAFFIC and EXIT are logged
+        and the slot is freed.
+        """
+        self.patch(redirect, "LIVENESS_CHECK", 0.1)
+        s = self.scenario()
+        backend, backendPort = self.backend(Burst)
+        self.start(s, "127.0.0.1", backendPort)
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(client.close)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.setblocking(False)
+        client.connect_ex(("127.0.0.1", s.port("redir")))
+        relay = yield self.connectedRelay(s)
+        yield waitUntil(
+            lambda: relay.target is not None and relay.target.readDone, "the target's end arrived"
+        )
+        [burst] = backend.protocols
+        assert burst.transport is not None
+        burst.transport.abortConnection()  # type: ignore[attr-defined]
+        yield s.settled()
+        self.assertSession(s, f"in=0(bytes) out={BURST}(bytes)")
+
+    @inlineCallbacks
+    def test_clientEndProbed(self) -> Generated:
+        """
+        Once the client has ended its stream its connection is probed and
+        watched, and a client gone for good (reset) is found out while the
+        target stays silent: the target is aborted and the session ends.
+        """
+        self.patch(redirect, "LIVENESS_CHECK", 0.1)
+        s = self.scenario()
+        backend, backendPort = self.backend(Silent)
+        self.start(s, "127.0.0.1", backendPort)
+        client = yield s.connect("redir")
+        relay = yield self.connectedRelay(s)
+        inbound = handle(relay.client)
+        assert client.transport is not None
+        client.transport.loseWriteConnection()
+        yield waitUntil(lambda: relay.client.readDone, "the client's end arrived")
+        self.assertEqual(
+            [
+                inbound.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                inbound.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                inbound.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                inbound.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            ],
+            [1, PROBE_IDLE, PROBE_INTERVAL, PROBE_COUNT],
+        )
+        client.transport.abortConnection()
+        yield s.settled()
+        self.assertSession(s, "in=0(bytes) out=0(bytes)")
+        self.assertEqual(len(backend.protocols), 1)
 
 
 class ConnectionTests(RedirectTestCase):

@@ -18,6 +18,7 @@ import pwd
 import signal
 import socket
 import sys
+from collections import Counter
 from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
@@ -410,6 +411,36 @@ class DatagramTripTests(TestCase):
                 sender.sendto(b"x", (HOST, port))
         yield pollUntil(lambda: child.reactivation or None, lambda: "deactivated")
         self.assertEqual(len([line for line in log if "Deactivating service" in line]), 1)
+
+
+class DatagramPortTests(TestCase):
+    """
+    The daemon's own datagram ports, which no datagram service answers.
+    """
+
+    def test_followsListening(self) -> None:
+        """
+        A datagram service's port counts while it listens: from its start,
+        through a pause, to its removal; stream services' ports do not.
+        """
+        echo, daytime, stream = freePorts(3)
+        text = (
+            internalService("echo", "dgram", echo, f" bind = {HOST}\n")
+            + internalService("daytime", "dgram", daytime, f" bind = {HOST}\n")
+            + internalService("echo", "stream", stream, f" bind = {HOST}\n")
+        )
+        tree = Tree(self, text)
+        ports = tree.tree.daemon.datagramPorts
+        self.assertEqual(ports, Counter({echo: 1, daytime: 1}))
+        tree.child("echo-dgram").deactivateFor(10, "a test")
+        self.assertEqual(ports, Counter({daytime: 1}))
+        tree.child("echo-dgram").reactivation.cancel()
+        tree.child("echo-dgram").reactivate()
+        self.assertEqual(ports, Counter({echo: 1, daytime: 1}))
+        tree.reload(internalService("daytime", "dgram", daytime, f" bind = {HOST}\n"))
+        self.assertEqual(ports, Counter({daytime: 1}))
+        tree.stop()
+        self.assertEqual(ports, Counter())
 
 
 #: A grace period no test waits for.

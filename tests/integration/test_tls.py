@@ -24,6 +24,7 @@ from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
 
+from cryptography import x509
 from cryptography.x509.oid import NameOID
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import SSL4ClientEndpoint, TCP4ClientEndpoint
@@ -426,6 +427,35 @@ class ClientCertificateTests(TLSTestCase):
         received = yield client.done
         self.assertEqual(received, b"")
         yield self.waitForLog("^FAIL: env tls from=127.0.0.1")
+
+    @inlineCallbacks
+    def test_controlCharactersInSubject(self) -> Any:
+        """
+        A trusted client certificate whose name holds a NUL, CR, LF and
+        ESC: the server gets it in printable form (C{\\XX}), as stunnel
+        gives it, and so does the USERID line; no traceback.  (Before, the
+        NUL ended in a CRITICAL traceback without a FAIL line, and CR, LF
+        and ESC reached the server raw.)
+        """
+        yield self.startEnv()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "ev\x00il\r\nX-Admin: yes\x1b[0m"),
+            ]
+        )
+        evil = self.authority.issue("evil", subject, client=True)
+        client = yield self.connect(self.port, client=evil)
+        output = yield client.done
+        environment = dict(
+            line.split("=", 1) for line in output.decode().splitlines() if "=" in line
+        )
+        shown = "O=Example, CN=ev\\00il\\0D\\0AX-Admin: yes\\1B[0m"
+        self.assertEqual(environment["SSL_CLIENT_DN"], shown)
+        self.assertNotIn("X-Admin", environment)
+        lines = yield self.waitForLog("^EXIT: env")
+        self.assertIn(f"USERID: env X509 : {shown}", lines)
+        self.assertNotIn(b"Traceback", self.daemon.output)
 
     @inlineCallbacks
     def test_optionalCertificate(self) -> Any:
