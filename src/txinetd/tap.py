@@ -29,6 +29,7 @@ from txinetd.observers import (
     TextLogFile,
 )
 from txinetd.policies import Daemon, IdentLookups, LogTargets
+from txinetd.safefiles import UnsafeFile
 from txinetd.service import DEFAULT_DUMP_FILE
 from txinetd.startup import (
     LAUNCHER,
@@ -350,13 +351,13 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     """
     The observer that writes txinetd's own messages to C{-filelog} or
     C{-syslog}, if one was asked for.
+
+    @raise OSError: if the C{-filelog} file cannot be opened (L{UnsafeFile}
+        if it is refused as unsafe).
     """
     target: LogTarget
     if options["filelog"] is not None:
-        try:
-            target = FileLogTarget(options["filelog"])
-        except OSError as e:
-            raise SystemExit(f"Cannot open -filelog {options['filelog']}: {e.strerror}") from None
+        target = FileLogTarget(options["filelog"])
     elif options["syslog"] is not None:
         target = SyslogTarget(
             SYSLOG_FACILITIES[options["syslog"]],
@@ -402,6 +403,10 @@ def makeService(options: Options) -> IService:
     baseDirectory = os.getcwd()
     try:
         observer = programLog(options)
+    except UnsafeFile as e:
+        exitWith(
+            f"msg_init failed: can't open log file {options['filelog']}: {e.strerror}", options.err
+        )
     except OSError as e:
         exitWith(
             f"msg_init failed: can't open log file {options['filelog']}: {systemError(e)}; "

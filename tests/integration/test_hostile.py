@@ -684,7 +684,8 @@ class PlantedLinkTests(TestCase):
         output = (out + err).decode()
         self.assertEqual(code, 1, output)
         self.assertIn(
-            f"Cannot open -filelog {planted}: program.log is a symbolic link in a directory "
+            f"msg_init failed: can't open log file {planted}: program.log is a symbolic link in "
+            "a directory "
             "writable by everyone; not followed",
             output,
         )
