@@ -546,7 +546,7 @@ def _directoryProblem(path: str) -> str | None:
         os.close(openForReading(path, os.O_RDONLY | os.O_DIRECTORY))
     except UnsafeFile as e:
         return str(e.strerror)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return None
 
@@ -609,7 +609,8 @@ def parseText(
     @return: the entries that parsed, in file order.
     """
     entries: list[Entry] = []
-    _Configuration(diagnostics, entries, baseDirectory, strictModes).parseText(text, path)
+    configuration = _Configuration(diagnostics, entries, baseDirectory, strictModes=strictModes)
+    configuration.parseText(text, path)
     return entries
 
 
