@@ -124,8 +124,10 @@ class Peer:
         The command that runs this peer on C{config}.
         """
         if self.name == "txinetd":
+            # Run by this interpreter, not through the script's shell
+            # trampoline of a deep checkout, which would add PWD.
             return [
-                TWISTD, "-n", "--pidfile=", "xinetd", "-f", config,
+                sys.executable, TWISTD, "-n", "--pidfile=", "xinetd", "-f", config,
                 "-filelog", self.programLog, *hostsOptions(self.directory),
             ]  # fmt: skip
         empty = self.path("empty")

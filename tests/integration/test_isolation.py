@@ -70,11 +70,15 @@ ENVIRON: Mapping[str, str] = {
 #: keep.
 DAEMON_GROUPS = (0, 4, 27, 4242)
 
-#: Runs its arguments with L{DAEMON_GROUPS} as supplementary groups.
+#: Runs its arguments, a Python script (twistd) and its arguments, with
+#: L{DAEMON_GROUPS} as supplementary groups.  The script is run by this
+#: interpreter: in a deep checkout pip's scripts start with a shell
+#: trampoline, and the shell would add C{PWD} to the daemon's environment.
 LAUNCHER = (
     sys.executable,
     "-c",
-    f"import os, sys; os.setgroups({list(DAEMON_GROUPS)}); os.execv(sys.argv[1], sys.argv[1:])",
+    f"import os, sys; os.setgroups({list(DAEMON_GROUPS)}); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
 )
 
 #: Connections of a flood, and how many are under way at once.
