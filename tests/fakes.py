@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.test_config -*-
+# -*- test-case-name: tests.core.test_config -*-
 """
 Test doubles for txinetd's tests.
 
-L{FakeSystem} is a L{txinetd.attributes.SystemInfo} with small fixed
+L{FakeSystem} is a L{txinetd.core.attributes.SystemInfo} with small fixed
 tables (users, groups, protocols, services, RPC programs, hosts,
 executables): no test that uses it looks anything up on the machine.
 L{ConfigFiles} writes a configuration tree into a test's temporary
@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.access import (
+from txinetd.core.access import (
     AddressEntry,
     DomainEntry,
     NetworkEntry,
     TimeInterval,
     TimeIntervals,
 )
-from txinetd.config import Config, loadConfig
-from txinetd.errors import Diagnostic
+from txinetd.core.config import Config, loadConfig
+from txinetd.core.diagnostics import Diagnostic
 
 USERS: Mapping[str, tuple[int, int]] = {
     "root": (0, 0),
@@ -84,7 +84,7 @@ INTERNAL_SERVICES = frozenset(
 @dataclass
 class FakeSystem:
     """
-    A L{txinetd.attributes.SystemInfo} made of tables.
+    A L{txinetd.core.attributes.SystemInfo} made of tables.
 
     @ivar services: C{(name, protocol)} to port, as in /etc/services.
     @ivar hosts: host name to addresses, IPv4 first.

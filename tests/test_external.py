@@ -20,7 +20,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ENVIRON, ConfigFiles, describe
-from txinetd.config import ServiceConfig
+from txinetd.core.config import ServiceConfig
+from txinetd.core.logformat import NO_ADDRESS
 from txinetd.external import (
     ReadableWatcher,
     acceptAndClose,
@@ -34,7 +35,6 @@ from txinetd.external import (
     serverSpec,
     supplementaryGroups,
 )
-from txinetd.logformat import NO_ADDRESS
 from txinetd.spawn import SpawnSpec
 
 INFINITY = resource.RLIM_INFINITY

@@ -56,7 +56,8 @@ from tests.test_introspect import (
 )
 from tests.test_tcpmux import loadServices
 from txinetd.acceptor import PendingConnection
-from txinetd.config import ServiceConfig
+from txinetd.core.config import ServiceConfig
+from txinetd.core.logformat import NoIdReason
 from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
 from txinetd.internal import (
     BUILTINS,
@@ -74,7 +75,6 @@ from txinetd.internal import (
     timeStream,
 )
 from txinetd.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
-from txinetd.logformat import NoIdReason
 from txinetd.policies import ServedProtocol
 from txinetd.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
 

@@ -18,6 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import loadText
 from tests.test_policies import captureMessages
+from txinetd.core.libwrap import HostsAccess
+from txinetd.core.logformat import Level
 from txinetd.hostsfiles import (
     IN_CLOSE_WRITE,
     IN_CREATE,
@@ -29,8 +31,6 @@ from txinetd.hostsfiles import (
     HostsFiles,
     inotifyNotifier,
 )
-from txinetd.libwrap import HostsAccess
-from txinetd.logformat import Level
 from txinetd.policies import Daemon
 from txinetd.service import XinetdService
 

@@ -19,8 +19,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from tests.integration.support import canBind, portNumber
+from txinetd.core.logformat import NoIdReason
 from txinetd.ident import MAX_TEXT, IdentResult, NoId, UserId, parseIdentReply, queryIdent
-from txinetd.logformat import NoIdReason
 
 BAD = NoIdReason.BAD_RESPONSE
 

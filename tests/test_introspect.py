@@ -14,8 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txinetd.config import ServiceConfig
-from txinetd.dump import ServerState, ServiceState
+from txinetd.core.config import ServiceConfig
+from txinetd.core.dump import ServerState, ServiceState
 from txinetd.interfaces import IInternalService
 from txinetd.internal import InternalContext
 from txinetd.introspect import (

@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ConfigFiles
 from tests.test_policies import captureMessages
-from txinetd.errors import Diagnostic, Location, Severity
-from txinetd.logformat import Level
+from txinetd.core.diagnostics import Diagnostic, Location, Severity
+from txinetd.core.logformat import Level
 from txinetd.service import reportDiagnostics
 
 #: An internal echo service, with room for more lines.

@@ -15,9 +15,10 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.test_policies import captureMessages
-from txinetd.attributes import Flag, ServiceType, SocketType
-from txinetd.config import ServiceConfig
-from txinetd.errors import Location
+from txinetd.core.attributes import Flag, ServiceType, SocketType
+from txinetd.core.config import ServiceConfig
+from txinetd.core.diagnostics import Location
+from txinetd.core.logformat import Level
 from txinetd.listening import (
     EPHEMERAL_ATTEMPTS,
     Binding,
@@ -25,7 +26,6 @@ from txinetd.listening import (
     bindingsOf,
     openBoundSockets,
 )
-from txinetd.logformat import Level
 
 INTERNAL = frozenset({ServiceType.INTERNAL, ServiceType.UNLISTED})
 EXTERNAL = frozenset({ServiceType.UNLISTED})

@@ -43,10 +43,10 @@ from tests.integration.support import loadText, pollUntil, portNumber, reactor, 
 from tests.soak import fuzzed
 from tests.test_policies import CLIENT, FakeConnection, PolicyTestCase
 from txinetd.acceptor import PendingConnection
-from txinetd.config import ServiceConfig
+from txinetd.core.config import ServiceConfig
+from txinetd.core.libwrap import HostsAccess, parseHostsTable
+from txinetd.core.logformat import Facility, Level, SyslogLevel
 from txinetd.ident import MAX_TEXT, NoId, UserId
-from txinetd.libwrap import HostsAccess, parseHostsTable
-from txinetd.logformat import Facility, Level, SyslogLevel
 from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.policies import Daemon, LogTargets, ServicePolicy, Session
 from txinetd.service import ListeningService, XinetdService

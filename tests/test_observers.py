@@ -19,8 +19,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from tests import test_logformat
-from txinetd.logformat import Facility, Level, SyslogLevel
+from tests.core import test_logformat
+from txinetd.core.logformat import Facility, Level, SyslogLevel
 from txinetd.observers import (
     FileLogTarget,
     ProgramLogObserver,

@@ -28,13 +28,13 @@ from zope.interface.verify import verifyObject
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
 from txinetd import banners, policies
 from txinetd.acceptor import PendingConnection
-from txinetd.attributes import LogKind, LogSpec, SuccessFlag
-from txinetd.config import ServiceConfig
+from txinetd.core.attributes import LogKind, LogSpec, SuccessFlag
+from txinetd.core.config import ServiceConfig
+from txinetd.core.libwrap import HostsAccess, parseHostsTable
+from txinetd.core.limits import LoadAverage, ProcessLimit
+from txinetd.core.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
 from txinetd.hostsfiles import HostsFiles
 from txinetd.ident import NoId, UserId
-from txinetd.libwrap import HostsAccess, parseHostsTable
-from txinetd.limits import LoadAverage, ProcessLimit
-from txinetd.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
 from txinetd.observers import FileLogTarget, SyslogTarget
 from txinetd.policies import (
     DGRAM_FAIL_QUIET,

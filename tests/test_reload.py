@@ -13,9 +13,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.attributes import ServiceType, SocketType
-from txinetd.config import ServiceConfig
-from txinetd.errors import Location
+from txinetd.core.attributes import ServiceType, SocketType
+from txinetd.core.config import ServiceConfig
+from txinetd.core.diagnostics import Location
 from txinetd.reload import ReloadQueue, SignalDispatcher, identity, planReload
 
 

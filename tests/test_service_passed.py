@@ -12,8 +12,8 @@ import socket
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ConfigFiles, FakeSystem, describe
-from txinetd.config import ServiceConfig
-from txinetd.endpoint import SystemdListen
+from txinetd.core.config import ServiceConfig
+from txinetd.core.endpoint import SystemdListen
 from txinetd.service import adoptPassedSocket, bindFailed
 from txinetd.systemd import ListenFds
 

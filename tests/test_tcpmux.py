@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from txinetd.acceptor import PendingConnection
-from txinetd.config import ServiceConfig
+from txinetd.core.config import ServiceConfig
 from txinetd.tcpmux import (
     GO,
     MAX_LINE,

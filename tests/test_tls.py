@@ -21,7 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from tests.documented import TLS_HANDSHAKE_SECONDS
-from txinetd.endpoint import RedirectTLS, TLSSettings
+from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.tls import (
     TLSError,
     TLSFront,

@@ -19,8 +19,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txinetd.acceptor import addressOf
-from txinetd.config import ServiceConfig
-from txinetd.logformat import NO_ADDRESS
+from txinetd.core.config import ServiceConfig
+from txinetd.core.logformat import NO_ADDRESS
 from txinetd.spawn import SpawnSpec
 
 #: The NOFILE limit a server gets when the daemon's hard limit is unlimited.

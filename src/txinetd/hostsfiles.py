@@ -37,14 +37,14 @@ from typing import Any, Protocol, TypeVar
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.filepath import FilePath
 
-from txinetd.libwrap import (
+from txinetd.core.libwrap import (
     FileSignature,
     HostsAccess,
     HostsTable,
     fileSignature,
     readHostsFile,
 )
-from txinetd.logformat import Level
+from txinetd.core.logformat import Level
 from txinetd.observers import programMessage
 
 __all__ = ["HostsFiles", "Notifier", "inotifyNotifier"]

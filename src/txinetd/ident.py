@@ -38,7 +38,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
 
-from txinetd.logformat import NoIdReason, normaliseAddress, sanitise
+from txinetd.core.logformat import NoIdReason, normaliseAddress, sanitise
 
 __all__ = [
     "IDENT_PORT",

@@ -23,9 +23,9 @@ from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
-from txinetd.attributes import Flag, SocketType
-from txinetd.config import ServiceConfig
-from txinetd.dump import ServerState, ServiceState, formatServer
+from txinetd.core.attributes import Flag, SocketType
+from txinetd.core.config import ServiceConfig
+from txinetd.core.dump import ServerState, ServiceState, formatServer
 from txinetd.internal import StreamService, WriteAndCloseProtocol
 
 #: The names of the introspection services.

@@ -30,9 +30,9 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 
-from txinetd.attributes import Flag, SocketType
-from txinetd.config import ServiceConfig
-from txinetd.logformat import Level
+from txinetd.core.attributes import Flag, SocketType
+from txinetd.core.config import ServiceConfig
+from txinetd.core.logformat import Level
 from txinetd.observers import programMessage
 
 __all__ = ["Binding", "Listeners", "bindingsOf", "openBoundSockets"]

@@ -2,7 +2,7 @@
 """
 The two kinds of log target: a FILE and the local syslog.
 
-A target writes lines made by L{txinetd.logformat}: service-log entries
+A target writes lines made by L{txinetd.core.logformat}: service-log entries
 through C{writeService} and program messages through C{writeProgram}.  A
 service's C{log_type = FILE path soft hard} is a L{FileLogTarget} with size
 limits, C{-filelog path} is one without; C{log_type = SYSLOG facility level}
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
 from zope.interface import implementer
 
-from txinetd.logformat import (
+from txinetd.core.logformat import (
     Facility,
     Level,
     SyslogLevel,
@@ -152,7 +152,7 @@ class LogTarget(Protocol):
         """
         Write a service-log entry.
 
-        @param message: the entry, from L{txinetd.logformat}.
+        @param message: the entry, from L{txinetd.core.logformat}.
         @param when: the POSIX time of the event.
         """
 
@@ -210,7 +210,7 @@ class FileLogTarget:
         @param softLimit: the soft limit in bytes; L{None} or 0 turn size
             control off.
         @param hardLimit: the hard limit in bytes; L{None} means
-            L{txinetd.logformat.defaultHardLimit} of C{softLimit}.
+            L{txinetd.core.logformat.defaultHardLimit} of C{softLimit}.
         @param onProgramMessage: receives this target's reports.
         @param logId: the name reports use for this log (the service id);
             the path when L{None}.
@@ -313,7 +313,7 @@ class FileLogTarget:
         """
         Append a service-log line.
 
-        @param message: the entry, from L{txinetd.logformat}.
+        @param message: the entry, from L{txinetd.core.logformat}.
         @param when: the POSIX time of the event.
         """
         self._write(fileServiceLine(when, message))
@@ -456,7 +456,7 @@ class SyslogTarget:
         """
         Send a service-log message at this target's level.
 
-        @param message: the entry, from L{txinetd.logformat}.
+        @param message: the entry, from L{txinetd.core.logformat}.
         @param when: the POSIX time of the event.
         """
         self._send(

@@ -6,8 +6,8 @@ the START / FAIL / EXIT / USERID / NOID lines of the service log.
 
 L{ServicePolicy} holds one service's rules and state.  L{Daemon} holds what
 all services share (the SENSOR list, the process limit, the load average,
-the log targets, the resolver).  The pure decisions are in L{txinetd.access}
-and L{txinetd.limits}; the lines in L{txinetd.logformat}.
+the log targets, the resolver).  The pure decisions are in L{txinetd.core.access}
+and L{txinetd.core.limits}; the lines in L{txinetd.core.logformat}.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txinetd.acceptor import PendingConnection
-from txinetd.access import (
+from txinetd.banners import BannerError, readBanner
+from txinetd.core.access import (
     AddressEntry,
     AddressList,
     IPAddress,
@@ -42,15 +43,10 @@ from txinetd.access import (
     decide,
     explainAddress,
 )
-from txinetd.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
-from txinetd.banners import BannerError, readBanner
-from txinetd.config import LocalSystem, ServiceConfig
-from txinetd.external import daemonUmask, defaultFileLimit
-from txinetd.hostsfiles import HostsFiles
-from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
-from txinetd.internal import InternalServices
-from txinetd.libwrap import HostsAccess, libwrapDaemonName
-from txinetd.limits import (
+from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
+from txinetd.core.config import LocalSystem, ServiceConfig
+from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
+from txinetd.core.limits import (
     CpsLimiter,
     LimitRules,
     LoadAverage,
@@ -59,7 +55,7 @@ from txinetd.limits import (
     checkLimits,
     explainLimit,
 )
-from txinetd.logformat import (
+from txinetd.core.logformat import (
     SYSLOG_FACILITIES,
     SYSLOG_LEVELS,
     FailReason,
@@ -74,6 +70,10 @@ from txinetd.logformat import (
     formatTraffic,
     formatUserid,
 )
+from txinetd.external import daemonUmask, defaultFileLimit
+from txinetd.hostsfiles import HostsFiles
+from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
+from txinetd.internal import InternalServices
 from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.systemd import ListenFds
 

@@ -45,10 +45,18 @@ from txinetd.acceptor import (
     asIPv4,
     normaliseHost,
 )
-from txinetd.attributes import Flag, ServiceType, SocketType
-from txinetd.config import Config, ServiceConfig
-from txinetd.dump import ServerState, ServiceState, formatDump
-from txinetd.endpoint import SystemdListen, TCPListen, UNIXListen, openUnixSocket, removeUnixSocket
+from txinetd.core.attributes import Flag, ServiceType, SocketType
+from txinetd.core.config import Config, ServiceConfig
+from txinetd.core.dump import ServerState, ServiceState, formatDump
+from txinetd.core.endpoint import (
+    SystemdListen,
+    TCPListen,
+    UNIXListen,
+    openUnixSocket,
+    removeUnixSocket,
+)
+from txinetd.core.limits import RunningServers
+from txinetd.core.logformat import FailReason, Level
 from txinetd.external import (
     ReadableWatcher,
     acceptAndClose,
@@ -60,9 +68,7 @@ from txinetd.external import (
 from txinetd.interfaces import IInternalService
 from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.introspect import StateView
-from txinetd.limits import RunningServers
 from txinetd.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
-from txinetd.logformat import FailReason, Level
 from txinetd.observers import TextLogFile, programMessage
 from txinetd.policies import (
     Daemon,

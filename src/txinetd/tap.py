@@ -17,10 +17,10 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
-from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import Severity, didYouMean, printable, systemError
-from txinetd.limits import ProcessLimit
-from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
+from txinetd.core.config import Config, ServiceConfig, loadConfig
+from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
+from txinetd.core.limits import ProcessLimit
+from txinetd.core.logformat import SYSLOG_FACILITIES, SyslogLevel
 from txinetd.observers import (
     FileLogTarget,
     LogTarget,

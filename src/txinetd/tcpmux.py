@@ -31,8 +31,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txinetd.acceptor import PendingConnection
-from txinetd.attributes import ServiceType
-from txinetd.config import ServiceConfig
+from txinetd.core.attributes import ServiceType
+from txinetd.core.config import ServiceConfig
 
 #: The longest first line, CR LF included (xinetd's read buffer).
 MAX_LINE = 1024

@@ -45,7 +45,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
 from txinetd.acceptor import PendingConnection
-from txinetd.endpoint import RedirectTLS, TLSSettings
+from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.redirect import Side, TLSSide, connectSides, stopSides
 
 __all__ = [

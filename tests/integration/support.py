@@ -26,7 +26,7 @@ from zope.interface import implementer
 
 from tests import conftest
 from tests.namespaces import namespaceId
-from txinetd.config import Config, loadConfig
+from txinetd.core.config import Config, loadConfig
 
 reactor: Any = _reactor
 TIMEOUT = 10.0

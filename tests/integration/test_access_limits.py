@@ -30,9 +30,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import Config
-from txinetd.libwrap import HostsAccess
-from txinetd.limits import LoadAverage, ProcessLimit
+from txinetd.core.config import Config
+from txinetd.core.libwrap import HostsAccess
+from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.policies import Daemon, HostName
 from txinetd.service import ListeningService, XinetdService
 

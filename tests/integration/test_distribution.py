@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.attributes import ServiceType, SocketType
-from txinetd.config import Config, loadConfig
+from txinetd.core.attributes import ServiceType, SocketType
+from txinetd.core.config import Config, loadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEBIAN = "/etc/xinetd.d"

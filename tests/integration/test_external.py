@@ -36,7 +36,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults, inlineCallbacks
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import Config, LocalSystem, loadConfig
+from txinetd.core.config import Config, LocalSystem, loadConfig
 from txinetd.policies import Daemon
 from txinetd.spawn import Spawner
 from txinetd.systemd import ListenFds

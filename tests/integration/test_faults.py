@@ -48,7 +48,7 @@ from twisted.internet.utils import getProcessValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import Config
+from txinetd.core.config import Config
 from txinetd.service import XinetdService
 
 from .support import (

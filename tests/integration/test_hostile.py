@@ -28,7 +28,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import loadConfig
+from txinetd.core.config import loadConfig
 from txinetd.policies import DGRAM_WAITING, Daemon, HostName
 from txinetd.service import XinetdService
 

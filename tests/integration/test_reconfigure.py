@@ -20,7 +20,7 @@ from twisted.logger import ILogObserver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from txinetd.config import loadConfig
+from txinetd.core.config import loadConfig
 from txinetd.observers import FileLogTarget, ProgramLogObserver, TextLogFile
 from txinetd.service import ListeningService, XinetdService
 

@@ -28,8 +28,8 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
 from tests.certificates import Authority
-from txinetd.config import Config, loadConfig
-from txinetd.endpoint import RedirectTLS
+from txinetd.core.config import Config, loadConfig
+from txinetd.core.endpoint import RedirectTLS
 from txinetd.policies import Daemon
 from txinetd.service import STOP_GRACE, ListeningService, XinetdService
 from txinetd.systemd import ListenFds

@@ -39,7 +39,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.certificates import Authority, Issued
-from txinetd.endpoint import TLSSettings
+from txinetd.core.endpoint import TLSSettings
 from txinetd.service import ListeningService
 
 from .support import (

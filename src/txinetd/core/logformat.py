@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_logformat -*-
+# -*- test-case-name: tests.core.test_logformat -*-
 """
 xinetd's log lines, as text.
 

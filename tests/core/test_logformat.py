@@ -1,7 +1,7 @@
-# -*- test-case-name: tests.test_logformat -*-
+# -*- test-case-name: tests.core.test_logformat -*-
 # mypy: disable-error-code="no-untyped-call"
 """
-Tests for L{txinetd.logformat}: xinetd's log lines, byte for byte.
+Tests for L{txinetd.core.logformat}: xinetd's log lines, byte for byte.
 
 The expected lines are the literal examples of section 6 of the xinetd
 reference, observed on xinetd 2.3.15.
@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.logformat import (
+from txinetd.core.logformat import (
     DEFAULT_FUNCTION,
     SYSLOG_FACILITIES,
     SYSLOG_LEVELS,

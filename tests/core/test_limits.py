@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_limits -*-
+# -*- test-case-name: tests.core.test_limits -*-
 """
-Tests for L{txinetd.limits}.
+Tests for L{txinetd.core.limits}.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.access import parseAccessTimes
-from txinetd.limits import (
+from txinetd.core.access import parseAccessTimes
+from txinetd.core.limits import (
     CpsLimiter,
     LimitRules,
     LoadAverage,
@@ -22,7 +22,7 @@ from txinetd.limits import (
     checkLimits,
     parseLoadAverage,
 )
-from txinetd.logformat import FailReason
+from txinetd.core.logformat import FailReason
 
 
 def localTime(hour: int, minute: int) -> time.struct_time:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_config -*-
+# -*- test-case-name: tests.core.test_config -*-
 """
 From parsed entries to validated, frozen configuration records.
 
@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from txinetd.access import AddressEntry, TimeIntervals, readNetworks
-from txinetd.attributes import (
+from txinetd.banners import bannerProblem
+from txinetd.core.access import AddressEntry, TimeIntervals, readNetworks
+from txinetd.core.attributes import (
     ATTRIBUTES,
     Arity,
     AttributeSpec,
@@ -43,9 +44,16 @@ from txinetd.attributes import (
     Where,
     checkExecutable,
 )
-from txinetd.banners import bannerProblem
-from txinetd.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
-from txinetd.endpoint import (
+from txinetd.core.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
+from txinetd.core.diagnostics import (
+    Diagnostic,
+    Diagnostics,
+    Location,
+    Severity,
+    anyFatal,
+    didYouMean,
+)
+from txinetd.core.endpoint import (
     Listen,
     ListenSpec,
     RedirectTLS,
@@ -54,8 +62,7 @@ from txinetd.endpoint import (
     TLSSettings,
     UNIXListen,
 )
-from txinetd.errors import Diagnostic, Diagnostics, Location, Severity, anyFatal, didYouMean
-from txinetd.inetdconf import parseInetdConf
+from txinetd.core.inetdconf import parseInetdConf
 
 #: Attributes a service inherits from the defaults as they stand when the
 #: service entry starts (section 2.7).
@@ -336,7 +343,7 @@ class Config:
 
 class _Context:
     """
-    A L{txinetd.attributes.ConvertContext} that records warnings at one
+    A L{txinetd.core.attributes.ConvertContext} that records warnings at one
     line.
     """
 

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_config -*-
+# -*- test-case-name: tests.core.test_config -*-
 """
-Tests for L{txinetd.config}: operators and value counts (section 2.5 of the
+Tests for L{txinetd.core.config}: operators and value counts (section 2.5 of the
 xinetd reference), error handling (2.6), the defaults section and its
 inheritance rules (2.7), duplicates (2.8), fill and check (2.9), disable,
 disabled and enabled (2.10), the configurations of the seed articles and a
@@ -27,7 +27,9 @@ from tests.fakes import (
     describe,
     intervals,
 )
-from txinetd.attributes import (
+from tests.paths import SEEDS
+from txinetd.banners import MAX_BANNER
+from txinetd.core.attributes import (
     CpsSpec,
     EnvEntry,
     FailureFlag,
@@ -40,8 +42,7 @@ from txinetd.attributes import (
     SuccessFlag,
     UserSpec,
 )
-from txinetd.banners import MAX_BANNER
-from txinetd.config import (
+from txinetd.core.config import (
     DEFAULT_CPS,
     Config,
     Defaults,
@@ -1403,8 +1404,6 @@ class CredentialTests(LoadingCase):
 
 # --- the seed articles' configurations ---------------------------------------------
 
-#: The seed articles' services on unprivileged ports.
-SEEDS = os.path.join(os.path.dirname(__file__), "data", "seeds")
 
 
 def seed(name: str) -> str:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_endpoint -*-
+# -*- test-case-name: tests.core.test_endpoint -*-
 """
 C{listen = <description>}: where a service listens, written as a Twisted
 server endpoint description instead of C{port} and C{bind}.

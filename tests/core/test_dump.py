@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_dump -*-
+# -*- test-case-name: tests.core.test_dump -*-
 """
-Tests for L{txinetd.dump}: address entries, the defaults and service
+Tests for L{txinetd.core.dump}: address entries, the defaults and service
 blocks, and the totals of the state dump.
 """
 
@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from tests.fakes import ConfigFiles, FakeSystem
-from txinetd.access import AddressEntry, DomainEntry, HostNameEntry, NetworkEntry
-from txinetd.dump import (
+from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry, NetworkEntry
+from txinetd.core.dump import (
     ServerState,
     ServiceState,
     describeEntry,

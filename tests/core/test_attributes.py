@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_attributes -*-
+# -*- test-case-name: tests.core.test_attributes -*-
 """
-Tests for L{txinetd.attributes}: the attribute table of section 3 of the
+Tests for L{txinetd.core.attributes}: the attribute table of section 3 of the
 xinetd reference (arity, where each attribute is allowed) and every
 converter, with every error message.
 """
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, addresses, intervals
-from txinetd.access import DomainEntry, NetworkEntry
-from txinetd.attributes import (
+from txinetd.core.access import DomainEntry, NetworkEntry
+from txinetd.core.attributes import (
     ATTRIBUTES,
     FOREVER,
     LONG_MAX,
@@ -46,7 +46,7 @@ from txinetd.attributes import (
     parsePort,
     parseSize,
 )
-from txinetd.endpoint import Listen, UNIXListen
+from txinetd.core.endpoint import Listen, UNIXListen
 
 INFINITY = resource.RLIM_INFINITY
 _S, _D, _B = Where.SERVICE, Where.DEFAULTS, Where.BOTH
@@ -425,7 +425,7 @@ WARNED: list[tuple[str, Sequence[str], Any, Sequence[str]]] = [
 
 class _Context:
     """
-    A L{txinetd.attributes.ConvertContext} that keeps the warnings.
+    A L{txinetd.core.attributes.ConvertContext} that keeps the warnings.
     """
 
     def __init__(self) -> None:

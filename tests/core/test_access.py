@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_access -*-
+# -*- test-case-name: tests.core.test_access -*-
 """
-Tests for L{txinetd.access}.
+Tests for L{txinetd.core.access}.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import addresses
-from txinetd.access import (
+from txinetd.core.access import (
     AccessDecision,
     AccessParseError,
     AddressEntry,
@@ -44,7 +44,7 @@ from txinetd.access import (
     parseTimeInterval,
     readNetworks,
 )
-from txinetd.logformat import Level
+from txinetd.core.logformat import Level
 
 _T = TypeVar("_T")
 

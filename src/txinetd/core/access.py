@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_access -*-
+# -*- test-case-name: tests.core.test_access -*-
 """
 Access control decisions: C{only_from}, C{no_access}, C{access_times} and
 the global SENSOR deny list.
@@ -23,7 +23,7 @@ from enum import IntEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import TypeAlias, TypeVar
 
-from txinetd.logformat import Level
+from txinetd.core.logformat import Level
 
 IPAddress: TypeAlias = IPv4Address | IPv6Address
 Resolver: TypeAlias = Callable[[str], Sequence[str]]

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_libwrap -*-
+# -*- test-case-name: tests.core.test_libwrap -*-
 """
 A pure-Python evaluation of C{hosts.allow} and C{hosts.deny}, the access
 control files of TCP wrappers (hosts_access(5)).
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import Generic, Protocol, TypeVar
 
-from txinetd.access import IPAddress, clientAddress
+from txinetd.core.access import IPAddress, clientAddress
 
 _S = TypeVar("_S", contravariant=True)
 _T = TypeVar("_T")

@@ -1,7 +1,7 @@
-# -*- test-case-name: tests.test_config_endpoint -*-
+# -*- test-case-name: tests.core.test_config_endpoint -*-
 """
 Tests for the C{listen}, C{tls_*} and C{redirect_tls*} attributes as
-L{txinetd.config} validates them.
+L{txinetd.core.config} validates them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from tests.fakes import ConfigFiles, FakeSystem, describe
-from txinetd.config import Config, ServiceConfig
-from txinetd.endpoint import RedirectTLS, SystemdListen, TCPListen, TLSSettings, UNIXListen
+from txinetd.core.config import Config, ServiceConfig
+from txinetd.core.endpoint import RedirectTLS, SystemdListen, TCPListen, TLSSettings, UNIXListen
 
 INTERNAL = ("type = INTERNAL UNLISTED", "socket_type = stream", "wait = no")
 

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_endpoint -*-
+# -*- test-case-name: tests.core.test_endpoint -*-
 """
-Tests for L{txinetd.endpoint}: C{listen} descriptions and UNIX sockets.
+Tests for L{txinetd.core.endpoint}: C{listen} descriptions and UNIX sockets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.endpoint import (
+from txinetd.core.endpoint import (
     ListenError,
     SystemdListen,
     TCPListen,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_limits -*-
+# -*- test-case-name: tests.core.test_limits -*-
 """
 The limits checked in front of every connection, before anything is
 started: C{cps}, C{max_load}, C{access_times}, C{instances}, C{per_source}
@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from txinetd.access import TimeIntervals
-from txinetd.logformat import FailReason
+from txinetd.core.access import TimeIntervals
+from txinetd.core.logformat import FailReason
 
 
 class CpsLimiter:

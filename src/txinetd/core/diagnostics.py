@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_conffile,tests.test_fuzz_config -*-
+# -*- test-case-name: tests.core.test_conffile,tests.test_fuzz_config -*-
 """
 Configuration diagnostics: every problem found in a configuration, with the
 file and line it comes from, collected so that all of them are reported at
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from txinetd.logformat import Level
+from txinetd.core.logformat import Level
 
 #: At most this many diagnostics are kept for one configuration; the
 #: others are counted in one last diagnostic (see L{Diagnostics.add}).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_attributes -*-
+# -*- test-case-name: tests.core.test_attributes -*-
 """
 THE attribute table: every attribute of xinetd 2.3.15, its arity, where it
 may appear and the converter that turns its value tokens into a typed value.
@@ -6,7 +6,7 @@ may appear and the converter that turns its value tokens into a typed value.
 A converter takes the value tokens and a L{ConvertContext} and returns the
 value, or raises L{BadValue} with xinetd's message(s).  For list attributes
 (C{only_from}, C{log_on_success}...) the converter returns a tuple of items
-and L{txinetd.config} applies the operator.
+and L{txinetd.core.config} applies the operator.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from txinetd.access import (
+from txinetd.core.access import (
     AccessParseError,
     AddressEntry,
     TimeIntervals,
     parseAccessTimes,
     parseAddressToken,
 )
-from txinetd.conffile import WHITESPACE
-from txinetd.endpoint import Listen, ListenError, parseListen
-from txinetd.errors import didYouMean
-from txinetd.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
+from txinetd.core.conffile import WHITESPACE
+from txinetd.core.diagnostics import didYouMean
+from txinetd.core.endpoint import Listen, ListenError, parseListen
+from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
 
 
 class BadValue(Exception):

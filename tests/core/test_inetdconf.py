@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_inetdconf -*-
+# -*- test-case-name: tests.core.test_inetdconf -*-
 """
-Tests for L{txinetd.inetdconf}: inetd.conf services read with
+Tests for L{txinetd.core.inetdconf}: inetd.conf services read with
 C{-inetd_compat}.
 """
 
@@ -13,12 +13,11 @@ import tempfile
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.documented import MAX_SIZE
-from txinetd.attributes import Flag, ServiceType, SocketType
-from txinetd.config import Config, loadConfig
-from txinetd.errors import Diagnostics
-from txinetd.inetdconf import parseInetdConf
-
-from .fakes import FakeSystem, describe, fakeInternalServices
+from tests.fakes import FakeSystem, describe, fakeInternalServices
+from txinetd.core.attributes import Flag, ServiceType, SocketType
+from txinetd.core.config import Config, loadConfig
+from txinetd.core.diagnostics import Diagnostics
+from txinetd.core.inetdconf import parseInetdConf
 
 INETD_CONF = """\
 # a comment, then services

@@ -1,12 +1,12 @@
-# -*- test-case-name: tests.test_conffile,tests.test_fuzz_config -*-
+# -*- test-case-name: tests.core.test_conffile,tests.test_fuzz_config -*-
 """
 The xinetd.conf lexer and parser: text to raw entries.
 
 This module knows the grammar only (section 2 of the xinetd reference):
 C{defaults} and C{service} entries, attribute lines with C{=}, C{+=} and
 C{-=}, C{include} and C{includedir}.  What an attribute means is
-L{txinetd.attributes}' business and how entries combine is
-L{txinetd.config}'s.
+L{txinetd.core.attributes}' business and how entries combine is
+L{txinetd.core.config}'s.
 
 Reading is bounded whatever the files say: a file is not included again
 while it is being read (an include loop is reported), includes nest at most
@@ -30,7 +30,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from txinetd.errors import Diagnostics, Location, Severity, systemError
+from txinetd.core.diagnostics import Diagnostics, Location, Severity, systemError
 from txinetd.safefiles import UnsafeFile, openForReading
 
 MAX_LINE = 16 * 1024

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_libwrap -*-
+# -*- test-case-name: tests.core.test_libwrap -*-
 """
-Tests for L{txinetd.libwrap}.
+Tests for L{txinetd.core.libwrap}.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.libwrap import HostsAccess, HostsTable, libwrapDaemonName, parseHostsTable
+from txinetd.core.libwrap import HostsAccess, HostsTable, libwrapDaemonName, parseHostsTable
 
 
 class DaemonNameTests(SynchronousTestCase):

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_conffile -*-
+# -*- test-case-name: tests.core.test_conffile -*-
 """
-Tests for L{txinetd.conffile} and L{txinetd.errors}: the grammar of
+Tests for L{txinetd.core.conffile} and L{txinetd.core.diagnostics}: the grammar of
 sections 2.1 to 2.4 of the xinetd reference (lexing, entries, include and
 includedir, attribute lines) and the decided differences (trailing C{#}
 comments, C{} # comment}, fatal defaults syntax errors).
@@ -18,7 +18,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.documented import MAX_LINE
 from tests.fakes import ConfigFiles, describe
-from txinetd.conffile import (
+from txinetd.core.conffile import (
     AttributeLine,
     Entry,
     EntryKind,
@@ -27,7 +27,7 @@ from txinetd.conffile import (
     parseConfig,
     parseText,
 )
-from txinetd.errors import ConfigError, Diagnostic, Diagnostics, Location, Severity
+from txinetd.core.diagnostics import ConfigError, Diagnostic, Diagnostics, Location, Severity
 
 #: A well-formed entry to put around the cases, to show what survives.
 AFTER = """
@@ -503,7 +503,7 @@ class EntryTests(ParsingCase):
 
     def test_secondDefaultsParsed(self) -> None:
         """
-        The parser returns every defaults entry; L{txinetd.config} decides
+        The parser returns every defaults entry; L{txinetd.core.config} decides
         that a second one in the same file is ignored.
         """
         entries, _ = self.parse("defaults\n{\n}\ndefaults\n{\n}\n")

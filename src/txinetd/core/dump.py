@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_dump -*-
+# -*- test-case-name: tests.core.test_dump -*-
 """
 The internal state dump, in the layout of xinetd's (section 11.4 of the
 reference): the defaults, one block per service with its configuration and
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from txinetd import __version__
-from txinetd.access import AddressEntry, DomainEntry, HostNameEntry
-from txinetd.attributes import LogKind, LogSpec
-from txinetd.config import Config, Defaults, ServiceConfig
+from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry
+from txinetd.core.attributes import LogKind, LogSpec
+from txinetd.core.config import Config, Defaults, ServiceConfig
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_inetdconf -*-
+# -*- test-case-name: tests.core.test_inetdconf -*-
 """
 Reading /etc/inetd.conf (C{-inetd_compat}, section 10.10 of the reference).
 
@@ -18,8 +18,8 @@ import os
 import stat
 from typing import BinaryIO
 
-from txinetd.conffile import MAX_SIZE, AttributeLine, Entry, EntryKind, Operator
-from txinetd.errors import Diagnostics, Location
+from txinetd.core.conffile import MAX_SIZE, AttributeLine, Entry, EntryKind, Operator
+from txinetd.core.diagnostics import Diagnostics, Location
 
 #: inetd.conf protocols that also choose the address family.
 _PROTOCOLS = {
