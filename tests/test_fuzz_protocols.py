@@ -55,7 +55,6 @@ from tests.test_introspect import (
     FakeView,
 )
 from tests.test_tcpmux import loadServices
-from txinetd.acceptor import PendingConnection
 from txinetd.core.config import ServiceConfig
 from txinetd.core.logformat import NoIdReason
 from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
@@ -75,6 +74,7 @@ from txinetd.internal import (
     timeStream,
 )
 from txinetd.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
+from txinetd.net.acceptor import PendingConnection
 from txinetd.policies import ServedProtocol
 from txinetd.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
 

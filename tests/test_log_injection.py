@@ -42,11 +42,11 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from tests.integration.support import loadText, pollUntil, portNumber, reactor, tcpExchange
 from tests.soak import fuzzed
 from tests.test_policies import CLIENT, FakeConnection, PolicyTestCase
-from txinetd.acceptor import PendingConnection
 from txinetd.core.config import ServiceConfig
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.logformat import Facility, Level, SyslogLevel
 from txinetd.ident import MAX_TEXT, NoId, UserId
+from txinetd.net.acceptor import PendingConnection
 from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.policies import Daemon, LogTargets, ServicePolicy, Session
 from txinetd.service import ListeningService, XinetdService

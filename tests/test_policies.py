@@ -27,7 +27,6 @@ from zope.interface.verify import verifyObject
 
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
 from txinetd import banners, policies
-from txinetd.acceptor import PendingConnection
 from txinetd.core.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.core.config import ServiceConfig
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
@@ -35,6 +34,8 @@ from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.core.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
 from txinetd.hostsfiles import HostsFiles
 from txinetd.ident import NoId, UserId
+from txinetd.net.acceptor import PendingConnection
+from txinetd.net.tls import TLSError
 from txinetd.observers import FileLogTarget, SyslogTarget
 from txinetd.policies import (
     DGRAM_FAIL_QUIET,
@@ -51,7 +52,6 @@ from txinetd.policies import (
     resolveHostName,
     threadedReverseLookup,
 )
-from txinetd.tls import TLSError
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.core.config import ServiceConfig
 from txinetd.core.endpoint import SystemdListen
+from txinetd.net.systemd import ListenFds
 from txinetd.service import adoptPassedSocket, bindFailed
-from txinetd.systemd import ListenFds
 
 
 class AdoptPassedSocketTests(SynchronousTestCase):

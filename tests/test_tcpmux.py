@@ -16,8 +16,8 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from txinetd.acceptor import PendingConnection
 from txinetd.core.config import ServiceConfig
+from txinetd.net.acceptor import PendingConnection
 from txinetd.tcpmux import (
     GO,
     MAX_LINE,

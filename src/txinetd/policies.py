@@ -31,7 +31,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd.acceptor import PendingConnection
 from txinetd.banners import BannerError, readBanner
 from txinetd.core.access import (
     AddressEntry,
@@ -74,8 +73,9 @@ from txinetd.external import daemonUmask, defaultFileLimit
 from txinetd.hostsfiles import HostsFiles
 from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
 from txinetd.internal import InternalServices
+from txinetd.net.acceptor import PendingConnection
+from txinetd.net.systemd import ListenFds
 from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
-from txinetd.systemd import ListenFds
 
 #: struct ucred: pid, uid, gid.
 _UCRED = struct.Struct("3i")
@@ -994,7 +994,7 @@ class ServicePolicy:
             return self._identThenStart(connection, session, starter, certificate)
 
         def insecure(failure: Failure) -> Failure | None:
-            from txinetd.tls import describeTLSFailure
+            from txinetd.net.tls import describeTLSFailure
 
             if isinstance(failure.value, CancelledError):
                 # The session was stopped: not the client's fault.

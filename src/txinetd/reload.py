@@ -23,7 +23,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 
 from txinetd.core.attributes import ServiceType
 from txinetd.core.config import ServiceConfig
-from txinetd.listening import bindingsOf
+from txinetd.net.listening import bindingsOf
 
 _IDENTITY_TYPES = (ServiceType.INTERNAL, ServiceType.UNLISTED, ServiceType.RPC)
 

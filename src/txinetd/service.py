@@ -36,15 +36,7 @@ from twisted.logger import ILogObserver, Logger, globalLogPublisher, textFileLog
 from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
-from txinetd import __version__, rpc, systemd
-from txinetd.acceptor import (
-    DESCRIPTOR_ERRORS,
-    PendingConnection,
-    StreamAcceptor,
-    addressOf,
-    asIPv4,
-    normaliseHost,
-)
+from txinetd import __version__, rpc
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.dump import ServerState, ServiceState, formatDump
@@ -68,7 +60,18 @@ from txinetd.external import (
 from txinetd.interfaces import IInternalService
 from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.introspect import StateView
-from txinetd.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
+from txinetd.net import systemd
+from txinetd.net.acceptor import (
+    DESCRIPTOR_ERRORS,
+    PendingConnection,
+    StreamAcceptor,
+    addressOf,
+    asIPv4,
+    normaliseHost,
+)
+from txinetd.net.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
+from txinetd.net.relay import Relay, describeConnectError
+from txinetd.net.systemd import ListenFds
 from txinetd.observers import TextLogFile, programMessage
 from txinetd.policies import (
     Daemon,
@@ -78,12 +81,10 @@ from txinetd.policies import (
     Starter,
     recheck,
 )
-from txinetd.redirect import Relay, describeConnectError
 from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.safefiles import openForWriting, removeFile
 from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
-from txinetd.systemd import ListenFds
 from txinetd.tcpmux import acceptReply, multiplex
 
 log = Logger(namespace="txinetd")
@@ -116,7 +117,7 @@ def openListeningSockets(
 ) -> list[socket.socket]:
     """
     Make, configure and bind the listening sockets of a service (two for
-    a dual-stack one, see L{txinetd.listening}), or take the one systemd
+    a dual-stack one, see L{txinetd.net.listening}), or take the one systemd
     passed, or a UNIX socket, for C{listen}.
 
     @param passed: the sockets systemd passed.
@@ -288,7 +289,7 @@ class ListeningService(Service):
             self.tlsFront = self.redirectTLS = None
             return
         # Only services that use TLS load it.
-        from txinetd.tls import TLSError, TLSFront, clientCreator, serverOptions
+        from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
 
         try:
             front = (

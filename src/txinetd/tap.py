@@ -21,6 +21,7 @@ from txinetd.core.config import Config, ServiceConfig, loadConfig
 from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
 from txinetd.core.limits import ProcessLimit
 from txinetd.core.logformat import SYSLOG_FACILITIES, SyslogLevel
+from txinetd.net.systemd import ListenFds
 from txinetd.observers import (
     FileLogTarget,
     LogTarget,
@@ -40,7 +41,6 @@ from txinetd.startup import (
     twistdLogFile,
     unwritableFiles,
 )
-from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 

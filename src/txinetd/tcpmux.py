@@ -30,9 +30,9 @@ from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd.acceptor import PendingConnection
 from txinetd.core.attributes import ServiceType
 from txinetd.core.config import ServiceConfig
+from txinetd.net.acceptor import PendingConnection
 
 #: The longest first line, CR LF included (xinetd's read buffer).
 MAX_LINE = 1024

@@ -37,9 +37,9 @@ from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults, i
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.config import Config, LocalSystem, loadConfig
+from txinetd.net.systemd import ListenFds
 from txinetd.policies import Daemon
 from txinetd.spawn import Spawner
-from txinetd.systemd import ListenFds
 
 from .support import TIMEOUT, DatagramPeer, hasIPv6, reactor, tcpExchange, writeConfig
 from .test_access_limits import Client, Scenario, StreamTarget, waitUntil

@@ -924,7 +924,7 @@ class _Builder:
         TLS redirect load now.
         """
         # The TLS layer needs pyOpenSSL; configurations without TLS never load it.
-        from txinetd.tls import checkRedirectSettings, checkSettings
+        from txinetd.net.tls import checkRedirectSettings, checkSettings
 
         tls: TLSSettings | None = self.values.get("tls")
         redirectTLS: RedirectTLS | None = self.values.get("redirectTLS")

@@ -1,5 +1,5 @@
 """
-Tests for L{txinetd.systemd} (sd_notify messages on a test socket) and for
+Tests for L{txinetd.net.systemd} (sd_notify messages on a test socket) and for
 the systemd unit C{etc/txinetd.service}.
 
 The unit is checked with C{systemd-analyze verify} (Debian package
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txinetd import systemd
+from tests.paths import ROOT
+from txinetd.net import systemd
+from txinetd.net.systemd import ListenFds
 from txinetd.service import STOP_GRACE
-from txinetd.systemd import ListenFds
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNIT = os.path.join(ROOT, "etc", "txinetd.service")
 #: Where the unit expects txinetd's virtualenv.
 INSTALLED_TWISTD = "/opt/txinetd/bin/twistd"
@@ -357,7 +357,7 @@ class ListenFdsTests(SynchronousTestCase):
         self.addCleanup(b.close)
         script = (
             "import os, sys\n"
-            "from txinetd.systemd import ListenFds\n"
+            "from txinetd.net.systemd import ListenFds\n"
             "env = dict(os.environ, LISTEN_PID=str(os.getpid()))\n"
             "passed = ListenFds.take(env)\n"
             "left = sorted(k for k in env if k.startswith('LISTEN'))\n"

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_acceptor -*-
+# -*- test-case-name: tests.net.test_acceptor -*-
 """
-Tests for L{txinetd.acceptor}: real sockets on 127.0.0.1 driven by a
+Tests for L{txinetd.net.acceptor}: real sockets on 127.0.0.1 driven by a
 L{MemoryReactor} (the test calls C{doRead} and C{doWrite}) or by the real
 reactor, and a scripted listening socket for accept() errors.
 """
@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from txinetd.acceptor import (
+from txinetd.net.acceptor import (
     ACCEPTS_PER_WAKEUP,
     DESCRIPTOR_ERRORS,
     IPV6_ADDRFORM,

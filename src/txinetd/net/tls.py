@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tls -*-
+# -*- test-case-name: tests.net.test_tls -*-
 """
 TLS in front of any service, and TLS to a redirect target.
 
@@ -44,9 +44,9 @@ from twisted.internet.ssl import (
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
-from txinetd.acceptor import PendingConnection
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
-from txinetd.redirect import Side, TLSSide, connectSides, stopSides
+from txinetd.net.acceptor import PendingConnection
+from txinetd.net.relay import Side, TLSSide, connectSides, stopSides
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redirect -*-
+# -*- test-case-name: tests.net.test_relay -*-
 """
 C{redirect = host port}: relay an admitted connection to another host.
 
@@ -512,7 +512,7 @@ def describeConnectError(failure: Failure) -> str:
         return f"{os.strerror(errno.ETIMEDOUT)} (errno = {errno.ETIMEDOUT})"
     if type(error).__module__.split(".")[0] in ("OpenSSL", "service_identity"):
         # Only a TLS redirect gets these, and it has loaded the TLS module.
-        from txinetd.tls import describeTLSFailure
+        from txinetd.net.tls import describeTLSFailure
 
         return f"TLS: {describeTLSFailure(failure)}"
     return str(error)

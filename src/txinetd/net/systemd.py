@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_systemd -*-
+# -*- test-case-name: tests.net.test_systemd -*-
 """
 Working with systemd.
 

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_tls -*-
+# -*- test-case-name: tests.net.test_tls -*-
 """
-Tests for L{txinetd.tls}'s pure parts: how a client certificate's names
+Tests for L{txinetd.net.tls}'s pure parts: how a client certificate's names
 are written, how settings are checked, and how a TLS bridge waits for its
 handshake (with a L{Clock} and string transports).
 """
@@ -22,7 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.certificates import Authority
 from tests.documented import TLS_HANDSHAKE_SECONDS
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
-from txinetd.tls import (
+from txinetd.net.tls import (
     TLSError,
     TLSFront,
     _Bridge,

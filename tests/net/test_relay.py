@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_redirect -*-
+# -*- test-case-name: tests.net.test_relay -*-
 """
-Tests for L{txinetd.redirect}: a L{Relay} driven by hand, its client and
+Tests for L{txinetd.net.relay}: a L{Relay} driven by hand, its client and
 target connections fake TCP transports, its outbound connection made
 through a L{MemoryReactorClock}.
 """
@@ -26,7 +26,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from txinetd.redirect import (
+from txinetd.net.relay import (
     CONNECT_TIMEOUT,
     FLUSH_TIMEOUT,
     LIVENESS_CHECK,

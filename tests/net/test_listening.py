@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_listening -*-
+# -*- test-case-name: tests.net.test_listening -*-
 """
-Tests for L{txinetd.listening}: which sockets a service listens on, how
+Tests for L{txinetd.net.listening}: which sockets a service listens on, how
 they are made and bound together, and L{Listeners}.
 """
 
@@ -19,7 +19,7 @@ from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.diagnostics import Location
 from txinetd.core.logformat import Level
-from txinetd.listening import (
+from txinetd.net.listening import (
     EPHEMERAL_ATTEMPTS,
     Binding,
     Listeners,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_listening -*-
+# -*- test-case-name: tests.net.test_listening -*-
 """
 The listening sockets of a service that binds its own port: which ones,
 made, configured and bound together, and the readers that serve them as

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_acceptor -*-
+# -*- test-case-name: tests.net.test_acceptor -*-
 """
 The raw accept path.
 
@@ -88,7 +88,7 @@ class StreamAcceptor:
         return self.socket.fileno()
 
     def logPrefix(self) -> str:
-        return "txinetd.acceptor"
+        return "txinetd.net.acceptor"
 
     def startReading(self) -> None:
         """
