@@ -35,7 +35,7 @@ from txinetd.external import (
     serverSpec,
     supplementaryGroups,
 )
-from txinetd.spawn import SpawnSpec
+from txinetd.spawn.spawner import SpawnSpec
 
 INFINITY = resource.RLIM_INFINITY
 PEER = ("192.0.2.9", 40123)

@@ -21,7 +21,7 @@ from zope.interface import implementer
 from txinetd.core.config import ServiceConfig
 from txinetd.core.logformat import NO_ADDRESS
 from txinetd.net.acceptor import addressOf
-from txinetd.spawn import SpawnSpec
+from txinetd.spawn.spawner import SpawnSpec
 
 #: The NOFILE limit a server gets when the daemon's hard limit is unlimited.
 UNLIMITED_FILES = 4096

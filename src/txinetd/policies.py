@@ -423,7 +423,7 @@ class Daemon:
     @ivar euid: the daemon's effective uid.
     @ivar fileLimit: the NOFILE limit of servers without C{rlimit_files}.
     @ivar umask: the umask of servers without C{umask}.
-    @ivar spawner: the L{txinetd.spawn.Spawner} that starts servers.
+    @ivar spawner: the L{txinetd.spawn.spawner.Spawner} that starts servers.
     @ivar internals: the installed internal services.
     @ivar view: a read-only view of the daemon, for the introspection
         services.

@@ -84,7 +84,7 @@ from txinetd.policies import (
 from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.safefiles import openForWriting, removeFile
-from txinetd.spawn import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
+from txinetd.spawn.spawner import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 from txinetd.tcpmux import acceptReply, multiplex
 
 log = Logger(namespace="txinetd")

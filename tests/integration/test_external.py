@@ -39,7 +39,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from txinetd.core.config import Config, LocalSystem, loadConfig
 from txinetd.net.systemd import ListenFds
 from txinetd.policies import Daemon
-from txinetd.spawn import Spawner
+from txinetd.spawn.spawner import Spawner
 
 from .support import TIMEOUT, DatagramPeer, hasIPv6, reactor, tcpExchange, writeConfig
 from .test_access_limits import Client, Scenario, StreamTarget, waitUntil

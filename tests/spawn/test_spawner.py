@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_spawn -*-
+# -*- test-case-name: tests.spawn.test_spawner -*-
 """
-Tests for L{txinetd.spawn} without starting any process: a fake launcher
+Tests for L{txinetd.spawn.spawner} without starting any process: a fake launcher
 plays the child (it keeps the status pipe's write end and writes or closes
 it), fake system calls play its end, and a L{MemoryReactorClock} holds the
 descriptors the spawner watches.
@@ -20,8 +20,8 @@ from twisted.internet import process as twisted_process
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.launch import Identity, Launched, LaunchError, Plan, encodeReport
-from txinetd.spawn import (
+from txinetd.spawn.launch import Identity, Launched, LaunchError, Plan, encodeReport
+from txinetd.spawn.spawner import (
     REAP_POLL,
     WALL,
     ProcessExit,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_spawn -*-
+# -*- test-case-name: tests.spawn.test_spawner -*-
 """
 Starting external servers: the only place in txinetd that starts processes.
 
@@ -12,7 +12,7 @@ Every server is the daemon's own child, from the moment it exists until the
 daemon reaps it: no other process of txinetd's stands between them, so
 none can die, be stopped or be signalled by a server and leave a server
 uncounted.  The child sets the server's ids on itself (see
-L{txinetd.launch}); the daemon keeps its own, and does not wait for the
+L{txinetd.spawn.launch}); the daemon keeps its own, and does not wait for the
 child: L{Spawner.launch} returns the L{RunningProcess} at once, its
 C{whenExecuted} fires once the server runs, and its end is watched through
 a pidfd (or, where the kernel has none, C{SIGCHLD}).
@@ -38,7 +38,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd.launch import (
+from txinetd.spawn.launch import (
     Identity,
     Launched,
     Launcher,
@@ -565,7 +565,7 @@ class Spawner(Service):
     Starts external servers, each as a child of the daemon.
 
     @ivar reactor: provides C{IReactorFDSet} and C{IReactorTime}.
-    @ivar launcher: starts each child (see L{txinetd.launch}).
+    @ivar launcher: starts each child (see L{txinetd.spawn.launch}).
     @ivar pidfds: whether children are watched through pidfds (at most
         L{pidfdBudget} at once); otherwise through C{SIGCHLD} (Twisted's
         reaper) and a poll every L{REAP_POLL} seconds.

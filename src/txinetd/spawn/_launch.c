@@ -1,4 +1,4 @@
-/* txinetd._launch: start a server from the daemon without copying it.
+/* txinetd.spawn._launch: start a server from the daemon without copying it.
  *
  * launch() clones the calling process with CLONE_VM (no CLONE_VFORK): the
  * child shares the daemon's memory, runs on a stack of its own, and makes
@@ -24,7 +24,7 @@
 #include <Python.h>
 
 #if !defined(__linux__) || !(defined(__x86_64__) || defined(__aarch64__))
-#error "txinetd._launch supports Linux on x86_64 and aarch64 only"
+#error "txinetd.spawn._launch supports Linux on x86_64 and aarch64 only"
 #endif
 
 #include <errno.h>
@@ -78,7 +78,7 @@ raw_syscall(long n, long a, long b, long c, long d, long e, long f)
 #define SYS_close_range 436
 #endif
 
-/* The steps a child reports a failure of (txinetd.launch names them). */
+/* The steps a child reports a failure of (txinetd.spawn.launch names them). */
 enum step {
     STEP_SIGACTION = 1,
     STEP_SETSID = 2,
@@ -220,7 +220,7 @@ struct region {
     size_t size;
 };
 
-static const char REGION[] = "txinetd._launch.region";
+static const char REGION[] = "txinetd.spawn._launch.region";
 
 static void
 region_destroy(PyObject *capsule)
@@ -462,7 +462,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "txinetd._launch", "Start servers with clone(CLONE_VM).", -1, methods,
+    PyModuleDef_HEAD_INIT, "txinetd.spawn._launch", "Start servers with clone(CLONE_VM).", -1, methods,
 };
 
 PyMODINIT_FUNC

@@ -1,4 +1,4 @@
-# Types of the C extension txinetd._launch (see _launch.c).
+# Types of the C extension txinetd.spawn._launch (see _launch.c).
 
 from typing import Any
 

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_launch -*-
+# -*- test-case-name: tests.spawn.test_launch -*-
 """
-Tests for L{txinetd.launch} that start no process: the plan of a server,
+Tests for L{txinetd.spawn.launch} that start no process: the plan of a server,
 the child's reports, the steps of the fork path, the choice of launcher.
 """
 
@@ -14,8 +14,8 @@ from functools import partial
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd import launch
-from txinetd.launch import (
+from txinetd.spawn import launch
+from txinetd.spawn.launch import (
     CloneLauncher,
     DumpableCheck,
     ForkLauncher,
@@ -38,7 +38,7 @@ CPU = resource.RLIMIT_CPU
 NOFILE = resource.RLIMIT_NOFILE
 ROOT = Identity(0, 0, True)
 USER = Identity(1000, 100, False)
-NO_CLONE = None if launch._launch is not None else "txinetd._launch is not built"
+NO_CLONE = None if launch._launch is not None else "txinetd.spawn._launch is not built"
 
 
 class PlanTests(SynchronousTestCase):

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_launch -*-
+# -*- test-case-name: tests.spawn.test_launch -*-
 """
 Starting one server process: the child that becomes the server, and how it
 sets itself up.
@@ -14,7 +14,7 @@ the child died on its way to it).
 
 Two launchers:
 
-  - L{CloneLauncher}, through the C extension C{txinetd._launch}: a child
+  - L{CloneLauncher}, through the C extension C{txinetd.spawn._launch}: a child
     that shares the daemon's memory (C{clone(CLONE_VM)}) and makes only
     raw system calls, so nothing is copied.
   - L{ForkLauncher}: C{os.fork} and the same steps in Python, when the
@@ -39,7 +39,7 @@ from typing import NoReturn, Protocol
 
 _launch: ModuleType | None
 try:
-    from txinetd import _launch
+    from txinetd.spawn import _launch
 except ImportError:  # pragma: no cover - depends on the build
     _launch = None
 
@@ -388,7 +388,7 @@ class DumpableCheck:
 
 class CloneLauncher:
     """
-    The fast L{Launcher}: C{clone(CLONE_VM)} from C{txinetd._launch}; the
+    The fast L{Launcher}: C{clone(CLONE_VM)} from C{txinetd.spawn._launch}; the
     child makes only raw system calls until it executes the server.  A user
     switch goes through C{fallback} instead when C{fs.suid_dumpable} is 1.
     """
@@ -588,7 +588,7 @@ class ForkLauncher:
 
 def chooseLauncher(compiled: bool = True) -> Launcher:
     """
-    L{CloneLauncher} when C{txinetd._launch} is built (and C{compiled}),
+    L{CloneLauncher} when C{txinetd.spawn._launch} is built (and C{compiled}),
     else L{ForkLauncher}.
     """
     fallback = ForkLauncher()
