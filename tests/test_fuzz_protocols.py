@@ -44,9 +44,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests.integration.support import pollUntil, portNumber, reactor
-from tests.soak import fuzzed
-from tests.test_introspect import (
+from tests.builtins.test_introspect import (
     AVAILABLE_TEXT,
     HELP_TEXT,
     RUNNING_TEXT,
@@ -54,11 +52,11 @@ from tests.test_introspect import (
     SERVICES_TEXT,
     FakeView,
 )
+from tests.integration.support import pollUntil, portNumber, reactor
+from tests.soak import fuzzed
 from tests.test_tcpmux import loadServices
-from txinetd.core.config import ServiceConfig
-from txinetd.core.logformat import NoIdReason
-from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
-from txinetd.internal import (
+from txinetd.builtins.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
+from txinetd.builtins.simple import (
     BUILTINS,
     CHARGEN_DATAGRAM_SIZE,
     DGRAM,
@@ -73,7 +71,9 @@ from txinetd.internal import (
     shouldAnswer,
     timeStream,
 )
-from txinetd.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
+from txinetd.core.config import ServiceConfig
+from txinetd.core.logformat import NoIdReason
+from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
 from txinetd.net.acceptor import PendingConnection
 from txinetd.policies import ServedProtocol
 from txinetd.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex

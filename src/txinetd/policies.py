@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txinetd.banners import BannerError, readBanner
+from txinetd.builtins.simple import InternalServices
 from txinetd.core.access import (
     AddressEntry,
     AddressList,
@@ -72,7 +73,6 @@ from txinetd.core.logformat import (
 from txinetd.external import daemonUmask, defaultFileLimit
 from txinetd.hostsfiles import HostsFiles
 from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
-from txinetd.internal import InternalServices
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.systemd import ListenFds
 from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage

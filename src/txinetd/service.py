@@ -37,6 +37,8 @@ from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from txinetd import __version__, rpc
+from txinetd.builtins.introspect import StateView
+from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.dump import ServerState, ServiceState, formatDump
@@ -58,8 +60,6 @@ from txinetd.external import (
     serverSpec,
 )
 from txinetd.interfaces import IInternalService
-from txinetd.internal import SENSORS, InternalContext, InternalServices, shouldAnswer
-from txinetd.introspect import StateView
 from txinetd.net import systemd
 from txinetd.net.acceptor import (
     DESCRIPTOR_ERRORS,

@@ -15,7 +15,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
-from txinetd.internal import chargenLines
+from txinetd.builtins.simple import chargenLines
 from txinetd.service import ListeningService, XinetdService, normaliseHost
 
 from .support import (

@@ -316,7 +316,7 @@ class Config:
     @ivar services: the services that survived, in file order.
     @ivar diagnostics: every problem found.
     @ivar internals: the installed internal services (a
-        L{txinetd.internal.InternalServices}) the services were checked
+        L{txinetd.builtins.simple.InternalServices}) the services were checked
         against, when L{loadConfig} read them; the same serve them.
     """
 
@@ -629,7 +629,7 @@ class _Loader:
             return None
         config = built.record()
         # introspect builds on this module's records.
-        from txinetd.introspect import requiresOnlyFrom
+        from txinetd.builtins.introspect import requiresOnlyFrom
 
         problem = requiresOnlyFrom(config)
         if problem is not None:
@@ -840,7 +840,7 @@ class _Builder:
         if Flag.INTERCEPT in flags:
             self.clearIntercept(warnings)
         if Flag.SENSOR in flags:
-            # Served by a discard of its socket type (txinetd.internal.SENSORS).
+            # Served by a discard of its socket type (txinetd.builtins.simple.SENSORS).
             builtin, known = "sensor", socketType in (None, SocketType.STREAM, SocketType.DGRAM)
         else:
             builtin = name
@@ -1108,7 +1108,7 @@ def loadConfig(
     """
     installed = None
     if internalServices is None:
-        from txinetd.internal import InternalServices
+        from txinetd.builtins.simple import InternalServices
 
         table = installed = InternalServices()
 

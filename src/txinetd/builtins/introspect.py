@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_introspect -*-
+# -*- test-case-name: tests.builtins.test_introspect -*-
 """
 The introspection services of the original xinetd, which later versions
 removed: C{servers} lists the running servers, C{services} the available
@@ -23,10 +23,10 @@ from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
+from txinetd.builtins.simple import StreamService, WriteAndCloseProtocol
 from txinetd.core.attributes import Flag, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.dump import ServerState, ServiceState, formatServer
-from txinetd.internal import StreamService, WriteAndCloseProtocol
 
 #: The names of the introspection services.
 INTROSPECTION_NAMES = ("servers", "services", "xadmin")
@@ -301,7 +301,7 @@ class XadminProtocol(Protocol):
 
 
 #: The registered introspection services: they read the daemon through the
-#: view in their context (see L{txinetd.internal.InternalContext.view}).
+#: view in their context (see L{txinetd.builtins.simple.InternalContext.view}).
 serversStream = StreamService("servers", lambda context: ServersProtocol(context.view))
 servicesStream = StreamService("services", lambda context: ServicesProtocol(context.view))
 xadminStream = StreamService("xadmin", lambda context: XadminProtocol(context.view))

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_introspect -*-
+# -*- test-case-name: tests.builtins.test_introspect -*-
 """
-Tests for L{txinetd.introspect}: the C{servers}, C{services} and C{xadmin}
+Tests for L{txinetd.builtins.introspect}: the C{servers}, C{services} and C{xadmin}
 protocols on a L{StringTransport} with a fake daemon view, the view made of
 dump states, and the load-time C{only_from} rule.
 """
@@ -14,11 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txinetd.core.config import ServiceConfig
-from txinetd.core.dump import ServerState, ServiceState
-from txinetd.interfaces import IInternalService
-from txinetd.internal import InternalContext
-from txinetd.introspect import (
+from tests.fakes import INTERNAL_SERVICES, ConfigFiles
+from txinetd.builtins.introspect import (
     ServerLine,
     ServersProtocol,
     ServiceLine,
@@ -30,8 +27,10 @@ from txinetd.introspect import (
     servicesStream,
     xadminStream,
 )
-
-from .fakes import INTERNAL_SERVICES, ConfigFiles
+from txinetd.builtins.simple import InternalContext
+from txinetd.core.config import ServiceConfig
+from txinetd.core.dump import ServerState, ServiceState
+from txinetd.interfaces import IInternalService
 
 STARTED = time.mktime((2026, 11, 22, 1, 14, 59, 0, 0, -1))
 SERVICES = [
@@ -46,7 +45,7 @@ SERVERS = [
 
 class FakeView:
     """
-    A L{txinetd.introspect.DaemonView} with fixed lists.
+    A L{txinetd.builtins.introspect.DaemonView} with fixed lists.
     """
 
     def __init__(

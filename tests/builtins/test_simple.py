@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_internal -*-
+# -*- test-case-name: tests.builtins.test_simple -*-
 """
-Tests for L{txinetd.internal}: the built-in internal services, their lookup
+Tests for L{txinetd.builtins.simple}: the built-in internal services, their lookup
 through Twisted plugins, and the example third-party plugin under
 C{tests/plugins_example}.
 """
@@ -38,9 +38,9 @@ from zope.interface.verify import verifyObject
 
 import twisted.plugins
 from tests.integration.support import hasIPv6, portNumber
-from txinetd import internal
-from txinetd.interfaces import IInternalService
-from txinetd.internal import (
+from tests.paths import TESTS
+from txinetd.builtins import simple
+from txinetd.builtins.simple import (
     BUILTINS,
     CharacterGenerator,
     ChargenProtocol,
@@ -55,8 +55,9 @@ from txinetd.internal import (
     shouldAnswer,
     timeBytes,
 )
+from txinetd.interfaces import IInternalService
 
-EXAMPLE_PLUGINS = Path(__file__).parent / "plugins_example"
+EXAMPLE_PLUGINS = Path(TESTS) / "plugins_example"
 
 NOV_22_2026 = calendar.timegm((2026, 11, 22, 1, 14, 59))
 JUL_4_2026 = calendar.timegm((2026, 7, 4, 12, 0, 0))
@@ -186,13 +187,13 @@ class BuiltinsTests(SynchronousTestCase):
         """
         A stream service refuses to answer a datagram.
         """
-        self.assertRaises(TypeError, internal.echoStream.answerDatagram, b"x", contextAt())
+        self.assertRaises(TypeError, simple.echoStream.answerDatagram, b"x", contextAt())
 
     def test_dgramHasNoConnections(self) -> None:
         """
         A dgram service refuses to build a protocol.
         """
-        self.assertRaises(TypeError, internal.echoDgram.buildProtocol, contextAt())
+        self.assertRaises(TypeError, simple.echoDgram.buildProtocol, contextAt())
 
 
 class ShouldAnswerTests(SynchronousTestCase):
@@ -219,7 +220,7 @@ class EchoTests(SynchronousTestCase):
         Everything received is written back, in order.
         """
         transport = StringTransport()
-        protocol = internal.echoStream.buildProtocol(contextAt())
+        protocol = simple.echoStream.buildProtocol(contextAt())
         protocol.makeConnection(transport)
         protocol.dataReceived(b"hello\r\n")
         protocol.dataReceived(b"\x00\xff world")
@@ -231,7 +232,7 @@ class EchoTests(SynchronousTestCase):
         When the client stops sending, echo closes the connection.
         """
         transport = StringTransport()
-        protocol = internal.echoStream.buildProtocol(contextAt())
+        protocol = simple.echoStream.buildProtocol(contextAt())
         protocol.makeConnection(transport)
         IHalfCloseableProtocol(protocol).readConnectionLost()
         self.assertTrue(transport.disconnecting)
@@ -243,7 +244,7 @@ class EchoTests(SynchronousTestCase):
         """
         transport = SocketLike()
         transport.startReading()
-        protocol = internal.echoStream.buildProtocol(contextAt())
+        protocol = simple.echoStream.buildProtocol(contextAt())
         protocol.makeConnection(transport)
         reactor = transport.reactor
         protocol.dataReceived(b"x" * (transport.bufferSize + 1))
@@ -254,22 +255,22 @@ class EchoTests(SynchronousTestCase):
         self.assertIn(transport, reactor.getReaders())
 
     def test_dgramEchoes(self) -> None:
-        self.assertEqual(internal.echoDgram.answerDatagram(b"ping\n", contextAt()), b"ping\n")
+        self.assertEqual(simple.echoDgram.answerDatagram(b"ping\n", contextAt()), b"ping\n")
 
     def test_dgramEmpty(self) -> None:
         """
         An empty datagram gets an empty reply (not no reply).
         """
-        self.assertEqual(internal.echoDgram.answerDatagram(b"", contextAt()), b"")
+        self.assertEqual(simple.echoDgram.answerDatagram(b"", contextAt()), b"")
 
     def test_dgramTruncated(self) -> None:
         """
         Replies are cut to 2048 bytes.
         """
         data = bytes(range(256)) * 12
-        self.assertEqual(internal.echoDgram.answerDatagram(data, contextAt()), data[:2048])
+        self.assertEqual(simple.echoDgram.answerDatagram(data, contextAt()), data[:2048])
         exact = data[:2048]
-        self.assertEqual(internal.echoDgram.answerDatagram(exact, contextAt()), exact)
+        self.assertEqual(simple.echoDgram.answerDatagram(exact, contextAt()), exact)
 
 
 class DiscardTests(SynchronousTestCase):
@@ -279,7 +280,7 @@ class DiscardTests(SynchronousTestCase):
 
     def test_streamDiscards(self) -> None:
         transport = StringTransport()
-        protocol = internal.discardStream.buildProtocol(contextAt())
+        protocol = simple.discardStream.buildProtocol(contextAt())
         protocol.makeConnection(transport)
         protocol.dataReceived(b"anything\r\n" * 100)
         self.assertEqual(transport.value(), b"")
@@ -287,13 +288,13 @@ class DiscardTests(SynchronousTestCase):
 
     def test_streamClosesWhenClientDoes(self) -> None:
         transport = StringTransport()
-        protocol = internal.discardStream.buildProtocol(contextAt())
+        protocol = simple.discardStream.buildProtocol(contextAt())
         protocol.makeConnection(transport)
         IHalfCloseableProtocol(protocol).readConnectionLost()
         self.assertTrue(transport.disconnecting)
 
     def test_dgramNoReply(self) -> None:
-        self.assertIsNone(internal.discardDgram.answerDatagram(b"anything", contextAt()))
+        self.assertIsNone(simple.discardDgram.answerDatagram(b"anything", contextAt()))
 
 
 class ChargenLineTests(SynchronousTestCase):
@@ -498,8 +499,8 @@ class ChargenDgramTests(SynchronousTestCase):
         The registered stream and dgram chargen share one counter.
         """
         self.assertIs(
-            internal.chargenStream.protocolFactory.__self__,  # type: ignore[attr-defined]
-            internal.chargenDgram.answer.__self__,  # type: ignore[attr-defined]
+            simple.chargenStream.protocolFactory.__self__,  # type: ignore[attr-defined]
+            simple.chargenDgram.answer.__self__,  # type: ignore[attr-defined]
         )
 
 
@@ -557,12 +558,12 @@ class DaytimeTests(SynchronousTestCase):
         """
         Stream daytime writes the line at once and closes.
         """
-        transport = connect(internal.daytimeStream, contextAt(NOV_22_2026))
+        transport = connect(simple.daytimeStream, contextAt(NOV_22_2026))
         self.assertEqual(transport.value(), b"22 NOV 2026 02:14:59 CET\r\n")
         self.assertTrue(transport.disconnecting)
 
     def test_dgram(self) -> None:
-        reply = internal.daytimeDgram.answerDatagram(b"what time?", contextAt(JUL_4_2026))
+        reply = simple.daytimeDgram.answerDatagram(b"what time?", contextAt(JUL_4_2026))
         self.assertEqual(reply, b"04 JUL 2026 14:00:00 CEST\r\n")
 
 
@@ -590,12 +591,12 @@ class TimeTests(SynchronousTestCase):
         """
         Stream time writes 4 bytes at once and closes.
         """
-        transport = connect(internal.timeStream, contextAt(TIME_WRAP + 258))
+        transport = connect(simple.timeStream, contextAt(TIME_WRAP + 258))
         self.assertEqual(transport.value(), b"\x00\x00\x01\x02")
         self.assertTrue(transport.disconnecting)
 
     def test_dgram(self) -> None:
-        reply = internal.timeDgram.answerDatagram(b"ignored", contextAt(0))
+        reply = simple.timeDgram.answerDatagram(b"ignored", contextAt(0))
         self.assertEqual(reply, b"\x83\xaa\x7e\x80")
 
 
@@ -620,8 +621,8 @@ class LookupTests(SynchronousTestCase):
     """
 
     def test_caseInsensitiveName(self) -> None:
-        self.assertIs(find("EcHo", "stream", BUILTINS), internal.echoStream)
-        self.assertIs(find("TIME", "dgram", BUILTINS), internal.timeDgram)
+        self.assertIs(find("EcHo", "stream", BUILTINS), simple.echoStream)
+        self.assertIs(find("TIME", "dgram", BUILTINS), simple.timeDgram)
 
     def test_exactSocketType(self) -> None:
         self.assertIsNone(find("echo", "STREAM", BUILTINS))
@@ -640,8 +641,8 @@ class LookupTests(SynchronousTestCase):
         wherever it comes.
         """
         plugins = [rival("ECHO"), rival("echo", "dgram"), *BUILTINS]
-        self.assertIs(find("echo", "stream", plugins), internal.echoStream)
-        self.assertIs(find("echo", "dgram", plugins), internal.echoDgram)
+        self.assertIs(find("echo", "stream", plugins), simple.echoStream)
+        self.assertIs(find("echo", "dgram", plugins), simple.echoDgram)
 
     def test_firstPluginWins(self) -> None:
         """
@@ -655,7 +656,7 @@ class LookupTests(SynchronousTestCase):
         """
         The table holds each name (in lower case) and socket type once.
         """
-        plugins = [rival("Hello"), rival("hello"), rival("echo"), internal.echoStream]
+        plugins = [rival("Hello"), rival("hello"), rival("echo"), simple.echoStream]
         self.assertEqual(
             sorted(InternalServices(plugins).table), [("echo", "stream"), ("hello", "stream")]
         )
@@ -862,11 +863,11 @@ class StreamIntegrationMixin(RealReactorMixin):
         client stops sending.
         """
         data = bytes(range(256)) * 4096
-        received = await self.serve(internal.echoStream, Collector(data, halfClose=True))
+        received = await self.serve(simple.echoStream, Collector(data, halfClose=True))
         self.assertEqual(received, data)
 
     async def test_discard(self) -> None:
-        received = await self.serve(internal.discardStream, Collector(b"x" * 100000, True))
+        received = await self.serve(simple.discardStream, Collector(b"x" * 100000, True))
         self.assertEqual(received, b"")
 
     async def test_chargen(self) -> None:
@@ -909,11 +910,11 @@ class StreamIntegrationMixin(RealReactorMixin):
         self.assertEqual(received, referenceStream(0, len(received)))
 
     async def test_daytime(self) -> None:
-        received = await self.serve(internal.daytimeStream, Collector())
+        received = await self.serve(simple.daytimeStream, Collector())
         self.assertEqual(received, daytimeLine(NOV_22_2026))
 
     async def test_time(self) -> None:
-        received = await self.serve(internal.timeStream, Collector())
+        received = await self.serve(simple.timeStream, Collector())
         self.assertEqual(received, timeBytes(NOV_22_2026))
 
     async def test_peer(self) -> None:
@@ -940,7 +941,7 @@ class DgramIntegrationMixin(RealReactorMixin):
 
     async def test_echo(self) -> None:
         data = bytes(range(256)) * 12
-        reply, _ = await self.ask(internal.echoDgram, data)
+        reply, _ = await self.ask(simple.echoDgram, data)
         self.assertEqual(reply, data[:2048])
 
     async def test_chargen(self) -> None:
@@ -948,11 +949,11 @@ class DgramIntegrationMixin(RealReactorMixin):
         self.assertEqual(reply, referenceLines(0, 13) + referenceLine(13, 60))
 
     async def test_daytime(self) -> None:
-        reply, _ = await self.ask(internal.daytimeDgram, b"\n")
+        reply, _ = await self.ask(simple.daytimeDgram, b"\n")
         self.assertEqual(reply, daytimeLine(NOV_22_2026))
 
     async def test_time(self) -> None:
-        reply, _ = await self.ask(internal.timeDgram, b"")
+        reply, _ = await self.ask(simple.timeDgram, b"")
         self.assertEqual(reply, timeBytes(NOV_22_2026))
 
     async def test_discard(self) -> None:
@@ -961,9 +962,9 @@ class DgramIntegrationMixin(RealReactorMixin):
         one from an echo server it writes to after the discard server has
         handled its datagram.
         """
-        discard = DatagramServer(internal.discardDgram, self.clock)
+        discard = DatagramServer(simple.discardDgram, self.clock)
         discardPort = self.listenUDP(discard)
-        echoAddress = (self.host, self.listenUDP(DatagramServer(internal.echoDgram, self.clock)))
+        echoAddress = (self.host, self.listenUDP(DatagramServer(simple.echoDgram, self.clock)))
         client = DatagramClient()
         self.listenUDP(client)
         assert client.transport is not None
@@ -1049,7 +1050,7 @@ class ExamplePluginTests(RealReactorMixin, TestCase):
         """
         A plugin module claiming C{echo} does not replace txinetd's own.
         """
-        self.assertIs(InternalServices().find("echo", "stream"), internal.echoStream)
+        self.assertIs(InternalServices().find("echo", "stream"), simple.echoStream)
 
     def test_onlyOnPluginPath(self) -> None:
         """
