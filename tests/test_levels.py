@@ -11,7 +11,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ConfigFiles
-from tests.test_policies import captureMessages
+from tests.serve.test_policies import captureMessages
 from txinetd.core.diagnostics import Diagnostic, Location, Severity
 from txinetd.core.logformat import Level
 from txinetd.service import reportDiagnostics

@@ -40,15 +40,15 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import loadText, pollUntil, portNumber, reactor, tcpExchange
+from tests.serve.test_policies import CLIENT, FakeConnection, PolicyTestCase
 from tests.soak import fuzzed
-from tests.test_policies import CLIENT, FakeConnection, PolicyTestCase
 from txinetd.core.config import ServiceConfig
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.logformat import Facility, Level, SyslogLevel
-from txinetd.ident import MAX_TEXT, NoId, UserId
 from txinetd.net.acceptor import PendingConnection
 from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
-from txinetd.policies import Daemon, LogTargets, ServicePolicy, Session
+from txinetd.serve.ident import MAX_TEXT, NoId, UserId
+from txinetd.serve.policies import Daemon, LogTargets, ServicePolicy, Session
 from txinetd.service import ListeningService, XinetdService
 
 PID = 4242

@@ -36,7 +36,7 @@ from twisted.logger import ILogObserver, Logger, globalLogPublisher, textFileLog
 from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
-from txinetd import __version__, rpc
+from txinetd import __version__
 from txinetd.builtins.introspect import StateView
 from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.core.attributes import Flag, ServiceType, SocketType
@@ -51,14 +51,6 @@ from txinetd.core.endpoint import (
 )
 from txinetd.core.limits import RunningServers
 from txinetd.core.logformat import FailReason, Level
-from txinetd.external import (
-    ReadableWatcher,
-    acceptAndClose,
-    clientEnvironment,
-    drain,
-    peekSender,
-    serverSpec,
-)
 from txinetd.interfaces import IInternalService
 from txinetd.net import systemd
 from txinetd.net.acceptor import (
@@ -73,7 +65,18 @@ from txinetd.net.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
 from txinetd.net.relay import Relay, describeConnectError
 from txinetd.net.systemd import ListenFds
 from txinetd.observers import TextLogFile, programMessage
-from txinetd.policies import (
+from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
+from txinetd.safefiles import openForWriting, removeFile
+from txinetd.serve import rpc
+from txinetd.serve.external import (
+    ReadableWatcher,
+    acceptAndClose,
+    clientEnvironment,
+    drain,
+    peekSender,
+    serverSpec,
+)
+from txinetd.serve.policies import (
     Daemon,
     ServedProtocol,
     ServicePolicy,
@@ -81,11 +84,9 @@ from txinetd.policies import (
     Starter,
     recheck,
 )
-from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
-from txinetd.rpc import pmapSetFailed, rpcProgram, rpcVersions
-from txinetd.safefiles import openForWriting, removeFile
+from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
+from txinetd.serve.tcpmux import acceptReply, multiplex
 from txinetd.spawn.spawner import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
-from txinetd.tcpmux import acceptReply, multiplex
 
 log = Logger(namespace="txinetd")
 
@@ -407,7 +408,7 @@ class ListeningService(Service):
         """
         Count the port of this datagram service among the daemon's own:
         no datagram service answers a datagram from it (see
-        L{txinetd.policies.ServicePolicy.checkDatagram}).
+        L{txinetd.serve.policies.ServicePolicy.checkDatagram}).
         """
         address = self.address
         if address is not None:

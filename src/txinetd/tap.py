@@ -29,8 +29,8 @@ from txinetd.observers import (
     SyslogTarget,
     TextLogFile,
 )
-from txinetd.policies import Daemon, IdentLookups, LogTargets
 from txinetd.safefiles import UnsafeFile
+from txinetd.serve.policies import Daemon, IdentLookups, LogTargets
 from txinetd.service import DEFAULT_DUMP_FILE
 from txinetd.startup import (
     LAUNCHER,

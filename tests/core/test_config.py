@@ -28,7 +28,6 @@ from tests.fakes import (
     intervals,
 )
 from tests.paths import SEEDS
-from txinetd.banners import MAX_BANNER
 from txinetd.core.attributes import (
     CpsSpec,
     EnvEntry,
@@ -51,6 +50,7 @@ from txinetd.core.config import (
     loadConfig,
     readRpcFile,
 )
+from txinetd.serve.banners import MAX_BANNER
 
 #: The lines of a complete external stream service.
 EXTERNAL = ("socket_type = stream", "wait = no", "user = root", "server = /bin/cat")
@@ -1403,7 +1403,6 @@ class CredentialTests(LoadingCase):
 
 
 # --- the seed articles' configurations ---------------------------------------------
-
 
 
 def seed(name: str) -> str:

@@ -38,7 +38,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.config import Config, LocalSystem, loadConfig
 from txinetd.net.systemd import ListenFds
-from txinetd.policies import Daemon
+from txinetd.serve.policies import Daemon
 from txinetd.spawn.spawner import Spawner
 
 from .support import TIMEOUT, DatagramPeer, hasIPv6, reactor, tcpExchange, writeConfig

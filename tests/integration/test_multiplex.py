@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ProcessTerminated
 from twisted.trial.unittest import TestCase
 
-from txinetd.policies import Daemon
+from txinetd.serve.policies import Daemon
 
 from . import test_rpcbind
 from .support import (

@@ -33,7 +33,7 @@ from zope.interface import implementer
 
 from txinetd.net import relay as relaymodule
 from txinetd.net.relay import PROBE_COUNT, PROBE_IDLE, PROBE_INTERVAL, Relay
-from txinetd.policies import Daemon
+from txinetd.serve.policies import Daemon
 
 from .support import hasIPv6, reactor, withTimeout
 from .test_access_limits import Scenario, StreamTarget, waitUntil

@@ -31,7 +31,7 @@ from tests.certificates import Authority
 from txinetd.core.config import Config, loadConfig
 from txinetd.core.endpoint import RedirectTLS
 from txinetd.net.systemd import ListenFds
-from txinetd.policies import Daemon
+from txinetd.serve.policies import Daemon
 from txinetd.service import STOP_GRACE, ListeningService, XinetdService
 
 from .support import (

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.test_policies import captureMessages
+from tests.serve.test_policies import captureMessages
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.diagnostics import Location

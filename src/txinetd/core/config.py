@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from txinetd.banners import bannerProblem
 from txinetd.core.access import AddressEntry, TimeIntervals, readNetworks
 from txinetd.core.attributes import (
     ATTRIBUTES,
@@ -63,6 +62,7 @@ from txinetd.core.endpoint import (
     UNIXListen,
 )
 from txinetd.core.inetdconf import parseInetdConf
+from txinetd.serve.banners import bannerProblem
 
 #: Attributes a service inherits from the defaults as they stand when the
 #: service entry starts (section 2.7).
@@ -999,7 +999,7 @@ class _Builder:
 
     def checkBanners(self, problems: list[str]) -> None:
         """
-        A banner must be a regular file of at most L{txinetd.banners.MAX_BANNER} bytes (a
+        A banner must be a regular file of at most L{txinetd.serve.banners.MAX_BANNER} bytes (a
         FIFO or a device would stall or flood the service); one that is
         missing now is read again at each connection.
         """

@@ -4,10 +4,11 @@ A pure-Python evaluation of C{hosts.allow} and C{hosts.deny}, the access
 control files of TCP wrappers (hosts_access(5)).
 
 The files are read into rules (again whenever one changes: see
-L{txinetd.hostsfiles}); a decision evaluates them without any I/O.  The client's reverse name is
-looked up by the caller, only when L{HostsAccess.needsReverseName} says a
-rule may use it, and checked to map back to the client's address: a name
-that does not is passed as C{paranoid}, as TCP wrappers do.
+L{txinetd.serve.hostsfiles}); a decision evaluates them without any I/O.
+The client's reverse name is looked up by the caller, only when
+L{HostsAccess.needsReverseName} says a rule may use it, and checked to map
+back to the client's address: a name that does not is passed as
+C{paranoid}, as TCP wrappers do.
 
 Supported: daemon and client lists, C{ALL}, C{LOCAL}, C{KNOWN},
 C{UNKNOWN}, C{PARANOID}, nested C{EXCEPT}, C{.domain} suffixes, C{n.n.n.}

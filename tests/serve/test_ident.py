@@ -1,7 +1,7 @@
-# -*- test-case-name: tests.test_ident -*-
+# -*- test-case-name: tests.serve.test_ident -*-
 # mypy: disable-error-code="no-untyped-call"
 """
-Tests for L{txinetd.ident}: the reply parser, the client on a memory
+Tests for L{txinetd.serve.ident}: the reply parser, the client on a memory
 reactor, and the client against a real ident peer on loopback.
 """
 
@@ -20,7 +20,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from tests.integration.support import canBind, portNumber
 from txinetd.core.logformat import NoIdReason
-from txinetd.ident import MAX_TEXT, IdentResult, NoId, UserId, parseIdentReply, queryIdent
+from txinetd.serve.ident import MAX_TEXT, IdentResult, NoId, UserId, parseIdentReply, queryIdent
 
 BAD = NoIdReason.BAD_RESPONSE
 

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_banners -*-
+# -*- test-case-name: tests.serve.test_banners -*-
 """
-Tests for L{txinetd.banners}: which files are read as banners, within the
+Tests for L{txinetd.serve.banners}: which files are read as banners, within the
 bound, never blocking on opening one.
 """
 
@@ -10,7 +10,7 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.banners import MAX_BANNER, BannerError, bannerProblem, readBanner
+from txinetd.serve.banners import MAX_BANNER, BannerError, bannerProblem, readBanner
 
 
 class ReadBannerTests(SynchronousTestCase):

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_hostsfiles -*-
+# -*- test-case-name: tests.serve.test_hostsfiles -*-
 """
-Tests for L{txinetd.hostsfiles}: hosts.allow and hosts.deny kept current,
+Tests for L{txinetd.serve.hostsfiles}: hosts.allow and hosts.deny kept current,
 with a scripted inotify watcher and thread, and with the real ones.
 """
 
@@ -17,10 +17,10 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import loadText
-from tests.test_policies import captureMessages
+from tests.serve.test_policies import captureMessages
 from txinetd.core.libwrap import HostsAccess
 from txinetd.core.logformat import Level
-from txinetd.hostsfiles import (
+from txinetd.serve.hostsfiles import (
     IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DELETE,
@@ -31,7 +31,7 @@ from txinetd.hostsfiles import (
     HostsFiles,
     inotifyNotifier,
 )
-from txinetd.policies import Daemon
+from txinetd.serve.policies import Daemon
 from txinetd.service import XinetdService
 
 CLIENT = "192.0.2.7"

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_external -*-
+# -*- test-case-name: tests.serve.test_external -*-
 """
-Tests for L{txinetd.external}: what a server is started with (sections
+Tests for L{txinetd.serve.external}: what a server is started with (sections
 7.1-7.3 of the xinetd reference), computed from configurations loaded with
 L{tests.fakes.FakeSystem}, and the socket helpers of C{wait = yes} services,
 on real loopback sockets.
@@ -22,7 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ENVIRON, ConfigFiles, describe
 from txinetd.core.config import ServiceConfig
 from txinetd.core.logformat import NO_ADDRESS
-from txinetd.external import (
+from txinetd.serve.external import (
     ReadableWatcher,
     acceptAndClose,
     baseEnvironment,

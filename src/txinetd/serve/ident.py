@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ident -*-
+# -*- test-case-name: tests.serve.test_ident -*-
 """
 An RFC 1413 (ident) client, for C{USERID} in C{log_on_success} and
 C{log_on_failure} and for the C{IDONLY} flag.

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_tcpmux -*-
+# -*- test-case-name: tests.serve.test_tcpmux -*-
 """
-Tests for L{txinetd.tcpmux}: reading the first line from a raw socket
+Tests for L{txinetd.serve.tcpmux}: reading the first line from a raw socket
 without taking more, finding the target, and the replies.
 """
 
@@ -16,9 +16,11 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.fakes import ConfigFiles
+from tests.integration.support import reactor
 from txinetd.core.config import ServiceConfig
 from txinetd.net.acceptor import PendingConnection
-from txinetd.tcpmux import (
+from txinetd.serve.tcpmux import (
     GO,
     MAX_LINE,
     NAME_TIMEOUT,
@@ -30,9 +32,6 @@ from txinetd.tcpmux import (
     parseLine,
     readServiceName,
 )
-
-from .fakes import ConfigFiles
-from .integration.support import reactor
 
 T = TypeVar("T")
 PEER = ("127.0.0.1", 40000)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_external -*-
+# -*- test-case-name: tests.serve.test_external -*-
 """
 External servers, from the service's side: what a server is started with
 (argv, environment, credentials, limits; sections 7.1-7.3 of the reference)

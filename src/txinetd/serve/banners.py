@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_banners -*-
+# -*- test-case-name: tests.serve.test_banners -*-
 """
 Banner files (C{banner}, C{banner_success}, C{banner_fail}): read safely.
 
@@ -6,7 +6,7 @@ xinetd reads a banner file for every connection, in the daemon, with
 blocking reads: a FIFO as a banner stops every service until someone
 writes to it, and C{/dev/zero} would be read without end.  txinetd reads a
 banner only off the reactor thread (see
-L{txinetd.policies.ServicePolicy.banners}), again for each connection, so
+L{txinetd.serve.policies.ServicePolicy.banners}), again for each connection, so
 that an edit shows at once; and only a regular file of at most
 L{MAX_BANNER} bytes.  A configuration whose banner is something else is
 refused at load (L{bannerProblem}).

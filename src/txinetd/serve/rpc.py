@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_rpc -*-
+# -*- test-case-name: tests.serve.test_rpc -*-
 """
 Registering C{type = RPC} services with the local portmapper.
 

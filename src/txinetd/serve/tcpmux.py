@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tcpmux -*-
+# -*- test-case-name: tests.serve.test_tcpmux -*-
 """
 The tcpmux multiplexer (RFC 1078): the client names a service on its first
 line and is handed to it.
@@ -94,7 +94,7 @@ class _NameReader:
         return self.connection.fileno()
 
     def logPrefix(self) -> str:
-        return "txinetd.tcpmux"
+        return "txinetd.serve.tcpmux"
 
     def doRead(self) -> None:
         sock = self.connection.socket

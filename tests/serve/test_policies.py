@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_policies -*-
+# -*- test-case-name: tests.serve.test_policies -*-
 """
-Tests for L{txinetd.policies}: the checks, banners, ident and log lines in
+Tests for L{txinetd.serve.policies}: the checks, banners, ident and log lines in
 front of every connection, driven by a L{MemoryReactorClock}, a fake
 connection, a fake reverse lookup and an in-memory log target.
 """
@@ -26,18 +26,18 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
-from txinetd import banners, policies
 from txinetd.core.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.core.config import ServiceConfig
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.core.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
-from txinetd.hostsfiles import HostsFiles
-from txinetd.ident import NoId, UserId
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError
 from txinetd.observers import FileLogTarget, SyslogTarget
-from txinetd.policies import (
+from txinetd.serve import banners, policies
+from txinetd.serve.hostsfiles import HostsFiles
+from txinetd.serve.ident import NoId, UserId
+from txinetd.serve.policies import (
     DGRAM_FAIL_QUIET,
     NO_NAME,
     Daemon,

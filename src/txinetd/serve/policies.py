@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_policies -*-
+# -*- test-case-name: tests.serve.test_policies -*-
 """
 What happens to every connection or datagram before and after its service
 runs: the limit checks in xinetd's order, access control, banners, ident, and
@@ -31,7 +31,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd.banners import BannerError, readBanner
 from txinetd.builtins.simple import InternalServices
 from txinetd.core.access import (
     AddressEntry,
@@ -70,12 +69,13 @@ from txinetd.core.logformat import (
     formatTraffic,
     formatUserid,
 )
-from txinetd.external import daemonUmask, defaultFileLimit
-from txinetd.hostsfiles import HostsFiles
-from txinetd.ident import IDENT_PORT, NoId, UserId, queryIdent
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.systemd import ListenFds
 from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
+from txinetd.serve.banners import BannerError, readBanner
+from txinetd.serve.external import daemonUmask, defaultFileLimit
+from txinetd.serve.hostsfiles import HostsFiles
+from txinetd.serve.ident import IDENT_PORT, NoId, UserId, queryIdent
 
 #: struct ucred: pid, uid, gid.
 _UCRED = struct.Struct("3i")
@@ -412,7 +412,7 @@ class Daemon:
     @ivar hostsAccess: fixed hosts.allow / hosts.deny rules, used when
         C{hostsFiles} is L{None}; L{None} for neither: libwrap is skipped.
     @ivar hostsFiles: the paths of hosts.allow and hosts.deny, kept current
-        (see L{txinetd.hostsfiles}) once L{rereadHostsAccess} is called.
+        (see L{txinetd.serve.hostsfiles}) once L{rereadHostsAccess} is called.
     @ivar reverseLookup: address to name (and whether the name maps back).
     @ivar identPort: the ident port to query (113; other values for tests).
     @ivar identTimeout: how long a lookup may take (and IDONLY waits).

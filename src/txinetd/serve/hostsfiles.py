@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_hostsfiles -*-
+# -*- test-case-name: tests.serve.test_hostsfiles -*-
 """
 hosts.allow and hosts.deny kept current while txinetd runs.
 

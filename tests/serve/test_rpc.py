@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_rpc -*-
+# -*- test-case-name: tests.serve.test_rpc -*-
 """
-Tests for L{txinetd.rpc}: the XDR bytes of portmapper calls and replies,
+Tests for L{txinetd.serve.rpc}: the XDR bytes of portmapper calls and replies,
 the client's retransmissions and time-outs on a fake transport and clock,
 and L{register} / L{unregister} on the real reactor against a portmapper
 played by the test on 127.0.0.1.
@@ -22,7 +22,9 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from txinetd.rpc import (
+from tests.fakes import ConfigFiles
+from tests.integration.support import reactor
+from txinetd.serve.rpc import (
     RESERVED_PORTS,
     AcceptStat,
     AuthStat,
@@ -40,9 +42,6 @@ from txinetd.rpc import (
     rpcVersions,
     unregister,
 )
-
-from .fakes import ConfigFiles
-from .integration.support import reactor
 
 UINT32 = st.integers(min_value=0, max_value=2**32 - 1)
 
