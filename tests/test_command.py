@@ -20,7 +20,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txinetd.command import PLUGIN, ForeignErrors, launchArguments
 from txinetd.core.logformat import Level
-from txinetd.observers import FileLogTarget, ProgramLogObserver
+from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver
 
 DEBIAN = ["-pidfile", "/run/xinetd.pid", "-stayalive", "-inetd_compat", "-inetd_ipv6"]
 

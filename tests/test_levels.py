@@ -14,7 +14,7 @@ from tests.fakes import ConfigFiles
 from tests.serve.test_policies import captureMessages
 from txinetd.core.diagnostics import Diagnostic, Location, Severity
 from txinetd.core.logformat import Level
-from txinetd.service import reportDiagnostics
+from txinetd.daemon.service import reportDiagnostics
 
 #: An internal echo service, with room for more lines.
 ECHO = "service echo\n{{\n type = INTERNAL{type}\n socket_type = stream\n wait = no\n{more}}}\n"

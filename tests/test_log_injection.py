@@ -45,11 +45,11 @@ from tests.soak import fuzzed
 from txinetd.core.config import ServiceConfig
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.logformat import Facility, Level, SyslogLevel
+from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
+from txinetd.daemon.service import ListeningService, XinetdService
 from txinetd.net.acceptor import PendingConnection
-from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.serve.ident import MAX_TEXT, NoId, UserId
 from txinetd.serve.policies import Daemon, LogTargets, ServicePolicy, Session
-from txinetd.service import ListeningService, XinetdService
 
 PID = 4242
 START = f"START: svc pid=0 from={CLIENT}"

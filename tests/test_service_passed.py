@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_service_passed -*-
 """
-Tests for L{txinetd.service.adoptPassedSocket}: which sockets systemd passed
+Tests for L{txinetd.daemon.service.adoptPassedSocket}: which sockets systemd passed
 a service can use.
 """
 
@@ -14,8 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.core.config import ServiceConfig
 from txinetd.core.endpoint import SystemdListen
+from txinetd.daemon.service import adoptPassedSocket, bindFailed
 from txinetd.net.systemd import ListenFds
-from txinetd.service import adoptPassedSocket, bindFailed
 
 
 class AdoptPassedSocketTests(SynchronousTestCase):

@@ -20,7 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd import __version__
 from txinetd.core.logformat import Level
-from txinetd.observers import ProgramLogObserver
+from txinetd.daemon.observers import ProgramLogObserver
 from txinetd.tap import Options, describeService, makeService, programLog
 
 ECHO = (

@@ -21,17 +21,17 @@ from txinetd.core.config import Config, ServiceConfig, loadConfig
 from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
 from txinetd.core.limits import ProcessLimit
 from txinetd.core.logformat import SYSLOG_FACILITIES, SyslogLevel
-from txinetd.net.systemd import ListenFds
-from txinetd.observers import (
+from txinetd.daemon.observers import (
     FileLogTarget,
     LogTarget,
     ProgramLogObserver,
     SyslogTarget,
     TextLogFile,
 )
-from txinetd.safefiles import UnsafeFile
+from txinetd.daemon.safefiles import UnsafeFile
+from txinetd.daemon.service import DEFAULT_DUMP_FILE
+from txinetd.net.systemd import ListenFds
 from txinetd.serve.policies import Daemon, IdentLookups, LogTargets
-from txinetd.service import DEFAULT_DUMP_FILE
 from txinetd.startup import (
     LAUNCHER,
     exitWith,
@@ -396,7 +396,7 @@ def makeService(options: Options) -> IService:
     """
     from twisted.internet import reactor
 
-    from txinetd.service import XinetdService
+    from txinetd.daemon.service import XinetdService
 
     config = options.config
     assert config is not None
@@ -445,7 +445,7 @@ def openTwistdLog(options: Options) -> TextLogFile | None:
     """
     Open the file twistd would log to, if it logs to a file, so that
     txinetd can reopen it after rotation (see
-    L{txinetd.service.XinetdService.setServiceParent}).
+    L{txinetd.daemon.service.XinetdService.setServiceParent}).
     """
     path = None if options.twistd is None else twistdLogFile(options.twistd)
     if path is None:

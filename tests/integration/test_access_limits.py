@@ -33,8 +33,8 @@ from twisted.trial.unittest import SkipTest, TestCase
 from txinetd.core.config import Config
 from txinetd.core.libwrap import HostsAccess
 from txinetd.core.limits import LoadAverage, ProcessLimit
+from txinetd.daemon.service import ListeningService, XinetdService
 from txinetd.serve.policies import Daemon, HostName
-from txinetd.service import ListeningService, XinetdService
 
 from .support import captureLog, hasIPv6, loadText, reactor, udpExchange, withTimeout
 

@@ -16,7 +16,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
 from txinetd.builtins.simple import chargenLines
-from txinetd.service import ListeningService, XinetdService, normaliseHost
+from txinetd.daemon.service import ListeningService, XinetdService, normaliseHost
 
 from .support import (
     captureLog,

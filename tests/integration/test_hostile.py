@@ -29,8 +29,8 @@ from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.config import loadConfig
+from txinetd.daemon.service import XinetdService
 from txinetd.serve.policies import DGRAM_WAITING, Daemon, HostName
-from txinetd.service import XinetdService
 
 from .support import DatagramPeer, freePorts, pollUntil, reactor, tcpExchange, udpExchange
 from .test_logging import HOST, TxinetdRun, serviceEntry

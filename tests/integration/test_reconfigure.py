@@ -21,8 +21,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from txinetd.core.config import loadConfig
-from txinetd.observers import FileLogTarget, ProgramLogObserver, TextLogFile
-from txinetd.service import ListeningService, XinetdService
+from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver, TextLogFile
+from txinetd.daemon.service import ListeningService, XinetdService
 
 from .support import (
     captureLog,

@@ -30,9 +30,9 @@ from twisted.trial.unittest import TestCase
 from tests.certificates import Authority
 from txinetd.core.config import Config, loadConfig
 from txinetd.core.endpoint import RedirectTLS
+from txinetd.daemon.service import STOP_GRACE, ListeningService, XinetdService
 from txinetd.net.systemd import ListenFds
 from txinetd.serve.policies import Daemon
-from txinetd.service import STOP_GRACE, ListeningService, XinetdService
 
 from .support import (
     captureLog,

@@ -40,7 +40,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.certificates import Authority, Issued
 from txinetd.core.endpoint import TLSSettings
-from txinetd.service import ListeningService
+from txinetd.daemon.service import ListeningService
 
 from .support import (
     freePorts,

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.paths import ROOT
+from txinetd.daemon.service import STOP_GRACE
 from txinetd.net import systemd
 from txinetd.net.systemd import ListenFds
-from txinetd.service import STOP_GRACE
 
 UNIT = os.path.join(ROOT, "etc", "txinetd.service")
 #: Where the unit expects txinetd's virtualenv.

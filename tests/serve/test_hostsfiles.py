@@ -20,6 +20,7 @@ from tests.integration.support import loadText
 from tests.serve.test_policies import captureMessages
 from txinetd.core.libwrap import HostsAccess
 from txinetd.core.logformat import Level
+from txinetd.daemon.service import XinetdService
 from txinetd.serve.hostsfiles import (
     IN_CLOSE_WRITE,
     IN_CREATE,
@@ -32,7 +33,6 @@ from txinetd.serve.hostsfiles import (
     inotifyNotifier,
 )
 from txinetd.serve.policies import Daemon
-from txinetd.service import XinetdService
 
 CLIENT = "192.0.2.7"
 

@@ -31,9 +31,9 @@ from txinetd.core.config import ServiceConfig
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.core.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
+from txinetd.daemon.observers import FileLogTarget, SyslogTarget
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError
-from txinetd.observers import FileLogTarget, SyslogTarget
 from txinetd.serve import banners, policies
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import NoId, UserId

@@ -17,7 +17,7 @@ reads as empty; a device such as C{/dev/zero} is refused).
 With strict modes (the default), as sshd's C{StrictModes}, a file or an
 C{includedir} directory that anyone but root and the daemon's user could
 have written, or that is on a path such a user could change, is refused
-(see L{txinetd.safefiles.openForReading}): it would let that user run
+(see L{txinetd.daemon.safefiles.openForReading}): it would let that user run
 commands as root.
 """
 
@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from txinetd.core.diagnostics import Diagnostics, Location, Severity, systemError
-from txinetd.safefiles import UnsafeFile, openForReading
+from txinetd.daemon.safefiles import UnsafeFile, openForReading
 
 MAX_LINE = 16 * 1024
 TOO_LONG = f"line longer than {MAX_LINE} characters"

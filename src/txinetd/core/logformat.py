@@ -6,7 +6,7 @@ Everything here is pure: a function takes the facts of an event and returns
 the exact text xinetd 2.3.15 writes for it, so that the tools that read
 xinetd logs (fail2ban's C{xinetd-fail} filter, logwatch, grep) read
 txinetd's logs unchanged.  Nothing here opens a file or a socket; the log
-targets in L{txinetd.observers} write what these functions return.
+targets in L{txinetd.daemon.observers} write what these functions return.
 
 Two streams exist.  The X{service log} holds the per-connection entries
 (C{START}, C{EXIT}, C{FAIL}, C{USERID}, C{NOID}, C{TRAFFIC}) selected by a

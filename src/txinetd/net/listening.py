@@ -33,7 +33,7 @@ from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from txinetd.core.attributes import Flag, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.logformat import Level
-from txinetd.observers import programMessage
+from txinetd.daemon.observers import programMessage
 
 __all__ = ["Binding", "Listeners", "bindingsOf", "openBoundSockets"]
 

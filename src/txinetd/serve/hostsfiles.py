@@ -45,7 +45,7 @@ from txinetd.core.libwrap import (
     readHostsFile,
 )
 from txinetd.core.logformat import Level
-from txinetd.observers import programMessage
+from txinetd.daemon.observers import programMessage
 
 __all__ = ["HostsFiles", "Notifier", "inotifyNotifier"]
 

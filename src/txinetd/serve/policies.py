@@ -69,9 +69,9 @@ from txinetd.core.logformat import (
     formatTraffic,
     formatUserid,
 )
+from txinetd.daemon.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.systemd import ListenFds
-from txinetd.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.serve.banners import BannerError, readBanner
 from txinetd.serve.external import daemonUmask, defaultFileLimit
 from txinetd.serve.hostsfiles import HostsFiles

@@ -1,5 +1,5 @@
 """
-Tests for L{txinetd.reload}: the reload plan and the signal dispatcher.
+Tests for L{txinetd.daemon.reload}: the reload plan and the signal dispatcher.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from txinetd.core.attributes import ServiceType, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.diagnostics import Location
-from txinetd.reload import ReloadQueue, SignalDispatcher, identity, planReload
+from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, identity, planReload
 
 
 def service(serviceId: str, port: int = 7000, **changes: object) -> ServiceConfig:

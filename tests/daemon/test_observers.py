@@ -1,7 +1,7 @@
-# -*- test-case-name: tests.test_observers -*-
+# -*- test-case-name: tests.daemon.test_observers -*-
 # mypy: disable-error-code="no-untyped-call"
 """
-Tests for L{txinetd.observers}: real files in a temporary directory, and a
+Tests for L{txinetd.daemon.observers}: real files in a temporary directory, and a
 real AF_UNIX datagram socket standing in for C{/dev/log}.
 """
 
@@ -21,7 +21,7 @@ from zope.interface.verify import verifyObject
 
 from tests.core import test_logformat
 from txinetd.core.logformat import Facility, Level, SyslogLevel
-from txinetd.observers import (
+from txinetd.daemon.observers import (
     FileLogTarget,
     ProgramLogObserver,
     SyslogTarget,

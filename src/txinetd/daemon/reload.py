@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_reload -*-
+# -*- test-case-name: tests.daemon.test_reload -*-
 """
 Reconfiguration: which running services a new configuration keeps, drops
 or adds, the signals that ask for it, and the order reloads run in.

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.test_safefiles -*-
+# -*- test-case-name: tests.daemon.test_safefiles -*-
 """
-Tests for L{txinetd.safefiles}: files opened for writing never through a
+Tests for L{txinetd.daemon.safefiles}: files opened for writing never through a
 link another user could have planted, with real directories whose owners
 and modes stand for those other users (the tests that change owners need
 root).
@@ -16,7 +16,7 @@ import tempfile
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txinetd.safefiles import (
+from txinetd.daemon.safefiles import (
     UnsafeFile,
     groupOfTrusted,
     openForWriting,

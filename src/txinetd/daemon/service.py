@@ -51,6 +51,9 @@ from txinetd.core.endpoint import (
 )
 from txinetd.core.limits import RunningServers
 from txinetd.core.logformat import FailReason, Level
+from txinetd.daemon.observers import TextLogFile, programMessage
+from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, planReload
+from txinetd.daemon.safefiles import openForWriting, removeFile
 from txinetd.interfaces import IInternalService
 from txinetd.net import systemd
 from txinetd.net.acceptor import (
@@ -64,9 +67,6 @@ from txinetd.net.acceptor import (
 from txinetd.net.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
 from txinetd.net.relay import Relay, describeConnectError
 from txinetd.net.systemd import ListenFds
-from txinetd.observers import TextLogFile, programMessage
-from txinetd.reload import ReloadQueue, SignalDispatcher, planReload
-from txinetd.safefiles import openForWriting, removeFile
 from txinetd.serve import rpc
 from txinetd.serve.external import (
     ReadableWatcher,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_safefiles -*-
+# -*- test-case-name: tests.daemon.test_safefiles -*-
 """
 Files txinetd writes (service logs, C{-filelog}, the state dump, the pid
 file) and reads as configuration, safe from other local users.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_observers -*-
+# -*- test-case-name: tests.daemon.test_observers -*-
 """
 The two kinds of log target: a FILE and the local syslog.
 
@@ -40,7 +40,7 @@ from txinetd.core.logformat import (
     syslogProgramMessage,
     syslogServiceMessage,
 )
-from txinetd.safefiles import openForWriting
+from txinetd.daemon.safefiles import openForWriting
 
 __all__ = [
     "FileLogTarget",
@@ -109,7 +109,7 @@ def openLogFile(path: str) -> int:
     logs.
 
     It is never opened through a link another user planted (see
-    L{txinetd.safefiles}).
+    L{txinetd.daemon.safefiles}).
 
     @return: the descriptor, close-on-exec.
     @raise OSError: if the file cannot be opened or created (L{UnsafeFile}
