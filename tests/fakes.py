@@ -19,13 +19,7 @@ from dataclasses import dataclass, field
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.core.access import (
-    AddressEntry,
-    DomainEntry,
-    NetworkEntry,
-    TimeInterval,
-    TimeIntervals,
-)
+from txinetd.core.access import AddressEntry, DomainEntry, NetworkEntry, TimeInterval, TimeIntervals
 from txinetd.core.config import Config, loadConfig
 from txinetd.core.diagnostics import Diagnostic
 

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txinetd.command import PLUGIN, ForeignErrors, launchArguments
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver
 
 DEBIAN = ["-pidfile", "/run/xinetd.pid", "-stayalive", "-inetd_compat", "-inetd_ipv6"]

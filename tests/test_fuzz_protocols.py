@@ -72,7 +72,7 @@ from txinetd.builtins.simple import (
     timeStream,
 )
 from txinetd.core.config import ServiceConfig
-from txinetd.core.logformat import NoIdReason
+from txinetd.core.events import NoIdReason
 from txinetd.net.acceptor import PendingConnection
 from txinetd.serve.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
 from txinetd.serve.policies import ServedProtocol

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ConfigFiles
 from tests.serve.test_policies import captureMessages
 from txinetd.core.diagnostics import Diagnostic, Location, Severity
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 from txinetd.daemon.service import reportDiagnostics
 
 #: An internal echo service, with room for more lines.

@@ -43,8 +43,9 @@ from tests.integration.support import loadText, pollUntil, portNumber, reactor, 
 from tests.serve.test_policies import CLIENT, FakeConnection, PolicyTestCase
 from tests.soak import fuzzed
 from txinetd.core.config import ServiceConfig
+from txinetd.core.events import Level
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
-from txinetd.core.logformat import Facility, Level, SyslogLevel
+from txinetd.core.logformat import Facility, SyslogLevel
 from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
 from txinetd.daemon.service import ListeningService, XinetdService
 from txinetd.net.acceptor import PendingConnection

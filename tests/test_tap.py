@@ -19,7 +19,7 @@ from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd import __version__
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 from txinetd.daemon.observers import ProgramLogObserver
 from txinetd.tap import Options, describeService, makeService, programLog
 

@@ -33,7 +33,7 @@ from twisted.logger import ILogObserver, LogLevel, formatEvent
 from twisted.scripts._twistd_unix import ServerOptions, UnixApplicationRunner, UnixAppLogger
 from zope.interface import implementer
 
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 from txinetd.daemon.observers import ProgramLogObserver
 from txinetd.startup import LAUNCHER, parseOrExit
 from txinetd.tap import Options, programLog

@@ -28,12 +28,10 @@ from txinetd.core.access import (
     MatchKind,
     NetworkEntry,
     ParseResult,
-    ProgramMessage,
     SensorList,
     Specificity,
     TimeInterval,
     TimeIntervals,
-    clientAddress,
     decide,
     describeEntry,
     explainAddress,
@@ -44,7 +42,8 @@ from txinetd.core.access import (
     parseTimeInterval,
     readNetworks,
 )
-from txinetd.core.logformat import Level
+from txinetd.core.addresses import clientAddress
+from txinetd.core.events import Level, ProgramMessage
 
 _T = TypeVar("_T")
 

@@ -13,6 +13,7 @@ import time
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd.core.access import parseAccessTimes
+from txinetd.core.events import FailReason
 from txinetd.core.limits import (
     CpsLimiter,
     LimitRules,
@@ -22,7 +23,6 @@ from txinetd.core.limits import (
     checkLimits,
     parseLoadAverage,
 )
-from txinetd.core.logformat import FailReason
 
 
 def localTime(hour: int, minute: int) -> time.struct_time:

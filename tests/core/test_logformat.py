@@ -17,14 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.logformat import (
     DEFAULT_FUNCTION,
     SYSLOG_FACILITIES,
     SYSLOG_LEVELS,
     Facility,
-    FailReason,
-    Level,
-    NoIdReason,
     SyslogLevel,
     defaultHardLimit,
     displayAddress,
@@ -38,7 +36,6 @@ from txinetd.core.logformat import (
     formatStart,
     formatTraffic,
     formatUserid,
-    normaliseAddress,
     sanitise,
     syslogProgramMessage,
     syslogServiceMessage,
@@ -300,7 +297,7 @@ class OtherEntryTests(SynchronousTestCase):
 
 class SanitiseTests(SynchronousTestCase):
     """
-    Tests for L{sanitise}, L{normaliseAddress} and L{displayAddress}.
+    Tests for L{sanitise} and L{displayAddress}.
     """
 
     def test_controlCharacters(self) -> None:
@@ -321,17 +318,6 @@ class SanitiseTests(SynchronousTestCase):
         result = sanitise(text)
         self.assertEqual(len(result), len(text))
         self.assertEqual(result.splitlines() or [""], [result])
-
-    def test_normaliseAddress(self) -> None:
-        self.assertEqual(
-            [
-                normaliseAddress("::ffff:192.0.2.1"),
-                normaliseAddress("::1"),
-                normaliseAddress("127.0.0.1"),
-                normaliseAddress("not an address"),
-            ],
-            ["192.0.2.1", "::1", "127.0.0.1", "not an address"],
-        )
 
     def test_displayAddress(self) -> None:
         self.assertEqual(

@@ -20,7 +20,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from tests.core import test_logformat
-from txinetd.core.logformat import Facility, Level, SyslogLevel
+from txinetd.core.events import Level
+from txinetd.core.logformat import Facility, SyslogLevel
 from txinetd.daemon.observers import (
     FileLogTarget,
     ProgramLogObserver,

@@ -16,7 +16,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
 from txinetd.builtins.simple import chargenLines
-from txinetd.daemon.service import ListeningService, XinetdService, normaliseHost
+from txinetd.daemon.service import ListeningService, XinetdService
 
 from .support import (
     captureLog,
@@ -57,20 +57,6 @@ ALL = "".join(
     for name in ("echo", "discard", "chargen", "daytime", "time")
     for kind in ("stream", "dgram")
 )
-
-
-class NormaliseTests(TestCase):
-    """
-    L{normaliseHost} shows IPv4 clients of dual-stack sockets as IPv4.
-    """
-
-    def test_mapped(self) -> None:
-        self.assertEqual(normaliseHost("::ffff:127.0.0.1"), "127.0.0.1")
-
-    def test_plain(self) -> None:
-        self.assertEqual(normaliseHost("::1"), "::1")
-        self.assertEqual(normaliseHost("10.0.0.1"), "10.0.0.1")
-        self.assertEqual(normaliseHost("::ffff:0:1"), "::ffff:0:1")
 
 
 class BuiltinServiceTests(TestCase):

@@ -29,9 +29,7 @@ from txinetd.net.acceptor import (
     IPV6_ADDRFORM,
     PendingConnection,
     StreamAcceptor,
-    addressOf,
     asIPv4,
-    normaliseHost,
 )
 
 #: Bounds the loops that drain a socket.
@@ -85,21 +83,6 @@ def receiveExactly(client: socket.socket, count: int) -> bytes:
             break
         received += chunk
     return bytes(received)
-
-
-class AddressTests(SynchronousTestCase):
-    """
-    L{normaliseHost} and L{addressOf}.
-    """
-
-    def test_mapped(self) -> None:
-        self.assertEqual(normaliseHost("::ffff:127.0.0.1"), "127.0.0.1")
-        self.assertEqual(addressOf(("::ffff:10.1.2.3", 80, 0, 0)), ("10.1.2.3", 80))
-
-    def test_unchanged(self) -> None:
-        self.assertEqual(normaliseHost("::1"), "::1")
-        self.assertEqual(normaliseHost("::ffff:0:1"), "::ffff:0:1")
-        self.assertEqual(addressOf(("192.0.2.1", 7)), ("192.0.2.1", 7))
 
 
 class ConvertibleSocket:

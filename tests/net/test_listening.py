@@ -18,7 +18,7 @@ from tests.serve.test_policies import captureMessages
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.diagnostics import Location
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 from txinetd.net.listening import (
     EPHEMERAL_ATTEMPTS,
     Binding,

@@ -20,8 +20,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ENVIRON, ConfigFiles, describe
+from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.config import ServiceConfig
-from txinetd.core.logformat import NO_ADDRESS
 from txinetd.serve.external import (
     ReadableWatcher,
     acceptAndClose,

@@ -18,8 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import loadText
 from tests.serve.test_policies import captureMessages
+from txinetd.core.events import Level
 from txinetd.core.libwrap import HostsAccess
-from txinetd.core.logformat import Level
 from txinetd.daemon.service import XinetdService
 from txinetd.serve.hostsfiles import (
     IN_CLOSE_WRITE,

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from tests.integration.support import canBind, portNumber
-from txinetd.core.logformat import NoIdReason
+from txinetd.core.events import NoIdReason
 from txinetd.serve.ident import MAX_TEXT, IdentResult, NoId, UserId, parseIdentReply, queryIdent
 
 BAD = NoIdReason.BAD_RESPONSE

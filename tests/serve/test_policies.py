@@ -28,9 +28,10 @@ from zope.interface.verify import verifyObject
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles
 from txinetd.core.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.core.config import ServiceConfig
+from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.limits import LoadAverage, ProcessLimit
-from txinetd.core.logformat import Facility, FailReason, Level, NoIdReason, SyslogLevel
+from txinetd.core.logformat import Facility, SyslogLevel
 from txinetd.daemon.observers import FileLogTarget, SyslogTarget
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError

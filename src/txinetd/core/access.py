@@ -20,12 +20,12 @@ import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TypeAlias, TypeVar
 
-from txinetd.core.logformat import Level
+from txinetd.core.addresses import IPAddress, clientAddress
+from txinetd.core.events import Level, ProgramMessage
 
-IPAddress: TypeAlias = IPv4Address | IPv6Address
 Resolver: TypeAlias = Callable[[str], Sequence[str]]
 
 _T = TypeVar("_T")
@@ -35,19 +35,6 @@ _IPV4_BITS = 32
 _IPV6_BITS = 128
 _MAPPED_PREFIX = 0xFFFF << 32
 _MAPPED_BITS = 96
-
-
-@dataclass(frozen=True)
-class ProgramMessage:
-    """
-    A message for txinetd's own log.
-
-    @ivar level: its level.
-    @ivar text: the message, exactly as xinetd words it.
-    """
-
-    level: Level
-    text: str
 
 
 class AccessParseError(ValueError):
@@ -411,18 +398,6 @@ class Specificity:
 
 
 _HOST = Specificity(MatchKind.HOST)
-
-
-def clientAddress(address: str | IPAddress) -> IPAddress:
-    """
-    Parse a client address and unmap an IPv4-mapped IPv6 address.
-
-    @raise ValueError: if C{address} is not an IP address.
-    """
-    parsed = ip_address(address) if isinstance(address, str) else address
-    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
-        return parsed.ipv4_mapped
-    return parsed
 
 
 _Prefixes: TypeAlias = tuple[tuple[int, int, Container[int]], ...]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 
 #: At most this many diagnostics are kept for one configuration; the
 #: others are counted in one last diagnostic (see L{Diagnostics.add}).

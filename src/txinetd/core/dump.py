@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from txinetd import __version__
 from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry
+from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.attributes import LogKind, LogSpec
 from txinetd.core.config import Config, Defaults, ServiceConfig
 
@@ -196,7 +197,7 @@ def formatServer(server: ServerState) -> list[str]:
         f"start_time = {_ctime(server.started)}",
         "Connection info:",
         f"\tservice = {server.serviceId}",
-        f"\tremote_address = {server.peer or '<no address>'}",
+        f"\tremote_address = {server.peer or NO_ADDRESS}",
     ]
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import Generic, Protocol, TypeVar
 
-from txinetd.core.access import IPAddress, clientAddress
+from txinetd.core.addresses import IPAddress, clientAddress
 
 _S = TypeVar("_S", contravariant=True)
 _T = TypeVar("_T")

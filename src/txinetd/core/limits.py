@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from txinetd.core.access import TimeIntervals
-from txinetd.core.logformat import FailReason
+from txinetd.core.events import FailReason
 
 
 class CpsLimiter:

@@ -21,21 +21,19 @@ forge or split log lines.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Mapping
-from enum import Enum, IntEnum
+from enum import IntEnum
+
+from txinetd.core.addresses import NO_ADDRESS, normaliseHost
+from txinetd.core.events import FailReason, Level, NoIdReason
 
 __all__ = [
     "DEFAULT_FUNCTION",
-    "NO_ADDRESS",
     "SYSLOG_FACILITIES",
     "SYSLOG_LEVELS",
     "Facility",
-    "FailReason",
-    "Level",
-    "NoIdReason",
     "SyslogLevel",
     "defaultHardLimit",
     "displayAddress",
@@ -49,18 +47,11 @@ __all__ = [
     "formatStart",
     "formatTraffic",
     "formatUserid",
-    "normaliseAddress",
     "sanitise",
     "syslogProgramMessage",
     "syslogServiceMessage",
     "syslogTimestamp",
 ]
-
-NO_ADDRESS = "<no address>"
-"""
-What C{from=} and C{NOID} show when the connection has no peer address
-(stream services with C{wait = yes}).
-"""
 
 DEFAULT_FUNCTION = "txinetd"
 """
@@ -74,54 +65,6 @@ _LOG_EXTRA_MAX = 20 * 1024
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-class FailReason(Enum):
-    """
-    Why a connection was refused: the reason word of a C{FAIL} entry.
-    """
-
-    ADDRESS = "address"
-    TIME = "time"
-    FORK = "fork"
-    SERVICE_LIMIT = "service_limit"
-    PER_SOURCE_LIMIT = "per_source_limit"
-    PROCESS_LIMIT = "process_limit"
-    LIBWRAP = "libwrap"
-    LOAD = "load"
-    CPS = "connections per second"
-    #: txinetd's own: the TLS handshake failed or the client certificate was refused.
-    TLS = "tls"
-    #: txinetd's own: the server could not be run (its C{execv}, or a step of
-    #: its set-up such as C{setuid}, failed); the program log says why.
-    EXEC = "execv"
-
-
-class NoIdReason(Enum):
-    """
-    Why an ident (RFC 1413) lookup gave no user: the reason of a C{NOID}
-    entry.
-    """
-
-    NO_SERVER = "no server"
-    TIMEOUT = "timeout"
-    SYSTEM_ERROR = "system error"
-    RECEIVE_ERROR = "error while receiving response"
-    BAD_RESPONSE = "bad response"
-
-
-class Level(IntEnum):
-    """
-    The level of a program-log message.  The name is the word a FILE program
-    log prints; the value is the syslog level it is sent with.
-    """
-
-    CRITICAL = 2
-    ERROR = 3
-    WARNING = 4
-    NOTICE = 5
-    INFO = 6
-    DEBUG = 7
 
 
 class SyslogLevel(IntEnum):
@@ -187,24 +130,6 @@ def sanitise(text: str) -> str:
     return _CONTROL.sub("?", text)
 
 
-def normaliseAddress(host: str) -> str:
-    """
-    Show an IPv4 client of a dual-stack socket as the IPv4 address it is.
-
-    @param host: a numeric address, such as C{::ffff:127.0.0.1}.
-    @return: C{a.b.c.d} for an IPv4-mapped IPv6 address, C{host} otherwise.
-    """
-    if "ffff" not in host.lower():
-        return host
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return host
-
-
 def displayAddress(host: str | None) -> str:
     """
     The address as a log line shows it.
@@ -214,7 +139,7 @@ def displayAddress(host: str | None) -> str:
     """
     if host is None:
         return NO_ADDRESS
-    return sanitise(normaliseAddress(host))
+    return sanitise(normaliseHost(host))
 
 
 def defaultHardLimit(soft: int) -> int:

@@ -30,9 +30,9 @@ from typing import Any, Protocol
 from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
 from zope.interface import implementer
 
+from txinetd.core.events import Level
 from txinetd.core.logformat import (
     Facility,
-    Level,
     SyslogLevel,
     defaultHardLimit,
     fileProgramLine,

@@ -39,6 +39,7 @@ from twisted.python.failure import Failure
 from txinetd import __version__
 from txinetd.builtins.introspect import StateView
 from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
+from txinetd.core.addresses import addressOf
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.dump import ServerState, ServiceState, formatDump
@@ -49,21 +50,14 @@ from txinetd.core.endpoint import (
     openUnixSocket,
     removeUnixSocket,
 )
+from txinetd.core.events import FailReason, Level
 from txinetd.core.limits import RunningServers
-from txinetd.core.logformat import FailReason, Level
 from txinetd.daemon.observers import TextLogFile, programMessage
 from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.daemon.safefiles import openForWriting, removeFile
 from txinetd.interfaces import IInternalService
 from txinetd.net import systemd
-from txinetd.net.acceptor import (
-    DESCRIPTOR_ERRORS,
-    PendingConnection,
-    StreamAcceptor,
-    addressOf,
-    asIPv4,
-    normaliseHost,
-)
+from txinetd.net.acceptor import DESCRIPTOR_ERRORS, PendingConnection, StreamAcceptor, asIPv4
 from txinetd.net.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
 from txinetd.net.relay import Relay, describeConnectError
 from txinetd.net.systemd import ListenFds
@@ -90,7 +84,7 @@ from txinetd.spawn.spawner import ProcessExit, RunningProcess, Spawner, SpawnErr
 
 log = Logger(namespace="txinetd")
 
-__all__ = ["ListeningService", "XinetdService", "normaliseHost", "openListeningSockets"]
+__all__ = ["ListeningService", "XinetdService", "openListeningSockets"]
 
 DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
 SENSOR_SCAN_INTERVAL = 60

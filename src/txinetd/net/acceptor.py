@@ -25,6 +25,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txinetd.core.addresses import addressOf
+
 #: Connections accepted per readable event, so that one busy service does
 #: not starve the others.
 ACCEPTS_PER_WAKEUP = 64
@@ -38,26 +40,6 @@ DESCRIPTOR_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 #: Linux's IPV6_ADDRFORM socket option (not in Python's socket module).
 IPV6_ADDRFORM = 1
-
-
-def normaliseHost(host: str) -> str:
-    """
-    The client address as txinetd shows and matches it: an IPv4 client of a
-    dual-stack socket (C{::ffff:a.b.c.d}) becomes C{a.b.c.d}.
-    """
-    if host.startswith("::ffff:") and "." in host:
-        return host[7:]
-    return host
-
-
-def addressOf(sockaddr: Any) -> tuple[str, int] | None:
-    """
-    The normalised (host, port) of a socket address tuple, or L{None} for
-    a UNIX socket's address (a path), which has neither.
-    """
-    if not isinstance(sockaddr, tuple):
-        return None
-    return normaliseHost(str(sockaddr[0])), int(sockaddr[1])
 
 
 @implementer(IReadDescriptor)

@@ -32,7 +32,7 @@ from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 
 from txinetd.core.attributes import Flag, SocketType
 from txinetd.core.config import ServiceConfig
-from txinetd.core.logformat import Level
+from txinetd.core.events import Level
 from txinetd.daemon.observers import programMessage
 
 __all__ = ["Binding", "Listeners", "bindingsOf", "openBoundSockets"]

@@ -18,9 +18,8 @@ from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txinetd.core.addresses import NO_ADDRESS, addressOf
 from txinetd.core.config import ServiceConfig
-from txinetd.core.logformat import NO_ADDRESS
-from txinetd.net.acceptor import addressOf
 from txinetd.spawn.spawner import SpawnSpec
 
 #: The NOFILE limit a server gets when the daemon's hard limit is unlimited.

@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.filepath import FilePath
 
+from txinetd.core.events import Level
 from txinetd.core.libwrap import (
     FileSignature,
     HostsAccess,
@@ -44,7 +45,6 @@ from txinetd.core.libwrap import (
     fileSignature,
     readHostsFile,
 )
-from txinetd.core.logformat import Level
 from txinetd.daemon.observers import programMessage
 
 __all__ = ["HostsFiles", "Notifier", "inotifyNotifier"]

@@ -38,7 +38,9 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
 
-from txinetd.core.logformat import NoIdReason, normaliseAddress, sanitise
+from txinetd.core.addresses import normaliseHost
+from txinetd.core.events import NoIdReason
+from txinetd.core.logformat import sanitise
 
 __all__ = [
     "IDENT_PORT",
@@ -303,7 +305,7 @@ def _ipAddress(address: str) -> str:
 
     @raise ValueError: if C{address} is not a numeric IP address.
     """
-    normal = normaliseAddress(address)
+    normal = normaliseHost(address)
     ipaddress.ip_address(normal)
     return normal
 

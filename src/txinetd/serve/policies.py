@@ -35,15 +35,15 @@ from txinetd.builtins.simple import InternalServices
 from txinetd.core.access import (
     AddressEntry,
     AddressList,
-    IPAddress,
     SensorList,
     TimeIntervals,
-    clientAddress,
     decide,
     explainAddress,
 )
+from txinetd.core.addresses import IPAddress, clientAddress
 from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
 from txinetd.core.config import LocalSystem, ServiceConfig
+from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
 from txinetd.core.limits import (
     CpsLimiter,
@@ -57,9 +57,6 @@ from txinetd.core.limits import (
 from txinetd.core.logformat import (
     SYSLOG_FACILITIES,
     SYSLOG_LEVELS,
-    FailReason,
-    Level,
-    NoIdReason,
     displayAddress,
     formatBadIdentLine,
     formatExit,
