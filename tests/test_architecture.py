@@ -248,15 +248,12 @@ def withoutLine(violation: str) -> str:
 #: renovation ends.
 KNOWN: frozenset[str] = frozenset(
     {
-        "txinetd.core.config: core imports txinetd.builtins.introspect",
         "txinetd.core.config: core imports txinetd.builtins.simple",
         "txinetd.core.config: core imports txinetd.net.tls",
         "txinetd.core.config: core imports txinetd.serve.banners",
-        "txinetd.core.config: imports txinetd.builtins.introspect inside a function",
         "txinetd.core.config: imports txinetd.builtins.simple inside a function",
         "txinetd.core.config: imports txinetd.net.tls inside a function",
         "txinetd.core.conffile: core imports txinetd.daemon.safefiles",
-        "txinetd.core.dump: core imports txinetd",
         "txinetd.daemon.service: imports txinetd.net.tls inside a function",
         "txinetd.net.listening: net imports txinetd.daemon.observers of the layer daemon",
         "txinetd.net.relay: imports txinetd.net.tls inside a function",
@@ -264,7 +261,6 @@ KNOWN: frozenset[str] = frozenset(
         "txinetd.serve.policies: imports txinetd.net.tls inside a function",
         "txinetd.serve.policies: serve imports txinetd.daemon.observers of the layer daemon",
         "txinetd.tap: imports txinetd.daemon.service inside a function",
-        "cycle: txinetd.builtins.introspect -> txinetd.core.config -> txinetd.builtins.introspect",
         "cycle: txinetd.net.tls -> txinetd.net.relay -> txinetd.net.tls",
     }
 )

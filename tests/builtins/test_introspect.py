@@ -14,22 +14,18 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from tests.fakes import INTERNAL_SERVICES, ConfigFiles
 from txinetd.builtins.introspect import (
-    ServerLine,
     ServersProtocol,
     ServiceLine,
     ServicesProtocol,
-    StateView,
     XadminProtocol,
-    requiresOnlyFrom,
     serversStream,
     servicesStream,
     xadminStream,
 )
 from txinetd.builtins.simple import InternalContext
-from txinetd.core.config import ServiceConfig
-from txinetd.core.dump import ServerState, ServiceState
+from txinetd.core.config import INTROSPECTION_NAMES
+from txinetd.core.servertable import ServerState
 from txinetd.interfaces import IInternalService
 
 STARTED = time.mktime((2026, 11, 22, 1, 14, 59, 0, 0, -1))
@@ -38,8 +34,8 @@ SERVICES = [
     ServiceLine("daytime-dgram", "daytime", "udp", 13, "0.0.0.0"),
 ]
 SERVERS = [
-    ServerLine("ftp", 4242, "192.0.2.1", STARTED),
-    ServerLine("echo-stream", 0, None, STARTED),
+    ServerState("ftp", 4242, "192.0.2.1", STARTED),
+    ServerState("echo-stream", 0, None, STARTED),
 ]
 
 
@@ -49,7 +45,7 @@ class FakeView:
     """
 
     def __init__(
-        self, services: list[ServiceLine] = SERVICES, servers: list[ServerLine] = SERVERS
+        self, services: list[ServiceLine] = SERVICES, servers: list[ServerState] = SERVERS
     ) -> None:
         self.serviceLines = services
         self.serverLines = servers
@@ -57,7 +53,7 @@ class FakeView:
     def services(self) -> list[ServiceLine]:
         return list(self.serviceLines)
 
-    def servers(self) -> list[ServerLine]:
+    def servers(self) -> list[ServerState]:
         return list(self.serverLines)
 
 
@@ -346,109 +342,12 @@ class ServicesTests(SynchronousTestCase):
         for service in services:
             self.assertTrue(verifyObject(IInternalService, service))
 
-
-CONFIG = """\
-defaults
-{
-    only_from = 127.0.0.1
-}
-service xadmin
-{
-    type = INTERNAL UNLISTED
-    port = 9100
-    socket_type = stream
-    wait = no
-    only_from = 127.0.0.1
-}
-service services
-{
-    type = INTERNAL UNLISTED
-    port = 9101
-    socket_type = stream
-    wait = no
-}
-service SERVERS
-{
-    type = INTERNAL UNLISTED
-    port = 9102
-    socket_type = stream
-    wait = no
-    only_from =
-}
-service echo
-{
-    type = INTERNAL
-    socket_type = stream
-    wait = no
-}
-service xadmin
-{
-    id = xadmin-sensor
-    type = INTERNAL UNLISTED
-    port = 9103
-    socket_type = stream
-    wait = no
-    flags = SENSOR
-}
-"""
-
-
-class LoadedTests(SynchronousTestCase):
-    """
-    L{requiresOnlyFrom} and L{StateView} with loaded configurations.
-    """
-
-    def setUp(self) -> None:
-        files = ConfigFiles(self)
-        files.write("xinetd.conf", CONFIG)
-        available = INTERNAL_SERVICES | {
-            ("servers", "stream"),
-            ("services", "stream"),
-            ("xadmin", "stream"),
-            ("sensor", "stream"),
-        }
-        config = files.load(internal=available)
-        self.errors = [d.message for d in config.errors]
-        self.services = {service.id: service for service in config.services}
-
-    def service(self, serviceId: str) -> ServiceConfig:
-        return self.services[serviceId]
-
-    def test_rule(self) -> None:
+    def test_namesOfTheRule(self) -> None:
         """
-        Only an introspection service without an C{only_from} of its own
-        is refused (at load); an empty one counts, one from the defaults
-        does not.
+        The services that the load-time rule asks an C{only_from} of are
+        these three.
         """
         self.assertEqual(
-            self.errors,
-            [
-                "Service services shows the daemon's state and needs an "
-                "only_from of its own - DISABLING"
-            ],
+            {service.name for service in (serversStream, servicesStream, xadminStream)},
+            set(INTROSPECTION_NAMES),
         )
-        self.assertEqual(
-            {serviceId: requiresOnlyFrom(service) for serviceId, service in self.services.items()},
-            {"xadmin": None, "SERVERS": None, "echo": None, "xadmin-sensor": None},
-        )
-
-    def test_stateView(self) -> None:
-        """
-        A L{StateView} lists the active services, where they listen (or
-        their configured port), and the running servers.
-        """
-        states = [
-            ServiceState(self.service("xadmin"), "Active", 0, ("127.0.0.1", 9100)),
-            ServiceState(self.service("SERVERS"), "Suspended", 0, None),
-            ServiceState(self.service("echo"), "Active", 1, None),
-        ]
-        servers = [ServerState("echo", 0, "127.0.0.1", STARTED)]
-        view = StateView(lambda: states, lambda: servers)
-        self.assertEqual(
-            view.services(),
-            [
-                ServiceLine("xadmin", "xadmin", "tcp", 9100, "127.0.0.1"),
-                ServiceLine("echo", "echo", "tcp", 7, self.service("echo").bindAddress),
-            ],
-        )
-        self.assertEqual(view.servers(), servers)

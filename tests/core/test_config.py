@@ -49,6 +49,7 @@ from txinetd.core.config import (
     ServiceConfig,
     loadConfig,
     readRpcFile,
+    requiresOnlyFrom,
 )
 from txinetd.serve.banners import MAX_BANNER
 
@@ -1762,4 +1763,84 @@ class LocalSystemTests(SynchronousTestCase):
         self.assertEqual(system.resolveHost("127.0.0.1"), ["127.0.0.1"])
         self.assertEqual(
             system.checkExecutable("/nonexistent/x"), "Unable to stat: /nonexistent/x."
+        )
+
+
+INTROSPECTION_CONFIG = """\
+defaults
+{
+    only_from = 127.0.0.1
+}
+service xadmin
+{
+    type = INTERNAL UNLISTED
+    port = 9100
+    socket_type = stream
+    wait = no
+    only_from = 127.0.0.1
+}
+service services
+{
+    type = INTERNAL UNLISTED
+    port = 9101
+    socket_type = stream
+    wait = no
+}
+service SERVERS
+{
+    type = INTERNAL UNLISTED
+    port = 9102
+    socket_type = stream
+    wait = no
+    only_from =
+}
+service echo
+{
+    type = INTERNAL
+    socket_type = stream
+    wait = no
+}
+service xadmin
+{
+    id = xadmin-sensor
+    type = INTERNAL UNLISTED
+    port = 9103
+    socket_type = stream
+    wait = no
+    flags = SENSOR
+}
+"""
+
+
+class IntrospectionRuleTests(SynchronousTestCase):
+    """
+    L{requiresOnlyFrom}: an introspection service needs an C{only_from} of
+    its own.
+    """
+
+    def test_rule(self) -> None:
+        """
+        Only an introspection service without an C{only_from} of its own
+        is refused (at load); an empty one counts, one from the defaults
+        does not.
+        """
+        files = ConfigFiles(self)
+        files.write("xinetd.conf", INTROSPECTION_CONFIG)
+        available = INTERNAL_SERVICES | {
+            ("servers", "stream"),
+            ("services", "stream"),
+            ("xadmin", "stream"),
+            ("sensor", "stream"),
+        }
+        config = files.load(internal=available)
+        self.assertEqual(
+            [d.message for d in config.errors],
+            [
+                "Service services shows the daemon's state and needs an "
+                "only_from of its own - DISABLING"
+            ],
+        )
+        self.assertEqual(
+            {service.id: requiresOnlyFrom(service) for service in config.services},
+            {"xadmin": None, "SERVERS": None, "echo": None, "xadmin-sensor": None},
         )

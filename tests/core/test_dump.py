@@ -13,14 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.certificates import Authority
 from tests.fakes import ConfigFiles, FakeSystem
 from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry, NetworkEntry
-from txinetd.core.dump import (
-    ServerState,
-    ServiceState,
-    describeEntry,
-    formatDefaults,
-    formatDump,
-    formatService,
-)
+from txinetd.core.dump import ServiceState, describeEntry, formatDefaults, formatDump, formatService
+from txinetd.core.servertable import ServerState
 
 
 class EntryTests(SynchronousTestCase):
@@ -93,17 +87,18 @@ class DumpTests(SynchronousTestCase):
             ServiceState(service, "Suspended", 0, None),
         ]
         servers = [ServerState(service.id, 0, "127.0.0.1", 0.0)]
-        text = formatDump(0.0, self.config, services, servers, 12, 3)
-        self.assertTrue(text.startswith("INTERNAL STATE DUMP: txinetd "), text)
+        text = formatDump(0.0, self.config, services, servers, 12, 3, 1024, "9.9")
+        self.assertTrue(text.startswith("INTERNAL STATE DUMP: txinetd 9.9\n"), text)
         self.assertIn("\tremote_address = 127.0.0.1\n", text)
         tail = text.split("Server table dump:\n", 1)[1].split("\n\n", 1)[1]
         self.assertEqual(
-            [line for line in tail.splitlines() if line and not line.startswith("max_descriptors")],
+            [line for line in tail.splitlines() if line],
             [
                 "active_services = 1",
                 "available_services = 2",
                 "running_servers = 1",
                 "global_no_access entries = 3",
+                "max_descriptors = 1024",
                 "process_limit = 12",
                 f"config_file = {self.config.path}",
                 "END OF DUMP",

@@ -7,7 +7,7 @@ interactive shell (C{help}, C{show run}, C{show avail}, C{bye}).
 
 They show the daemon's state to whoever connects, so a service that runs
 one must say who may: txinetd refuses it at load unless its own entry has
-an C{only_from} (L{requiresOnlyFrom}).
+an C{only_from} (L{txinetd.core.config.requiresOnlyFrom}).
 
 Each protocol reads the daemon through a L{DaemonView}, which gives copies
 of the state: it can change nothing.
@@ -15,7 +15,7 @@ of the state: it can change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
@@ -24,15 +24,7 @@ from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
 from txinetd.builtins.simple import StreamService, WriteAndCloseProtocol
-from txinetd.core.attributes import Flag, SocketType
-from txinetd.core.config import ServiceConfig
-from txinetd.core.dump import ServerState, ServiceState, formatServer
-
-#: The names of the introspection services.
-INTROSPECTION_NAMES = ("servers", "services", "xadmin")
-
-ServerLine = ServerState
-"""One running server: its service's id, pid (0 in process), client and start."""
+from txinetd.core.servertable import ServerState, formatServer
 
 
 @dataclass(frozen=True)
@@ -64,43 +56,10 @@ class DaemonView(TypingProtocol):
         The available services, in configuration order.
         """
 
-    def servers(self) -> list[ServerLine]:
+    def servers(self) -> list[ServerState]:
         """
         The running servers and in-process sessions.
         """
-
-
-def serviceLine(state: ServiceState) -> ServiceLine:
-    """
-    The line of a service from its dump state.
-    """
-    config = state.config
-    if state.address is None:
-        return ServiceLine(
-            config.id, config.name, config.protocol, config.port or 0, config.bindAddress
-        )
-    host, port = state.address
-    return ServiceLine(config.id, config.name, config.protocol, port, host)
-
-
-@dataclass(frozen=True)
-class StateView:
-    """
-    A L{DaemonView} made of the functions that give the dump's states.
-
-    @ivar serviceStates: gives every service's state; the active ones are
-        the available services.
-    @ivar serverStates: gives every running server.
-    """
-
-    serviceStates: Callable[[], Sequence[ServiceState]]
-    serverStates: Callable[[], Sequence[ServerState]]
-
-    def services(self) -> list[ServiceLine]:
-        return [serviceLine(state) for state in self.serviceStates() if state.state == "Active"]
-
-    def servers(self) -> list[ServerLine]:
-        return list(self.serverStates())
 
 
 def servicesText(view: DaemonView) -> bytes:
@@ -305,25 +264,3 @@ class XadminProtocol(Protocol):
 serversStream = StreamService("servers", lambda context: ServersProtocol(context.view))
 servicesStream = StreamService("services", lambda context: ServicesProtocol(context.view))
 xadminStream = StreamService("xadmin", lambda context: XadminProtocol(context.view))
-
-
-def requiresOnlyFrom(config: ServiceConfig) -> str | None:
-    """
-    The load-time rule for the introspection services.
-
-    @return: the error for an INTERNAL stream service named C{servers},
-        C{services} or C{xadmin} whose own entry has no C{only_from} (one
-        inherited from the defaults does not count), else L{None}.
-    """
-    if (
-        not config.isInternal
-        or Flag.SENSOR in config.flags
-        or config.socket_type is not SocketType.STREAM
-        or config.name.lower() not in INTROSPECTION_NAMES
-        or "only_from" in config.specified
-    ):
-        return None
-    return (
-        f"Service {config.name} shows the daemon's state and needs an only_from "
-        "of its own - DISABLING"
-    )

@@ -628,9 +628,6 @@ class _Loader:
         if problems:
             return None
         config = built.record()
-        # introspect builds on this module's records.
-        from txinetd.builtins.introspect import requiresOnlyFrom
-
         problem = requiresOnlyFrom(config)
         if problem is not None:
             self.diagnostics.error(problem, state.location)
@@ -1046,6 +1043,33 @@ class _Builder:
             specified=frozenset(self.state.specified),
         )
         return ServiceConfig(**kwargs)
+
+
+#: The introspection services (L{txinetd.builtins.introspect}), which show
+#: the daemon's state to whoever connects.
+INTROSPECTION_NAMES = ("servers", "services", "xadmin")
+
+
+def requiresOnlyFrom(config: ServiceConfig) -> str | None:
+    """
+    The load-time rule for the introspection services.
+
+    @return: the error for an INTERNAL stream service named C{servers},
+        C{services} or C{xadmin} whose own entry has no C{only_from} (one
+        inherited from the defaults does not count), else L{None}.
+    """
+    if (
+        not config.isInternal
+        or Flag.SENSOR in config.flags
+        or config.socket_type is not SocketType.STREAM
+        or config.name.lower() not in INTROSPECTION_NAMES
+        or "only_from" in config.specified
+    ):
+        return None
+    return (
+        f"Service {config.name} shows the daemon's state and needs an only_from "
+        "of its own - DISABLING"
+    )
 
 
 def _placeFamily(place: ListenSpec) -> socket.AddressFamily:

@@ -9,33 +9,13 @@ given.
 from __future__ import annotations
 
 import ipaddress
-import resource
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from txinetd import __version__
 from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry
-from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.attributes import LogKind, LogSpec
 from txinetd.core.config import Config, Defaults, ServiceConfig
-
-
-@dataclass(frozen=True)
-class ServerState:
-    """
-    One running server (or in-process session).
-
-    @ivar serviceId: its service's id.
-    @ivar pid: its pid (0 for an internal service).
-    @ivar peer: the client's address, if any.
-    @ivar started: when it started (seconds since the epoch).
-    """
-
-    serviceId: str
-    pid: int
-    peer: str | None
-    started: float
+from txinetd.core.servertable import ServerState, formatServer, formatTime
 
 
 @dataclass(frozen=True)
@@ -56,10 +36,6 @@ class ServiceState:
     running: int
     address: tuple[str, int] | None
     addresses: tuple[tuple[str, int], ...] = ()
-
-
-def _ctime(when: float) -> str:
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(when))
 
 
 def describeEntry(entry: AddressEntry) -> str:
@@ -187,20 +163,6 @@ def _where(addresses: tuple[tuple[str, int], ...]) -> str:
     return " ".join(f"{host},{port}" for host, port in addresses) or "-"
 
 
-def formatServer(server: ServerState) -> list[str]:
-    """
-    One entry of the server table.
-    """
-    return [
-        f"{server.serviceId} server",
-        f"pid = {server.pid}",
-        f"start_time = {_ctime(server.started)}",
-        "Connection info:",
-        f"\tservice = {server.serviceId}",
-        f"\tremote_address = {server.peer or NO_ADDRESS}",
-    ]
-
-
 def formatDump(
     now: float,
     config: Config,
@@ -208,11 +170,16 @@ def formatDump(
     servers: Sequence[ServerState],
     processLimit: int | None,
     sensorCount: int,
+    maxDescriptors: int,
+    version: str,
 ) -> str:
     """
     The whole dump, ending with C{END OF DUMP} and a blank line.
+
+    @param maxDescriptors: the daemon's hard C{RLIMIT_NOFILE}.
+    @param version: txinetd's version.
     """
-    lines = [f"INTERNAL STATE DUMP: txinetd {__version__}", f"Current time: {_ctime(now)}", ""]
+    lines = [f"INTERNAL STATE DUMP: txinetd {version}", f"Current time: {formatTime(now)}", ""]
     lines += ["Services + defaults:", *formatDefaults(config.defaults)]
     for service in services:
         lines += formatService(service, config.defaults)
@@ -227,7 +194,7 @@ def formatDump(
         f"running_servers = {len(servers)}",
         f"global_no_access entries = {sensorCount}",
         "",
-        f"max_descriptors = {resource.getrlimit(resource.RLIMIT_NOFILE)[1]}",
+        f"max_descriptors = {maxDescriptors}",
         f"process_limit = {processLimit or 0}",
         f"config_file = {config.path}",
         "",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import signal
 import socket
 from collections.abc import Callable
@@ -37,12 +38,11 @@ from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from txinetd import __version__
-from txinetd.builtins.introspect import StateView
 from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.core.addresses import addressOf
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, ServiceConfig
-from txinetd.core.dump import ServerState, ServiceState, formatDump
+from txinetd.core.dump import ServiceState, formatDump
 from txinetd.core.endpoint import (
     SystemdListen,
     TCPListen,
@@ -52,9 +52,11 @@ from txinetd.core.endpoint import (
 )
 from txinetd.core.events import FailReason, Level
 from txinetd.core.limits import RunningServers
+from txinetd.core.servertable import ServerState
 from txinetd.daemon.observers import TextLogFile, programMessage
 from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.daemon.safefiles import openForWriting, removeFile
+from txinetd.daemon.states import StateView
 from txinetd.interfaces import IInternalService
 from txinetd.net import systemd
 from txinetd.net.acceptor import DESCRIPTOR_ERRORS, PendingConnection, StreamAcceptor, asIPv4
@@ -1253,6 +1255,8 @@ class XinetdService(MultiService):
             self.serverStates(),
             self.daemon.processes.limit,
             len(self.daemon.sensor),
+            resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+            __version__,
         )
         try:
             descriptor = openForWriting(self.dumpFile, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
