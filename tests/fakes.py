@@ -4,7 +4,8 @@ Test doubles for txinetd's tests.
 
 L{FakeSystem} is a L{txinetd.core.attributes.SystemInfo} with small fixed
 tables (users, groups, protocols, services, RPC programs, hosts,
-executables): no test that uses it looks anything up on the machine.
+executables): no test that uses it looks anything up on the machine but
+the banner and certificate files the test wrote.
 L{ConfigFiles} writes a configuration tree into a test's temporary
 directory and loads it with a L{FakeSystem}.
 """
@@ -20,8 +21,12 @@ from dataclasses import dataclass, field
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd.core.access import AddressEntry, DomainEntry, NetworkEntry, TimeInterval, TimeIntervals
-from txinetd.core.config import Config, loadConfig
+from txinetd.core.config import Config
 from txinetd.core.diagnostics import Diagnostic
+from txinetd.core.endpoint import RedirectTLS, TLSSettings
+from txinetd.daemon.loading import loadConfig
+from txinetd.net.tls import checkRedirectSettings, checkSettings
+from txinetd.serve.banners import bannerProblem
 
 USERS: Mapping[str, tuple[int, int]] = {
     "root": (0, 0),
@@ -121,6 +126,21 @@ class FakeSystem:
         if path in self.notExecutable:
             return f"Server {path} is not executable"
         return f"Unable to stat: {path}."
+
+    def bannerProblem(self, path: str) -> str | None:
+        """
+        The real check: tests write their banner files.
+        """
+        return bannerProblem(path)
+
+    def tlsProblem(self, settings: TLSSettings) -> str | None:
+        """
+        The real check: tests make their certificates.
+        """
+        return checkSettings(settings)
+
+    def redirectTLSProblem(self, settings: RedirectTLS) -> str | None:
+        return checkRedirectSettings(settings)
 
 
 def fakeInternalServices(

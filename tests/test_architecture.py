@@ -248,12 +248,6 @@ def withoutLine(violation: str) -> str:
 #: renovation ends.
 KNOWN: frozenset[str] = frozenset(
     {
-        "txinetd.core.config: core imports txinetd.builtins.simple",
-        "txinetd.core.config: core imports txinetd.net.tls",
-        "txinetd.core.config: core imports txinetd.serve.banners",
-        "txinetd.core.config: imports txinetd.builtins.simple inside a function",
-        "txinetd.core.config: imports txinetd.net.tls inside a function",
-        "txinetd.core.conffile: core imports txinetd.daemon.safefiles",
         "txinetd.daemon.service: imports txinetd.net.tls inside a function",
         "txinetd.net.listening: net imports txinetd.daemon.observers of the layer daemon",
         "txinetd.net.relay: imports txinetd.net.tls inside a function",

@@ -18,8 +18,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.documented import MAX_SIZE
 from txinetd.core.attributes import Flag
-from txinetd.core.config import Config, ServiceConfig, loadConfig
+from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.diagnostics import Diagnostics, Location
+from txinetd.daemon.loading import loadConfig
 from txinetd.itox import convert, main
 
 from .fakes import FakeSystem, fakeInternalServices

@@ -21,9 +21,10 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
-from txinetd.core.conffile import AttributeLine, Entry
 from txinetd.core.diagnostics import Diagnostics, Severity
-from txinetd.core.inetdconf import readBounded, readEntries, readInetdConf
+from txinetd.core.grammar import AttributeLine, Entry
+from txinetd.core.inetdconf import readEntries
+from txinetd.daemon.conffiles import readBounded, readInetdConf
 
 #: The tcp_wrappers daemon, recognised by the base name of C{server}.
 TCPD = "tcpd"

@@ -17,10 +17,11 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
-from txinetd.core.config import Config, ServiceConfig, loadConfig
+from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
 from txinetd.core.limits import ProcessLimit
 from txinetd.core.logformat import SYSLOG_FACILITIES, SyslogLevel
+from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.observers import (
     FileLogTarget,
     LogTarget,

@@ -6,10 +6,7 @@ Tests for L{txinetd.core.access}.
 from __future__ import annotations
 
 import ipaddress
-import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Container, Iterable, Sequence
 from typing import TypeVar
 
@@ -40,7 +37,6 @@ from txinetd.core.access import (
     parseAccessTimes,
     parseAddressToken,
     parseTimeInterval,
-    readNetworks,
 )
 from txinetd.core.addresses import clientAddress
 from txinetd.core.events import Level, ProgramMessage
@@ -161,58 +157,6 @@ class InetAtonTests(SynchronousTestCase):
         self.assertEqual(
             [inetNetwork(t) for t in ["127", "169.254", "169.254.0.0", "0x7f", "256", "1..2"]],
             [127, 0xA9FE, 0xA9FE0000, 127, None, None],
-        )
-
-
-class NetworksFileTests(SynchronousTestCase):
-    """
-    L{readNetworks} reads networks(5) files.
-    """
-
-    def setUp(self) -> None:
-        self.directory = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, self.directory)
-
-    def write(self, text: str) -> str:
-        path = os.path.join(self.directory, "networks")
-        with open(path, "w") as networksFile:
-            networksFile.write(text)
-        return path
-
-    def test_read(self) -> None:
-        """
-        Names and aliases map to their numbers, case-insensitively; comments,
-        blank lines and lines with bad numbers are skipped; the first line
-        naming a network wins.
-        """
-        path = self.write(
-            "# comment\n"
-            "\n"
-            "Loopback 127 lo-net # trailing comment\n"
-            "link-local 169.254.0.0\n"
-            "broken 1.2.3.4.5\n"
-            "short\n"
-            "loopback 10\n"
-        )
-        self.assertEqual(
-            readNetworks(path),
-            {"loopback": 127, "lo-net": 127, "link-local": 0xA9FE0000},
-        )
-
-    def test_missing(self) -> None:
-        """
-        A missing file is empty.
-        """
-        self.assertEqual(readNetworks(os.path.join(self.directory, "absent")), {})
-
-    def test_usedByParser(self) -> None:
-        """
-        A network read from a file is usable by L{parseAddressToken}.
-        """
-        networks = readNetworks(self.write("office 192.168.5\n"))
-        self.assertEqual(
-            parseAddressToken("office", FakeResolver({}), networks).entries,
-            (v4("192.168.5.0", 24),),
         )
 
 

@@ -7,7 +7,6 @@ converter, with every error message.
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 from collections.abc import Sequence
@@ -41,7 +40,6 @@ from txinetd.core.attributes import (
     SuccessFlag,
     UserSpec,
     Where,
-    checkExecutable,
     parseInteger,
     parsePort,
     parseSize,
@@ -622,24 +620,3 @@ class NumberTests(SynchronousTestCase):
         for text, expected in [("0", 0), ("65535", 65535), ("65536", None), ("-1", None)]:
             with self.subTest(text=text):
                 self.check(parsePort, text, expected)
-
-
-class CheckExecutableTests(SynchronousTestCase):
-    """
-    The real parse-time check of a C{server} path, on files this test makes.
-    """
-
-    def test_messages(self) -> None:
-        base = os.path.abspath(self.mktemp())
-        os.makedirs(base)
-        runnable = os.path.join(base, "runnable")
-        plain = os.path.join(base, "plain")
-        for path, mode in [(runnable, 0o755), (plain, 0o644)]:
-            with open(path, "w") as f:
-                f.write("#!/bin/sh\n")
-            os.chmod(path, mode)
-        missing = os.path.join(base, "missing")
-        self.assertEqual(
-            [checkExecutable(p) for p in (runnable, plain, missing)],
-            [None, f"Server {plain} is not executable", f"Unable to stat: {missing}."],
-        )

@@ -41,16 +41,7 @@ from txinetd.core.attributes import (
     SuccessFlag,
     UserSpec,
 )
-from txinetd.core.config import (
-    DEFAULT_CPS,
-    Config,
-    Defaults,
-    LocalSystem,
-    ServiceConfig,
-    loadConfig,
-    readRpcFile,
-    requiresOnlyFrom,
-)
+from txinetd.core.config import DEFAULT_CPS, Config, Defaults, ServiceConfig, requiresOnlyFrom
 from txinetd.serve.banners import MAX_BANNER
 
 #: The lines of a complete external stream service.
@@ -1692,78 +1683,6 @@ class ManyMistakesTests(LoadingCase):
             ],
         )
         self.assertFalse(config.isFatal)
-
-
-# --- LocalSystem -------------------------------------------------------------------
-
-
-class LocalSystemTests(SynchronousTestCase):
-    def test_readRpcFile(self) -> None:
-        """
-        /etc/rpc lines give a number for the name and every alias.
-        """
-        path = self.mktemp()
-        with open(path, "w") as f:
-            f.write("# comment\nrstatd\t100001\trstat rup perfmeter # stats\n")
-            f.write("\nbad line\nportmapper 100000\n")
-        self.assertEqual(
-            readRpcFile(path),
-            {
-                "rstatd": 100001,
-                "rstat": 100001,
-                "rup": 100001,
-                "perfmeter": 100001,
-                "portmapper": 100000,
-            },
-        )
-        self.assertEqual(readRpcFile(self.mktemp()), {})
-
-    def test_environCaptured(self) -> None:
-        """
-        The environment is a copy taken when the object is made.
-        """
-        environ = {"A": "1"}
-        system = LocalSystem(environ)
-        environ["B"] = "2"
-        self.assertEqual(dict(system.environ), {"A": "1"})
-        self.assertEqual(dict(LocalSystem().environ), dict(os.environ))
-
-    def test_registeredInternalServices(self) -> None:
-        """
-        By default the internal services are the registered plugins.
-        """
-        files = ConfigFiles(self)
-        internal = ("socket_type = stream", "wait = no")
-        files.write(
-            "xinetd.conf",
-            entry("daytime", "type = INTERNAL", *internal)
-            + entry("nosuch", "type = INTERNAL UNLISTED", "port = 5000", *internal),
-        )
-        config = loadConfig("xinetd.conf", system=FakeSystem(), baseDirectory=files.base, euid=0)
-        self.assertEqual([s.id for s in config.services], ["daytime"])
-        self.assertEqual(
-            describe(config.diagnostics),
-            ["xinetd.conf:7: error: No such internal service: nosuch/stream - DISABLING"],
-        )
-
-    def test_lookups(self) -> None:
-        """
-        The look-ups use this machine's files (a numeric address needs no
-        resolver).
-        """
-        system = LocalSystem({})
-        self.assertEqual(system.userByName("root"), (0, 0))
-        self.assertIsNone(system.userByName("no-such-user-txinetd"))
-        self.assertEqual(system.groupByName("root"), 0)
-        self.assertIsNone(system.groupByName("no-such-group-txinetd"))
-        self.assertEqual(system.protocolByName("tcp"), 6)
-        self.assertIsNone(system.protocolByName("no-such-protocol"))
-        self.assertIsNone(system.portByName("no-such-service", "tcp"))
-        self.assertIsNone(system.rpcByName("no-such-program"))
-        self.assertEqual(system.resolveHost("127.0.0.1"), ["127.0.0.1"])
-        self.assertEqual(
-            system.checkExecutable("/nonexistent/x"), "Unable to stat: /nonexistent/x."
-        )
 
 
 INTROSPECTION_CONFIG = """\

@@ -15,9 +15,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.documented import MAX_SIZE
 from tests.fakes import FakeSystem, describe, fakeInternalServices
 from txinetd.core.attributes import Flag, ServiceType, SocketType
-from txinetd.core.config import Config, loadConfig
+from txinetd.core.config import Config
 from txinetd.core.diagnostics import Diagnostics
-from txinetd.core.inetdconf import parseInetdConf
+from txinetd.daemon.conffiles import parseInetdConf
+from txinetd.daemon.loading import loadConfig
 
 INETD_CONF = """\
 # a comment, then services

@@ -26,7 +26,8 @@ from zope.interface import implementer
 
 from tests import conftest
 from tests.namespaces import namespaceId
-from txinetd.core.config import Config, loadConfig
+from txinetd.core.config import Config
+from txinetd.daemon.loading import loadConfig
 
 reactor: Any = _reactor
 TIMEOUT = 10.0

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.attributes import ServiceType, SocketType
-from txinetd.core.config import Config, loadConfig
+from txinetd.core.config import Config
+from txinetd.daemon.loading import loadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEBIAN = "/etc/xinetd.d"

@@ -36,7 +36,8 @@ from typing import Any
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults, inlineCallbacks
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.core.config import Config, LocalSystem, loadConfig
+from txinetd.core.config import Config
+from txinetd.daemon.loading import LocalSystem, loadConfig
 from txinetd.net.systemd import ListenFds
 from txinetd.serve.policies import Daemon
 from txinetd.spawn.spawner import Spawner

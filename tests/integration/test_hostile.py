@@ -28,7 +28,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.core.config import loadConfig
+from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.service import XinetdService
 from txinetd.serve.policies import DGRAM_WAITING, Daemon, HostName
 

@@ -20,7 +20,7 @@ from twisted.logger import ILogObserver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from txinetd.core.config import loadConfig
+from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver, TextLogFile
 from txinetd.daemon.service import ListeningService, XinetdService
 

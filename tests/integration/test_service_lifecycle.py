@@ -28,8 +28,9 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
 from tests.certificates import Authority
-from txinetd.core.config import Config, loadConfig
+from txinetd.core.config import Config
 from txinetd.core.endpoint import RedirectTLS
+from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.service import STOP_GRACE, ListeningService, XinetdService
 from txinetd.net.systemd import ListenFds
 from txinetd.serve.policies import Daemon

@@ -37,6 +37,7 @@ from txinetd.serve.rpc import (
     defaultSourcePorts,
     encodeCall,
     pmapSetFailed,
+    readRpcFile,
     register,
     rpcProgram,
     rpcVersions,
@@ -621,3 +622,29 @@ class ServiceTests(SynchronousTestCase):
             pmapSetFailed("rstatd", 100001, 3),
             "pmap_set failed. service=rstatd program=100001 version=3",
         )
+
+
+class RpcFileTests(SynchronousTestCase):
+    """
+    L{readRpcFile} reads /etc/rpc's format.
+    """
+
+    def test_readRpcFile(self) -> None:
+        """
+        /etc/rpc lines give a number for the name and every alias.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("# comment\nrstatd\t100001\trstat rup perfmeter # stats\n")
+            f.write("\nbad line\nportmapper 100000\n")
+        self.assertEqual(
+            readRpcFile(path),
+            {
+                "rstatd": 100001,
+                "rstat": 100001,
+                "rup": 100001,
+                "perfmeter": 100001,
+                "portmapper": 100000,
+            },
+        )
+        self.assertEqual(readRpcFile(self.mktemp()), {})

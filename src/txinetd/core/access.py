@@ -193,29 +193,6 @@ def inetNetwork(text: str) -> int | None:
     return value
 
 
-def readNetworks(path: str = "/etc/networks") -> dict[str, int]:
-    """
-    Read a networks(5) file: C{name number [aliases...]} lines, C{#}
-    comments.  The first line naming a network wins.
-
-    @param path: the file; a file that cannot be read is empty.
-    @return: network numbers by lower-case name and alias.
-    """
-    try:
-        with open(path, encoding="utf-8", errors="replace") as networksFile:
-            lines = networksFile.read().splitlines()
-    except OSError:
-        return {}
-    networks: dict[str, int] = {}
-    for line in lines:
-        fields = line.partition("#")[0].split()
-        number = inetNetwork(fields[1]) if len(fields) >= 2 else None
-        if number is not None:
-            for name in [fields[0], *fields[2:]]:
-                networks.setdefault(name.lower(), number)
-    return networks
-
-
 def _trailingZeroPrefix(address: int) -> int:
     """
     xinetd's rule for a plain IPv4 entry: trailing zero octets are

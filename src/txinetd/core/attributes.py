@@ -14,7 +14,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 import math
-import os
 import resource
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,9 +26,9 @@ from txinetd.core.access import (
     parseAccessTimes,
     parseAddressToken,
 )
-from txinetd.core.conffile import WHITESPACE
 from txinetd.core.diagnostics import didYouMean
-from txinetd.core.endpoint import Listen, ListenError, parseListen
+from txinetd.core.endpoint import Listen, ListenError, RedirectTLS, TLSSettings, parseListen
+from txinetd.core.grammar import WHITESPACE
 from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
 
 
@@ -84,6 +83,25 @@ class SystemInfo(Protocol):
     def checkExecutable(self, path: str) -> str | None:
         """
         L{None} if C{path} exists and is executable, else xinetd's message.
+        """
+
+    def bannerProblem(self, path: str) -> str | None:
+        """
+        Why C{path} may not be a banner (not a regular file, too large), or
+        L{None}; a file that is missing now is no problem (it is read again
+        at each connection).
+        """
+
+    def tlsProblem(self, settings: TLSSettings) -> str | None:
+        """
+        Why the certificate files of a TLS service cannot be used, or
+        L{None}.
+        """
+
+    def redirectTLSProblem(self, settings: RedirectTLS) -> str | None:
+        """
+        Why the TLS settings of a redirect cannot be used (its CA file), or
+        L{None}.
         """
 
     @property
@@ -942,16 +960,3 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
 #: C{interface} is another name for C{bind}.
 ALIASES: Mapping[str, str] = {"interface": "bind"}
 ATTRIBUTES = {**ATTRIBUTES, **{alias: ATTRIBUTES[name] for alias, name in ALIASES.items()}}
-
-
-def checkExecutable(path: str) -> str | None:
-    """
-    xinetd's parse-time check of a C{server} path.
-    """
-    try:
-        os.stat(path)
-    except OSError:
-        return f"Unable to stat: {path}."
-    if not os.access(path, os.X_OK):
-        return f"Server {path} is not executable"
-    return None

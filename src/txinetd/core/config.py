@@ -2,26 +2,26 @@
 """
 From parsed entries to validated, frozen configuration records.
 
-L{loadConfig} reads a configuration file (and everything it includes),
-applies the defaults section with xinetd's inheritance rules, drops what
-C{disable}, C{disabled} and C{enabled} say, fills in the derived values
-(protocol and socket type inference, ports from /etc/services, argv) and
-checks every service in the order of section 2.9 of the xinetd reference.
-Every problem is recorded with its file and line; a bad service is dropped
-and the others are kept.
+L{buildConfig} takes the entries of a configuration file and everything it
+includes (read by L{txinetd.daemon.conffiles}), applies the defaults
+section with xinetd's inheritance rules, drops what C{disable}, C{disabled}
+and C{enabled} say, fills in the derived values (protocol and socket type
+inference, ports from /etc/services, argv) and checks every service in the
+order of section 2.9 of the xinetd reference.  Every problem is recorded
+with its file and line; a bad service is dropped and the others are kept.
+What it needs to know of the machine it asks the injected
+L{txinetd.core.attributes.SystemInfo}.
 """
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from txinetd.core.access import AddressEntry, TimeIntervals, readNetworks
+from txinetd.core.access import AddressEntry, TimeIntervals
 from txinetd.core.attributes import (
     ATTRIBUTES,
     Arity,
@@ -41,9 +41,7 @@ from txinetd.core.attributes import (
     SystemInfo,
     UserSpec,
     Where,
-    checkExecutable,
 )
-from txinetd.core.conffile import AttributeLine, Entry, EntryKind, Operator, parseConfig
 from txinetd.core.diagnostics import (
     Diagnostic,
     Diagnostics,
@@ -61,8 +59,7 @@ from txinetd.core.endpoint import (
     TLSSettings,
     UNIXListen,
 )
-from txinetd.core.inetdconf import parseInetdConf
-from txinetd.serve.banners import bannerProblem
+from txinetd.core.grammar import AttributeLine, Entry, EntryKind, Operator
 
 #: Attributes a service inherits from the defaults as they stand when the
 #: service entry starts (section 2.7).
@@ -86,85 +83,6 @@ DEFAULT_CPS = CpsSpec(50, 10)
 #: The tcpmux service, which txinetd's service layer runs itself.
 TCPMUX = ("tcpmux", "stream")
 IDENT_PORT = 113
-
-
-class LocalSystem:
-    """
-    L{SystemInfo} from this machine's files and resolver.
-
-    @ivar environ: the environment captured when this object was made.
-    """
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = dict(os.environ if environ is None else environ)
-        self._networks: Mapping[str, int] | None = None
-
-    @property
-    def environ(self) -> Mapping[str, str]:
-        return self._environ
-
-    def userByName(self, name: str) -> tuple[int, int] | None:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            return None
-        return entry.pw_uid, entry.pw_gid
-
-    def groupByName(self, name: str) -> int | None:
-        try:
-            return grp.getgrnam(name).gr_gid
-        except KeyError:
-            return None
-
-    def protocolByName(self, name: str) -> int | None:
-        try:
-            return socket.getprotobyname(name)
-        except OSError:
-            return None
-
-    def portByName(self, name: str, protocol: str) -> int | None:
-        try:
-            return socket.getservbyname(name, protocol)
-        except OSError:
-            return None
-
-    def rpcByName(self, name: str) -> int | None:
-        return readRpcFile("/etc/rpc").get(name)
-
-    def resolveHost(self, name: str) -> list[str]:
-        try:
-            infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
-        except OSError:
-            return []
-        addresses = [str(info[4][0]) for info in infos]
-        addresses.sort(key=lambda address: ":" in address)
-        return list(dict.fromkeys(addresses))
-
-    def checkExecutable(self, path: str) -> str | None:
-        return checkExecutable(path)
-
-    @property
-    def networks(self) -> Mapping[str, int]:
-        if self._networks is None:
-            self._networks = readNetworks()
-        return self._networks
-
-
-def readRpcFile(path: str) -> dict[str, int]:
-    """
-    Program names and aliases of an /etc/rpc file, with their numbers.
-    """
-    table: dict[str, int] = {}
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                words = line.split("#", 1)[0].split()
-                if len(words) >= 2 and words[1].isdigit():
-                    for name in [words[0], *words[2:]]:
-                        table.setdefault(name, int(words[1]))
-    except OSError:
-        pass
-    return table
 
 
 @dataclass(frozen=True)
@@ -405,12 +323,14 @@ class _Loader:
         diagnostics: Diagnostics,
         internalServices: Callable[[str, str], bool],
         euid: int,
+        groups: frozenset[int],
         strict: bool = False,
     ) -> None:
         self.system = system
         self.diagnostics = diagnostics
         self.internalServices = internalServices
         self.euid = euid
+        self.groups = groups
         self.strict = strict
         self.defaults = _EntryState("defaults", Location("", 0), {})
         self.defaultsFiles: set[str] = set()
@@ -419,11 +339,11 @@ class _Loader:
 
     def bannerProblem(self, path: str) -> str | None:
         """
-        Why C{path} cannot be a banner (see L{bannerProblem}), looked at
-        once per load.
+        Why C{path} cannot be a banner (see L{SystemInfo.bannerProblem}),
+        looked at once per load.
         """
         if path not in self.bannerProblems:
-            self.bannerProblems[path] = bannerProblem(path)
+            self.bannerProblems[path] = self.system.bannerProblem(path)
         return self.bannerProblems[path]
 
     def load(self, entries: Sequence[Entry]) -> tuple[Defaults, list[ServiceConfig]]:
@@ -616,7 +536,13 @@ class _Loader:
         problems: list[str] = []
         warnings: list[str] = []
         built = _Builder(
-            state, values, self.system, self.internalServices, self.euid, self.bannerProblem
+            state,
+            values,
+            self.system,
+            self.internalServices,
+            self.euid,
+            self.groups,
+            self.bannerProblem,
         )
         built.fill(problems, warnings)
         if not problems:
@@ -677,8 +603,10 @@ class _Builder:
         system: SystemInfo,
         internalServices: Callable[[str, str], bool],
         euid: int,
+        groups: frozenset[int],
         bannerProblem: Callable[[str], str | None] = lambda path: None,
     ) -> None:
+        self.groups = groups
         self.bannerProblem = bannerProblem
         self.state = state
         self.name = state.name
@@ -920,14 +848,11 @@ class _Builder:
         Whether the certificates and CAs of the TLS server side and of the
         TLS redirect load now.
         """
-        # The TLS layer needs pyOpenSSL; configurations without TLS never load it.
-        from txinetd.net.tls import checkRedirectSettings, checkSettings
-
         tls: TLSSettings | None = self.values.get("tls")
         redirectTLS: RedirectTLS | None = self.values.get("redirectTLS")
         found = [
-            None if tls is None else checkSettings(tls),
-            None if redirectTLS is None else checkRedirectSettings(redirectTLS),
+            None if tls is None else self.system.tlsProblem(tls),
+            None if redirectTLS is None else self.system.redirectTLSProblem(redirectTLS),
         ]
         problems += [f"Service {self.name}: {problem}" for problem in found if problem is not None]
 
@@ -1016,7 +941,7 @@ class _Builder:
                 f"Service {self.name}: txinetd runs as uid {self.euid} and cannot run servers "
                 f"as user {user.name}"
             )
-        if group is not None and group.gid not in (os.getegid(), *os.getgroups()):
+        if group is not None and group.gid not in self.groups:
             problems.append(
                 f"Service {self.name}: txinetd runs as uid {self.euid} and cannot run servers "
                 f"as group {group.name}"
@@ -1098,59 +1023,37 @@ def _bindFamily(bind: HostSpec | None, flags: frozenset[Flag]) -> tuple[socket.A
     return (socket.AF_INET6 if ":" in address else socket.AF_INET), address
 
 
-def loadConfig(
+def buildConfig(
     path: str,
-    system: SystemInfo | None = None,
-    internalServices: Callable[[str, str], bool] | None = None,
-    baseDirectory: str | None = None,
-    euid: int | None = None,
-    inetdConf: str | None = None,
+    entries: Sequence[Entry],
+    diagnostics: Diagnostics,
+    system: SystemInfo,
+    internalServices: Callable[[str, str], bool],
+    euid: int,
+    groups: Collection[int] = (),
     strict: bool = False,
-    warnRelative: bool = False,
-    strictModes: bool = True,
+    internals: Any = None,
 ) -> Config:
     """
-    Read, combine and validate a configuration.
+    Combine and validate the entries of a configuration.
 
     @param path: the main configuration file.
-    @param system: the look-ups (default: this machine's).
+    @param entries: its entries, includes expanded (see
+        L{txinetd.daemon.conffiles}).
+    @param diagnostics: where the problems met reading them are, and where
+        every other problem goes.
+    @param system: the look-ups.
     @param internalServices: tells whether an internal service of a name and
-        socket type exists (default: the registered plugins).
-    @param baseDirectory: what relative paths are resolved against (default:
-        the current directory).
-    @param euid: the daemon's effective uid (default: this process's).
-    @param inetdConf: an inetd.conf whose services are read after the
-        xinetd configuration's (C{-inetd_compat}).
+        socket type exists.
+    @param euid: the daemon's effective uid.
+    @param groups: the daemon's effective and supplementary gids (a daemon
+        that is not root can only run servers with one of them).
     @param strict: whether an unknown attribute disables its service (is
         fatal in a defaults section) instead of being ignored.
-    @param warnRelative: whether relative include paths are warned about
-        (C{--check}: they depend on the directory txinetd starts in).
-    @param strictModes: refuse configuration files and C{includedir}
-        directories that others than root and the daemon's user could
-        have written (as sshd's C{StrictModes}).
+    @param internals: the installed internal services the configuration was
+        checked against (see L{Config.internals}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
-    installed = None
-    if internalServices is None:
-        from txinetd.builtins.simple import InternalServices
-
-        table = installed = InternalServices()
-
-        def internalServices(name: str, socketType: str) -> bool:
-            return (name.lower(), socketType) == TCPMUX or table.exists(name, socketType)
-
-    diagnostics = Diagnostics()
-    entries = parseConfig(
-        path, diagnostics, baseDirectory or os.getcwd(), warnRelative, strictModes
-    )
-    if inetdConf is not None:
-        entries += parseInetdConf(inetdConf, diagnostics)
-    loader = _Loader(
-        system or LocalSystem(),
-        diagnostics,
-        internalServices,
-        os.geteuid() if euid is None else euid,
-        strict,
-    )
+    loader = _Loader(system, diagnostics, internalServices, euid, frozenset(groups), strict)
     defaults, services = loader.load(entries)
-    return Config(path, defaults, tuple(services), diagnostics.inFileOrder(), installed)
+    return Config(path, defaults, tuple(services), diagnostics.inFileOrder(), internals)

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.core.test_inetdconf -*-
 """
-Reading /etc/inetd.conf (C{-inetd_compat}, section 10.10 of the reference).
+The services of /etc/inetd.conf (C{-inetd_compat}, section 10.10 of the
+reference) as configuration entries.
 
 Each line C{name[/version] socktype proto wait|nowait[.max] user[.group]
 server|internal [argv...]} becomes a service entry made of ordinary
@@ -8,18 +9,13 @@ attribute lines, so the rest of txinetd treats it exactly like a service
 written in xinetd.conf.  Every imported service gets C{groups = yes}; an
 external one gets C{flags = REUSE NOLIBWRAP NAMEINARGS} and takes its argv
 verbatim from the seventh field on; an internal one is named
-C{<name>-<socktype>}.
+C{<name>-<socktype>}.  Reading the file is L{txinetd.daemon.conffiles}'.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
-from typing import BinaryIO
-
-from txinetd.core.conffile import MAX_SIZE, AttributeLine, Entry, EntryKind, Operator
 from txinetd.core.diagnostics import Diagnostics, Location
+from txinetd.core.grammar import AttributeLine, Entry, EntryKind, Operator
 
 #: inetd.conf protocols that also choose the address family.
 _PROTOCOLS = {
@@ -93,33 +89,6 @@ def inetdEntry(words: list[str], location: Location, diagnostics: Diagnostics) -
     return Entry(EntryKind.SERVICE, name, location, tuple(lines))
 
 
-def readBounded(stream: BinaryIO) -> bytes:
-    """
-    A stream's bytes to its end, at most L{MAX_SIZE} of them.
-
-    @raise OSError: if reading fails or there are more.
-    """
-    data = stream.read(MAX_SIZE + 1)
-    if len(data) > MAX_SIZE:
-        raise OSError(errno.EFBIG, f"larger than {MAX_SIZE} bytes")
-    return data
-
-
-def readInetdConf(path: str) -> bytes:
-    """
-    The bytes of an inetd.conf, which must be a regular file of at most
-    L{MAX_SIZE} bytes (a device or a pipe is not opened for reading long).
-
-    @raise OSError: if it cannot or may not be read; its C{strerror} says
-        why.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        return readBounded(f)
-
-
 def readEntries(text: str, path: str, diagnostics: Diagnostics) -> list[Entry]:
     """
     The service entries of an inetd.conf's text; problems are recorded
@@ -133,21 +102,3 @@ def readEntries(text: str, path: str, diagnostics: Diagnostics) -> list[Entry]:
             if entry is not None:
                 entries.append(entry)
     return entries
-
-
-def parseInetdConf(path: str, diagnostics: Diagnostics) -> list[Entry]:
-    """
-    The service entries of an inetd.conf file; a file that cannot be read
-    (see L{readInetdConf}) is no services (with a warning), and a missing one
-    is no services silently, as xinetd (Debian's unit gives
-    C{-inetd_compat} to systems that have no inetd.conf).
-    """
-    try:
-        data = readInetdConf(path)
-    except FileNotFoundError:
-        return []
-    except OSError as e:
-        diagnostics.warning(f"Unable to read {path}: {e.strerror}")
-        return []
-    diagnostics.noteFile(path)
-    return readEntries(data.decode("utf-8", "surrogateescape"), path, diagnostics)

@@ -42,7 +42,7 @@ from txinetd.core.access import (
 )
 from txinetd.core.addresses import IPAddress, clientAddress
 from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
-from txinetd.core.config import LocalSystem, ServiceConfig
+from txinetd.core.config import ServiceConfig
 from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
 from txinetd.core.limits import (
@@ -73,6 +73,7 @@ from txinetd.serve.banners import BannerError, readBanner
 from txinetd.serve.external import daemonUmask, defaultFileLimit
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import IDENT_PORT, NoId, UserId, queryIdent
+from txinetd.serve.rpc import rpcByName
 
 #: struct ucred: pid, uid, gid.
 _UCRED = struct.Struct("3i")
@@ -458,7 +459,7 @@ class Daemon:
     spawner: Any = None
     internals: InternalServices = field(default_factory=InternalServices)
     view: Any = None
-    rpcByName: Callable[[str], int | None] = field(default_factory=lambda: LocalSystem().rpcByName)
+    rpcByName: Callable[[str], int | None] = rpcByName
     localTime: Callable[[float], time.struct_time] = time.localtime
     listenFds: ListenFds = field(default_factory=ListenFds)
     debug: bool = False

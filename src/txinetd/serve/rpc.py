@@ -42,6 +42,8 @@ from txinetd.core.config import ServiceConfig
 
 log = Logger(namespace="txinetd")
 
+#: The RPC programs' names and numbers.
+RPC_FILE = "/etc/rpc"
 PMAP_PROGRAM = 100000
 PMAP_VERSION = 2
 PMAP_PORT = 111
@@ -455,6 +457,31 @@ def rpcVersions(config: ServiceConfig) -> range:
         return range(0)
     low, high = config.rpc_version
     return range(low, high + 1)
+
+
+def readRpcFile(path: str) -> dict[str, int]:
+    """
+    Program names and aliases of an /etc/rpc file, with their numbers.
+    """
+    table: dict[str, int] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                words = line.split("#", 1)[0].split()
+                if len(words) >= 2 and words[1].isdigit():
+                    for name in [words[0], *words[2:]]:
+                        table.setdefault(name, int(words[1]))
+    except OSError:
+        pass
+    return table
+
+
+def rpcByName(name: str) -> int | None:
+    """
+    The program number of a name (or alias) in this machine's /etc/rpc, or
+    L{None}.
+    """
+    return readRpcFile(RPC_FILE).get(name)
 
 
 def rpcProgram(config: ServiceConfig, rpcByName: Callable[[str], int | None]) -> int | None:
