@@ -31,9 +31,9 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.config import Config
-from txinetd.core.libwrap import HostsAccess
 from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.daemon.service import ListeningService, XinetdService
+from txinetd.serve.hostsfiles import readHostsAccess
 from txinetd.serve.policies import Daemon, HostName
 
 from .support import captureLog, hasIPv6, loadText, reactor, udpExchange, withTimeout
@@ -1080,7 +1080,7 @@ class LibwrapTests(ScenarioTestCase):
             def lookup(address: str, verify: bool) -> Deferred[HostName]:
                 return succeed(HostName(table.get(address)))
 
-        return self.scenario(hostsAccess=HostsAccess.fromFiles(*paths), reverseLookup=lookup)
+        return self.scenario(hostsAccess=readHostsAccess(*paths), reverseLookup=lookup)
 
     @inlineCallbacks
     def test_allowAndDeny(self) -> Any:

@@ -7,7 +7,11 @@ they are made and bound together, and L{Listeners}.
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import socket
+import stat
+import tempfile
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +22,7 @@ from tests.serve.test_policies import captureMessages
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.diagnostics import Location
+from txinetd.core.endpoint import UNIXListen
 from txinetd.core.events import Level
 from txinetd.net.listening import (
     EPHEMERAL_ATTEMPTS,
@@ -25,6 +30,8 @@ from txinetd.net.listening import (
     Listeners,
     bindingsOf,
     openBoundSockets,
+    openUnixSocket,
+    removeUnixSocket,
 )
 
 INTERNAL = frozenset({ServiceType.INTERNAL, ServiceType.UNLISTED})
@@ -354,3 +361,92 @@ class ListenersTests(SynchronousTestCase):
         self.assertIsNone(listeners.address)
         self.assertEqual(listeners.addresses, ())
         self.assertEqual(Listeners([Port(None)]).addresses, ())
+
+
+class _TooSlow(Exception):
+    """
+    Not an L{OSError}, so that the code under test cannot take it for one.
+    """
+
+
+def _tooSlow(signum: int, frame: object) -> None:
+    raise _TooSlow("the probe of a live socket blocked")
+
+
+class UnixSocketTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="txinetd-unix-")
+        self.path = os.path.join(self.directory, "s.sock")
+        self.spec = UNIXListen(f"unix:{self.path}", self.path, 0o620, None)
+
+    def test_modeAndRemoval(self) -> None:
+        """
+        The socket file gets the mode; removing it unlinks the file.
+        """
+        sock = openUnixSocket(self.spec, 5)
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o620)
+        removeUnixSocket(sock)
+        sock.close()
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_staleReplaced(self) -> None:
+        """
+        A socket file nothing listens on is replaced.
+        """
+        old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old.bind(self.path)
+        old.close()
+        sock = openUnixSocket(self.spec, 5)
+        self.addCleanup(sock.close)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(self.path)
+            client.sendall(b"x")
+        accepted = sock.accept()[0]
+        self.addCleanup(accepted.close)
+        self.assertEqual(accepted.recv(2), b"x")
+
+    def test_liveKept(self) -> None:
+        """
+        A socket another process listens on is not taken over.
+        """
+        live = openUnixSocket(self.spec, 5)
+        self.addCleanup(live.close)
+        error = self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+        self.assertEqual(error.errno, 98)
+
+    def test_busyLiveKept(self) -> None:
+        """
+        A live socket whose owner does not accept and whose backlog is
+        full is taken as live at once: the probe does not wait for it.
+        """
+        live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(live.close)
+        live.bind(self.path)
+        live.listen(0)
+        for _ in range(8):
+            waiting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            self.addCleanup(waiting.close)
+            try:
+                waiting.connect(self.path)
+            except BlockingIOError:
+                break
+        else:
+            self.fail("the backlog never filled")
+        previous = signal.signal(signal.SIGALRM, _tooSlow)
+        self.addCleanup(signal.signal, signal.SIGALRM, previous)
+        signal.alarm(10)
+        try:
+            error = self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+        finally:
+            signal.alarm(0)
+        self.assertEqual(error.errno, errno.EADDRINUSE)
+
+    def test_otherFileKept(self) -> None:
+        """
+        A regular file in the way is an error, not removed.
+        """
+        with open(self.path, "w") as f:
+            f.write("keep")
+        self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+        with open(self.path) as f:
+            self.assertEqual(f.read(), "keep")

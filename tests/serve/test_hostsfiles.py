@@ -7,6 +7,8 @@ with a scripted inotify watcher and thread, and with the real ones.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -31,6 +33,7 @@ from txinetd.serve.hostsfiles import (
     WATCH_MASK,
     HostsFiles,
     inotifyNotifier,
+    readHostsAccess,
 )
 from txinetd.serve.policies import Daemon
 
@@ -437,3 +440,42 @@ class DaemonWatchTests(TestCase):
             self.assertIsNotNone(watch.notifier)
         yield tree.stopService()
         self.assertIsNone(watch.notifier)
+
+
+class ReadHostsAccessTests(SynchronousTestCase):
+    """
+    L{readHostsAccess} reads both files once.
+    """
+
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.directory)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    def files(self, allow: str | None, deny: str | None) -> HostsAccess:
+        for name, text in (("hosts.allow", allow), ("hosts.deny", deny)):
+            if text is not None:
+                with open(self.path(name), "w") as hostsFile:
+                    hostsFile.write(text)
+        return readHostsAccess(self.path("hosts.allow"), self.path("hosts.deny"))
+
+    def test_read(self) -> None:
+        """
+        The rules of both files, a missing one empty.
+        """
+        access = self.files(None, "in.telnetd: 192.0.2.1\n")
+        self.assertFalse(access.allows("in.telnetd", "192.0.2.1", None))
+        self.assertTrue(access.allows("in.telnetd", "192.0.2.2", None))
+        self.assertEqual(access.warnings, ())
+
+    def test_unreadable(self) -> None:
+        """
+        A file that exists but cannot be read is empty, with a warning.
+        """
+        os.mkdir(self.path("hosts.allow"))
+        access = self.files(None, "ALL: ALL\n")
+        self.assertFalse(access.allows("in.telnetd", "192.0.2.1", None))
+        self.assertEqual(len(access.warnings), 1)
+        self.assertTrue(access.warnings[0].startswith(f"cannot open {self.path('hosts.allow')}: "))

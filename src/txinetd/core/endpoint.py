@@ -21,10 +21,7 @@ limits, banners, logging and reconfiguration apply as for C{port}.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
-import stat
 from dataclasses import dataclass
 
 __all__ = [
@@ -37,9 +34,7 @@ __all__ = [
     "TLSKeys",
     "TLSSettings",
     "UNIXListen",
-    "openUnixSocket",
     "parseListen",
-    "removeUnixSocket",
     "splitDescription",
 ]
 
@@ -304,57 +299,3 @@ def parseListen(text: str) -> tuple[ListenSpec, TLSKeys | None]:
     if kind == "systemd":
         return _systemd(text, positional, keywords), None
     raise ListenError(f"unsupported endpoint type {kind} (tcp, tcp6, ssl, unix or systemd)")
-
-
-def _stale(path: str) -> bool:
-    """
-    Whether C{path} is a UNIX socket that nothing listens on any more.
-    """
-    try:
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            return False
-    except OSError:
-        return False
-    # Non-blocking: a live owner with a full backlog must not hold up the
-    # reactor; its EAGAIN counts as live.
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
-    try:
-        probe.connect(path)
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return False
-
-
-def openUnixSocket(spec: UNIXListen, backlog: int) -> socket.socket:
-    """
-    Make, bind and listen on a UNIX stream socket; a stale socket file left
-    by an earlier run is replaced, a live one is not.
-
-    @raise OSError: if it cannot be made (C{EADDRINUSE} when another
-        process listens on the path).
-    """
-    if _stale(spec.path):
-        os.unlink(spec.path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(spec.path)
-        os.chmod(spec.path, spec.mode)
-        sock.listen(spec.backlog or backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def removeUnixSocket(sock: socket.socket) -> None:
-    """
-    Remove the file of a UNIX socket txinetd bound (before closing it).
-    """
-    with contextlib.suppress(OSError):
-        path = sock.getsockname()
-        if isinstance(path, str) and path and not path.startswith("\0"):
-            os.unlink(path)

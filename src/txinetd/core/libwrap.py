@@ -3,8 +3,9 @@
 A pure-Python evaluation of C{hosts.allow} and C{hosts.deny}, the access
 control files of TCP wrappers (hosts_access(5)).
 
-The files are read into rules (again whenever one changes: see
-L{txinetd.serve.hostsfiles}); a decision evaluates them without any I/O.
+The text of the files is compiled into rules (the files are read, and read
+again whenever one changes, by L{txinetd.serve.hostsfiles}); a decision
+evaluates them without any I/O.
 The client's reverse name is looked up by the caller, only when
 L{HostsAccess.needsReverseName} says a rule may use it, and checked to map
 back to the client's address: a name that does not is passed as
@@ -23,9 +24,7 @@ the clients it matches, as the real server would never have run.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
@@ -509,66 +508,6 @@ def _tokens(text: str) -> list[str]:
     return [token for token in _SEPARATORS.split(text) if token]
 
 
-FileSignature = tuple[int, int, int, int, int]
-"""
-What tells a version of a file from another: its device, inode, size and
-modification and change times (nanoseconds).
-"""
-
-
-def signatureOf(info: os.stat_result) -> FileSignature:
-    """
-    The L{FileSignature} of a file's status.
-    """
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-def fileSignature(path: str) -> FileSignature | None:
-    """
-    The L{FileSignature} of the file at C{path}, or L{None} if there is
-    none (or it cannot be looked at).
-    """
-    try:
-        return signatureOf(os.stat(path))
-    except OSError:
-        return None
-
-
-def readHostsFile(path: str, allows: bool) -> tuple[FileSignature | None, HostsTable]:
-    """
-    Read and compile an access control file, with the signature of the
-    version read.  A missing file is empty; a file that cannot be read is
-    empty with a warning.
-    """
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None, HostsTable()
-    except OSError as error:
-        return fileSignature(path), HostsTable((), (f"cannot open {path}: {error.strerror}",))
-    try:
-        info = os.fstat(descriptor)
-        signature = signatureOf(info)
-        if not stat.S_ISREG(info.st_mode):
-            reason = "Is a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            return signature, HostsTable((), (f"cannot open {path}: {reason}",))
-        chunks = []
-        while chunk := os.read(descriptor, 65536):
-            chunks.append(chunk)
-    except OSError as error:
-        return fileSignature(path), HostsTable((), (f"cannot read {path}: {error.strerror}",))
-    finally:
-        os.close(descriptor)
-    return signature, parseHostsTable(path, b"".join(chunks).decode("utf-8", "replace"), allows)
-
-
-def readHostsTable(path: str, allows: bool) -> HostsTable:
-    """
-    Read and compile an access control file (see L{readHostsFile}).
-    """
-    return readHostsFile(path, allows)[1]
-
-
 @dataclass(frozen=True)
 class HostsAccess:
     """
@@ -579,15 +518,6 @@ class HostsAccess:
 
     allow: HostsTable = HostsTable()
     deny: HostsTable = HostsTable()
-
-    @classmethod
-    def fromFiles(
-        cls, allowPath: str = "/etc/hosts.allow", denyPath: str = "/etc/hosts.deny"
-    ) -> HostsAccess:
-        """
-        Read both files.
-        """
-        return cls(readHostsTable(allowPath, True), readHostsTable(denyPath, False))
 
     @property
     def warnings(self) -> tuple[str, ...]:

@@ -43,13 +43,7 @@ from txinetd.core.addresses import addressOf
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.dump import ServiceState, formatDump
-from txinetd.core.endpoint import (
-    SystemdListen,
-    TCPListen,
-    UNIXListen,
-    openUnixSocket,
-    removeUnixSocket,
-)
+from txinetd.core.endpoint import SystemdListen, TCPListen, UNIXListen
 from txinetd.core.events import FailReason, Level
 from txinetd.core.limits import RunningServers
 from txinetd.core.servertable import ServerState
@@ -60,7 +54,13 @@ from txinetd.daemon.states import StateView
 from txinetd.interfaces import IInternalService
 from txinetd.net import systemd
 from txinetd.net.acceptor import DESCRIPTOR_ERRORS, PendingConnection, StreamAcceptor, asIPv4
-from txinetd.net.listening import LISTEN_BACKLOG, Listeners, openBoundSockets
+from txinetd.net.listening import (
+    LISTEN_BACKLOG,
+    Listeners,
+    openBoundSockets,
+    openUnixSocket,
+    removeUnixSocket,
+)
 from txinetd.net.relay import Relay, describeConnectError
 from txinetd.net.systemd import ListenFds
 from txinetd.serve import rpc

@@ -21,9 +21,12 @@ sees IPv4 clients as C{::ffff:a.b.c.d}, as under xinetd.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
+import os
 import socket
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +35,18 @@ from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 
 from txinetd.core.attributes import Flag, SocketType
 from txinetd.core.config import ServiceConfig
+from txinetd.core.endpoint import UNIXListen
 from txinetd.core.events import Level
 from txinetd.daemon.observers import programMessage
 
-__all__ = ["Binding", "Listeners", "bindingsOf", "openBoundSockets"]
+__all__ = [
+    "Binding",
+    "Listeners",
+    "bindingsOf",
+    "openBoundSockets",
+    "openUnixSocket",
+    "removeUnixSocket",
+]
 
 #: The backlog of a listening stream socket (xinetd's).
 LISTEN_BACKLOG = 64
@@ -203,6 +214,60 @@ def _openOne(
         sock.close()
         raise
     return sock
+
+
+def _stale(path: str) -> bool:
+    """
+    Whether C{path} is a UNIX socket that nothing listens on any more.
+    """
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            return False
+    except OSError:
+        return False
+    # Non-blocking: a live owner with a full backlog must not hold up the
+    # reactor; its EAGAIN counts as live.
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return False
+
+
+def openUnixSocket(spec: UNIXListen, backlog: int) -> socket.socket:
+    """
+    Make, bind and listen on a UNIX stream socket; a stale socket file left
+    by an earlier run is replaced, a live one is not.
+
+    @raise OSError: if it cannot be made (C{EADDRINUSE} when another
+        process listens on the path).
+    """
+    if _stale(spec.path):
+        os.unlink(spec.path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(spec.path)
+        os.chmod(spec.path, spec.mode)
+        sock.listen(spec.backlog or backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def removeUnixSocket(sock: socket.socket) -> None:
+    """
+    Remove the file of a UNIX socket txinetd bound (before closing it).
+    """
+    with contextlib.suppress(OSError):
+        path = sock.getsockname()
+        if isinstance(path, str) and path and not path.startswith("\0"):
+            os.unlink(path)
 
 
 def _boundAddress(reader: Any) -> tuple[str, int] | None:

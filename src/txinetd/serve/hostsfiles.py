@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.serve.test_hostsfiles -*-
 """
-hosts.allow and hosts.deny kept current while txinetd runs.
+hosts.allow and hosts.deny read, and kept current while txinetd runs.
 
 libwrap reads both files at every connection, and the tools that ban
 clients (fail2ban's C{hostsdeny} action, DenyHosts, sshguard) and admins
@@ -30,6 +30,7 @@ from __future__ import annotations
 import array
 import fcntl
 import os
+import stat
 import termios
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -38,16 +39,10 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.python.filepath import FilePath
 
 from txinetd.core.events import Level
-from txinetd.core.libwrap import (
-    FileSignature,
-    HostsAccess,
-    HostsTable,
-    fileSignature,
-    readHostsFile,
-)
+from txinetd.core.libwrap import HostsAccess, HostsTable, parseHostsTable
 from txinetd.daemon.observers import programMessage
 
-__all__ = ["HostsFiles", "Notifier", "inotifyNotifier"]
+__all__ = ["HostsFiles", "Notifier", "inotifyNotifier", "readHostsAccess", "readHostsFile"]
 
 _T = TypeVar("_T")
 
@@ -150,6 +145,75 @@ def _threadPool(reactor: Any) -> RunInThread:
         return running
 
     return run
+
+
+FileSignature = tuple[int, int, int, int, int]
+"""
+What tells a version of a file from another: its device, inode, size and
+modification and change times (nanoseconds).
+"""
+
+
+def signatureOf(info: os.stat_result) -> FileSignature:
+    """
+    The L{FileSignature} of a file's status.
+    """
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def fileSignature(path: str) -> FileSignature | None:
+    """
+    The L{FileSignature} of the file at C{path}, or L{None} if there is
+    none (or it cannot be looked at).
+    """
+    try:
+        return signatureOf(os.stat(path))
+    except OSError:
+        return None
+
+
+def readHostsFile(path: str, allows: bool) -> tuple[FileSignature | None, HostsTable]:
+    """
+    Read and compile an access control file, with the signature of the
+    version read.  A missing file is empty; a file that cannot be read is
+    empty with a warning.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None, HostsTable()
+    except OSError as error:
+        return fileSignature(path), HostsTable((), (f"cannot open {path}: {error.strerror}",))
+    try:
+        info = os.fstat(descriptor)
+        signature = signatureOf(info)
+        if not stat.S_ISREG(info.st_mode):
+            reason = "Is a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            return signature, HostsTable((), (f"cannot open {path}: {reason}",))
+        chunks = []
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+    except OSError as error:
+        return fileSignature(path), HostsTable((), (f"cannot read {path}: {error.strerror}",))
+    finally:
+        os.close(descriptor)
+    return signature, parseHostsTable(path, b"".join(chunks).decode("utf-8", "replace"), allows)
+
+
+def readHostsTable(path: str, allows: bool) -> HostsTable:
+    """
+    Read and compile an access control file (see L{readHostsFile}).
+    """
+    return readHostsFile(path, allows)[1]
+
+
+def readHostsAccess(
+    allowPath: str = "/etc/hosts.allow", denyPath: str = "/etc/hosts.deny"
+) -> HostsAccess:
+    """
+    Read both files once.
+    """
+    return HostsAccess(readHostsTable(allowPath, True), readHostsTable(denyPath, False))
 
 
 def _readChanged(
