@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_config -*-
+# -*- test-case-name: tests.core.test_inheritance -*-
 """
 Test doubles for txinetd's tests.
 

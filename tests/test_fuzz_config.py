@@ -4,7 +4,7 @@ The configuration loader under bad input: generated and mutated
 configurations, binary garbage, huge lines and files, very many services,
 include loops and files that cannot be read.
 
-Whatever the input, L{txinetd.core.config.loadConfig} returns a
+Whatever the input, L{txinetd.daemon.loading.loadConfig} returns a
 L{txinetd.core.config.Config} and never raises; every diagnostic names a file and
 a line of that file (C{path:line:}; only a main file that cannot be read is
 reported without a line, as C{open( path ) failed: ...}); loading ends

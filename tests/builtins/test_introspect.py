@@ -24,7 +24,7 @@ from txinetd.builtins.introspect import (
     xadminStream,
 )
 from txinetd.builtins.simple import InternalContext
-from txinetd.core.config import INTROSPECTION_NAMES
+from txinetd.core.checks import INTROSPECTION_NAMES
 from txinetd.core.servertable import ServerState
 from txinetd.interfaces import IInternalService
 

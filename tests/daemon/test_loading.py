@@ -13,7 +13,7 @@ import tempfile
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.core.test_access import FakeResolver, v4
-from tests.core.test_config import entry
+from tests.core.test_inheritance import entry
 from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.core.access import parseAddressToken
 from txinetd.daemon.loading import LocalSystem, checkExecutable, loadConfig, readNetworks

@@ -7,7 +7,7 @@ interactive shell (C{help}, C{show run}, C{show avail}, C{bye}).
 
 They show the daemon's state to whoever connects, so a service that runs
 one must say who may: txinetd refuses it at load unless its own entry has
-an C{only_from} (L{txinetd.core.config.requiresOnlyFrom}).
+an C{only_from} (L{txinetd.core.checks.requiresOnlyFrom}).
 
 Each protocol reads the daemon through a L{DaemonView}, which gives copies
 of the state: it can change nothing.

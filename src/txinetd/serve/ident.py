@@ -39,11 +39,11 @@ from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
 
 from txinetd.core.addresses import normaliseHost
+from txinetd.core.config import IDENT_PORT
 from txinetd.core.events import NoIdReason
 from txinetd.core.logformat import sanitise
 
 __all__ = [
-    "IDENT_PORT",
     "MAX_REPLY",
     "MAX_TEXT",
     "IdentResult",
@@ -52,11 +52,6 @@ __all__ = [
     "parseIdentReply",
     "queryIdent",
 ]
-
-IDENT_PORT = 113
-"""
-The port of ident servers.
-"""
 
 MAX_REPLY = 1024
 """

@@ -42,7 +42,7 @@ from txinetd.core.access import (
 )
 from txinetd.core.addresses import IPAddress, clientAddress
 from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
-from txinetd.core.config import ServiceConfig
+from txinetd.core.config import IDENT_PORT, ServiceConfig
 from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
 from txinetd.core.limits import (
@@ -72,7 +72,7 @@ from txinetd.net.systemd import ListenFds
 from txinetd.serve.banners import BannerError, readBanner
 from txinetd.serve.external import daemonUmask, defaultFileLimit
 from txinetd.serve.hostsfiles import HostsFiles
-from txinetd.serve.ident import IDENT_PORT, NoId, UserId, queryIdent
+from txinetd.serve.ident import NoId, UserId, queryIdent
 from txinetd.serve.rpc import rpcByName
 
 #: struct ucred: pid, uid, gid.
