@@ -71,7 +71,7 @@ def describeService(config: ServiceConfig) -> str:
     """
     One line saying what a service is and where it listens.
     """
-    kind = "internal" if config.isInternal else "redirect" if config.redirect else "server"
+    kind = "internal" if config.kind.inProcess else config.kind.value
     where = config.where
     if config.tls is not None:
         where += " with TLS"

@@ -26,11 +26,13 @@ from txinetd.core.attributes import (
     Flag,
     HostSpec,
     RedirectSpec,
+    ServiceType,
     SocketType,
     SuccessFlag,
     UserSpec,
 )
 from txinetd.core.checks import requiresOnlyFrom
+from txinetd.core.config import Listening, ServiceKind
 from txinetd.serve.banners import MAX_BANNER
 
 # --- 2.9 fill and check ------------------------------------------------------------
@@ -342,8 +344,8 @@ class FillAndCheckTests(LoadingCase):
             entry("daytime", "type = INTERNAL", "socket_type = stream", "wait = no")
         )
         self.assertEqual(
-            (service.isInternal, service.port, service.server, service.argv, service.user),
-            (True, 13, None, (), None),
+            (service.kind, service.port, service.server, service.argv, service.user),
+            (ServiceKind.INTERNAL, 13, None, (), None),
         )
 
     def test_sensor(self) -> None:
@@ -363,7 +365,10 @@ class FillAndCheckTests(LoadingCase):
             ),
             internal=INTERNAL_SERVICES | {("sensor", "stream")},
         )
-        self.assertEqual((service.isInternal, service.deny_time, service.server), (True, 10, None))
+        self.assertEqual(
+            (service.kind, ServiceType.INTERNAL in service.type, service.deny_time, service.server),
+            (ServiceKind.SENSOR, True, 10, None),
+        )
 
     def test_tcpmuxClient(self) -> None:
         """
@@ -380,8 +385,8 @@ class FillAndCheckTests(LoadingCase):
             )
         )
         self.assertEqual(
-            (service.isTcpmuxClient, service.listens, service.port, service.socket_type),
-            (True, False, None, SocketType.STREAM),
+            (service.listening, service.listens, service.port, service.socket_type),
+            (Listening.THROUGH_TCPMUX, False, None, SocketType.STREAM),
         )
 
     def test_rpc(self) -> None:

@@ -39,7 +39,7 @@ from txinetd.core.attributes import (
     SuccessFlag,
     UserSpec,
 )
-from txinetd.core.config import DEFAULT_CPS, Config, Defaults, ServiceConfig
+from txinetd.core.config import DEFAULT_CPS, Config, Defaults, ServiceConfig, ServiceKind
 
 #: The lines of a complete external stream service.
 EXTERNAL = ("socket_type = stream", "wait = no", "user = root", "server = /bin/cat")
@@ -1064,8 +1064,8 @@ class SeedTests(LoadingCase):
         config = self.loadSeed(SEED_XADMIN, internal=INTERNAL_SERVICES | {("xadmin", "stream")})
         [xadmin] = config.services
         self.assertEqual(
-            (xadmin.isInternal, xadmin.port, xadmin.instances, xadmin.only_from),
-            (True, 9100, 1, addresses("192.168.1.1")),
+            (xadmin.kind, xadmin.port, xadmin.instances, xadmin.only_from),
+            (ServiceKind.INTERNAL, 9100, 1, addresses("192.168.1.1")),
         )
 
     def test_articleDefaultsShorthandIsFatal(self) -> None:

@@ -11,6 +11,7 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from txinetd.core.config import ServiceKind
 from txinetd.core.libwrap import HostsAccess, HostsTable, libwrapDaemonName, parseHostsTable
 
 
@@ -28,9 +29,14 @@ class DaemonNameTests(SynchronousTestCase):
         serverArgs: tuple[str, ...] = (),
         server: str | None = "/usr/sbin/in.fingerd",
     ) -> str:
-        return libwrapDaemonName(
-            libwrap, "finger", internal, redirect, nameInArgs, serverArgs, server
+        kind = (
+            ServiceKind.INTERNAL
+            if internal
+            else ServiceKind.REDIRECT
+            if redirect
+            else ServiceKind.SERVER
         )
+        return libwrapDaemonName(libwrap, "finger", kind, nameInArgs, serverArgs, server)
 
     def test_attribute(self) -> None:
         """

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd.core.attributes import ServiceType, SocketType
-from txinetd.core.config import ServiceConfig
+from txinetd.core.config import Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, identity, planReload
 
@@ -32,6 +32,8 @@ def service(serviceId: str, port: int = 7000, **changes: object) -> ServiceConfi
         port=port,
         family=socket.AF_INET6,
         bindAddress="::",
+        kind=ServiceKind.INTERNAL,
+        listening=Listening.ACCEPT,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 

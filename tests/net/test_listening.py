@@ -20,7 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.serve.test_policies import captureMessages
 from txinetd.core.attributes import Flag, ServiceType, SocketType
-from txinetd.core.config import ServiceConfig
+from txinetd.core.config import Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import UNIXListen
 from txinetd.core.events import Level
@@ -58,6 +58,8 @@ def service(**changes: Any) -> ServiceConfig:
         port=0,
         family=socket.AF_INET6,
         bindAddress="::",
+        kind=ServiceKind.INTERNAL,
+        listening=Listening.ACCEPT,
     )
     return replace(base, **changes)
 
@@ -72,9 +74,14 @@ class BindingsTests(SynchronousTestCase):
         for config in (
             service(),
             service(v6only=False),
-            service(type=EXTERNAL),
-            service(wait=True),
-            service(socket_type=SocketType.DGRAM, protocol="udp", wait=True),
+            service(type=EXTERNAL, kind=ServiceKind.SERVER),
+            service(wait=True, listening=Listening.ACCEPT_ONE_AT_A_TIME),
+            service(
+                socket_type=SocketType.DGRAM,
+                protocol="udp",
+                wait=True,
+                listening=Listening.DATAGRAMS,
+            ),
         ):
             self.assertEqual(bindingsOf(config), DUAL, config)
 
@@ -102,8 +109,18 @@ class BindingsTests(SynchronousTestCase):
         An external C{wait = yes} service keeps xinetd's one dual-stack
         socket: its server takes it and serves both families.
         """
-        for kind, protocol in ((SocketType.STREAM, "tcp"), (SocketType.DGRAM, "udp")):
-            config = service(type=EXTERNAL, wait=True, socket_type=kind, protocol=protocol)
+        for kind, protocol, listening in (
+            (SocketType.STREAM, "tcp", Listening.HAND_OVER_STREAM),
+            (SocketType.DGRAM, "udp", Listening.HAND_OVER_DATAGRAMS),
+        ):
+            config = service(
+                type=EXTERNAL,
+                kind=ServiceKind.SERVER,
+                wait=True,
+                socket_type=kind,
+                protocol=protocol,
+                listening=listening,
+            )
             self.assertEqual(bindingsOf(config), (Binding(socket.AF_INET6, "::", False),))
 
     def test_describe(self) -> None:
@@ -208,7 +225,14 @@ class OpenBoundSocketsTests(SynchronousTestCase):
         """
         An external C{wait = yes} service gets one blocking dual-stack socket.
         """
-        (sock,) = self.open(service(type=EXTERNAL, wait=True))
+        (sock,) = self.open(
+            service(
+                type=EXTERNAL,
+                kind=ServiceKind.SERVER,
+                wait=True,
+                listening=Listening.HAND_OVER_STREAM,
+            )
+        )
         self.assertEqual(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
         self.assertTrue(sock.getblocking())
 

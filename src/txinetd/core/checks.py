@@ -25,7 +25,7 @@ from txinetd.core.attributes import (
     SystemInfo,
     UserSpec,
 )
-from txinetd.core.config import IDENT_PORT, ServiceConfig
+from txinetd.core.config import IDENT_PORT, TCPMUX, Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import (
     Listen,
@@ -443,9 +443,49 @@ class ServiceBuilder:
             port=values.get("port"),
             family=family,
             bindAddress=address,
+            kind=kindOf(
+                self.types, flags, self.name, values["socket_type"], values.get("redirect")
+            ),
+            listening=self.listening(),
             specified=frozenset(self.state.specified),
         )
         return ServiceConfig(**kwargs)
+
+    def listening(self) -> Listening:
+        """
+        How the clients of a checked service reach it: datagrams, and the
+        connections of an external service that waits, go to whatever
+        reads the socket (txinetd for an internal service, the server
+        otherwise); other connections are accepted.
+        """
+        internal = ServiceType.INTERNAL in self.types
+        wait = self.values["wait"]
+        if self.isTcpmuxClient:
+            return Listening.THROUGH_TCPMUX
+        if self.values["socket_type"] is not SocketType.STREAM:
+            return Listening.DATAGRAMS if internal else Listening.HAND_OVER_DATAGRAMS
+        if not wait:
+            return Listening.ACCEPT
+        return Listening.ACCEPT_ONE_AT_A_TIME if internal else Listening.HAND_OVER_STREAM
+
+
+def kindOf(
+    types: frozenset[ServiceType],
+    flags: frozenset[Flag],
+    name: str,
+    socketType: SocketType,
+    redirect: RedirectSpec | None,
+) -> ServiceKind:
+    """
+    What serves a checked service's clients (see L{ServiceKind}).
+    """
+    if ServiceType.INTERNAL not in types:
+        return ServiceKind.REDIRECT if redirect is not None else ServiceKind.SERVER
+    if Flag.SENSOR in flags:
+        return ServiceKind.SENSOR
+    if (name.lower(), socketType.value) == TCPMUX:
+        return ServiceKind.TCPMUX
+    return ServiceKind.INTERNAL
 
 
 #: The introspection services (L{txinetd.builtins.introspect}), which show
@@ -462,8 +502,7 @@ def requiresOnlyFrom(config: ServiceConfig) -> str | None:
         inherited from the defaults does not count), else L{None}.
     """
     if (
-        not config.isInternal
-        or Flag.SENSOR in config.flags
+        config.kind is not ServiceKind.INTERNAL
         or config.socket_type is not SocketType.STREAM
         or config.name.lower() not in INTROSPECTION_NAMES
         or "only_from" in config.specified

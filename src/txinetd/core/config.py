@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from txinetd.core.access import AddressEntry, TimeIntervals
@@ -75,6 +76,79 @@ class Defaults:
     enabled: tuple[str, ...] | None = None
 
 
+class ServiceKind(Enum):
+    """
+    What serves a service's clients: decided once, when the configuration
+    is loaded (L{txinetd.core.checks.kindOf}), as OpenBSD inetd's table
+    keys its built-ins by name and socket type.  Nothing else looks at a
+    service's type, flags and attributes to tell.
+    """
+
+    #: A built-in or plugin (L{txinetd.interfaces.IInternalService}), in
+    #: txinetd's process.
+    INTERNAL = "internal"
+    #: The tcpmux multiplexer (an INTERNAL stream service named tcpmux): it
+    #: reads a service name and hands the client to that service.
+    TCPMUX = "tcpmux"
+    #: A C{flags = SENSOR} service: it refuses every client and puts its
+    #: address on the SENSOR list.
+    SENSOR = "sensor"
+    #: C{redirect}: the connection is relayed to another host.
+    REDIRECT = "redirect"
+    #: An external server, started for each client (or, with C{wait =
+    #: yes}, given the listening socket).
+    SERVER = "server"
+
+    @property
+    def inProcess(self) -> bool:
+        """
+        Whether txinetd serves the clients itself (C{type = INTERNAL}).
+        """
+        return self in _IN_PROCESS
+
+
+_IN_PROCESS = frozenset({ServiceKind.INTERNAL, ServiceKind.TCPMUX, ServiceKind.SENSOR})
+
+
+class Listening(Enum):
+    """
+    How a service's clients reach what serves them: decided once, with
+    its L{ServiceKind}.
+    """
+
+    #: txinetd accepts each connection on the service's listening sockets.
+    ACCEPT = "accept"
+    #: txinetd accepts one connection, serves it in process, and accepts
+    #: the next once it has ended (an internal stream service with C{wait =
+    #: yes}).
+    ACCEPT_ONE_AT_A_TIME = "accept one at a time"
+    #: txinetd reads each datagram and answers it in process.
+    DATAGRAMS = "datagrams"
+    #: The server takes the listening stream socket itself, and accepts
+    #: what it wants (an external C{wait = yes} stream service).
+    HAND_OVER_STREAM = "hand over the stream socket"
+    #: The server takes the datagram socket itself (an external dgram
+    #: service, which always waits).
+    HAND_OVER_DATAGRAMS = "hand over the datagram socket"
+    #: No socket of its own: the client names the service to the tcpmux
+    #: service (C{type = TCPMUX} or C{TCPMUXPLUS}).
+    THROUGH_TCPMUX = "through tcpmux"
+
+    @property
+    def handsOver(self) -> bool:
+        """
+        Whether the service's servers are given its listening socket.
+        """
+        return self in (Listening.HAND_OVER_STREAM, Listening.HAND_OVER_DATAGRAMS)
+
+    @property
+    def accepts(self) -> bool:
+        """
+        Whether txinetd accepts the service's connections.
+        """
+        return self in (Listening.ACCEPT, Listening.ACCEPT_ONE_AT_A_TIME)
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """
@@ -87,6 +161,8 @@ class ServiceConfig:
     @ivar specified: the attributes the entry itself sets.
     @ivar family: the listening socket's address family.
     @ivar bindAddress: the address to bind (C{"::"} for dual stack).
+    @ivar kind: what serves its clients.
+    @ivar listening: how its clients reach what serves them.
     @ivar argv: the server's argv (empty for internal services).
     """
 
@@ -101,6 +177,8 @@ class ServiceConfig:
     port: int | None
     family: socket.AddressFamily
     bindAddress: str
+    kind: ServiceKind
+    listening: Listening
     argv: tuple[str, ...] = ()
     user: UserSpec | None = None
     group: GroupSpec | None = None
@@ -165,25 +243,11 @@ class ServiceConfig:
         return f"{self.bindAddress} port {self.port}"
 
     @property
-    def isInternal(self) -> bool:
-        """
-        Whether txinetd serves it itself.
-        """
-        return ServiceType.INTERNAL in self.type
-
-    @property
-    def isTcpmuxClient(self) -> bool:
-        """
-        Whether it is reached through the tcpmux service, not a port.
-        """
-        return bool(self.type & {ServiceType.TCPMUX, ServiceType.TCPMUXPLUS})
-
-    @property
     def listens(self) -> bool:
         """
         Whether it has a listening socket of its own.
         """
-        return not self.isTcpmuxClient
+        return self.listening is not Listening.THROUGH_TCPMUX
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Generic, Protocol, TypeVar
 
 from txinetd.core.addresses import IPAddress, clientAddress
+from txinetd.core.config import ServiceKind
 
 _S = TypeVar("_S", contravariant=True)
 _T = TypeVar("_T")
@@ -46,8 +47,7 @@ _OPTION_SEPARATOR = re.compile(r"(?<!\\):")
 def libwrapDaemonName(
     libwrapAttr: str | None,
     serviceName: str,
-    isInternal: bool,
-    isRedirect: bool,
+    kind: ServiceKind,
     nameInArgs: bool,
     serverArgs: Sequence[str],
     server: str | None,
@@ -61,8 +61,7 @@ def libwrapDaemonName(
 
     @param libwrapAttr: the C{libwrap} attribute, or L{None}.
     @param serviceName: the service's name (not its id).
-    @param isInternal: whether it is an internal service.
-    @param isRedirect: whether it has a C{redirect}.
+    @param kind: what serves it.
     @param nameInArgs: whether C{NAMEINARGS} is among its flags.
     @param serverArgs: its C{server_args} values.
     @param server: its C{server}, or L{None}; without one the service name
@@ -70,7 +69,7 @@ def libwrapDaemonName(
     """
     if libwrapAttr is not None:
         return libwrapAttr
-    if isInternal or isRedirect:
+    if kind is not ServiceKind.SERVER:
         return serviceName
     if nameInArgs and serverArgs:
         return _baseName(serverArgs[0])

@@ -41,7 +41,7 @@ from txinetd import __version__
 from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.core.addresses import addressOf
 from txinetd.core.attributes import Flag, ServiceType, SocketType
-from txinetd.core.config import Config, ServiceConfig
+from txinetd.core.config import Config, Listening, ServiceConfig, ServiceKind
 from txinetd.core.dump import ServiceState, formatDump
 from txinetd.core.endpoint import SystemdListen, TCPListen, UNIXListen
 from txinetd.core.events import FailReason, Level
@@ -104,7 +104,7 @@ def internalServiceOf(
     The built-in (or plugin) that serves a service: by its name, or
     C{sensor} for a SENSOR service, and its socket type.
     """
-    if Flag.SENSOR in config.flags:
+    if config.kind is ServiceKind.SENSOR:
         return SENSORS.get(config.socket_type.value)
     return installed.find(config.name, config.socket_type.value)
 
@@ -123,7 +123,7 @@ def openListeningSockets(
     spec = config.listen
     if isinstance(spec, UNIXListen):
         sock = openUnixSocket(spec, LISTEN_BACKLOG)
-        sock.setblocking(not config.isInternal and config.wait)
+        sock.setblocking(config.listening.handsOver)
         return [sock]
     if isinstance(spec, SystemdListen):
         return [adoptPassedSocket(config, spec, passed or ListenFds())]
@@ -165,7 +165,7 @@ def adoptPassedSocket(
     except OSError:
         sock.close()
         raise
-    sock.setblocking(not config.isInternal and config.wait)
+    sock.setblocking(config.listening.handsOver)
     return sock
 
 
@@ -272,7 +272,7 @@ class ListeningService(Service):
         #: The port of this datagram service, while it listens.
         self.datagramPort: int | None = None
         self.secure(config)
-        if config.wait and config.socket_type is SocketType.STREAM and config.isInternal:
+        if config.listening is Listening.ACCEPT_ONE_AT_A_TIME:
             self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
 
@@ -371,14 +371,14 @@ class ListeningService(Service):
             closed then).
         """
         config = self.config
-        stream = config.socket_type is SocketType.STREAM
-        if stream and not (config.wait and not config.isInternal):
+        if config.listening.accepts:
             self.sockets = sockets
             accepted, exhausted = self.connectionAccepted, self.descriptorsExhausted
             return [StreamAcceptor(self.reactor, sock, accepted, exhausted) for sock in sockets]
-        if not config.isInternal:
+        if config.listening.handsOver:
             self.sockets = sockets
             (self.socket,) = sockets
+            stream = config.listening is Listening.HAND_OVER_STREAM
             onReadable = self.pendingConnection if stream else self.pendingDatagram
             return [ReadableWatcher(self.reactor, self.socket, onReadable)]
         ports: list[Any] = []
@@ -560,13 +560,13 @@ class ListeningService(Service):
         What runs this service on an admitted connection.
         """
         config = self.config
-        if config.isInternal and config.name.lower() == "tcpmux":
-            return self.startTcpmux
-        if config.isInternal:
-            return self.startInternal
-        if config.redirect is not None:
-            return self.startRedirect
-        return self.startExternal
+        return {
+            ServiceKind.TCPMUX: self.startTcpmux,
+            ServiceKind.INTERNAL: self.startInternal,
+            ServiceKind.SENSOR: self.startInternal,
+            ServiceKind.REDIRECT: self.startRedirect,
+            ServiceKind.SERVER: self.startExternal,
+        }[config.kind]
 
     def startTcpmux(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -587,7 +587,11 @@ class ListeningService(Service):
         parent = self.parent
         if not isinstance(parent, XinetdService):
             return []
-        return [child for child in parent.listening() if child.config.isTcpmuxClient]
+        return [
+            child
+            for child in parent.listening()
+            if child.config.listening is Listening.THROUGH_TCPMUX
+        ]
 
     def _tcpmuxChosen(
         self, target: ServiceConfig | None, connection: PendingConnection, session: Session

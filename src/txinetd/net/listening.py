@@ -80,14 +80,6 @@ class Binding:
         return f"[{self.address}]" if self.family == socket.AF_INET6 else self.address
 
 
-def takesListeningSocket(config: ServiceConfig) -> bool:
-    """
-    Whether a service's servers are handed its listening socket (an external
-    C{wait = yes} service) rather than connections txinetd accepted.
-    """
-    return config.wait and not config.isInternal
-
-
 def _everyAddress(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_unspecified
@@ -107,7 +99,7 @@ def bindingsOf(config: ServiceConfig) -> tuple[Binding, ...]:
         config.family != socket.AF_INET6
         or config.v6only
         or not _everyAddress(config.bindAddress)
-        or takesListeningSocket(config)
+        or config.listening.handsOver
     ):
         return single
     return (
@@ -209,7 +201,7 @@ def _openOne(
             sock.listen(backlog)
         # A wait = yes server shares the socket's O_NONBLOCK flag: its socket
         # stays blocking, and txinetd only peeks at it with MSG_DONTWAIT.
-        sock.setblocking(takesListeningSocket(config))
+        sock.setblocking(config.listening.handsOver)
     except BaseException:
         sock.close()
         raise

@@ -42,7 +42,7 @@ from txinetd.core.access import (
 )
 from txinetd.core.addresses import IPAddress, clientAddress
 from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
-from txinetd.core.config import IDENT_PORT, ServiceConfig
+from txinetd.core.config import IDENT_PORT, ServiceConfig, ServiceKind
 from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
 from txinetd.core.limits import (
@@ -757,8 +757,7 @@ class ServicePolicy:
             self.libwrapName = libwrapDaemonName(
                 config.libwrap,
                 config.name,
-                config.isInternal,
-                config.redirect is not None,
+                config.kind,
                 Flag.NAMEINARGS in config.flags,
                 config.server_args or (),
                 config.server,
@@ -768,7 +767,7 @@ class ServicePolicy:
             self.onlyFrom is None
             and self.noAccess is None
             and self.libwrapName is None
-            and Flag.SENSOR not in config.flags
+            and config.kind is not ServiceKind.SENSOR
         )
         #: only_from / no_access may look at the client's name.
         self.listsNeedName = any(
@@ -841,7 +840,7 @@ class ServicePolicy:
         self, name: HostName, host: str, hosts: HostsAccess | None = None
     ) -> FailReason | None:
         now = self.daemon.reactor.seconds()
-        if Flag.SENSOR in self.config.flags:
+        if self.config.kind is ServiceKind.SENSOR:
             self.sense(host, now)
             if self.daemon.debug:
                 self.explain(FailReason.ADDRESS, host, "it touched a SENSOR service")

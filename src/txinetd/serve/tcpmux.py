@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txinetd.core.attributes import ServiceType
-from txinetd.core.config import ServiceConfig
+from txinetd.core.config import Listening, ServiceConfig
 from txinetd.net.acceptor import PendingConnection
 
 #: The longest first line, CR LF included (xinetd's read buffer).
@@ -155,7 +155,7 @@ def tcpmuxServices(services: Iterable[ServiceConfig]) -> list[ServiceConfig]:
     The services reached through tcpmux (C{type} TCPMUX or TCPMUXPLUS), in
     their order.
     """
-    return [service for service in services if service.isTcpmuxClient]
+    return [service for service in services if service.listening is Listening.THROUGH_TCPMUX]
 
 
 def findTarget(name: str, services: Iterable[ServiceConfig]) -> ServiceConfig | None:
