@@ -248,14 +248,9 @@ def withoutLine(violation: str) -> str:
 #: renovation ends.
 KNOWN: frozenset[str] = frozenset(
     {
-        "txinetd.daemon.service: imports txinetd.net.tls inside a function",
-        "txinetd.net.listening: net imports txinetd.daemon.observers of the layer daemon",
-        "txinetd.net.relay: imports txinetd.net.tls inside a function",
         "txinetd.serve.hostsfiles: serve imports txinetd.daemon.observers of the layer daemon",
-        "txinetd.serve.policies: imports txinetd.net.tls inside a function",
         "txinetd.serve.policies: serve imports txinetd.daemon.observers of the layer daemon",
         "txinetd.tap: imports txinetd.daemon.service inside a function",
-        "cycle: txinetd.net.tls -> txinetd.net.relay -> txinetd.net.tls",
     }
 )
 

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.net.test_listening -*-
 """
 Tests for L{txinetd.net.listening}: which sockets a service listens on, how
-they are made and bound together, and L{Listeners}.
+they are made and bound together, UNIX sockets, the sockets systemd passes,
+and the message of a failed bind.
 """
 
 from __future__ import annotations
@@ -15,24 +16,25 @@ import tempfile
 from dataclasses import replace
 from typing import Any
 
-from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.serve.test_policies import captureMessages
+from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
-from txinetd.core.endpoint import UNIXListen
+from txinetd.core.endpoint import SystemdListen, UNIXListen
 from txinetd.core.events import Level
 from txinetd.net.listening import (
     EPHEMERAL_ATTEMPTS,
     Binding,
-    Listeners,
+    bindFailed,
     bindingsOf,
     openBoundSockets,
     openUnixSocket,
+    passedSocket,
     removeUnixSocket,
 )
+from txinetd.net.systemd import ListenFds
 
 INTERNAL = frozenset({ServiceType.INTERNAL, ServiceType.UNLISTED})
 EXTERNAL = frozenset({ServiceType.UNLISTED})
@@ -62,6 +64,13 @@ def service(**changes: Any) -> ServiceConfig:
         listening=Listening.ACCEPT,
     )
     return replace(base, **changes)
+
+
+def refuse(level: Level, text: str) -> None:
+    """
+    A program log for calls that must write none.
+    """
+    raise AssertionError(f"unexpected program message: {level.name}: {text}")
 
 
 class BindingsTests(SynchronousTestCase):
@@ -195,7 +204,7 @@ class OpenBoundSocketsTests(SynchronousTestCase):
     """
 
     def open(self, config: ServiceConfig) -> list[socket.socket]:
-        sockets = openBoundSockets(config)
+        sockets = openBoundSockets(config, refuse)
         for sock in sockets:
             self.addCleanup(sock.close)
         return sockets
@@ -246,7 +255,7 @@ class OpenBoundSocketsTests(SynchronousTestCase):
         holder.bind(("0.0.0.0", 0))
         holder.listen(1)
         port = holder.getsockname()[1]
-        error = self.assertRaises(OSError, openBoundSockets, service(port=port))
+        error = self.assertRaises(OSError, openBoundSockets, service(port=port), refuse)
         self.assertEqual(error.errno, errno.EADDRINUSE)
         probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         self.addCleanup(probe.close)
@@ -260,7 +269,7 @@ class OpenBoundSocketsTests(SynchronousTestCase):
         """
         fakes = FakeSockets()
         fakes.bindFailures[socket.AF_INET] = [errno.EADDRINUSE, errno.EADDRINUSE]
-        sockets: list[Any] = openBoundSockets(service(), makeSocket=fakes)
+        sockets: list[Any] = openBoundSockets(service(), refuse, makeSocket=fakes)
         self.assertEqual(len(fakes.made), 6)
         self.assertEqual([sock.closed for sock in fakes.made], [True] * 4 + [False] * 2)
         six, four = sockets
@@ -270,7 +279,7 @@ class OpenBoundSocketsTests(SynchronousTestCase):
     def test_ephemeralAttemptsBounded(self) -> None:
         fakes = FakeSockets()
         fakes.bindFailures[socket.AF_INET] = [errno.EADDRINUSE] * EPHEMERAL_ATTEMPTS
-        error = self.assertRaises(OSError, openBoundSockets, service(), makeSocket=fakes)
+        error = self.assertRaises(OSError, openBoundSockets, service(), refuse, makeSocket=fakes)
         self.assertEqual(error.errno, errno.EADDRINUSE)
         self.assertEqual(len(fakes.made), 2 * EPHEMERAL_ATTEMPTS)
         self.assertTrue(all(sock.closed for sock in fakes.made))
@@ -278,7 +287,7 @@ class OpenBoundSocketsTests(SynchronousTestCase):
     def test_fixedPortNotRetried(self) -> None:
         fakes = FakeSockets()
         fakes.bindFailures[socket.AF_INET] = [errno.EADDRINUSE]
-        self.assertRaises(OSError, openBoundSockets, service(port=7), makeSocket=fakes)
+        self.assertRaises(OSError, openBoundSockets, service(port=7), refuse, makeSocket=fakes)
         self.assertEqual(len(fakes.made), 2)
 
     def test_noIPv6(self) -> None:
@@ -286,9 +295,11 @@ class OpenBoundSocketsTests(SynchronousTestCase):
         Without IPv6 in the kernel, a service without C{bind} listens on
         IPv4 alone, with xinetd's NOTICE.
         """
-        log = captureMessages(self)
+        log: list[tuple[Level, str]] = []
         fakes = FakeSockets(missing=(socket.AF_INET6,))
-        sockets: list[Any] = openBoundSockets(service(), makeSocket=fakes)
+        sockets: list[Any] = openBoundSockets(
+            service(), lambda level, text: log.append((level, text)), makeSocket=fakes
+        )
         self.assertEqual(
             [(sock.family, sock.bound[0]) for sock in sockets], [(socket.AF_INET, "0.0.0.0")]
         )
@@ -301,90 +312,8 @@ class OpenBoundSocketsTests(SynchronousTestCase):
         """
         fakes = FakeSockets(missing=(socket.AF_INET6,))
         config = service(bindAddress="::1", bind=object())
-        error = self.assertRaises(OSError, openBoundSockets, config, makeSocket=fakes)
+        error = self.assertRaises(OSError, openBoundSockets, config, refuse, makeSocket=fakes)
         self.assertEqual(error.errno, errno.EAFNOSUPPORT)
-
-
-class Reader:
-    """
-    A reader of a socket, as a L{StreamAcceptor} is.
-    """
-
-    def __init__(self, sock: Any) -> None:
-        self.socket = sock
-        self.reading = False
-
-    def startReading(self) -> None:
-        self.reading = True
-
-    def stopReading(self) -> None:
-        self.reading = False
-
-
-class Port(Reader):
-    """
-    A Twisted port, which stops listening itself.
-    """
-
-    def __init__(self, sock: Any) -> None:
-        super().__init__(sock)
-        self.stopped: Deferred[None] = Deferred()
-
-    def stopListening(self) -> Deferred[None]:
-        self.reading = False
-        return self.stopped
-
-
-class ListenersTests(SynchronousTestCase):
-    """
-    L{Listeners} starts, pauses and stops every reader of a service.
-    """
-
-    def sockets(self) -> list[Any]:
-        fakes = FakeSockets()
-        made: list[Any] = openBoundSockets(service(), makeSocket=fakes)
-        return made
-
-    def test_readers(self) -> None:
-        six, four = self.sockets()
-        listeners = Listeners([Reader(six), Reader(four)])
-        self.assertFalse(listeners.reading)
-        listeners.startReading()
-        self.assertTrue(listeners.reading)
-        listeners.readers[1].stopReading()
-        self.assertFalse(listeners.reading)
-        listeners.stopReading()
-        self.assertEqual([reader.reading for reader in listeners.readers], [False, False])
-        self.assertIs(listeners.socket, six)
-        self.assertEqual(listeners.address, six.bound)
-        self.assertEqual(listeners.addresses, (six.bound, four.bound))
-        self.assertIsNone(listeners.stopListening())
-
-    def test_ports(self) -> None:
-        """
-        Twisted ports are stopped; the result fires when all have stopped.
-        """
-        six, four = self.sockets()
-        ports = [Port(six), Port(four)]
-        stopping = Listeners(ports).stopListening()
-        assert stopping is not None
-        done: list[object] = []
-        stopping.addCallback(done.append)
-        ports[0].stopped.callback(None)
-        self.assertEqual(done, [])
-        ports[1].stopped.callback(None)
-        self.assertEqual(done, [None])
-
-    def test_noAddress(self) -> None:
-        """
-        A UNIX socket has no (host, port).
-        """
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.addCleanup(unix.close)
-        listeners = Listeners([Reader(unix)])
-        self.assertIsNone(listeners.address)
-        self.assertEqual(listeners.addresses, ())
-        self.assertEqual(Listeners([Port(None)]).addresses, ())
 
 
 class _TooSlow(Exception):
@@ -474,3 +403,123 @@ class UnixSocketTests(SynchronousTestCase):
         self.assertRaises(OSError, openUnixSocket, self.spec, 5)
         with open(self.path) as f:
             self.assertEqual(f.read(), "keep")
+
+
+class PassedSocketTests(SynchronousTestCase):
+    """
+    A passed socket is adopted when its type and family suit the service;
+    otherwise L{OSError} says why, so that the service fails to start as
+    when a bind fails.
+    """
+
+    def service(self, socketType: str, *lines: str) -> ServiceConfig:
+        files = ConfigFiles(self)
+        wait = "yes" if socketType == "dgram" else "no"
+        body = "".join(f"    {line}\n" for line in lines)
+        files.write(
+            "xinetd.conf",
+            f"service echo\n{{\n    type = INTERNAL UNLISTED\n    socket_type = {socketType}\n"
+            f"    wait = {wait}\n    listen = systemd:name=passed\n{body}}}\n",
+        )
+        config = files.load(system=FakeSystem())
+        self.assertEqual(describe(config.errors), [])
+        (service,) = config.services
+        return service
+
+    def adopt(
+        self, config: ServiceConfig, family: socket.AddressFamily, kind: socket.SocketKind
+    ) -> socket.socket:
+        passed = socket.socket(family, kind)
+        self.addCleanup(passed.close)
+        spec = config.listen
+        assert isinstance(spec, SystemdListen)
+        adopted = passedSocket(config, spec, ListenFds((passed.fileno(),), ("passed",)))
+        self.addCleanup(adopted.close)
+        return adopted
+
+    def refused(
+        self, config: ServiceConfig, family: socket.AddressFamily, kind: socket.SocketKind
+    ) -> OSError:
+        error: OSError = self.assertRaises(OSError, self.adopt, config, family, kind)
+        return error
+
+    def test_unixDatagramRefused(self) -> None:
+        """
+        A datagram service cannot serve a UNIX socket (its clients have no
+        address to answer or check).
+        """
+        error = self.refused(self.service("dgram"), socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.assertEqual(error.errno, errno.EAFNOSUPPORT)
+        self.assertEqual(error.strerror, "systemd:name=passed: datagram services need an IP socket")
+
+    def test_ipDatagramAdopted(self) -> None:
+        adopted = self.adopt(self.service("dgram"), socket.AF_INET, socket.SOCK_DGRAM)
+        self.assertEqual((adopted.family, adopted.type), (socket.AF_INET, socket.SOCK_DGRAM))
+
+    def test_unixStreamAdopted(self) -> None:
+        adopted = self.adopt(self.service("stream"), socket.AF_UNIX, socket.SOCK_STREAM)
+        self.assertEqual((adopted.family, adopted.type), (socket.AF_UNIX, socket.SOCK_STREAM))
+
+    def test_unixWithOwnAddressRulesRefused(self) -> None:
+        """
+        A service with its own C{only_from} or C{no_access} cannot take a
+        UNIX socket: there is no client address to check.
+        """
+        for rule in ("only_from = 127.0.0.1", "no_access = 10.0.0.1"):
+            error = self.refused(self.service("stream", rule), socket.AF_UNIX, socket.SOCK_STREAM)
+            self.assertEqual(error.errno, errno.EAFNOSUPPORT)
+            name = rule.split()[0]
+            self.assertEqual(error.strerror, f"systemd:name=passed: {name} needs an IP socket")
+
+    def test_ipWithAddressRulesAdopted(self) -> None:
+        adopted = self.adopt(
+            self.service("stream", "only_from = 127.0.0.1"), socket.AF_INET6, socket.SOCK_STREAM
+        )
+        self.assertEqual(adopted.family, socket.AF_INET6)
+
+    def test_otherKindRefused(self) -> None:
+        error = self.refused(self.service("stream"), socket.AF_INET, socket.SOCK_DGRAM)
+        self.assertEqual(error.errno, errno.EPROTOTYPE)
+
+
+class BindFailedTests(SynchronousTestCase):
+    """
+    L{bindFailed}: xinetd's message for a socket that could not be made,
+    naming where the service was to listen.
+    """
+
+    def services(self, *entries: str) -> list[ServiceConfig]:
+        files = ConfigFiles(self)
+        files.write("xinetd.conf", "".join(entries))
+        config = files.load(system=FakeSystem())
+        self.assertEqual(describe(config.errors), [])
+        return list(config.services)
+
+    def test_places(self) -> None:
+        """
+        An IP service names its address, port and protocol (C{::} for the
+        default dual-stack socket); a C{listen} socket names its
+        description.
+        """
+        entry = "service {name}\n{{\n type = INTERNAL UNLISTED\n socket_type = {kind}\n{rest}}}\n"
+        services = self.services(
+            entry.format(name="echo", kind="stream", rest=" wait = no\n port = 7777\n"),
+            entry.format(
+                name="time", kind="dgram", rest=" wait = yes\n port = 37\n bind = 127.0.0.2\n"
+            ),
+            entry.format(
+                name="daytime", kind="stream", rest=" wait = no\n listen = unix:/run/d.sock\n"
+            ),
+        )
+        error = OSError(errno.EADDRINUSE, "Address already in use")
+        self.assertEqual(
+            [bindFailed(service, error) for service in services],
+            [
+                f"bind failed (Address already in use (errno = 98)). service = {where}"
+                for where in [
+                    "echo on :: port 7777/tcp",
+                    "time on 127.0.0.2 port 37/udp",
+                    "daytime on unix:/run/d.sock",
+                ]
+            ],
+        )

@@ -34,7 +34,6 @@ from txinetd.net.relay import (
     PROBE_IDLE,
     PROBE_INTERVAL,
     Relay,
-    describeConnectError,
 )
 
 
@@ -572,22 +571,3 @@ class StopTests(RelayTestCase):
         relay = self.relay()
         relay.stop(False)
         self.assertTrue(self.clientTransport.disconnecting)
-
-
-class DescribeTests(SynchronousTestCase):
-    """
-    L{describeConnectError}: the reason in C{can't connect to remote host},
-    worded like xinetd's C{%m}.
-    """
-
-    def test_errno(self) -> None:
-        failure = Failure(ConnectionRefusedError(errno.ECONNREFUSED, "ignored"))
-        self.assertEqual(describeConnectError(failure), "Connection refused (errno = 111)")
-
-    def test_timeout(self) -> None:
-        self.assertEqual(
-            describeConnectError(Failure(TimeoutError())), "Connection timed out (errno = 110)"
-        )
-
-    def test_other(self) -> None:
-        self.assertEqual(describeConnectError(Failure(ValueError("odd"))), "odd")

@@ -20,6 +20,7 @@ every connection, and a frozen dataclass costs three times as much to make.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum, IntEnum
 from typing import NamedTuple, Protocol, TypeAlias
 
@@ -30,6 +31,7 @@ __all__ = [
     "Level",
     "NoIdReason",
     "NotIdentified",
+    "ProgramLog",
     "ProgramMessage",
     "SessionEvent",
     "SessionObserver",
@@ -97,6 +99,13 @@ class ProgramMessage(NamedTuple):
 
     level: Level
     text: str
+
+
+ProgramLog: TypeAlias = Callable[[Level, str], None]
+"""
+Writes a message to txinetd's program log (what lower layers are given, so
+that they need not know where it goes).
+"""
 
 
 class Started(NamedTuple):

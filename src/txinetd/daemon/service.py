@@ -30,7 +30,7 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.protocol import DatagramProtocol, Protocol, ServerFactory
+from twisted.internet.protocol import DatagramProtocol, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import ILogObserver, Logger, globalLogPublisher, textFileLogObserver
@@ -43,7 +43,7 @@ from txinetd.core.addresses import addressOf
 from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, Listening, ServiceConfig, ServiceKind
 from txinetd.core.dump import ServiceState, formatDump
-from txinetd.core.endpoint import SystemdListen, TCPListen, UNIXListen
+from txinetd.core.endpoint import UNIXListen
 from txinetd.core.events import FailReason, Level
 from txinetd.core.limits import RunningServers
 from txinetd.core.servertable import ServerState
@@ -53,25 +53,25 @@ from txinetd.daemon.safefiles import openForWriting, removeFile
 from txinetd.daemon.states import StateView
 from txinetd.interfaces import IInternalService
 from txinetd.net import systemd
-from txinetd.net.acceptor import DESCRIPTOR_ERRORS, PendingConnection, StreamAcceptor, asIPv4
-from txinetd.net.listening import (
-    LISTEN_BACKLOG,
+from txinetd.net.acceptor import (
+    DESCRIPTOR_ERRORS,
+    PendingConnection,
+    StreamAcceptor,
+    asIPv4,
+    attachProtocol,
+)
+from txinetd.net.listening import bindFailed, openListeningSockets, removeUnixSocket
+from txinetd.net.readers import (
     Listeners,
-    openBoundSockets,
-    openUnixSocket,
-    removeUnixSocket,
-)
-from txinetd.net.relay import Relay, describeConnectError
-from txinetd.net.systemd import ListenFds
-from txinetd.serve import rpc
-from txinetd.serve.external import (
-    ReadableWatcher,
+    WaitingWatcher,
     acceptAndClose,
-    clientEnvironment,
-    drain,
+    discardDatagrams,
     peekSender,
-    serverSpec,
 )
+from txinetd.net.relay import Relay
+from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
+from txinetd.serve import rpc
+from txinetd.serve.external import clientEnvironment, serverSpec
 from txinetd.serve.policies import (
     Daemon,
     ServedProtocol,
@@ -80,13 +80,14 @@ from txinetd.serve.policies import (
     Starter,
     recheck,
 )
+from txinetd.serve.redirect import describeConnectError
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.serve.tcpmux import acceptReply, multiplex
 from txinetd.spawn.spawner import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
 
 log = Logger(namespace="txinetd")
 
-__all__ = ["ListeningService", "XinetdService", "openListeningSockets"]
+__all__ = ["ListeningService", "XinetdService"]
 
 DEFAULT_DUMP_FILE = "/var/run/xinetd.dump"
 SENSOR_SCAN_INTERVAL = 60
@@ -107,98 +108,6 @@ def internalServiceOf(
     if config.kind is ServiceKind.SENSOR:
         return SENSORS.get(config.socket_type.value)
     return installed.find(config.name, config.socket_type.value)
-
-
-def openListeningSockets(
-    config: ServiceConfig, passed: ListenFds | None = None
-) -> list[socket.socket]:
-    """
-    Make, configure and bind the listening sockets of a service (two for
-    a dual-stack one, see L{txinetd.net.listening}), or take the one systemd
-    passed, or a UNIX socket, for C{listen}.
-
-    @param passed: the sockets systemd passed.
-    @raise OSError: if one cannot be made or bound (none is left open).
-    """
-    spec = config.listen
-    if isinstance(spec, UNIXListen):
-        sock = openUnixSocket(spec, LISTEN_BACKLOG)
-        sock.setblocking(config.listening.handsOver)
-        return [sock]
-    if isinstance(spec, SystemdListen):
-        return [adoptPassedSocket(config, spec, passed or ListenFds())]
-    backlog = spec.backlog if isinstance(spec, TCPListen) and spec.backlog else LISTEN_BACKLOG
-    return openBoundSockets(config, backlog)
-
-
-def bindFailed(config: ServiceConfig, error: OSError) -> str:
-    """
-    xinetd's message for a listening socket that could not be made, with
-    where the service was to listen: C{bind failed (Address already in use
-    (errno = 98)). service = echo on 127.0.0.1 port 7/tcp}.
-    """
-    where = config.where if config.place is not None else f"{config.where}/{config.protocol}"
-    return (
-        f"bind failed ({error.strerror} (errno = {error.errno})). service = {config.id} on {where}"
-    )
-
-
-def adoptPassedSocket(
-    config: ServiceConfig, spec: SystemdListen, passed: ListenFds
-) -> socket.socket:
-    """
-    A copy of the listening socket systemd passed for C{spec}, checked
-    against the service's socket type and C{domain}.  A UNIX socket serves
-    only streams, and only services without address rules of their own (a
-    UNIX client has no address to match).
-
-    @raise OSError: if systemd passed no such socket, or one the service
-        cannot use.
-    """
-    fd = passed.find(spec.name, spec.index)
-    if fd is None:
-        which = f"named {spec.name}" if spec.name is not None else f"number {spec.index}"
-        raise OSError(errno.ENOENT, f"no socket {which} from systemd; {passed.describe()}")
-    sock = socket.socket(fileno=os.dup(fd))
-    try:
-        checkPassedSocket(config, spec, sock)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(config.listening.handsOver)
-    return sock
-
-
-def checkPassedSocket(config: ServiceConfig, spec: SystemdListen, sock: socket.socket) -> None:
-    """
-    Whether a service can use the socket systemd passed for C{spec}.
-
-    @raise OSError: if it cannot.
-    """
-    wanted = socket.SOCK_STREAM if config.socket_type is SocketType.STREAM else socket.SOCK_DGRAM
-    if sock.type != wanted or (spec.domain is not None and sock.family != spec.domain):
-        raise OSError(errno.EPROTOTYPE, f"the socket from systemd is not {spec.text}'s kind")
-    if sock.family != socket.AF_UNIX:
-        return
-    if wanted == socket.SOCK_DGRAM:
-        raise OSError(errno.EAFNOSUPPORT, f"{spec.text}: datagram services need an IP socket")
-    own = config.specified & {"only_from", "no_access"}
-    if own:
-        raise OSError(errno.EAFNOSUPPORT, f"{spec.text}: {sorted(own)[0]} needs an IP socket")
-
-
-class _AdoptedFactory(ServerFactory):
-    """
-    Gives an adopted connection the protocol already built for it.
-    """
-
-    noisy = False
-
-    def __init__(self, protocol: Protocol) -> None:
-        self.protocol = protocol  # type: ignore[assignment]
-
-    def buildProtocol(self, addr: Any) -> Protocol:
-        return self.protocol  # type: ignore[return-value]
 
 
 class InternalDatagramProtocol(DatagramProtocol):
@@ -241,7 +150,7 @@ class ListeningService(Service):
     @ivar policy: its L{ServicePolicy}.
     @ivar port: what reads the sockets once they are bound: L{Listeners}
         of L{StreamAcceptor}s for stream services, of Twisted UDP ports for
-        internal dgram ones, of a L{ReadableWatcher} for C{wait = yes}
+        internal dgram ones, of a L{WaitingWatcher} for C{wait = yes}
         external ones.
     @ivar sockets: the listening sockets txinetd closes itself (not those
         of Twisted ports).
@@ -285,9 +194,6 @@ class ListeningService(Service):
         if config.tls is None and config.redirectTLS is None:
             self.tlsFront = self.redirectTLS = None
             return
-        # Only services that use TLS load it.
-        from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
-
         try:
             front = (
                 None if config.tls is None else TLSFront(self.reactor, serverOptions(config.tls))
@@ -350,7 +256,7 @@ class ListeningService(Service):
         if self.tlsMissing(self.config):
             return False
         try:
-            sockets = openListeningSockets(self.config, self.daemon.listenFds)
+            sockets = openListeningSockets(self.config, self.daemon.listenFds, programMessage)
             readers = self.readersFor(sockets)
         except OSError as e:
             programMessage(Level.ERROR, bindFailed(self.config, e))
@@ -380,7 +286,7 @@ class ListeningService(Service):
             (self.socket,) = sockets
             stream = config.listening is Listening.HAND_OVER_STREAM
             onReadable = self.pendingConnection if stream else self.pendingDatagram
-            return [ReadableWatcher(self.reactor, self.socket, onReadable)]
+            return [WaitingWatcher(self.reactor, self.socket, onReadable)]
         ports: list[Any] = []
         try:
             for sock in sockets:
@@ -755,7 +661,7 @@ class ListeningService(Service):
     def pendingDatagram(self) -> None:
         """
         C{wait = yes} dgram: a datagram is queued.  Check its sender, then
-        hand the socket to a server; once it has exited, drain what is left
+        hand the socket to a server; once it has exited, discardDatagrams what is left
         and watch the socket again.
         """
         if self.socket is None:
@@ -771,7 +677,7 @@ class ListeningService(Service):
         if self.socket is None:
             return
         if not allowed:
-            drain(self.socket, limit=1)
+            discardDatagrams(self.socket, limit=1)
             self.resumeListening()
             return
         self.handOver(sender)
@@ -795,7 +701,7 @@ class ListeningService(Service):
 
     def _serverGone(self, ignored: object) -> None:
         if self.socket is not None and self.config.socket_type is SocketType.DGRAM:
-            drain(self.socket)
+            discardDatagrams(self.socket)
         self.resumeListening()
 
     def startInternal(self, connection: PendingConnection, session: Session) -> None:
@@ -826,9 +732,7 @@ class ListeningService(Service):
         @return: whether it was adopted (if not, the session is dropped).
         """
         try:
-            self.reactor.adoptStreamConnection(
-                connection.fileno(), connection.family, _AdoptedFactory(protocol)
-            )
+            attachProtocol(self.reactor, connection.fileno(), connection.family, protocol)
         except OSError as e:
             session.abandon()
             if e.errno in DESCRIPTOR_ERRORS:

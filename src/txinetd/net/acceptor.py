@@ -20,7 +20,13 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor, IWriteDescriptor
+from twisted.internet.interfaces import (
+    IReactorFDSet,
+    IReactorSocket,
+    IReadDescriptor,
+    IWriteDescriptor,
+)
+from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -227,6 +233,35 @@ class PendingConnection:
         self.closed = True
         self._failAll(ConnectionDone("the connection was closed before it was sent"))
         self.socket.close()
+
+
+class _OneProtocol(ServerFactory):
+    """
+    Gives the one connection it is used for the protocol already built for
+    it.
+    """
+
+    noisy = False
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.built = protocol
+
+    def buildProtocol(self, addr: Any) -> Protocol:
+        return self.built
+
+
+def attachProtocol(
+    reactor: IReactorSocket, fileno: int, family: socket.AddressFamily, protocol: Protocol
+) -> None:
+    """
+    Give a connected socket to a new Twisted transport that runs
+    C{protocol}.  The transport has a copy of the socket: the caller
+    closes its own (never shutting it down).
+
+    @raise OSError: if the reactor cannot take it (out of descriptors, or
+        the connection failed already).
+    """
+    reactor.adoptStreamConnection(fileno, family, _OneProtocol(protocol))
 
 
 def asIPv4(connection: PendingConnection) -> bool:

@@ -29,22 +29,24 @@ import socket
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from typing import Protocol as TypingProtocol
 
 from txinetd.core.attributes import Flag, SocketType
 from txinetd.core.config import ServiceConfig
-from txinetd.core.endpoint import UNIXListen
-from txinetd.core.events import Level
-from txinetd.daemon.observers import programMessage
+from txinetd.core.endpoint import SystemdListen, TCPListen, UNIXListen
+from txinetd.core.events import Level, ProgramLog
+from txinetd.net.systemd import ListenFds
 
 __all__ = [
     "Binding",
-    "Listeners",
+    "ListeningSockets",
+    "SocketOpener",
+    "bindFailed",
     "bindingsOf",
     "openBoundSockets",
+    "openListeningSockets",
     "openUnixSocket",
+    "passedSocket",
     "removeUnixSocket",
 ]
 
@@ -110,6 +112,7 @@ def bindingsOf(config: ServiceConfig) -> tuple[Binding, ...]:
 
 def openBoundSockets(
     config: ServiceConfig,
+    say: ProgramLog,
     backlog: int = LISTEN_BACKLOG,
     makeSocket: SocketFactory = socket.socket,
 ) -> list[socket.socket]:
@@ -119,6 +122,7 @@ def openBoundSockets(
     the kernel, a service with no C{bind} listens on IPv4 alone, as xinetd
     does (logged at NOTICE).
 
+    @param say: writes to the program log.
     @param backlog: the listen backlog of stream sockets.
     @param makeSocket: makes the sockets.
     @return: the sockets, bound (and listening for streams), primary first.
@@ -131,9 +135,7 @@ def openBoundSockets(
     except _NoIPv6 as e:
         if config.bind is not None:
             raise e.error from None
-        programMessage(
-            Level.NOTICE, f"IPv6 socket creation failed for service {config.id}, trying IPv4"
-        )
+        say(Level.NOTICE, f"IPv6 socket creation failed for service {config.id}, trying IPv4")
     return _openAll(config, (Binding(socket.AF_INET, "0.0.0.0", None),), backlog, makeSocket)
 
 
@@ -262,84 +264,108 @@ def removeUnixSocket(sock: socket.socket) -> None:
             os.unlink(path)
 
 
-def _boundAddress(reader: Any) -> tuple[str, int] | None:
-    sock = getattr(reader, "socket", None)
-    if sock is None:
-        return None
+def openListeningSockets(
+    config: ServiceConfig, passed: ListenFds, say: ProgramLog
+) -> list[socket.socket]:
+    """
+    Make, configure and bind the listening sockets of a service (two for
+    a dual-stack one, see L{bindingsOf}), or take the one systemd passed,
+    or a UNIX socket, for C{listen}.
+
+    @param passed: the sockets systemd passed.
+    @param say: writes to the program log (the fall back to IPv4 is said).
+    @raise OSError: if one cannot be made or bound (none is left open).
+    """
+    spec = config.listen
+    if isinstance(spec, UNIXListen):
+        sock = openUnixSocket(spec, LISTEN_BACKLOG)
+        sock.setblocking(config.listening.handsOver)
+        return [sock]
+    if isinstance(spec, SystemdListen):
+        return [passedSocket(config, spec, passed)]
+    backlog = spec.backlog if isinstance(spec, TCPListen) and spec.backlog else LISTEN_BACKLOG
+    return openBoundSockets(config, say, backlog)
+
+
+def bindFailed(config: ServiceConfig, error: OSError) -> str:
+    """
+    xinetd's message for a listening socket that could not be made, with
+    where the service was to listen: C{bind failed (Address already in use
+    (errno = 98)). service = echo on 127.0.0.1 port 7/tcp}.
+    """
+    where = config.where if config.place is not None else f"{config.where}/{config.protocol}"
+    return (
+        f"bind failed ({error.strerror} (errno = {error.errno})). service = {config.id} on {where}"
+    )
+
+
+def passedSocket(config: ServiceConfig, spec: SystemdListen, passed: ListenFds) -> socket.socket:
+    """
+    A copy of the listening socket systemd passed for C{spec}, checked
+    against the service's socket type and C{domain}.  A UNIX socket serves
+    only streams, and only services without address rules of their own (a
+    UNIX client has no address to match).
+
+    @raise OSError: if systemd passed no such socket, or one the service
+        cannot use.
+    """
+    fd = passed.find(spec.name, spec.index)
+    if fd is None:
+        which = f"named {spec.name}" if spec.name is not None else f"number {spec.index}"
+        raise OSError(errno.ENOENT, f"no socket {which} from systemd; {passed.describe()}")
+    sock = socket.socket(fileno=os.dup(fd))
     try:
-        bound = sock.getsockname()
+        checkPassedSocket(config, spec, sock)
     except OSError:
-        return None
-    if not isinstance(bound, tuple):
-        return None
-    return str(bound[0]), int(bound[1])
+        sock.close()
+        raise
+    sock.setblocking(config.listening.handsOver)
+    return sock
 
 
-class Listeners:
+def checkPassedSocket(config: ServiceConfig, spec: SystemdListen, sock: socket.socket) -> None:
     """
-    The readers of one service's listening sockets (L{StreamAcceptor}s,
-    C{wait = yes} watchers or Twisted datagram ports), started, paused and
-    stopped together.
+    Whether a service can use the socket systemd passed for C{spec}.
 
-    @ivar readers: the readers, the primary socket's first.
+    @raise OSError: if it cannot.
+    """
+    wanted = socket.SOCK_STREAM if config.socket_type is SocketType.STREAM else socket.SOCK_DGRAM
+    if sock.type != wanted or (spec.domain is not None and sock.family != spec.domain):
+        raise OSError(errno.EPROTOTYPE, f"the socket from systemd is not {spec.text}'s kind")
+    if sock.family != socket.AF_UNIX:
+        return
+    if wanted == socket.SOCK_DGRAM:
+        raise OSError(errno.EAFNOSUPPORT, f"{spec.text}: datagram services need an IP socket")
+    own = config.specified & {"only_from", "no_access"}
+    if own:
+        raise OSError(errno.EAFNOSUPPORT, f"{spec.text}: {sorted(own)[0]} needs an IP socket")
+
+
+@dataclass(frozen=True)
+class ListeningSockets:
+    """
+    Opens a service's listening sockets on this machine (see
+    L{openListeningSockets}): the daemon's L{SocketOpener}.
+
+    @ivar passed: the sockets systemd passed.
+    @ivar say: writes to the program log.
     """
 
-    def __init__(self, readers: Sequence[Any]) -> None:
-        self.readers = tuple(readers)
+    passed: ListenFds
+    say: ProgramLog
 
-    @property
-    def socket(self) -> socket.socket:
-        """
-        The primary socket.
-        """
-        primary: socket.socket = self.readers[0].socket
-        return primary
+    def __call__(self, config: ServiceConfig) -> list[socket.socket]:
+        return openListeningSockets(config, self.passed, self.say)
 
-    @property
-    def reading(self) -> bool:
-        """
-        Whether every socket is being read.
-        """
-        return all(getattr(reader, "reading", True) for reader in self.readers)
 
-    def startReading(self) -> None:
-        for reader in self.readers:
-            reader.startReading()
+class SocketOpener(TypingProtocol):
+    """
+    Makes the listening sockets of a service (a fake in tests).
+    """
 
-    def stopReading(self) -> None:
-        for reader in self.readers:
-            reader.stopReading()
-
-    @property
-    def address(self) -> tuple[str, int] | None:
+    def __call__(self, config: ServiceConfig) -> list[socket.socket]:
         """
-        The (host, port) of the primary socket.
+        @return: the sockets, bound, listening for streams, in the blocking
+            mode the service needs, the primary one first.
+        @raise OSError: if they cannot be made (none is left open).
         """
-        return _boundAddress(self.readers[0])
-
-    @property
-    def addresses(self) -> tuple[tuple[str, int], ...]:
-        """
-        The (host, port) of every IP socket.
-        """
-        bound = (_boundAddress(reader) for reader in self.readers)
-        return tuple(address for address in bound if address is not None)
-
-    def stopListening(self) -> Deferred[None] | None:
-        """
-        Stop reading every socket; Twisted ports are stopped (and close
-        their socket).
-
-        @return: a L{Deferred} that fires when the Twisted ports have
-            stopped, or L{None} if there is none.
-        """
-        stopping: list[Deferred[Any]] = []
-        for reader in self.readers:
-            stop = getattr(reader, "stopListening", None)
-            if stop is None:
-                reader.stopReading()
-            else:
-                stopping.append(maybeDeferred(stop))
-        if not stopping:
-            return None
-        return gatherResults(stopping).addCallback(lambda _: None)

@@ -30,15 +30,13 @@ the relay.
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
-from twisted.internet.error import ConnectionDone, TimeoutError
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
@@ -497,22 +495,3 @@ class Relay:
         self.ended = True
         target = self.target
         self.onEnd(self.client.received, target.received if target else 0, target is not None)
-
-
-def describeConnectError(failure: Failure) -> str:
-    """
-    The reason in C{can't connect to remote host <ip>: <reason>}, worded
-    like xinetd's C{%m}.
-    """
-    error = failure.value
-    number = getattr(error, "osError", None)
-    if isinstance(number, int):
-        return f"{os.strerror(number)} (errno = {number})"
-    if isinstance(error, TimeoutError):
-        return f"{os.strerror(errno.ETIMEDOUT)} (errno = {errno.ETIMEDOUT})"
-    if type(error).__module__.split(".")[0] in ("OpenSSL", "service_identity"):
-        # Only a TLS redirect gets these, and it has loaded the TLS module.
-        from txinetd.net.tls import describeTLSFailure
-
-        return f"TLS: {describeTLSFailure(failure)}"
-    return str(error)

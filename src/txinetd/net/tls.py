@@ -33,7 +33,7 @@ from OpenSSL import SSL, crypto
 from service_identity import VerificationError
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
-from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.internet.protocol import ServerFactory
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
@@ -45,7 +45,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
-from txinetd.net.acceptor import PendingConnection
+from txinetd.net.acceptor import PendingConnection, attachProtocol
 from txinetd.net.relay import Side, TLSSide, connectSides, stopSides
 
 __all__ = [
@@ -388,16 +388,6 @@ class _SecureSide(TLSSide):
         super().handshakeCompleted()
 
 
-class _Adopted(ServerFactory):
-    noisy = False
-
-    def __init__(self, protocol: Protocol) -> None:
-        self.built = protocol
-
-    def buildProtocol(self, addr: Any) -> Protocol:
-        return self.built
-
-
 class TLSFront:
     """
     Puts a service's accepted connections behind TLS.
@@ -441,12 +431,8 @@ class TLSFront:
             # Handshake records and the first reply go out at once (stunnel does the same).
             with contextlib.suppress(OSError):
                 connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.reactor.adoptStreamConnection(
-                connection.fileno(), connection.family, _Adopted(tlsProtocol)
-            )
-            self.reactor.adoptStreamConnection(
-                mine.fileno(), socket.AF_UNIX, _Adopted(bridge.plain)
-            )
+            attachProtocol(self.reactor, connection.fileno(), connection.family, tlsProtocol)
+            attachProtocol(self.reactor, mine.fileno(), socket.AF_UNIX, bridge.plain)
         except OSError:
             # The client reset the connection before it could be adopted.
             bridge.abandon()

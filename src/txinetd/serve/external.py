@@ -1,9 +1,8 @@
 # -*- test-case-name: tests.serve.test_external -*-
 """
 External servers, from the service's side: what a server is started with
-(argv, environment, credentials, limits; sections 7.1-7.3 of the reference)
-and the readers of C{wait = yes} services, which hand their listening socket
-to a server instead of accepting.
+(argv, environment, credentials, limits; sections 7.1-7.3 of the
+reference).
 """
 
 from __future__ import annotations
@@ -11,14 +10,9 @@ from __future__ import annotations
 import os
 import pwd
 import resource
-import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor
-from twisted.python.failure import Failure
-from zope.interface import implementer
-
-from txinetd.core.addresses import NO_ADDRESS, addressOf
+from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.config import ServiceConfig
 from txinetd.spawn.spawner import SpawnSpec
 
@@ -170,91 +164,3 @@ def _spec(
         nice=config.nice,
         rlimits=tuple(rlimits),
     )
-
-
-@implementer(IReadDescriptor)
-class ReadableWatcher:
-    """
-    Calls back when a socket becomes readable, without reading it: the
-    C{wait = yes} services, whose server reads the socket itself.
-    """
-
-    def __init__(
-        self, reactor: IReactorFDSet, sock: socket.socket, onReadable: Callable[[], None]
-    ) -> None:
-        self.reactor = reactor
-        self.socket = sock
-        self.onReadable = onReadable
-        self.reading = False
-
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
-    def logPrefix(self) -> str:
-        return "txinetd.wait"
-
-    def startReading(self) -> None:
-        if not self.reading:
-            self.reading = True
-            self.reactor.addReader(self)
-
-    def stopReading(self) -> None:
-        if self.reading:
-            self.reading = False
-            self.reactor.removeReader(self)
-
-    def doRead(self) -> None:
-        self.onReadable()
-
-    def connectionLost(self, reason: Failure) -> None:
-        self.reading = False
-
-
-def peekSender(sock: socket.socket) -> tuple[str, int] | None:
-    """
-    The sender of the first queued datagram, leaving it queued; L{None} if
-    there is none.
-    """
-    try:
-        _, sender = sock.recvfrom(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except (BlockingIOError, InterruptedError):
-        return None
-    except OSError:
-        # An error queued on the socket (an ICMP report): reading it clears it.
-        return None
-    return addressOf(sender)
-
-
-def drain(sock: socket.socket, limit: int = 10000) -> int:
-    """
-    Read and discard the datagrams queued on a socket (at most C{limit}).
-
-    @return: how many were discarded.
-    """
-    count = 0
-    while count < limit:
-        try:
-            sock.recv(1, socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            break
-        except OSError:
-            continue
-        count += 1
-    return count
-
-
-def acceptAndClose(sock: socket.socket) -> None:
-    """
-    Take a pending connection off a listening socket and close it (a
-    C{wait = yes} stream service that refused to start a server).  The
-    socket is blocking for its servers; no server holds it now, so it is
-    made non-blocking for the accept only.
-    """
-    sock.setblocking(False)
-    try:
-        connection, _ = sock.accept()
-    except OSError:
-        return
-    finally:
-        sock.setblocking(True)
-    connection.close()

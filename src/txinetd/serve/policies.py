@@ -69,6 +69,7 @@ from txinetd.core.logformat import (
 from txinetd.daemon.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.systemd import ListenFds
+from txinetd.net.tls import describeTLSFailure
 from txinetd.serve.banners import BannerError, readBanner
 from txinetd.serve.external import daemonUmask, defaultFileLimit
 from txinetd.serve.hostsfiles import HostsFiles
@@ -991,8 +992,6 @@ class ServicePolicy:
             return self._identThenStart(connection, session, starter, certificate)
 
         def insecure(failure: Failure) -> Failure | None:
-            from txinetd.net.tls import describeTLSFailure
-
             if isinstance(failure.value, CancelledError):
                 # The session was stopped: not the client's fault.
                 return failure
