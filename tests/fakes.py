@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.core.access import AddressEntry, DomainEntry, NetworkEntry, TimeInterval, TimeIntervals
+from txinetd.core.addressentries import AddressEntry, DomainEntry, NetworkEntry
 from txinetd.core.config import Config
 from txinetd.core.diagnostics import Diagnostic
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
+from txinetd.core.times import TimeInterval, TimeIntervals
 from txinetd.daemon.loading import loadConfig
 from txinetd.net.tls import checkRedirectSettings, checkSettings
 from txinetd.serve.banners import bannerProblem

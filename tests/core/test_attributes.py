@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, addresses, intervals
-from txinetd.core.access import DomainEntry, NetworkEntry
+from txinetd.core.addressentries import DomainEntry, NetworkEntry
 from txinetd.core.attributes import (
     ATTRIBUTES,
     FOREVER,

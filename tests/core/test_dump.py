@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from tests.fakes import ConfigFiles, FakeSystem
-from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry, NetworkEntry
+from txinetd.core.addressentries import AddressEntry, DomainEntry, HostNameEntry, NetworkEntry
 from txinetd.core.dump import ServiceState, describeEntry, formatDefaults, formatDump, formatService
 from txinetd.core.servertable import ServerState
 

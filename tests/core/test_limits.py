@@ -12,7 +12,6 @@ import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.core.access import parseAccessTimes
 from txinetd.core.events import FailReason
 from txinetd.core.limits import (
     CpsLimiter,
@@ -23,6 +22,7 @@ from txinetd.core.limits import (
     checkLimits,
     parseLoadAverage,
 )
+from txinetd.core.times import parseAccessTimes
 
 
 def localTime(hour: int, minute: int) -> time.struct_time:

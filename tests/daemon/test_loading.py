@@ -12,10 +12,10 @@ import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.core.test_access import FakeResolver, v4
+from tests.core.test_addressentries import FakeResolver, v4
 from tests.core.test_inheritance import entry
 from tests.fakes import ConfigFiles, FakeSystem, describe
-from txinetd.core.access import parseAddressToken
+from txinetd.core.addressentries import parseAddressToken
 from txinetd.daemon.loading import LocalSystem, checkExecutable, loadConfig, readNetworks
 
 

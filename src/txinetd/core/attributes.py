@@ -19,17 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from txinetd.core.access import (
-    AccessParseError,
-    AddressEntry,
-    TimeIntervals,
-    parseAccessTimes,
-    parseAddressToken,
-)
+from txinetd.core.addressentries import AccessParseError, AddressEntry, parseAddressToken
 from txinetd.core.diagnostics import didYouMean
 from txinetd.core.endpoint import Listen, ListenError, RedirectTLS, TLSSettings, parseListen
 from txinetd.core.grammar import WHITESPACE
 from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
+from txinetd.core.times import TimeIntervals, parseAccessTimes
 
 
 class BadValue(Exception):

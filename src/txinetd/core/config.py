@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from txinetd.core.access import AddressEntry, TimeIntervals
+from txinetd.core.addressentries import AddressEntry
 from txinetd.core.attributes import (
     CpsSpec,
     EnvEntry,
@@ -39,6 +39,7 @@ from txinetd.core.endpoint import (
     TCPListen,
     TLSSettings,
 )
+from txinetd.core.times import TimeIntervals
 
 DEFAULT_CPS = CpsSpec(50, 10)
 #: The tcpmux service, which txinetd's service layer runs itself.

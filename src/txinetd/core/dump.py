@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from txinetd.core.access import AddressEntry, DomainEntry, HostNameEntry
+from txinetd.core.addressentries import AddressEntry, DomainEntry, HostNameEntry
 from txinetd.core.attributes import LogKind, LogSpec
 from txinetd.core.config import Config, Defaults, ServiceConfig
 from txinetd.core.servertable import ServerState, formatServer, formatTime

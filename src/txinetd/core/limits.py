@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from txinetd.core.access import TimeIntervals
 from txinetd.core.events import FailReason
+from txinetd.core.times import TimeIntervals
 
 
 class CpsLimiter:

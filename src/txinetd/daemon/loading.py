@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Mapping
 
 from txinetd.builtins.simple import InternalServices
-from txinetd.core.access import inetNetwork
+from txinetd.core.addressentries import inetNetwork
 from txinetd.core.attributes import SystemInfo
 from txinetd.core.config import TCPMUX, Config
 from txinetd.core.diagnostics import Diagnostics

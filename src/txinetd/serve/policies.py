@@ -32,15 +32,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txinetd.builtins.simple import InternalServices
-from txinetd.core.access import (
-    AddressEntry,
-    AddressList,
-    SensorList,
-    TimeIntervals,
-    decide,
-    explainAddress,
-)
+from txinetd.core.access import decide, explainAddress
+from txinetd.core.addressentries import AddressEntry
 from txinetd.core.addresses import IPAddress, clientAddress
+from txinetd.core.addresslists import AddressList
 from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
 from txinetd.core.config import IDENT_PORT, ServiceConfig, ServiceKind
 from txinetd.core.events import FailReason, Level, NoIdReason
@@ -66,6 +61,8 @@ from txinetd.core.logformat import (
     formatTraffic,
     formatUserid,
 )
+from txinetd.core.sensor import SensorList
+from txinetd.core.times import TimeIntervals
 from txinetd.daemon.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.systemd import ListenFds
