@@ -248,8 +248,6 @@ def withoutLine(violation: str) -> str:
 #: renovation ends.
 KNOWN: frozenset[str] = frozenset(
     {
-        "txinetd.serve.hostsfiles: serve imports txinetd.daemon.observers of the layer daemon",
-        "txinetd.serve.policies: serve imports txinetd.daemon.observers of the layer daemon",
         "txinetd.tap: imports txinetd.daemon.service inside a function",
     }
 )

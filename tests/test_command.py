@@ -20,7 +20,8 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txinetd.command import PLUGIN, ForeignErrors, launchArguments
 from txinetd.core.events import Level
-from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver
+from txinetd.daemon.logtargets import FileLogTarget
+from txinetd.daemon.programlog import ProgramLogObserver
 
 DEBIAN = ["-pidfile", "/run/xinetd.pid", "-stayalive", "-inetd_compat", "-inetd_ipv6"]
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.fakes import ConfigFiles
-from tests.serve.test_policies import captureMessages
+from tests.fakes import ConfigFiles, captureMessages
 from txinetd.core.diagnostics import Diagnostic, Location, Severity
 from txinetd.core.events import Level
 from txinetd.daemon.service import reportDiagnostics

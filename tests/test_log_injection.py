@@ -46,11 +46,15 @@ from txinetd.core.config import ServiceConfig
 from txinetd.core.events import Level
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.logformat import Facility, SyslogLevel
-from txinetd.daemon.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
+from txinetd.daemon.logtargets import FileLogTarget, SyslogTarget
+from txinetd.daemon.machine import onThisMachine
+from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.daemon.service import ListeningService, XinetdService
 from txinetd.net.acceptor import PendingConnection
 from txinetd.serve.ident import MAX_TEXT, NoId, UserId
-from txinetd.serve.policies import Daemon, LogTargets, ServicePolicy, Session
+from txinetd.serve.lookups import FixedHosts
+from txinetd.serve.policies import ServicePolicy, Session
+from txinetd.serve.shared import Shared
 
 PID = 4242
 START = f"START: svc pid=0 from={CLIENT}"
@@ -223,8 +227,8 @@ class InjectionTestCase(PolicyTestCase):
         """
         A new policy for C{config}, logging to the real logs.
         """
-        policy = ServicePolicy(config, self.daemon)
-        policy.log.target = self.logs
+        policy = ServicePolicy(config, self.shared)
+        self.serviceLog(policy).target = self.logs
         return policy
 
     def serve(
@@ -260,8 +264,8 @@ class RecordingPolicy(ServicePolicy):
     A policy that keeps the results of its ident lookups.
     """
 
-    def __init__(self, config: ServiceConfig, daemon: Daemon) -> None:
-        super().__init__(config, daemon)
+    def __init__(self, config: ServiceConfig, shared: Shared) -> None:
+        super().__init__(config, shared)
         self.results: list[UserId | NoId] = []
 
     def ident(
@@ -290,8 +294,8 @@ class IdentReplyTests(InjectionTestCase):
 
         @return: the lookup's result.
         """
-        policy = RecordingPolicy(self.userid, self.daemon)
-        policy.log.target = self.logs
+        policy = RecordingPolicy(self.userid, self.shared)
+        self.serviceLog(policy).target = self.logs
         _, sessions = self.serve(policy)
         self.assertEqual(len(sessions), 1)
         factory = self.clock.tcpClients[-1][2]
@@ -368,7 +372,7 @@ class ReverseNameTests(InjectionTestCase):
         hosts.allow by domain: a refusal is a FAIL line and one program
         line, with the address only.
         """
-        self.daemon.hostsAccess = self.hostsAccess
+        self.change(hosts=FixedHosts(self.hostsAccess))
         policy = self.fresh(self.plain)
         self.names[CLIENT] = succeed(name + suffix)
         self.addresses[name + suffix] = [CLIENT]
@@ -607,12 +611,10 @@ class RealIdentServerTests(TestCase):
             + entry.format(id="daytime-syslog", log="SYSLOG daemon info")
         )
         self.assertEqual(config.errors, ())
-        daemon = Daemon(
-            reactor,
-            logs=LogTargets(syslogPath=os.path.join(directory, "syslog")),
-            identPort=portNumber(ident),
+        made = onThisMachine(
+            reactor, syslogSocket=os.path.join(directory, "syslog"), identPort=portNumber(ident)
         )
-        tree = XinetdService(config, reactor, daemon)
+        tree = XinetdService(config, made)
         tree.privilegedStartService()
         tree.startService()
         self.addCleanup(tree.stopService)

@@ -20,7 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd import __version__
 from txinetd.core.events import Level
-from txinetd.daemon.observers import ProgramLogObserver
+from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.tap import Options, describeService, makeService, programLog
 
 ECHO = (

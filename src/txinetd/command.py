@@ -34,7 +34,7 @@ from twisted.scripts._twistd_unix import ServerOptions, UnixApplicationRunner, U
 from zope.interface import implementer
 
 from txinetd.core.events import Level
-from txinetd.daemon.observers import ProgramLogObserver
+from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.startup import LAUNCHER, parseOrExit
 from txinetd.tap import Options, programLog
 

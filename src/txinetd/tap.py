@@ -19,20 +19,18 @@ from twisted.python import usage
 from txinetd import __version__
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
-from txinetd.core.limits import ProcessLimit
-from txinetd.core.logformat import SYSLOG_FACILITIES, SyslogLevel
+from txinetd.core.logformat import SYSLOG_FACILITIES, LogTarget, SyslogLevel
 from txinetd.daemon.loading import loadConfig
-from txinetd.daemon.observers import (
+from txinetd.daemon.logtargets import (
     FileLogTarget,
-    LogTarget,
-    ProgramLogObserver,
     SyslogTarget,
     TextLogFile,
 )
+from txinetd.daemon.machine import Collaborators, onThisMachine
+from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.daemon.safefiles import UnsafeFile
 from txinetd.daemon.service import DEFAULT_DUMP_FILE
 from txinetd.net.systemd import ListenFds
-from txinetd.serve.policies import Daemon, IdentLookups, LogTargets
 from txinetd.startup import (
     LAUNCHER,
     exitWith,
@@ -370,25 +368,21 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     return ProgramLogObserver(target, debug=options["debug"])
 
 
-def makeDaemon(options: Options, reactor: Any) -> Daemon:
+def makeCollaborators(options: Options, reactor: Any) -> Collaborators:
     """
-    The state all services share, from the options.
+    What the service tree is built with, from the options and this
+    machine, made once (hosts.allow and hosts.deny are read now).
     """
-    config = options.config
-    extra = {} if config is None or config.internals is None else {"internals": config.internals}
-    daemon = Daemon(
+    return onThisMachine(
         reactor,
-        **extra,
-        logs=LogTargets(options["syslog-socket"]),
+        syslogSocket=options["syslog-socket"],
         identPort=options["ident-port"],
-        identLookups=IdentLookups(options["logprocs"]),
-        processes=ProcessLimit(options["limit"]),
+        logprocs=options["logprocs"],
+        processLimit=options["limit"],
         hostsFiles=(options["hosts-allow"], options["hosts-deny"]),
         listenFds=ListenFds.take(os.environ),
         debug=options["debug"],
     )
-    daemon.rereadHostsAccess()
-    return daemon
 
 
 def makeService(options: Options) -> IService:
@@ -421,8 +415,7 @@ def makeService(options: Options) -> IService:
     strictModes = options.strictModes
     service: IService = XinetdService(
         config,
-        reactor,
-        makeDaemon(options, reactor),
+        makeCollaborators(options, reactor),
         observer,
         loader=lambda: loadConfig(
             path,

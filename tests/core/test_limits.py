@@ -5,9 +5,6 @@ Tests for L{txinetd.core.limits}.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -191,10 +188,6 @@ class LoadAverageTests(SynchronousTestCase):
     L{LoadAverage} reads the 1-minute load.
     """
 
-    def setUp(self) -> None:
-        self.directory = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, self.directory)
-
     def test_parse(self) -> None:
         """
         The first field of C{/proc/loadavg} is the load; anything else
@@ -204,26 +197,6 @@ class LoadAverageTests(SynchronousTestCase):
         self.assertEqual(parseLoadAverage("3 2 1"), 3.0)
         self.assertEqual(parseLoadAverage(""), -1.0)
         self.assertEqual(parseLoadAverage("busy"), -1.0)
-
-    def test_fromPath(self) -> None:
-        """
-        The file is read at each call.
-        """
-        path = os.path.join(self.directory, "loadavg")
-        load = LoadAverage.fromPath(path)
-        self.assertEqual(load.current(), -1.0)
-        with open(path, "w") as loadFile:
-            loadFile.write("1.50 1.00 0.50 1/100 200\n")
-        self.assertEqual(load.current(), 1.5)
-        self.assertTrue(load.overLoad(1.5))
-        self.assertFalse(load.overLoad(1.6))
-
-    def test_unreadable(self) -> None:
-        """
-        A load that cannot be read never refuses a positive C{max_load}.
-        """
-        load = LoadAverage.fromPath(os.path.join(self.directory, "absent"))
-        self.assertFalse(load.overLoad(0.01))
 
     def test_notSetNotRead(self) -> None:
         """

@@ -32,11 +32,20 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.config import Config
 from txinetd.core.limits import LoadAverage, ProcessLimit
+from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.service import ListeningService, XinetdService
 from txinetd.serve.hostsfiles import readHostsAccess
-from txinetd.serve.policies import Daemon, HostName
+from txinetd.serve.lookups import HostName
 
-from .support import captureLog, hasIPv6, loadText, reactor, udpExchange, withTimeout
+from .support import (
+    captureLog,
+    collaborators,
+    hasIPv6,
+    loadText,
+    reactor,
+    udpExchange,
+    withTimeout,
+)
 
 #: Polling a condition: this many rounds of this many seconds at most.
 POLL_ROUNDS = 300
@@ -276,15 +285,17 @@ class IdentFactory(ServerFactory):
 class Scenario:
     """
     One test's world: a temporary directory with banners and the service
-    log, a L{Daemon}, the service tree, clients, and the program messages.
+    log, what the tree is built with, the service tree, clients, and the
+    program messages.
 
     @ivar messages: the text of every log event emitted since it was made.
     """
 
-    def __init__(self, case: TestCase, target: StreamTarget, daemon: Daemon | None) -> None:
+    def __init__(self, case: TestCase, target: StreamTarget, made: Collaborators | None) -> None:
         self.case = case
         self.target = target
-        self.daemon = daemon if daemon is not None else Daemon(reactor)
+        self.made = made if made is not None else collaborators()
+        self.shared = self.made.shared
         self.directory = os.path.abspath(case.mktemp())
         os.makedirs(self.directory)
         self.logPath = os.path.join(self.directory, "service.log")
@@ -347,7 +358,7 @@ class Scenario:
         """
         if isinstance(config, str):
             config = self.load(config)
-        tree = XinetdService(config, self.daemon.reactor, self.daemon)
+        tree = XinetdService(config, self.made)
         tree.privilegedStartService()
         tree.startService()
         self.tree = tree
@@ -506,13 +517,12 @@ class ScenarioTestCase(TestCase):
 
     target = INTERNAL_ECHO
 
-    def scenario(self, **daemonArguments: Any) -> Scenario:
+    def scenario(self, clock: Any = None, **changes: Any) -> Scenario:
         """
-        A L{Scenario} whose daemon runs on the real reactor, with
-        C{daemonArguments} given to L{Daemon}.
+        A L{Scenario} whose tree runs on C{clock} (the real reactor by
+        default), built with L{collaborators}C{(**changes)}.
         """
-        daemon = Daemon(daemonArguments.pop("reactor", reactor), **daemonArguments)
-        return Scenario(self, self.target, daemon)
+        return Scenario(self, self.target, collaborators(clock, **changes))
 
 
 def todo(reason: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -650,7 +660,7 @@ class AddressTests(ScenarioTestCase):
             asked.append(address)
             return deferLater(reactor, 0, lambda: HostName(names.get(address)))
 
-        s = self.scenario(reverseLookup=lookup)
+        s = self.scenario(names=lookup)
         s.start(s.entry("acl", " only_from = .example.test\n" + s.banners()))
         checked = self.checkAllowedAndRefused(s, "127.0.0.1", "127.0.0.2")
         checked.addCallback(lambda _: self.assertEqual(asked, ["127.0.0.1", "127.0.0.2"]))
@@ -950,7 +960,7 @@ class CpsTests(ScenarioTestCase):
         the kernel until the service reactivates, then served again.
         """
         clock = SteppedReactor(reactor)
-        s = self.scenario(reactor=clock)
+        s = self.scenario(clock)
         port = freePort()
         s.start(s.entry("rate", " cps = 2 3\n" + s.banners(), port))
         service = s.service("rate")
@@ -1038,7 +1048,7 @@ class SensorTests(ScenarioTestCase):
 
     def test_sensor(self) -> Deferred[None]:
         clock = SteppedReactor(reactor)
-        s = self.scenario(reactor=clock)
+        s = self.scenario(clock)
         trap = SENSOR_TRAP.format(extra=s.logging() + s.banners())
         s.start(trap + s.entry("guarded", s.banners()))
         return self.checkSensor(s, clock)
@@ -1050,12 +1060,12 @@ class SensorTests(ScenarioTestCase):
         """
         clock = MemoryReactorClock()
         clock.advance(1_700_000_000)
-        s = self.scenario(reactor=clock)
+        s = self.scenario(clock)
         s.start(s.entry("guarded"))
-        s.daemon.sensor.add("127.0.0.1", clock.seconds(), 1)
+        s.shared.sensor.add("127.0.0.1", clock.seconds(), 1)
         for _ in range(3):
             clock.advance(60)
-        self.assertEqual(len(s.daemon.sensor), 0)
+        self.assertEqual(len(s.shared.sensor), 0)
         self.assertIn("At least 1 DENY_TIME has expired, global_no_access list updated", s.messages)
         self.assertIn("global_no_access list is empty.", s.messages)
 
@@ -1080,7 +1090,7 @@ class LibwrapTests(ScenarioTestCase):
             def lookup(address: str, verify: bool) -> Deferred[HostName]:
                 return succeed(HostName(table.get(address)))
 
-        return self.scenario(hostsAccess=readHostsAccess(*paths), reverseLookup=lookup)
+        return self.scenario(hostsAccess=readHostsAccess(*paths), names=lookup)
 
     @inlineCallbacks
     def test_allowAndDeny(self) -> Any:
@@ -1347,6 +1357,5 @@ class ExternalServerTests(AddressTests, BannerTests, LimitTests):
             yield waitUntil(lambda: starts() > before, "the server has started")
             return client
 
-    def scenario(self, **daemonArguments: Any) -> Scenario:
-        daemon = Daemon(daemonArguments.pop("reactor", reactor), **daemonArguments)
-        return self.StartedScenario(self, self.target, daemon)
+    def scenario(self, clock: Any = None, **changes: Any) -> Scenario:
+        return self.StartedScenario(self, self.target, collaborators(clock, **changes))

@@ -20,6 +20,7 @@ from txinetd.daemon.service import ListeningService, XinetdService
 
 from .support import (
     captureLog,
+    collaborators,
     hasIPv6,
     internalService,
     loadText,
@@ -37,7 +38,7 @@ def startTree(testCase: TestCase, text: str) -> XinetdService:
     """
     config = loadText(text)
     assert not config.errors, config.errors
-    tree = XinetdService(config, reactor)
+    tree = XinetdService(config, collaborators())
     tree.privilegedStartService()
     tree.startService()
     testCase.addCleanup(tree.stopService)

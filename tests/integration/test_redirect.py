@@ -33,9 +33,8 @@ from zope.interface import implementer
 
 from txinetd.net import relay as relaymodule
 from txinetd.net.relay import PROBE_COUNT, PROBE_IDLE, PROBE_INTERVAL, Relay
-from txinetd.serve.policies import Daemon
 
-from .support import hasIPv6, reactor, withTimeout
+from .support import collaborators, hasIPv6, reactor, withTimeout
 from .test_access_limits import Scenario, StreamTarget, waitUntil
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -331,7 +330,7 @@ class RedirectTestCase(TestCase):
     """
 
     def scenario(self) -> Scenario:
-        return Scenario(self, StreamTarget("redir", "", "0"), Daemon(reactor))
+        return Scenario(self, StreamTarget("redir", "", "0"), collaborators())
 
     def backend(self, protocolType: type[Protocol], host: str = "127.0.0.1") -> tuple[Backend, int]:
         """

@@ -23,8 +23,6 @@ from txinetd.serve.external import (
     baseEnvironment,
     clientEnvironment,
     credentialsFor,
-    daemonUmask,
-    defaultFileLimit,
     serverSpec,
     supplementaryGroups,
 )
@@ -403,39 +401,3 @@ class ServerSpecTests(ConfigCase):
         whole = specFor(config, PEER, ENVIRON, 0, 1024, 0o022)
         self.assertEqual(replace(spec, env=whole.env), whole)
         self.assertEqual(spec.env, baseEnvironment(config, ENVIRON))
-
-
-class DaemonDefaultsTests(SynchronousTestCase):
-    """
-    L{defaultFileLimit} and L{daemonUmask}.
-    """
-
-    def test_fileLimit(self) -> None:
-        self.patch(resource, "getrlimit", lambda number: (1024, 5000))
-        self.assertEqual(defaultFileLimit(), 5000)
-
-    def test_unlimitedFiles(self) -> None:
-        self.patch(resource, "getrlimit", lambda number: (1024, INFINITY))
-        self.assertEqual(defaultFileLimit(), 4096)
-
-    def test_fileLimitIsNofile(self) -> None:
-        asked: list[int] = []
-
-        def getrlimit(number: int) -> tuple[int, int]:
-            asked.append(number)
-            return (1, 2)
-
-        self.patch(resource, "getrlimit", getrlimit)
-        defaultFileLimit()
-        self.assertEqual(asked, [resource.RLIMIT_NOFILE])
-
-    def test_umask(self) -> None:
-        """
-        The daemon's umask with 022 added; the daemon's own is unchanged.
-        """
-        previous = os.umask(0o007)
-        try:
-            self.assertEqual(daemonUmask(), 0o027)
-            self.assertEqual(os.umask(0o007), 0o007)
-        finally:
-            os.umask(previous)

@@ -18,10 +18,12 @@ from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.fakes import captureMessages
 from tests.integration.support import loadText
-from tests.serve.test_policies import captureMessages
 from txinetd.core.events import Level
 from txinetd.core.libwrap import HostsAccess
+from txinetd.daemon.machine import onThisMachine
+from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.service import XinetdService
 from txinetd.serve.hostsfiles import (
     IN_CLOSE_WRITE,
@@ -35,7 +37,6 @@ from txinetd.serve.hostsfiles import (
     inotifyNotifier,
     readHostsAccess,
 )
-from txinetd.serve.policies import Daemon
 
 CLIENT = "192.0.2.7"
 
@@ -130,19 +131,22 @@ class HostsFilesTestCase(SynchronousTestCase):
             f.write(text)
 
     def hosts(self, notifier: FakeNotifier | None) -> HostsFiles:
-        hosts = HostsFiles(object(), self.allow, self.deny, self.threads, lambda reactor: notifier)
+        hosts = HostsFiles(
+            object(), self.allow, self.deny, programMessage, self.threads, lambda reactor: notifier
+        )
         hosts.start()
         return hosts
 
-    def decide(self, hosts: HostsFiles) -> list[HostsAccess]:
+    def decide(self, hosts: HostsFiles) -> list[HostsAccess | None]:
         """
         Ask for the current rules; the list gets them when they come.
         """
-        got: list[HostsAccess] = []
+        got: list[HostsAccess | None] = []
         hosts.current().addCallback(got.append)
         return got
 
-    def allowed(self, access: HostsAccess) -> bool:
+    def allowed(self, access: HostsAccess | None) -> bool:
+        assert access is not None
         return access.allows("in.fingerd", CLIENT, None)
 
 
@@ -181,7 +185,7 @@ class InotifyTests(HostsFilesTestCase):
         self.assertEqual(len(self.decide(self.files)), 1)
         self.assertEqual(self.threads.pending, [])
 
-    def change(self, mask: int, path: str | None = None) -> list[HostsAccess]:
+    def change(self, mask: int, path: str | None = None) -> list[HostsAccess | None]:
         """
         Queue an event of C{mask} about hosts.deny, decide, and let the
         read run.
@@ -247,7 +251,7 @@ class InotifyTests(HostsFilesTestCase):
         """
         A reconfiguration reads both files again, changed or not.
         """
-        self.files.invalidate()
+        self.files.reread()
         self.assertEqual(self.decide(self.files), [])
         self.assertEqual(sorted(self.threads.runNext()), [0, 1])
 
@@ -354,7 +358,7 @@ class StatTests(HostsFilesTestCase):
         A read that fails in the thread is logged; the rules in use stay,
         and the next decision tries again.
         """
-        got: list[HostsAccess] = []
+        got: list[HostsAccess | None] = []
         self.files.current().addCallback(got.append)
         done = self.threads.pending.pop(0)[2]
         done.errback(RuntimeError("thread pool gone"))
@@ -378,7 +382,7 @@ class RealInotifyTests(TestCase):
         allow, deny = (os.path.join(directory, name) for name in ("hosts.allow", "hosts.deny"))
         if inotifyNotifier(reactor) is None:
             self.skipTest("no inotify here")
-        files = HostsFiles(reactor, allow, deny)
+        files = HostsFiles(reactor, allow, deny, programMessage)
         files.start()
         self.addCleanup(files.stop)
         self.assertIsNotNone(files.notifier)
@@ -425,12 +429,11 @@ class DaemonWatchTests(TestCase):
         allow, deny = (os.path.join(directory, name) for name in ("hosts.allow", "hosts.deny"))
         with open(deny, "w") as f:
             f.write("ALL: 192.0.2.7\n")
-        daemon = Daemon(reactor, hostsFiles=(allow, deny))
-        daemon.rereadHostsAccess()
-        watch = daemon.hostsWatch
-        assert watch is not None
+        made = onThisMachine(reactor, hostsFiles=(allow, deny))
+        watch = made.shared.hosts
+        assert isinstance(watch, HostsFiles)
         self.assertEqual((watch.notifier, len(watch.access.deny.rules)), (None, 1))
-        tree = XinetdService(loadText(""), reactor, daemon, stayalive=True)
+        tree = XinetdService(loadText(""), made, stayalive=True)
         # Start it with the reactor running, so that it announces itself
         # now, not when the next test runs the reactor.
         yield deferLater(reactor, 0, lambda: None)

@@ -8,9 +8,8 @@ connection, a fake reverse lookup and an in-memory log target.
 from __future__ import annotations
 
 import os
-import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -19,39 +18,34 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.fakes import INTERNAL_SERVICES, ConfigFiles
-from txinetd.core.attributes import LogKind, LogSpec, SuccessFlag
+from tests.fakes import INTERNAL_SERVICES, ConfigFiles, MemoryTarget, captureMessages, fakeShared
 from txinetd.core.config import ServiceConfig
 from txinetd.core.events import FailReason, Level, NoIdReason
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.limits import LoadAverage, ProcessLimit
-from txinetd.core.logformat import Facility, SyslogLevel
-from txinetd.daemon.observers import FileLogTarget, SyslogTarget
+from txinetd.daemon.programlog import programMessage
+from txinetd.daemon.servicelogs import ServiceLog
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError
 from txinetd.serve import banners, policies
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import NoId, UserId
-from txinetd.serve.policies import (
-    DGRAM_FAIL_QUIET,
-    NO_NAME,
-    Daemon,
+from txinetd.serve.lookups import (
+    FixedHosts,
     HostName,
     IdentLookups,
-    LogTargets,
+)
+from txinetd.serve.policies import (
+    DGRAM_FAIL_QUIET,
     ServedProtocol,
-    ServiceLog,
     ServicePolicy,
     Session,
     recheck,
-    resolveHostName,
-    threadedReverseLookup,
 )
 
 T = TypeVar("T")
@@ -68,33 +62,6 @@ def fixedLocalTime(hour: int, minute: int) -> time.struct_time:
     A local time on some day at C{hour:minute}.
     """
     return time.struct_time((2024, 1, 1, hour, minute, 0, 0, 1, 0))
-
-
-class MemoryTarget:
-    """
-    A log target that keeps what it is given.
-
-    @ivar service: the service-log entries, with their times.
-    """
-
-    def __init__(self) -> None:
-        self.service: list[tuple[float, str]] = []
-        self.closed = False
-
-    def writeService(self, message: str, when: float) -> None:
-        self.service.append((when, message))
-
-    def writeProgram(
-        self, level: Level, message: str, when: float, function: str | None = None
-    ) -> None:
-        raise AssertionError("a service log gets no program messages")
-
-    def close(self) -> None:
-        self.closed = True
-
-    @property
-    def entries(self) -> list[str]:
-        return [message for _, message in self.service]
 
 
 class FakeConnection:
@@ -163,33 +130,6 @@ class StubIdentPolicy(ServicePolicy):
         return d
 
 
-def observeLog(case: SynchronousTestCase, handle: Callable[[LogEvent], None]) -> None:
-    """
-    Give C{handle} every log event emitted until the test ends.
-    """
-
-    @implementer(ILogObserver)
-    def observer(event: LogEvent) -> None:
-        handle(event)
-
-    globalLogPublisher.addObserver(observer)
-    case.addCleanup(globalLogPublisher.removeObserver, observer)
-
-
-def captureMessages(case: SynchronousTestCase) -> list[tuple[Level, str]]:
-    """
-    Collect the program messages emitted until the test ends.
-    """
-    messages: list[tuple[Level, str]] = []
-
-    def collect(event: LogEvent) -> None:
-        if "xinetd_level" in event and "xinetd_text" in event:
-            messages.append((event["xinetd_level"], event["xinetd_text"]))
-
-    observeLog(case, collect)
-    return messages
-
-
 class PolicyTestCase(SynchronousTestCase):
     """
     Builds policies from configuration text, with a shared fake daemon.
@@ -205,10 +145,10 @@ class PolicyTestCase(SynchronousTestCase):
         self.addresses: dict[str, list[str]] = {}
         self.asked: list[tuple[str, bool]] = []
         self.blockingRuns = 0
-        self.daemon = Daemon(
+        self.shared = fakeShared(
             self.clock,
             load=LoadAverage(lambda: self.loadAverage),
-            reverseLookup=self.lookup,
+            names=self.lookup,
             localTime=lambda now: fixedLocalTime(*self.localTime),
             blocking=self.runBlocking,
         )
@@ -259,9 +199,24 @@ class PolicyTestCase(SynchronousTestCase):
         policyType: type[ServicePolicy] = ServicePolicy,
         **kwargs: Any,
     ) -> ServicePolicy:
-        policy = policyType(self.config(attributes, serviceId), self.daemon, **kwargs)
-        policy.log.target = self.target
+        policy = policyType(self.config(attributes, serviceId), self.shared, **kwargs)
+        self.serviceLog(policy).target = self.target
         return policy
+
+    def serviceLog(self, policy: ServicePolicy) -> ServiceLog:
+        """
+        The xinetd log of a policy's service.
+        """
+        log = policy.observers[0]
+        assert isinstance(log, ServiceLog)
+        return log
+
+    def change(self, **changes: Any) -> None:
+        """
+        Give the shared collaborators of the policies made from now on other
+        values.
+        """
+        self.shared = replace(self.shared, **changes)
 
     def bannerFiles(self) -> str:
         """
@@ -286,288 +241,6 @@ class PolicyTestCase(SynchronousTestCase):
         starts = Starts()
         policy.handleConnection(connection.pendingConnection, starts)
         return connection, starts
-
-
-class LogTargetsTests(SynchronousTestCase):
-    """
-    L{LogTargets} opens each service-log target once.
-    """
-
-    def setUp(self) -> None:
-        self.directory = os.path.abspath(self.mktemp())
-        os.makedirs(self.directory)
-        self.targets = LogTargets(syslogPath=os.path.join(self.directory, "log"))
-        self.addCleanup(self.targets.close)
-        self.messages = captureMessages(self)
-
-    def fileSpec(self, name: str = "svc.log") -> LogSpec:
-        return LogSpec(LogKind.FILE, os.path.join(self.directory, name))
-
-    def read(self, name: str = "svc.log") -> str:
-        with open(os.path.join(self.directory, name)) as f:
-            return f.read()
-
-    def test_none(self) -> None:
-        self.assertIsNone(self.targets.forSpec(None, "svc"))
-
-    def test_fileShared(self) -> None:
-        """
-        Services naming one FILE path share one target.
-        """
-        first = self.targets.forSpec(self.fileSpec(), "a")
-        second = self.targets.forSpec(self.fileSpec(), "b")
-        self.assertIsInstance(first, FileLogTarget)
-        self.assertIs(first, second)
-        self.assertIsNot(first, self.targets.forSpec(self.fileSpec("other.log"), "c"))
-
-    def test_fileLimits(self) -> None:
-        """
-        A FILE path with other size limits is another target, with those
-        limits.
-        """
-        first = self.targets.forSpec(self.fileSpec(), "a")
-        limited = self.targets.forSpec(replace(self.fileSpec(), soft=100, hard=200), "b")
-        assert isinstance(limited, FileLogTarget)
-        self.assertIsNot(first, limited)
-        self.assertEqual((limited.softLimit, limited.hardLimit), (100, 200))
-
-    def test_fileCannotOpen(self) -> None:
-        spec = LogSpec(LogKind.FILE, os.path.join(self.directory, "missing", "svc.log"))
-        self.assertIsNone(self.targets.forSpec(spec, "svc"))
-        self.assertEqual(
-            self.messages,
-            [(Level.ERROR, f"Cannot open svc log {spec.path}: No such file or directory")],
-        )
-
-    def test_syslog(self) -> None:
-        target = self.targets.forSpec(
-            LogSpec(LogKind.SYSLOG, facility="local3", level="warning"), "s"
-        )
-        assert isinstance(target, SyslogTarget)
-        self.assertEqual(
-            (target.facility, target.level, target.socketPath),
-            (Facility.LOCAL3, SyslogLevel.WARNING, self.targets.syslogPath),
-        )
-
-    def test_reopen(self) -> None:
-        """
-        L{LogTargets.reopen} follows a rotated FILE log.
-        """
-        target = self.targets.forSpec(self.fileSpec(), "svc")
-        assert target is not None
-        target.writeService("START: before", NOW)
-        os.rename(os.path.join(self.directory, "svc.log"), os.path.join(self.directory, "old.log"))
-        self.targets.reopen()
-        target.writeService("START: after", NOW)
-        self.assertIn("START: before", self.read("old.log"))
-        self.assertNotIn("START: after", self.read("old.log"))
-        self.assertIn("START: after", self.read())
-
-    def test_close(self) -> None:
-        """
-        L{LogTargets.close} closes every target and forgets them.
-        """
-        target = self.targets.forSpec(self.fileSpec(), "svc")
-        assert target is not None
-        self.targets.close()
-        target.writeService("START: late", NOW)
-        self.assertEqual(self.read(), "")
-        self.assertIsNot(self.targets.forSpec(self.fileSpec(), "svc"), target)
-
-
-class LogReloadTests(PolicyTestCase):
-    """
-    Service logs across reconfigurations: L{LogTargets.serviceLog} and
-    L{LogTargets.retain}.
-    """
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.daemon.logs = LogTargets()
-        self.addCleanup(self.daemon.logs.close)
-
-    def path(self, name: str) -> str:
-        return os.path.join(self.files.base, name)
-
-    def read(self, name: str) -> str:
-        with open(self.path(name)) as f:
-            return f.read()
-
-    def logging(
-        self,
-        name: str,
-        soft: int | None = None,
-        hard: int | None = None,
-        serviceId: str = "svc",
-        success: frozenset[SuccessFlag] | None = None,
-    ) -> ServicePolicy:
-        """
-        A policy for C{serviceId} that logs to the FILE C{name}, with the
-        C{log_on_success} flags C{success} if given.
-        """
-        config = self.config(serviceId=serviceId)
-        config = replace(
-            config,
-            log_type=LogSpec(LogKind.FILE, self.path(name), soft, hard),
-            log_on_success=config.log_on_success if success is None else success,
-        )
-        return ServicePolicy(config, self.daemon)
-
-    def reload(self, *policies: ServicePolicy) -> None:
-        """
-        What the daemon does after a reconfiguration made C{policies}.
-        """
-        self.daemon.logs.retain(policy.config.id for policy in policies)
-        self.daemon.logs.reopen()
-
-    def entries(self, name: str) -> list[str]:
-        """
-        The entries of a FILE log, without their time.
-        """
-        with open(self.path(name)) as f:
-            return [line.split(": ", 1)[1] for line in f.read().splitlines()]
-
-    def test_raisedLimit(self) -> None:
-        """
-        A FILE log stopped by its hard limit writes again once a
-        reconfiguration raises the limit.
-        """
-        self.logging("svc.log", 10, 20).reserve(CLIENT).begin(1)
-        self.logging("svc.log", 10, 20).reserve(CLIENT).begin(2)
-        raised = self.logging("svc.log", 10_000, 20_000)
-        self.reload(raised)
-        raised.reserve(OTHER).begin(3)
-        self.assertEqual(
-            self.entries("svc.log"),
-            [f"START: svc pid=1 from={CLIENT}", f"START: svc pid=3 from={OTHER}"],
-        )
-
-    def test_unusedClosed(self) -> None:
-        """
-        A FILE log no service uses any more is closed and forgotten: it is
-        not opened again (nor created) when logs are reopened.
-        """
-        old = self.logging("old.log")
-        target = old.log.target
-        assert isinstance(target, FileLogTarget)
-        new = self.logging("new.log")
-        os.remove(self.path("old.log"))
-        self.reload(new)
-        new.log.start(2, CLIENT)
-        target.writeService("START: stray", NOW)
-        self.assertFalse(os.path.exists(self.path("old.log")))
-        self.assertEqual(self.entries("new.log"), [f"START: svc pid=2 from={CLIENT}"])
-
-    def test_sessionFollowsService(self) -> None:
-        """
-        A session begun before a reconfiguration logs its EXIT where the
-        service logs now, with the service's current flags.
-        """
-        session = self.logging("old.log").reserve(CLIENT)
-        session.begin(1)
-        self.reload(self.logging("new.log", success=frozenset({SuccessFlag.EXIT})))
-        session.ended(0)
-        self.assertEqual(self.entries("old.log"), [f"START: svc pid=1 from={CLIENT}"])
-        self.assertEqual(self.entries("new.log"), ["EXIT: svc status=0"])
-
-    def test_removedService(self) -> None:
-        """
-        The sessions of a service that a reconfiguration removed log
-        nothing more; the other services keep logging to a shared file.
-        """
-        removed = self.logging("shared.log", serviceId="gone").reserve(CLIENT)
-        removed.begin(1)
-        kept = self.logging("shared.log", serviceId="kept")
-        self.reload(kept)
-        removed.ended(0)
-        kept.log.start(2, OTHER)
-        self.assertEqual(
-            self.entries("shared.log"),
-            [f"START: gone pid=1 from={CLIENT}", f"START: kept pid=2 from={OTHER}"],
-        )
-
-
-class ServiceLogTests(PolicyTestCase):
-    """
-    L{ServiceLog} writes the service's entries with the reactor's time.
-    """
-
-    def serviceLog(self, success: str, failure: str) -> ServiceLog:
-        config = self.config(f" log_on_success = {success}\n log_on_failure = {failure}\n")
-        return ServiceLog(config, self.target, self.clock)
-
-    def test_entries(self) -> None:
-        config = self.config()
-        traffic = replace(config, log_on_success=config.log_on_success | {SuccessFlag.TRAFFIC})
-        log = ServiceLog(traffic, self.target, self.clock)
-        log.start(12, CLIENT)
-        log.exit(0, None, 12, 3.7)
-        log.exit(None, 15, 13, 0)
-        log.fail(FailReason.PER_SOURCE_LIMIT, CLIENT)
-        log.userid("UNIX : alice")
-        log.noid(CLIENT, NoIdReason.TIMEOUT)
-        log.traffic(22, 69)
-        self.assertEqual(
-            self.target.service,
-            [
-                (NOW, f"START: svc pid=12 from={CLIENT}"),
-                (NOW, "EXIT: svc status=0 pid=12 duration=3(sec)"),
-                (NOW, "EXIT: svc signal=15 pid=13 duration=0(sec)"),
-                (NOW, f"FAIL: svc per_source_limit from={CLIENT}"),
-                (NOW, "USERID: svc UNIX : alice"),
-                (NOW, f"NOID: svc {CLIENT} timeout"),
-                (NOW, "TRAFFIC: svc in=22(bytes) out=69(bytes)"),
-            ],
-        )
-
-    def test_flagsSelect(self) -> None:
-        """
-        Without HOST there is no C{from=}; without TRAFFIC no TRAFFIC entry;
-        an empty list writes no START or FAIL.
-        """
-        log = self.serviceLog("PID", "ATTEMPT")
-        log.start(5, CLIENT)
-        log.fail(FailReason.TIME, CLIENT)
-        log.traffic(1, 2)
-        log.exit(0, None, 5, 1)
-        self.assertEqual(self.target.entries, ["START: svc pid=5", "FAIL: svc time"])
-        quiet = ServiceLog(
-            self.config(" log_on_success =\n log_on_failure =\n"), self.target, self.clock
-        )
-        quiet.start(5, CLIENT)
-        quiet.fail(FailReason.TIME, CLIENT)
-        self.assertEqual(len(self.target.entries), 2)
-
-    def test_noTarget(self) -> None:
-        """
-        Without a target (no C{log_type}), entries go nowhere, but a refusal
-        is written to the program log with the client's address, even when
-        C{log_on_failure} is empty.
-        """
-        log = ServiceLog(self.config(), None, self.clock)
-        log.start(1, CLIENT)
-        log.userid("UNIX : alice")
-        log.fail(FailReason.ADDRESS, CLIENT)
-        ServiceLog(self.config(" log_on_failure =\n"), None, self.clock).fail(
-            FailReason.TIME, CLIENT
-        )
-        self.assertEqual(self.target.service, [])
-        self.assertEqual(
-            self.messages,
-            [
-                (Level.INFO, f"FAIL: svc address from={CLIENT}"),
-                (Level.INFO, f"FAIL: svc time from={CLIENT}"),
-            ],
-        )
-
-    def test_targetKeepsRefusals(self) -> None:
-        """
-        With a target, a refusal is in the service log only.
-        """
-        ServiceLog(self.config(), self.target, self.clock).fail(FailReason.ADDRESS, CLIENT)
-        self.assertEqual(
-            (self.target.entries, self.messages), ([f"FAIL: svc address from={CLIENT}"], [])
-        )
 
 
 class AdmissionTests(PolicyTestCase):
@@ -767,7 +440,7 @@ class LimitCheckTests(PolicyTestCase):
             asked.append(now)
             return fixedLocalTime(9, 1)
 
-        self.daemon.localTime = localTime
+        self.change(localTime=localTime)
         policy = self.policy(" access_times = 8:00-9:00\n")
         _, starts = self.connect(policy)
         self.assertEqual((asked, starts.sessions), ([NOW], []))
@@ -798,7 +471,7 @@ class LimitCheckTests(PolicyTestCase):
         """
         C{-limit} counts the sessions of every service of the daemon.
         """
-        self.daemon.processes = ProcessLimit(1)
+        self.change(processes=ProcessLimit(1))
         first = self.policy(serviceId="first")
         second = self.policy(serviceId="second")
         _, starts = self.connect(first)
@@ -926,7 +599,7 @@ class SensorTests(PolicyTestCase):
             self.messages,
             [(Level.CRITICAL, f"Adding {CLIENT} to the global_no_access list for -1 minutes")],
         )
-        self.assertTrue(self.daemon.sensor.contains(CLIENT, self.clock.seconds()))
+        self.assertTrue(self.shared.sensor.contains(CLIENT, self.clock.seconds()))
 
     def test_never(self) -> None:
         """
@@ -936,7 +609,7 @@ class SensorTests(PolicyTestCase):
         connection, _ = self.connect(trap)
         self.assertTrue(connection.closed)
         self.assertEqual(self.messages, [])
-        self.assertEqual(len(self.daemon.sensor), 0)
+        self.assertEqual(len(self.shared.sensor), 0)
         self.assertEqual(self.target.entries, [f"FAIL: trap address from={CLIENT}"])
 
 
@@ -947,20 +620,25 @@ class LibwrapTests(PolicyTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.daemon.hostsAccess = HostsAccess(
-            parseHostsTable(
-                "hosts.allow",
-                f"echo: {OTHER}\nother: ALL\nnamed: .example.com\nwary: ALL EXCEPT PARANOID\n",
-                True,
-            ),
-            parseHostsTable("hosts.deny", "ALL: ALL\n", False),
+        self.change(
+            hosts=FixedHosts(
+                HostsAccess(
+                    parseHostsTable(
+                        "hosts.allow",
+                        f"echo: {OTHER}\nother: ALL\nnamed: .example.com\n"
+                        "wary: ALL EXCEPT PARANOID\n",
+                        True,
+                    ),
+                    parseHostsTable("hosts.deny", "ALL: ALL\n", False),
+                )
+            )
         )
 
     def test_daemonNames(self) -> None:
         self.assertEqual(self.policy().libwrapName, "echo")
         self.assertEqual(self.policy(" libwrap = other\n").libwrapName, "other")
         self.assertIsNone(self.policy(" flags = NOLIBWRAP\n").libwrapName)
-        self.daemon.hostsAccess = None
+        self.change(hosts=FixedHosts())
         self.assertIsNone(self.policy().libwrapName)
 
     def test_refused(self) -> None:
@@ -990,9 +668,9 @@ class LibwrapTests(PolicyTestCase):
             " port = 7\n protocol = tcp\n user = nobody\n server = /bin/cat\n}\n",
         )
         (config,) = self.files.load(path).services
-        self.assertEqual(ServicePolicy(config, self.daemon).libwrapName, "cat")
+        self.assertEqual(ServicePolicy(config, self.shared).libwrapName, "cat")
         unnamed = replace(config, server=None)
-        self.assertEqual(ServicePolicy(unnamed, self.daemon).libwrapName, "echo")
+        self.assertEqual(ServicePolicy(unnamed, self.shared).libwrapName, "echo")
 
     def test_byName(self) -> None:
         """
@@ -1077,11 +755,11 @@ class LiveHostsFilesTests(PolicyTestCase):
         directory = self.files.base
         self.allow = os.path.join(directory, "hosts.allow")
         self.deny = os.path.join(directory, "hosts.deny")
-        self.daemon.hostsFiles = (self.allow, self.deny)
-        self.daemon.hostsWatch = HostsFiles(
-            self.clock, self.allow, self.deny, maybeDeferred, lambda reactor: None
+        watch = HostsFiles(
+            self.clock, self.allow, self.deny, programMessage, maybeDeferred, lambda reactor: None
         )
-        self.daemon.hostsWatch.start()
+        watch.start()
+        self.change(hosts=watch)
 
     def write(self, path: str, text: str) -> None:
         with open(path, "w") as f:
@@ -1127,8 +805,7 @@ class LiveHostsFilesTests(PolicyTestCase):
         self.assertEqual(self.asked, [(CLIENT, True)])
 
     def test_noLibwrap(self) -> None:
-        self.daemon.hostsFiles = None
-        self.daemon.hostsWatch = None
+        self.change(hosts=FixedHosts())
         self.assertIsNone(self.policy().libwrapName)
 
 
@@ -1152,7 +829,7 @@ class IdentTests(PolicyTestCase):
         _, starts = self.connect(policy)
         self.assertEqual(len(starts.sessions), 1)
         ((lookup, timeout),) = policy.lookups
-        self.assertEqual(timeout, self.daemon.identTimeout)
+        self.assertEqual(timeout, self.shared.ident.timeout)
         lookup.callback(UserId("UNIX : alice"))
         self.assertEqual(
             self.target.entries, [f"START: svc pid=0 from={CLIENT}", "USERID: svc UNIX : alice"]
@@ -1183,7 +860,7 @@ class IdentTests(PolicyTestCase):
         policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
         _, starts = self.connect(policy)
         ((lookup, timeout),) = policy.lookups
-        self.assertEqual((starts.sessions, timeout), ([], self.daemon.identTimeout))
+        self.assertEqual((starts.sessions, timeout), ([], self.shared.ident.timeout))
         lookup.callback(UserId("UNIX : alice"))
         self.assertEqual(len(starts.sessions), 1)
         self.assertEqual(
@@ -1209,7 +886,7 @@ class IdentTests(PolicyTestCase):
         self.connect(limit)
         self.assertEqual(address.lookups, [])
         ((lookup, timeout),) = limit.lookups
-        self.assertEqual(timeout, self.daemon.identTimeout)
+        self.assertEqual(timeout, self.shared.ident.timeout)
         lookup.callback(UserId("UNIX : bob"))
         self.assertEqual(
             self.target.entries,
@@ -1224,7 +901,9 @@ class IdentTests(PolicyTestCase):
         """
         At most C{-logprocs} failure lookups run at once.
         """
-        self.daemon.identLookups = IdentLookups(1)
+        self.change(
+            ident=replace(self.shared.ident, forFailures=IdentLookups(1, self.shared.ident.cap))
+        )
         policy = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n")
         self.connect(policy)
         self.connect(policy)
@@ -1305,7 +984,7 @@ class IdentTests(PolicyTestCase):
         connection is served without one (no USERID line), and the program
         log says so once until a lookup ends.
         """
-        self.daemon.identCap.limit = 1
+        self.shared.ident.cap.limit = 1
         policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
         for port in range(3):
             self.connect(policy, port=40000 + port)
@@ -1326,7 +1005,7 @@ class IdentTests(PolicyTestCase):
         An IDONLY connection that cannot have a lookup is refused with
         C{NOID ... system error}.
         """
-        self.daemon.identCap.limit = 0
+        self.shared.ident.cap.limit = 0
         policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
         connection, starts = self.connect(policy)
         self.assertTrue(connection.closed)
@@ -1337,7 +1016,7 @@ class IdentTests(PolicyTestCase):
         """
         Lookups for USERID on failure count toward the daemon-wide cap too.
         """
-        self.daemon.identCap.limit = 1
+        self.shared.ident.cap.limit = 1
         success = self.identPolicy(" log_on_success = PID HOST USERID\n", "s")
         failure = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n", "f")
         self.connect(success)
@@ -1349,7 +1028,7 @@ class IdentTests(PolicyTestCase):
         L{ServicePolicy.ident} connects from the connection's local address
         to the client's ident port.
         """
-        self.daemon.identPort = 1113
+        self.change(ident=replace(self.shared.ident, port=1113))
         policy = self.policy()
         connection = FakeConnection(CLIENT, 40000, ("203.0.113.9", 7))
         policy.ident(connection.pendingConnection, 5.0)
@@ -1449,7 +1128,7 @@ class DatagramTests(PolicyTestCase):
         any address, quietly and before the limits count it: answering
         would start a loop.
         """
-        self.daemon.datagramPorts[7007] += 1
+        self.shared.datagramPorts[7007] += 1
         policy = self.policy(" cps = 1 10\n")
         answers = [
             self.successResultOf(policy.checkDatagram((host, 7007)))
@@ -1465,13 +1144,13 @@ class DatagramTests(PolicyTestCase):
 
 class ExplanationTests(PolicyTestCase):
     """
-    With C{-d} (L{Daemon.debug}), each refusal is explained in a DEBUG
+    With C{-d} (L{Shared.debug}), each refusal is explained in a DEBUG
     program message naming the rule that refused.
     """
 
     def setUp(self) -> None:
         super().setUp()
-        self.daemon.debug = True
+        self.change(debug=True)
 
     def explained(self, policy: ServicePolicy, host: str = CLIENT) -> str:
         """
@@ -1515,7 +1194,7 @@ class ExplanationTests(PolicyTestCase):
             "per second",
             [text for level, text in self.messages if level is Level.DEBUG],
         )
-        self.daemon.processes = ProcessLimit(0)
+        self.change(processes=ProcessLimit(0))
         self.assertEqual(
             self.explained(self.policy(serviceId="other")),
             f"other: {CLIENT} refused (process_limit): -limit 0: 0 servers running",
@@ -1567,9 +1246,15 @@ class ExplanationTests(PolicyTestCase):
         )
 
     def test_libwrap(self) -> None:
-        self.daemon.hostsAccess = HostsAccess(
-            parseHostsTable("/etc/hosts.allow", f"echo: {OTHER}\n", True),
-            parseHostsTable("/etc/hosts.deny", "# none\n\necho : 192.0.2.0/255.255.255.0\n", False),
+        self.change(
+            hosts=FixedHosts(
+                HostsAccess(
+                    parseHostsTable("/etc/hosts.allow", f"echo: {OTHER}\n", True),
+                    parseHostsTable(
+                        "/etc/hosts.deny", "# none\n\necho : 192.0.2.0/255.255.255.0\n", False
+                    ),
+                )
+            )
         )
         self.assertEqual(
             self.explained(self.policy()),
@@ -1580,7 +1265,7 @@ class ExplanationTests(PolicyTestCase):
         """
         Without C{-d} nothing is explained (nor worked out).
         """
-        self.daemon.debug = False
+        self.change(debug=False)
         self.connect(self.policy(" instances = 0\n"))
         self.connect(self.policy(" no_access = 192.0.2.0/24\n"))
         self.assertEqual([level for level, _ in self.messages if level is Level.DEBUG], [])
@@ -1711,7 +1396,7 @@ class StopBeforeStartTests(PolicyTestCase):
         Stopped while IDONLY waits for ident: the query is cancelled, its
         connection attempt and timer with it; no NOID line.
         """
-        self.daemon.identPort = 1113
+        self.change(ident=replace(self.shared.ident, port=1113))
         policy = self.policy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
         connection = FakeConnection()
         session, starts = self.waiting(policy, connection)
@@ -1721,7 +1406,7 @@ class StopBeforeStartTests(PolicyTestCase):
         self.assertStopped(policy, connection, starts)
         self.assertTrue(connector.stoppedConnecting)
         self.assertEqual(self.clock.getDelayedCalls(), [])
-        self.clock.advance(self.daemon.identTimeout)
+        self.clock.advance(self.shared.ident.timeout)
         self.assertStopped(policy, connection, starts)
 
     def test_starterReplaces(self) -> None:
@@ -1792,180 +1477,6 @@ class RecheckTests(PolicyTestCase):
         self.localTime = (8, 0)
         self.assertEqual(self.successResultOf(recheck(policy, session)), FailReason.ADDRESS)
         self.assertIsNone(self.successResultOf(recheck(policy, Session(policy, None, NOW))))
-
-
-class SynchronousThreadPool:
-    """
-    Runs work at once, in the calling thread.
-    """
-
-    def callInThreadWithCallback(
-        self, onResult: Callable[[bool, object], None], f: Callable[..., object], *a: object
-    ) -> None:
-        onResult(True, f(*a))
-
-
-class SynchronousReactor:
-    """
-    Just enough reactor for C{deferToThreadPool}.
-    """
-
-    def __init__(self) -> None:
-        self.pool = SynchronousThreadPool()
-
-    def getThreadPool(self) -> SynchronousThreadPool:
-        return self.pool
-
-    def callFromThread(self, f: Callable[..., object], *a: object) -> None:
-        f(*a)
-
-
-def etcHostsFirstName(address: str) -> str | None:
-    with open("/etc/hosts") as hosts:
-        for line in hosts:
-            fields = line.partition("#")[0].split()
-            if len(fields) > 1 and fields[0] == address:
-                return fields[1]
-    return None
-
-
-class FakeResolver:
-    """
-    Stands in for C{getnameinfo} and C{getaddrinfo}: reverse names from
-    C{names}, forward addresses from C{addresses}; it records what it is
-    asked.
-
-    @ivar forwardError: raised by C{getaddrinfo} if set.
-    """
-
-    def __init__(self, names: dict[str, str], addresses: dict[str, list[str]]) -> None:
-        self.names = names
-        self.addresses = addresses
-        self.forwardError: Exception | None = None
-        self.asked: list[str] = []
-
-    def getnameinfo(self, sockaddr: tuple[str, int], flags: int) -> tuple[str, str]:
-        self.asked.append(sockaddr[0])
-        if flags != socket.NI_NAMEREQD or sockaddr[0] not in self.names:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return self.names[sockaddr[0]], "0"
-
-    def getaddrinfo(
-        self, host: str, port: None, family: int, type: int
-    ) -> Sequence[tuple[Any, ...]]:
-        self.asked.append(host)
-        if self.forwardError is not None:
-            raise self.forwardError
-        if host not in self.addresses:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(family, type, 6, "", (address, 0)) for address in self.addresses[host]]
-
-
-class ResolveHostNameTests(SynchronousTestCase):
-    """
-    L{resolveHostName}: the reverse name and, when asked, its forward check.
-    """
-
-    def setUp(self) -> None:
-        self.resolver = FakeResolver(
-            {CLIENT: "host.example.com", "2001:db8::5": "six.example.com"},
-            {
-                "host.example.com": [OTHER, CLIENT],
-                "six.example.com": ["fe80::1%eth0", "2001:db8:0::5"],
-            },
-        )
-
-    def resolve(self, address: str, verify: bool = True) -> HostName:
-        return resolveHostName(
-            address, verify, self.resolver.getnameinfo, self.resolver.getaddrinfo
-        )
-
-    def test_verified(self) -> None:
-        """
-        A name whose addresses include the client's maps back, whatever
-        the address's spelling (scoped, IPv4-mapped, zeros shortened).
-        """
-        self.assertEqual(self.resolve(CLIENT), HostName("host.example.com"))
-        self.assertEqual(self.resolve("2001:db8::5"), HostName("six.example.com"))
-        self.resolver.names["::ffff:" + CLIENT] = "host.example.com"
-        self.assertEqual(self.resolve("::ffff:" + CLIENT), HostName("host.example.com"))
-
-    def test_mismatch(self) -> None:
-        """
-        A name whose addresses do not include the client's is paranoid.
-        """
-        self.resolver.addresses["host.example.com"] = [OTHER]
-        self.assertEqual(self.resolve(CLIENT), HostName("host.example.com", paranoid=True))
-
-    def test_forwardFails(self) -> None:
-        """
-        A name that cannot be looked up is paranoid, whatever the error.
-        """
-        del self.resolver.addresses["host.example.com"]
-        self.assertEqual(self.resolve(CLIENT), HostName("host.example.com", paranoid=True))
-        for error in (UnicodeError("label too long"), OSError("no resolver")):
-            self.resolver.addresses["host.example.com"] = [CLIENT]
-            self.resolver.forwardError = error
-            self.assertEqual(self.resolve(CLIENT), HostName("host.example.com", paranoid=True))
-
-    def test_noName(self) -> None:
-        """
-        An address without a name has no name and is not paranoid; nothing
-        is looked up forward.
-        """
-        self.assertEqual(self.resolve(OTHER), NO_NAME)
-        self.assertEqual(self.resolver.asked, [OTHER])
-
-    def test_unverified(self) -> None:
-        """
-        Without C{verify}, the reverse name only.
-        """
-        self.resolver.addresses.clear()
-        self.assertEqual(self.resolve(CLIENT, verify=False), HostName("host.example.com"))
-        self.assertEqual(self.resolver.asked, [CLIENT])
-
-
-class ReverseLookupTests(SynchronousTestCase):
-    """
-    L{threadedReverseLookup} and L{Daemon.lookupName}.
-    """
-
-    def test_resolvers(self) -> None:
-        """
-        Both lookups run in one call in the thread pool, with the resolver
-        functions given.
-        """
-        resolver = FakeResolver({CLIENT: "host.example.com"}, {"host.example.com": [OTHER]})
-        lookup = threadedReverseLookup(
-            SynchronousReactor(), resolver.getnameinfo, resolver.getaddrinfo
-        )
-        self.assertEqual(
-            self.successResultOf(lookup(CLIENT, True)), HostName("host.example.com", True)
-        )
-        self.assertEqual(resolver.asked, [CLIENT, "host.example.com"])
-
-    def test_name(self) -> None:
-        if etcHostsFirstName("127.0.0.1") != "localhost":
-            self.skipTest("/etc/hosts does not name 127.0.0.1 localhost first")
-        lookup = threadedReverseLookup(SynchronousReactor())
-        self.assertEqual(self.successResultOf(lookup("127.0.0.1", False)), HostName("localhost"))
-
-    def test_notAnAddress(self) -> None:
-        """
-        An error of the resolver is no name (C{AI_NUMERICHOST}: this asks
-        no name server).
-        """
-        lookup = threadedReverseLookup(SynchronousReactor())
-        self.assertEqual(self.successResultOf(lookup("not an address", True)), NO_NAME)
-
-    def test_daemonDefault(self) -> None:
-        """
-        Without an injected lookup the daemon uses the reactor's threads.
-        """
-        reactor = SynchronousReactor()
-        daemon = Daemon(reactor)
-        self.assertEqual(self.successResultOf(daemon.lookupName("not an address")), NO_NAME)
-        self.assertIsNotNone(daemon.reverseLookup)
 
 
 @implementer(IHalfCloseableProtocol)

@@ -182,14 +182,6 @@ def parseLoadAverage(text: str) -> float:
         return -1.0
 
 
-def _readLoadFile(path: str) -> float:
-    try:
-        with open(path, encoding="ascii", errors="replace") as loadFile:
-            return parseLoadAverage(loadFile.read())
-    except OSError:
-        return -1.0
-
-
 class LoadAverage:
     """
     The machine's 1-minute load average, for C{max_load}.
@@ -203,13 +195,6 @@ class LoadAverage:
         @param read: returns the current 1-minute load average.
         """
         self._read = read
-
-    @classmethod
-    def fromPath(cls, path: str = "/proc/loadavg") -> LoadAverage:
-        """
-        Read the load from a file in C{/proc/loadavg}'s format each time.
-        """
-        return cls(lambda: _readLoadFile(path))
 
     def current(self) -> float:
         """

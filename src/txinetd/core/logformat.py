@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Mapping
 from enum import IntEnum
+from typing import Protocol
 
 from txinetd.core.addresses import NO_ADDRESS, normaliseHost
 from txinetd.core.events import FailReason, Level, NoIdReason
@@ -34,6 +35,7 @@ __all__ = [
     "SYSLOG_FACILITIES",
     "SYSLOG_LEVELS",
     "Facility",
+    "LogTarget",
     "SyslogLevel",
     "defaultHardLimit",
     "displayAddress",
@@ -116,6 +118,37 @@ SYSLOG_LEVELS: Mapping[str, SyslogLevel] = {lv.name.lower(): lv for lv in Syslog
 """
 The level names of C{log_type = SYSLOG facility level}.
 """
+
+
+class LogTarget(Protocol):
+    """
+    Where log lines go.
+    """
+
+    def writeService(self, message: str, when: float) -> None:
+        """
+        Write a service-log entry.
+
+        @param message: the entry, from L{formatStart} and friends.
+        @param when: the POSIX time of the event.
+        """
+
+    def writeProgram(
+        self, level: Level, message: str, when: float, function: str | None = None
+    ) -> None:
+        """
+        Write a program message.
+
+        @param level: its level.
+        @param message: its text.
+        @param when: its POSIX time.
+        @param function: for CRITICAL messages, the emitting function.
+        """
+
+    def close(self) -> None:
+        """
+        Stop writing and release the file or socket.
+        """
 
 
 def sanitise(text: str) -> str:

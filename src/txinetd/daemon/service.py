@@ -38,6 +38,7 @@ from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from txinetd import __version__
+from txinetd.builtins.introspect import DaemonView
 from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.core.addresses import addressOf
 from txinetd.core.attributes import Flag, ServiceType, SocketType
@@ -47,7 +48,9 @@ from txinetd.core.endpoint import UNIXListen
 from txinetd.core.events import FailReason, Level
 from txinetd.core.limits import RunningServers
 from txinetd.core.servertable import ServerState
-from txinetd.daemon.observers import TextLogFile, programMessage
+from txinetd.daemon.logtargets import TextLogFile
+from txinetd.daemon.machine import Collaborators
+from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.daemon.safefiles import openForWriting, removeFile
 from txinetd.daemon.states import StateView
@@ -60,7 +63,7 @@ from txinetd.net.acceptor import (
     asIPv4,
     attachProtocol,
 )
-from txinetd.net.listening import bindFailed, openListeningSockets, removeUnixSocket
+from txinetd.net.listening import SocketOpener, bindFailed, removeUnixSocket
 from txinetd.net.readers import (
     Listeners,
     WaitingWatcher,
@@ -73,7 +76,6 @@ from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
 from txinetd.serve import rpc
 from txinetd.serve.external import clientEnvironment, serverSpec
 from txinetd.serve.policies import (
-    Daemon,
     ServedProtocol,
     ServicePolicy,
     Session,
@@ -82,8 +84,9 @@ from txinetd.serve.policies import (
 )
 from txinetd.serve.redirect import describeConnectError
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
+from txinetd.serve.shared import Shared
 from txinetd.serve.tcpmux import acceptReply, multiplex
-from txinetd.spawn.spawner import ProcessExit, RunningProcess, Spawner, SpawnError, SpawnSpec
+from txinetd.spawn.spawner import ProcessExit, RunningProcess, SpawnError, SpawnSpec
 
 log = Logger(namespace="txinetd")
 
@@ -134,10 +137,10 @@ class InternalDatagramProtocol(DatagramProtocol):
         if not allowed:
             return
         context = InternalContext(
-            self.service.reactor, self.service.config.id, peer, self.service.daemon.view
+            self.service.reactor, self.service.config.id, peer, self.service.view
         )
         reply = self.plugin.answerDatagram(datagram, context)
-        self.service.policy.log.start(0, peer[0])
+        self.service.policy.started(0, peer[0])
         if reply is not None and self.transport is not None:
             self.transport.write(reply, addr)
 
@@ -158,13 +161,29 @@ class ListeningService(Service):
         its servers (external C{wait = yes}).
     """
 
-    def __init__(self, config: ServiceConfig, daemon: Daemon) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        shared: Shared,
+        openSockets: SocketOpener,
+        internals: InternalServices,
+        view: DaemonView,
+    ) -> None:
+        """
+        @param shared: what every service shares.
+        @param openSockets: makes the listening sockets.
+        @param internals: the installed internal services.
+        @param view: what the introspection services see of the daemon.
+        """
         self.config = config
-        self.daemon = daemon
-        self.reactor = daemon.reactor
-        self.servers = RunningServers(daemon.processes)
-        self.policy = ServicePolicy(config, daemon, self.servers, onTrip=self.deactivateFor)
-        self.plugin = internalServiceOf(config, daemon.internals)
+        self.shared = shared
+        self.openSockets = openSockets
+        self.view = view
+        self.internals = internals
+        self.reactor = shared.reactor
+        self.servers = RunningServers(shared.processes)
+        self.policy = ServicePolicy(config, shared, self.servers, onTrip=self.deactivateFor)
+        self.plugin = internalServiceOf(config, internals)
         #: What the service's servers are started with, made at the first.
         self.serverSpec: SpawnSpec | None = None
         self.port: Listeners | None = None
@@ -256,7 +275,7 @@ class ListeningService(Service):
         if self.tlsMissing(self.config):
             return False
         try:
-            sockets = openListeningSockets(self.config, self.daemon.listenFds, programMessage)
+            sockets = self.openSockets(self.config)
             readers = self.readersFor(sockets)
         except OSError as e:
             programMessage(Level.ERROR, bindFailed(self.config, e))
@@ -315,14 +334,14 @@ class ListeningService(Service):
         address = self.address
         if address is not None:
             self.datagramPort = address[1]
-            self.daemon.datagramPorts[address[1]] += 1
+            self.shared.datagramPorts[address[1]] += 1
 
     def releaseDatagramPort(self) -> None:
         port, self.datagramPort = self.datagramPort, None
         if port is not None:
-            self.daemon.datagramPorts[port] -= 1
-            if self.daemon.datagramPorts[port] <= 0:
-                del self.daemon.datagramPorts[port]
+            self.shared.datagramPorts[port] -= 1
+            if self.shared.datagramPorts[port] <= 0:
+                del self.shared.datagramPorts[port]
 
     def registerRpc(self) -> None:
         """
@@ -330,7 +349,7 @@ class ListeningService(Service):
         service with none registered is deactivated.
         """
         config, address = self.config, self.address
-        program = rpcProgram(config, self.daemon.rpcByName)
+        program = rpcProgram(config, self.shared.rpcByName)
         if program is None or address is None:
             return
         self.rpcProgram = program
@@ -373,7 +392,9 @@ class ListeningService(Service):
             raise RuntimeError(f"no internal service {self.config.name}")
         return self.plugin
 
-    def reconfigure(self, config: ServiceConfig, hard: bool) -> None:
+    def reconfigure(
+        self, config: ServiceConfig, hard: bool, internals: InternalServices | None = None
+    ) -> None:
         """
         Take a new configuration of the same service for new connections;
         the socket stays open.  C{hard}: sessions the new rules refuse are
@@ -384,9 +405,11 @@ class ListeningService(Service):
         if self.tlsMissing(config):
             self.deactivate()
         self.config = config
-        self.plugin = internalServiceOf(config, self.daemon.internals)
+        if internals is not None:
+            self.internals = internals
+        self.plugin = internalServiceOf(config, self.internals)
         self.serverSpec = None
-        self.policy = ServicePolicy(config, self.daemon, self.servers, onTrip=self.deactivateFor)
+        self.policy = ServicePolicy(config, self.shared, self.servers, onTrip=self.deactivateFor)
         if config.cps == old.config.cps:
             self.policy.cps = old.cps
         self.policy.onCountChange = old.onCountChange
@@ -521,7 +544,7 @@ class ListeningService(Service):
 
         def ended(bytesIn: int, bytesOut: int, reached: bool) -> None:
             if reached:
-                session.policy.log.traffic(bytesIn, bytesOut)
+                session.policy.traffic(bytesIn, bytesOut)
             session.ended(0)
 
         def failed(failure: Failure) -> None:
@@ -552,13 +575,13 @@ class ListeningService(Service):
 
         @raise SpawnError: if no child could be started.
         """
-        daemon = self.daemon
+        servers = self.shared.servers
         if self.serverSpec is None:
             # Once per configuration: only the client's variables change.
             self.serverSpec = serverSpec(
-                self.config, daemon.environ, daemon.euid, daemon.fileLimit, daemon.umask
+                self.config, servers.environ, servers.euid, servers.fileLimit, servers.umask
             )
-        process: RunningProcess = daemon.spawner.launch(
+        process: RunningProcess = servers.spawner.launch(
             self.serverSpec, fd, clientEnvironment(peer, extra)
         )
         return process
@@ -603,7 +626,7 @@ class ListeningService(Service):
                 reason = FailReason.FORK
         else:
             programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {error}")
-        session.policy.log.fail(reason, session.host)
+        session.policy.failed(reason, session.host)
 
     def startExternal(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -651,7 +674,7 @@ class ListeningService(Service):
         self.pauseListening()
         reason = self.policy.parentCheck(None, self.reactor.seconds())
         if reason is not None:
-            self.policy.log.fail(reason, None)
+            self.policy.failed(reason, None)
             if self.socket is not None:
                 acceptAndClose(self.socket)
             self.resumeListening()
@@ -711,7 +734,7 @@ class ListeningService(Service):
         the socket and closed, without a Twisted transport.
         """
         plugin = self.internalPlugin()
-        context = InternalContext(self.reactor, self.config.id, connection.peer, self.daemon.view)
+        context = InternalContext(self.reactor, self.config.id, connection.peer, self.view)
         reply = getattr(plugin, "reply", None)
         if reply is not None:
             session.begin(0)
@@ -846,8 +869,7 @@ class XinetdService(MultiService):
     def __init__(
         self,
         config: Config,
-        reactor: Any,
-        daemon: Daemon | None = None,
+        collaborators: Collaborators,
         programLog: ILogObserver | None = None,
         loader: Callable[[], Config] | None = None,
         loadInThread: bool = False,
@@ -859,6 +881,9 @@ class XinetdService(MultiService):
         twistdLog: TextLogFile | None = None,
     ) -> None:
         """
+        @param config: the configuration, loaded with the installed internal
+            services (L{txinetd.core.config.Config.internals}).
+        @param collaborators: what the tree is built with.
         @param programLog: the observer of C{-filelog} or C{-syslog}.
         @param loader: reads the configuration anew, for reconfiguration.
         @param loadInThread: read the files of a reconfiguration in a thread.
@@ -876,21 +901,18 @@ class XinetdService(MultiService):
         """
         super().__init__()
         self.config = config
-        self.reactor = reactor
+        self.collaborators = collaborators
+        self.shared = collaborators.shared
+        self.reactor = reactor = self.shared.reactor
+        self.internals = installedWith(config)
+        self.view = StateView(self.serviceStates, self.serverStates)
         self.programLog = programLog
         self.twistdLog = twistdLog
         self.loader = loader
         self.loadInThread = loadInThread
         self.reloads = ReloadQueue(self._reconfigure)
         self.stayalive = stayalive
-        self.daemon = daemon if daemon is not None else Daemon(reactor)
-        if config.internals is not None:
-            self.daemon.internals = config.internals
-        self.daemon.view = StateView(self.serviceStates, self.serverStates)
-        if self.daemon.spawner is None:
-            self.daemon.spawner = Spawner(reactor)
-        if isinstance(self.daemon.spawner, Spawner):
-            self.daemon.spawner.setServiceParent(self)
+        self.shared.servers.spawner.setServiceParent(self)
         self.leaveServersRunning = False
         #: Removed services whose sessions may still run.
         self.retired: list[ListeningService] = []
@@ -940,14 +962,16 @@ class XinetdService(MultiService):
             reopen()
         if self.twistdLog is not None:
             self.twistdLog.reopen()
-        self.daemon.logs.reopen()
+        self.collaborators.logs.reopen()
 
     def addListening(self, config: ServiceConfig) -> ListeningService:
         """
         Add the service of a configuration to the tree (started at once if
         the tree runs).
         """
-        child = ListeningService(config, self.daemon)
+        child = ListeningService(
+            config, self.shared, self.collaborators.openSockets, self.internals, self.view
+        )
         if child.name in self.namedServices:
             child.setName(self.uniqueName(config))
         child.setServiceParent(self)
@@ -1057,15 +1081,15 @@ class XinetdService(MultiService):
         reportDiagnostics(config)
         programMessage(Level.NOTICE, "Swapping defaults")
         self.config = config
-        self.daemon.internals = config.internals or InternalServices()
-        self.daemon.rereadHostsAccess()
+        self.internals = installedWith(config)
+        self.shared.hosts.reread()
         plan = planReload(
             [(child, child.config) for child in self.listening()],
             config.services,
         )
         for child, newConfig in plan.kept:
             programMessage(Level.NOTICE, f"readjusting service {newConfig.id}")
-            child.reconfigure(newConfig, hard)
+            child.reconfigure(newConfig, hard, self.internals)
         for child in plan.removed:
             child.disownServiceParent()
             programMessage(Level.NOTICE, f"service {child.config.id} deactivated")
@@ -1074,7 +1098,7 @@ class XinetdService(MultiService):
                 child.end(child.sessions())
         for newConfig in plan.added:
             self.addListening(newConfig)
-        self.daemon.logs.retain(child.config.id for child in self.owners())
+        self.collaborators.logs.retain(child.config.id for child in self.owners())
         programMessage(Level.NOTICE, plan.summary())
         if not self.available() and not self.stayalive:
             programMessage(Level.CRITICAL, "No available services. Exiting")
@@ -1126,15 +1150,15 @@ class XinetdService(MultiService):
                 )
             if child.port is None and child.reactivation is None and child.bindAttempted:
                 errors.append(f"service {child.config.id}: not listening")
-        if total != self.daemon.processes.running:
-            errors.append(f"{self.daemon.processes.running} processes counted, {total} running")
+        if total != self.shared.processes.running:
+            errors.append(f"{self.shared.processes.running} processes counted, {total} running")
         return errors
 
     def expireSensor(self) -> None:
         """
         Take expired entries off the SENSOR list (every minute, as xinetd).
         """
-        expiry = self.daemon.sensor.expire(self.reactor.seconds())
+        expiry = self.shared.sensor.expire(self.reactor.seconds())
         for message in expiry.messages:
             programMessage(message.level, message.text)
 
@@ -1161,8 +1185,8 @@ class XinetdService(MultiService):
             self.config,
             self.serviceStates(),
             self.serverStates(),
-            self.daemon.processes.limit,
-            len(self.daemon.sensor),
+            self.shared.processes.limit,
+            len(self.shared.sensor),
             resource.getrlimit(resource.RLIMIT_NOFILE)[1],
             __version__,
         )
@@ -1206,7 +1230,7 @@ class XinetdService(MultiService):
     def startService(self) -> None:
         if self.signals is not None:
             self.signals.install()
-        self.daemon.startWatchingHosts()
+        self.shared.hosts.start()
         super().startService()
         self.sensorScan.start(SENSOR_SCAN_INTERVAL, now=False)
         if self.checker is not None:
@@ -1263,8 +1287,8 @@ class XinetdService(MultiService):
         return ending
 
     def _stopped(self, ignored: object) -> None:
-        self.daemon.logs.close()
-        self.daemon.stopWatchingHosts()
+        self.collaborators.logs.close()
+        self.shared.hosts.stop()
         if self.programLog is not None:
             globalLogPublisher.removeObserver(self.programLog)
 
@@ -1298,6 +1322,18 @@ _EXEC_HINTS = {
     errno.ENOEXEC: "the server is not a program and has no #! line",
     errno.EACCES: "the server, or a directory on its path, may not be executed by its user",
 }
+
+
+def installedWith(config: Config) -> InternalServices:
+    """
+    The internal services C{config} was checked against, which serve it.
+
+    @raise ValueError: if it was loaded without them (with a table of
+        names, as tests load configurations).
+    """
+    if not isinstance(config.internals, InternalServices):
+        raise ValueError(f"{config.path} was not loaded with the installed internal services")
+    return config.internals
 
 
 def execHint(error: SpawnError) -> str:

@@ -16,9 +16,6 @@ from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.config import ServiceConfig
 from txinetd.spawn.spawner import SpawnSpec
 
-#: The NOFILE limit a server gets when the daemon's hard limit is unlimited.
-UNLIMITED_FILES = 4096
-
 _RLIMITS = (
     ("rlimit_as", resource.RLIMIT_AS),
     ("rlimit_cpu", resource.RLIMIT_CPU),
@@ -26,15 +23,6 @@ _RLIMITS = (
     ("rlimit_rss", resource.RLIMIT_RSS),
     ("rlimit_stack", resource.RLIMIT_STACK),
 )
-
-
-def defaultFileLimit() -> int:
-    """
-    The daemon's hard NOFILE limit (4096 if unlimited): what a server gets
-    without C{rlimit_files}.
-    """
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    return UNLIMITED_FILES if hard == resource.RLIM_INFINITY else hard
 
 
 def fileLimitFor(config: ServiceConfig, fileLimit: int) -> int:
@@ -46,16 +34,6 @@ def fileLimitFor(config: ServiceConfig, fileLimit: int) -> int:
     """
     files = config.rlimit_files
     return fileLimit if files is None or files == resource.RLIM_INFINITY else files
-
-
-def daemonUmask() -> int:
-    """
-    The umask a server inherits without C{umask}: the daemon's, with 022
-    added as xinetd does.
-    """
-    current = os.umask(0o022)
-    os.umask(current)
-    return current | 0o022
 
 
 def baseEnvironment(

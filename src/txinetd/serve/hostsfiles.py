@@ -38,9 +38,8 @@ from typing import Any, Protocol, TypeVar
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.filepath import FilePath
 
-from txinetd.core.events import Level
+from txinetd.core.events import Level, ProgramLog
 from txinetd.core.libwrap import HostsAccess, HostsTable, parseHostsTable
-from txinetd.daemon.observers import programMessage
 
 __all__ = ["HostsFiles", "Notifier", "inotifyNotifier", "readHostsAccess", "readHostsFile"]
 
@@ -238,22 +237,32 @@ def _readChanged(
 class HostsFiles:
     """
     hosts.allow and hosts.deny as they are now (see the module's
-    docstring).
+    docstring): the L{txinetd.serve.lookups.HostsRules} of a daemon that
+    uses them.
 
     @ivar access: the rules last read.
     @ivar notifier: the inotify watcher, or L{None} when the files are
         checked with C{stat} at each decision.
     """
 
+    #: Connections are checked against the files.
+    apply = True
+
     def __init__(
         self,
         reactor: Any,
         allowPath: str,
         denyPath: str,
+        say: ProgramLog,
         runInThread: RunInThread | None = None,
         makeNotifier: Callable[[Any], Notifier | None] = inotifyNotifier,
     ) -> None:
+        """
+        @param say: writes the files' warnings and the watch's trouble to
+            the program log.
+        """
         self.reactor = reactor
+        self.say = say
         self.paths = (allowPath, denyPath)
         self.runInThread = runInThread or _threadPool(reactor)
         self.makeNotifier = makeNotifier
@@ -270,9 +279,9 @@ class HostsFiles:
         #: Whether a read (or a check) runs in a thread.
         self.busy = False
         #: Decisions that wait for the read or check now running.
-        self.waitingForRunning: list[Deferred[HostsAccess]] = []
+        self.waitingForRunning: list[Deferred[HostsAccess | None]] = []
         #: Decisions that wait for the next one.
-        self.waitingForNext: list[Deferred[HostsAccess]] = []
+        self.waitingForNext: list[Deferred[HostsAccess | None]] = []
 
     # --- life ---------------------------------------------------------------
 
@@ -319,7 +328,7 @@ class HostsFiles:
         if notifier is not None:
             notifier.loseConnection()
 
-    def invalidate(self) -> None:
+    def reread(self) -> None:
         """
         Read both files again before the next decision (a reconfiguration).
         """
@@ -344,9 +353,7 @@ class HostsFiles:
         """
         inotify cannot be used (any more): check the files at each decision.
         """
-        programMessage(
-            Level.WARNING, f"hosts.allow/hosts.deny: {why}; checking them at each connection"
-        )
+        self.say(Level.WARNING, f"hosts.allow/hosts.deny: {why}; checking them at each connection")
         self.stop()
         self.stale |= {0, 1}
 
@@ -376,7 +383,17 @@ class HostsFiles:
             return self.access
         return None
 
-    def current(self) -> Deferred[HostsAccess]:
+    def now(self) -> tuple[bool, HostsAccess | None]:
+        """
+        The rules to decide a connection that arrived now with, if they are
+        known without reading anything (see L{fresh}).
+
+        @return: whether they are known, and they.
+        """
+        access = self.fresh()
+        return access is not None, access
+
+    def current(self) -> Deferred[HostsAccess | None]:
         """
         The rules to decide a connection that arrived now with: at once if
         neither file changed since it was last read, else once it has been
@@ -386,7 +403,7 @@ class HostsFiles:
         if access is not None:
             return succeed(access)
         if self.notifier is not None:
-            waiting: Deferred[HostsAccess] = Deferred()
+            waiting: Deferred[HostsAccess | None] = Deferred()
             self.waitingForRunning.append(waiting)
             self._startRead()
             return waiting
@@ -433,9 +450,7 @@ class HostsFiles:
         self._done()
 
     def _failed(self, failure: Any, force: frozenset[int]) -> None:
-        programMessage(
-            Level.ERROR, f"cannot read hosts.allow/hosts.deny: {failure.getErrorMessage()}"
-        )
+        self.say(Level.ERROR, f"cannot read hosts.allow/hosts.deny: {failure.getErrorMessage()}")
         self.stale |= force
         self._done()
 
@@ -469,6 +484,6 @@ class HostsFiles:
         for index, (signature, table) in read.items():
             signatures[index], tables[index] = signature, table
             for warning in table.warnings:
-                programMessage(Level.WARNING, warning)
+                self.say(Level.WARNING, warning)
         self.signatures = (signatures[0], signatures[1])
         self.access = HostsAccess(tables[0], tables[1])

@@ -4,23 +4,20 @@ What happens to every connection or datagram before and after its service
 runs: the limit checks in xinetd's order, access control, banners, ident, and
 the START / FAIL / EXIT / USERID / NOID lines of the service log.
 
-L{ServicePolicy} holds one service's rules and state.  L{Daemon} holds what
-all services share (the SENSOR list, the process limit, the load average,
-the log targets, the resolver).  The pure decisions are in L{txinetd.core.access}
+L{ServicePolicy} holds one service's rules and state; what all services
+share is L{txinetd.serve.shared.Shared}.  The pure decisions are in L{txinetd.core.access}
 and L{txinetd.core.limits}; the lines in L{txinetd.core.logformat}.
 """
 
 from __future__ import annotations
 
-import os
 import pwd
-import resource
 import socket
 import struct
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
@@ -31,47 +28,43 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd.builtins.simple import InternalServices
 from txinetd.core.access import decide, explainAddress
 from txinetd.core.addressentries import AddressEntry
-from txinetd.core.addresses import IPAddress, clientAddress
 from txinetd.core.addresslists import AddressList
-from txinetd.core.attributes import FailureFlag, Flag, LogKind, LogSpec, SuccessFlag
-from txinetd.core.config import IDENT_PORT, ServiceConfig, ServiceKind
-from txinetd.core.events import FailReason, Level, NoIdReason
+from txinetd.core.attributes import FailureFlag, Flag, SuccessFlag
+from txinetd.core.config import ServiceConfig, ServiceKind
+from txinetd.core.events import (
+    Exited,
+    Failed,
+    FailReason,
+    Level,
+    NoIdReason,
+    NotIdentified,
+    ProgramMessage,
+    SessionEvent,
+    Started,
+    Traffic,
+    UserIdentified,
+)
 from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
 from txinetd.core.limits import (
     CpsLimiter,
     LimitRules,
-    LoadAverage,
-    ProcessLimit,
     RunningServers,
     checkLimits,
     explainLimit,
 )
 from txinetd.core.logformat import (
-    SYSLOG_FACILITIES,
-    SYSLOG_LEVELS,
     displayAddress,
     formatBadIdentLine,
-    formatExit,
-    formatFail,
-    formatNoid,
-    formatStart,
-    formatTraffic,
-    formatUserid,
 )
-from txinetd.core.sensor import SensorList
 from txinetd.core.times import TimeIntervals
-from txinetd.daemon.observers import FileLogTarget, LogTarget, SyslogTarget, programMessage
 from txinetd.net.acceptor import PendingConnection
-from txinetd.net.systemd import ListenFds
 from txinetd.net.tls import describeTLSFailure
 from txinetd.serve.banners import BannerError, readBanner
-from txinetd.serve.external import daemonUmask, defaultFileLimit
-from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import NoId, UserId, queryIdent
-from txinetd.serve.rpc import rpcByName
+from txinetd.serve.lookups import NO_NAME, HostName
+from txinetd.serve.shared import Shared
 
 #: struct ucred: pid, uid, gid.
 _UCRED = struct.Struct("3i")
@@ -92,514 +85,8 @@ DGRAM_FAIL_SENDERS = 4096
 DGRAM_WAITING = 64
 
 
-class LogTargets:
-    """
-    The service logs and their open targets.
-
-    A target is opened once per C{log_type} value (one per FILE path and
-    size limits, one per syslog facility and level) and shared by the
-    services that name it.  A service log is made once per service id and
-    follows the service's configuration: the sessions that began under an
-    earlier configuration log through it, to the target of the current one,
-    as xinetd's servers do.
-    """
-
-    def __init__(self, syslogPath: str = "/dev/log") -> None:
-        self.syslogPath = syslogPath
-        self._targets: dict[LogSpec, LogTarget] = {}
-        self._serviceLogs: dict[str, ServiceLog] = {}
-
-    def serviceLog(self, config: ServiceConfig, reactor: Any) -> ServiceLog:
-        """
-        The service log of C{config}'s service, set to C{config}.
-
-        @param config: the service's current configuration.
-        @param reactor: the clock that dates the entries.
-        """
-        target = self.forSpec(config.log_type, config.id)
-        serviceLog = self._serviceLogs.get(config.id)
-        if serviceLog is None:
-            serviceLog = self._serviceLogs[config.id] = ServiceLog(config, target, reactor)
-        else:
-            serviceLog.configure(config, target)
-        return serviceLog
-
-    def forSpec(self, spec: LogSpec | None, serviceId: str) -> LogTarget | None:
-        """
-        The target of a C{log_type}, opened on first use; L{None} if there is
-        none or it cannot be opened (the error is logged).
-        """
-        if spec is None:
-            return None
-        target = self._targets.get(spec)
-        if target is None:
-            target = self._open(spec, serviceId)
-            if target is None:
-                return None
-            self._targets[spec] = target
-        return target
-
-    def _open(self, spec: LogSpec, serviceId: str) -> LogTarget | None:
-        if spec.kind is LogKind.SYSLOG:
-            assert spec.facility is not None
-            return SyslogTarget(
-                SYSLOG_FACILITIES[spec.facility],
-                SYSLOG_LEVELS[spec.level],
-                socketPath=self.syslogPath,
-            )
-        assert spec.path is not None
-        try:
-            return FileLogTarget(spec.path, spec.soft, spec.hard, logId=serviceId)
-        except OSError as e:
-            programMessage(Level.ERROR, f"Cannot open {serviceId} log {spec.path}: {e.strerror}")
-            return None
-
-    def reopen(self) -> None:
-        """
-        Reopen every FILE target (log rotation).
-        """
-        for target in self._targets.values():
-            reopen = getattr(target, "reopen", None)
-            if reopen is not None:
-                reopen()
-
-    def retain(self, serviceIds: Iterable[str]) -> None:
-        """
-        Keep the service logs of C{serviceIds} only, after a reconfiguration:
-        the others stop writing (the remaining sessions of a removed service
-        log nothing more), and the targets that no kept service log uses
-        are closed and forgotten.
-        """
-        kept = set(serviceIds)
-        for serviceId in [serviceId for serviceId in self._serviceLogs if serviceId not in kept]:
-            self._serviceLogs.pop(serviceId).target = None
-        used = {id(serviceLog.target) for serviceLog in self._serviceLogs.values()}
-        for spec, target in list(self._targets.items()):
-            if id(target) not in used:
-                target.close()
-                del self._targets[spec]
-
-    def close(self) -> None:
-        """
-        Close every target; every service log stops writing.
-        """
-        self.retain(())
-
-
-@dataclass(frozen=True)
-class HostName:
-    """
-    What the resolver says of a client's address.
-
-    @ivar name: the address's reverse name, or L{None} if it has none.
-    @ivar paranoid: whether the name was checked and does not map back to
-        the address (its forward lookup failed or did not give the address).
-    """
-
-    name: str | None
-    paranoid: bool = False
-
-
-#: No name: none was needed, or the address has none.
-NO_NAME = HostName(None)
-
-
-class ReverseLookup(TypingProtocol):
-    """
-    Finds the name of an address without blocking the reactor.
-    """
-
-    def __call__(self, address: str, verify: bool) -> Deferred[HostName]:
-        """
-        @param address: the client's address.
-        @param verify: whether to check that the name maps back to the
-            address (for hosts.allow and hosts.deny).
-        @return: the address's name.
-        """
-
-
-NameInfo = Callable[[tuple[str, int], int], tuple[str, str]]
-"""
-L{socket.getnameinfo}'s signature, for the reverse lookup.
-"""
-
-AddressInfo = Callable[..., Sequence[tuple[Any, ...]]]
-"""
-L{socket.getaddrinfo}'s signature, for the forward lookup.
-"""
-
-
-def resolveHostName(
-    address: str,
-    verify: bool,
-    getnameinfo: NameInfo = socket.getnameinfo,
-    getaddrinfo: AddressInfo = socket.getaddrinfo,
-) -> HostName:
-    """
-    Find the name of an address, blocking; with C{verify}, also look the
-    name up and mark it paranoid unless the address is among the results,
-    as TCP wrappers do.
-
-    @param address: the client's address.
-    @param verify: whether to check the name with a forward lookup.
-    @param getnameinfo: the reverse resolver.
-    @param getaddrinfo: the forward resolver.
-    """
-    try:
-        name = getnameinfo((address, 0), socket.NI_NAMEREQD)[0]
-    except OSError:
-        return NO_NAME
-    if not verify:
-        return HostName(name)
-    try:
-        client = clientAddress(address)
-        found = getaddrinfo(name, None, 0, socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
-        return HostName(name, paranoid=True)
-    return HostName(name, paranoid=not any(_isAddress(info[4][0], client) for info in found))
-
-
-def _isAddress(text: str, client: IPAddress) -> bool:
-    """
-    Whether a forward lookup's address (perhaps with a C{%scope}) is
-    C{client}.
-    """
-    try:
-        return clientAddress(text.partition("%")[0]) == client
-    except ValueError:
-        return False
-
-
-def threadedReverseLookup(
-    reactor: Any,
-    getnameinfo: NameInfo = socket.getnameinfo,
-    getaddrinfo: AddressInfo = socket.getaddrinfo,
-) -> ReverseLookup:
-    """
-    A L{ReverseLookup} through L{resolveHostName}, in the reactor's thread
-    pool: the reverse and the forward lookup run in the same thread.
-
-    @param reactor: the reactor, with its thread pool.
-    @param getnameinfo: the reverse resolver.
-    @param getaddrinfo: the forward resolver.
-    """
-    from twisted.internet.threads import deferToThreadPool
-
-    def lookup(address: str, verify: bool) -> Deferred[HostName]:
-        d: Deferred[HostName] = deferToThreadPool(
-            reactor,
-            reactor.getThreadPool(),
-            resolveHostName,
-            address,
-            verify,
-            getnameinfo,
-            getaddrinfo,
-        )
-        return d
-
-    return lookup
-
-
-class BlockingRunner(TypingProtocol):
-    """
-    Runs work that may block without blocking the reactor.
-    """
-
-    def __call__(self, work: Callable[[], _T]) -> Deferred[_T]:
-        """
-        @return: fires with what C{work} returns.
-        """
-
-
-def inThreadPool(reactor: Any) -> BlockingRunner:
-    """
-    A L{BlockingRunner} on the reactor's thread pool.
-    """
-    from twisted.internet.threads import deferToThreadPool
-
-    def run(work: Callable[[], _T]) -> Deferred[_T]:
-        d: Deferred[_T] = deferToThreadPool(reactor, reactor.getThreadPool(), work)
-        return d
-
-    return run
-
-
-def defaultIdentCap() -> int:
-    """
-    The daemon-wide bound on ident lookups running at once: a quarter of
-    the daemon's descriptors (each lookup holds one), at least 16.
-    """
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft == resource.RLIM_INFINITY:
-        return 1024
-    return max(16, soft // 4)
-
-
-class IdentLookups:
-    """
-    Bounds the ident lookups running at once: the ones made for USERID on
-    failure (C{-logprocs}), or every lookup of the daemon.
-
-    @ivar limit: the most that may run at once.
-    @ivar running: how many run now.
-    @ivar parent: a bound the same lookups also count toward.
-    @ivar onFull: called when a lookup is not started because this bound
-        has just been reached (once, until a lookup ends).
-    """
-
-    def __init__(
-        self,
-        limit: int = 15,
-        parent: IdentLookups | None = None,
-        onFull: Callable[[int], None] | None = None,
-    ) -> None:
-        self.limit = limit
-        self.running = 0
-        self.parent = parent
-        self.onFull = onFull
-        self.full = False
-
-    def _chain(self) -> list[IdentLookups]:
-        return [self] if self.parent is None else [self, *self.parent._chain()]
-
-    def run(self, lookup: Callable[[], Deferred[Any]]) -> Deferred[Any] | None:
-        """
-        Start C{lookup} unless this bound or a parent one is reached.
-
-        @return: its L{Deferred}, or L{None} if it was not started.
-        """
-        chain = self._chain()
-        for bound in chain:
-            if bound.running >= bound.limit:
-                if not bound.full and bound.onFull is not None:
-                    bound.onFull(bound.limit)
-                bound.full = True
-                return None
-        for bound in chain:
-            bound.running += 1
-
-        def done(result: object) -> object:
-            for bound in chain:
-                bound.running -= 1
-                bound.full = False
-            return result
-
-        return lookup().addBoth(done)
-
-
-def _identCapReached(limit: int) -> None:
-    programMessage(
-        Level.WARNING,
-        f"{limit} ident lookups are running: no more are made until one ends "
-        "(no USERID line; IDONLY services refuse with NOID)",
-    )
-
-
-@dataclass
-class Daemon:
-    """
-    What every service shares.
-
-    @ivar reactor: the reactor (and clock).
-    @ivar logs: the service-log targets.
-    @ivar sensor: the global SENSOR deny list (kept across reconfigurations).
-    @ivar processes: the C{-limit} count of running servers.
-    @ivar load: the load average.
-    @ivar hostsAccess: fixed hosts.allow / hosts.deny rules, used when
-        C{hostsFiles} is L{None}; L{None} for neither: libwrap is skipped.
-    @ivar hostsFiles: the paths of hosts.allow and hosts.deny, kept current
-        (see L{txinetd.serve.hostsfiles}) once L{rereadHostsAccess} is called.
-    @ivar reverseLookup: address to name (and whether the name maps back).
-    @ivar identPort: the ident port to query (113; other values for tests).
-    @ivar identTimeout: how long a lookup may take (and IDONLY waits).
-    @ivar identLookups: bounds the lookups for USERID on failure
-        (C{-logprocs}); they count toward L{identCap} too.
-    @ivar identCap: bounds every ident lookup of the daemon.
-    @ivar environ: the environment captured at start-up, for servers.
-    @ivar euid: the daemon's effective uid.
-    @ivar fileLimit: the NOFILE limit of servers without C{rlimit_files}.
-    @ivar umask: the umask of servers without C{umask}.
-    @ivar spawner: the L{txinetd.spawn.spawner.Spawner} that starts servers.
-    @ivar internals: the installed internal services.
-    @ivar view: a read-only view of the daemon, for the introspection
-        services.
-    @ivar rpcByName: /etc/rpc look-ups, for RPC services.
-    @ivar localTime: seconds to local time (for C{access_times}).
-    @ivar listenFds: the listening sockets systemd passed.
-    @ivar debug: whether each refusal is explained in a DEBUG program
-        message naming the rule that refused (C{-d}).
-    @ivar blocking: runs work that may block (reading banner files) off
-        the reactor thread; the reactor's thread pool when L{None}.
-    @ivar datagramPorts: the ports the daemon's datagram services listen
-        on, each with how many services use it: a datagram from one of
-        them is never answered (it would loop between two services, or a
-        service and itself).
-    """
-
-    reactor: Any
-    logs: LogTargets = field(default_factory=LogTargets)
-    sensor: SensorList = field(default_factory=SensorList)
-    processes: ProcessLimit = field(default_factory=lambda: ProcessLimit(None))
-    load: LoadAverage = field(default_factory=LoadAverage.fromPath)
-    hostsAccess: HostsAccess | None = None
-    hostsFiles: tuple[str, str] | None = None
-    reverseLookup: ReverseLookup | None = None
-    identPort: int = IDENT_PORT
-    identTimeout: float = 30.0
-    identLookups: IdentLookups = field(default_factory=IdentLookups)
-    identCap: IdentLookups = field(
-        default_factory=lambda: IdentLookups(defaultIdentCap(), onFull=_identCapReached)
-    )
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    euid: int = field(default_factory=os.geteuid)
-    fileLimit: int = field(default_factory=defaultFileLimit)
-    umask: int = field(default_factory=daemonUmask)
-    spawner: Any = None
-    internals: InternalServices = field(default_factory=InternalServices)
-    view: Any = None
-    rpcByName: Callable[[str], int | None] = rpcByName
-    localTime: Callable[[float], time.struct_time] = time.localtime
-    listenFds: ListenFds = field(default_factory=ListenFds)
-    debug: bool = False
-    hostsWatch: HostsFiles | None = None
-    datagramPorts: Counter[int] = field(default_factory=Counter)
-    blocking: BlockingRunner | None = None
-
-    def __post_init__(self) -> None:
-        self.identLookups.parent = self.identCap
-
-    def runBlocking(self, work: Callable[[], _T]) -> Deferred[_T]:
-        """
-        Run C{work}, which may block (on a file), off the reactor thread:
-        in the reactor's thread pool unless L{blocking} says otherwise.
-        """
-        if self.blocking is None:
-            self.blocking = inThreadPool(self.reactor)
-        return self.blocking(work)
-
-    @property
-    def usesLibwrap(self) -> bool:
-        """
-        Whether connections are checked against hosts.allow / hosts.deny.
-        """
-        return self.hostsFiles is not None or self.hostsAccess is not None
-
-    def rereadHostsAccess(self) -> None:
-        """
-        Read hosts.allow / hosts.deny now (when the daemon is made); read
-        them again before the next decision (on reconfiguration).
-        """
-        if self.hostsFiles is None:
-            return
-        if self.hostsWatch is None:
-            self.hostsWatch = HostsFiles(self.reactor, *self.hostsFiles)
-            self.hostsWatch.read()
-        else:
-            self.hostsWatch.invalidate()
-
-    def startWatchingHosts(self) -> None:
-        """
-        Keep hosts.allow / hosts.deny current while the daemon runs.
-        """
-        if self.hostsWatch is None and self.hostsFiles is not None:
-            self.rereadHostsAccess()
-        if self.hostsWatch is not None:
-            self.hostsWatch.start()
-
-    def hostsAccessNow(self) -> tuple[bool, HostsAccess | None]:
-        """
-        The hosts.allow / hosts.deny rules to decide a connection that
-        arrived now with, when they are known without reading anything.
-
-        @return: whether they are known, and they (L{None}: none apply).
-        """
-        if self.hostsWatch is None:
-            return True, self.hostsAccess
-        access = self.hostsWatch.fresh()
-        return access is not None, access
-
-    def currentHostsAccess(self) -> Deferred[HostsAccess | None]:
-        """
-        The hosts.allow / hosts.deny rules to decide a connection that
-        arrived now with (L{None}: none apply).
-        """
-        if self.hostsWatch is None:
-            return succeed(self.hostsAccess)
-        current: Deferred[HostsAccess | None] = self.hostsWatch.current()  # type: ignore[assignment]
-        return current
-
-    def stopWatchingHosts(self) -> None:
-        """
-        Stop watching hosts.allow / hosts.deny (the daemon stops).
-        """
-        if self.hostsWatch is not None:
-            self.hostsWatch.stop()
-
-    def lookupName(self, address: str, verify: bool = False) -> Deferred[HostName]:
-        """
-        The reverse name of an address; with C{verify}, also whether it maps
-        back to the address.
-        """
-        if self.reverseLookup is None:
-            self.reverseLookup = threadedReverseLookup(self.reactor)
-        return self.reverseLookup(address, verify)
-
-
 def _addressList(entries: tuple[AddressEntry, ...] | None) -> AddressList | None:
     return None if entries is None else AddressList(entries)
-
-
-class ServiceLog:
-    """
-    The service-log lines of one service.
-    """
-
-    def __init__(self, config: ServiceConfig, target: LogTarget | None, reactor: Any) -> None:
-        self.reactor = reactor
-        self.configure(config, target)
-
-    def configure(self, config: ServiceConfig, target: LogTarget | None) -> None:
-        """
-        Take the service's new configuration and target.
-        """
-        self.serviceId = config.id
-        self.target = target
-        self.success = frozenset(flag.value for flag in config.log_on_success)
-        self.failure = frozenset(flag.value for flag in config.log_on_failure)
-
-    def write(self, message: str | None) -> None:
-        if message is not None and self.target is not None:
-            self.target.writeService(message, self.reactor.seconds())
-
-    def start(self, pid: int, host: str | None) -> None:
-        self.write(formatStart(self.serviceId, self.success, pid, host))
-
-    def exit(self, status: int | None, signal: int | None, pid: int, duration: float) -> None:
-        self.write(formatExit(self.serviceId, self.success, status, signal, pid, duration))
-
-    def fail(self, reason: FailReason, host: str | None) -> None:
-        """
-        Log a refusal.  A service without a log of its own (no
-        C{log_type}, or its file could not be opened) has its refusals in
-        the program log, with the client's address, so that none goes
-        unseen (xinetd logs nothing).
-        """
-        if self.target is None:
-            message = formatFail(self.serviceId, reason, self.failure or frozenset({"HOST"}), host)
-            if message is not None:
-                programMessage(Level.INFO, message)
-            return
-        self.write(formatFail(self.serviceId, reason, self.failure, host))
-
-    def userid(self, text: str) -> None:
-        self.write(formatUserid(self.serviceId, text))
-
-    def noid(self, host: str | None, reason: NoIdReason) -> None:
-        self.write(formatNoid(self.serviceId, host, reason))
-
-    def traffic(self, bytesIn: int, bytesOut: int) -> None:
-        if "TRAFFIC" in self.success:
-            self.write(formatTraffic(self.serviceId, bytesIn, bytesOut))
 
 
 class Starter(TypingProtocol):
@@ -685,7 +172,7 @@ class Session:
         The service runs: log START.
         """
         self.pid = pid
-        self.policy.log.start(pid, self.host)
+        self.policy.emit(Started(self.policy.config.id, pid, self.host, self.policy.now()))
 
     def ended(self, status: int | None = 0, signal: int | None = None) -> None:
         """
@@ -697,8 +184,11 @@ class Session:
         self.done = True
         if self.identLookup is None:
             self.policy.release(self)
-        duration = self.policy.daemon.reactor.seconds() - self.started
-        self.policy.log.exit(status, signal, self.pid, duration)
+        duration = self.policy.shared.reactor.seconds() - self.started
+        policy = self.policy
+        policy.emit(
+            Exited(policy.config.id, self.pid, self.host, status, signal, duration, policy.now())
+        )
 
     def abandon(self) -> None:
         """
@@ -717,7 +207,7 @@ class ServicePolicy:
     One service's rules and state, applied to each connection.
 
     @ivar config: the service's configuration.
-    @ivar daemon: the shared L{Daemon}.
+    @ivar shared: what every service shares.
     @ivar running: the service's running servers (kept across soft
         reconfiguration).
     @ivar cps: its rate limiter.
@@ -732,16 +222,16 @@ class ServicePolicy:
     def __init__(
         self,
         config: ServiceConfig,
-        daemon: Daemon,
+        shared: Shared,
         running: RunningServers | None = None,
         onTrip: Callable[[int, str], None] = lambda wait, why: None,
     ) -> None:
         self.config = config
-        self.daemon = daemon
-        self.running = running if running is not None else RunningServers(daemon.processes)
+        self.shared = shared
+        self.running = running if running is not None else RunningServers(shared.processes)
         self.cps = CpsLimiter(config.cps.max)
         self.onTrip = onTrip
-        self.log = daemon.logs.serviceLog(config, daemon.reactor)
+        self.observers = (shared.logs.serviceLog(config), *shared.observers)
         self.onlyFrom = _addressList(config.only_from)
         self.noAccess = _addressList(config.no_access)
         self.rules = LimitRules(
@@ -751,7 +241,7 @@ class ServicePolicy:
             accessTimes=config.access_times or TimeIntervals(),
         )
         self.libwrapName: str | None = None
-        if daemon.usesLibwrap and Flag.NOLIBWRAP not in config.flags:
+        if shared.hosts.apply and Flag.NOLIBWRAP not in config.flags:
             self.libwrapName = libwrapDaemonName(
                 config.libwrap,
                 config.name,
@@ -781,6 +271,43 @@ class ServicePolicy:
         self.waitingDatagrams = 0
         self.onCountChange: Callable[[int], None] | None = None
 
+    # --- events --------------------------------------------------------------
+
+    def now(self) -> float:
+        return float(self.shared.reactor.seconds())
+
+    def emit(self, event: SessionEvent) -> None:
+        """
+        Give an event of the service's sessions to their observers.
+        """
+        for observer in self.observers:
+            observer(event)
+
+    def say(self, level: Level, text: str) -> None:
+        """
+        A program message about the service's sessions.
+        """
+        self.emit(ProgramMessage(level, text))
+
+    def started(self, pid: int, host: str | None) -> None:
+        """
+        The service runs for C{host} (a datagram answered, which has no
+        session).
+        """
+        self.emit(Started(self.config.id, pid, host, self.now()))
+
+    def failed(self, reason: FailReason, host: str | None) -> None:
+        self.emit(Failed(self.config.id, reason, host, self.now()))
+
+    def identified(self, text: str, host: str | None) -> None:
+        self.emit(UserIdentified(self.config.id, text, host, self.now()))
+
+    def notIdentified(self, host: str | None, reason: NoIdReason) -> None:
+        self.emit(NotIdentified(self.config.id, host, reason, self.now()))
+
+    def traffic(self, bytesIn: int, bytesOut: int) -> None:
+        self.emit(Traffic(self.config.id, bytesIn, bytesOut, self.now()))
+
     # --- checks ------------------------------------------------------------
 
     def parentCheck(self, host: str | None, now: float) -> FailReason | None:
@@ -788,16 +315,16 @@ class ServicePolicy:
         cps, load, access_times, instances, per_source and the process limit,
         in that order.
         """
-        daemon = self.daemon
-        localTime = daemon.localTime(now)
-        limits = (self.cps, self.running, daemon.load, daemon.processes)
+        shared = self.shared
+        localTime = shared.localTime(now)
+        limits = (self.cps, self.running, shared.load, shared.processes)
         reason = checkLimits(self.rules, host, now, localTime, *limits)
-        if reason is not None and daemon.debug:
+        if reason is not None and shared.debug:
             self.explain(reason, host, explainLimit(reason, self.rules, host, localTime, *limits))
         if reason is FailReason.CPS:
             self.onTrip(self.config.cps.wait, "excessive incoming connections")
         elif reason is FailReason.LOAD:
-            programMessage(Level.ERROR, f"refused connect from {host} due to excessive load")
+            self.say(Level.ERROR, f"refused connect from {host} due to excessive load")
         return reason
 
     def addressCheck(self, host: str | None) -> Deferred[FailReason | None]:
@@ -805,20 +332,20 @@ class ServicePolicy:
         The SENSOR list, only_from / no_access and libwrap (with
         hosts.allow and hosts.deny as they are now).
         """
-        if host is None or (self.unrestricted and not self.daemon.sensor):
+        if host is None or (self.unrestricted and not self.shared.sensor):
             return succeed(None)
         hosts = None
         if self.libwrapName is not None:
-            known, hosts = self.daemon.hostsAccessNow()
+            known, hosts = self.shared.hosts.now()
             if not known:
-                return self.daemon.currentHostsAccess().addCallback(self._checkWith, host)
+                return self.shared.hosts.current().addCallback(self._checkWith, host)
         return self._checkWith(hosts, host)
 
     def _checkWith(self, hosts: HostsAccess | None, host: str) -> Deferred[FailReason | None]:
         verify = self._hostsNeedName(hosts)
         if not (verify or self.listsNeedName):
             return succeed(self._decide(NO_NAME, host, hosts))
-        return self.daemon.lookupName(host, verify).addCallback(self._decide, host, hosts)
+        return self.shared.names(host, verify).addCallback(self._decide, host, hosts)
 
     def _hostsNeedName(self, hosts: HostsAccess | None) -> bool:
         """
@@ -837,30 +364,30 @@ class ServicePolicy:
     def _decide(
         self, name: HostName, host: str, hosts: HostsAccess | None = None
     ) -> FailReason | None:
-        now = self.daemon.reactor.seconds()
+        now = self.shared.reactor.seconds()
         if self.config.kind is ServiceKind.SENSOR:
             self.sense(host, now)
-            if self.daemon.debug:
+            if self.shared.debug:
                 self.explain(FailReason.ADDRESS, host, "it touched a SENSOR service")
             return FailReason.ADDRESS
-        if self.onlyFrom is not None or self.noAccess is not None or self.daemon.sensor:
-            lists = (self.onlyFrom, self.noAccess, self.daemon.sensor, now)
+        if self.onlyFrom is not None or self.noAccess is not None or self.shared.sensor:
+            lists = (self.onlyFrom, self.noAccess, self.shared.sensor, now)
             decision = decide(self.config.id, host, name.name, *lists)
             if decision.message is not None:
-                programMessage(decision.message.level, decision.message.text)
+                self.say(decision.message.level, decision.message.text)
             if not decision.allowed:
-                if self.daemon.debug:
+                if self.shared.debug:
                     self.explain(FailReason.ADDRESS, host, explainAddress(host, name.name, *lists))
                 return FailReason.ADDRESS
         if self.libwrapName is not None and hosts is not None and hosts.hasRules:
             rule = hosts.decidingRule(self.libwrapName, host, name.name, name.paranoid)
             if rule is not None and not rule.allows:
-                programMessage(
+                self.say(
                     Level.INFO,
                     f"libwrap refused connection to {self.config.id} "
                     f"(libwrap={self.libwrapName}) from {host}",
                 )
-                if self.daemon.debug:
+                if self.shared.debug:
                     self.explain(FailReason.LIBWRAP, host, f"{rule.where}: {rule.text}")
                 return FailReason.LIBWRAP
         return None
@@ -869,7 +396,7 @@ class ServicePolicy:
         """
         Say in a DEBUG program message which rule refused a client (C{-d}).
         """
-        programMessage(
+        self.say(
             Level.DEBUG, f"{self.config.id}: {displayAddress(host)} refused ({reason.value}): {why}"
         )
 
@@ -878,9 +405,9 @@ class ServicePolicy:
         A SENSOR service was touched: list the address for C{deny_time}.
         """
         minutes = self.config.deny_time
-        message = self.daemon.sensor.add(host, now, None if minutes < 0 else minutes)
+        message = self.shared.sensor.add(host, now, None if minutes < 0 else minutes)
         if message is not None:
-            programMessage(message.level, message.text)
+            self.say(message.level, message.text)
 
     # --- banners -------------------------------------------------------------
 
@@ -895,15 +422,13 @@ class ServicePolicy:
         wanted = [path for path in paths if path is not None]
         if not wanted:
             return succeed(b"")
-        reading = self.daemon.runBlocking(lambda: [_readOrError(path) for path in wanted])
+        reading = self.shared.blocking(lambda: [_readOrError(path) for path in wanted])
         return reading.addCallback(self._joinBanners, wanted)
 
     def _joinBanners(self, read: list[bytes | BannerError], paths: list[str]) -> bytes:
         for path, result in zip(paths, read, strict=True):
             if isinstance(result, BannerError):
-                programMessage(
-                    Level.ERROR, f"service = {self.config.id}, open of banner {path} failed"
-                )
+                self.say(Level.ERROR, f"service = {self.config.id}, open of banner {path} failed")
         return b"".join(result for result in read if isinstance(result, bytes))
 
     # --- stream connections ----------------------------------------------
@@ -924,7 +449,7 @@ class ServicePolicy:
         closed and the session released without START or EXIT.
         """
         host = connection.peer[0] if connection.peer is not None else None
-        reason = self.parentCheck(host, self.daemon.reactor.seconds())
+        reason = self.parentCheck(host, self.shared.reactor.seconds())
         if reason is not None:
             self.refuse(connection, reason, host, parent=True)
             return
@@ -939,7 +464,7 @@ class ServicePolicy:
         """
         Count a connection that passed the limit checks.
         """
-        session = Session(self, host, self.daemon.reactor.seconds())
+        session = Session(self, host, self.shared.reactor.seconds())
         self.running.started(session, host)
         self._countChanged()
         return session
@@ -995,8 +520,8 @@ class ServicePolicy:
             # Refused after admission: the slot is freed and no START was logged.
             session.abandon()
             connection.close()
-            self.log.fail(FailReason.TLS, session.host)
-            programMessage(
+            self.failed(FailReason.TLS, session.host)
+            self.say(
                 Level.WARNING,
                 f"TLS handshake for service {self.config.id} from "
                 f"{displayAddress(session.host)} failed: {describeTLSFailure(failure)}",
@@ -1018,15 +543,16 @@ class ServicePolicy:
         local = localUser(connection, certificate)
         if local is not None:
             # A client certificate or a UNIX peer says who connects; no ident query.
-            self.log.userid(local)
+            self.identified(local, session.host)
             starter(connection, session)
             return None
         idOnly = Flag.IDONLY in self.config.flags
-        lookup = self.daemon.identCap.run(lambda: self.ident(connection, self.daemon.identTimeout))
+        ident = self.shared.ident
+        lookup = ident.cap.run(lambda: self.ident(connection, ident.timeout))
         if lookup is None:
             # Too many lookups run already: none for this connection.
             if idOnly:
-                self.log.noid(session.host, NoIdReason.SYSTEM_ERROR)
+                self.notIdentified(session.host, NoIdReason.SYSTEM_ERROR)
                 session.abandon()
                 connection.close()
             else:
@@ -1043,7 +569,7 @@ class ServicePolicy:
             if isinstance(result, UserId):
                 starter(connection, session)
             else:
-                self.log.noid(session.host, result.reason)
+                self.notIdentified(session.host, result.reason)
                 session.abandon()
                 connection.close()
 
@@ -1058,13 +584,13 @@ class ServicePolicy:
         if connection.peer is None or connection.local is None:
             return succeed(NoId(NoIdReason.NO_SERVER))
         return queryIdent(
-            self.daemon.reactor,
+            self.shared.reactor,
             connection.local[0],
             connection.peer[0],
             connection.peer[1],
             connection.local[1],
-            timeout=timeout if timeout is not None else self.daemon.identTimeout,
-            identPort=self.daemon.identPort,
+            timeout=timeout if timeout is not None else self.shared.ident.timeout,
+            identPort=self.shared.ident.port,
         )
 
     def _logIdent(self, result: UserId | NoId, host: str | None) -> UserId | NoId:
@@ -1073,9 +599,9 @@ class ServicePolicy:
         reply that could not be used.
         """
         if isinstance(result, UserId):
-            self.log.userid(result.text)
+            self.identified(result.text, host)
         elif result.badLine is not None:
-            programMessage(Level.ERROR, formatBadIdentLine(host, result.badLine))
+            self.say(Level.ERROR, formatBadIdentLine(host, result.badLine))
         return result
 
     def _failed(self, failure: Failure, connection: PendingConnection, session: Session) -> None:
@@ -1098,13 +624,13 @@ class ServicePolicy:
         """
         Log FAIL, send the banners and close.
         """
-        self.log.fail(reason, host)
+        self.failed(reason, host)
         farewell = self.banners(self.config.banner, self.config.banner_fail)
         sent = farewell.addCallback(lambda data: connection.send(data) if data else None)
         sent.addBoth(lambda _: connection.close())
         if parent and FailureFlag.USERID in self.config.log_on_failure:
-            lookup = self.daemon.identLookups.run(
-                lambda: self.ident(connection, self.daemon.identTimeout)
+            lookup = self.shared.ident.forFailures.run(
+                lambda: self.ident(connection, self.shared.ident.timeout)
             )
             if lookup is not None:
                 lookup.addCallback(self._logIdent, host)
@@ -1114,7 +640,7 @@ class ServicePolicy:
     def checkDatagram(self, peer: tuple[str, int]) -> Deferred[bool]:
         """
         The checks for one datagram of a dgram service: a datagram from one
-        of the daemon's own datagram ports (L{Daemon.datagramPorts}) is
+        of the daemon's own datagram ports (L{Shared.datagramPorts}) is
         refused for its address, before the limits count it; then the
         limits, then the address rules.  At most L{DGRAM_WAITING}
         datagrams wait for a name lookup at once; past that, one is refused
@@ -1124,8 +650,8 @@ class ServicePolicy:
             minute per sender).
         """
         host = peer[0]
-        now = self.daemon.reactor.seconds()
-        if peer[1] in self.daemon.datagramPorts:
+        now = self.shared.reactor.seconds()
+        if peer[1] in self.shared.datagramPorts:
             # Sent (or forged) from a port of the daemon's own: answering
             # would start a loop.
             reason: FailReason | None = FailReason.ADDRESS
@@ -1143,7 +669,7 @@ class ServicePolicy:
             if reason is None:
                 return True
             if self._logsRefusal(peer, now):
-                self.log.fail(reason, host)
+                self.failed(reason, host)
             return False
 
         return checked.addCallback(conclude)
@@ -1217,8 +743,8 @@ def recheck(policy: ServicePolicy, session: Session) -> Deferred[FailReason | No
     Whether a running session would still be admitted by C{policy}'s rules:
     its access times and address rules (for a hard reconfiguration).
     """
-    now = policy.daemon.reactor.seconds()
-    if not policy.rules.accessTimes.contains(*_hourMinute(policy.daemon.localTime(now))):
+    now = policy.shared.reactor.seconds()
+    if not policy.rules.accessTimes.contains(*_hourMinute(policy.shared.localTime(now))):
         return succeed(FailReason.TIME)
     if session.host is None:
         return succeed(None)

@@ -1,6 +1,7 @@
-# -*- test-case-name: tests.daemon.test_observers -*-
+# -*- test-case-name: tests.daemon.test_logtargets -*-
 """
-The two kinds of log target: a FILE and the local syslog.
+The two kinds of log target, a FILE and the local syslog, and twistd's own
+log file.
 
 A target writes lines made by L{txinetd.core.logformat}: service-log entries
 through C{writeService} and program messages through C{writeProgram}.  A
@@ -14,8 +15,8 @@ and dropped when syslog cannot take them.
 
 A target reports its own trouble (a size limit reached, syslog unreachable)
 once, as a program message given to its C{onProgramMessage} callable; by
-default that is L{programMessage}, which emits it to L{twisted.logger} with an
-C{xinetd_level} key, so that it reaches the program log and twistd's log.
+default that is L{txinetd.daemon.programlog.programMessage}, so that it
+reaches the program log and twistd's log.
 """
 
 from __future__ import annotations
@@ -24,13 +25,8 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Callable
-from typing import Any, Protocol
 
-from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
-from zope.interface import implementer
-
-from txinetd.core.events import Level
+from txinetd.core.events import Level, ProgramLog
 from txinetd.core.logformat import (
     Facility,
     SyslogLevel,
@@ -40,25 +36,16 @@ from txinetd.core.logformat import (
     syslogProgramMessage,
     syslogServiceMessage,
 )
+from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.safefiles import openForWriting
 
 __all__ = [
     "FileLogTarget",
-    "LogTarget",
-    "ProgramLogObserver",
-    "ProgramMessageCallback",
     "SyslogTarget",
     "TextLogFile",
+    "appendAll",
     "openLogFile",
-    "programMessage",
 ]
-
-ProgramMessageCallback = Callable[[Level, str], None]
-"""
-Receives a target's report about itself: a level and a message.
-"""
-
-_log = Logger(namespace="txinetd")
 
 _FILE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
 _FILE_MODE = 0o644
@@ -68,37 +55,6 @@ _FILE_MODE = 0o644
 _STANDARD_STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
 
 _SYSLOG_BUSY = frozenset({errno.EAGAIN, errno.ENOBUFS})
-
-_LEVELS_FROM_TWISTED = {
-    LogLevel.debug: Level.DEBUG,
-    LogLevel.info: Level.INFO,
-    LogLevel.warn: Level.WARNING,
-    LogLevel.error: Level.ERROR,
-    LogLevel.critical: Level.CRITICAL,
-}
-
-
-_TWISTED_LEVELS = {
-    Level.DEBUG: LogLevel.debug,
-    Level.INFO: LogLevel.info,
-    Level.NOTICE: LogLevel.info,
-    Level.WARNING: LogLevel.warn,
-    Level.ERROR: LogLevel.error,
-    Level.CRITICAL: LogLevel.critical,
-}
-
-
-def programMessage(level: Level, text: str) -> None:
-    """
-    Write a message to txinetd's program log (and twistd's log): a
-    twisted.logger event in the C{txinetd} namespace that carries its
-    C{xinetd_level} and C{xinetd_text}, which L{ProgramLogObserver} renders.
-    It is the default L{ProgramMessageCallback} of the targets.
-
-    @param level: the message's level.
-    @param text: its text.
-    """
-    _log.emit(_TWISTED_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
 
 
 def openLogFile(path: str) -> int:
@@ -143,37 +99,6 @@ def appendAll(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-class LogTarget(Protocol):
-    """
-    Where log lines go.
-    """
-
-    def writeService(self, message: str, when: float) -> None:
-        """
-        Write a service-log entry.
-
-        @param message: the entry, from L{txinetd.core.logformat}.
-        @param when: the POSIX time of the event.
-        """
-
-    def writeProgram(
-        self, level: Level, message: str, when: float, function: str | None = None
-    ) -> None:
-        """
-        Write a program message.
-
-        @param level: its level.
-        @param message: its text.
-        @param when: its POSIX time.
-        @param function: for CRITICAL messages, the emitting function.
-        """
-
-    def close(self) -> None:
-        """
-        Stop writing and release the file or socket.
-        """
-
-
 class FileLogTarget:
     """
     A log file, appended to, with optional size limits.
@@ -197,7 +122,7 @@ class FileLogTarget:
         path: str,
         softLimit: int | None = None,
         hardLimit: int | None = None,
-        onProgramMessage: ProgramMessageCallback = programMessage,
+        onProgramMessage: ProgramLog = programMessage,
         *,
         logId: str | None = None,
         progname: str = "xinetd",
@@ -374,7 +299,7 @@ class SyslogTarget:
         socketPath: str = "/dev/log",
         ident: str = "xinetd",
         pid: int | None = None,
-        onProgramMessage: ProgramMessageCallback = programMessage,
+        onProgramMessage: ProgramLog = programMessage,
     ) -> None:
         """
         @param facility: the facility of every message.
@@ -537,81 +462,3 @@ class TextLogFile:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-@implementer(ILogObserver)
-class ProgramLogObserver:
-    """
-    Writes txinetd's twisted.logger events to a program log.
-
-    An event is a program message when it carries an C{xinetd_level} (a
-    L{Level} or its name), or when its namespace is C{txinetd} or below it,
-    in which case its C{log_level} gives the level.  DEBUG messages are
-    written only in debug mode.  A CRITICAL message names the function in
-    the event's C{xinetd_function}, or the last part of its namespace.
-    """
-
-    def __init__(self, target: LogTarget, debug: bool = False) -> None:
-        """
-        @param target: the program log.
-        @param debug: whether DEBUG messages are written.
-        """
-        self._target = target
-        self._debug = debug
-
-    def reopen(self) -> None:
-        """
-        Reopen the program log if it is a file (log rotation).
-        """
-        reopen = getattr(self._target, "reopen", None)
-        if reopen is not None:
-            reopen()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        """
-        Write one event, if it is a program message.
-
-        @param event: a twisted.logger event.
-        """
-        level = self._level(event)
-        if level is None or (level is Level.DEBUG and not self._debug):
-            return
-        self._target.writeProgram(
-            level, self._text(event), event["log_time"], self._function(event)
-        )
-
-    @staticmethod
-    def _level(event: dict[str, Any]) -> Level | None:
-        """
-        The program-log level of an event, or L{None} if it is not a
-        program message.
-        """
-        explicit = event.get("xinetd_level")
-        if explicit is not None:
-            return explicit if isinstance(explicit, Level) else Level[explicit]
-        namespace = event.get("log_namespace", "")
-        if namespace == "txinetd" or namespace.startswith("txinetd."):
-            return _LEVELS_FROM_TWISTED.get(event.get("log_level"))
-        return None
-
-    @staticmethod
-    def _text(event: dict[str, Any]) -> str:
-        """
-        The message of an event, with the error of a failure it carries.
-        """
-        text = formatEvent(event)
-        failure = event.get("log_failure")
-        if failure is not None:
-            text = f"{text}: {failure.getErrorMessage()}"
-        return text
-
-    @staticmethod
-    def _function(event: dict[str, Any]) -> str | None:
-        """
-        The function a CRITICAL event names.
-        """
-        function = event.get("xinetd_function")
-        if function is not None:
-            return str(function)
-        namespace = event.get("log_namespace")
-        return None if namespace is None else str(namespace).rsplit(".", 1)[-1]
