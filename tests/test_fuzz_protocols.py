@@ -75,7 +75,7 @@ from txinetd.core.config import ServiceConfig
 from txinetd.core.events import NoIdReason
 from txinetd.net.acceptor import PendingConnection
 from txinetd.serve.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
-from txinetd.serve.policies import ServedProtocol
+from txinetd.serve.internal import ServedProtocol
 from txinetd.serve.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
 
 #: Bytes that mean something to one of the protocols, mixed into the garbage.

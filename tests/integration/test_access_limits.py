@@ -452,7 +452,7 @@ class Scenario:
         """
         assert self.tree is not None
         return sum(
-            child.policy.running.running
+            child.admission.running.running
             for child in self.tree
             if isinstance(child, ListeningService)
         )
@@ -799,7 +799,7 @@ class LimitTests(ScenarioTestCase):
         yield s.hold("ps", "127.0.0.2")
         yield first.close()
         yield s.settled(2)
-        self.assertEqual(s.service("ps").policy.running.runningFrom("127.0.0.1"), 1)
+        self.assertEqual(s.service("ps").admission.running.runningFrom("127.0.0.1"), 1)
         yield s.hold("ps")
         s.assertServiceLog(
             [
@@ -847,7 +847,7 @@ class LimitTests(ScenarioTestCase):
         self.assertEqual(len(fails), 50 - served)
         self.assertEqual({entry.rsplit(" from=")[0] for entry in fails}, {f"FAIL: flood {reason}"})
         yield s.closeClients()
-        running = s.service("flood").policy.running
+        running = s.service("flood").admission.running
         self.assertEqual([running.runningFrom(source) for source in sources], [0] * len(sources))
         return s
 

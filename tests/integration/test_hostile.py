@@ -30,8 +30,8 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.service import XinetdService
+from txinetd.serve.admission import DGRAM_WAITING
 from txinetd.serve.lookups import HostName
-from txinetd.serve.policies import DGRAM_WAITING
 
 from .support import (
     DatagramPeer,

@@ -74,16 +74,12 @@ from txinetd.net.readers import (
 from txinetd.net.relay import Relay
 from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
 from txinetd.serve import rpc
+from txinetd.serve.admission import Admission
 from txinetd.serve.external import clientEnvironment, serverSpec
-from txinetd.serve.policies import (
-    ServedProtocol,
-    ServicePolicy,
-    Session,
-    Starter,
-    recheck,
-)
+from txinetd.serve.internal import ServedProtocol
 from txinetd.serve.redirect import describeConnectError
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
+from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
 from txinetd.serve.tcpmux import acceptReply, multiplex
 from txinetd.spawn.spawner import ProcessExit, RunningProcess, SpawnError, SpawnSpec
@@ -130,7 +126,7 @@ class InternalDatagramProtocol(DatagramProtocol):
         peer = addressOf(addr)
         if peer is None or not shouldAnswer(peer[1]):
             return
-        checked = self.service.policy.checkDatagram(peer)
+        checked = self.service.admission.checkDatagram(peer)
         checked.addCallback(self._answer, datagram, addr, peer)
 
     def _answer(self, allowed: bool, datagram: bytes, addr: Any, peer: tuple[str, int]) -> None:
@@ -140,7 +136,7 @@ class InternalDatagramProtocol(DatagramProtocol):
             self.service.reactor, self.service.config.id, peer, self.service.view
         )
         reply = self.plugin.answerDatagram(datagram, context)
-        self.service.policy.started(0, peer[0])
+        self.service.admission.started(0, peer[0])
         if reply is not None and self.transport is not None:
             self.transport.write(reply, addr)
 
@@ -150,7 +146,7 @@ class ListeningService(Service):
     One configured service and its listening socket.
 
     @ivar config: its L{ServiceConfig}.
-    @ivar policy: its L{ServicePolicy}.
+    @ivar admission: its L{Admission}.
     @ivar port: what reads the sockets once they are bound: L{Listeners}
         of L{StreamAcceptor}s for stream services, of Twisted UDP ports for
         internal dgram ones, of a L{WaitingWatcher} for C{wait = yes}
@@ -182,7 +178,15 @@ class ListeningService(Service):
         self.internals = internals
         self.reactor = shared.reactor
         self.servers = RunningServers(shared.processes)
-        self.policy = ServicePolicy(config, shared, self.servers, onTrip=self.deactivateFor)
+        self.admission = Admission(
+            config,
+            shared,
+            self.servers,
+            pauseFor=self.deactivateFor,
+            onCountChange=(
+                self._oneAtATime if config.listening is Listening.ACCEPT_ONE_AT_A_TIME else None
+            ),
+        )
         self.plugin = internalServiceOf(config, internals)
         #: What the service's servers are started with, made at the first.
         self.serverSpec: SpawnSpec | None = None
@@ -200,8 +204,6 @@ class ListeningService(Service):
         #: The port of this datagram service, while it listens.
         self.datagramPort: int | None = None
         self.secure(config)
-        if config.listening is Listening.ACCEPT_ONE_AT_A_TIME:
-            self.policy.onCountChange = self._oneAtATime
         self.setName(config.id)
 
     def secure(self, config: ServiceConfig) -> None:
@@ -329,7 +331,7 @@ class ListeningService(Service):
         """
         Count the port of this datagram service among the daemon's own:
         no datagram service answers a datagram from it (see
-        L{txinetd.serve.policies.ServicePolicy.checkDatagram}).
+        L{txinetd.serve.admission.Admission.checkDatagram}).
         """
         address = self.address
         if address is not None:
@@ -400,7 +402,7 @@ class ListeningService(Service):
         the socket stays open.  C{hard}: sessions the new rules refuse are
         ended.
         """
-        old = self.policy
+        old = self.admission
         self.secure(config)
         if self.tlsMissing(config):
             self.deactivate()
@@ -409,10 +411,14 @@ class ListeningService(Service):
             self.internals = internals
         self.plugin = internalServiceOf(config, self.internals)
         self.serverSpec = None
-        self.policy = ServicePolicy(config, self.shared, self.servers, onTrip=self.deactivateFor)
-        if config.cps == old.config.cps:
-            self.policy.cps = old.cps
-        self.policy.onCountChange = old.onCountChange
+        self.admission = Admission(
+            config,
+            self.shared,
+            self.servers,
+            pauseFor=self.deactivateFor,
+            onCountChange=old.onCountChange,
+            cps=old.cps if config.cps == old.config.cps else None,
+        )
         if hard:
             self.recheckSessions()
         if self.idle:
@@ -447,7 +453,7 @@ class ListeningService(Service):
         """
         sessions = self.sessions()
         for session in sessions:
-            recheck(self.policy, session).addCallback(self._endIfRefused, session)
+            self.admission.recheck(session).addCallback(self._endIfRefused, session)
         excess: list[Session] = []
         instances = self.config.instances
         if instances is not None:
@@ -482,20 +488,22 @@ class ListeningService(Service):
             if secured is None:
                 return
             connection = secured
-        self.policy.handleConnection(connection, self.starter())
+        self.admission.admit(connection, self)
 
-    def starter(self) -> Starter:
+    def run(self, connection: PendingConnection, session: Session) -> None:
         """
-        What runs this service on an admitted connection.
+        Run this service on an admitted connection (the admission's
+        L{Runner<txinetd.serve.admission.Runner>}).
         """
-        config = self.config
-        return {
-            ServiceKind.TCPMUX: self.startTcpmux,
-            ServiceKind.INTERNAL: self.startInternal,
-            ServiceKind.SENSOR: self.startInternal,
-            ServiceKind.REDIRECT: self.startRedirect,
-            ServiceKind.SERVER: self.startExternal,
-        }[config.kind]
+        kind = self.config.kind
+        if kind is ServiceKind.SERVER:
+            self.startExternal(connection, session)
+        elif kind is ServiceKind.REDIRECT:
+            self.startRedirect(connection, session)
+        elif kind is ServiceKind.TCPMUX:
+            self.startTcpmux(connection, session)
+        else:
+            self.startInternal(connection, session)
 
     def startTcpmux(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -530,7 +538,7 @@ class ListeningService(Service):
         for child in self.tcpmuxTargets():
             if child.config is target:
                 # The target's checks come first: a refused client gets no +Go.
-                child.policy.handleConnection(connection, child.starter(), acceptReply(target))
+                child.admission.admit(connection, child, acceptReply(target))
                 return
         connection.close()
 
@@ -544,7 +552,7 @@ class ListeningService(Service):
 
         def ended(bytesIn: int, bytesOut: int, reached: bool) -> None:
             if reached:
-                session.policy.traffic(bytesIn, bytesOut)
+                session.traffic(bytesIn, bytesOut)
             session.ended(0)
 
         def failed(failure: Failure) -> None:
@@ -617,7 +625,6 @@ class ListeningService(Service):
         FAIL line in the service log (C{fork} when no process could be
         made, C{execv} otherwise); the daemon goes on.
         """
-        session.abandon()
         error = failure.value
         reason = FailReason.EXEC
         if isinstance(error, SpawnError):
@@ -626,7 +633,7 @@ class ListeningService(Service):
                 reason = FailReason.FORK
         else:
             programMessage(Level.ERROR, f"execv( {self.config.server} ) failed: {error}")
-        session.policy.failed(reason, session.host)
+        session.fail(reason)
 
     def startExternal(self, connection: PendingConnection, session: Session) -> None:
         """
@@ -672,9 +679,9 @@ class ListeningService(Service):
         that server has exited.
         """
         self.pauseListening()
-        reason = self.policy.parentCheck(None, self.reactor.seconds())
+        reason = self.admission.checkLimits(None)
         if reason is not None:
-            self.policy.failed(reason, None)
+            self.admission.failed(reason, None)
             if self.socket is not None:
                 acceptAndClose(self.socket)
             self.resumeListening()
@@ -693,7 +700,7 @@ class ListeningService(Service):
         if sender is None:
             return
         self.pauseListening()
-        checked = self.policy.checkDatagram(sender)
+        checked = self.admission.checkDatagram(sender)
         checked.addCallback(self._datagramChecked, sender)
 
     def _datagramChecked(self, allowed: bool, sender: tuple[str, int]) -> None:
@@ -710,7 +717,7 @@ class ListeningService(Service):
         Start a server with the listening socket itself on its fds 0-2.
         """
         assert self.socket is not None
-        session = self.policy.reserve(peer[0] if peer is not None else None)
+        session = self.admission.reserve(peer[0] if peer is not None else None)
         try:
             process = self.launch(peer, self.socket.fileno())
         except SpawnError as e:
@@ -1392,7 +1399,7 @@ def terminate(
                 if session.pid:
                     programMessage(
                         Level.WARNING,
-                        f"Sending signal 9 to {session.policy.config.id} server {session.pid}",
+                        f"Sending signal 9 to {session.admission.serviceId} server {session.pid}",
                     )
                 session.stop(force=True)
             killed = True

@@ -206,11 +206,11 @@ def describeSSLError(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def describeTLSFailure(failure: Failure) -> str:
+def describeTLSFailure(failure: Failure | BaseException) -> str:
     """
     Why a TLS connection ended before its handshake completed.
     """
-    error = failure.value
+    error = failure.value if isinstance(failure, Failure) else failure
     if isinstance(error, SSL.Error):
         return describeSSLError(error)
     if isinstance(error, VerificationError):

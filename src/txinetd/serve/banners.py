@@ -5,8 +5,7 @@ Banner files (C{banner}, C{banner_success}, C{banner_fail}): read safely.
 xinetd reads a banner file for every connection, in the daemon, with
 blocking reads: a FIFO as a banner stops every service until someone
 writes to it, and C{/dev/zero} would be read without end.  txinetd reads a
-banner only off the reactor thread (see
-L{txinetd.serve.policies.ServicePolicy.banners}), again for each connection, so
+banner only off the reactor thread (L{readBanners}), again for each connection, so
 that an edit shows at once; and only a regular file of at most
 L{MAX_BANNER} bytes.  A configuration whose banner is something else is
 refused at load (L{bannerProblem}).
@@ -17,7 +16,12 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["MAX_BANNER", "BannerError", "bannerProblem", "readBanner"]
+from twisted.internet.defer import Deferred
+
+from txinetd.serve.lookups import BlockingRunner
+
+__all__ = ["MAX_BANNER", "BannerError", "bannerProblem", "readBanner", "readBanners"]
+
 
 #: The largest banner, in bytes.
 MAX_BANNER = 64 * 1024
@@ -84,3 +88,27 @@ def bannerProblem(path: str) -> str | None:
     except BannerError as e:
         return str(e) if e.refused else None
     return None
+
+
+def readBanners(
+    blocking: BlockingRunner, paths: tuple[str, ...]
+) -> Deferred[tuple[bytes, tuple[str, ...]]]:
+    """
+    The bytes of banner files, one after the other, read with C{blocking}
+    (off the reactor thread: a file system may block).
+
+    @return: fires with the bytes, and the paths of the files that could
+        not be read (left out).
+    """
+    return blocking(lambda: _readAll(paths))
+
+
+def _readAll(paths: tuple[str, ...]) -> tuple[bytes, tuple[str, ...]]:
+    read = []
+    failed = []
+    for path in paths:
+        try:
+            read.append(readBanner(path))
+        except BannerError:
+            failed.append(path)
+    return b"".join(read), tuple(failed)

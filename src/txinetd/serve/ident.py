@@ -22,9 +22,13 @@ configuration, not to this module.
 from __future__ import annotations
 
 import ipaddress
+import pwd
 import re
+import socket
+import struct
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.internet import error
 from twisted.internet.defer import Deferred
@@ -42,6 +46,7 @@ from txinetd.core.addresses import normaliseHost
 from txinetd.core.config import IDENT_PORT
 from txinetd.core.events import NoIdReason
 from txinetd.core.logformat import sanitise
+from txinetd.net.acceptor import PendingConnection
 
 __all__ = [
     "MAX_REPLY",
@@ -49,6 +54,7 @@ __all__ = [
     "IdentResult",
     "NoId",
     "UserId",
+    "localUser",
     "parseIdentReply",
     "queryIdent",
 ]
@@ -337,3 +343,30 @@ def queryIdent(
     query.startTimer(IReactorTime(reactor), timeout)
     reactor.connectTCP(remote, identPort, query, timeout=timeout, bindAddress=(local, 0))
     return query.deferred
+
+
+#: struct ucred: pid, uid, gid.
+_UCRED = struct.Struct("3i")
+
+
+def localUser(connection: PendingConnection, certificate: Any) -> str | None:
+    """
+    Who connects, when txinetd knows without asking an ident server: the
+    subject of a TLS client certificate (C{X509 : C=.., CN=..}), or the user
+    of a UNIX-socket client (C{UNIX : alice}), in the USERID line's form.
+    """
+    if certificate is not None:
+        return f"X509 : {certificate.subject}"
+    if connection.peer is not None or connection.family != socket.AF_UNIX:
+        return None
+    try:
+        credentials = connection.socket.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size
+        )
+    except OSError:
+        return None
+    uid = _UCRED.unpack(credentials)[1]
+    try:
+        return f"UNIX : {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"UNIX : {uid}"

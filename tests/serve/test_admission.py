@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.serve.test_policies -*-
+# -*- test-case-name: tests.serve.test_admission -*-
 """
-Tests for L{txinetd.serve.policies}: the checks, banners, ident and log lines in
+Tests for L{txinetd.serve.admission}: the checks, banners, ident and log lines in
 front of every connection, driven by a L{MemoryReactorClock}, a fake
 connection, a fake reverse lookup and an in-memory log target.
 """
@@ -15,14 +15,11 @@ from typing import Any, TypeVar, cast
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.internet.protocol import Protocol
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
-from zope.interface.verify import verifyObject
 
+import txinetd.serve.admission
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles, MemoryTarget, captureMessages, fakeShared
 from txinetd.core.config import ServiceConfig
 from txinetd.core.events import FailReason, Level, NoIdReason
@@ -32,21 +29,12 @@ from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.servicelogs import ServiceLog
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError
-from txinetd.serve import banners, policies
+from txinetd.serve import banners
+from txinetd.serve.admission import DGRAM_FAIL_QUIET, Admission
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import NoId, UserId
-from txinetd.serve.lookups import (
-    FixedHosts,
-    HostName,
-    IdentLookups,
-)
-from txinetd.serve.policies import (
-    DGRAM_FAIL_QUIET,
-    ServedProtocol,
-    ServicePolicy,
-    Session,
-    recheck,
-)
+from txinetd.serve.lookups import FixedHosts, HostName, IdentLookups
+from txinetd.serve.session import Session
 
 T = TypeVar("T")
 
@@ -100,20 +88,20 @@ class FakeConnection:
 
 class Starts:
     """
-    A starter that records its calls and begins the session with pid 0.
+    A runner that records its calls and begins the session with pid 0.
     """
 
     def __init__(self) -> None:
         self.sessions: list[Session] = []
 
-    def __call__(self, connection: PendingConnection, session: Session) -> None:
+    def run(self, connection: PendingConnection, session: Session) -> None:
         self.sessions.append(session)
         session.begin(0)
 
 
-class StubIdentPolicy(ServicePolicy):
+class StubIdentAdmission(Admission):
     """
-    A L{ServicePolicy} whose ident lookups are L{Deferred}s the test fires.
+    An L{Admission} whose ident lookups are L{Deferred}s the test fires.
 
     @ivar lookups: the pending lookups, with the timeout each was given.
     @ivar cancelled: the lookups given up.
@@ -122,7 +110,7 @@ class StubIdentPolicy(ServicePolicy):
     lookups: list[tuple[Deferred[UserId | NoId], float | None]]
     cancelled: list[Deferred[UserId | NoId]]
 
-    def ident(
+    def askIdent(
         self, connection: PendingConnection, timeout: float | None
     ) -> Deferred[UserId | NoId]:
         d: Deferred[UserId | NoId] = Deferred(self.cancelled.append)
@@ -130,9 +118,9 @@ class StubIdentPolicy(ServicePolicy):
         return d
 
 
-class PolicyTestCase(SynchronousTestCase):
+class AdmissionTestCase(SynchronousTestCase):
     """
-    Builds policies from configuration text, with a shared fake daemon.
+    Builds admissions from configuration text, with a shared fake daemon.
     """
 
     def setUp(self) -> None:
@@ -192,28 +180,28 @@ class PolicyTestCase(SynchronousTestCase):
         (service,) = config.services
         return service
 
-    def policy(
+    def admission(
         self,
         attributes: str = "",
         serviceId: str = "svc",
-        policyType: type[ServicePolicy] = ServicePolicy,
+        admissionType: type[Admission] = Admission,
         **kwargs: Any,
-    ) -> ServicePolicy:
-        policy = policyType(self.config(attributes, serviceId), self.shared, **kwargs)
-        self.serviceLog(policy).target = self.target
-        return policy
+    ) -> Admission:
+        admission = admissionType(self.config(attributes, serviceId), self.shared, **kwargs)
+        self.serviceLog(admission).target = self.target
+        return admission
 
-    def serviceLog(self, policy: ServicePolicy) -> ServiceLog:
+    def serviceLog(self, admission: Admission) -> ServiceLog:
         """
-        The xinetd log of a policy's service.
+        The xinetd log of an admission's service.
         """
-        log = policy.observers[0]
+        log = admission.observers[0]
         assert isinstance(log, ServiceLog)
         return log
 
     def change(self, **changes: Any) -> None:
         """
-        Give the shared collaborators of the policies made from now on other
+        Give the shared collaborators of the admissions made from now on other
         values.
         """
         self.shared = replace(self.shared, **changes)
@@ -235,33 +223,33 @@ class PolicyTestCase(SynchronousTestCase):
         return lines
 
     def connect(
-        self, policy: ServicePolicy, host: str = CLIENT, port: int = 40000
+        self, admission: Admission, host: str = CLIENT, port: int = 40000
     ) -> tuple[FakeConnection, Starts]:
         connection = FakeConnection(host, port)
         starts = Starts()
-        policy.handleConnection(connection.pendingConnection, starts)
+        admission.admit(connection.pendingConnection, starts)
         return connection, starts
 
 
-class AdmissionTests(PolicyTestCase):
+class AdmissionTests(AdmissionTestCase):
     """
-    L{ServicePolicy.handleConnection} admits a connection: banners, START,
+    L{Admission.admit} admits a connection: banners, START,
     its slot until the session ends.
     """
 
     def test_admitted(self) -> None:
         counts: list[int] = []
-        policy = self.policy(self.bannerFiles())
-        policy.onCountChange = counts.append
-        connection, starts = self.connect(policy)
+        admission = self.admission(self.bannerFiles())
+        admission.onCountChange = counts.append
+        connection, starts = self.connect(admission)
         self.assertEqual(connection.sent, [b"B\r\n\x00S\n"])
         self.assertFalse(connection.closed)
         (session,) = starts.sessions
-        self.assertEqual(policy.running.runningFrom(CLIENT), 1)
+        self.assertEqual(admission.running.runningFrom(CLIENT), 1)
         self.clock.advance(2.5)
         session.ended(0)
         session.ended(1)
-        self.assertEqual(policy.running.running, 0)
+        self.assertEqual(admission.running.running, 0)
         self.assertEqual(counts, [1, 0])
         self.assertEqual(
             self.target.service,
@@ -276,17 +264,17 @@ class AdmissionTests(PolicyTestCase):
         A reply given with the connection (a tcpmux target's C{+Go}) goes
         out first, and only to an admitted client.
         """
-        policy = self.policy(self.bannerFiles())
+        admission = self.admission(self.bannerFiles())
         connection = FakeConnection()
-        policy.handleConnection(connection.pendingConnection, Starts(), b"+Go\r\n\x00")
+        admission.admit(connection.pendingConnection, Starts(), b"+Go\r\n\x00")
         self.assertEqual(connection.sent, [b"+Go\r\n\x00B\r\n\x00S\n"])
-        refusing = self.policy(" only_from = 10.0.0.1\n" + self.bannerFiles())
+        refusing = self.admission(" only_from = 10.0.0.1\n" + self.bannerFiles())
         refused = FakeConnection()
-        refusing.handleConnection(refused.pendingConnection, Starts(), b"+Go\r\n\x00")
+        refusing.admit(refused.pendingConnection, Starts(), b"+Go\r\n\x00")
         self.assertEqual(refused.sent, [b"B\r\nF\xff"])
 
     def test_noBanners(self) -> None:
-        connection, starts = self.connect(self.policy())
+        connection, starts = self.connect(self.admission())
         self.assertEqual(connection.sent, [])
         self.assertEqual(len(starts.sessions), 1)
 
@@ -294,11 +282,11 @@ class AdmissionTests(PolicyTestCase):
         """
         The service starts once the greeting is with the kernel.
         """
-        policy = self.policy(self.bannerFiles())
+        admission = self.admission(self.bannerFiles())
         connection = FakeConnection()
         connection.manual = True
         starts = Starts()
-        policy.handleConnection(connection.pendingConnection, starts)
+        admission.admit(connection.pendingConnection, starts)
         self.assertEqual(starts.sessions, [])
         connection.pending[0].callback(None)
         self.assertEqual(len(starts.sessions), 1)
@@ -308,14 +296,14 @@ class AdmissionTests(PolicyTestCase):
         A client gone before the greeting is sent is closed and uncounted,
         without START, EXIT or a logged error.
         """
-        policy = self.policy(self.bannerFiles())
+        admission = self.admission(self.bannerFiles())
         connection = FakeConnection()
         connection.manual = True
         starts = Starts()
-        policy.handleConnection(connection.pendingConnection, starts)
+        admission.admit(connection.pendingConnection, starts)
         connection.pending[0].errback(ConnectionResetError())
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(self.target.service, [])
         self.assertEqual(self.flushLoggedErrors(), [])
 
@@ -325,17 +313,17 @@ class AdmissionTests(PolicyTestCase):
         closed and uncounted.
         """
         self.names[CLIENT] = fail(RuntimeError("resolver broke"))
-        policy = self.policy(" only_from = .example.com\n")
-        connection, starts = self.connect(policy)
+        admission = self.admission(" only_from = .example.com\n")
+        connection, starts = self.connect(admission)
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
 
-class BannerTests(PolicyTestCase):
+class BannerTests(AdmissionTestCase):
     """
-    L{ServicePolicy.banners} reads banner files for each connection, off
-    the reactor thread.
+    L{Admission.readBanners} reads banner files for each connection, off
+    the reactor thread; a service without banners reads nothing.
     """
 
     def test_read(self) -> None:
@@ -344,18 +332,21 @@ class BannerTests(PolicyTestCase):
         one run of the daemon's blocking runner for all the files.
         """
         path = os.path.join(self.files.base, "banner")
-        policy = self.policy()
+        admission = self.admission()
         for content in (b"\x00one\r\n", b"two\n\xff"):
             with open(path, "wb") as f:
                 f.write(content)
-            self.assertEqual(self.successResultOf(policy.banners(path, None, path)), content * 2)
+            self.assertEqual(self.successResultOf(admission.readBanners((path, path))), content * 2)
         self.assertEqual(self.blockingRuns, 2)
-        self.assertEqual(self.successResultOf(policy.banners(None, None)), b"")
+        refusing = self.admission(" only_from = 10.0.0.1\n")
+        for served in (admission, refusing):
+            connection, _ = self.connect(served)
+            self.assertEqual(connection.sent, [])
         self.assertEqual((self.blockingRuns, self.messages), (2, []))
 
     def test_missing(self) -> None:
         path = os.path.join(self.files.base, "missing")
-        self.assertEqual(self.successResultOf(self.policy().banners(path)), b"")
+        self.assertEqual(self.successResultOf(self.admission().readBanners((path,))), b"")
         self.assertEqual(
             self.messages, [(Level.ERROR, f"service = svc, open of banner {path} failed")]
         )
@@ -371,9 +362,9 @@ class BannerTests(PolicyTestCase):
         large = os.path.join(self.files.base, "large")
         with open(large, "wb") as f:
             f.write(b"x" * (banners.MAX_BANNER + 1))
-        policy = self.policy()
+        admission = self.admission()
         for path in (fifo, "/dev/zero", large):
-            self.assertEqual(self.successResultOf(policy.banners(path)), b"")
+            self.assertEqual(self.successResultOf(admission.readBanners((path,))), b"")
         self.assertEqual(
             self.messages,
             [
@@ -383,7 +374,7 @@ class BannerTests(PolicyTestCase):
         )
 
 
-class LimitCheckTests(PolicyTestCase):
+class LimitCheckTests(AdmissionTestCase):
     """
     The parent checks, in xinetd's order, and what a refused client gets.
     """
@@ -393,23 +384,23 @@ class LimitCheckTests(PolicyTestCase):
         A refusal logs FAIL, sends banner and banner_fail, then closes; the
         service never starts and nothing is counted.
         """
-        policy = self.policy(" instances = 0\n" + self.bannerFiles())
+        admission = self.admission(" instances = 0\n" + self.bannerFiles())
         connection = FakeConnection()
         connection.manual = True
         starts = Starts()
-        policy.handleConnection(connection.pendingConnection, starts)
+        admission.admit(connection.pendingConnection, starts)
         self.assertEqual(connection.sent, [b"B\r\nF\xff"])
         self.assertFalse(connection.closed)
         connection.pending[0].callback(None)
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(self.target.entries, [f"FAIL: svc service_limit from={CLIENT}"])
 
     def test_refusalClosesWhenSendFails(self) -> None:
-        policy = self.policy(" instances = 0\n" + self.bannerFiles())
+        admission = self.admission(" instances = 0\n" + self.bannerFiles())
         connection = FakeConnection()
         connection.manual = True
-        policy.handleConnection(connection.pendingConnection, Starts())
+        admission.admit(connection.pendingConnection, Starts())
         connection.pending[0].errback(BrokenPipeError())
         self.assertTrue(connection.closed)
 
@@ -417,14 +408,14 @@ class LimitCheckTests(PolicyTestCase):
         """
         load, then time, then instances: the first failure is the reason.
         """
-        policy = self.policy(" max_load = 2\n access_times = 8:00-9:00\n instances = 0\n")
+        admission = self.admission(" max_load = 2\n access_times = 8:00-9:00\n instances = 0\n")
         self.loadAverage = 3.0
         self.localTime = (10, 0)
-        reasons = [policy.parentCheck(CLIENT, NOW)]
+        reasons = [admission.checkLimits(CLIENT)]
         self.loadAverage = 1.0
-        reasons.append(policy.parentCheck(CLIENT, NOW))
+        reasons.append(admission.checkLimits(CLIENT))
         self.localTime = (8, 30)
-        reasons.append(policy.parentCheck(CLIENT, NOW))
+        reasons.append(admission.checkLimits(CLIENT))
         self.assertEqual(reasons, [FailReason.LOAD, FailReason.TIME, FailReason.SERVICE_LIMIT])
         self.assertEqual(
             self.messages, [(Level.ERROR, f"refused connect from {CLIENT} due to excessive load")]
@@ -441,8 +432,8 @@ class LimitCheckTests(PolicyTestCase):
             return fixedLocalTime(9, 1)
 
         self.change(localTime=localTime)
-        policy = self.policy(" access_times = 8:00-9:00\n")
-        _, starts = self.connect(policy)
+        admission = self.admission(" access_times = 8:00-9:00\n")
+        _, starts = self.connect(admission)
         self.assertEqual((asked, starts.sessions), ([NOW], []))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
 
@@ -452,17 +443,19 @@ class LimitCheckTests(PolicyTestCase):
         and the service is told to close for 3 seconds, and why.
         """
         trips: list[tuple[int, str]] = []
-        policy = self.policy(" cps = 2 3\n", onTrip=lambda wait, why: trips.append((wait, why)))
+        admission = self.admission(
+            " cps = 2 3\n", pauseFor=lambda wait, why: trips.append((wait, why))
+        )
         for port in (1, 2, 3):
-            self.connect(policy, port=40000 + port)
+            self.connect(admission, port=40000 + port)
         self.assertEqual(trips, [(3, "excessive incoming connections")])
         self.assertEqual(self.target.entries[-1], f"FAIL: svc connections per second from={CLIENT}")
 
     def test_perSource(self) -> None:
-        policy = self.policy(" per_source = 1\n")
-        self.connect(policy)
-        refused, _ = self.connect(policy)
-        _, starts = self.connect(policy, OTHER)
+        admission = self.admission(" per_source = 1\n")
+        self.connect(admission)
+        refused, _ = self.connect(admission)
+        _, starts = self.connect(admission, OTHER)
         self.assertTrue(refused.closed)
         self.assertEqual(len(starts.sessions), 1)
         self.assertEqual(self.target.entries[1], f"FAIL: svc per_source_limit from={CLIENT}")
@@ -472,8 +465,8 @@ class LimitCheckTests(PolicyTestCase):
         C{-limit} counts the sessions of every service of the daemon.
         """
         self.change(processes=ProcessLimit(1))
-        first = self.policy(serviceId="first")
-        second = self.policy(serviceId="second")
+        first = self.admission(serviceId="first")
+        second = self.admission(serviceId="second")
         _, starts = self.connect(first)
         self.connect(second, OTHER)
         self.assertEqual(self.target.entries[-1], f"FAIL: second process_limit from={OTHER}")
@@ -483,16 +476,16 @@ class LimitCheckTests(PolicyTestCase):
 
     def test_sharedRunning(self) -> None:
         """
-        A policy given the running servers of its predecessor counts them.
+        A admission given the running servers of its predecessor counts them.
         """
-        first = self.policy(" instances = 1\n")
+        first = self.admission(" instances = 1\n")
         self.connect(first)
-        second = self.policy(" instances = 1\n", running=first.running)
+        second = self.admission(" instances = 1\n", running=first.running)
         refused, _ = self.connect(second, OTHER)
         self.assertTrue(refused.closed)
 
 
-class AddressCheckTests(PolicyTestCase):
+class AddressCheckTests(AdmissionTestCase):
     """
     The SENSOR list, C{only_from} / C{no_access} and libwrap.
     """
@@ -503,17 +496,17 @@ class AddressCheckTests(PolicyTestCase):
         sends banner and banner_fail; no START.
         """
         counts: list[int] = []
-        policy = self.policy(" only_from = 10.0.0.0/8\n" + self.bannerFiles())
-        policy.onCountChange = counts.append
-        connection, starts = self.connect(policy)
+        admission = self.admission(" only_from = 10.0.0.0/8\n" + self.bannerFiles())
+        admission.onCountChange = counts.append
+        connection, starts = self.connect(admission)
         self.assertEqual(connection.sent, [b"B\r\nF\xff"])
         self.assertTrue(connection.closed)
         self.assertEqual((starts.sessions, counts), ([], [1, 0]))
         self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"])
 
     def test_noLookupForNumericLists(self) -> None:
-        policy = self.policy(" only_from = 192.0.2.0/24\n no_access = 192.0.2.9\n")
-        _, starts = self.connect(policy)
+        admission = self.admission(" only_from = 192.0.2.0/24\n no_access = 192.0.2.9\n")
+        _, starts = self.connect(admission)
         self.assertEqual((len(starts.sessions), self.asked), (1, []))
 
     def test_reverseNameAwaited(self) -> None:
@@ -523,22 +516,22 @@ class AddressCheckTests(PolicyTestCase):
         """
         name: Deferred[str | None] = Deferred()
         self.names[CLIENT] = name
-        policy = self.policy(" only_from = .example.com\n")
-        _, starts = self.connect(policy)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 1))
+        admission = self.admission(" only_from = .example.com\n")
+        _, starts = self.connect(admission)
+        self.assertEqual((starts.sessions, admission.running.running), ([], 1))
         name.callback("www.Example.COM")
         self.assertEqual((len(starts.sessions), self.asked), (1, [(CLIENT, False)]))
 
     def test_reverseNameRefuses(self) -> None:
         self.names[CLIENT] = succeed("example.com.evil.test")
-        policy = self.policy(" only_from = .example.com\n")
-        connection, _ = self.connect(policy)
+        admission = self.admission(" only_from = .example.com\n")
+        connection, _ = self.connect(admission)
         self.assertTrue(connection.closed)
         self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"])
 
     def test_equalMatches(self) -> None:
-        policy = self.policy(" only_from = 192.0.2.0/24\n no_access = 192.0.2.0/24\n")
-        connection, _ = self.connect(policy)
+        admission = self.admission(" only_from = 192.0.2.0/24\n no_access = 192.0.2.0/24\n")
+        connection, _ = self.connect(admission)
         self.assertTrue(connection.closed)
         self.assertEqual(
             self.messages,
@@ -556,21 +549,21 @@ class AddressCheckTests(PolicyTestCase):
         A connection without an address (wait = yes) passes the address
         checks.
         """
-        policy = self.policy(" only_from = 10.0.0.1\n")
-        self.assertIsNone(self.successResultOf(policy.addressCheck(None)))
+        admission = self.admission(" only_from = 10.0.0.1\n")
+        self.assertIsNone(self.successResultOf(admission.checkAddress(None)))
 
 
-class SensorTests(PolicyTestCase):
+class SensorTests(AdmissionTestCase):
     """
     A SENSOR service lists its clients on the daemon's global list.
     """
 
-    def sensor(self, denyTime: str) -> ServicePolicy:
-        return self.policy(f" flags = SENSOR\n deny_time = {denyTime}\n", serviceId="trap")
+    def sensor(self, denyTime: str) -> Admission:
+        return self.admission(f" flags = SENSOR\n deny_time = {denyTime}\n", serviceId="trap")
 
     def test_listed(self) -> None:
         trap = self.sensor("2")
-        guarded = self.policy(serviceId="guarded")
+        guarded = self.admission(serviceId="guarded")
         connection, starts = self.connect(trap)
         self.assertTrue(connection.closed)
         self.assertEqual(starts.sessions, [])
@@ -583,9 +576,9 @@ class SensorTests(PolicyTestCase):
         self.assertTrue(refused.closed)
         self.assertEqual(len(served.sessions), 1)
         self.clock.advance(119)
-        self.assertEqual(self.successResultOf(guarded.addressCheck(CLIENT)), FailReason.ADDRESS)
+        self.assertEqual(self.successResultOf(guarded.checkAddress(CLIENT)), FailReason.ADDRESS)
         self.clock.advance(1)
-        self.assertIsNone(self.successResultOf(guarded.addressCheck(CLIENT)))
+        self.assertIsNone(self.successResultOf(guarded.checkAddress(CLIENT)))
         self.assertEqual(
             self.target.entries[:2],
             [f"FAIL: trap address from={CLIENT}", f"FAIL: guarded address from={CLIENT}"],
@@ -613,7 +606,7 @@ class SensorTests(PolicyTestCase):
         self.assertEqual(self.target.entries, [f"FAIL: trap address from={CLIENT}"])
 
 
-class LibwrapTests(PolicyTestCase):
+class LibwrapTests(AdmissionTestCase):
     """
     hosts.allow / hosts.deny through the daemon's L{HostsAccess}.
     """
@@ -635,14 +628,14 @@ class LibwrapTests(PolicyTestCase):
         )
 
     def test_daemonNames(self) -> None:
-        self.assertEqual(self.policy().libwrapName, "echo")
-        self.assertEqual(self.policy(" libwrap = other\n").libwrapName, "other")
-        self.assertIsNone(self.policy(" flags = NOLIBWRAP\n").libwrapName)
+        self.assertEqual(self.admission().rules.libwrapName, "echo")
+        self.assertEqual(self.admission(" libwrap = other\n").rules.libwrapName, "other")
+        self.assertIsNone(self.admission(" flags = NOLIBWRAP\n").rules.libwrapName)
         self.change(hosts=FixedHosts())
-        self.assertIsNone(self.policy().libwrapName)
+        self.assertIsNone(self.admission().rules.libwrapName)
 
     def test_refused(self) -> None:
-        connection, _ = self.connect(self.policy())
+        connection, _ = self.connect(self.admission())
         self.assertTrue(connection.closed)
         self.assertEqual(self.target.entries, [f"FAIL: svc libwrap from={CLIENT}"])
         self.assertEqual(
@@ -652,9 +645,9 @@ class LibwrapTests(PolicyTestCase):
         self.assertEqual(self.asked, [])
 
     def test_allowed(self) -> None:
-        _, starts = self.connect(self.policy(), OTHER)
-        _, byAttribute = self.connect(self.policy(" libwrap = other\n"))
-        _, unwrapped = self.connect(self.policy(" flags = NOLIBWRAP\n"))
+        _, starts = self.connect(self.admission(), OTHER)
+        _, byAttribute = self.connect(self.admission(" libwrap = other\n"))
+        _, unwrapped = self.connect(self.admission(" flags = NOLIBWRAP\n"))
         self.assertEqual([len(s.sessions) for s in (starts, byAttribute, unwrapped)], [1, 1, 1])
 
     def test_daemonNameWithoutServer(self) -> None:
@@ -668,9 +661,9 @@ class LibwrapTests(PolicyTestCase):
             " port = 7\n protocol = tcp\n user = nobody\n server = /bin/cat\n}\n",
         )
         (config,) = self.files.load(path).services
-        self.assertEqual(ServicePolicy(config, self.shared).libwrapName, "cat")
+        self.assertEqual(Admission(config, self.shared).rules.libwrapName, "cat")
         unnamed = replace(config, server=None)
-        self.assertEqual(ServicePolicy(unnamed, self.shared).libwrapName, "echo")
+        self.assertEqual(Admission(unnamed, self.shared).rules.libwrapName, "echo")
 
     def test_byName(self) -> None:
         """
@@ -679,7 +672,7 @@ class LibwrapTests(PolicyTestCase):
         """
         self.names[CLIENT] = succeed("host.example.com")
         self.addresses["host.example.com"] = [OTHER, CLIENT]
-        _, starts = self.connect(self.policy(" libwrap = named\n"))
+        _, starts = self.connect(self.admission(" libwrap = named\n"))
         self.assertEqual((len(starts.sessions), self.asked), (1, [(CLIENT, True)]))
 
     def test_unverifiedName(self) -> None:
@@ -690,7 +683,7 @@ class LibwrapTests(PolicyTestCase):
         """
         self.names[CLIENT] = succeed("host.example.com")
         self.addresses["host.example.com"] = [OTHER]
-        connection, starts = self.connect(self.policy(" libwrap = named\n"))
+        connection, starts = self.connect(self.admission(" libwrap = named\n"))
         self.assertEqual((starts.sessions, connection.closed), ([], True))
         self.assertEqual(self.target.entries, [f"FAIL: svc libwrap from={CLIENT}"])
 
@@ -702,10 +695,10 @@ class LibwrapTests(PolicyTestCase):
         self.names[CLIENT] = succeed("liar.example.com")
         self.names[OTHER] = succeed("honest.example.com")
         self.addresses["honest.example.com"] = [OTHER]
-        policy = self.policy(" libwrap = wary\n")
-        refused, _ = self.connect(policy)
-        _, honest = self.connect(policy, OTHER)
-        _, nameless = self.connect(policy, "203.0.113.77")
+        admission = self.admission(" libwrap = wary\n")
+        refused, _ = self.connect(admission)
+        _, honest = self.connect(admission, OTHER)
+        _, nameless = self.connect(admission, "203.0.113.77")
         self.assertTrue(refused.closed)
         self.assertEqual([len(honest.sessions), len(nameless.sessions)], [1, 1])
 
@@ -716,8 +709,8 @@ class LibwrapTests(PolicyTestCase):
         name that maps back.
         """
         self.names[CLIENT] = succeed("liar.example.com")
-        policy = self.policy(" only_from = .example.com\n libwrap = wary\n")
-        connection, _ = self.connect(policy)
+        admission = self.admission(" only_from = .example.com\n libwrap = wary\n")
+        connection, _ = self.connect(admission)
         self.assertTrue(connection.closed)
         self.assertEqual(self.target.entries, [f"FAIL: svc libwrap from={CLIENT}"])
         self.assertEqual(self.asked, [(CLIENT, True)])
@@ -737,13 +730,13 @@ class LibwrapTests(PolicyTestCase):
         self.patch(HostsAccess, "needsReverseName", counted)
         self.names[CLIENT] = succeed("host.example.com")
         self.addresses["host.example.com"] = [CLIENT]
-        policy = self.policy(" libwrap = named\n")
+        admission = self.admission(" libwrap = named\n")
         for port in range(3):
-            self.connect(policy, port=40000 + port)
+            self.connect(admission, port=40000 + port)
         self.assertEqual((walks, len(self.asked)), (["named"], 3))
 
 
-class LiveHostsFilesTests(PolicyTestCase):
+class LiveHostsFilesTests(AdmissionTestCase):
     """
     hosts.allow / hosts.deny as they are when each connection comes, read
     by the daemon's L{HostsFiles} (here checked at each decision, with the
@@ -765,26 +758,26 @@ class LiveHostsFilesTests(PolicyTestCase):
         with open(path, "w") as f:
             f.write(text)
 
-    def served(self, policy: ServicePolicy, port: int) -> bool:
-        connection, starts = self.connect(policy, port=port)
+    def served(self, admission: Admission, port: int) -> bool:
+        connection, starts = self.connect(admission, port=port)
         return bool(starts.sessions) and not connection.closed
 
     def test_changesApplyToTheNextConnection(self) -> None:
         """
-        A policy made while neither file exists obeys a rule written later,
+        A admission made while neither file exists obeys a rule written later,
         and stops obeying it once it is gone, with no reload.
         """
-        policy = self.policy()
-        self.assertEqual(policy.libwrapName, "echo")
-        outcomes = [self.served(policy, 40000)]
+        admission = self.admission()
+        self.assertEqual(admission.rules.libwrapName, "echo")
+        outcomes = [self.served(admission, 40000)]
         self.write(self.deny, f"echo: {CLIENT}\n")
-        outcomes.append(self.served(policy, 40001))
+        outcomes.append(self.served(admission, 40001))
         self.write(self.allow, f"ALL: {CLIENT}\n")
-        outcomes.append(self.served(policy, 40002))
+        outcomes.append(self.served(admission, 40002))
         os.unlink(self.allow)
-        outcomes.append(self.served(policy, 40003))
+        outcomes.append(self.served(admission, 40003))
         os.unlink(self.deny)
-        outcomes.append(self.served(policy, 40004))
+        outcomes.append(self.served(admission, 40004))
         self.assertEqual(outcomes, [True, False, True, False, True])
         self.assertEqual(
             [entry for entry in self.target.entries if entry.startswith("FAIL")],
@@ -796,39 +789,39 @@ class LiveHostsFilesTests(PolicyTestCase):
         The client's name is looked up once a rule for the service looks at
         names, and no more once it is gone.
         """
-        policy = self.policy()
-        self.served(policy, 40000)
+        admission = self.admission()
+        self.served(admission, 40000)
         self.write(self.deny, "echo: .example.com\n")
-        self.served(policy, 40001)
+        self.served(admission, 40001)
         os.unlink(self.deny)
-        self.served(policy, 40002)
+        self.served(admission, 40002)
         self.assertEqual(self.asked, [(CLIENT, True)])
 
     def test_noLibwrap(self) -> None:
         self.change(hosts=FixedHosts())
-        self.assertIsNone(self.policy().libwrapName)
+        self.assertIsNone(self.admission().rules.libwrapName)
 
 
-class IdentTests(PolicyTestCase):
+class IdentTests(AdmissionTestCase):
     """
     USERID and IDONLY, with ident lookups the test answers.
     """
 
-    def identPolicy(self, attributes: str, serviceId: str = "svc") -> StubIdentPolicy:
-        policy = self.policy(attributes, serviceId, StubIdentPolicy)
-        assert isinstance(policy, StubIdentPolicy)
-        policy.lookups = []
-        policy.cancelled = []
-        return policy
+    def identAdmission(self, attributes: str, serviceId: str = "svc") -> StubIdentAdmission:
+        admission = self.admission(attributes, serviceId, StubIdentAdmission)
+        assert isinstance(admission, StubIdentAdmission)
+        admission.lookups = []
+        admission.cancelled = []
+        return admission
 
     def test_userid(self) -> None:
         """
         Without IDONLY the service starts at once; USERID follows.
         """
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
-        _, starts = self.connect(policy)
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(admission)
         self.assertEqual(len(starts.sessions), 1)
-        ((lookup, timeout),) = policy.lookups
+        ((lookup, timeout),) = admission.lookups
         self.assertEqual(timeout, self.shared.ident.timeout)
         lookup.callback(UserId("UNIX : alice"))
         self.assertEqual(
@@ -840,11 +833,11 @@ class IdentTests(PolicyTestCase):
         Without IDONLY a failed lookup logs nothing in the service log; an
         unusable reply is reported in the program log.
         """
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
-        self.connect(policy)
-        self.connect(policy)
-        policy.lookups[0][0].callback(NoId(NoIdReason.NO_SERVER))
-        policy.lookups[1][0].callback(NoId(NoIdReason.BAD_RESPONSE, "1 , 7 : ERROR : NO-USER"))
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n")
+        self.connect(admission)
+        self.connect(admission)
+        admission.lookups[0][0].callback(NoId(NoIdReason.NO_SERVER))
+        admission.lookups[1][0].callback(NoId(NoIdReason.BAD_RESPONSE, "1 , 7 : ERROR : NO-USER"))
         self.assertEqual(self.target.entries, [f"START: svc pid=0 from={CLIENT}"] * 2)
         self.assertEqual(
             self.messages,
@@ -857,9 +850,9 @@ class IdentTests(PolicyTestCase):
         )
 
     def test_idonly(self) -> None:
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
-        _, starts = self.connect(policy)
-        ((lookup, timeout),) = policy.lookups
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        _, starts = self.connect(admission)
+        ((lookup, timeout),) = admission.lookups
         self.assertEqual((starts.sessions, timeout), ([], self.shared.ident.timeout))
         lookup.callback(UserId("UNIX : alice"))
         self.assertEqual(len(starts.sessions), 1)
@@ -868,11 +861,11 @@ class IdentTests(PolicyTestCase):
         )
 
     def test_idonlyNoId(self) -> None:
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
-        connection, starts = self.connect(policy)
-        policy.lookups[0][0].callback(NoId(NoIdReason.BAD_RESPONSE, "1,7:ERROR:NO-USER"))
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(admission)
+        admission.lookups[0][0].callback(NoId(NoIdReason.BAD_RESPONSE, "1,7:ERROR:NO-USER"))
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(self.target.entries, [f"NOID: svc {CLIENT} bad response"])
 
     def test_onFailure(self) -> None:
@@ -880,8 +873,8 @@ class IdentTests(PolicyTestCase):
         USERID in C{log_on_failure}: a limit refusal asks ident and logs
         USERID after FAIL; an address refusal does not ask.
         """
-        address = self.identPolicy(" log_on_failure = HOST USERID\n only_from = 10.0.0.1\n", "a")
-        limit = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n", "l")
+        address = self.identAdmission(" log_on_failure = HOST USERID\n only_from = 10.0.0.1\n", "a")
+        limit = self.identAdmission(" log_on_failure = HOST USERID\n instances = 0\n", "l")
         self.connect(address)
         self.connect(limit)
         self.assertEqual(address.lookups, [])
@@ -904,13 +897,13 @@ class IdentTests(PolicyTestCase):
         self.change(
             ident=replace(self.shared.ident, forFailures=IdentLookups(1, self.shared.ident.cap))
         )
-        policy = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n")
-        self.connect(policy)
-        self.connect(policy)
-        self.assertEqual(len(policy.lookups), 1)
-        policy.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
-        self.connect(policy)
-        self.assertEqual(len(policy.lookups), 2)
+        admission = self.identAdmission(" log_on_failure = HOST USERID\n instances = 0\n")
+        self.connect(admission)
+        self.connect(admission)
+        self.assertEqual(len(admission.lookups), 1)
+        admission.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
+        self.connect(admission)
+        self.assertEqual(len(admission.lookups), 2)
 
     def test_slotHeldWhileLookupRuns(self) -> None:
         """
@@ -918,15 +911,15 @@ class IdentTests(PolicyTestCase):
         lookup runs (its USERID line still waits): C{instances} holds, as
         in xinetd, where the lookup runs in the counted child.
         """
-        policy = self.identPolicy(" log_on_success = PID HOST EXIT USERID\n instances = 1\n")
-        _, starts = self.connect(policy)
+        admission = self.identAdmission(" log_on_success = PID HOST EXIT USERID\n instances = 1\n")
+        _, starts = self.connect(admission)
         starts.sessions[0].ended()
-        self.assertEqual(policy.running.running, 1)
-        _, refused = self.connect(policy, port=40001)
+        self.assertEqual(admission.running.running, 1)
+        _, refused = self.connect(admission, port=40001)
         self.assertEqual(refused.sessions, [])
-        policy.lookups[0][0].callback(UserId("UNIX : alice"))
-        self.assertEqual(policy.running.running, 0)
-        _, served = self.connect(policy, port=40002)
+        admission.lookups[0][0].callback(UserId("UNIX : alice"))
+        self.assertEqual(admission.running.running, 0)
+        _, served = self.connect(admission, port=40002)
         self.assertEqual(len(served.sessions), 1)
         self.assertEqual(
             self.target.entries[:4],
@@ -943,39 +936,39 @@ class IdentTests(PolicyTestCase):
         Stopping a session (a hard reload, the daemon's stop) gives up its
         ident lookup: the slot is free once the service has ended.
         """
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
-        _, starts = self.connect(policy)
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(admission)
         session = starts.sessions[0]
         session.stop()
-        self.assertEqual(policy.cancelled, [policy.lookups[0][0]])
-        self.assertEqual(policy.running.running, 1)
+        self.assertEqual(admission.cancelled, [admission.lookups[0][0]])
+        self.assertEqual(admission.running.running, 1)
         session.ended()
-        self.assertEqual(policy.running.running, 0)
+        self.assertEqual(admission.running.running, 0)
 
     def test_endedThenStopped(self) -> None:
         """
         A session that ended and waits for its lookup alone is released
         when it is stopped.
         """
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
-        _, starts = self.connect(policy)
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n")
+        _, starts = self.connect(admission)
         starts.sessions[0].ended()
         starts.sessions[0].stop()
-        self.assertEqual(policy.running.running, 0)
+        self.assertEqual(admission.running.running, 0)
 
     def test_idonlyStoppedWhileWaiting(self) -> None:
         """
         An IDONLY session stopped while it waits for ident: the lookup is
         given up, the connection closed, the slot freed, nothing logged.
         """
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
-        connection, starts = self.connect(policy)
-        [session] = policy.running.counted()
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(admission)
+        [session] = admission.running.counted()
         assert isinstance(session, Session)
         session.stop()
-        self.assertEqual(policy.cancelled, [policy.lookups[0][0]])
+        self.assertEqual(admission.cancelled, [admission.lookups[0][0]])
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(self.target.entries, [])
 
     def test_daemonWideCap(self) -> None:
@@ -985,20 +978,20 @@ class IdentTests(PolicyTestCase):
         log says so once until a lookup ends.
         """
         self.shared.ident.cap.limit = 1
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n")
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n")
         for port in range(3):
-            self.connect(policy, port=40000 + port)
-        self.assertEqual((len(policy.lookups), policy.running.running), (1, 3))
+            self.connect(admission, port=40000 + port)
+        self.assertEqual((len(admission.lookups), admission.running.running), (1, 3))
         full = (
             Level.WARNING,
             "1 ident lookups are running: no more are made until one ends "
             "(no USERID line; IDONLY services refuse with NOID)",
         )
         self.assertEqual(self.messages, [full])
-        policy.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
-        self.connect(policy, port=40003)
-        self.connect(policy, port=40004)
-        self.assertEqual((len(policy.lookups), self.messages), (2, [full, full]))
+        admission.lookups[0][0].callback(NoId(NoIdReason.TIMEOUT))
+        self.connect(admission, port=40003)
+        self.connect(admission, port=40004)
+        self.assertEqual((len(admission.lookups), self.messages), (2, [full, full]))
 
     def test_daemonWideCapIdOnly(self) -> None:
         """
@@ -1006,10 +999,10 @@ class IdentTests(PolicyTestCase):
         C{NOID ... system error}.
         """
         self.shared.ident.cap.limit = 0
-        policy = self.identPolicy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
-        connection, starts = self.connect(policy)
+        admission = self.identAdmission(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        connection, starts = self.connect(admission)
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(self.target.entries, [f"NOID: svc {CLIENT} system error"])
 
     def test_failureLookupsUnderCap(self) -> None:
@@ -1017,48 +1010,48 @@ class IdentTests(PolicyTestCase):
         Lookups for USERID on failure count toward the daemon-wide cap too.
         """
         self.shared.ident.cap.limit = 1
-        success = self.identPolicy(" log_on_success = PID HOST USERID\n", "s")
-        failure = self.identPolicy(" log_on_failure = HOST USERID\n instances = 0\n", "f")
+        success = self.identAdmission(" log_on_success = PID HOST USERID\n", "s")
+        failure = self.identAdmission(" log_on_failure = HOST USERID\n instances = 0\n", "f")
         self.connect(success)
         self.connect(failure)
         self.assertEqual((len(success.lookups), failure.lookups), (1, []))
 
     def test_query(self) -> None:
         """
-        L{ServicePolicy.ident} connects from the connection's local address
+        L{Admission.askIdent} connects from the connection's local address
         to the client's ident port.
         """
         self.change(ident=replace(self.shared.ident, port=1113))
-        policy = self.policy()
+        admission = self.admission()
         connection = FakeConnection(CLIENT, 40000, ("203.0.113.9", 7))
-        policy.ident(connection.pendingConnection, 5.0)
+        admission.askIdent(connection.pendingConnection, 5.0)
         ((host, port, _, timeout, bindAddress),) = self.clock.tcpClients
         self.assertEqual(
             (host, port, timeout, bindAddress), (CLIENT, 1113, 5.0, ("203.0.113.9", 0))
         )
 
 
-class DatagramTests(PolicyTestCase):
+class DatagramTests(AdmissionTestCase):
     """
-    L{ServicePolicy.checkDatagram}.
+    L{Admission.checkDatagram}.
     """
 
     def test_allowed(self) -> None:
-        policy = self.policy(" only_from = 192.0.2.0/24\n")
-        self.assertTrue(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
-        self.assertEqual((self.target.entries, policy.running.running), ([], 0))
+        admission = self.admission(" only_from = 192.0.2.0/24\n")
+        self.assertTrue(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
+        self.assertEqual((self.target.entries, admission.running.running), ([], 0))
 
     def test_refusedQuietly(self) -> None:
         """
         One FAIL per sender (address and port) per minute.
         """
-        policy = self.policy(" only_from = 10.0.0.1\n")
-        answers = [self.successResultOf(policy.checkDatagram((CLIENT, 5000))) for _ in range(2)]
-        answers.append(self.successResultOf(policy.checkDatagram((CLIENT, 5001))))
+        admission = self.admission(" only_from = 10.0.0.1\n")
+        answers = [self.successResultOf(admission.checkDatagram((CLIENT, 5000))) for _ in range(2)]
+        answers.append(self.successResultOf(admission.checkDatagram((CLIENT, 5001))))
         self.clock.advance(DGRAM_FAIL_QUIET - 1)
-        answers.append(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        answers.append(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
         self.clock.advance(1)
-        answers.append(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        answers.append(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
         self.assertEqual(answers, [False] * 5)
         self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"] * 3)
 
@@ -1068,53 +1061,53 @@ class DatagramTests(PolicyTestCase):
         come: the remembered senders do not grow with every sender ever
         refused.
         """
-        policy = self.policy(" only_from = 10.0.0.1\n")
+        admission = self.admission(" only_from = 10.0.0.1\n")
         for port in range(100):
-            self.successResultOf(policy.checkDatagram((CLIENT, port)))
+            self.successResultOf(admission.checkDatagram((CLIENT, port)))
         self.clock.advance(DGRAM_FAIL_QUIET / 2)
-        self.successResultOf(policy.checkDatagram((OTHER, 1)))
+        self.successResultOf(admission.checkDatagram((OTHER, 1)))
         self.clock.advance(DGRAM_FAIL_QUIET / 2)
-        self.successResultOf(policy.checkDatagram((OTHER, 2)))
-        self.assertEqual(list(policy.quietUntil), [(OTHER, 1), (OTHER, 2)])
+        self.successResultOf(admission.checkDatagram((OTHER, 2)))
+        self.assertEqual(list(admission.quietUntil), [(OTHER, 1), (OTHER, 2)])
         self.assertEqual(len(self.target.entries), 102)
 
     def test_sendersBounded(self) -> None:
         """
-        At most L{policies.DGRAM_FAIL_SENDERS} senders are remembered; the
+        At most L{txinetd.serve.admission.DGRAM_FAIL_SENDERS} senders are remembered; the
         oldest goes first.
         """
-        self.patch(policies, "DGRAM_FAIL_SENDERS", 3)
-        policy = self.policy(" only_from = 10.0.0.1\n")
-        answers = [self.successResultOf(policy.checkDatagram((CLIENT, p))) for p in range(5)]
-        self.assertEqual(list(policy.quietUntil), [(CLIENT, 2), (CLIENT, 3), (CLIENT, 4)])
-        self.successResultOf(policy.checkDatagram((CLIENT, 4)))
-        self.successResultOf(policy.checkDatagram((CLIENT, 0)))
-        self.assertEqual(list(policy.quietUntil), [(CLIENT, 3), (CLIENT, 4), (CLIENT, 0)])
+        self.patch(txinetd.serve.admission, "DGRAM_FAIL_SENDERS", 3)
+        admission = self.admission(" only_from = 10.0.0.1\n")
+        answers = [self.successResultOf(admission.checkDatagram((CLIENT, p))) for p in range(5)]
+        self.assertEqual(list(admission.quietUntil), [(CLIENT, 2), (CLIENT, 3), (CLIENT, 4)])
+        self.successResultOf(admission.checkDatagram((CLIENT, 4)))
+        self.successResultOf(admission.checkDatagram((CLIENT, 0)))
+        self.assertEqual(list(admission.quietUntil), [(CLIENT, 3), (CLIENT, 4), (CLIENT, 0)])
         self.assertEqual((answers, len(self.target.entries)), ([False] * 5, 6))
 
     def test_limit(self) -> None:
-        policy = self.policy(" access_times = 8:00-9:00\n")
-        self.assertFalse(self.successResultOf(policy.checkDatagram((CLIENT, 5000))))
+        admission = self.admission(" access_times = 8:00-9:00\n")
+        self.assertFalse(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
 
     def test_waitingBounded(self) -> None:
         """
-        At most L{policies.DGRAM_WAITING} datagrams wait for their name
+        At most L{txinetd.serve.admission.DGRAM_WAITING} datagrams wait for their name
         lookup; past that one is refused with C{service_limit} (quietly per
         sender) until one has been checked.
         """
-        self.patch(policies, "DGRAM_WAITING", 2)
+        self.patch(txinetd.serve.admission, "DGRAM_WAITING", 2)
         senders = [f"192.0.2.{number}" for number in range(1, 6)]
         for sender in senders:
             self.names[sender] = Deferred()
-        policy = self.policy(" only_from = .example.com\n")
-        checks = [policy.checkDatagram((sender, 5000)) for sender in senders[:4]]
-        self.assertEqual(policy.waitingDatagrams, 2)
+        admission = self.admission(" only_from = .example.com\n")
+        checks = [admission.checkDatagram((sender, 5000)) for sender in senders[:4]]
+        self.assertEqual(admission.waitingDatagrams, 2)
         self.assertEqual([self.successResultOf(d) for d in checks[2:]], [False, False])
         self.assertEqual(len(self.asked), 2)
         self.names[senders[0]].callback("a.example.com")
         self.assertTrue(self.successResultOf(checks[0]))
-        waiting = policy.checkDatagram((senders[4], 5000))
+        waiting = admission.checkDatagram((senders[4], 5000))
         self.assertNoResult(waiting)
         self.assertEqual(
             self.target.entries,
@@ -1129,20 +1122,20 @@ class DatagramTests(PolicyTestCase):
         would start a loop.
         """
         self.shared.datagramPorts[7007] += 1
-        policy = self.policy(" cps = 1 10\n")
+        admission = self.admission(" cps = 1 10\n")
         answers = [
-            self.successResultOf(policy.checkDatagram((host, 7007)))
+            self.successResultOf(admission.checkDatagram((host, 7007)))
             for host in ("127.0.0.1", "127.0.0.1", CLIENT)
         ]
         self.assertEqual(answers, [False, False, False])
-        self.assertTrue(self.successResultOf(policy.checkDatagram((CLIENT, 7008))))
+        self.assertTrue(self.successResultOf(admission.checkDatagram((CLIENT, 7008))))
         self.assertEqual(
             self.target.entries,
             ["FAIL: svc address from=127.0.0.1", f"FAIL: svc address from={CLIENT}"],
         )
 
 
-class ExplanationTests(PolicyTestCase):
+class ExplanationTests(AdmissionTestCase):
     """
     With C{-d} (L{Shared.debug}), each refusal is explained in a DEBUG
     program message naming the rule that refused.
@@ -1152,13 +1145,13 @@ class ExplanationTests(PolicyTestCase):
         super().setUp()
         self.change(debug=True)
 
-    def explained(self, policy: ServicePolicy, host: str = CLIENT) -> str:
+    def explained(self, admission: Admission, host: str = CLIENT) -> str:
         """
         Connect from C{host}, which must be refused, and return the
         explanation.
         """
         before = len(self.messages)
-        connection, _ = self.connect(policy, host)
+        connection, _ = self.connect(admission, host)
         self.assertTrue(connection.closed)
         debug = [text for level, text in self.messages[before:] if level is Level.DEBUG]
         self.assertEqual(len(debug), 1, self.messages[before:])
@@ -1166,10 +1159,10 @@ class ExplanationTests(PolicyTestCase):
 
     def test_limits(self) -> None:
         self.assertEqual(
-            self.explained(self.policy(" instances = 0\n")),
+            self.explained(self.admission(" instances = 0\n")),
             f"svc: {CLIENT} refused (service_limit): instances = 0: 0 running",
         )
-        perSource = self.policy(" per_source = 1\n")
+        perSource = self.admission(" per_source = 1\n")
         self.connect(perSource)
         self.assertEqual(
             self.explained(perSource),
@@ -1177,16 +1170,16 @@ class ExplanationTests(PolicyTestCase):
         )
         self.localTime = (14, 5)
         self.assertEqual(
-            self.explained(self.policy(" access_times = 8:00-12:00 13:00-14:00\n")),
+            self.explained(self.admission(" access_times = 8:00-12:00 13:00-14:00\n")),
             f"svc: {CLIENT} refused (time): 14:05 is outside access_times = 8:00-12:00 13:00-14:00",
         )
         self.loadAverage = 3.5
         self.assertEqual(
-            self.explained(self.policy(" max_load = 2.5\n")),
+            self.explained(self.admission(" max_load = 2.5\n")),
             f"svc: {CLIENT} refused (load): the load average 3.50 is at max_load = 2.5 or above",
         )
         self.loadAverage = 0.0
-        cps = self.policy(" cps = 1 3\n")
+        cps = self.admission(" cps = 1 3\n")
         self.connect(cps, port=40001)
         self.connect(cps, port=40002)
         self.assertIn(
@@ -1196,28 +1189,30 @@ class ExplanationTests(PolicyTestCase):
         )
         self.change(processes=ProcessLimit(0))
         self.assertEqual(
-            self.explained(self.policy(serviceId="other")),
+            self.explained(self.admission(serviceId="other")),
             f"other: {CLIENT} refused (process_limit): -limit 0: 0 servers running",
         )
 
     def test_addresses(self) -> None:
         self.assertEqual(
-            self.explained(self.policy(" no_access = 192.0.2.0/24 10.0.0.0/8\n")),
+            self.explained(self.admission(" no_access = 192.0.2.0/24 10.0.0.0/8\n")),
             f"svc: {CLIENT} refused (address): no_access entry 192.0.2.0/24 matches {CLIENT}",
         )
         self.assertEqual(
-            self.explained(self.policy(" only_from = 192.0.2.0/24\n no_access = 192.0.2.0/25\n")),
+            self.explained(
+                self.admission(" only_from = 192.0.2.0/24\n no_access = 192.0.2.0/25\n")
+            ),
             f"svc: {CLIENT} refused (address): no_access entry 192.0.2.0/25 is at least as "
             "specific as only_from entry 192.0.2.0/24",
         )
         entries = " ".join(f"10.0.{n}.0/24" for n in range(7))
         self.assertEqual(
-            self.explained(self.policy(f" only_from = {entries} ::1\n")),
+            self.explained(self.admission(f" only_from = {entries} ::1\n")),
             f"svc: {CLIENT} refused (address): no only_from entry matches {CLIENT}: "
             "10.0.0.0/24 10.0.1.0/24 10.0.2.0/24 10.0.3.0/24 10.0.4.0/24 and 3 more",
         )
         self.assertEqual(
-            self.explained(self.policy(" only_from =\n")),
+            self.explained(self.admission(" only_from =\n")),
             f"svc: {CLIENT} refused (address): only_from is empty",
         )
 
@@ -1225,23 +1220,23 @@ class ExplanationTests(PolicyTestCase):
         self.names[CLIENT] = succeed("host.example.com")
         self.addresses["host.example.com"] = [CLIENT]
         self.assertEqual(
-            self.explained(self.policy(" no_access = .example.com\n")),
+            self.explained(self.admission(" no_access = .example.com\n")),
             f"svc: {CLIENT} refused (address): no_access entry .example.com matches {CLIENT}",
         )
         self.names[CLIENT] = succeed("host.example.com")
         self.assertEqual(
-            self.explained(self.policy(" only_from = .example.org\n")),
+            self.explained(self.admission(" only_from = .example.org\n")),
             f"svc: {CLIENT} refused (address): no only_from entry matches {CLIENT} (named "
             "host.example.com): .example.org",
         )
 
     def test_sensor(self) -> None:
-        trap = self.policy(" flags = SENSOR\n deny_time = 5\n", serviceId="trap")
+        trap = self.admission(" flags = SENSOR\n deny_time = 5\n", serviceId="trap")
         self.assertEqual(
             self.explained(trap), f"trap: {CLIENT} refused (address): it touched a SENSOR service"
         )
         self.assertEqual(
-            self.explained(self.policy()),
+            self.explained(self.admission()),
             f"svc: {CLIENT} refused (address): {CLIENT} is on the SENSOR list",
         )
 
@@ -1257,7 +1252,7 @@ class ExplanationTests(PolicyTestCase):
             )
         )
         self.assertEqual(
-            self.explained(self.policy()),
+            self.explained(self.admission()),
             f"svc: {CLIENT} refused (libwrap): /etc/hosts.deny:3: echo : 192.0.2.0/255.255.255.0",
         )
 
@@ -1266,91 +1261,67 @@ class ExplanationTests(PolicyTestCase):
         Without C{-d} nothing is explained (nor worked out).
         """
         self.change(debug=False)
-        self.connect(self.policy(" instances = 0\n"))
-        self.connect(self.policy(" no_access = 192.0.2.0/24\n"))
+        self.connect(self.admission(" instances = 0\n"))
+        self.connect(self.admission(" no_access = 192.0.2.0/24\n"))
         self.assertEqual([level for level, _ in self.messages if level is Level.DEBUG], [])
 
 
-class SessionTests(PolicyTestCase):
-    """
-    L{Session}: START, EXIT and the slot.
-    """
-
-    def test_abandon(self) -> None:
-        policy = self.policy()
-        session = policy.reserve(CLIENT)
-        session.abandon()
-        session.ended(0)
-        self.assertEqual((policy.running.running, self.target.entries), (0, []))
-
-    def test_signal(self) -> None:
-        policy = self.policy()
-        session = policy.reserve(CLIENT)
-        session.begin(321)
-        session.ended(None, 9)
-        session.abandon()
-        self.assertEqual(
-            self.target.entries,
-            [f"START: svc pid=321 from={CLIENT}", "EXIT: svc signal=9 pid=321 duration=0(sec)"],
-        )
-
-
-class StopBeforeStartTests(PolicyTestCase):
+class StopBeforeStartTests(AdmissionTestCase):
     """
     A session admitted but waiting before its service starts can be
     stopped: the wait is cancelled, the connection closed and the slot
     released, without START, EXIT, FAIL or a logged error.
     """
 
-    def waiting(self, policy: ServicePolicy, connection: FakeConnection) -> tuple[Session, Starts]:
+    def waiting(self, admission: Admission, connection: FakeConnection) -> tuple[Session, Starts]:
         """
         Connect C{connection}, which must then wait, and give its session.
         """
         starts = Starts()
-        policy.handleConnection(connection.pendingConnection, starts)
-        (session,) = policy.running.counted()
+        admission.admit(connection.pendingConnection, starts)
+        (session,) = admission.running.counted()
         assert isinstance(session, Session)
         self.assertFalse(connection.closed)
         return session, starts
 
     def assertStopped(
-        self, policy: ServicePolicy, connection: FakeConnection, starts: Starts
+        self, admission: Admission, connection: FakeConnection, starts: Starts
     ) -> None:
         """
         The connection is closed and uncounted, its service never started
         and nothing was logged.
         """
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual((self.target.entries, self.messages), ([], []))
         self.assertEqual(self.flushLoggedErrors(), [])
 
-    def test_addressCheck(self) -> None:
+    def test_lookUp(self) -> None:
         """
         Stopped while its name is looked up; the late answer is ignored.
         """
         self.names[CLIENT] = Deferred()
-        policy = self.policy(" only_from = .example.com\n")
+        admission = self.admission(" only_from = .example.com\n")
         connection = FakeConnection()
-        session, starts = self.waiting(policy, connection)
+        session, starts = self.waiting(admission, connection)
         session.stop()
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
         self.names[CLIENT].callback("a.example.com")
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
 
     def test_greeting(self) -> None:
         """
         Stopped while its banners are sent; their late completion is
         ignored.
         """
-        policy = self.policy(self.bannerFiles())
+        admission = self.admission(self.bannerFiles())
         connection = FakeConnection()
         connection.manual = True
-        session, starts = self.waiting(policy, connection)
+        session, starts = self.waiting(admission, connection)
         session.stop(force=True)
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
         connection.pending[0].callback(None)
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
 
     def test_handshake(self) -> None:
         """
@@ -1359,13 +1330,13 @@ class StopBeforeStartTests(PolicyTestCase):
         """
         cancelled: list[Deferred[Any]] = []
         handshake: Deferred[Any] = Deferred(cancelled.append)
-        policy = self.policy()
+        admission = self.admission()
         connection = FakeConnection()
         connection.whenSecured = lambda: handshake
-        session, starts = self.waiting(policy, connection)
+        session, starts = self.waiting(admission, connection)
         session.stop()
         self.assertEqual(cancelled, [handshake])
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
 
     def test_handshakeFails(self) -> None:
         """
@@ -1373,13 +1344,13 @@ class StopBeforeStartTests(PolicyTestCase):
         and a warning.
         """
         handshake: Deferred[Any] = Deferred()
-        policy = self.policy()
+        admission = self.admission()
         connection = FakeConnection()
         connection.whenSecured = lambda: handshake
-        _, starts = self.waiting(policy, connection)
+        _, starts = self.waiting(admission, connection)
         handshake.errback(TLSError("handshake timed out"))
         self.assertTrue(connection.closed)
-        self.assertEqual((starts.sessions, policy.running.running), ([], 0))
+        self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(self.target.entries, [f"FAIL: svc tls from={CLIENT}"])
         self.assertEqual(
             self.messages,
@@ -1397,33 +1368,34 @@ class StopBeforeStartTests(PolicyTestCase):
         connection attempt and timer with it; no NOID line.
         """
         self.change(ident=replace(self.shared.ident, port=1113))
-        policy = self.policy(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
+        admission = self.admission(" log_on_success = PID HOST USERID\n flags = IDONLY\n")
         connection = FakeConnection()
-        session, starts = self.waiting(policy, connection)
+        session, starts = self.waiting(admission, connection)
         (connector,) = self.clock.connectors
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         session.stop()
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
         self.assertTrue(connector.stoppedConnecting)
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.clock.advance(self.shared.ident.timeout)
-        self.assertStopped(policy, connection, starts)
+        self.assertStopped(admission, connection, starts)
 
-    def test_starterReplaces(self) -> None:
+    def test_runnerReplaces(self) -> None:
         """
-        Once the service starts, stopping the session is its starter's
+        Once the service starts, stopping the session is its runner's
         business.
         """
         stops: list[bool] = []
 
-        def starter(connection: PendingConnection, session: Session) -> None:
-            session.begin(0)
-            session.stopper = stops.append
+        class Runner:
+            def run(self, connection: PendingConnection, session: Session) -> None:
+                session.begin(0)
+                session.stopWith(stops.append)
 
-        policy = self.policy()
+        admission = self.admission()
         connection = FakeConnection()
-        policy.handleConnection(connection.pendingConnection, starter)
-        (session,) = policy.running.counted()
+        admission.admit(connection.pendingConnection, Runner())
+        (session,) = admission.running.counted()
         assert isinstance(session, Session)
         session.stop(force=True)
         self.assertEqual(stops, [True])
@@ -1434,133 +1406,25 @@ class StopBeforeStartTests(PolicyTestCase):
         A service that has started without a stopper of its own yet (a
         server being spawned) is not stopped by the admission's.
         """
-        policy = self.policy()
-        connection, starts = self.connect(policy)
+        admission = self.admission()
+        connection, starts = self.connect(admission)
         (session,) = starts.sessions
         session.stop()
         self.assertFalse(connection.closed)
-        self.assertEqual(policy.running.running, 1)
+        self.assertEqual(admission.running.running, 1)
         self.assertEqual(self.flushLoggedErrors(), [])
 
-    def test_stopAppliedOnceStarted(self) -> None:
-        """
-        A stop asked while the service was being started reaches the
-        stopper the service gets (the server is told to end as soon as it
-        runs); the strongest stop asked is the one applied.
-        """
-        policy = self.policy()
-        for asked, applied in [([False], [False]), ([False, True], [True]), ([], [])]:
-            session = Session(policy, CLIENT, NOW)
-            for force in asked:
-                session.stop(force)
-            stops: list[bool] = []
-            session.stopWith(stops.append)
-            self.assertEqual(stops, applied)
-        ended = Session(policy, CLIENT, NOW)
-        ended.stop()
-        ended.done = True
-        stops = []
-        ended.stopWith(stops.append)
-        self.assertEqual(stops, [])
 
-
-class RecheckTests(PolicyTestCase):
+class RecheckTests(AdmissionTestCase):
     """
-    L{recheck} applies a policy's time and address rules to a running
+    L{Admission.recheck} applies an admission's time and address rules to a running
     session.
     """
 
     def test_recheck(self) -> None:
-        policy = self.policy(" access_times = 8:00-9:00\n only_from = 10.0.0.1\n")
-        session = Session(policy, CLIENT, NOW)
-        self.assertEqual(self.successResultOf(recheck(policy, session)), FailReason.TIME)
+        admission = self.admission(" access_times = 8:00-9:00\n only_from = 10.0.0.1\n")
+        session = Session(admission, CLIENT, NOW)
+        self.assertEqual(self.successResultOf(admission.recheck(session)), FailReason.TIME)
         self.localTime = (8, 0)
-        self.assertEqual(self.successResultOf(recheck(policy, session)), FailReason.ADDRESS)
-        self.assertIsNone(self.successResultOf(recheck(policy, Session(policy, None, NOW))))
-
-
-@implementer(IHalfCloseableProtocol)
-class HalfCloseRecorder(Protocol):
-    """
-    A half-closeable protocol that records what happens to it.
-    """
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def connectionMade(self) -> None:
-        self.events.append("made")
-
-    def dataReceived(self, data: bytes) -> None:
-        self.events.append(data)
-
-    def readConnectionLost(self) -> None:
-        self.events.append("readLost")
-
-    def writeConnectionLost(self) -> None:
-        self.events.append("writeLost")
-
-    def connectionLost(self, reason: Failure = DONE) -> None:
-        self.events.append("lost")
-
-
-class ServedProtocolTests(SynchronousTestCase):
-    """
-    L{ServedProtocol} passes everything through and reports the end.
-    """
-
-    def setUp(self) -> None:
-        self.ends: list[str] = []
-        self.transport = StringTransport()
-
-    def served(self, wrapped: Protocol) -> ServedProtocol:
-        served = ServedProtocol(wrapped, lambda: self.ends.append("end"))
-        served.makeConnection(self.transport)
-        return served
-
-    def test_interface(self) -> None:
-        self.assertTrue(
-            verifyObject(IHalfCloseableProtocol, ServedProtocol(Protocol(), lambda: None))
-        )
-
-    def test_passThrough(self) -> None:
-        wrapped = HalfCloseRecorder()
-        served = self.served(wrapped)
-        served.dataReceived(b"data")
-        served.readConnectionLost()
-        served.writeConnectionLost()
-        self.assertEqual(self.ends, [])
-        served.connectionLost(DONE)
-        self.assertIs(wrapped.transport, self.transport)
-        self.assertEqual(wrapped.events, ["made", b"data", "readLost", "writeLost", "lost"])
-        self.assertEqual(self.ends, ["end"])
-        self.assertFalse(self.transport.disconnecting)
-
-    def test_notHalfCloseable(self) -> None:
-        """
-        A protocol that cannot half-close has the connection closed when
-        the client stops sending.
-        """
-        served = self.served(Protocol())
-        served.readConnectionLost()
-        served.writeConnectionLost()
-        self.assertTrue(self.transport.disconnecting)
-
-    def test_endEvenIfWrappedFails(self) -> None:
-        class Broken(Protocol):
-            def connectionLost(self, reason: Failure = DONE) -> None:
-                raise RuntimeError("broken")
-
-        served = self.served(Broken())
-        self.assertRaises(RuntimeError, served.connectionLost, DONE)
-        self.assertEqual(self.ends, ["end"])
-
-    def test_stop(self) -> None:
-        served = self.served(Protocol())
-        served.stop(False)
-        self.assertTrue(self.transport.disconnecting)
-        aborted = StringTransport()
-        forced = ServedProtocol(Protocol(), lambda: None)
-        forced.makeConnection(aborted)
-        forced.stop(True)
-        self.assertTrue(aborted.disconnecting)
+        self.assertEqual(self.successResultOf(admission.recheck(session)), FailReason.ADDRESS)
+        self.assertIsNone(self.successResultOf(admission.recheck(Session(admission, None, NOW))))
