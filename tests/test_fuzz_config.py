@@ -41,9 +41,10 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.documented import MAX_DIAGNOSTICS, MAX_FILES, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_SIZE
 from tests.fakes import FakeSystem, fakeInternalServices
-from txinetd.core.attributes import ATTRIBUTES, GroupSpec
+from txinetd.core.attributes import ATTRIBUTES
 from txinetd.core.config import Config
 from txinetd.core.diagnostics import Diagnostic, Location, Severity, printable
+from txinetd.core.values import GroupSpec
 from txinetd.daemon.loading import loadConfig
 
 SOAK = os.environ.get("TXINETD_SOAK") == "1"

@@ -17,9 +17,9 @@ from importlib.metadata import entry_points
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.documented import MAX_SIZE
-from txinetd.core.attributes import Flag
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.diagnostics import Diagnostics, Location
+from txinetd.core.values import Flag
 from txinetd.daemon.loading import loadConfig
 from txinetd.itox import convert, main
 

@@ -18,13 +18,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, addresses, intervals
 from txinetd.core.addressentries import DomainEntry, NetworkEntry
-from txinetd.core.attributes import (
-    ATTRIBUTES,
+from txinetd.core.attributes import ATTRIBUTES, Arity, Where
+from txinetd.core.converters import LONG_MAX, LONG_MIN, MAX_ID, parseInteger, parsePort, parseSize
+from txinetd.core.endpoint import Listen, UNIXListen
+from txinetd.core.values import (
     FOREVER,
-    LONG_MAX,
-    LONG_MIN,
-    MAX_ID,
-    Arity,
     BadValue,
     CpsSpec,
     EnvEntry,
@@ -39,12 +37,7 @@ from txinetd.core.attributes import (
     SocketType,
     SuccessFlag,
     UserSpec,
-    Where,
-    parseInteger,
-    parsePort,
-    parseSize,
 )
-from txinetd.core.endpoint import Listen, UNIXListen
 
 INFINITY = resource.RLIM_INFINITY
 _S, _D, _B = Where.SERVICE, Where.DEFAULTS, Where.BOTH

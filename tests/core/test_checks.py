@@ -21,7 +21,9 @@ from tests.fakes import (
     ConfigFiles,
     describe,
 )
-from txinetd.core.attributes import (
+from txinetd.core.checks import requiresOnlyFrom
+from txinetd.core.config import Listening, ServiceKind
+from txinetd.core.values import (
     FailureFlag,
     Flag,
     HostSpec,
@@ -31,8 +33,6 @@ from txinetd.core.attributes import (
     SuccessFlag,
     UserSpec,
 )
-from txinetd.core.checks import requiresOnlyFrom
-from txinetd.core.config import Listening, ServiceKind
 from txinetd.serve.banners import MAX_BANNER
 
 # --- 2.9 fill and check ------------------------------------------------------------

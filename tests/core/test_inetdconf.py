@@ -14,9 +14,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.documented import MAX_SIZE
 from tests.fakes import FakeSystem, describe, fakeInternalServices
-from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config
 from txinetd.core.diagnostics import Diagnostics
+from txinetd.core.values import Flag, ServiceType, SocketType
 from txinetd.daemon.conffiles import parseInetdConf
 from txinetd.daemon.loading import loadConfig
 

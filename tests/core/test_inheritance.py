@@ -27,7 +27,8 @@ from tests.fakes import (
     intervals,
 )
 from tests.paths import SEEDS
-from txinetd.core.attributes import (
+from txinetd.core.config import DEFAULT_CPS, Config, Defaults, ServiceConfig, ServiceKind
+from txinetd.core.values import (
     CpsSpec,
     EnvEntry,
     FailureFlag,
@@ -39,7 +40,6 @@ from txinetd.core.attributes import (
     SuccessFlag,
     UserSpec,
 )
-from txinetd.core.config import DEFAULT_CPS, Config, Defaults, ServiceConfig, ServiceKind
 
 #: The lines of a complete external stream service.
 EXTERNAL = ("socket_type = stream", "wait = no", "user = root", "server = /bin/cat")

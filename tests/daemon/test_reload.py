@@ -13,9 +13,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.core.attributes import ServiceType, SocketType
 from txinetd.core.config import Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
+from txinetd.core.values import ServiceType, SocketType
 from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, identity, planReload
 
 

@@ -12,7 +12,6 @@ from dataclasses import replace
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ConfigFiles, MemoryTarget, captureMessages
-from txinetd.core.attributes import LogKind, LogSpec, SuccessFlag
 from txinetd.core.config import ServiceConfig
 from txinetd.core.events import (
     Exited,
@@ -27,6 +26,7 @@ from txinetd.core.events import (
     UserIdentified,
 )
 from txinetd.core.logformat import Facility, SyslogLevel
+from txinetd.core.values import LogKind, LogSpec, SuccessFlag
 from txinetd.daemon.logtargets import FileLogTarget, SyslogTarget
 from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.servicelogs import LogTargets, ServiceLog

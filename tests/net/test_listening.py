@@ -19,11 +19,11 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import ConfigFiles, FakeSystem, describe
-from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import SystemdListen, UNIXListen
 from txinetd.core.events import Level
+from txinetd.core.values import Flag, ServiceType, SocketType
 from txinetd.net.listening import (
     EPHEMERAL_ATTEMPTS,
     Binding,

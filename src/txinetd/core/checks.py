@@ -13,18 +13,6 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from txinetd.core.attributes import (
-    FailureFlag,
-    Flag,
-    GroupSpec,
-    HostSpec,
-    RedirectSpec,
-    ServiceType,
-    SocketType,
-    SuccessFlag,
-    SystemInfo,
-    UserSpec,
-)
 from txinetd.core.config import IDENT_PORT, TCPMUX, Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import (
@@ -37,6 +25,18 @@ from txinetd.core.endpoint import (
     UNIXListen,
 )
 from txinetd.core.grammar import AttributeLine, Operator
+from txinetd.core.values import (
+    FailureFlag,
+    Flag,
+    GroupSpec,
+    HostSpec,
+    RedirectSpec,
+    ServiceType,
+    SocketType,
+    SuccessFlag,
+    SystemInfo,
+    UserSpec,
+)
 
 
 class EntryState:

@@ -13,20 +13,6 @@ from enum import Enum
 from typing import Any
 
 from txinetd.core.addressentries import AddressEntry
-from txinetd.core.attributes import (
-    CpsSpec,
-    EnvEntry,
-    FailureFlag,
-    Flag,
-    GroupSpec,
-    HostSpec,
-    LogSpec,
-    RedirectSpec,
-    ServiceType,
-    SocketType,
-    SuccessFlag,
-    UserSpec,
-)
 from txinetd.core.diagnostics import (
     Diagnostic,
     Location,
@@ -40,6 +26,20 @@ from txinetd.core.endpoint import (
     TLSSettings,
 )
 from txinetd.core.times import TimeIntervals
+from txinetd.core.values import (
+    CpsSpec,
+    EnvEntry,
+    FailureFlag,
+    Flag,
+    GroupSpec,
+    HostSpec,
+    LogSpec,
+    RedirectSpec,
+    ServiceType,
+    SocketType,
+    SuccessFlag,
+    UserSpec,
+)
 
 DEFAULT_CPS = CpsSpec(50, 10)
 #: The tcpmux service, which txinetd's service layer runs itself.

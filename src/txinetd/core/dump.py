@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from txinetd.core.addressentries import AddressEntry, DomainEntry, HostNameEntry
-from txinetd.core.attributes import LogKind, LogSpec
 from txinetd.core.config import Config, Defaults, ServiceConfig
 from txinetd.core.servertable import ServerState, formatServer, formatTime
+from txinetd.core.values import LogKind, LogSpec
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from txinetd.core.attributes import (
-    ATTRIBUTES,
-    Arity,
-    AttributeSpec,
-    BadValue,
-    SystemInfo,
-    Where,
-)
+from txinetd.core.attributes import ATTRIBUTES, Arity, AttributeSpec, Where
 from txinetd.core.checks import EntryState, ServiceBuilder, requiresOnlyFrom
 from txinetd.core.config import Config, Defaults, ServiceConfig
 from txinetd.core.diagnostics import (
@@ -33,6 +26,7 @@ from txinetd.core.diagnostics import (
     didYouMean,
 )
 from txinetd.core.grammar import AttributeLine, Entry, EntryKind, Operator
+from txinetd.core.values import BadValue, SystemInfo
 
 #: Attributes a service inherits from the defaults as they stand when the
 #: service entry starts (section 2.7).

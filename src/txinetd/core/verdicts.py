@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from txinetd.core.access import decide, explainAddress
 from txinetd.core.addresslists import AddressList
-from txinetd.core.attributes import Flag
 from txinetd.core.config import ServiceConfig, ServiceKind
 from txinetd.core.events import FailReason, Level, ProgramMessage
 from txinetd.core.libwrap import HostsAccess, libwrapDaemonName
@@ -35,6 +34,7 @@ from txinetd.core.limits import (
 )
 from txinetd.core.sensor import SensorList
 from txinetd.core.times import TimeIntervals
+from txinetd.core.values import Flag
 
 __all__ = ["ADMITTED", "AdmissionRules", "Verdict", "addressVerdict", "limitVerdict"]
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 
 from txinetd.builtins.simple import InternalServices
 from txinetd.core.addressentries import inetNetwork
-from txinetd.core.attributes import SystemInfo
 from txinetd.core.config import TCPMUX, Config
 from txinetd.core.diagnostics import Diagnostics
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.core.inheritance import buildConfig
+from txinetd.core.values import SystemInfo
 from txinetd.daemon.conffiles import parseConfig, parseInetdConf
 from txinetd.net.tls import checkRedirectSettings, checkSettings
 from txinetd.serve.banners import bannerProblem

@@ -21,8 +21,8 @@ from typing import Any, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from txinetd.core.attributes import ServiceType
 from txinetd.core.config import ServiceConfig
+from txinetd.core.values import ServiceType
 from txinetd.net.listening import bindingsOf
 
 _IDENTITY_TYPES = (ServiceType.INTERNAL, ServiceType.UNLISTED, ServiceType.RPC)

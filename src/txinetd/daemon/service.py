@@ -41,13 +41,13 @@ from txinetd import __version__
 from txinetd.builtins.introspect import DaemonView
 from txinetd.builtins.simple import SENSORS, InternalContext, InternalServices, shouldAnswer
 from txinetd.core.addresses import addressOf
-from txinetd.core.attributes import Flag, ServiceType, SocketType
 from txinetd.core.config import Config, Listening, ServiceConfig, ServiceKind
 from txinetd.core.dump import ServiceState, formatDump
 from txinetd.core.endpoint import UNIXListen
 from txinetd.core.events import FailReason, Level
 from txinetd.core.limits import RunningServers
 from txinetd.core.servertable import ServerState
+from txinetd.core.values import Flag, ServiceType, SocketType
 from txinetd.daemon.logtargets import TextLogFile
 from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.programlog import programMessage

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from txinetd.core.attributes import LogKind, LogSpec
 from txinetd.core.config import ServiceConfig
 from txinetd.core.events import (
     Exited,
@@ -42,6 +41,7 @@ from txinetd.core.logformat import (
     formatTraffic,
     formatUserid,
 )
+from txinetd.core.values import LogKind, LogSpec
 from txinetd.daemon.logtargets import FileLogTarget, SyslogTarget
 
 __all__ = ["LogTargets", "ServiceLog"]

@@ -31,10 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
-from txinetd.core.attributes import Flag, SocketType
 from txinetd.core.config import ServiceConfig
 from txinetd.core.endpoint import SystemdListen, TCPListen, UNIXListen
 from txinetd.core.events import Level, ProgramLog
+from txinetd.core.values import Flag, SocketType
 from txinetd.net.systemd import ListenFds
 
 __all__ = [

@@ -43,7 +43,6 @@ from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txinetd.core.attributes import FailureFlag, Flag, SuccessFlag
 from txinetd.core.config import ServiceConfig
 from txinetd.core.events import (
     Failed,
@@ -59,6 +58,7 @@ from txinetd.core.events import (
 from txinetd.core.libwrap import HostsAccess
 from txinetd.core.limits import CpsLimiter, RunningServers
 from txinetd.core.logformat import displayAddress, formatBadIdentLine
+from txinetd.core.values import FailureFlag, Flag, SuccessFlag
 from txinetd.core.verdicts import AdmissionRules, Verdict, addressVerdict, limitVerdict
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import describeTLSFailure

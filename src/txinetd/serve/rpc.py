@@ -37,8 +37,8 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txinetd.core.attributes import ServiceType
 from txinetd.core.config import ServiceConfig
+from txinetd.core.values import ServiceType
 
 log = Logger(namespace="txinetd")
 

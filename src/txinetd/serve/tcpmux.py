@@ -30,8 +30,8 @@ from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txinetd.core.attributes import ServiceType
 from txinetd.core.config import Listening, ServiceConfig
+from txinetd.core.values import ServiceType
 from txinetd.net.acceptor import PendingConnection
 
 #: The longest first line, CR LF included (xinetd's read buffer).
