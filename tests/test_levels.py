@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ConfigFiles, captureMessages
 from txinetd.core.diagnostics import Diagnostic, Location, Severity
 from txinetd.core.events import Level
-from txinetd.daemon.service import reportDiagnostics
+from txinetd.daemon.programlog import reportDiagnostics
 
 #: An internal echo service, with room for more lines.
 ECHO = "service echo\n{{\n type = INTERNAL{type}\n socket_type = stream\n wait = no\n{more}}}\n"

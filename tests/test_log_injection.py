@@ -49,7 +49,8 @@ from txinetd.core.logformat import Facility, SyslogLevel
 from txinetd.daemon.logtargets import FileLogTarget, SyslogTarget
 from txinetd.daemon.machine import onThisMachine
 from txinetd.daemon.programlog import ProgramLogObserver
-from txinetd.daemon.service import ListeningService, XinetdService
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
 from txinetd.net.acceptor import PendingConnection
 from txinetd.serve.admission import Admission
 from txinetd.serve.ident import MAX_TEXT, NoId, UserId

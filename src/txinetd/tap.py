@@ -29,7 +29,7 @@ from txinetd.daemon.logtargets import (
 from txinetd.daemon.machine import Collaborators, onThisMachine
 from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.daemon.safefiles import UnsafeFile
-from txinetd.daemon.service import DEFAULT_DUMP_FILE
+from txinetd.daemon.tree import DEFAULT_DUMP_FILE, XinetdService
 from txinetd.net.systemd import ListenFds
 from txinetd.startup import (
     LAUNCHER,
@@ -391,8 +391,6 @@ def makeService(options: Options) -> IService:
     """
     from twisted.internet import reactor
 
-    from txinetd.daemon.service import XinetdService
-
     config = options.config
     assert config is not None
     baseDirectory = os.getcwd()
@@ -439,7 +437,7 @@ def openTwistdLog(options: Options) -> TextLogFile | None:
     """
     Open the file twistd would log to, if it logs to a file, so that
     txinetd can reopen it after rotation (see
-    L{txinetd.daemon.service.XinetdService.setServiceParent}).
+    L{txinetd.daemon.tree.XinetdService.setServiceParent}).
     """
     path = None if options.twistd is None else twistdLogFile(options.twistd)
     if path is None:

@@ -33,7 +33,8 @@ from twisted.trial.unittest import SkipTest, TestCase
 from txinetd.core.config import Config
 from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.daemon.machine import Collaborators
-from txinetd.daemon.service import ListeningService, XinetdService
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
 from txinetd.serve.hostsfiles import readHostsAccess
 from txinetd.serve.lookups import HostName
 

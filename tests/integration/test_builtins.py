@@ -16,7 +16,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
 from txinetd.builtins.simple import chargenLines
-from txinetd.daemon.service import ListeningService, XinetdService
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
 
 from .support import (
     captureLog,

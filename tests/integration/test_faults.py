@@ -49,7 +49,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.core.config import Config
-from txinetd.daemon.service import XinetdService
+from txinetd.daemon.tree import XinetdService
 
 from .support import (
     TIMEOUT,

@@ -29,7 +29,7 @@ from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.daemon.loading import loadConfig
-from txinetd.daemon.service import XinetdService
+from txinetd.daemon.tree import XinetdService
 from txinetd.serve.admission import DGRAM_WAITING
 from txinetd.serve.lookups import HostName
 

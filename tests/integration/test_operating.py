@@ -39,7 +39,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.net.test_systemd import NotifyReceiver
-from txinetd.daemon.service import XinetdService
+from txinetd.daemon.tree import XinetdService
 from txinetd.tap import Options, makeService
 
 from .support import freePorts, hostsOptions, pollUntil, reactor, tcpExchange, withTimeout

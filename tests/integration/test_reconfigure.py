@@ -23,7 +23,8 @@ from twisted.trial.unittest import TestCase
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.logtargets import FileLogTarget, TextLogFile
 from txinetd.daemon.programlog import ProgramLogObserver
-from txinetd.daemon.service import ListeningService, XinetdService
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
 
 from .support import (
     captureLog,

@@ -32,7 +32,9 @@ from txinetd.core.config import Config
 from txinetd.core.endpoint import RedirectTLS
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.machine import Collaborators
-from txinetd.daemon.service import STOP_GRACE, ListeningService, XinetdService
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.stopping import STOP_GRACE
+from txinetd.daemon.tree import XinetdService
 from txinetd.net.systemd import ListenFds
 
 from .support import (

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.paths import ROOT
-from txinetd.daemon.service import STOP_GRACE
+from txinetd.daemon.stopping import STOP_GRACE
 from txinetd.net import systemd
 from txinetd.net.systemd import ListenFds
 

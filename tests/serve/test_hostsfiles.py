@@ -24,7 +24,7 @@ from txinetd.core.events import Level
 from txinetd.core.libwrap import HostsAccess
 from txinetd.daemon.machine import onThisMachine
 from txinetd.daemon.programlog import programMessage
-from txinetd.daemon.service import XinetdService
+from txinetd.daemon.tree import XinetdService
 from txinetd.serve.hostsfiles import (
     IN_CLOSE_WRITE,
     IN_CREATE,

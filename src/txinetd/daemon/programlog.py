@@ -19,10 +19,11 @@ from typing import Any
 from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
 from zope.interface import implementer
 
+from txinetd.core.config import Config
 from txinetd.core.events import Level
 from txinetd.core.logformat import LogTarget
 
-__all__ = ["ProgramLogObserver", "programMessage"]
+__all__ = ["ProgramLogObserver", "programMessage", "reportDiagnostics"]
 
 _log = Logger(namespace="txinetd")
 
@@ -134,3 +135,16 @@ class ProgramLogObserver:
             return str(function)
         namespace = event.get("log_namespace")
         return None if namespace is None else str(namespace).rsplit(".", 1)[-1]
+
+
+def reportDiagnostics(config: Config) -> None:
+    """
+    Write every problem of a configuration to the program log, the way
+    xinetd words parse messages.
+    """
+    for diagnostic in config.diagnostics:
+        text = diagnostic.message
+        if diagnostic.location is not None:
+            where = diagnostic.location
+            text = f"{text} [file={where.path}] [line={where.line}]"
+        programMessage(diagnostic.level, text)

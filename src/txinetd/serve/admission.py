@@ -37,7 +37,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
-from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.logger import Logger
@@ -65,6 +64,7 @@ from txinetd.net.tls import describeTLSFailure
 from txinetd.serve.banners import readBanners
 from txinetd.serve.ident import NoId, UserId, localUser, queryIdent
 from txinetd.serve.lookups import NO_NAME, HostName
+from txinetd.serve.runner import Runner
 from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
 
@@ -73,7 +73,6 @@ __all__ = [
     "DGRAM_FAIL_SENDERS",
     "DGRAM_WAITING",
     "Admission",
-    "Runner",
 ]
 
 log = Logger(namespace="txinetd")
@@ -90,20 +89,6 @@ DGRAM_FAIL_SENDERS = 4096
 #: name lookup) at once; past that, datagrams are refused with
 #: C{service_limit} until some have been checked.
 DGRAM_WAITING = 64
-
-
-class Runner(TypingProtocol):
-    """
-    Runs a service on an admitted connection (step 8).
-    """
-
-    def run(self, connection: PendingConnection, session: Session) -> None:
-        """
-        Take the connection over; tell C{session} when the service runs
-        (L{Session.begin}), how to stop it (L{Session.stopWith}) and when
-        it ended (L{Session.ended}), or that it never ran
-        (L{Session.abandon}, L{Session.fail}).
-        """
 
 
 class Admission:

@@ -17,7 +17,16 @@ from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 
-from txinetd.core.events import Exited, Failed, FailReason, SessionEvent, Started, Traffic
+from txinetd.core.events import (
+    Exited,
+    Failed,
+    FailReason,
+    Level,
+    ProgramMessage,
+    SessionEvent,
+    Started,
+    Traffic,
+)
 
 __all__ = ["Session", "SessionOwner", "SessionState"]
 
@@ -215,6 +224,13 @@ class Session:
         self.abandon()
         admission = self.admission
         admission.emit(Failed(admission.serviceId, reason, self.host, admission.now()))
+
+    def say(self, level: Level, text: str) -> None:
+        """
+        A program message about the session (why its server could not be
+        started, why its redirect target could not be reached).
+        """
+        self.admission.emit(ProgramMessage(level, text))
 
     def traffic(self, bytesIn: int, bytesOut: int) -> None:
         """

@@ -22,8 +22,9 @@ tcpmux service has that name) lists the tcpmux services, one per line.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReadDescriptor
@@ -33,6 +34,9 @@ from zope.interface import implementer
 from txinetd.core.config import Listening, ServiceConfig
 from txinetd.core.values import ServiceType
 from txinetd.net.acceptor import PendingConnection
+from txinetd.serve.admission import Admission
+from txinetd.serve.runner import Runner
+from txinetd.serve.session import Session
 
 #: The longest first line, CR LF included (xinetd's read buffer).
 MAX_LINE = 1024
@@ -262,3 +266,47 @@ def _sendThenClose(connection: PendingConnection, reply: bytes) -> Deferred[Serv
         connection.close()
 
     return connection.send(reply).addCallbacks(sent, failed)
+
+
+class TcpmuxTarget(TypingProtocol):
+    """
+    A service clients reach through tcpmux, as it is now.
+    """
+
+    config: ServiceConfig
+    admission: Admission
+    runner: Runner
+
+
+class TcpmuxRunner:
+    """
+    The tcpmux service: reads the service name, then runs the named
+    TCPMUX service on the connection, through that service's own checks
+    (a refused client gets no C{+Go}).  Stopping the session while it waits
+    for the name closes the connection; its EXIT is logged.
+    """
+
+    def __init__(self, reactor: Any, targets: Callable[[], Sequence[TcpmuxTarget]]) -> None:
+        """
+        @param targets: the services reachable through tcpmux now.
+        """
+        self.reactor = reactor
+        self.targets = targets
+
+    def run(self, connection: PendingConnection, session: Session) -> None:
+        session.begin(0)
+        targets = self.targets()
+        choosing = multiplex(self.reactor, connection, [target.config for target in targets])
+        session.stopWith(lambda force: choosing.cancel())
+        choosing.addCallback(self._chosen, connection)
+        choosing.addErrback(lambda failure: connection.close())
+        choosing.addBoth(lambda _: session.ended(0))
+
+    def _chosen(self, chosen: ServiceConfig | None, connection: PendingConnection) -> None:
+        if chosen is None:
+            return
+        for target in self.targets():
+            if target.config is chosen:
+                target.admission.admit(connection, target.runner, acceptReply(chosen))
+                return
+        connection.close()
