@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_benchmark_tables -*-
 """
-The README's performance tables are those that C{benchmarks/tables} makes
-from the committed results they name (C{benchmarks/txbench/readme.py}).
+The performance tables of docs/performance.md are those that
+C{benchmarks/tables} makes from the committed results they name
+(C{benchmarks/txbench/tables.py}).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 from twisted.trial.unittest import SynchronousTestCase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
+PAGE = os.path.join(ROOT, "docs", "performance.md")
 
 
 def tables(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +25,7 @@ def tables(*arguments: str) -> subprocess.CompletedProcess[str]:
     Run C{benchmarks/tables} (its Python module) with C{arguments}.
     """
     return subprocess.run(
-        [sys.executable, "-m", "txbench.readme", *arguments],
+        [sys.executable, "-m", "txbench.tables", *arguments],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "benchmarks")},
         capture_output=True,
@@ -37,10 +38,10 @@ def tables(*arguments: str) -> subprocess.CompletedProcess[str]:
 class TablesTests(SynchronousTestCase):
     def test_current(self) -> None:
         """
-        The README names at least one committed result, and its tables are
+        The page names at least one committed result, and its tables are
         exactly what that result gives.
         """
-        with open(README, encoding="utf-8") as f:
+        with open(PAGE, encoding="utf-8") as f:
             text = f.read()
         named = re.findall(r"<!-- benchmarks/tables: (\S+) -->", text)
         self.assertNotEqual(named, [])
@@ -51,13 +52,13 @@ class TablesTests(SynchronousTestCase):
 
     def test_editedByHand(self) -> None:
         """
-        A figure changed by hand in the README's table is found, and
+        A figure changed by hand in the page's table is found, and
         C{benchmarks/tables} puts the result's figure back.
         """
         directory = tempfile.mkdtemp(prefix="txinetd-tables-")
         self.addCleanup(shutil.rmtree, directory)
-        copy = os.path.join(directory, "README.md")
-        with open(README, encoding="utf-8") as f:
+        copy = os.path.join(directory, "performance.md")
+        with open(PAGE, encoding="utf-8") as f:
             original = f.read()
         row = re.search(
             r"^\| internal echo, TCP, 1 concurrent \| conn/s \| (\d+) \|", original, re.M
@@ -66,9 +67,9 @@ class TablesTests(SynchronousTestCase):
         edited = original.replace(row[0], row[0].replace(row[1], str(int(row[1]) + 1)), 1)
         with open(copy, "w", encoding="utf-8") as f:
             f.write(edited)
-        done = tables("--check", "--readme", copy)
+        done = tables("--check", "--page", copy)
         self.assertEqual(done.returncode, 1)
         self.assertIn("not those of their results", done.stderr)
-        self.assertEqual(tables("--readme", copy).returncode, 0)
+        self.assertEqual(tables("--page", copy).returncode, 0)
         with open(copy, encoding="utf-8") as f:
             self.assertEqual(f.read(), original)

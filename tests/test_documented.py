@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_documented -*-
 """
-Tests for L{tests.documented}: the README states the limits the tests check.
+Tests for L{tests.documented}: the documentation states the limits the
+tests check.
 """
 
 from __future__ import annotations
@@ -9,17 +10,20 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.documented import README_PHRASES
+from tests.documented import DOCUMENTED_PHRASES
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class ReadmeTests(SynchronousTestCase):
+class DocumentedTests(SynchronousTestCase):
     def test_limitsStated(self) -> None:
         """
-        Each limit the tests take from L{tests.documented} is in the README,
+        Each limit the tests take from L{tests.documented} is on its page,
         as written there.
         """
-        with open(README, encoding="utf-8") as f:
-            text = " ".join(f.read().split())
-        self.assertEqual([phrase for phrase in README_PHRASES if phrase not in text], [])
+        missing: list[tuple[str, str]] = []
+        for page, phrases in DOCUMENTED_PHRASES.items():
+            with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+                text = " ".join(f.read().split())
+            missing.extend((page, phrase) for phrase in phrases if phrase not in text)
+        self.assertEqual(missing, [])

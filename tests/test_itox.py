@@ -38,7 +38,9 @@ ftp stream tcp nowait root /usr/sbin/tcpd in.ftpd -l
 finger stream tcp nowait nobody /usr/sbin/tcpd /bin/cat
 """
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+PAGE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "inetd-conf.md"
+)
 
 #: The services of INETD_CONF that tcpd wraps.
 WRAPPED = {"ftp", "finger"}
@@ -245,16 +247,16 @@ class RoundTripTests(SynchronousTestCase):
         )
 
 
-class ReadmeTests(SynchronousTestCase):
+class DocumentedTests(SynchronousTestCase):
     def test_example(self) -> None:
         """
-        The README's example is what the converter writes.
+        The example of docs/inetd-conf.md is what the converter writes.
         """
-        with open(README, encoding="utf-8") as f:
-            section = f.read().split("## Converting inetd.conf\n", 1)[1]
+        with open(PAGE, encoding="utf-8") as f:
+            section = f.read().split("# Converting inetd.conf\n", 1)[1]
         blocks = section.split("```\n")
         diagnostics = Diagnostics()
-        self.assertEqual(convert(blocks[1], "README", "/usr/sbin", diagnostics), blocks[3])
+        self.assertEqual(convert(blocks[1], "inetd-conf.md", "/usr/sbin", diagnostics), blocks[3])
         self.assertEqual(diagnostics.items, ())
 
 

@@ -101,7 +101,7 @@ class ProgramLogLevelTests(SynchronousTestCase):
         """
         An unknown attribute is an error, with the closest known name:
         xinetd writes C{bad service attribute} at WARNING, txinetd at
-        ERROR (the README's differences), so that an alert on errors sees
+        ERROR (docs/differences.md), so that an alert on errors sees
         the typo that drops an C{only_from}.
         """
         files = ConfigFiles(self)

@@ -107,7 +107,7 @@ def runParts(bench: Bench, parts: Sequence[str], log: Callable[[str], None]) -> 
 def writeResults(directory: Path, document: dict[str, Any], stamp: str) -> Path:
     """
     Write the JSON document as C{<stamp>.json}: the file to commit when the
-    README quotes it (C{benchmarks/tables}).
+    performance page quotes it (C{benchmarks/tables}, docs/performance.md).
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{stamp}.json"

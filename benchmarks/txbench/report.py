@@ -5,7 +5,7 @@ A L{Row} is one line of the table: one metric, a figure per peer per round,
 and the issue's target for it.  The figure shown is the median of the rounds
 (or the worst round, for counts that must be zero).  The JSON document holds
 every round, so that L{Results.fromJson} gives back the same tables: the
-README's are made from committed documents (L{txbench.readme}).
+performance page's are made from committed documents (L{txbench.tables}).
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ Differential tests: the same configuration run by Debian's xinetd 2.3.15
 and by txinetd (L{tests.differential.peers}), the same clients against
 both, and what they received and the service-log lines compared.
 
-L{SameTests} covers behaviours the README says are xinetd's: the built-in
-services over TCP and UDP, C{only_from} and C{no_access} refusals and their
-FAIL lines, C{instances} and C{per_source}, banners, C{access_times}, the
-START and EXIT lines of a server and the environment it gets.
-L{DifferenceTests} checks that a sample of the differences the README lists
-are real: xinetd does otherwise.
+L{SameTests} covers behaviours that are xinetd's (docs/differences.md does
+not list them): the built-in services over TCP and UDP, C{only_from} and
+C{no_access} refusals and their FAIL lines, C{instances} and C{per_source},
+banners, C{access_times}, the START and EXIT lines of a server and the
+environment it gets.
+L{DifferenceTests} checks that a sample of the differences that
+docs/differences.md lists are real: xinetd does otherwise.
 
 Needs root (xinetd's hosts files are hidden in a mount namespace, and every
 test runs in a network namespace of its own), the Debian package xinetd and
@@ -407,8 +408,8 @@ class SameTests(TestCase):
 
 class DifferenceTests(TestCase):
     """
-    A sample of the differences from xinetd that the README lists: xinetd
-    does what the README says it does, and txinetd does otherwise.
+    A sample of the differences from xinetd that docs/differences.md lists:
+    xinetd does what the page says it does, and txinetd does otherwise.
     """
 
     timeout = 60

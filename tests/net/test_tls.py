@@ -244,8 +244,8 @@ class BridgeTests(SynchronousTestCase):
 
     def test_frontTimeout(self) -> None:
         """
-        A service's TLS front gives its clients the README's
-        L{TLS_HANDSHAKE_SECONDS} for their handshake.
+        A service's TLS front gives its clients the documented
+        L{TLS_HANDSHAKE_SECONDS} for their handshake (docs/tls-and-sockets.md).
         """
         self.assertEqual(TLSFront(self.clock, CertificateOptions()).timeout, TLS_HANDSHAKE_SECONDS)
 

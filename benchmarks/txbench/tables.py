@@ -1,7 +1,8 @@
 """
-The README's performance tables, made from committed results: C{benchmarks/tables}.
+The performance tables of docs/performance.md, made from committed results:
+C{benchmarks/tables}.
 
-The README marks each generated part with the result file it comes from::
+The page marks each generated part with the result file it comes from::
 
     <!-- benchmarks/tables: results/20261207T030000Z.json -->
     ...
@@ -10,7 +11,7 @@ The README marks each generated part with the result file it comes from::
 C{benchmarks/tables} rewrites what lies between the marks from that file (a
 paragraph on the machine and the run, the table and its notes, the load
 generator's ceiling); C{benchmarks/tables --check} exits with status 1 if
-the README differs from what it would write (the test suite runs it), so
+the page differs from what it would write (the test suite runs it), so
 the tables are never edited by hand.
 """
 
@@ -29,7 +30,8 @@ from txbench.__main__ import PARTS
 from txbench.report import Results
 
 BENCHMARKS = Path(__file__).resolve().parent.parent
-README = BENCHMARKS.parent / "README.md"
+#: The page that quotes the results.
+PAGE = BENCHMARKS.parent / "docs" / "performance.md"
 BLOCK = re.compile(
     r"(?P<begin><!-- benchmarks/tables: (?P<path>\S+) -->\n)"
     r"(?P<body>.*?)"
@@ -73,7 +75,7 @@ def describeRun(document: Mapping[str, Any]) -> str:
 
 def render(document: Mapping[str, Any]) -> str:
     """
-    The README's text for one result document.
+    The page's text for one result document.
     """
     results = Results.fromJson(document)
     text = describeRun(document) + "\n\n" + results.table() + "\n"
@@ -82,43 +84,48 @@ def render(document: Mapping[str, Any]) -> str:
     return text
 
 
-def update(readme: str, benchmarks: Path = BENCHMARKS) -> str:
+def update(page: str, benchmarks: Path = BENCHMARKS) -> str:
     """
-    The README with every marked part made anew from its result file.
+    The page with every marked part made anew from its result file.
 
-    @raise ValueError: if the README has no marked part.
+    @raise ValueError: if the page has no marked part.
     """
-    if BLOCK.search(readme) is None:
-        raise ValueError("the README has no <!-- benchmarks/tables: ... --> part")
+    if BLOCK.search(page) is None:
+        raise ValueError("the page has no <!-- benchmarks/tables: ... --> part")
 
     def replace(match: re.Match[str]) -> str:
         document = json.loads((benchmarks / match["path"]).read_text())
         return f"{match['begin']}\n{render(document)}\n{match['end']}"
 
-    return BLOCK.sub(replace, readme)
+    return BLOCK.sub(replace, page)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="benchmarks/tables",
-        description="Make the README's performance tables from the committed results.",
+        description="Make the tables of docs/performance.md from the committed results.",
     )
     parser.add_argument("--check", action="store_true", help="only check that they are current")
-    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--page", type=Path, default=PAGE, help="the page (default: %(default)s)")
     options = parser.parse_args(argv)
-    current = options.readme.read_text()
+    current = options.page.read_text()
     wanted = update(current)
     if options.check:
         if wanted == current:
             return 0
         diff = difflib.unified_diff(
-            current.splitlines(True), wanted.splitlines(True), "README.md", "benchmarks/tables"
+            current.splitlines(True),
+            wanted.splitlines(True),
+            str(options.page),
+            "benchmarks/tables",
         )
         sys.stderr.write("".join(diff))
-        sys.stderr.write("benchmarks/tables: the README's tables are not those of their results\n")
+        sys.stderr.write(
+            f"benchmarks/tables: the tables of {options.page} are not those of their results\n"
+        )
         return 1
     if wanted != current:
-        options.readme.write_text(wanted)
+        options.page.write_text(wanted)
     return 0
 
 
