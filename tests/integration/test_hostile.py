@@ -30,7 +30,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.tree import XinetdService
-from txinetd.serve.admission import DGRAM_WAITING
+from txinetd.serve.datagrams import DGRAM_WAITING
 from txinetd.serve.lookups import HostName
 
 from .support import (

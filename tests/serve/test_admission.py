@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 import txinetd.serve.admission
+import txinetd.serve.datagrams
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles, MemoryTarget, captureMessages, fakeShared
 from txinetd.core.config import ServiceConfig
 from txinetd.core.events import FailReason, Level, NoIdReason
@@ -30,7 +31,8 @@ from txinetd.daemon.servicelogs import ServiceLog
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError
 from txinetd.serve import banners
-from txinetd.serve.admission import DGRAM_FAIL_QUIET, Admission
+from txinetd.serve.admission import Admission
+from txinetd.serve.datagrams import DGRAM_FAIL_QUIET, DatagramChecks
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import NoId, UserId
 from txinetd.serve.lookups import FixedHosts, HostName, IdentLookups
@@ -1033,25 +1035,25 @@ class IdentTests(AdmissionTestCase):
 
 class DatagramTests(AdmissionTestCase):
     """
-    L{Admission.checkDatagram}.
+    L{txinetd.serve.datagrams.DatagramChecks}.
     """
 
     def test_allowed(self) -> None:
-        admission = self.admission(" only_from = 192.0.2.0/24\n")
-        self.assertTrue(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
-        self.assertEqual((self.target.entries, admission.running.running), ([], 0))
+        admission = DatagramChecks(self.admission(" only_from = 192.0.2.0/24\n"))
+        self.assertTrue(self.successResultOf(admission.check((CLIENT, 5000))))
+        self.assertEqual((self.target.entries, admission.admission.running.running), ([], 0))
 
     def test_refusedQuietly(self) -> None:
         """
         One FAIL per sender (address and port) per minute.
         """
-        admission = self.admission(" only_from = 10.0.0.1\n")
-        answers = [self.successResultOf(admission.checkDatagram((CLIENT, 5000))) for _ in range(2)]
-        answers.append(self.successResultOf(admission.checkDatagram((CLIENT, 5001))))
+        admission = DatagramChecks(self.admission(" only_from = 10.0.0.1\n"))
+        answers = [self.successResultOf(admission.check((CLIENT, 5000))) for _ in range(2)]
+        answers.append(self.successResultOf(admission.check((CLIENT, 5001))))
         self.clock.advance(DGRAM_FAIL_QUIET - 1)
-        answers.append(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
+        answers.append(self.successResultOf(admission.check((CLIENT, 5000))))
         self.clock.advance(1)
-        answers.append(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
+        answers.append(self.successResultOf(admission.check((CLIENT, 5000))))
         self.assertEqual(answers, [False] * 5)
         self.assertEqual(self.target.entries, [f"FAIL: svc address from={CLIENT}"] * 3)
 
@@ -1061,53 +1063,53 @@ class DatagramTests(AdmissionTestCase):
         come: the remembered senders do not grow with every sender ever
         refused.
         """
-        admission = self.admission(" only_from = 10.0.0.1\n")
+        admission = DatagramChecks(self.admission(" only_from = 10.0.0.1\n"))
         for port in range(100):
-            self.successResultOf(admission.checkDatagram((CLIENT, port)))
+            self.successResultOf(admission.check((CLIENT, port)))
         self.clock.advance(DGRAM_FAIL_QUIET / 2)
-        self.successResultOf(admission.checkDatagram((OTHER, 1)))
+        self.successResultOf(admission.check((OTHER, 1)))
         self.clock.advance(DGRAM_FAIL_QUIET / 2)
-        self.successResultOf(admission.checkDatagram((OTHER, 2)))
+        self.successResultOf(admission.check((OTHER, 2)))
         self.assertEqual(list(admission.quietUntil), [(OTHER, 1), (OTHER, 2)])
         self.assertEqual(len(self.target.entries), 102)
 
     def test_sendersBounded(self) -> None:
         """
-        At most L{txinetd.serve.admission.DGRAM_FAIL_SENDERS} senders are remembered; the
+        At most L{txinetd.serve.datagrams.DGRAM_FAIL_SENDERS} senders are remembered; the
         oldest goes first.
         """
-        self.patch(txinetd.serve.admission, "DGRAM_FAIL_SENDERS", 3)
-        admission = self.admission(" only_from = 10.0.0.1\n")
-        answers = [self.successResultOf(admission.checkDatagram((CLIENT, p))) for p in range(5)]
+        self.patch(txinetd.serve.datagrams, "DGRAM_FAIL_SENDERS", 3)
+        admission = DatagramChecks(self.admission(" only_from = 10.0.0.1\n"))
+        answers = [self.successResultOf(admission.check((CLIENT, p))) for p in range(5)]
         self.assertEqual(list(admission.quietUntil), [(CLIENT, 2), (CLIENT, 3), (CLIENT, 4)])
-        self.successResultOf(admission.checkDatagram((CLIENT, 4)))
-        self.successResultOf(admission.checkDatagram((CLIENT, 0)))
+        self.successResultOf(admission.check((CLIENT, 4)))
+        self.successResultOf(admission.check((CLIENT, 0)))
         self.assertEqual(list(admission.quietUntil), [(CLIENT, 3), (CLIENT, 4), (CLIENT, 0)])
         self.assertEqual((answers, len(self.target.entries)), ([False] * 5, 6))
 
     def test_limit(self) -> None:
-        admission = self.admission(" access_times = 8:00-9:00\n")
-        self.assertFalse(self.successResultOf(admission.checkDatagram((CLIENT, 5000))))
+        admission = DatagramChecks(self.admission(" access_times = 8:00-9:00\n"))
+        self.assertFalse(self.successResultOf(admission.check((CLIENT, 5000))))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
 
     def test_waitingBounded(self) -> None:
         """
-        At most L{txinetd.serve.admission.DGRAM_WAITING} datagrams wait for their name
+        At most L{txinetd.serve.datagrams.DGRAM_WAITING} datagrams wait for their name
         lookup; past that one is refused with C{service_limit} (quietly per
         sender) until one has been checked.
         """
-        self.patch(txinetd.serve.admission, "DGRAM_WAITING", 2)
+        self.patch(txinetd.serve.datagrams, "DGRAM_WAITING", 2)
         senders = [f"192.0.2.{number}" for number in range(1, 6)]
         for sender in senders:
             self.names[sender] = Deferred()
-        admission = self.admission(" only_from = .example.com\n")
-        checks = [admission.checkDatagram((sender, 5000)) for sender in senders[:4]]
-        self.assertEqual(admission.waitingDatagrams, 2)
+        admission = DatagramChecks(self.admission(" only_from = .example.com\n"))
+        checks = [admission.check((sender, 5000)) for sender in senders[:4]]
+        self.assertEqual(admission.waiting, 2)
         self.assertEqual([self.successResultOf(d) for d in checks[2:]], [False, False])
         self.assertEqual(len(self.asked), 2)
         self.names[senders[0]].callback("a.example.com")
         self.assertTrue(self.successResultOf(checks[0]))
-        waiting = admission.checkDatagram((senders[4], 5000))
+        waiting = admission.check((senders[4], 5000))
         self.assertNoResult(waiting)
         self.assertEqual(
             self.target.entries,
@@ -1122,13 +1124,13 @@ class DatagramTests(AdmissionTestCase):
         would start a loop.
         """
         self.shared.datagramPorts[7007] += 1
-        admission = self.admission(" cps = 1 10\n")
+        admission = DatagramChecks(self.admission(" cps = 1 10\n"))
         answers = [
-            self.successResultOf(admission.checkDatagram((host, 7007)))
+            self.successResultOf(admission.check((host, 7007)))
             for host in ("127.0.0.1", "127.0.0.1", CLIENT)
         ]
         self.assertEqual(answers, [False, False, False])
-        self.assertTrue(self.successResultOf(admission.checkDatagram((CLIENT, 7008))))
+        self.assertTrue(self.successResultOf(admission.check((CLIENT, 7008))))
         self.assertEqual(
             self.target.entries,
             ["FAIL: svc address from=127.0.0.1", f"FAIL: svc address from={CLIENT}"],

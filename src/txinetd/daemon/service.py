@@ -46,6 +46,7 @@ from txinetd.net.readers import (
 from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
 from txinetd.serve import rpc
 from txinetd.serve.admission import Admission
+from txinetd.serve.datagrams import DatagramChecks
 from txinetd.serve.internal import InternalDatagrams, InternalRunner, internalServiceOf
 from txinetd.serve.redirect import RedirectRunner
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
@@ -110,6 +111,7 @@ class ListeningService(Service):
                 self._oneAtATime if config.listening is Listening.ACCEPT_ONE_AT_A_TIME else None
             ),
         )
+        self.datagrams = DatagramChecks(self.admission)
         self.port: Listeners | None = None
         self.sockets: list[socket.socket] = []
         #: The errnos of C{IPV6_ADDRFORM} failures already logged.
@@ -268,7 +270,7 @@ class ListeningService(Service):
         """
         Count the port of this datagram service among the daemon's own:
         no datagram service answers a datagram from it (see
-        L{txinetd.serve.admission.Admission.checkDatagram}).
+        L{txinetd.serve.datagrams.DatagramChecks}).
         """
         address = self.address
         if address is not None:
@@ -350,6 +352,7 @@ class ListeningService(Service):
             onCountChange=old.onCountChange,
             cps=old.cps if config.cps == old.config.cps else None,
         )
+        self.datagrams = DatagramChecks(self.admission)
         if hard:
             self.recheckSessions()
         if self.idle:

@@ -27,14 +27,13 @@ waits does so through the session (L{Session.waitFor}): stopping the
 session then cancels the wait, and the connection is closed without START
 or EXIT.
 
-Datagrams (L{Admission.checkDatagram}) and the hand-over of a C{wait =
+Datagrams (L{txinetd.serve.datagrams}) and the hand-over of a C{wait =
 yes} socket go through the same verdicts, in shorter paths.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -68,27 +67,9 @@ from txinetd.serve.runner import Runner
 from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
 
-__all__ = [
-    "DGRAM_FAIL_QUIET",
-    "DGRAM_FAIL_SENDERS",
-    "DGRAM_WAITING",
-    "Admission",
-]
+__all__ = ["Admission"]
 
 log = Logger(namespace="txinetd")
-
-#: A datagram refused for its address is logged at most once per this many
-#: seconds per (address, port), as xinetd does.
-DGRAM_FAIL_QUIET = 60.0
-
-#: How many senders of refused datagrams a service remembers to keep quiet
-#: about; past that, the one remembered longest is forgotten.
-DGRAM_FAIL_SENDERS = 4096
-
-#: How many datagrams of a service may wait for their address check (a
-#: name lookup) at once; past that, datagrams are refused with
-#: C{service_limit} until some have been checked.
-DGRAM_WAITING = 64
 
 
 class Admission:
@@ -137,11 +118,6 @@ class Admission:
         #: The hosts.allow / hosts.deny rules last decided with, and whether
         #: they may look at the client's name (worked out once per rules).
         self.nameNeed: tuple[HostsAccess | None, bool] = (None, False)
-        #: When a refusal of each recent datagram sender may be logged
-        #: again, the soonest first.
-        self.quietUntil: OrderedDict[tuple[str, int], float] = OrderedDict()
-        #: How many datagrams wait for their address check now.
-        self.waitingDatagrams = 0
 
     # --- the path of a stream connection -------------------------------------
 
@@ -428,69 +404,6 @@ class Admission:
                 lookup.addCallback(self._identified, host)
 
     # --- the other paths ------------------------------------------------------
-
-    def checkDatagram(self, peer: tuple[str, int]) -> Deferred[bool]:
-        """
-        The checks for one datagram of a dgram service: a datagram from one
-        of the daemon's own datagram ports (L{Shared.datagramPorts}) is
-        refused for its address, before the limits count it; then the
-        limits, then the address rules.  At most L{DGRAM_WAITING}
-        datagrams wait for a name lookup at once; past that, one is refused
-        with C{service_limit}.
-
-        @return: whether to answer it; a refusal is logged (at most once a
-            minute per sender).
-        """
-        host = peer[0]
-        now = self.shared.reactor.seconds()
-        if peer[1] in self.shared.datagramPorts:
-            # Sent (or forged) from a port of the daemon's own: answering
-            # would start a loop.
-            reason: FailReason | None = FailReason.ADDRESS
-        else:
-            reason = self.checkLimits(host)
-        if reason is None and self.waitingDatagrams >= DGRAM_WAITING:
-            # Each waiting datagram is kept until its lookup ends: shed.
-            reason = FailReason.SERVICE_LIMIT
-        checked = succeed(reason) if reason is not None else self.checkAddress(host)
-        if not checked.called:
-            self.waitingDatagrams += 1
-            checked.addBoth(self._datagramChecked)
-
-        def conclude(reason: FailReason | None) -> bool:
-            if reason is None:
-                return True
-            if self._logsRefusal(peer, now):
-                self.failed(reason, host)
-            return False
-
-        return checked.addCallback(conclude)
-
-    def _datagramChecked(self, result: object) -> object:
-        self.waitingDatagrams -= 1
-        return result
-
-    def _logsRefusal(self, peer: tuple[str, int], now: float) -> bool:
-        """
-        Whether a refused datagram from C{peer} is logged: not if a refusal
-        of C{peer} was logged in the last L{DGRAM_FAIL_QUIET} seconds.
-        Senders whose quiet time is over are forgotten, the soonest first
-        (each once, so the cost does not grow with their number), and so is
-        the oldest when L{DGRAM_FAIL_SENDERS} are remembered.
-        """
-        quiet = self.quietUntil
-        while quiet:
-            oldest, until = next(iter(quiet.items()))
-            if until > now:
-                break
-            del quiet[oldest]
-        if quiet.get(peer, now) > now:
-            return False
-        quiet.pop(peer, None)
-        if len(quiet) >= DGRAM_FAIL_SENDERS:
-            quiet.popitem(last=False)
-        quiet[peer] = now + DGRAM_FAIL_QUIET
-        return True
 
     def recheck(self, session: Session) -> Deferred[FailReason | None]:
         """

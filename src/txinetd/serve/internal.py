@@ -22,6 +22,7 @@ from txinetd.core.config import ServiceConfig, ServiceKind
 from txinetd.interfaces import IInternalService
 from txinetd.net.acceptor import PendingConnection
 from txinetd.serve.admission import Admission
+from txinetd.serve.datagrams import DatagramChecks
 from txinetd.serve.runner import Runner, adopt
 from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
@@ -113,6 +114,7 @@ class DatagramService(TypingProtocol):
     """
 
     admission: Admission
+    datagrams: DatagramChecks
     runner: Runner
 
 
@@ -132,7 +134,7 @@ class InternalDatagrams(DatagramProtocol):
         peer = addressOf(addr)
         if peer is None or not shouldAnswer(peer[1]):
             return
-        checked = self.service.admission.checkDatagram(peer)
+        checked = self.service.datagrams.check(peer)
         checked.addCallback(self._answer, datagram, addr, peer)
 
     def _answer(self, allowed: bool, datagram: bytes, addr: Any, peer: tuple[str, int]) -> None:

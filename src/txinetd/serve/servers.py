@@ -26,6 +26,7 @@ from txinetd.core.values import SocketType
 from txinetd.net.acceptor import DESCRIPTOR_ERRORS, PendingConnection, asIPv4
 from txinetd.net.readers import acceptAndClose, discardDatagrams, peekSender
 from txinetd.serve.admission import Admission
+from txinetd.serve.datagrams import DatagramChecks
 from txinetd.serve.external import clientEnvironment, serverSpec
 from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
@@ -192,6 +193,7 @@ class WaitingService(TypingProtocol):
 
     config: ServiceConfig
     admission: Admission
+    datagrams: DatagramChecks
     runner: ServerRunner
     socket: socket.socket | None
 
@@ -246,7 +248,7 @@ class HandOver:
         if sender is None:
             return
         service.pauseListening()
-        checked = service.admission.checkDatagram(sender)
+        checked = service.datagrams.check(sender)
         checked.addCallback(self._datagramChecked, sender)
 
     def _datagramChecked(self, allowed: bool, sender: tuple[str, int]) -> None:
