@@ -218,10 +218,10 @@ class HandOver:
         What to call when the listening socket is readable.
         """
         if self.service.config.listening is Listening.HAND_OVER_STREAM:
-            return self.pendingConnection
-        return self.pendingDatagram
+            return self.connectionPending
+        return self.datagramQueued
 
-    def pendingConnection(self) -> None:
+    def connectionPending(self) -> None:
         """
         A connection is pending: check the limits, then hand over.
         """
@@ -236,7 +236,7 @@ class HandOver:
             return
         self.handOver(None)
 
-    def pendingDatagram(self) -> None:
+    def datagramQueued(self) -> None:
         """
         A datagram is queued: check its sender, then hand over; once the
         server has exited, what is left queued is discarded.
