@@ -1,10 +1,11 @@
-# -*- test-case-name: tests.test_config -*-
+# -*- test-case-name: tests.core.test_inheritance -*-
 """
 Test doubles for txinetd's tests.
 
-L{FakeSystem} is a L{txinetd.attributes.SystemInfo} with small fixed
+L{FakeSystem} is a L{txinetd.core.attributes.SystemInfo} with small fixed
 tables (users, groups, protocols, services, RPC programs, hosts,
-executables): no test that uses it looks anything up on the machine.
+executables): no test that uses it looks anything up on the machine but
+the banner and certificate files the test wrote.
 L{ConfigFiles} writes a configuration tree into a test's temporary
 directory and loads it with a L{FakeSystem}.
 """
@@ -14,20 +15,35 @@ from __future__ import annotations
 import ipaddress
 import os
 import textwrap
+import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
-from txinetd.access import (
-    AddressEntry,
-    DomainEntry,
-    NetworkEntry,
-    TimeInterval,
-    TimeIntervals,
-)
-from txinetd.config import Config, loadConfig
-from txinetd.errors import Diagnostic
+from txinetd.core.addressentries import AddressEntry, DomainEntry, NetworkEntry
+from txinetd.core.config import Config
+from txinetd.core.diagnostics import Diagnostic
+from txinetd.core.endpoint import RedirectTLS, TLSSettings
+from txinetd.core.events import Level
+from txinetd.core.limits import LoadAverage, ProcessLimit
+from txinetd.core.sensor import SensorList
+from txinetd.core.times import TimeInterval, TimeIntervals
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.programlog import programMessage
+from txinetd.daemon.servicelogs import LogTargets
+from txinetd.net.tls import checkRedirectSettings, checkSettings
+from txinetd.serve.banners import bannerProblem
+from txinetd.serve.lookups import NO_NAME, FixedHosts, HostName, IdentSetup
+from txinetd.serve.shared import ServerSetup, Shared
+from txinetd.spawn.spawner import Spawner
+
+T = TypeVar("T")
 
 USERS: Mapping[str, tuple[int, int]] = {
     "root": (0, 0),
@@ -84,7 +100,7 @@ INTERNAL_SERVICES = frozenset(
 @dataclass
 class FakeSystem:
     """
-    A L{txinetd.attributes.SystemInfo} made of tables.
+    A L{txinetd.core.attributes.SystemInfo} made of tables.
 
     @ivar services: C{(name, protocol)} to port, as in /etc/services.
     @ivar hosts: host name to addresses, IPv4 first.
@@ -127,6 +143,21 @@ class FakeSystem:
         if path in self.notExecutable:
             return f"Server {path} is not executable"
         return f"Unable to stat: {path}."
+
+    def bannerProblem(self, path: str) -> str | None:
+        """
+        The real check: tests write their banner files.
+        """
+        return bannerProblem(path)
+
+    def tlsProblem(self, settings: TLSSettings) -> str | None:
+        """
+        The real check: tests make their certificates.
+        """
+        return checkSettings(settings)
+
+    def redirectTLSProblem(self, settings: RedirectTLS) -> str | None:
+        return checkRedirectSettings(settings)
 
 
 def fakeInternalServices(
@@ -219,3 +250,100 @@ def intervals(*pairs: tuple[int, int]) -> TimeIntervals:
     C{access_times} intervals from (start, end) minutes.
     """
     return TimeIntervals(tuple(TimeInterval(start, end) for start, end in pairs))
+
+
+def synchronously(work: Callable[[], T]) -> Deferred[T]:
+    """
+    A L{txinetd.serve.lookups.BlockingRunner} that runs the work at once.
+    """
+    return maybeDeferred(work)
+
+
+def noName(address: str, verify: bool) -> Deferred[HostName]:
+    """
+    A L{txinetd.serve.lookups.ReverseLookup} that finds no name, without
+    asking any resolver.
+    """
+    return succeed(NO_NAME)
+
+
+def fakeShared(reactor: Any, **changes: Any) -> Shared:
+    """
+    What every service shares, for unit tests: nothing of it touches the
+    machine (no resolver, no hosts files, no load average, a spawner never
+    asked to start anything), the program log is L{programMessage}, and
+    the service logs have no target unless their configuration names one.
+
+    @param changes: fields of L{Shared} to give other values.
+    """
+    shared = Shared(
+        reactor=reactor,
+        say=programMessage,
+        logs=LogTargets(programMessage),
+        sensor=SensorList(),
+        processes=ProcessLimit(None),
+        load=LoadAverage(lambda: 0.0),
+        localTime=time.localtime,
+        hosts=FixedHosts(),
+        names=noName,
+        blocking=synchronously,
+        ident=IdentSetup.bounded(1024, 15, programMessage),
+        servers=ServerSetup(Spawner(reactor), dict(ENVIRON), 0, 1024, 0o022),
+        rpcByName=RPC.get,
+        datagramPorts=Counter(),
+    )
+    return replace(shared, **changes)
+
+
+class MemoryTarget:
+    """
+    A log target that keeps what it is given.
+
+    @ivar service: the service-log entries, with their times.
+    """
+
+    def __init__(self) -> None:
+        self.service: list[tuple[float, str]] = []
+        self.closed = False
+
+    def writeService(self, message: str, when: float) -> None:
+        self.service.append((when, message))
+
+    def writeProgram(
+        self, level: Level, message: str, when: float, function: str | None = None
+    ) -> None:
+        raise AssertionError("a service log gets no program messages")
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def entries(self) -> list[str]:
+        return [message for _, message in self.service]
+
+
+def observeLog(case: SynchronousTestCase, handle: Callable[[LogEvent], None]) -> None:
+    """
+    Give C{handle} every log event emitted until the test ends.
+    """
+
+    @implementer(ILogObserver)
+    def observer(event: LogEvent) -> None:
+        handle(event)
+
+    globalLogPublisher.addObserver(observer)
+    case.addCleanup(globalLogPublisher.removeObserver, observer)
+
+
+def captureMessages(case: SynchronousTestCase) -> list[tuple[Level, str]]:
+    """
+    Collect the program messages emitted until the test ends.
+    """
+    messages: list[tuple[Level, str]] = []
+
+    def collect(event: LogEvent) -> None:
+        if "xinetd_level" in event and "xinetd_text" in event:
+            messages.append((event["xinetd_level"], event["xinetd_text"]))
+
+    observeLog(case, collect)
+    return messages

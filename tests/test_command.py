@@ -19,8 +19,9 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txinetd.command import PLUGIN, ForeignErrors, launchArguments
-from txinetd.logformat import Level
-from txinetd.observers import FileLogTarget, ProgramLogObserver
+from txinetd.core.events import Level
+from txinetd.daemon.logtargets import FileLogTarget
+from txinetd.daemon.programlog import ProgramLogObserver
 
 DEBIAN = ["-pidfile", "/run/xinetd.pid", "-stayalive", "-inetd_compat", "-inetd_ipv6"]
 

@@ -4,8 +4,8 @@ The configuration loader under bad input: generated and mutated
 configurations, binary garbage, huge lines and files, very many services,
 include loops and files that cannot be read.
 
-Whatever the input, L{txinetd.config.loadConfig} returns a
-L{txinetd.config.Config} and never raises; every diagnostic names a file and
+Whatever the input, L{txinetd.daemon.loading.loadConfig} returns a
+L{txinetd.core.config.Config} and never raises; every diagnostic names a file and
 a line of that file (C{path:line:}; only a main file that cannot be read is
 reported without a line, as C{open( path ) failed: ...}); loading ends
 within a bound (hypothesis deadlines, pytest-timeout, and a pipe without a
@@ -41,9 +41,11 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.documented import MAX_DIAGNOSTICS, MAX_FILES, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_SIZE
 from tests.fakes import FakeSystem, fakeInternalServices
-from txinetd.attributes import ATTRIBUTES, GroupSpec
-from txinetd.config import Config, loadConfig
-from txinetd.errors import Diagnostic, Location, Severity, printable
+from txinetd.core.attributes import ATTRIBUTES
+from txinetd.core.config import Config
+from txinetd.core.diagnostics import Diagnostic, Location, Severity, printable
+from txinetd.core.values import GroupSpec
+from txinetd.daemon.loading import loadConfig
 
 SOAK = os.environ.get("TXINETD_SOAK") == "1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

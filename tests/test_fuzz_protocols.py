@@ -44,9 +44,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests.integration.support import pollUntil, portNumber, reactor
-from tests.soak import fuzzed
-from tests.test_introspect import (
+from tests.builtins.test_introspect import (
     AVAILABLE_TEXT,
     HELP_TEXT,
     RUNNING_TEXT,
@@ -54,11 +52,11 @@ from tests.test_introspect import (
     SERVICES_TEXT,
     FakeView,
 )
-from tests.test_tcpmux import loadServices
-from txinetd.acceptor import PendingConnection
-from txinetd.config import ServiceConfig
-from txinetd.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
-from txinetd.internal import (
+from tests.integration.support import pollUntil, portNumber, reactor
+from tests.serve.test_tcpmux import loadServices
+from tests.soak import fuzzed
+from txinetd.builtins.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
+from txinetd.builtins.simple import (
     BUILTINS,
     CHARGEN_DATAGRAM_SIZE,
     DGRAM,
@@ -73,10 +71,12 @@ from txinetd.internal import (
     shouldAnswer,
     timeStream,
 )
-from txinetd.introspect import ServersProtocol, ServicesProtocol, XadminProtocol
-from txinetd.logformat import NoIdReason
-from txinetd.policies import ServedProtocol
-from txinetd.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
+from txinetd.core.config import ServiceConfig
+from txinetd.core.events import NoIdReason
+from txinetd.net.acceptor import PendingConnection
+from txinetd.serve.ident import MAX_REPLY, MAX_TEXT, IdentResult, NoId, UserId, queryIdent
+from txinetd.serve.internal import ServedProtocol
+from txinetd.serve.tcpmux import MAX_LINE, NAME_TIMEOUT, NOT_FOUND, multiplex
 
 #: Bytes that mean something to one of the protocols, mixed into the garbage.
 TOKENS = (
@@ -607,7 +607,7 @@ class XadminFlowControlTests(TestCase):
 # --- tcpmux ----------------------------------------------------------------------
 
 
-#: The tcpmux targets of L{tests.test_tcpmux.CONFIG}, by the name a client
+#: The tcpmux targets of L{tests.serve.test_tcpmux.CONFIG}, by the name a client
 #: sends in lower case: the first TCPMUX or TCPMUXPLUS service of that name
 #: in any case, and what the client gets from the multiplexer before the
 #: target runs: nothing (a TCPMUXPLUS target's C{+Go} is sent by the caller,
@@ -622,7 +622,7 @@ TCPMUX_HELP = b"alpha\r\nBeta\r\nbeta\r\nEcho\r\n"
 def tcpmuxModel(data: bytes) -> tuple[str | None, bytes]:
     """
     The id of the target and the reply of a tcpmux connection of
-    L{tests.test_tcpmux.CONFIG} whose client sends C{data}: the first line,
+    L{tests.serve.test_tcpmux.CONFIG} whose client sends C{data}: the first line,
     if it ends in CR LF within 1024 bytes and has a name, names a service
     (whose C{+Go} the caller sends after the service's checks), C{HELP} or
     nothing known; anything else gets no

@@ -17,9 +17,10 @@ from importlib.metadata import entry_points
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.documented import MAX_SIZE
-from txinetd.attributes import Flag
-from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import Diagnostics, Location
+from txinetd.core.config import Config, ServiceConfig
+from txinetd.core.diagnostics import Diagnostics, Location
+from txinetd.core.values import Flag
+from txinetd.daemon.loading import loadConfig
 from txinetd.itox import convert, main
 
 from .fakes import FakeSystem, fakeInternalServices

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.fakes import ConfigFiles
-from tests.test_policies import captureMessages
-from txinetd.errors import Diagnostic, Location, Severity
-from txinetd.logformat import Level
-from txinetd.service import reportDiagnostics
+from tests.fakes import ConfigFiles, captureMessages
+from txinetd.core.diagnostics import Diagnostic, Location, Severity
+from txinetd.core.events import Level
+from txinetd.daemon.programlog import reportDiagnostics
 
 #: An internal echo service, with room for more lines.
 ECHO = "service echo\n{{\n type = INTERNAL{type}\n socket_type = stream\n wait = no\n{more}}}\n"

@@ -5,7 +5,7 @@ ident replies (the C{USERID} text and the reply of a C{Bad line} report),
 reverse names, client addresses, and, from the configuration, service ids,
 service names and banner files and paths.
 
-Each test drives the real connection path (L{ServicePolicy}) with
+Each test drives the real admission path (L{Admission}) with
 generated text and reads back the bytes the real log targets wrote: a FILE
 service log and a FILE program log in a temporary directory, and syslog
 datagrams on a UNIX datagram socket the test binds.  Every record must be
@@ -40,16 +40,23 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.integration.support import loadText, pollUntil, portNumber, reactor, tcpExchange
+from tests.serve.test_admission import CLIENT, AdmissionTestCase, FakeConnection
 from tests.soak import fuzzed
-from tests.test_policies import CLIENT, FakeConnection, PolicyTestCase
-from txinetd.acceptor import PendingConnection
-from txinetd.config import ServiceConfig
-from txinetd.ident import MAX_TEXT, NoId, UserId
-from txinetd.libwrap import HostsAccess, parseHostsTable
-from txinetd.logformat import Facility, Level, SyslogLevel
-from txinetd.observers import FileLogTarget, ProgramLogObserver, SyslogTarget
-from txinetd.policies import Daemon, LogTargets, ServicePolicy, Session
-from txinetd.service import ListeningService, XinetdService
+from txinetd.core.config import ServiceConfig
+from txinetd.core.events import Level
+from txinetd.core.libwrap import HostsAccess, parseHostsTable
+from txinetd.core.logformat import Facility, SyslogLevel
+from txinetd.daemon.logtargets import FileLogTarget, SyslogTarget
+from txinetd.daemon.machine import onThisMachine
+from txinetd.daemon.programlog import ProgramLogObserver
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
+from txinetd.net.acceptor import PendingConnection
+from txinetd.serve.admission import Admission
+from txinetd.serve.ident import MAX_TEXT, NoId, UserId
+from txinetd.serve.lookups import FixedHosts
+from txinetd.serve.session import Session
+from txinetd.serve.shared import Shared
 
 PID = 4242
 START = f"START: svc pid=0 from={CLIENT}"
@@ -115,7 +122,7 @@ class RealLogs:
     program log (a L{ProgramLogObserver} on the global log publisher), and
     syslog on a UNIX datagram socket of the test, which gets both.
 
-    It is the service-log target of the policies under test: each entry
+    It is the service-log target of the admissions under test: each entry
     goes to the FILE service log and to syslog.
     """
 
@@ -151,7 +158,7 @@ class RealLogs:
 
     def close(self) -> None:
         """
-        The policies never close their target; the test does.
+        The admissions never close their target; the test does.
         """
 
     def newBytes(self, path: str) -> bytes:
@@ -209,30 +216,30 @@ class RealLogs:
         )
 
 
-class InjectionTestCase(PolicyTestCase):
+class InjectionTestCase(AdmissionTestCase):
     """
-    Policies whose service log is L{RealLogs}.
+    Admissions whose service log is L{RealLogs}.
     """
 
     def setUp(self) -> None:
         super().setUp()
         self.logs = RealLogs(self)
 
-    def fresh(self, config: ServiceConfig) -> ServicePolicy:
+    def fresh(self, config: ServiceConfig) -> Admission:
         """
-        A new policy for C{config}, logging to the real logs.
+        A new admission for C{config}, logging to the real logs.
         """
-        policy = ServicePolicy(config, self.daemon)
-        policy.log.target = self.logs
-        return policy
+        admission = Admission(config, self.shared)
+        self.serviceLog(admission).target = self.logs
+        return admission
 
     def serve(
-        self, policy: ServicePolicy, host: str = CLIENT, port: int = 40000
+        self, admission: Admission, host: str = CLIENT, port: int = 40000
     ) -> tuple[FakeConnection, list[Session]]:
         """
         One connection from C{host}: admitted ones start and end at once.
         """
-        connection, starts = self.connect(policy, host, port)
+        connection, starts = self.connect(admission, host, port)
         for session in starts.sessions:
             session.ended(0)
         return connection, starts.sessions
@@ -254,19 +261,19 @@ class InjectionTestCase(PolicyTestCase):
         return records
 
 
-class RecordingPolicy(ServicePolicy):
+class RecordingAdmission(Admission):
     """
-    A policy that keeps the results of its ident lookups.
+    An admission that keeps the results of its ident lookups.
     """
 
-    def __init__(self, config: ServiceConfig, daemon: Daemon) -> None:
-        super().__init__(config, daemon)
+    def __init__(self, config: ServiceConfig, shared: Shared) -> None:
+        super().__init__(config, shared)
         self.results: list[UserId | NoId] = []
 
-    def ident(
+    def askIdent(
         self, connection: PendingConnection, timeout: float | None
     ) -> Deferred[UserId | NoId]:
-        return super().ident(connection, timeout).addCallback(self.record)
+        return super().askIdent(connection, timeout).addCallback(self.record)
 
     def record(self, result: UserId | NoId) -> UserId | NoId:
         self.results.append(result)
@@ -289,9 +296,9 @@ class IdentReplyTests(InjectionTestCase):
 
         @return: the lookup's result.
         """
-        policy = RecordingPolicy(self.userid, self.daemon)
-        policy.log.target = self.logs
-        _, sessions = self.serve(policy)
+        admission = RecordingAdmission(self.userid, self.shared)
+        self.serviceLog(admission).target = self.logs
+        _, sessions = self.serve(admission)
         self.assertEqual(len(sessions), 1)
         factory = self.clock.tcpClients[-1][2]
         protocol = cast(Protocol, factory.buildProtocol(None))
@@ -299,7 +306,7 @@ class IdentReplyTests(InjectionTestCase):
         for piece in reply:
             protocol.dataReceived(piece)
         factory.clientConnectionLost(self.clock.connectors[-1], Failure(error.ConnectionDone()))
-        (result,) = policy.results
+        (result,) = admission.results
         return result
 
     @fuzzed(300)
@@ -352,9 +359,9 @@ class ReverseNameTests(InjectionTestCase):
         A service allowed by domain: the name decides, but only the
         address is ever logged.
         """
-        policy = self.fresh(self.onlyFrom)
+        admission = self.fresh(self.onlyFrom)
         self.names[CLIENT] = succeed(name + suffix)
-        _, sessions = self.serve(policy)
+        _, sessions = self.serve(admission)
         if sessions:
             self.assertRecords([START, EXIT])
         else:
@@ -367,11 +374,11 @@ class ReverseNameTests(InjectionTestCase):
         hosts.allow by domain: a refusal is a FAIL line and one program
         line, with the address only.
         """
-        self.daemon.hostsAccess = self.hostsAccess
-        policy = self.fresh(self.plain)
+        self.change(hosts=FixedHosts(self.hostsAccess))
+        admission = self.fresh(self.plain)
         self.names[CLIENT] = succeed(name + suffix)
         self.addresses[name + suffix] = [CLIENT]
-        _, sessions = self.serve(policy)
+        _, sessions = self.serve(admission)
         if sessions:
             self.assertRecords([START, EXIT])
         else:
@@ -413,9 +420,9 @@ class ConfigurationTextTests(InjectionTestCase):
         (the program message of the trip is the service's, and its text goes
         through the same program log as the others tested here).
         """
-        policy = self.fresh(replace(self.cps, id=serviceId, name=name))
-        self.serve(policy)
-        self.serve(policy)
+        admission = self.fresh(replace(self.cps, id=serviceId, name=name))
+        self.serve(admission)
+        self.serve(admission)
         sid = shown(serviceId)
         self.assertRecords(
             [
@@ -508,9 +515,9 @@ class ClientAddressTests(InjectionTestCase):
         START, the FAIL of a second connection from the same address
         (C{per_source = 1}) and EXIT show the address on one line each.
         """
-        policy = self.fresh(self.perSource)
-        _, starts = self.connect(policy, host)
-        self.serve(policy, host)
+        admission = self.fresh(self.perSource)
+        _, starts = self.connect(admission, host)
+        self.serve(admission, host)
         for session in starts.sessions:
             session.ended(0)
         self.assertRecords(
@@ -528,8 +535,8 @@ class ClientAddressTests(InjectionTestCase):
         """
         The NOID line of an IDONLY refusal shows the address on one line.
         """
-        policy = self.fresh(self.idonly)
-        connection, starts = self.connect(policy, host)
+        admission = self.fresh(self.idonly)
+        connection, starts = self.connect(admission, host)
         factory = self.clock.tcpClients[-1][2]
         factory.clientConnectionFailed(
             self.clock.connectors[-1], Failure(error.ConnectionRefusedError())
@@ -606,12 +613,10 @@ class RealIdentServerTests(TestCase):
             + entry.format(id="daytime-syslog", log="SYSLOG daemon info")
         )
         self.assertEqual(config.errors, ())
-        daemon = Daemon(
-            reactor,
-            logs=LogTargets(syslogPath=os.path.join(directory, "syslog")),
-            identPort=portNumber(ident),
+        made = onThisMachine(
+            reactor, syslogSocket=os.path.join(directory, "syslog"), identPort=portNumber(ident)
         )
-        tree = XinetdService(config, reactor, daemon)
+        tree = XinetdService(config, made)
         tree.privilegedStartService()
         tree.startService()
         self.addCleanup(tree.stopService)

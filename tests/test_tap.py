@@ -19,8 +19,8 @@ from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
 from txinetd import __version__
-from txinetd.logformat import Level
-from txinetd.observers import ProgramLogObserver
+from txinetd.core.events import Level
+from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.tap import Options, describeService, makeService, programLog
 
 ECHO = (

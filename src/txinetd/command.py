@@ -33,8 +33,8 @@ from twisted.logger import ILogObserver, LogLevel, formatEvent
 from twisted.scripts._twistd_unix import ServerOptions, UnixApplicationRunner, UnixAppLogger
 from zope.interface import implementer
 
-from txinetd.logformat import Level
-from txinetd.observers import ProgramLogObserver
+from txinetd.core.events import Level
+from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.startup import LAUNCHER, parseOrExit
 from txinetd.tap import Options, programLog
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_internal -*-
+# -*- test-case-name: tests.builtins.test_simple -*-
 """
 Interfaces that txinetd consumes.
 
@@ -41,7 +41,7 @@ class IInternalService(Interface):
         """
         Build the protocol for one accepted stream connection.
 
-        @param context: the service's L{txinetd.internal.InternalContext}:
+        @param context: the service's L{txinetd.builtins.simple.InternalContext}:
             its reactor (the clock included), the service id and the
             client's address.
         @return: an L{twisted.internet.interfaces.IProtocol} provider.
@@ -52,6 +52,6 @@ class IInternalService(Interface):
         Answer one datagram.
 
         @param data: the datagram's payload.
-        @param context: the service's L{txinetd.internal.InternalContext}.
+        @param context: the service's L{txinetd.builtins.simple.InternalContext}.
         @return: the reply's payload, or L{None} for no reply.
         """

@@ -4,7 +4,7 @@ C{txinetd-itox}: an inetd.conf converted to xinetd.conf service entries,
 as xinetd's C{itox} and C{xconv.pl} do (section 12 of the reference).
 
 Each inetd.conf line becomes the entry that C{-inetd_compat} would read
-for it (L{txinetd.inetdconf.inetdEntry}), printed as a C{service} block,
+for it (L{txinetd.core.inetdconf.inetdEntry}), printed as a C{service} block,
 so that the converted file and C{-inetd_compat} run the same services.
 One thing changes on the way: a server wrapped in tcpd (C{server =
 /usr/sbin/tcpd}, the real daemon's name as argv[0]) becomes an entry that
@@ -21,9 +21,10 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
-from txinetd.conffile import AttributeLine, Entry
-from txinetd.errors import Diagnostics, Severity
-from txinetd.inetdconf import readBounded, readEntries, readInetdConf
+from txinetd.core.diagnostics import Diagnostics, Severity
+from txinetd.core.grammar import AttributeLine, Entry
+from txinetd.core.inetdconf import readEntries
+from txinetd.daemon.conffiles import readBounded, readInetdConf
 
 #: The tcp_wrappers daemon, recognised by the base name of C{server}.
 TCPD = "tcpd"

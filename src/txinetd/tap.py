@@ -17,20 +17,20 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txinetd import __version__
-from txinetd.config import Config, ServiceConfig, loadConfig
-from txinetd.errors import Severity, didYouMean, printable, systemError
-from txinetd.limits import ProcessLimit
-from txinetd.logformat import SYSLOG_FACILITIES, SyslogLevel
-from txinetd.observers import (
+from txinetd.core.config import Config, ServiceConfig
+from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
+from txinetd.core.logformat import SYSLOG_FACILITIES, LogTarget, SyslogLevel
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.logtargets import (
     FileLogTarget,
-    LogTarget,
-    ProgramLogObserver,
     SyslogTarget,
     TextLogFile,
 )
-from txinetd.policies import Daemon, IdentLookups, LogTargets
-from txinetd.safefiles import UnsafeFile
-from txinetd.service import DEFAULT_DUMP_FILE
+from txinetd.daemon.machine import Collaborators, onThisMachine
+from txinetd.daemon.programlog import ProgramLogObserver
+from txinetd.daemon.safefiles import UnsafeFile
+from txinetd.daemon.tree import DEFAULT_DUMP_FILE, XinetdService
+from txinetd.net.systemd import ListenFds
 from txinetd.startup import (
     LAUNCHER,
     exitWith,
@@ -40,7 +40,6 @@ from txinetd.startup import (
     twistdLogFile,
     unwritableFiles,
 )
-from txinetd.systemd import ListenFds
 
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 
@@ -70,7 +69,7 @@ def describeService(config: ServiceConfig) -> str:
     """
     One line saying what a service is and where it listens.
     """
-    kind = "internal" if config.isInternal else "redirect" if config.redirect else "server"
+    kind = "internal" if config.kind.inProcess else config.kind.value
     where = config.where
     if config.tls is not None:
         where += " with TLS"
@@ -369,25 +368,21 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     return ProgramLogObserver(target, debug=options["debug"])
 
 
-def makeDaemon(options: Options, reactor: Any) -> Daemon:
+def makeCollaborators(options: Options, reactor: Any) -> Collaborators:
     """
-    The state all services share, from the options.
+    What the service tree is built with, from the options and this
+    machine, made once (hosts.allow and hosts.deny are read now).
     """
-    config = options.config
-    extra = {} if config is None or config.internals is None else {"internals": config.internals}
-    daemon = Daemon(
+    return onThisMachine(
         reactor,
-        **extra,
-        logs=LogTargets(options["syslog-socket"]),
+        syslogSocket=options["syslog-socket"],
         identPort=options["ident-port"],
-        identLookups=IdentLookups(options["logprocs"]),
-        processes=ProcessLimit(options["limit"]),
+        logprocs=options["logprocs"],
+        processLimit=options["limit"],
         hostsFiles=(options["hosts-allow"], options["hosts-deny"]),
         listenFds=ListenFds.take(os.environ),
         debug=options["debug"],
     )
-    daemon.rereadHostsAccess()
-    return daemon
 
 
 def makeService(options: Options) -> IService:
@@ -395,8 +390,6 @@ def makeService(options: Options) -> IService:
     Build the service tree from validated options.
     """
     from twisted.internet import reactor
-
-    from txinetd.service import XinetdService
 
     config = options.config
     assert config is not None
@@ -420,8 +413,7 @@ def makeService(options: Options) -> IService:
     strictModes = options.strictModes
     service: IService = XinetdService(
         config,
-        reactor,
-        makeDaemon(options, reactor),
+        makeCollaborators(options, reactor),
         observer,
         loader=lambda: loadConfig(
             path,
@@ -445,7 +437,7 @@ def openTwistdLog(options: Options) -> TextLogFile | None:
     """
     Open the file twistd would log to, if it logs to a file, so that
     txinetd can reopen it after rotation (see
-    L{txinetd.service.XinetdService.setServiceParent}).
+    L{txinetd.daemon.tree.XinetdService.setServiceParent}).
     """
     path = None if options.twistd is None else twistdLogFile(options.twistd)
     if path is None:

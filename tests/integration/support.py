@@ -9,7 +9,8 @@ import os
 import random
 import socket
 import tempfile
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from twisted.internet import reactor as _reactor
@@ -26,7 +27,12 @@ from zope.interface import implementer
 
 from tests import conftest
 from tests.namespaces import namespaceId
-from txinetd.config import Config, loadConfig
+from txinetd.core.config import IDENT_PORT, Config
+from txinetd.core.libwrap import HostsAccess
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.machine import Collaborators, onThisMachine
+from txinetd.net.systemd import ListenFds
+from txinetd.serve.lookups import FixedHosts
 
 reactor: Any = _reactor
 TIMEOUT = 10.0
@@ -137,6 +143,36 @@ def hostsOptions(directory: str | None = None, allow: str = "", deny: str = "") 
             with open(path, "w") as f:
                 f.write(text)
     return ["--hosts-allow", paths[0], "--hosts-deny", paths[1]]
+
+
+def collaborators(
+    clock: Any = None,
+    *,
+    identPort: int = IDENT_PORT,
+    environ: Mapping[str, str] | None = None,
+    listenFds: ListenFds | None = None,
+    hostsAccess: HostsAccess | None = None,
+    **changes: Any,
+) -> Collaborators:
+    """
+    What a test's service tree is built with: this machine's
+    (L{onThisMachine}), with the shared parts in C{changes} given other
+    values (a fake resolver as C{names}, C{localTime}, C{load},
+    C{processes}...).
+
+    @param clock: the reactor the tree runs on (the real one by default).
+    @param hostsAccess: fixed hosts.allow / hosts.deny rules (none by
+        default).
+    """
+    made = onThisMachine(
+        reactor if clock is None else clock,
+        identPort=identPort,
+        environ=environ,
+        listenFds=listenFds,
+    )
+    if hostsAccess is not None:
+        changes["hosts"] = FixedHosts(hostsAccess)
+    return replace(made, shared=replace(made.shared, **changes))
 
 
 def loadText(text: str) -> Config:

@@ -30,13 +30,23 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import Config
-from txinetd.libwrap import HostsAccess
-from txinetd.limits import LoadAverage, ProcessLimit
-from txinetd.policies import Daemon, HostName
-from txinetd.service import ListeningService, XinetdService
+from txinetd.core.config import Config
+from txinetd.core.limits import LoadAverage, ProcessLimit
+from txinetd.daemon.machine import Collaborators
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
+from txinetd.serve.hostsfiles import readHostsAccess
+from txinetd.serve.lookups import HostName
 
-from .support import captureLog, hasIPv6, loadText, reactor, udpExchange, withTimeout
+from .support import (
+    captureLog,
+    collaborators,
+    hasIPv6,
+    loadText,
+    reactor,
+    udpExchange,
+    withTimeout,
+)
 
 #: Polling a condition: this many rounds of this many seconds at most.
 POLL_ROUNDS = 300
@@ -276,15 +286,17 @@ class IdentFactory(ServerFactory):
 class Scenario:
     """
     One test's world: a temporary directory with banners and the service
-    log, a L{Daemon}, the service tree, clients, and the program messages.
+    log, what the tree is built with, the service tree, clients, and the
+    program messages.
 
     @ivar messages: the text of every log event emitted since it was made.
     """
 
-    def __init__(self, case: TestCase, target: StreamTarget, daemon: Daemon | None) -> None:
+    def __init__(self, case: TestCase, target: StreamTarget, made: Collaborators | None) -> None:
         self.case = case
         self.target = target
-        self.daemon = daemon if daemon is not None else Daemon(reactor)
+        self.made = made if made is not None else collaborators()
+        self.shared = self.made.shared
         self.directory = os.path.abspath(case.mktemp())
         os.makedirs(self.directory)
         self.logPath = os.path.join(self.directory, "service.log")
@@ -347,7 +359,7 @@ class Scenario:
         """
         if isinstance(config, str):
             config = self.load(config)
-        tree = XinetdService(config, self.daemon.reactor, self.daemon)
+        tree = XinetdService(config, self.made)
         tree.privilegedStartService()
         tree.startService()
         self.tree = tree
@@ -441,7 +453,7 @@ class Scenario:
         """
         assert self.tree is not None
         return sum(
-            child.policy.running.running
+            child.admission.running.running
             for child in self.tree
             if isinstance(child, ListeningService)
         )
@@ -506,13 +518,12 @@ class ScenarioTestCase(TestCase):
 
     target = INTERNAL_ECHO
 
-    def scenario(self, **daemonArguments: Any) -> Scenario:
+    def scenario(self, clock: Any = None, **changes: Any) -> Scenario:
         """
-        A L{Scenario} whose daemon runs on the real reactor, with
-        C{daemonArguments} given to L{Daemon}.
+        A L{Scenario} whose tree runs on C{clock} (the real reactor by
+        default), built with L{collaborators}C{(**changes)}.
         """
-        daemon = Daemon(daemonArguments.pop("reactor", reactor), **daemonArguments)
-        return Scenario(self, self.target, daemon)
+        return Scenario(self, self.target, collaborators(clock, **changes))
 
 
 def todo(reason: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -650,7 +661,7 @@ class AddressTests(ScenarioTestCase):
             asked.append(address)
             return deferLater(reactor, 0, lambda: HostName(names.get(address)))
 
-        s = self.scenario(reverseLookup=lookup)
+        s = self.scenario(names=lookup)
         s.start(s.entry("acl", " only_from = .example.test\n" + s.banners()))
         checked = self.checkAllowedAndRefused(s, "127.0.0.1", "127.0.0.2")
         checked.addCallback(lambda _: self.assertEqual(asked, ["127.0.0.1", "127.0.0.2"]))
@@ -789,7 +800,7 @@ class LimitTests(ScenarioTestCase):
         yield s.hold("ps", "127.0.0.2")
         yield first.close()
         yield s.settled(2)
-        self.assertEqual(s.service("ps").policy.running.runningFrom("127.0.0.1"), 1)
+        self.assertEqual(s.service("ps").admission.running.runningFrom("127.0.0.1"), 1)
         yield s.hold("ps")
         s.assertServiceLog(
             [
@@ -837,7 +848,7 @@ class LimitTests(ScenarioTestCase):
         self.assertEqual(len(fails), 50 - served)
         self.assertEqual({entry.rsplit(" from=")[0] for entry in fails}, {f"FAIL: flood {reason}"})
         yield s.closeClients()
-        running = s.service("flood").policy.running
+        running = s.service("flood").admission.running
         self.assertEqual([running.runningFrom(source) for source in sources], [0] * len(sources))
         return s
 
@@ -950,7 +961,7 @@ class CpsTests(ScenarioTestCase):
         the kernel until the service reactivates, then served again.
         """
         clock = SteppedReactor(reactor)
-        s = self.scenario(reactor=clock)
+        s = self.scenario(clock)
         port = freePort()
         s.start(s.entry("rate", " cps = 2 3\n" + s.banners(), port))
         service = s.service("rate")
@@ -1038,7 +1049,7 @@ class SensorTests(ScenarioTestCase):
 
     def test_sensor(self) -> Deferred[None]:
         clock = SteppedReactor(reactor)
-        s = self.scenario(reactor=clock)
+        s = self.scenario(clock)
         trap = SENSOR_TRAP.format(extra=s.logging() + s.banners())
         s.start(trap + s.entry("guarded", s.banners()))
         return self.checkSensor(s, clock)
@@ -1050,12 +1061,12 @@ class SensorTests(ScenarioTestCase):
         """
         clock = MemoryReactorClock()
         clock.advance(1_700_000_000)
-        s = self.scenario(reactor=clock)
+        s = self.scenario(clock)
         s.start(s.entry("guarded"))
-        s.daemon.sensor.add("127.0.0.1", clock.seconds(), 1)
+        s.shared.sensor.add("127.0.0.1", clock.seconds(), 1)
         for _ in range(3):
             clock.advance(60)
-        self.assertEqual(len(s.daemon.sensor), 0)
+        self.assertEqual(len(s.shared.sensor), 0)
         self.assertIn("At least 1 DENY_TIME has expired, global_no_access list updated", s.messages)
         self.assertIn("global_no_access list is empty.", s.messages)
 
@@ -1080,7 +1091,7 @@ class LibwrapTests(ScenarioTestCase):
             def lookup(address: str, verify: bool) -> Deferred[HostName]:
                 return succeed(HostName(table.get(address)))
 
-        return self.scenario(hostsAccess=HostsAccess.fromFiles(*paths), reverseLookup=lookup)
+        return self.scenario(hostsAccess=readHostsAccess(*paths), names=lookup)
 
     @inlineCallbacks
     def test_allowAndDeny(self) -> Any:
@@ -1347,6 +1358,5 @@ class ExternalServerTests(AddressTests, BannerTests, LimitTests):
             yield waitUntil(lambda: starts() > before, "the server has started")
             return client
 
-    def scenario(self, **daemonArguments: Any) -> Scenario:
-        daemon = Daemon(daemonArguments.pop("reactor", reactor), **daemonArguments)
-        return self.StartedScenario(self, self.target, daemon)
+    def scenario(self, clock: Any = None, **changes: Any) -> Scenario:
+        return self.StartedScenario(self, self.target, collaborators(clock, **changes))

@@ -15,11 +15,13 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
-from txinetd.internal import chargenLines
-from txinetd.service import ListeningService, XinetdService, normaliseHost
+from txinetd.builtins.simple import chargenLines
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
 
 from .support import (
     captureLog,
+    collaborators,
     hasIPv6,
     internalService,
     loadText,
@@ -37,7 +39,7 @@ def startTree(testCase: TestCase, text: str) -> XinetdService:
     """
     config = loadText(text)
     assert not config.errors, config.errors
-    tree = XinetdService(config, reactor)
+    tree = XinetdService(config, collaborators())
     tree.privilegedStartService()
     tree.startService()
     testCase.addCleanup(tree.stopService)
@@ -57,20 +59,6 @@ ALL = "".join(
     for name in ("echo", "discard", "chargen", "daytime", "time")
     for kind in ("stream", "dgram")
 )
-
-
-class NormaliseTests(TestCase):
-    """
-    L{normaliseHost} shows IPv4 clients of dual-stack sockets as IPv4.
-    """
-
-    def test_mapped(self) -> None:
-        self.assertEqual(normaliseHost("::ffff:127.0.0.1"), "127.0.0.1")
-
-    def test_plain(self) -> None:
-        self.assertEqual(normaliseHost("::1"), "::1")
-        self.assertEqual(normaliseHost("10.0.0.1"), "10.0.0.1")
-        self.assertEqual(normaliseHost("::ffff:0:1"), "::ffff:0:1")
 
 
 class BuiltinServiceTests(TestCase):

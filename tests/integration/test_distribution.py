@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.attributes import ServiceType, SocketType
-from txinetd.config import Config, loadConfig
+from txinetd.core.config import Config
+from txinetd.core.values import ServiceType, SocketType
+from txinetd.daemon.loading import loadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEBIAN = "/etc/xinetd.d"

@@ -210,7 +210,7 @@ class UnixSocketTests(EndpointCase):
         A UNIX-socket service with its own only_from is rejected by
         --check: there is no client address to match.
         """
-        from txinetd.config import loadConfig
+        from txinetd.daemon.loading import loadConfig
 
         path = writeConfig(
             ECHO.format(id="echo-unix", listen="unix:/tmp/x.sock", extra=" only_from = 127.0.0.1\n")

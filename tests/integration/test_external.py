@@ -36,12 +36,19 @@ from typing import Any
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults, inlineCallbacks
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import Config, LocalSystem, loadConfig
-from txinetd.policies import Daemon
-from txinetd.spawn import Spawner
-from txinetd.systemd import ListenFds
+from txinetd.core.config import Config
+from txinetd.daemon.loading import LocalSystem, loadConfig
+from txinetd.net.systemd import ListenFds
 
-from .support import TIMEOUT, DatagramPeer, hasIPv6, reactor, tcpExchange, writeConfig
+from .support import (
+    TIMEOUT,
+    DatagramPeer,
+    collaborators,
+    hasIPv6,
+    reactor,
+    tcpExchange,
+    writeConfig,
+)
 from .test_access_limits import Client, Scenario, StreamTarget, waitUntil
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -333,10 +340,9 @@ class ExternalTestCase(TestCase):
     Scenarios whose services run external servers.
     """
 
-    def scenario(self, **daemonArguments: Any) -> Scenario:
-        daemonArguments.setdefault("environ", dict(ENVIRON))
-        daemon = Daemon(reactor, **daemonArguments)
-        return Scenario(self, StreamTarget("probe", "", r"[1-9]\d*"), daemon)
+    def scenario(self, **changes: Any) -> Scenario:
+        changes.setdefault("environ", dict(ENVIRON))
+        return Scenario(self, StreamTarget("probe", "", r"[1-9]\d*"), collaborators(**changes))
 
     def start(self, s: Scenario, text: str) -> None:
         config = loadWith(text)
@@ -1130,8 +1136,7 @@ class LifecycleTests(ExternalTestCase):
         closed, every server is reaped and logged, no zombie is left and
         the daemon has the same descriptors open as before.
         """
-        spawner = Spawner(reactor)
-        s = self.scenario(spawner=spawner)
+        s = self.scenario()
         lines = f" user = {selfUser()}\n cps = 0 0\n" + s.logging("PID EXIT")
         self.start(s, serviceEntry("t", "/bin/true", "", lines))
         port = s.port("t")

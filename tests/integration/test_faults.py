@@ -48,13 +48,14 @@ from twisted.internet.utils import getProcessValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import Config
-from txinetd.service import XinetdService
+from txinetd.core.config import Config
+from txinetd.daemon.tree import XinetdService
 
 from .support import (
     TIMEOUT,
     CollectingProcess,
     captureLog,
+    collaborators,
     freePorts,
     internalService,
     loadText,
@@ -844,7 +845,7 @@ class InProcessDescriptorTests(FaultTestCase):
         # Loaded beforehand: reading a file needs a descriptor.
         configs = [daytime(10 + round) for round in range(ROUNDS + 1)]
         loaded: list[Config] = []
-        tree = XinetdService(configs[0], reactor, loader=lambda: configs[len(loaded)])
+        tree = XinetdService(configs[0], collaborators(), loader=lambda: configs[len(loaded)])
         tree.privilegedStartService()
         tree.startService()
         self.addCleanup(tree.stopService)

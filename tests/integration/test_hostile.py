@@ -28,11 +28,20 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.config import loadConfig
-from txinetd.policies import DGRAM_WAITING, Daemon, HostName
-from txinetd.service import XinetdService
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.tree import XinetdService
+from txinetd.serve.datagrams import DGRAM_WAITING
+from txinetd.serve.lookups import HostName
 
-from .support import DatagramPeer, freePorts, pollUntil, reactor, tcpExchange, udpExchange
+from .support import (
+    DatagramPeer,
+    collaborators,
+    freePorts,
+    pollUntil,
+    reactor,
+    tcpExchange,
+    udpExchange,
+)
 from .test_logging import HOST, TxinetdRun, serviceEntry
 from .test_redirect import Backend, Echo, handle, queued
 from .test_twistd import twistd
@@ -463,7 +472,7 @@ class DatagramLookupTests(TestCase):
         self.addCleanup(shutil.rmtree, directory)
         logPath = os.path.join(directory, "service.log")
         resolver = SlowResolver()
-        daemon = Daemon(reactor, reverseLookup=resolver)
+        made = collaborators(names=resolver)
         text = serviceEntry(
             "echo",
             "echo-dgram",
@@ -477,7 +486,7 @@ class DatagramLookupTests(TestCase):
         path = os.path.join(directory, "xinetd.conf")
         with open(path, "w") as f:
             f.write(text)
-        tree = XinetdService(loadConfig(path), reactor, daemon)
+        tree = XinetdService(loadConfig(path), made)
         tree.privilegedStartService()
         tree.startService()
         self.addCleanup(tree.stopService)

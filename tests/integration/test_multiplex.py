@@ -25,10 +25,9 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ProcessTerminated
 from twisted.trial.unittest import TestCase
 
-from txinetd.policies import Daemon
-
 from . import test_rpcbind
 from .support import (
+    collaborators,
     hostsOptions,
     internalService,
     reactor,
@@ -95,7 +94,7 @@ class TcpmuxTests(TestCase):
     skip = None if os.geteuid() == 0 else "the tcpmux targets run as user nobody"
 
     def scenario(self) -> Scenario:
-        s = Scenario(self, EXTERNAL, Daemon(reactor))
+        s = Scenario(self, EXTERNAL, collaborators())
         s.start(tcpmuxConfig(s))
         return s
 
@@ -173,7 +172,7 @@ class TcpmuxTests(TestCase):
         reached, or its C{only_from}) sends no C{+Go}: the client gets its
         C{banner_fail} only, as from xinetd.  (Before, C{+Go} came first.)
         """
-        s = Scenario(self, EXTERNAL, Daemon(reactor))
+        s = Scenario(self, EXTERNAL, collaborators())
         farewell = s.file("farewell", b"-go away\r\n")
         s.start(
             tcpmuxConfig(s).replace(
@@ -222,7 +221,7 @@ class IntrospectionTests(TestCase):
     """
 
     def scenario(self) -> Scenario:
-        s = Scenario(self, EXTERNAL, Daemon(reactor))
+        s = Scenario(self, EXTERNAL, collaborators())
         s.start(introspectionConfig(s))
         return s
 

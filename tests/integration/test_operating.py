@@ -38,10 +38,10 @@ from twisted.persisted.sob import loadValueFromFile
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.service import XinetdService
+from tests.net.test_systemd import NotifyReceiver
+from txinetd.daemon.tree import XinetdService
 from txinetd.tap import Options, makeService
 
-from ..test_systemd import NotifyReceiver
 from .support import freePorts, hostsOptions, pollUntil, reactor, tcpExchange, withTimeout
 from .test_logging import DAYTIME, HOST, TxinetdRun, serviceEntry
 from .test_twistd import ROOT, TWISTD, Daemon

@@ -20,12 +20,15 @@ from twisted.logger import ILogObserver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from txinetd.config import loadConfig
-from txinetd.observers import FileLogTarget, ProgramLogObserver, TextLogFile
-from txinetd.service import ListeningService, XinetdService
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.logtargets import FileLogTarget, TextLogFile
+from txinetd.daemon.programlog import ProgramLogObserver
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
 
 from .support import (
     captureLog,
+    collaborators,
     internalService,
     pollUntil,
     reactor,
@@ -147,7 +150,7 @@ class ReconfigureTests(TestCase):
         self.path = writeConfig(self.text(entry("echo", "e", self.ports[0])))
         self.log = captureLog(self)
         config = self.load()
-        self.tree = XinetdService(config, reactor, loader=self.load)
+        self.tree = XinetdService(config, collaborators(), loader=self.load)
         self.tree.privilegedStartService()
         self.tree.startService()
         self.addCleanup(self.tree.stopService)
@@ -302,7 +305,7 @@ class LogReopenTests(TestCase):
 
         tree = XinetdService(
             load(),
-            reactor,
+            collaborators(),
             programLog=ProgramLogObserver(FileLogTarget(logs["program"])),
             loader=load,
             twistdLog=TextLogFile(logs["twistd"]),

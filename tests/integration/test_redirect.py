@@ -31,11 +31,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface import implementer
 
-from txinetd import redirect
-from txinetd.policies import Daemon
-from txinetd.redirect import PROBE_COUNT, PROBE_IDLE, PROBE_INTERVAL, Relay
+from txinetd.net import relay as relaymodule
+from txinetd.net.relay import PROBE_COUNT, PROBE_IDLE, PROBE_INTERVAL, Relay
 
-from .support import hasIPv6, reactor, withTimeout
+from .support import collaborators, hasIPv6, reactor, withTimeout
 from .test_access_limits import Scenario, StreamTarget, waitUntil
 
 Generated = Generator[Deferred[Any], Any, None]
@@ -331,7 +330,7 @@ class RedirectTestCase(TestCase):
     """
 
     def scenario(self) -> Scenario:
-        return Scenario(self, StreamTarget("redir", "", "0"), Daemon(reactor))
+        return Scenario(self, StreamTarget("redir", "", "0"), collaborators())
 
     def backend(self, protocolType: type[Protocol], host: str = "127.0.0.1") -> tuple[Backend, int]:
         """
@@ -527,7 +526,7 @@ class EndTests(RedirectTestCase):
         reads the target, and ends the session; TRAFFIC and EXIT are logged
         and the slot is freed.
         """
-        self.patch(redirect, "LIVENESS_CHECK", 0.1)
+        self.patch(relaymodule, "LIVENESS_CHECK", 0.1)
         s = self.scenario()
         backend, backendPort = self.backend(Burst)
         self.start(s, "127.0.0.1", backendPort)
@@ -553,7 +552,7 @@ class EndTests(RedirectTestCase):
         watched, and a client gone for good (reset) is found out while the
         target stays silent: the target is aborted and the session ends.
         """
-        self.patch(redirect, "LIVENESS_CHECK", 0.1)
+        self.patch(relaymodule, "LIVENESS_CHECK", 0.1)
         s = self.scenario()
         backend, backendPort = self.backend(Silent)
         self.start(s, "127.0.0.1", backendPort)

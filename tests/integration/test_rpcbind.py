@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.integration.test_rpcbind -*-
 """
-L{txinetd.rpc} against a real rpcbind, checked with C{rpcinfo}.
+L{txinetd.serve.rpc} against a real rpcbind, checked with C{rpcinfo}.
 
 rpcbind runs in the foreground in the test's own network namespace (see
 C{tests/conftest.py}), where it listens on port 111 of every address there
@@ -23,7 +23,7 @@ from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txinetd.rpc import pmapSetFailed, register, unregister
+from txinetd.serve.rpc import pmapSetFailed, register, unregister
 
 from .support import CollectingProcess, reactor, requireOwnNetwork
 

@@ -28,14 +28,18 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
 from tests.certificates import Authority
-from txinetd.config import Config, loadConfig
-from txinetd.endpoint import RedirectTLS
-from txinetd.policies import Daemon
-from txinetd.service import STOP_GRACE, ListeningService, XinetdService
-from txinetd.systemd import ListenFds
+from txinetd.core.config import Config
+from txinetd.core.endpoint import RedirectTLS
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.machine import Collaborators
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.stopping import STOP_GRACE
+from txinetd.daemon.tree import XinetdService
+from txinetd.net.systemd import ListenFds
 
 from .support import (
     captureLog,
+    collaborators,
     freePorts,
     internalService,
     pollUntil,
@@ -119,10 +123,12 @@ class Tree:
     A tree on the real reactor whose configuration file a test rewrites.
     """
 
-    def __init__(self, case: TestCase, text: str, daemon: Daemon | None = None) -> None:
+    def __init__(self, case: TestCase, text: str, made: Collaborators | None = None) -> None:
         self.case = case
         self.path = writeConfig(text)
-        self.tree = XinetdService(self.load(), reactor, daemon, loader=self.load)
+        self.tree = XinetdService(
+            self.load(), made if made is not None else collaborators(), loader=self.load
+        )
         self.tree.privilegedStartService()
         self.tree.startService()
         case.addCleanup(self.stop)
@@ -190,7 +196,7 @@ class TLSGuardTests(TestCase):
         config = loadConfig(path, baseDirectory=os.path.dirname(path))
         self.assertEqual(config.errors, ())
         os.unlink(self.authority.path)
-        tree = XinetdService(config, reactor)
+        tree = XinetdService(config, collaborators())
         tree.privilegedStartService()
         tree.startService()
         self.addCleanup(tree.stopService)
@@ -287,8 +293,8 @@ class PassedSocketTests(TestCase):
             " socket_type = dgram\n wait = yes\n listen = systemd:name=passed\n}\n"
             + echo("other", port)
         )
-        daemon = Daemon(reactor, listenFds=ListenFds((passed.fileno(),), ("passed",)))
-        tree = Tree(self, text, daemon)
+        made = collaborators(listenFds=ListenFds((passed.fileno(),), ("passed",)))
+        tree = Tree(self, text, made)
         self.assertIsNone(tree.child("echo-dgram").address)
         self.assertIsNotNone(tree.child("other").address)
         self.assertIn(
@@ -430,7 +436,7 @@ class DatagramPortTests(TestCase):
             + internalService("echo", "stream", stream, f" bind = {HOST}\n")
         )
         tree = Tree(self, text)
-        ports = tree.tree.daemon.datagramPorts
+        ports = tree.tree.shared.datagramPorts
         self.assertEqual(ports, Counter({echo: 1, daytime: 1}))
         tree.child("echo-dgram").deactivateFor(10, "a test")
         self.assertEqual(ports, Counter({daytime: 1}))
@@ -516,7 +522,7 @@ class InternalsTests(TestCase):
         tree = Tree(self, echo("e", port))
         first = tree.tree.config.internals
         self.assertIsNotNone(first)
-        self.assertIs(tree.tree.daemon.internals, first)
+        self.assertIs(tree.tree.internals, first)
         tree.reload(echo("e", port))
         self.assertIsNot(tree.tree.config.internals, first)
-        self.assertIs(tree.tree.daemon.internals, tree.tree.config.internals)
+        self.assertIs(tree.tree.internals, tree.tree.config.internals)

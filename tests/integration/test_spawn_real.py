@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.integration.test_spawn_real -*-
 """
-L{txinetd.spawn} with real processes: servers started as children of this
+L{txinetd.spawn.spawner} with real processes: servers started as children of this
 process report, through C{tests/helpers/probe.py}, the process state they
 were given.  Every test runs with each launcher (the C extension's
 C{clone}, and the fork path used without it) and with each way of
@@ -31,9 +31,9 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from txinetd import launch
-from txinetd.launch import ForkLauncher, Launcher, chooseLauncher
-from txinetd.spawn import (
+from txinetd.spawn import launch
+from txinetd.spawn.launch import ForkLauncher, Launcher, chooseLauncher
+from txinetd.spawn.spawner import (
     ProcessExit,
     RunningProcess,
     Spawner,
@@ -45,7 +45,7 @@ from txinetd.spawn import (
 reactor: Any = _reactor
 PROBE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "helpers", "probe.py")
 NOBODY = 65534
-NO_CLONE = None if launch._launch is not None else "txinetd._launch is not built"
+NO_CLONE = None if launch._launch is not None else "txinetd.spawn._launch is not built"
 NO_PIDFD = None if pidfdsAvailable() else "this kernel has no pidfds"
 AS = resource.RLIMIT_AS
 NOFILE = resource.RLIMIT_NOFILE

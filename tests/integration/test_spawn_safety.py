@@ -123,9 +123,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-#: Makes C{txinetd._launch} unimportable in a daemon that has the directory
+#: Makes C{txinetd.spawn._launch} unimportable in a daemon that has the directory
 #: holding it on its C{PYTHONPATH}, as if the extension had not been built.
-WITHOUT_EXTENSION = "import sys\nsys.modules['txinetd._launch'] = None\n"
+WITHOUT_EXTENSION = "import sys\nsys.modules['txinetd.spawn._launch'] = None\n"
 
 
 class SafetyTestCase(TestCase):

@@ -21,7 +21,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.test_systemd import NotifyReceiver
+from tests.net.test_systemd import NotifyReceiver
 
 from .support import pollUntil, reactor, readText, tcpExchange, withTimeout, writeConfig
 from .test_twistd import ROOT, TWISTD, Daemon, twistd

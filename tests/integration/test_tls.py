@@ -39,8 +39,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.certificates import Authority, Issued
-from txinetd.endpoint import TLSSettings
-from txinetd.service import ListeningService
+from txinetd.core.endpoint import TLSSettings
+from txinetd.daemon.service import ListeningService
 
 from .support import (
     freePorts,

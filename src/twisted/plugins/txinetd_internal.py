@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_internal -*-
+# -*- test-case-name: tests.builtins.test_simple -*-
 """
 txinetd's built-in internal services (echo, discard, chargen, daytime, time;
 stream and dgram), registered as L{txinetd.interfaces.IInternalService} plugins.
@@ -6,18 +6,18 @@ stream and dgram), registered as L{txinetd.interfaces.IInternalService} plugins.
 
 from __future__ import annotations
 
-from txinetd import internal, introspect
+from txinetd.builtins import introspect, simple
 
-echoStream = internal.echoStream
-echoDgram = internal.echoDgram
-discardStream = internal.discardStream
-discardDgram = internal.discardDgram
-chargenStream = internal.chargenStream
-chargenDgram = internal.chargenDgram
-daytimeStream = internal.daytimeStream
-daytimeDgram = internal.daytimeDgram
-timeStream = internal.timeStream
-timeDgram = internal.timeDgram
+echoStream = simple.echoStream
+echoDgram = simple.echoDgram
+discardStream = simple.discardStream
+discardDgram = simple.discardDgram
+chargenStream = simple.chargenStream
+chargenDgram = simple.chargenDgram
+daytimeStream = simple.daytimeStream
+daytimeDgram = simple.daytimeDgram
+timeStream = simple.timeStream
+timeDgram = simple.timeDgram
 serversStream = introspect.serversStream
 servicesStream = introspect.servicesStream
 xadminStream = introspect.xadminStream

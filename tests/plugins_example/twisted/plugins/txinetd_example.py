@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_internal -*-
+# -*- test-case-name: tests.builtins.test_simple -*-
 """
 An example third-party txinetd plugin module: two internal services that
 C{type = INTERNAL} entries named C{hello} (stream) and C{upper} (dgram) use

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_internal -*-
+# -*- test-case-name: tests.builtins.test_simple -*-
 """
 A second example plugin module whose services claim names that other
 plugins already serve: txinetd's own C{echo} and the C{hello} of

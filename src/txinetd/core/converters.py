@@ -1,0 +1,550 @@
+# -*- test-case-name: tests.core.test_attributes -*-
+"""
+The converters of xinetd's attribute values: each takes the value tokens and
+a L{ConvertContext} and returns the typed value, or raises L{BadValue} with
+xinetd's message(s).  For list attributes (C{only_from}, C{log_on_success}...)
+a converter returns a tuple of items and L{txinetd.core.inheritance} applies
+the operator.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import math
+import resource
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from txinetd.core.addressentries import AccessParseError, AddressEntry, parseAddressToken
+from txinetd.core.diagnostics import didYouMean
+from txinetd.core.endpoint import Listen, ListenError, parseListen
+from txinetd.core.grammar import WHITESPACE
+from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
+from txinetd.core.times import TimeIntervals, parseAccessTimes
+from txinetd.core.values import (
+    FOREVER,
+    UNLIMITED,
+    BadValue,
+    ConvertContext,
+    Converter,
+    CpsSpec,
+    EnvEntry,
+    GroupSpec,
+    HostSpec,
+    LogKind,
+    LogSpec,
+    RedirectSpec,
+    UserSpec,
+)
+
+# --- converter helpers -----------------------------------------------------
+
+
+def keyword(table: Mapping[str, Any], message: str) -> Converter:
+    """
+    A converter for one case-insensitive keyword.
+    """
+    lowered = {key.lower(): value for key, value in table.items()}
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> Any:
+        try:
+            return lowered[tokens[0].lower()]
+        except KeyError:
+            raise BadValue(message.format(tokens[0]) + didYouMean(tokens[0], table)) from None
+
+    return convert
+
+
+def yesNo(message: str) -> Converter:
+    return keyword({"yes": True, "no": False}, message)
+
+
+def enumSet(
+    kind: type[enum.Enum], message: str, extra: Mapping[str, None] | None = None
+) -> Converter:
+    """
+    A converter for a set of case-insensitive enum keywords.  C{extra} maps
+    further accepted words to L{None} (accepted and dropped).
+    """
+    table: dict[str, Any] = {member.value.lower(): member for member in kind}
+    table.update({key.lower(): value for key, value in (extra or {}).items()})
+    names = [member.value for member in kind]
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> tuple[Any, ...]:
+        items = []
+        for token in tokens:
+            try:
+                member = table[token.lower()]
+            except KeyError:
+                raise BadValue(message.format(token) + didYouMean(token, names)) from None
+            if member is None:
+                context.warn(f"{token} is obsolete and has no effect")
+            else:
+                items.append(member)
+        return tuple(items)
+
+    return convert
+
+
+def atLeastOne(name: str, convert: Converter) -> Converter:
+    def check(tokens: Sequence[str], context: ConvertContext) -> Any:
+        if not tokens:
+            raise BadValue(f"attribute {name} expects at least 1 value and none was given.")
+        return convert(tokens, context)
+
+    return check
+
+
+#: The largest uid or gid (C{(uid_t) -1} is reserved).
+MAX_ID = 2**32 - 2
+#: The range of a C long: xinetd reads numbers with C{strtol}, which fails
+#: outside it.
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+#: The range of a C int, which C{nice()} takes.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def parseInteger(text: str, base: int = 10) -> int:
+    """
+    Parse an integer the way C{strtol} does for xinetd: surrounding white
+    space (L{WHITESPACE}) and a sign are allowed, nothing else (no C{0x} or
+    C{0o} prefix, no underscores), and the value must fit a C long.
+
+    @param base: 10 or 8.
+    @raise ValueError: for anything else.
+    """
+    stripped = text.strip(WHITESPACE)
+    body = stripped[1:] if stripped[:1] in ("+", "-") else stripped
+    if not body or body.strip("0123456789"[:base]):
+        raise ValueError(text)
+    value = int(stripped, base)
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError(text)
+    return value
+
+
+def _isNumericId(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _idNumber(text: str) -> int:
+    """
+    The value of an all-digit id; C{MAX_ID + 1} for one with too many digits
+    to be an id (C{int()} refuses more than 4300).
+    """
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= len(str(MAX_ID)) else MAX_ID + 1
+
+
+def counted(message: str) -> Converter:
+    """
+    A converter for C{instances}-like values: C{UNLIMITED} (L{None}) or an
+    integer >= 0.
+    """
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> int | None:
+        token = tokens[0]
+        if token.upper() == "UNLIMITED":
+            return UNLIMITED
+        try:
+            value = parseInteger(token)
+        except ValueError:
+            raise BadValue(message.format(token)) from None
+        if value < 0:
+            raise BadValue(message.format(token))
+        return value
+
+    return convert
+
+
+def parseSize(text: str, allowSuffix: bool = True) -> int:
+    """
+    Parse a size with an optional C{K} or C{M} suffix (x1024, x1048576),
+    at most L{LONG_MAX} once multiplied.
+
+    @raise ValueError: if it is not one.
+    """
+    multiplier = 1
+    text = text.rstrip(WHITESPACE)
+    if allowSuffix and text[-1:].upper() in ("K", "M"):
+        multiplier = 1024 if text[-1].upper() == "K" else 1024 * 1024
+        text = text[:-1]
+    size = parseInteger(text) * multiplier
+    if not 0 <= size <= LONG_MAX:
+        raise ValueError(text)
+    return size
+
+
+def rlimit(message: str, allowSuffix: bool = True) -> Converter:
+    """
+    A converter for C{rlimit_*}: C{UNLIMITED} or a size; 0 means not set.
+    """
+
+    def convert(tokens: Sequence[str], context: ConvertContext) -> int | None:
+        token = tokens[0]
+        if token.upper() == "UNLIMITED":
+            return resource.RLIM_INFINITY
+        try:
+            value = parseSize(token, allowSuffix)
+        except ValueError:
+            raise BadValue(message.format(token)) from None
+        return value or None
+
+    return convert
+
+
+def _resolveHost(text: str, context: ConvertContext) -> HostSpec:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        if ":" in text:
+            raise BadValue("bad address") from None
+        addresses = context.system.resolveHost(text)
+        if not addresses:
+            raise BadValue("no addresses returned") from None
+        return HostSpec(text, tuple(addresses))
+    return HostSpec(text, (str(address),))
+
+
+# --- converters ------------------------------------------------------------
+
+
+def convertUser(tokens: Sequence[str], context: ConvertContext) -> UserSpec:
+    """
+    C{user}: a name, or an all-digit uid whose gid is the same number.
+    """
+    name = tokens[0]
+    if _isNumericId(name):
+        number = _idNumber(name)
+        if number > MAX_ID:
+            raise BadValue(f"Error parsing user as a number: {name}")
+        return UserSpec(name, number, number)
+    found = context.system.userByName(name)
+    if found is None:
+        raise BadValue(f"Unknown user: {name}")
+    return UserSpec(name, *found)
+
+
+def convertGroup(tokens: Sequence[str], context: ConvertContext) -> GroupSpec:
+    """
+    C{group}: a name or an all-digit gid.
+    """
+    name = tokens[0]
+    if _isNumericId(name):
+        number = _idNumber(name)
+        if number > MAX_ID:
+            raise BadValue(f"Error parsing group as a number: {name}")
+        return GroupSpec(name, number)
+    gid = context.system.groupByName(name)
+    if gid is None:
+        raise BadValue(f"Unknown group: {name}")
+    return GroupSpec(name, gid)
+
+
+def convertProtocol(tokens: Sequence[str], context: ConvertContext) -> str:
+    """
+    C{protocol}: a name from /etc/protocols, kept in lower case.
+    """
+    name = tokens[0]
+    if context.system.protocolByName(name.lower()) is None:
+        raise BadValue(f"Protocol {name} not in /etc/protocols")
+    return name.lower()
+
+
+def convertServer(tokens: Sequence[str], context: ConvertContext) -> str:
+    """
+    C{server}: a path that must exist and be executable now.
+    """
+    path = tokens[0]
+    problem = context.system.checkExecutable(path)
+    if problem is not None:
+        raise BadValue(problem)
+    return path
+
+
+def convertCps(tokens: Sequence[str], context: ConvertContext) -> CpsSpec:
+    """
+    C{cps = max wait}.
+    """
+    try:
+        limit = parseInteger(tokens[0])
+    except ValueError:
+        raise BadValue("cps argument not a number") from None
+    try:
+        wait = parseInteger(tokens[1])
+    except ValueError:
+        raise BadValue("cps time argument not a number") from None
+    if limit < 0 or wait < 0:
+        raise BadValue("cps arguments invalid")
+    return CpsSpec(limit, wait)
+
+
+def convertMaxLoad(tokens: Sequence[str], context: ConvertContext) -> float:
+    """
+    C{max_load}: a non-zero number.
+    """
+    try:
+        value = float(tokens[0])
+    except ValueError:
+        raise BadValue("error reading max_load argument") from None
+    if value == 0 or not math.isfinite(value):
+        raise BadValue("error parsing max_load argument")
+    return value
+
+
+def convertNice(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{nice}: an integer that C{nice()} takes (a C int); the kernel clamps
+    the niceness it gives to -20..19.
+    """
+    try:
+        value = parseInteger(tokens[0])
+    except ValueError:
+        value = None
+    if value is None or not INT_MIN <= value <= INT_MAX:
+        raise BadValue(f"Error parsing: {tokens[0]}")
+    return value
+
+
+def convertUmask(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{umask}: octal, 0 to 0777.
+    """
+    try:
+        value = parseInteger(tokens[0], 8)
+    except ValueError:
+        raise BadValue("umask argument is invalid.") from None
+    if not 0 <= value <= 0o777:
+        raise BadValue("umask argument is invalid.")
+    return value
+
+
+def convertEnv(tokens: Sequence[str], context: ConvertContext) -> tuple[EnvEntry, ...]:
+    """
+    C{env}: C{NAME=value} tokens.
+    """
+    entries = []
+    for token in tokens:
+        name, equals, value = token.partition("=")
+        if not equals:
+            raise BadValue(f"{token} has no '='")
+        entries.append(EnvEntry(name, value))
+    return tuple(entries)
+
+
+def convertPassenv(tokens: Sequence[str], context: ConvertContext) -> tuple[str, ...]:
+    """
+    C{passenv}: names of variables of the daemon's environment; unknown
+    names are warned about and dropped.
+    """
+    names = []
+    for token in tokens:
+        if token in context.system.environ:
+            names.append(token)
+        else:
+            context.warn(f"undefined environment variable: {token}")
+    return tuple(names)
+
+
+def parsePort(text: str) -> int:
+    """
+    A port number, 0 to 65535.
+
+    @raise ValueError: otherwise.
+    """
+    value = parseInteger(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def convertPort(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{port}.
+    """
+    try:
+        return parsePort(tokens[0])
+    except ValueError:
+        raise BadValue("port number is invalid") from None
+
+
+def convertRedirect(tokens: Sequence[str], context: ConvertContext) -> RedirectSpec:
+    """
+    C{redirect = host port}: the port may be a tcp service name (anything
+    that is not a positive number is looked up as one).
+    """
+    portText = tokens[1]
+    try:
+        port = parseInteger(portText)
+    except ValueError:
+        port = 0
+    if port <= 0:
+        found = context.system.portByName(portText, "tcp")
+        if found is None:
+            raise BadValue("port number invalid")
+        port = found
+    if port > 65535:
+        raise BadValue("port number too large")
+    return RedirectSpec(_resolveHost(tokens[0], context), port)
+
+
+def convertBind(tokens: Sequence[str], context: ConvertContext) -> HostSpec:
+    """
+    C{bind} / C{interface}: an address or a host name resolved now.
+    """
+    return _resolveHost(tokens[0], context)
+
+
+def convertAccessTimes(tokens: Sequence[str], context: ConvertContext) -> TimeIntervals:
+    """
+    C{access_times}: C{H:MM-H:MM} intervals, start strictly before end.
+    """
+    try:
+        return parseAccessTimes(tokens)
+    except AccessParseError as e:
+        raise BadValue(e.message) from None
+
+
+def convertAddresses(tokens: Sequence[str], context: ConvertContext) -> tuple[AddressEntry, ...]:
+    """
+    C{only_from} / C{no_access}: address entries (section 4.1).  A token that
+    is no address form is dropped with a warning; the attribute stays set.
+    """
+    entries: list[AddressEntry] = []
+    for token in tokens:
+        try:
+            result = parseAddressToken(token, context.system.resolveHost, context.system.networks)
+        except AccessParseError as e:
+            raise BadValue(e.message) from None
+        entries.extend(result.entries)
+        for message in result.messages:
+            context.warn(message)
+    return tuple(entries)
+
+
+def convertLogType(tokens: Sequence[str], context: ConvertContext) -> LogSpec:
+    """
+    C{log_type = FILE path [soft [hard]]} or C{SYSLOG facility [level]}.
+    """
+    kind = tokens[0].upper() if tokens else ""
+    if kind == "FILE":
+        return _fileLog(tokens[1:])
+    if kind == "SYSLOG":
+        return _syslogLog(tokens[1:])
+    if not tokens:
+        raise BadValue("attribute log_type expects at least 1 value and none was given.")
+    raise BadValue(
+        f"Unknown log type: {tokens[0]}" + didYouMean(tokens[0], [k.value for k in LogKind])
+    )
+
+
+def _fileLog(arguments: Sequence[str]) -> LogSpec:
+    if not 1 <= len(arguments) <= 3:
+        raise BadValue("wrong number of arguments")
+    soft = hard = None
+    if len(arguments) >= 2:
+        try:
+            soft = parseSize(arguments[1])
+        except ValueError:
+            raise BadValue("soft limit is invalid") from None
+        hard = defaultHardLimit(soft)
+    if len(arguments) == 3:
+        try:
+            hard = parseSize(arguments[2])
+        except ValueError:
+            raise BadValue("hard limit is invalid") from None
+        assert soft is not None
+        if hard < soft:
+            raise BadValue(f"hard limit ({hard}) is less than soft limit ({soft})")
+    return LogSpec(LogKind.FILE, path=arguments[0], soft=soft, hard=hard)
+
+
+def _syslogLog(arguments: Sequence[str]) -> LogSpec:
+    if not 1 <= len(arguments) <= 2:
+        raise BadValue("wrong number of arguments")
+    facility = arguments[0].lower()
+    if facility not in SYSLOG_FACILITIES:
+        raise BadValue(
+            f"Unknown syslog facility: {arguments[0]}" + didYouMean(arguments[0], SYSLOG_FACILITIES)
+        )
+    level = "info"
+    if len(arguments) == 2:
+        level = arguments[1].lower()
+        if level not in SYSLOG_LEVELS:
+            raise BadValue(
+                f"Unknown syslog level: {arguments[1]}" + didYouMean(arguments[1], SYSLOG_LEVELS)
+            )
+    return LogSpec(LogKind.SYSLOG, facility=facility, level=level)
+
+
+#: RPC program and version numbers are 32-bit unsigned on the wire.
+MAX_RPC = 2**32 - 1
+#: At most this many versions in one C{rpc_version} range: each is a
+#: registration with the portmapper.
+MAX_RPC_VERSIONS = 1024
+
+
+def convertRpcVersion(tokens: Sequence[str], context: ConvertContext) -> tuple[int, int]:
+    """
+    C{rpc_version = N} or C{N-M}.
+    """
+    low, dash, high = tokens[0].partition("-")
+    try:
+        first = parseInteger(low)
+        last = parseInteger(high) if dash else first
+    except ValueError:
+        raise BadValue(f"bad version range: {tokens[0]}") from None
+    if not 0 <= first <= last <= MAX_RPC or last - first >= MAX_RPC_VERSIONS:
+        raise BadValue(f"bad version range: {tokens[0]}")
+    return first, last
+
+
+def convertRpcNumber(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{rpc_number}.
+    """
+    try:
+        value = parseInteger(tokens[0])
+    except ValueError:
+        raise BadValue(f"Error parsing: {tokens[0]}") from None
+    if not 0 <= value <= MAX_RPC:
+        raise BadValue(f"Error parsing: {tokens[0]}")
+    return value
+
+
+def convertDenyTime(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{deny_time}: minutes, C{FOREVER} (L{FOREVER}) or C{NEVER} (0).
+    """
+    token = tokens[0]
+    if token.upper() == "FOREVER":
+        return FOREVER
+    if token.upper() == "NEVER":
+        return 0
+    try:
+        value = parseInteger(token)
+    except ValueError:
+        raise BadValue(f"Error parsing: {token}") from None
+    if value < 0:
+        raise BadValue(f"Error parsing: {token}")
+    return value
+
+
+def convertListen(tokens: Sequence[str], context: ConvertContext) -> Listen:
+    """
+    C{listen = <Twisted endpoint description>}.
+    """
+    try:
+        spec, keys = parseListen(tokens[0])
+    except ListenError as e:
+        raise BadValue(f"Bad listen description {tokens[0]}: {e}") from None
+    return Listen(spec, keys)
+
+
+def word(tokens: Sequence[str], context: ConvertContext) -> str:
+    return tokens[0]
+
+
+def words(tokens: Sequence[str], context: ConvertContext) -> tuple[str, ...]:
+    return tuple(tokens)

@@ -1,0 +1,169 @@
+# -*- test-case-name: tests.daemon.test_machine -*-
+"""
+What the daemon's services share, made once from this machine: the
+process's own environment, ids, limits and umask, the load average, the
+resolver, ident's bounds, hosts.allow and hosts.deny, the spawner, the
+service logs and the listening sockets (L{onThisMachine}).  Nothing reads
+the machine afterwards but the parts made here.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from txinetd.core.config import IDENT_PORT
+from txinetd.core.events import ProgramLog, SessionObserver
+from txinetd.core.limits import LoadAverage, ProcessLimit, parseLoadAverage
+from txinetd.core.sensor import SensorList
+from txinetd.daemon.programlog import programMessage
+from txinetd.daemon.servicelogs import LogTargets
+from txinetd.net.listening import ListeningSockets, SocketOpener
+from txinetd.net.systemd import ListenFds
+from txinetd.serve.hostsfiles import HostsFiles
+from txinetd.serve.lookups import (
+    FixedHosts,
+    HostsRules,
+    IdentSetup,
+    inThreadPool,
+    threadedReverseLookup,
+)
+from txinetd.serve.rpc import rpcByName
+from txinetd.serve.shared import ServerSetup, Shared
+from txinetd.spawn.spawner import Spawner
+
+__all__ = ["Collaborators", "daemonUmask", "defaultFileLimit", "onThisMachine"]
+
+#: The NOFILE limit a server gets when the daemon's hard limit is unlimited.
+UNLIMITED_FILES = 4096
+
+#: Where the kernel says the load average.
+LOADAVG = "/proc/loadavg"
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """
+    What the service tree is built with, made once.
+
+    @ivar shared: what every service shares.
+    @ivar logs: the service logs (C{shared.logs}), which the tree also
+        reopens, retains and closes.
+    @ivar openSockets: makes the services' listening sockets.
+    """
+
+    shared: Shared
+    logs: LogTargets
+    openSockets: SocketOpener
+
+
+def defaultFileLimit() -> int:
+    """
+    The daemon's hard NOFILE limit (4096 if unlimited): what a server gets
+    without C{rlimit_files}.
+    """
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return UNLIMITED_FILES if hard == resource.RLIM_INFINITY else hard
+
+
+def daemonUmask() -> int:
+    """
+    The umask a server inherits without C{umask}: the daemon's, with 022
+    added as xinetd does.
+    """
+    current = os.umask(0o022)
+    os.umask(current)
+    return current | 0o022
+
+
+def readLoadAverage(path: str = LOADAVG) -> float:
+    """
+    The 1-minute load average in a file of C{/proc/loadavg}'s format, or
+    C{-1.0} if it cannot be read (which no positive C{max_load} refuses).
+    """
+    try:
+        with open(path, encoding="ascii", errors="replace") as loadFile:
+            return parseLoadAverage(loadFile.read())
+    except OSError:
+        return -1.0
+
+
+def defaultIdentCap() -> int:
+    """
+    The daemon-wide bound on ident lookups running at once: a quarter of
+    the daemon's descriptors (each lookup holds one), at least 16.
+    """
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(16, soft // 4)
+
+
+def onThisMachine(
+    reactor: Any,
+    *,
+    say: ProgramLog = programMessage,
+    syslogSocket: str = "/dev/log",
+    identPort: int = IDENT_PORT,
+    logprocs: int = 15,
+    processLimit: int | None = None,
+    hostsFiles: tuple[str, str] | None = None,
+    listenFds: ListenFds | None = None,
+    environ: Mapping[str, str] | None = None,
+    observers: Sequence[SessionObserver] = (),
+    debug: bool = False,
+) -> Collaborators:
+    """
+    Make what the service tree is built with, from this machine.
+
+    @param say: writes to the program log.
+    @param syslogSocket: the local syslog socket, for C{log_type = SYSLOG}.
+    @param identPort: the ident port to query.
+    @param logprocs: at most this many ident look-ups at once for USERID on
+        failure (C{-logprocs}).
+    @param processLimit: at most this many servers at once (C{-limit}).
+    @param hostsFiles: the paths of hosts.allow and hosts.deny, read now and
+        kept current while the tree runs; L{None}: they are not used.
+    @param listenFds: the sockets systemd passed.
+    @param environ: the environment servers inherit (default: this
+        process's, as it is now).
+    @param observers: what else observes every session.
+    @param debug: explain each refusal in the program log (C{-d}).
+    """
+    hosts: HostsRules = FixedHosts()
+    if hostsFiles is not None:
+        watched = HostsFiles(reactor, hostsFiles[0], hostsFiles[1], say)
+        watched.read()
+        hosts = watched
+    ident = IdentSetup.bounded(defaultIdentCap(), logprocs, say, identPort)
+    logs = LogTargets(say, syslogSocket)
+    shared = Shared(
+        reactor=reactor,
+        say=say,
+        logs=logs,
+        sensor=SensorList(),
+        processes=ProcessLimit(processLimit),
+        load=LoadAverage(readLoadAverage),
+        localTime=time.localtime,
+        hosts=hosts,
+        names=threadedReverseLookup(reactor),
+        blocking=inThreadPool(reactor),
+        ident=ident,
+        servers=ServerSetup(
+            spawner=Spawner(reactor),
+            environ=dict(os.environ if environ is None else environ),
+            euid=os.geteuid(),
+            fileLimit=defaultFileLimit(),
+            umask=daemonUmask(),
+        ),
+        rpcByName=rpcByName,
+        datagramPorts=Counter(),
+        observers=tuple(observers),
+        debug=debug,
+    )
+    return Collaborators(shared, logs, ListeningSockets(listenFds or ListenFds(), say))

@@ -1,0 +1,284 @@
+# -*- test-case-name: tests.net.test_acceptor -*-
+"""
+The raw accept path.
+
+txinetd accepts stream connections itself instead of letting a Twisted port
+do it: a connection may be handed to a server process, and a Twisted
+transport shuts its socket down when it lets go of it, under the server's
+feet.  Until txinetd knows what to do with a connection it holds a plain
+blocking socket (which is what a server expects on fds 0-2); banners are
+written to it without ever blocking the reactor.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import (
+    IReactorFDSet,
+    IReactorSocket,
+    IReadDescriptor,
+    IWriteDescriptor,
+)
+from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from txinetd.core.addresses import addressOf
+
+#: Connections accepted per readable event, so that one busy service does
+#: not starve the others.
+ACCEPTS_PER_WAKEUP = 64
+
+_SEND_FLAGS = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
+
+log = Logger(namespace="txinetd")
+
+#: accept() errors that mean "out of descriptors".
+DESCRIPTOR_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+#: Linux's IPV6_ADDRFORM socket option (not in Python's socket module).
+IPV6_ADDRFORM = 1
+
+
+@implementer(IReadDescriptor)
+class StreamAcceptor:
+    """
+    Reads a listening stream socket and hands every accepted connection to
+    a callable.
+
+    @ivar onConnection: called with each L{PendingConnection}.
+    @ivar onDescriptorsExhausted: called with the errno when accept() fails
+        for want of descriptors (xinetd then deactivates the service).
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFDSet,
+        sock: socket.socket,
+        onConnection: Callable[[PendingConnection], None],
+        onDescriptorsExhausted: Callable[[int], None],
+    ) -> None:
+        self.reactor = reactor
+        self.socket = sock
+        self.onConnection = onConnection
+        self.onDescriptorsExhausted = onDescriptorsExhausted
+        self.reading = False
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        return "txinetd.net.acceptor"
+
+    def startReading(self) -> None:
+        """
+        Start accepting.
+        """
+        if not self.reading:
+            self.reading = True
+            self.reactor.addReader(self)
+
+    def stopReading(self) -> None:
+        """
+        Stop accepting (pending connections wait in the backlog).
+        """
+        if self.reading:
+            self.reading = False
+            self.reactor.removeReader(self)
+
+    def doRead(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            if not self.reading:
+                return
+            try:
+                connection, peer = self.socket.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno in DESCRIPTOR_ERRORS:
+                    self.onDescriptorsExhausted(e.errno or 0)
+                    return
+                continue
+            try:
+                local = connection.getsockname()
+            except OSError:
+                connection.close()
+                continue
+            pending = PendingConnection(self.reactor, connection, peer, local)
+            try:
+                self.onConnection(pending)
+            except Exception:
+                # One connection's failure never stops the service.
+                log.failure("Unexpected error accepting a connection")
+                pending.close()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.reading = False
+
+
+@implementer(IWriteDescriptor)
+class PendingConnection:
+    """
+    An accepted connection that nothing owns yet.
+
+    @ivar socket: the connected socket, in blocking mode.
+    @ivar peer: the client's normalised (host, port); L{None} on a UNIX
+        socket.
+    @ivar local: our normalised (host, port); L{None} on a UNIX socket.
+    @ivar rawPeer: the client's address as the socket reports it.
+    @ivar rawLocal: ours, likewise.
+    @ivar whenSecured: for a connection behind TLS, returns a L{Deferred}
+        that fires with the client's certificate (or L{None}) once the
+        handshake is done; L{None} for a plaintext connection.
+    @ivar environment: what an external server gets in its environment
+        besides the service's (the TLS client certificate's names).
+    """
+
+    def __init__(
+        self, reactor: IReactorFDSet, sock: socket.socket, rawPeer: Any, rawLocal: Any
+    ) -> None:
+        self.reactor = reactor
+        self.socket = sock
+        self.rawPeer = rawPeer
+        self.rawLocal = rawLocal
+        self.peer = addressOf(rawPeer)
+        self.local = addressOf(rawLocal)
+        self.whenSecured: Callable[[], Deferred[Any]] | None = None
+        self.environment: dict[str, str] = {}
+        self.family = sock.family
+        self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
+        self._writing = False
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        return "txinetd.connection"
+
+    def send(self, data: bytes) -> Deferred[None]:
+        """
+        Write C{data} after what earlier calls queued, without blocking the
+        reactor.
+
+        @return: a L{Deferred} of its own that fires when every byte of
+            C{data} is with the kernel, or fails if the connection failed or
+            was closed first.
+        """
+        sent: Deferred[None] = Deferred()
+        if self.closed:
+            sent.errback(ConnectionDone("the connection was closed"))
+            return sent
+        self._queue.append((data, sent))
+        if not self._writing:
+            self._flush()
+        return sent
+
+    def _flush(self) -> None:
+        while self._queue:
+            data, sent = self._queue[0]
+            try:
+                while data:
+                    data = data[self.socket.send(data, _SEND_FLAGS) :]
+            except BlockingIOError:
+                self._queue[0] = (data, sent)
+                self._startWriting()
+                return
+            except OSError as e:
+                self._failAll(e)
+                return
+            self._queue.popleft()
+            if not self._queue:
+                self._stopWriting()
+            sent.callback(None)
+
+    def _startWriting(self) -> None:
+        if not self._writing:
+            self._writing = True
+            self.reactor.addWriter(self)
+
+    def _stopWriting(self) -> None:
+        if self._writing:
+            self._writing = False
+            self.reactor.removeWriter(self)
+
+    def _failAll(self, reason: BaseException | Failure) -> None:
+        self._stopWriting()
+        queued, self._queue = self._queue, deque()
+        for _, sent in queued:
+            sent.errback(reason)
+
+    def doWrite(self) -> None:
+        self._flush()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._failAll(reason)
+
+    def close(self) -> None:
+        """
+        Close txinetd's copy of the socket.  This never shuts the connection
+        down, so a server holding another copy keeps it; without one, the
+        client sees the connection end.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._failAll(ConnectionDone("the connection was closed before it was sent"))
+        self.socket.close()
+
+
+class _OneProtocol(ServerFactory):
+    """
+    Gives the one connection it is used for the protocol already built for
+    it.
+    """
+
+    noisy = False
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.built = protocol
+
+    def buildProtocol(self, addr: Any) -> Protocol:
+        return self.built
+
+
+def attachProtocol(
+    reactor: IReactorSocket, fileno: int, family: socket.AddressFamily, protocol: Protocol
+) -> None:
+    """
+    Give a connected socket to a new Twisted transport that runs
+    C{protocol}.  The transport has a copy of the socket: the caller
+    closes its own (never shutting it down).
+
+    @raise OSError: if the reactor cannot take it (out of descriptors, or
+        the connection failed already).
+    """
+    reactor.adoptStreamConnection(fileno, family, _OneProtocol(protocol))
+
+
+def asIPv4(connection: PendingConnection) -> bool:
+    """
+    Make the connection of an IPv4 client on a dual-stack socket an AF_INET
+    socket (Linux's C{IPV6_ADDRFORM}), so that a server it is handed to
+    sees a plain IPv4 peer.
+
+    @return: whether the connection was converted (L{False}: it needs no
+        conversion).
+    @raise OSError: if the kernel cannot convert it (gVisor and newer
+        kernels have no C{IPV6_ADDRFORM}: C{ENOPROTOOPT}).
+    """
+    if connection.family != socket.AF_INET6 or not isinstance(connection.rawPeer, tuple):
+        return False
+    if not str(connection.rawPeer[0]).lower().startswith("::ffff:"):
+        return False
+    connection.socket.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDRFORM, socket.AF_INET)
+    connection.family = socket.AF_INET
+    return True

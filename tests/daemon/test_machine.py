@@ -1,0 +1,169 @@
+# -*- test-case-name: tests.daemon.test_machine -*-
+"""
+Tests for L{txinetd.daemon.machine}: what the services share, made from
+this machine once.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import tempfile
+
+from twisted.internet.defer import Deferred
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakes import captureMessages
+from txinetd.core.events import Level
+from txinetd.daemon.machine import (
+    UNLIMITED_FILES,
+    daemonUmask,
+    defaultFileLimit,
+    onThisMachine,
+    readLoadAverage,
+)
+from txinetd.daemon.servicelogs import LogTargets
+from txinetd.net.listening import ListeningSockets
+from txinetd.serve.hostsfiles import HostsFiles
+from txinetd.serve.lookups import FixedHosts
+
+INFINITY = resource.RLIM_INFINITY
+
+
+class DaemonDefaultsTests(SynchronousTestCase):
+    """
+    L{defaultFileLimit} and L{daemonUmask}.
+    """
+
+    def test_fileLimit(self) -> None:
+        self.patch(resource, "getrlimit", lambda number: (1024, 5000))
+        self.assertEqual(defaultFileLimit(), 5000)
+
+    def test_unlimitedFiles(self) -> None:
+        self.patch(resource, "getrlimit", lambda number: (1024, INFINITY))
+        self.assertEqual(defaultFileLimit(), 4096)
+
+    def test_fileLimitIsNofile(self) -> None:
+        asked: list[int] = []
+
+        def getrlimit(number: int) -> tuple[int, int]:
+            asked.append(number)
+            return (1, 2)
+
+        self.patch(resource, "getrlimit", getrlimit)
+        defaultFileLimit()
+        self.assertEqual(asked, [resource.RLIMIT_NOFILE])
+
+    def test_umask(self) -> None:
+        """
+        The daemon's umask with 022 added; the daemon's own is unchanged.
+        """
+        previous = os.umask(0o007)
+        try:
+            self.assertEqual(daemonUmask(), 0o027)
+            self.assertEqual(os.umask(0o007), 0o007)
+        finally:
+            os.umask(previous)
+
+
+class LoadAverageTests(SynchronousTestCase):
+    """
+    L{readLoadAverage} reads the 1-minute load from a file of
+    C{/proc/loadavg}'s format.
+    """
+
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.directory)
+
+    def test_read(self) -> None:
+        """
+        The file is read at each call.
+        """
+        path = os.path.join(self.directory, "loadavg")
+        self.assertEqual(readLoadAverage(path), -1.0)
+        with open(path, "w") as loadFile:
+            loadFile.write("1.50 1.00 0.50 1/100 200\n")
+        self.assertEqual(readLoadAverage(path), 1.5)
+
+    def test_unreadable(self) -> None:
+        """
+        A load that cannot be read is -1, which never refuses a positive
+        C{max_load}.
+        """
+        self.assertEqual(readLoadAverage(os.path.join(self.directory, "absent")), -1.0)
+
+
+class OnThisMachineTests(SynchronousTestCase):
+    """
+    L{onThisMachine} makes everything the tree is built with, once.
+    """
+
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.directory)
+
+    def test_parts(self) -> None:
+        """
+        The options reach the parts they are for; the service logs are
+        both the shared ones and the tree's; the environment is a copy.
+        """
+        environ = {"PATH": "/bin"}
+        made = onThisMachine(
+            MemoryReactorClock(),
+            identPort=1113,
+            logprocs=3,
+            processLimit=7,
+            environ=environ,
+            debug=True,
+        )
+        shared = made.shared
+        environ["LATER"] = "1"
+        self.assertEqual(
+            (
+                shared.ident.port,
+                shared.ident.forFailures.limit,
+                shared.ident.forFailures.parent,
+                shared.processes.limit,
+                dict(shared.servers.environ),
+                shared.debug,
+            ),
+            (1113, 3, shared.ident.cap, 7, {"PATH": "/bin"}, True),
+        )
+        self.assertIsInstance(made.logs, LogTargets)
+        self.assertIs(shared.logs, made.logs)
+        self.assertIsInstance(made.openSockets, ListeningSockets)
+        self.assertEqual(shared.servers.euid, os.geteuid())
+        self.assertEqual(shared.servers.umask, daemonUmask())
+
+    def test_noHostsFiles(self) -> None:
+        self.assertEqual(onThisMachine(MemoryReactorClock()).shared.hosts, FixedHosts())
+
+    def test_hostsFilesReadNow(self) -> None:
+        """
+        hosts.allow and hosts.deny are read when the parts are made, before
+        the tree runs (and watched only while it does).
+        """
+        allow = os.path.join(self.directory, "hosts.allow")
+        deny = os.path.join(self.directory, "hosts.deny")
+        with open(deny, "w") as f:
+            f.write("ALL: 192.0.2.1\n")
+        hosts = onThisMachine(MemoryReactorClock(), hostsFiles=(allow, deny)).shared.hosts
+        assert isinstance(hosts, HostsFiles)
+        self.assertEqual((hosts.notifier, len(hosts.access.deny.rules)), (None, 1))
+
+    def test_identCapSaid(self) -> None:
+        """
+        Reaching the daemon-wide ident bound is said in the program log.
+        """
+        messages = captureMessages(self)
+        cap = onThisMachine(MemoryReactorClock()).shared.ident.cap
+        cap.limit = 0
+        self.assertIsNone(cap.run(Deferred))
+        self.assertEqual([level for level, _ in messages], [Level.WARNING])
+
+    def test_unlimitedFiles(self) -> None:
+        self.patch(resource, "getrlimit", lambda number: (1024, INFINITY))
+        self.assertEqual(defaultFileLimit(), UNLIMITED_FILES)

@@ -1,0 +1,264 @@
+# -*- test-case-name: tests.daemon.test_tree -*-
+"""
+Tests for L{txinetd.daemon.tree} and L{txinetd.daemon.service}: the service
+tree on a L{MemoryReactorClock}, with an injected socket opener that hands
+out fake listening sockets, so that binding, accepting, pausing,
+reactivating and reloading are seen without a real socket listening.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from typing import Any
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakes import FakeSystem, captureMessages, fakeShared
+from txinetd.core.config import Config, ServiceConfig
+from txinetd.core.events import Exited, Failed, FailReason, Level, SessionEvent, Started
+from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.machine import Collaborators
+from txinetd.daemon.service import ListeningService
+from txinetd.daemon.tree import XinetdService
+from txinetd.net.acceptor import StreamAcceptor
+
+
+class FakeListeningSocket:
+    """
+    A listening socket that accepts the connections a test queues on it.
+
+    @ivar pending: what L{accept} returns next, oldest first.
+    """
+
+    family = socket.AF_INET
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.pending: list[tuple[socket.socket, tuple[str, int]]] = []
+        self.closed = False
+
+    def fileno(self) -> int:
+        return -1 if self.closed else 1000 + self.port
+
+    def getsockname(self) -> tuple[str, int]:
+        if self.closed:
+            raise OSError(errno.EBADF, "closed")
+        return ("127.0.0.1", self.port)
+
+    def accept(self) -> tuple[socket.socket, tuple[str, int]]:
+        if self.closed:
+            raise OSError(errno.EBADF, "closed")
+        if not self.pending:
+            raise BlockingIOError(errno.EAGAIN, "nothing pending")
+        return self.pending.pop(0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeOpener:
+    """
+    A L{txinetd.net.listening.SocketOpener} that makes fake sockets, or fails
+    for the ports a test says.
+
+    @ivar opened: every socket made, in order, with its service's id.
+    @ivar failing: the ports whose bind fails with C{EADDRINUSE}.
+    """
+
+    def __init__(self) -> None:
+        self.opened: list[tuple[str, FakeListeningSocket]] = []
+        self.failing: set[int] = set()
+
+    def __call__(self, config: ServiceConfig) -> list[socket.socket]:
+        assert config.port is not None
+        if config.port in self.failing:
+            raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+        sock = FakeListeningSocket(config.port)
+        self.opened.append((config.id, sock))
+        fake: Any = sock
+        return [fake]
+
+    def sockets(self, serviceId: str) -> list[FakeListeningSocket]:
+        return [sock for opened, sock in self.opened if opened == serviceId]
+
+
+def daytime(name: str, port: int, extra: str = "") -> str:
+    """
+    The text of an internal daytime service entry.
+    """
+    return (
+        f"service daytime\n{{\n type = INTERNAL UNLISTED\n id = {name}\n"
+        f" socket_type = stream\n protocol = tcp\n wait = no\n port = {port}\n{extra}}}\n"
+    )
+
+
+class TreeTests(SynchronousTestCase):
+    """
+    The service tree, driven by hand.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.events: list[SessionEvent] = []
+        self.shared = fakeShared(self.clock, observers=(self.events.append,))
+        self.opener = FakeOpener()
+        self.messages = captureMessages(self)
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+
+    def load(self, text: str) -> Config:
+        path = os.path.join(self.directory, "xinetd.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        config = loadConfig(path, system=FakeSystem(), baseDirectory=self.directory, euid=0)
+        self.assertEqual([error.message for error in config.errors], [])
+        return config
+
+    def start(self, text: str) -> XinetdService:
+        collaborators = Collaborators(self.shared, self.shared.logs, self.opener)  # type: ignore[arg-type]
+        tree = XinetdService(self.load(text), collaborators, stayalive=True)
+        tree.privilegedStartService()
+        tree.startService()
+        self.addCleanup(tree.stopService)
+        return tree
+
+    def child(self, tree: XinetdService, name: str) -> ListeningService:
+        (found,) = [child for child in tree.listening() if child.config.id == name]
+        return found
+
+    def acceptors(self) -> list[StreamAcceptor]:
+        return [reader for reader in self.clock.readers if isinstance(reader, StreamAcceptor)]
+
+    def connect(self, sock: FakeListeningSocket, host: str = "127.0.0.1") -> socket.socket:
+        """
+        Queue a connection from C{host} on C{sock} and let its acceptor read
+        it.
+
+        @return: the client's end.
+        """
+        server, client = socket.socketpair()
+        self.addCleanup(client.close)
+        sock.pending.append((server, (host, 40000)))
+        listening: Any = sock
+        (acceptor,) = [reader for reader in self.acceptors() if reader.socket is listening]
+        acceptor.doRead()
+        return client
+
+    def test_bind(self) -> None:
+        """
+        Starting the tree opens each service's sockets once and reads them;
+        a service whose bind fails is left out, and the others serve.
+        """
+        self.opener.failing.add(1014)
+        tree = self.start(daytime("one", 1013) + daytime("two", 1014))
+        (sock,) = self.opener.sockets("one")
+        self.assertEqual(
+            ([reader.socket for reader in self.acceptors()], self.opener.sockets("two")),
+            ([sock], []),
+        )
+        self.assertEqual([state.state for state in tree.serviceStates()], ["Active", "Disabled"])
+        self.assertIn(
+            (Level.ERROR, "Service two failed to start and is deactivated."), self.messages
+        )
+        self.assertEqual(tree.counted(), "1 available service")
+
+    def test_accept(self) -> None:
+        """
+        An accepted connection is admitted and served by the service's
+        runner: daytime's reply reaches the client, and the session's
+        START and EXIT are told to the observers.
+        """
+        self.start(daytime("daytime", 1013))
+        (sock,) = self.opener.sockets("daytime")
+        client = self.connect(sock, "127.0.0.5")
+        reply = client.recv(100)
+        self.assertTrue(reply.endswith(b"\r\n"), reply)
+        self.assertEqual(client.recv(100), b"")
+        self.assertEqual(
+            [(type(event), event.service, event.host) for event in self.events],  # type: ignore[union-attr]
+            [(Started, "daytime", "127.0.0.5"), (Exited, "daytime", "127.0.0.5")],
+        )
+
+    def test_refused(self) -> None:
+        """
+        A client the service's only_from refuses is closed without a word,
+        with a FAIL event naming the reason.
+        """
+        self.start(daytime("daytime", 1013, " only_from = 127.0.0.1\n"))
+        (sock,) = self.opener.sockets("daytime")
+        client = self.connect(sock, "127.0.0.9")
+        self.assertEqual(client.recv(100), b"")
+        self.assertEqual(
+            [(type(event), getattr(event, "reason", None)) for event in self.events],
+            [(Failed, FailReason.ADDRESS)],
+        )
+
+    def test_deactivateAndReactivate(self) -> None:
+        """
+        A cps trip closes the socket and stops reading it; after the cps
+        wait the service opens a new socket and reads it again.
+        """
+        tree = self.start(daytime("daytime", 1013, " cps = 1 7\n"))
+        (first,) = self.opener.sockets("daytime")
+        self.connect(first)
+        self.connect(first)
+        self.assertEqual(
+            (first.closed, self.acceptors(), [state.state for state in tree.serviceStates()]),
+            (True, [], ["Suspended"]),
+        )
+        self.assertIn(
+            (Failed, FailReason.CPS), [(type(e), getattr(e, "reason", None)) for e in self.events]
+        )
+        self.clock.advance(6.9)
+        self.assertEqual(len(self.opener.sockets("daytime")), 1)
+        self.clock.advance(0.2)
+        (_, second) = self.opener.sockets("daytime")
+        self.assertEqual(
+            ([reader.socket for reader in self.acceptors()], second.closed),
+            ([second], False),
+        )
+        self.assertIn((Level.ERROR, "Activating service daytime"), self.messages)
+
+    def test_reloadKeepsSockets(self) -> None:
+        """
+        A reload keeps the socket of a service that is still configured (and
+        gives it the new attributes), closes the socket of a removed one and
+        opens one for an added one.
+        """
+        tree = self.start(daytime("kept", 1013) + daytime("removed", 1014))
+        (kept,) = self.opener.sockets("kept")
+        (removed,) = self.opener.sockets("removed")
+        tree.applyConfig(
+            self.load(daytime("kept", 1013, " only_from = 127.0.0.1\n") + daytime("added", 1015)),
+            hard=False,
+        )
+        (added,) = self.opener.sockets("added")
+        self.assertEqual(
+            (
+                self.opener.sockets("kept"),
+                kept.closed,
+                removed.closed,
+                sorted(reader.socket.port for reader in self.acceptors()),  # type: ignore[attr-defined]
+            ),
+            ([kept], False, True, [1013, 1015]),
+        )
+        self.connect(kept, "127.0.0.9")
+        self.assertEqual(
+            [(type(event), getattr(event, "reason", None)) for event in self.events],
+            [(Failed, FailReason.ADDRESS)],
+        )
+        self.assertFalse(added.closed)
+
+    def test_stop(self) -> None:
+        """
+        Stopping the tree closes every socket and reads none.
+        """
+        tree = self.start(daytime("one", 1013) + daytime("two", 1014))
+        tree.stopService()
+        self.assertEqual(
+            ([sock.closed for _, sock in self.opener.opened], self.acceptors()),
+            ([True, True], []),
+        )

@@ -1,0 +1,313 @@
+# -*- test-case-name: tests.net.test_tls -*-
+"""
+Tests for L{txinetd.net.tls}'s pure parts: how a client certificate's names
+are written, how settings are checked, and how a TLS bridge waits for its
+handshake (with a L{Clock} and string transports).
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from twisted.internet.defer import CancelledError
+from twisted.internet.error import ConnectionLost
+from twisted.internet.ssl import CertificateOptions
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.certificates import Authority
+from tests.documented import TLS_HANDSHAKE_SECONDS
+from txinetd.core.endpoint import RedirectTLS, TLSSettings
+from txinetd.net.tls import (
+    TLSError,
+    TLSFront,
+    _Bridge,
+    checkRedirectSettings,
+    checkSettings,
+    formatName,
+)
+
+
+class FormatNameTests(SynchronousTestCase):
+    def test_order(self) -> None:
+        """
+        Attributes in the certificate's order, with OpenSSL's short names.
+        """
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Ops"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "alice"),
+                x509.NameAttribute(NameOID.EMAIL_ADDRESS, "alice@example.org"),
+            ]
+        )
+        self.assertEqual(formatName(name), "C=PL, OU=Ops, CN=alice, emailAddress=alice@example.org")
+
+    def test_escaping(self) -> None:
+        """
+        Separators and quotes in a value are escaped with a backslash, so
+        the line splits back into its parts.
+        """
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'a,b+c"d\\e<f>g;h')])
+        self.assertEqual(formatName(name), 'CN=a\\,b\\+c\\"d\\\\e\\<f\\>g\\;h')
+
+    def test_notPrintable(self) -> None:
+        """
+        Characters that are not printable (NUL, CR, LF, ESC, a line
+        separator) are written as their UTF-8 bytes in C{\\XX} form, after
+        the separators are escaped; other letters stay as they are.
+        """
+        name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "ev\x00il\r\n\x1b[31m\u2028 \u00e9,")]
+        )
+        self.assertEqual(formatName(name), "CN=ev\\00il\\0D\\0A\\1B[31m\\E2\\80\\A8 \u00e9\\,")
+
+
+class _CertificateFiles(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.authority = Authority(self.directory)
+
+    def corrupt(self) -> str:
+        """
+        A file with a PEM certificate block that is not a certificate.
+        """
+        path = os.path.join(self.directory, "corrupt.pem")
+        with open(path, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        return path
+
+    def assertBadCertificate(self, problem: str | None, path: str) -> None:
+        """
+        C{problem} says that C{path} holds a PEM block that OpenSSL cannot
+        read, with OpenSSL's reason.
+        """
+        prefix = f"TLS: bad certificate in {path}: "
+        assert problem is not None
+        self.assertTrue(problem.startswith(prefix), problem)
+        self.assertIn("asn1", problem[len(prefix) :].lower())
+
+
+class CheckSettingsTests(_CertificateFiles):
+    def test_combinedFile(self) -> None:
+        """
+        One file with the certificate and the key is enough.
+        """
+        issued = self.authority.issue("both", x509.Name([]), ("localhost",), combined=True)
+        self.assertIsNone(checkSettings(TLSSettings(issued.certificate, issued.key)))
+
+    def test_problems(self) -> None:
+        """
+        Each unusable file is named with why.
+        """
+        issued = self.authority.server("server", "localhost")
+        garbage = os.path.join(self.directory, "garbage.pem")
+        with open(garbage, "w") as f:
+            f.write("not a certificate\n")
+        cases = {
+            TLSSettings(garbage, issued.key): f"TLS: no certificate in {garbage}",
+            TLSSettings(issued.certificate, garbage): f"TLS: no private key in {garbage}",
+            TLSSettings(issued.certificate, issued.key, clientCA=garbage): (
+                f"TLS: no certificate in {garbage}"
+            ),
+        }
+        for settings, message in cases.items():
+            with self.subTest(settings=settings):
+                self.assertEqual(checkSettings(settings), message)
+
+    def test_corruptCertificate(self) -> None:
+        """
+        A PEM block that is not a certificate is a problem, not a crash.
+        """
+        issued = self.authority.server("server", "localhost")
+        corrupt = self.corrupt()
+        for settings in [
+            TLSSettings(corrupt, issued.key),
+            TLSSettings(issued.certificate, issued.key, clientCA=corrupt),
+        ]:
+            with self.subTest(settings=settings):
+                self.assertBadCertificate(checkSettings(settings), corrupt)
+
+
+class CheckRedirectSettingsTests(_CertificateFiles):
+    def test_usable(self) -> None:
+        """
+        The system's CAs, or a file of CA certificates, are usable.
+        """
+        self.assertEqual(
+            [
+                checkRedirectSettings(RedirectTLS("b.example")),
+                checkRedirectSettings(RedirectTLS("b.example", self.authority.path)),
+            ],
+            [None, None],
+        )
+
+    def test_redirectProblems(self) -> None:
+        """
+        A CA file that cannot be read or holds no usable certificate, and a
+        name that is no host name, are named with why.
+        """
+        missing = os.path.join(self.directory, "missing.pem")
+        cases = {
+            RedirectTLS("b.example", missing): (
+                f"TLS: cannot read {missing}: No such file or directory"
+            ),
+            RedirectTLS("a..b"): "TLS: bad host name a..b: Empty Label",
+        }
+        for settings, message in cases.items():
+            with self.subTest(settings=settings):
+                self.assertEqual(checkRedirectSettings(settings), message)
+        corrupt = self.corrupt()
+        self.assertBadCertificate(checkRedirectSettings(RedirectTLS("b.example", corrupt)), corrupt)
+
+
+class _Secured(StringTransport):
+    """
+    The TLS transport of a client that completed its handshake without a
+    certificate.
+    """
+
+    def getPeerCertificate(self) -> None:
+        return None
+
+
+class _Unreadable:
+    """
+    A peer certificate whose names cannot be decoded.
+    """
+
+    def to_cryptography(self) -> _Unreadable:
+        return self
+
+    @property
+    def subject(self) -> x509.Name:
+        raise ValueError("invalid UTF8String \x00")
+
+
+class _UnreadablySecured(StringTransport):
+    def getPeerCertificate(self) -> _Unreadable:
+        return _Unreadable()
+
+
+class BridgeTests(SynchronousTestCase):
+    """
+    L{_Bridge} waits for the handshake: it times out, can be abandoned, and
+    the wait can be cancelled, each ending both sides once.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.bridge = _Bridge(self.clock, TLS_HANDSHAKE_SECONDS)
+        self.secure = _Secured()
+        self.plain = StringTransport()
+        self.bridge.secure.makeConnection(self.secure)
+        self.bridge.plain.makeConnection(self.plain)
+
+    def assertEnded(self) -> None:
+        """
+        Both sides were aborted and the timer is gone.
+        """
+        self.assertEqual((self.secure.disconnected, self.plain.disconnected), (True, True))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def loseSides(self) -> None:
+        """
+        The reactor reports both connections lost, as after an abort.
+        """
+        self.bridge.secure.connectionLost(Failure(ConnectionLost()))
+        self.bridge.plain.connectionLost(Failure(ConnectionLost()))
+
+    def assertFailsWith(self, message: str) -> None:
+        """
+        A new wait fails at once with L{TLSError} C{message}.
+        """
+        failure = self.failureResultOf(self.bridge.whenSecured(), TLSError)
+        self.assertEqual(str(failure.value), message)
+
+    def test_secured(self) -> None:
+        """
+        A completed handshake fires every wait, then and later, and stops
+        the timer.
+        """
+        waiting = self.bridge.whenSecured()
+        self.assertNoResult(waiting)
+        self.bridge.handshakeDone()
+        self.assertIsNone(self.successResultOf(waiting))
+        self.assertIsNone(self.successResultOf(self.bridge.whenSecured()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertFalse(self.plain.disconnecting)
+
+    def test_frontTimeout(self) -> None:
+        """
+        A service's TLS front gives its clients the documented
+        L{TLS_HANDSHAKE_SECONDS} for their handshake (docs/tls-and-sockets.md).
+        """
+        self.assertEqual(TLSFront(self.clock, CertificateOptions()).timeout, TLS_HANDSHAKE_SECONDS)
+
+    def test_unreadableName(self) -> None:
+        """
+        A client certificate whose names cannot be decoded fails the wait,
+        with the reason in printable form, and aborts both sides.
+        """
+        bridge = _Bridge(self.clock, TLS_HANDSHAKE_SECONDS)
+        secure, plain = _UnreadablySecured(), StringTransport()
+        bridge.secure.makeConnection(secure)
+        bridge.plain.makeConnection(plain)
+        waiting = bridge.whenSecured()
+        bridge.handshakeDone()
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(
+            str(failure.value), "unreadable client certificate: invalid UTF8String \\00"
+        )
+        self.assertEqual((secure.disconnected, plain.disconnected), (True, True))
+
+    def test_timeout(self) -> None:
+        """
+        A handshake not done in L{TLS_HANDSHAKE_SECONDS} seconds fails the wait
+        with C{handshake timed out} and aborts both sides.
+        """
+        waiting = self.bridge.whenSecured()
+        self.clock.advance(TLS_HANDSHAKE_SECONDS - 0.5)
+        self.assertNoResult(waiting)
+        self.assertFalse(self.secure.disconnecting)
+        self.clock.advance(0.5)
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(str(failure.value), "handshake timed out")
+        self.assertEnded()
+        self.loseSides()
+        self.assertFailsWith("handshake timed out")
+
+    def test_abandon(self) -> None:
+        """
+        An abandoned bridge fails the wait and aborts both sides; the timer
+        never fires.
+        """
+        waiting = self.bridge.whenSecured()
+        self.bridge.abandon()
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(str(failure.value), "the client went away")
+        self.assertEnded()
+        self.loseSides()
+        self.assertFailsWith("the client went away")
+
+    def test_cancel(self) -> None:
+        """
+        Cancelling the wait fails it with L{CancelledError} alone and
+        abandons the bridge: both sides are aborted, the timer is gone, and
+        what happens to the connections later fires nothing again.
+        """
+        waiting = self.bridge.whenSecured()
+        other = self.bridge.whenSecured()
+        waiting.cancel()
+        self.failureResultOf(waiting, CancelledError)
+        self.failureResultOf(other, TLSError)
+        self.assertEnded()
+        self.loseSides()
+        self.bridge.handshakeDone()
+        self.clock.advance(TLS_HANDSHAKE_SECONDS)
+        self.assertFailsWith("the client went away")
