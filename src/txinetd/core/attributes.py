@@ -24,6 +24,7 @@ from txinetd.core.diagnostics import didYouMean
 from txinetd.core.endpoint import Listen, ListenError, RedirectTLS, TLSSettings, parseListen
 from txinetd.core.grammar import WHITESPACE
 from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
+from txinetd.core.proxyprotocol import ConnectionEnv, ProxyLocal, ProxyVersion
 from txinetd.core.times import TimeIntervals, parseAccessTimes
 
 
@@ -373,15 +374,21 @@ def _yesNo(message: str) -> Converter:
 
 
 def _enumSet(
-    kind: type[enum.Enum], message: str, extra: Mapping[str, None] | None = None
+    kind: type[enum.Enum],
+    message: str,
+    extra: Mapping[str, None] | None = None,
+    words: Mapping[str, enum.Enum] | None = None,
 ) -> Converter:
     """
     A converter for a set of case-insensitive enum keywords.  C{extra} maps
-    further accepted words to L{None} (accepted and dropped).
+    further accepted words to L{None} (accepted and dropped); C{words}, if
+    given, are the keywords instead of the members' values.
     """
-    table: dict[str, Any] = {member.value.lower(): member for member in kind}
+    if words is None:
+        words = {member.value: member for member in kind}
+    table: dict[str, Any] = {word.lower(): member for word, member in words.items()}
     table.update({key.lower(): value for key, value in (extra or {}).items()})
-    names = [member.value for member in kind]
+    names = list(words)
 
     def convert(tokens: Sequence[str], context: ConvertContext) -> tuple[Any, ...]:
         items = []
@@ -468,6 +475,22 @@ def _count(message: str) -> Converter:
         return value
 
     return convert
+
+
+def convertProxyTimeout(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{proxy_timeout}: seconds, at least 1 and at most an hour.
+    """
+    try:
+        value = parseInteger(tokens[0])
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise BadValue(f"Bad value for proxy_timeout: {tokens[0]} (1 to 3600 seconds)")
+    return value
+
+
+_PROXY_VERSIONS = {"v1": ProxyVersion.V1, "v2": ProxyVersion.V2}
 
 
 def parseSize(text: str, allowSuffix: bool = True) -> int:
@@ -948,6 +971,38 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
         AttributeSpec("redirect_tls", _FIXED, _S, _yesNo("Bad value for redirect_tls: {}")),
         AttributeSpec("redirect_tls_name", _FIXED, _S, _word),
         AttributeSpec("redirect_tls_ca", _FIXED, _S, _word),
+        # txinetd's own: the PROXY protocol and the connection environments.
+        AttributeSpec(
+            "proxy_protocol",
+            _VAR,
+            _S,
+            _atLeastOne(
+                "proxy_protocol",
+                _enumSet(ProxyVersion, "Bad value for proxy_protocol: {}", None, _PROXY_VERSIONS),
+            ),
+        ),
+        AttributeSpec("proxy_from", _LIST, _S, convertAddresses),
+        AttributeSpec(
+            "proxy_local",
+            _FIXED,
+            _S,
+            _choice({p.value: p for p in ProxyLocal}, "Bad value for proxy_local: {}"),
+        ),
+        AttributeSpec("proxy_timeout", _FIXED, _S, convertProxyTimeout),
+        AttributeSpec(
+            "redirect_proxy",
+            _FIXED,
+            _S,
+            _choice(_PROXY_VERSIONS, "Bad value for redirect_proxy: {}"),
+        ),
+        AttributeSpec(
+            "connection_env",
+            _VAR,
+            _S,
+            _atLeastOne(
+                "connection_env", _enumSet(ConnectionEnv, "Bad value for connection_env: {}")
+            ),
+        ),
     ]
 }
 

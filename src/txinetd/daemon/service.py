@@ -77,6 +77,7 @@ from txinetd.serve import rpc
 from txinetd.serve.admission import Admission
 from txinetd.serve.external import clientEnvironment, serverSpec
 from txinetd.serve.internal import ServedProtocol
+from txinetd.serve.proxied import ProxyFront, redirectPreface
 from txinetd.serve.redirect import describeConnectError
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.serve.session import Session
@@ -200,6 +201,7 @@ class ListeningService(Service):
         self.rpcProgram: int | None = None
         self.ending: set[Deferred[None]] = set()
         self.tlsFront: Any = None
+        self.proxyFront = ProxyFront(self.reactor)
         self.redirectTLS: Any = None
         #: The port of this datagram service, while it listens.
         self.datagramPort: int | None = None
@@ -483,6 +485,18 @@ class ListeningService(Service):
         ending.addBoth(lambda _: self.ending.discard(ending))
 
     def connectionAccepted(self, connection: PendingConnection) -> None:
+        proxy = self.config.proxy
+        if proxy is not None:
+            # The PROXY header comes before anything else, TLS included.
+            self.proxyFront.receive(connection, proxy, self.admission, self.proxied)
+            return
+        self.proxied(connection)
+
+    def proxied(self, connection: PendingConnection) -> None:
+        """
+        An accepted connection, with its client's addresses: behind TLS if
+        the service has it, then admitted.
+        """
         if self.tlsFront is not None:
             secured = self.tlsFront.secure(connection)
             if secured is None:
@@ -569,6 +583,7 @@ class ListeningService(Service):
             ended,
             failed,
             tls=self.redirectTLS,
+            preface=redirectPreface(self.config, connection),
         )
         session.stopWith(relay.stop)
         if self.adopt(connection, session, relay.client):
