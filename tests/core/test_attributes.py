@@ -21,6 +21,7 @@ from txinetd.core.addressentries import DomainEntry, NetworkEntry
 from txinetd.core.attributes import ATTRIBUTES, Arity, Where
 from txinetd.core.converters import LONG_MAX, LONG_MIN, MAX_ID, parseInteger, parsePort, parseSize
 from txinetd.core.endpoint import Listen, UNIXListen
+from txinetd.core.proxyprotocol import ConnectionEnv, ProxyLocal, ProxyVersion
 from txinetd.core.values import (
     FOREVER,
     BadValue,
@@ -77,6 +78,9 @@ TABLE: dict[str, tuple[Arity, Where, int, bool]] = {
             "redirect_tls",
             "redirect_tls_name",
             "redirect_tls_ca",
+            "proxy_local",
+            "proxy_timeout",
+            "redirect_proxy",
         ]
     },
     **{
@@ -104,9 +108,13 @@ TABLE: dict[str, tuple[Arity, Where, int, bool]] = {
         for name in ["only_from", "no_access", "log_on_success", "log_on_failure", "passenv"]
     },
     "env": (_LIST, _S, 1, False),
+    "proxy_protocol": (_VAR, _S, 1, True),
+    "connection_env": (_VAR, _S, 1, True),
+    "proxy_from": (_LIST, _S, 1, True),
     "disabled": (_LIST, _D, 1, True),
     "enabled": (_LIST, _D, 1, True),
 }
+
 
 R = ServiceType
 F = Flag
@@ -264,6 +272,14 @@ VALID: list[tuple[str, Sequence[str], Any]] = [
     ("redirect_tls", ["yes"], True),
     ("redirect_tls_name", ["backend.example"], "backend.example"),
     ("redirect_tls_ca", ["/etc/ssl/ca.pem"], "/etc/ssl/ca.pem"),
+    ("proxy_protocol", ["V1", "v2"], (ProxyVersion.V1, ProxyVersion.V2)),
+    ("proxy_from", ["10.0.0.0/8"], addresses("10.0.0.0/8")),
+    ("proxy_local", ["Serve"], ProxyLocal.SERVE),
+    ("proxy_local", ["refuse"], ProxyLocal.REFUSE),
+    ("proxy_timeout", ["1"], 1),
+    ("proxy_timeout", ["3600"], 3600),
+    ("redirect_proxy", ["v2"], ProxyVersion.V2),
+    ("connection_env", ["ucspi", "SYSTEMD"], (ConnectionEnv.UCSPI, ConnectionEnv.SYSTEMD)),
 ]
 
 #: (attribute, tokens, messages): every converter error.
@@ -399,6 +415,18 @@ INVALID: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ),
     ("tls_client_cert", ["maybe"], ["Bad value for tls_client_cert: maybe"]),
     ("redirect_tls", ["sure"], ["Bad value for redirect_tls: sure"]),
+    ("proxy_protocol", ["v3"], ["Bad value for proxy_protocol: v3"]),
+    (
+        "proxy_protocol",
+        [],
+        ["attribute proxy_protocol expects at least 1 value and none was given."],
+    ),
+    ("proxy_local", ["maybe"], ["Bad value for proxy_local: maybe"]),
+    ("proxy_timeout", ["0"], ["Bad value for proxy_timeout: 0 (1 to 3600 seconds)"]),
+    ("proxy_timeout", ["3601"], ["Bad value for proxy_timeout: 3601 (1 to 3600 seconds)"]),
+    ("proxy_timeout", ["x"], ["Bad value for proxy_timeout: x (1 to 3600 seconds)"]),
+    ("redirect_proxy", ["v3"], ["Bad value for redirect_proxy: v3"]),
+    ("connection_env", ["inetd"], ["Bad value for connection_env: inetd"]),
 ]
 
 #: Converters that accept a value with a warning: (attribute, tokens, value, warnings).
@@ -466,7 +494,7 @@ class TableTests(SynchronousTestCase):
         accepting = {"id", "banner", "banner_success", "banner_fail", "libwrap"}
         accepting |= {"tls_certificate", "tls_key", "tls_chain", "tls_client_ca"}
         accepting |= {"redirect_tls_name", "redirect_tls_ca"}
-        accepting |= {"passenv", "disabled", "enabled"}
+        accepting |= {"passenv", "disabled", "enabled", "proxy_from"}
         self.assertEqual({case[0] for case in VALID}, set(TABLE))
         self.assertEqual({case[0] for case in INVALID} | accepting, set(TABLE))
 

@@ -40,6 +40,7 @@ class VocabularyTests(SynchronousTestCase):
                 "connections per second",
                 "tls",
                 "execv",
+                "proxy",
             },
         )
 

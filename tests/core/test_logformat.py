@@ -194,8 +194,8 @@ class FailTests(SynchronousTestCase):
 
     def test_reasons(self) -> None:
         """
-        Every reason reads as in xinetd, and txinetd's own C{tls} and
-        C{execv}.
+        Every reason reads as in xinetd, and txinetd's own C{tls},
+        C{execv} and C{proxy}.
         """
         self.assertEqual(
             [r.value for r in FailReason],
@@ -211,6 +211,7 @@ class FailTests(SynchronousTestCase):
                 "connections per second",
                 "tls",
                 "execv",
+                "proxy",
             ],
         )
 

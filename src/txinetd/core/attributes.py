@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from txinetd.core.converters import (
+    PROXY_VERSIONS,
     atLeastOne,
     convertAccessTimes,
     convertAddresses,
@@ -27,6 +28,7 @@ from txinetd.core.converters import (
     convertPassenv,
     convertPort,
     convertProtocol,
+    convertProxyTimeout,
     convertRedirect,
     convertRpcNumber,
     convertRpcVersion,
@@ -41,6 +43,7 @@ from txinetd.core.converters import (
     words,
     yesNo,
 )
+from txinetd.core.proxyprotocol import ConnectionEnv, ProxyLocal, ProxyVersion
 from txinetd.core.values import Converter, FailureFlag, Flag, ServiceType, SocketType, SuccessFlag
 
 
@@ -177,6 +180,38 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
         AttributeSpec("redirect_tls", _FIXED, _S, yesNo("Bad value for redirect_tls: {}")),
         AttributeSpec("redirect_tls_name", _FIXED, _S, word),
         AttributeSpec("redirect_tls_ca", _FIXED, _S, word),
+        # txinetd's own: the PROXY protocol and the connection environments.
+        AttributeSpec(
+            "proxy_protocol",
+            _VAR,
+            _S,
+            atLeastOne(
+                "proxy_protocol",
+                enumSet(ProxyVersion, "Bad value for proxy_protocol: {}", None, PROXY_VERSIONS),
+            ),
+        ),
+        AttributeSpec("proxy_from", _LIST, _S, convertAddresses),
+        AttributeSpec(
+            "proxy_local",
+            _FIXED,
+            _S,
+            keyword({p.value: p for p in ProxyLocal}, "Bad value for proxy_local: {}"),
+        ),
+        AttributeSpec("proxy_timeout", _FIXED, _S, convertProxyTimeout),
+        AttributeSpec(
+            "redirect_proxy",
+            _FIXED,
+            _S,
+            keyword(PROXY_VERSIONS, "Bad value for redirect_proxy: {}"),
+        ),
+        AttributeSpec(
+            "connection_env",
+            _VAR,
+            _S,
+            atLeastOne(
+                "connection_env", enumSet(ConnectionEnv, "Bad value for connection_env: {}")
+            ),
+        ),
     ]
 }
 

@@ -13,6 +13,8 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from txinetd.core.addressentries import NetworkEntry
+from txinetd.core.addresslists import describeEntry
 from txinetd.core.config import IDENT_PORT, TCPMUX, Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import (
@@ -25,6 +27,7 @@ from txinetd.core.endpoint import (
     UNIXListen,
 )
 from txinetd.core.grammar import AttributeLine, Operator
+from txinetd.core.proxyprotocol import DEFAULT_PROXY_TIMEOUT, ProxyLocal, ProxySettings
 from txinetd.core.values import (
     FailureFlag,
     Flag,
@@ -122,6 +125,7 @@ class ServiceBuilder:
         self.fillListen(problems)
         self.fillPort(problems)
         self.fillTLS(problems)
+        self.fillProxy(problems)
 
     def fillListen(self, problems: list[str]) -> None:
         """
@@ -186,6 +190,61 @@ class ServiceBuilder:
             problems.append(
                 f"Service {name}: redirect_tls_name and redirect_tls_ca need redirect_tls = yes"
             )
+
+    def fillProxy(self, problems: list[str]) -> None:
+        """
+        The C{proxy_*} attributes as a L{ProxySettings} record, and what
+        C{redirect_proxy} and C{connection_env} need.
+        """
+        values, name = self.values, self.name
+        versions = values.pop("proxy_protocol", None)
+        trusted = values.pop("proxy_from", None)
+        local = values.pop("proxy_local", None)
+        timeout = values.pop("proxy_timeout", None)
+        stream = values.get("socket_type") is SocketType.STREAM
+        if versions is not None:
+            names = [e for e in trusted or () if not isinstance(e, NetworkEntry)]
+            if not trusted:
+                problems.append(f"Service {name}: proxy_protocol needs proxy_from")
+            elif names:
+                problems.append(
+                    f"Service {name}: proxy_from takes addresses and networks, "
+                    f"not names: {describeEntry(names[0])}"
+                )
+            elif not stream or values.get("wait"):
+                problems.append(
+                    f"Service {name}: proxy_protocol needs socket_type = stream and wait = no"
+                )
+            elif self.place is not None and _placeFamily(self.place) is socket.AF_UNIX:
+                problems.append(f"Service {name}: proxy_protocol needs an IP listener")
+            else:
+                values["proxy"] = ProxySettings(
+                    frozenset(versions),
+                    tuple(trusted),
+                    local if local is not None else ProxyLocal.REFUSE,
+                    timeout if timeout is not None else DEFAULT_PROXY_TIMEOUT,
+                )
+        else:
+            given = [
+                a
+                for a, v in (
+                    ("proxy_from", trusted),
+                    ("proxy_local", local),
+                    ("proxy_timeout", timeout),
+                )
+                if v is not None
+            ]
+            if given:
+                problems.append(f"Service {name}: {given[0]} needs proxy_protocol")
+        if values.get("redirect_proxy") is not None and values.get("redirect") is None:
+            problems.append(f"Service {name}: redirect_proxy needs redirect")
+        elif values.get("redirect_proxy") is not None and values.get("redirectTLS") is not None:
+            problems.append(f"Service {name}: redirect_proxy cannot be used with redirect_tls")
+        environments = values.get("connection_env")
+        if environments:
+            values["connection_env"] = frozenset(environments)
+            if values.get("redirect") is not None or ServiceType.INTERNAL in self.types:
+                problems.append(f"Service {name}: connection_env needs a server")
 
     def fillArgv(self) -> None:
         server = self.values.get("server")

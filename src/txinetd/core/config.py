@@ -25,6 +25,7 @@ from txinetd.core.endpoint import (
     TCPListen,
     TLSSettings,
 )
+from txinetd.core.proxyprotocol import ConnectionEnv, ProxySettings, ProxyVersion
 from txinetd.core.times import TimeIntervals
 from txinetd.core.values import (
     CpsSpec,
@@ -219,6 +220,9 @@ class ServiceConfig:
     listen: ListenSpec | None = None
     tls: TLSSettings | None = None
     redirectTLS: RedirectTLS | None = None
+    proxy: ProxySettings | None = None
+    redirect_proxy: ProxyVersion | None = None
+    connection_env: frozenset[ConnectionEnv] = frozenset()
     specified: frozenset[str] = frozenset()
 
     @property

@@ -21,6 +21,7 @@ from txinetd.core.diagnostics import didYouMean
 from txinetd.core.endpoint import Listen, ListenError, parseListen
 from txinetd.core.grammar import WHITESPACE
 from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
+from txinetd.core.proxyprotocol import ProxyVersion
 from txinetd.core.times import TimeIntervals, parseAccessTimes
 from txinetd.core.values import (
     FOREVER,
@@ -61,15 +62,21 @@ def yesNo(message: str) -> Converter:
 
 
 def enumSet(
-    kind: type[enum.Enum], message: str, extra: Mapping[str, None] | None = None
+    kind: type[enum.Enum],
+    message: str,
+    extra: Mapping[str, None] | None = None,
+    words: Mapping[str, enum.Enum] | None = None,
 ) -> Converter:
     """
     A converter for a set of case-insensitive enum keywords.  C{extra} maps
-    further accepted words to L{None} (accepted and dropped).
+    further accepted words to L{None} (accepted and dropped); C{words}, if
+    given, are the keywords instead of the members' values.
     """
-    table: dict[str, Any] = {member.value.lower(): member for member in kind}
+    if words is None:
+        words = {member.value: member for member in kind}
+    table: dict[str, Any] = {word.lower(): member for word, member in words.items()}
     table.update({key.lower(): value for key, value in (extra or {}).items()})
-    names = [member.value for member in kind]
+    names = list(words)
 
     def convert(tokens: Sequence[str], context: ConvertContext) -> tuple[Any, ...]:
         items = []
@@ -156,6 +163,23 @@ def counted(message: str) -> Converter:
         return value
 
     return convert
+
+
+def convertProxyTimeout(tokens: Sequence[str], context: ConvertContext) -> int:
+    """
+    C{proxy_timeout}: seconds, at least 1 and at most an hour.
+    """
+    try:
+        value = parseInteger(tokens[0])
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise BadValue(f"Bad value for proxy_timeout: {tokens[0]} (1 to 3600 seconds)")
+    return value
+
+
+#: The PROXY protocol versions, as C{proxy_protocol} and C{redirect_proxy} name them.
+PROXY_VERSIONS = {"v1": ProxyVersion.V1, "v2": ProxyVersion.V2}
 
 
 def parseSize(text: str, allowSuffix: bool = True) -> int:

@@ -74,6 +74,9 @@ class FailReason(Enum):
     #: txinetd's own: the server could not be run (its C{execv}, or a step of
     #: its set-up such as C{setuid}, failed); the program log says why.
     EXEC = "execv"
+    #: txinetd's own: no valid PROXY header from a trusted balancer, or a
+    #: connection from an address that may not send one.
+    PROXY = "proxy"
 
 
 class NoIdReason(Enum):

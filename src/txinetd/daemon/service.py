@@ -48,6 +48,7 @@ from txinetd.serve import rpc
 from txinetd.serve.admission import Admission
 from txinetd.serve.datagrams import DatagramChecks
 from txinetd.serve.internal import InternalDatagrams, InternalRunner, internalServiceOf
+from txinetd.serve.proxied import ProxyFront
 from txinetd.serve.redirect import RedirectRunner
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
 from txinetd.serve.runner import Runner
@@ -123,6 +124,7 @@ class ListeningService(Service):
         self.rpcProgram: int | None = None
         self.ending: set[Deferred[None]] = set()
         self.tlsFront: Any = None
+        self.proxyFront = ProxyFront(self.reactor)
         self.redirectTLS: Any = None
         #: The port of this datagram service, while it listens.
         self.datagramPort: int | None = None
@@ -417,6 +419,18 @@ class ListeningService(Service):
         ending.addBoth(lambda _: self.ending.discard(ending))
 
     def connectionAccepted(self, connection: PendingConnection) -> None:
+        proxy = self.config.proxy
+        if proxy is not None:
+            # The PROXY header comes before anything else, TLS included.
+            self.proxyFront.receive(connection, proxy, self.admission, self.proxied)
+            return
+        self.proxied(connection)
+
+    def proxied(self, connection: PendingConnection) -> None:
+        """
+        An accepted connection, with its client's addresses: behind TLS if
+        the service has it, then admitted.
+        """
         if self.tlsFront is not None:
             secured = self.tlsFront.secure(connection)
             if secured is None:

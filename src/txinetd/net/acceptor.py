@@ -140,6 +140,8 @@ class PendingConnection:
         handshake is done; L{None} for a plaintext connection.
     @ivar environment: what an external server gets in its environment
         besides the service's (the TLS client certificate's names).
+    @ivar userId: who the client is (a USERID line's text), when known
+        before its service runs.
     """
 
     def __init__(
@@ -153,6 +155,7 @@ class PendingConnection:
         self.local = addressOf(rawLocal)
         self.whenSecured: Callable[[], Deferred[Any]] | None = None
         self.environment: dict[str, str] = {}
+        self.userId: str | None = None
         self.family = sock.family
         self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
         self._writing = False

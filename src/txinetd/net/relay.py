@@ -416,6 +416,8 @@ class Relay:
         was reached.
     @ivar onConnectFailed: called with the failure when the target cannot be
         reached (the client is then closed).
+    @ivar preface: what the target is sent first, before anything of the
+        client's (a PROXY protocol header).
     """
 
     def __init__(
@@ -427,9 +429,11 @@ class Relay:
         onEnd: Callable[[int, int, bool], None],
         onConnectFailed: Callable[[Failure], None],
         tls: IOpenSSLClientConnectionCreator | None = None,
+        preface: bytes = b"",
     ) -> None:
         self.reactor = reactor
         self.tls = tls
+        self.preface = preface
         self.address = address
         self.port = port
         self.keepAlive = keepAlive
@@ -461,6 +465,8 @@ class Relay:
             return
         self.target = target
         _tune(target.transport, self.keepAlive)
+        if self.preface and target.transport is not None:
+            target.transport.write(self.preface)
         connectSides(self.client, target)
         self.client.resumeProducing()
 

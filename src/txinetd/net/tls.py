@@ -426,6 +426,8 @@ class TLSFront:
         bridge = _Bridge(self.reactor, self.timeout)
         tlsProtocol = TLSMemoryBIOProtocol(self.factory, bridge.secure)  # type: ignore[no-untyped-call]
         plain = PendingConnection(self.reactor, theirs, connection.rawPeer, connection.rawLocal)
+        # The client's addresses, which a PROXY header may have named.
+        plain.peer, plain.local = connection.peer, connection.local
         plain.whenSecured = bridge.whenSecured
         try:
             # Handshake records and the first reply go out at once (stunnel does the same).

@@ -42,6 +42,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txinetd.core.config import ServiceConfig
+from txinetd.core.connectionenv import ConnectionFacts, connectionVariables, remoteInfo
 from txinetd.core.events import (
     Failed,
     FailReason,
@@ -56,6 +57,7 @@ from txinetd.core.events import (
 from txinetd.core.libwrap import HostsAccess
 from txinetd.core.limits import CpsLimiter, RunningServers
 from txinetd.core.logformat import displayAddress, formatBadIdentLine
+from txinetd.core.proxyprotocol import ConnectionEnv
 from txinetd.core.values import FailureFlag, Flag, SuccessFlag
 from txinetd.core.verdicts import AdmissionRules, Verdict, addressVerdict, limitVerdict
 from txinetd.net.acceptor import PendingConnection
@@ -115,6 +117,9 @@ class Admission:
         self.identOnSuccess = SuccessFlag.USERID in config.log_on_success
         self.identOnFailure = FailureFlag.USERID in config.log_on_failure
         self.idOnly = Flag.IDONLY in config.flags
+        #: Whether the server waits for the ident reply even without IDONLY
+        #: (its C{TCPREMOTEINFO}, as tcpserver waits for it).
+        self.identWaits = ConnectionEnv.UCSPI in config.connection_env
         #: The hosts.allow / hosts.deny rules last decided with, and whether
         #: they may look at the client's name (worked out once per rules).
         self.nameNeed: tuple[HostsAccess | None, bool] = (None, False)
@@ -172,6 +177,9 @@ class Admission:
             if self.identOnSuccess and not await self.identify(connection, session, certificate):
                 return
             # 8. The service runs.
+            if self.config.connection_env:
+                variables = await session.waitFor(self.connectionVariables(connection))
+                connection.environment.update(variables)
             session.admitted()
             runner.run(connection, session)
         except (CancelledError, OSError):
@@ -327,6 +335,7 @@ class Admission:
         """
         local = localUser(connection, certificate)
         if local is not None:
+            connection.userId = local
             self.identified(local, session.host)
             return True
         ident = self.shared.ident
@@ -341,11 +350,14 @@ class Admission:
             return False
         lookup.addCallback(self._identified, session.host)
         session.holdFor(lookup)
-        if not self.idOnly:
+        if not (self.idOnly or self.identWaits):
             lookup.addErrback(_ignoreCancelled)
             return True
         result = await session.waitFor(lookup)
         if isinstance(result, UserId):
+            connection.userId = result.text
+            return True
+        if not self.idOnly:
             return True
         self.notIdentified(session.host, result.reason)
         session.abandon()
@@ -402,6 +414,30 @@ class Admission:
             lookup = ident.forFailures.run(lambda: self.askIdent(connection, ident.timeout))
             if lookup is not None:
                 lookup.addCallback(self._identified, host)
+
+    def connectionVariables(self, connection: PendingConnection) -> Deferred[dict[str, str]]:
+        """
+        Before step 8, with C{connection_env}: the variables the server
+        gets, the client's name among them when the address rules look
+        names up (then it is looked up again, as tcpserver looks it up).
+        """
+        kinds = self.config.connection_env
+        userId = connection.userId
+        facts = ConnectionFacts(
+            connection.peer,
+            connection.local,
+            remoteInfo=None if userId is None else remoteInfo(userId),
+        )
+        host = None if connection.peer is None else connection.peer[0]
+        looksUpNames = self.rules.listsNeedName or self.nameNeed[1]
+        if ConnectionEnv.UCSPI not in kinds or host is None or not looksUpNames:
+            return succeed(connectionVariables(kinds, facts))
+
+        def named(name: HostName) -> dict[str, str]:
+            facts.remoteHost = None if name.name is None else name.name.lower()
+            return connectionVariables(kinds, facts)
+
+        return self.shared.names(host, False).addCallback(named)
 
     # --- the other paths ------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.config import ServiceConfig
+from txinetd.core.connectionenv import variableNames
 from txinetd.spawn.spawner import SpawnSpec
 
 _RLIMITS = (
@@ -48,6 +49,9 @@ def baseEnvironment(
         result = dict(environ)
     else:
         result = {name: environ[name] for name in config.passenv if name in environ}
+    for name in variableNames(config.connection_env):
+        # The connection's own, never the daemon's.
+        result.pop(name, None)
     for entry in config.env:
         result[entry.name] = entry.value
     return tuple(result.items())

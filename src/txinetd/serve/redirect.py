@@ -20,6 +20,7 @@ from txinetd.core.values import Flag
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.relay import Relay
 from txinetd.net.tls import describeTLSFailure
+from txinetd.serve.proxied import redirectPreface
 from txinetd.serve.runner import adopt
 from txinetd.serve.session import Session
 
@@ -46,6 +47,7 @@ class RedirectRunner:
         """
         redirect = config.redirect
         assert redirect is not None
+        self.config = config
         self.reactor = reactor
         self.address = redirect.host.addresses[0]
         self.port = redirect.port
@@ -67,7 +69,16 @@ class RedirectRunner:
                 f"can't connect to remote host {address}: {describeConnectError(failure)}",
             )
 
-        relay = Relay(self.reactor, address, self.port, self.keepAlive, ended, failed, tls=self.tls)
+        relay = Relay(
+            self.reactor,
+            address,
+            self.port,
+            self.keepAlive,
+            ended,
+            failed,
+            tls=self.tls,
+            preface=redirectPreface(self.config, connection),
+        )
         session.stopWith(relay.stop)
         if adopt(self.reactor, connection, session, relay.client, self.exhausted):
             session.begin(0)
