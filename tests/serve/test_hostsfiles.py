@@ -268,6 +268,28 @@ class InotifyTests(HostsFilesTestCase):
             ],
         )
 
+    def test_sameWarningsOnce(self) -> None:
+        """
+        A file read again with the same warnings (a device such as
+        /dev/null changes at every write to it) does not repeat them; new
+        warnings are said.
+        """
+        self.write(self.deny, "in.fingerd: @staff\n")
+        self.change(IN_MODIFY)
+        self.write(self.deny, "in.fingerd: @staff\n")
+        self.change(IN_MODIFY)
+        self.write(self.deny, "in.fingerd: @staff, @admins\n")
+        self.change(IN_MODIFY)
+        unsupported = "@netgroup patterns are not supported"
+        self.assertEqual(
+            [text for _, text in self.messages],
+            [
+                f"{self.deny}:1: {unsupported}: @staff never matches",
+                f"{self.deny}:1: {unsupported}: @staff never matches",
+                f"{self.deny}:1: {unsupported}: @admins never matches",
+            ],
+        )
+
     def test_watchLost(self) -> None:
         """
         When the directory goes, the files are checked at each decision

@@ -482,8 +482,11 @@ class HostsFiles:
         signatures = list(self.signatures)
         tables = [self.access.allow, self.access.deny]
         for index, (signature, table) in read.items():
+            # The same warnings are said once: a device (/dev/null) changes
+            # at every write to it, and is read again each time.
+            if table.warnings != tables[index].warnings:
+                for warning in table.warnings:
+                    self.say(Level.WARNING, warning)
             signatures[index], tables[index] = signature, table
-            for warning in table.warnings:
-                self.say(Level.WARNING, warning)
         self.signatures = (signatures[0], signatures[1])
         self.access = HostsAccess(tables[0], tables[1])
