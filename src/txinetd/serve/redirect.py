@@ -69,6 +69,7 @@ class RedirectRunner:
 
         relay = Relay(self.reactor, address, self.port, self.keepAlive, ended, failed, tls=self.tls)
         session.stopWith(relay.stop)
+        session.relayed = relay.relayed
         if adopt(self.reactor, connection, session, relay.client, self.exhausted):
             session.begin(0)
 
