@@ -11,9 +11,9 @@ docs/code-map.md):
   - the top-level modules are of two kinds: C{txinetd} and
     C{txinetd.interfaces} (the plugin interface) import no other txinetd
     module and any layer above C{core} may import them; the entry points
-    (C{tap}, C{command}, C{itox}, C{startup}) and C{txinetd.internal} (the
-    plugin authors' module) may import anything, and only entry points
-    import them;
+    (C{tap}, C{command}, C{itox}, C{startup}, C{monitoring}) and
+    C{txinetd.internal} (the plugin authors' module) may import anything,
+    and only entry points import them;
   - no module imports another txinetd module inside a function (only
     optional third-party packages, and the reactor, are imported late);
   - no two modules import each other, directly or through others.
@@ -41,7 +41,14 @@ BASES = frozenset({"txinetd", "txinetd.interfaces"})
 
 #: Top-level modules that nothing but another entry point imports.
 ENTRY_POINTS = frozenset(
-    {"txinetd.tap", "txinetd.command", "txinetd.itox", "txinetd.startup", "txinetd.internal"}
+    {
+        "txinetd.tap",
+        "txinetd.command",
+        "txinetd.itox",
+        "txinetd.startup",
+        "txinetd.monitoring",
+        "txinetd.internal",
+    }
 )
 
 

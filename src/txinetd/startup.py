@@ -22,6 +22,8 @@ from typing import Any, NoReturn, TextIO
 
 from twisted.python import usage
 
+from txinetd.core.config import Config
+
 #: The exit status of every start-up problem, as xinetd's.
 EXIT_FAILURE = 1
 
@@ -211,3 +213,11 @@ def twistdLogFile(serverOptions: Mapping[str, Any]) -> str | None:
     if logfile == "-" or (not logfile and serverOptions.get("nodaemon")):
         return None
     return os.path.abspath(logfile or "twistd.log")
+
+
+def report(config: Config, out: TextIO) -> None:
+    """
+    Write every diagnostic of a configuration, one per line.
+    """
+    for diagnostic in config.diagnostics:
+        out.write(f"{diagnostic}\n")

@@ -19,6 +19,7 @@ from twisted.python import usage
 from txinetd import __version__
 from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
+from txinetd.core.events import SessionObserver
 from txinetd.core.logformat import SYSLOG_FACILITIES, LogTarget, SyslogLevel
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.logtargets import (
@@ -30,13 +31,25 @@ from txinetd.daemon.machine import Collaborators, onThisMachine
 from txinetd.daemon.programlog import ProgramLogObserver
 from txinetd.daemon.safefiles import UnsafeFile
 from txinetd.daemon.tree import DEFAULT_DUMP_FILE, XinetdService
+from txinetd.monitoring import (
+    EXPLAIN_BAD,
+    EXPLAIN_FLAG,
+    PARAMETERS,
+    explainArguments,
+    explainMode,
+    monitoring,
+    monitoringProblem,
+    openEventLog,
+)
 from txinetd.net.systemd import ListenFds
 from txinetd.startup import (
+    EXIT_FAILURE,
     LAUNCHER,
     exitWith,
     explainUsageError,
     logUnwritable,
     misplacedFile,
+    report,
     twistdLogFile,
     unwritableFiles,
 )
@@ -75,14 +88,6 @@ def describeService(config: ServiceConfig) -> str:
         where += " with TLS"
     wait = "wait" if config.wait else "nowait"
     return f"{config.id}: {config.protocol} {config.socket_type.value} {wait} {kind} on {where}"
-
-
-def report(config: Config, out: TextIO) -> None:
-    """
-    Write every diagnostic of a configuration, one per line.
-    """
-    for diagnostic in config.diagnostics:
-        out.write(f"{diagnostic}\n")
 
 
 def _number(option: str, low: int, high: int | None = None) -> Callable[[str], int]:
@@ -158,6 +163,7 @@ class Options(usage.Options):
         ["dump-file", None, DEFAULT_DUMP_FILE, "Where SIGABRT appends the state dump."],
         ["shutdownprocs", None, None, "Deprecated; ignored."],
         ["inetd-conf", None, "/etc/inetd.conf", "The inetd.conf that --inetd_compat reads."],
+        *PARAMETERS,
     ]
     optFlags = [
         ["check", None, "Validate the configuration and exit without binding."],
@@ -184,6 +190,7 @@ class Options(usage.Options):
             "(or txinetd's user) could have written.",
         ],
         ["version", None, "Print the version and exit."],
+        EXPLAIN_FLAG,
     ]
 
     def __init__(self) -> None:
@@ -191,6 +198,8 @@ class Options(usage.Options):
         self.config: Config | None = None
         self.out: TextIO = sys.stdout
         self.err: TextIO = sys.stderr
+        #: C{--explain}'s service, address and name (or L{None}).
+        self.explained: tuple[str, str, str | None] | None = None
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
@@ -204,7 +213,8 @@ class Options(usage.Options):
         except usage.UsageError as e:
             launcher = None if self.twistd is None else self.twistd.get(LAUNCHER)
             helpCommand = None if launcher is None else f"{launcher} --help"
-            exitWith(explainUsageError(e, SINGLE_DASH, helpCommand), self.err)
+            status = EXPLAIN_BAD if "--explain" in options else EXIT_FAILURE
+            exitWith(explainUsageError(e, SINGLE_DASH, helpCommand), self.err, status=status)
 
     def normalise(self, arguments: Sequence[str]) -> list[str]:
         """
@@ -233,8 +243,15 @@ class Options(usage.Options):
 
     def parseArgs(self, *arguments: str) -> None:
         """
-        txinetd takes no arguments, only options.
+        txinetd takes no arguments, only options; with C{--explain}, a
+        service, an address and perhaps a name (and C{--at HH:MM} may follow
+        them).
         """
+        if self["explain"]:
+            self.explained, at = explainArguments(list(arguments))
+            if at is not None:
+                self["at"] = at
+            return
         if arguments:
             raise usage.UsageError(
                 f"unexpected argument {arguments[0]}: txinetd takes only options; the "
@@ -277,6 +294,11 @@ class Options(usage.Options):
             hint = didYouMean(self["syslog"], SYSLOG_FACILITIES)
             self.err.write(f"Bad syslog facility: {self['syslog']}{hint}; using daemon\n")
             self["syslog"] = "daemon"
+        if self["explain"]:
+            self.explain()
+        problem = monitoringProblem(self["metrics"], self["json-log"])
+        if problem is not None:
+            exitWith(problem, self.err)
         config = loadConfig(
             self["file"],
             inetdConf=self.inetdConf,
@@ -328,6 +350,24 @@ class Options(usage.Options):
         """
         return self["inetd-conf"] if self["inetd_compat"] else None
 
+    def explain(self) -> None:
+        """
+        The C{--explain} mode (see L{explainMode}).
+        """
+        explainMode(
+            self.explained,
+            self["at"],
+            lambda: loadConfig(
+                self["file"],
+                inetdConf=self.inetdConf,
+                strict=self["strict"],
+                strictModes=self.strictModes,
+            ),
+            (self["hosts-allow"], self["hosts-deny"]),
+            self.out,
+            self.err,
+        )
+
     def check(self, config: Config) -> None:
         """
         The C{--check} mode: report, list the services, exit.
@@ -368,10 +408,14 @@ def programLog(options: Options) -> ProgramLogObserver | None:
     return ProgramLogObserver(target, debug=options["debug"])
 
 
-def makeCollaborators(options: Options, reactor: Any) -> Collaborators:
+def makeCollaborators(
+    options: Options, reactor: Any, observers: tuple[SessionObserver, ...] = ()
+) -> Collaborators:
     """
     What the service tree is built with, from the options and this
     machine, made once (hosts.allow and hosts.deny are read now).
+
+    @param observers: what observes every session besides the service logs.
     """
     return onThisMachine(
         reactor,
@@ -381,6 +425,7 @@ def makeCollaborators(options: Options, reactor: Any) -> Collaborators:
         processLimit=options["limit"],
         hostsFiles=(options["hosts-allow"], options["hosts-deny"]),
         listenFds=ListenFds.take(os.environ),
+        observers=observers,
         debug=options["debug"],
     )
 
@@ -406,15 +451,17 @@ def makeService(options: Options) -> IService:
             "-filelog needs a file in an existing directory that txinetd may write",
             options.err,
         )
+    eventLog = openEventLog(options["json-log"], options["debug"], options.err)
+    monitors = monitoring(reactor, options["metrics"], eventLog, observer)
     path = options["file"]
     twistdLog = openTwistdLog(options)
     inetdConf = options.inetdConf
     strict = options["strict"]
     strictModes = options.strictModes
-    service: IService = XinetdService(
+    tree = XinetdService(
         config,
-        makeCollaborators(options, reactor),
-        observer,
+        makeCollaborators(options, reactor, monitors.observers),
+        monitors.messages,
         loader=lambda: loadConfig(
             path,
             baseDirectory=baseDirectory,
@@ -430,6 +477,8 @@ def makeService(options: Options) -> IService:
         consistencyInterval=options["cc"],
         twistdLog=twistdLog,
     )
+    monitors.attach(tree)
+    service: IService = tree
     return service
 
 

@@ -814,6 +814,22 @@ class DisableTests(LoadingCase):
             entry("finger", *EXTERNAL),
         )
         self.assertEqual(self.ids(config), ["ftp"])
+        self.assertEqual(config.disabled, ("telnet", "smtp", "finger"))
+
+    def test_disabledIds(self) -> None:
+        """
+        L{Config.disabled} names, in file order, the services the files
+        disable: C{disable = yes} (with the id set before it), C{disabled};
+        a service dropped for an error is not among them.
+        """
+        config = self.load(
+            defaults("disabled = smtp"),
+            entry("ftp", "id = ftp-a", "disable = yes", *EXTERNAL),
+            entry("telnet", *EXTERNAL, "groups = perhaps"),
+            entry("smtp", *EXTERNAL),
+            entry("finger", *EXTERNAL),
+        )
+        self.assertEqual((self.ids(config), config.disabled), (["finger"], ("ftp-a", "smtp")))
 
     def test_disabledDuplicatesAreFine(self) -> None:
         """
@@ -1172,3 +1188,60 @@ class ManyMistakesTests(LoadingCase):
             ],
         )
         self.assertFalse(config.isFatal)
+
+
+class OriginTests(LoadingCase):
+    """
+    L{ServiceConfig.origins} says where each setting of a service is
+    written: its own lines, the defaults' it inherits, and for each
+    C{only_from} / C{no_access} entry the line that added it.
+    """
+
+    def test_attributes(self) -> None:
+        self.files.write("more", defaults("instances = 4"))
+        service = self.loadOne(
+            defaults("log_on_success = HOST"),
+            "include more\n",
+            entry("ftp", *EXTERNAL, "access_times = 2:00-4:00"),
+        )
+        origins = service.origins
+        self.assertEqual(
+            [str(origins.of(name)) for name in ("server", "access_times", "instances")],
+            ["xinetd.conf:11", "xinetd.conf:12", "more:3"],
+        )
+        self.assertEqual(str(origins.of("log_on_success")), "xinetd.conf:3")
+        self.assertIsNone(origins.of("per_source"))
+
+    def test_entries(self) -> None:
+        """
+        An inherited entry keeps the defaults' line; C{+=} adds the
+        service's; an entry given twice keeps its first line; C{=} starts
+        over.
+        """
+        config = self.load(
+            defaults("only_from = 10.0.0.0/8", "no_access = 10.9.0.0/16"),
+            entry(
+                "ftp", *EXTERNAL, "only_from += 10.1.0.0/16 10.0.0.0/8", "no_access = 10.1.2.0/24"
+            ),
+            entry("telnet", *EXTERNAL),
+        )
+        ftp, telnet = config.services
+        where = {
+            str(entry): str(ftp.origins.of("only_from", entry)) for entry in ftp.only_from or ()
+        }
+        network8, network16 = addresses("10.0.0.0/8", "10.1.0.0/16")
+        self.assertEqual(where, {str(network8): "xinetd.conf:3", str(network16): "xinetd.conf:12"})
+        (denied,) = ftp.no_access or ()
+        self.assertEqual(str(ftp.origins.of("no_access", denied)), "xinetd.conf:13")
+        (inherited,) = telnet.no_access or ()
+        self.assertEqual(str(telnet.origins.of("no_access", inherited)), "xinetd.conf:4")
+
+    def test_notCompared(self) -> None:
+        """
+        Two services that differ only in where they are written are equal
+        (a reload keeps such a service as it is).
+        """
+        first = self.loadOne(entry("ftp", *EXTERNAL))
+        second = self.loadOne("\n\n", entry("ftp", *EXTERNAL))
+        self.assertNotEqual(first.origins.of("server"), second.origins.of("server"))
+        self.assertEqual(first.server, second.server)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
@@ -18,7 +19,17 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeSystem, captureMessages, fakeShared
 from txinetd.core.config import Config, ServiceConfig
-from txinetd.core.events import Exited, Failed, FailReason, Level, SessionEvent, Started
+from txinetd.core.diagnostics import Diagnostic, Severity
+from txinetd.core.events import (
+    Exited,
+    Failed,
+    FailReason,
+    Level,
+    Reloaded,
+    ReloadResult,
+    SessionEvent,
+    Started,
+)
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.service import ListeningService
@@ -93,6 +104,10 @@ def daytime(name: str, port: int, extra: str = "") -> str:
         f"service daytime\n{{\n type = INTERNAL UNLISTED\n id = {name}\n"
         f" socket_type = stream\n protocol = tcp\n wait = no\n port = {port}\n{extra}}}\n"
     )
+
+
+#: An error in a configuration, which rejects a reload.
+BROKEN = Diagnostic(Severity.ERROR, "Bad attribute")
 
 
 class TreeTests(SynchronousTestCase):
@@ -248,9 +263,21 @@ class TreeTests(SynchronousTestCase):
         self.connect(kept, "127.0.0.9")
         self.assertEqual(
             [(type(event), getattr(event, "reason", None)) for event in self.events],
-            [(Failed, FailReason.ADDRESS)],
+            [(Reloaded, None), (Failed, FailReason.ADDRESS)],
         )
         self.assertFalse(added.closed)
+        self.assertEqual(self.events[0], Reloaded(ReloadResult.APPLIED, self.clock.seconds()))
+
+    def test_reloadRejected(self) -> None:
+        """
+        A configuration with errors is rejected whole; the observers every
+        service shares are told, as they are of one applied.
+        """
+        tree = self.start(daytime("kept", 1013))
+        self.clock.advance(5)
+        broken = replace(self.load(daytime("kept", 1013)), diagnostics=(BROKEN,))
+        tree.applyConfig(broken, hard=False)
+        self.assertEqual(self.events, [Reloaded(ReloadResult.REJECTED, self.clock.seconds())])
 
     def test_stop(self) -> None:
         """

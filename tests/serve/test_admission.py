@@ -23,7 +23,16 @@ import txinetd.serve.admission
 import txinetd.serve.datagrams
 from tests.fakes import INTERNAL_SERVICES, ConfigFiles, MemoryTarget, captureMessages, fakeShared
 from txinetd.core.config import ServiceConfig
-from txinetd.core.events import FailReason, Level, NoIdReason
+from txinetd.core.events import (
+    Exited,
+    Failed,
+    FailReason,
+    Level,
+    NoIdReason,
+    SessionEvent,
+    Started,
+    Traffic,
+)
 from txinetd.core.libwrap import HostsAccess, parseHostsTable
 from txinetd.core.limits import LoadAverage, ProcessLimit
 from txinetd.daemon.programlog import programMessage
@@ -320,6 +329,74 @@ class AdmissionTests(AdmissionTestCase):
         self.assertTrue(connection.closed)
         self.assertEqual((starts.sessions, admission.running.running), ([], 0))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class EventTests(AdmissionTestCase):
+    """
+    The events a session emits carry the client's address and port, and
+    START the time the connection was admitted.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.events: list[SessionEvent] = []
+        self.change(observers=(self.events.append,))
+
+    def test_session(self) -> None:
+        admission = self.admission()
+        _, starts = self.connect(admission, port=40123)
+        (session,) = starts.sessions
+        self.clock.advance(1.5)
+        session.ended(3)
+        started, exited = self.events
+        self.assertEqual(started, Started("svc", 0, CLIENT, NOW, port=40123, admitted=NOW))
+        self.assertEqual(exited, Exited("svc", 0, CLIENT, 3, None, 1.5, NOW + 1.5, port=40123))
+
+    def test_startDelayed(self) -> None:
+        """
+        A service that starts later (a TLS handshake, a server being
+        spawned) has START's time later than the admission's.
+        """
+        admission = self.admission()
+        session = admission.reserve(CLIENT, 40500)
+        self.clock.advance(0.25)
+        session.begin(1234)
+        (started,) = self.events
+        assert isinstance(started, Started) and started.admitted is not None
+        self.assertEqual((started.when - started.admitted, started.port), (0.25, 40500))
+
+    def test_refused(self) -> None:
+        admission = self.admission(" instances = 0\n")
+        self.connect(admission, port=40999)
+        self.assertEqual(
+            self.events, [Failed("svc", FailReason.SERVICE_LIMIT, CLIENT, NOW, port=40999)]
+        )
+
+    def test_failedAfterAdmission(self) -> None:
+        """
+        A session that fails after its admission (its server could not be
+        started) says the client's port in its FAIL.
+        """
+        session = self.admission().reserve(CLIENT, 40777)
+        session.fail(FailReason.EXEC)
+        self.assertEqual(self.events, [Failed("svc", FailReason.EXEC, CLIENT, NOW, port=40777)])
+
+    def test_datagram(self) -> None:
+        admission = self.admission(" only_from = 198.51.100.0/24\n")
+        self.successResultOf(DatagramChecks(admission).check((CLIENT, 5353)))
+        admission.started(0, OTHER, 5354)
+        self.assertEqual(
+            self.events,
+            [
+                Failed("svc", FailReason.ADDRESS, CLIENT, NOW, port=5353),
+                Started("svc", 0, OTHER, NOW, port=5354),
+            ],
+        )
+
+    def test_traffic(self) -> None:
+        session = self.admission().reserve(CLIENT, 40001)
+        session.traffic(10, 20)
+        self.assertEqual(self.events, [Traffic("svc", 10, 20, NOW, CLIENT, 40001)])
 
 
 class BannerTests(AdmissionTestCase):

@@ -76,7 +76,10 @@ class SessionTests(SynchronousTestCase):
         )
         self.assertEqual(
             self.owner.events,
-            [Started("svc", 321, CLIENT, NOW), Exited("svc", 321, CLIENT, None, 9, 2.5, NOW + 2.5)],
+            [
+                Started("svc", 321, CLIENT, NOW, admitted=NOW),
+                Exited("svc", 321, CLIENT, None, 9, 2.5, NOW + 2.5),
+            ],
         )
         self.assertEqual(self.owner.released, [session])
         self.assertTrue(session.done)
@@ -98,7 +101,7 @@ class SessionTests(SynchronousTestCase):
 
     def test_traffic(self) -> None:
         self.session.traffic(10, 20)
-        self.assertEqual(self.owner.events, [Traffic("svc", 10, 20, NOW)])
+        self.assertEqual(self.owner.events, [Traffic("svc", 10, 20, NOW, CLIENT)])
 
     def test_stopCancelsWhatAdmissionWaitsFor(self) -> None:
         cancelled: list[Deferred[Any]] = []

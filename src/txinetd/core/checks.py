@@ -51,6 +51,10 @@ class EntryState:
     @ivar lines: the entry's own lines.
     @ivar specified: the attributes the entry itself set.
     @ivar broken: whether a value was rejected (the service is dropped).
+    @ivar origins: attribute name to the line that gave it its value.
+    @ivar itemOrigins: attribute name to the line that added each item of
+        a list attribute (dictionaries shared with the defaults' until the
+        entry changes them).
     """
 
     def __init__(
@@ -66,6 +70,8 @@ class EntryState:
         self.lines = lines
         self.specified: set[str] = set()
         self.broken = False
+        self.origins: dict[str, Location] = {}
+        self.itemOrigins: dict[str, dict[Any, Location]] = {}
 
 
 _INFER_PROTOCOL = {SocketType.STREAM: "tcp", SocketType.DGRAM: "udp"}

@@ -8,6 +8,7 @@ L{txinetd.core.inheritance.buildConfig} from a configuration's entries.
 from __future__ import annotations
 
 import socket
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -76,6 +77,33 @@ class Defaults:
     banner_fail: str | None = None
     disabled: tuple[str, ...] = ()
     enabled: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Origins:
+    """
+    Where a service's settings are written, for explanations
+    (C{--explain}): the line that gave each attribute its value (the
+    service's own, or the C{defaults} section's it inherited), and for each
+    item of a list attribute (an C{only_from} entry, say) the line that
+    added it.
+
+    @ivar attributes: attribute name to the line.
+    @ivar items: attribute name to each item's line.
+    """
+
+    attributes: Mapping[str, Location] = field(default_factory=dict)
+    items: Mapping[str, Mapping[Hashable, Location]] = field(default_factory=dict)
+
+    def of(self, attribute: str, item: Hashable | None = None) -> Location | None:
+        """
+        Where C{attribute} (or its C{item}) is written, if it is.
+        """
+        if item is not None:
+            found = self.items.get(attribute, {}).get(item)
+            if found is not None:
+                return found
+        return self.attributes.get(attribute)
 
 
 class ServiceKind(Enum):
@@ -166,6 +194,7 @@ class ServiceConfig:
     @ivar kind: what serves its clients.
     @ivar listening: how its clients reach what serves them.
     @ivar argv: the server's argv (empty for internal services).
+    @ivar origins: where its settings are written (not part of its value).
     """
 
     name: str
@@ -224,6 +253,7 @@ class ServiceConfig:
     redirect_proxy: ProxyVersion | None = None
     connection_env: frozenset[ConnectionEnv] = frozenset()
     specified: frozenset[str] = frozenset()
+    origins: Origins = field(default_factory=Origins, compare=False, repr=False)
 
     @property
     def place(self) -> str | None:
@@ -267,6 +297,9 @@ class Config:
     @ivar internals: the installed internal services (a
         L{txinetd.builtins.simple.InternalServices}) the services were checked
         against, when L{loadConfig} read them; the same serve them.
+    @ivar disabled: the ids of the services its files name but disable
+        (C{disable = yes}, or left out by C{disabled} or C{enabled}), in
+        file order.
     """
 
     path: str
@@ -274,6 +307,7 @@ class Config:
     services: tuple[ServiceConfig, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     internals: Any = field(default=None, compare=False)
+    disabled: tuple[str, ...] = ()
 
     @property
     def isFatal(self) -> bool:

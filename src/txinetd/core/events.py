@@ -10,9 +10,14 @@ to the L{SessionObserver}s of its service -- L{Started} when its service
 runs, L{Exited} when it ends, L{Failed} when it is refused, L{UserIdentified}
 and L{NotIdentified} for what ident said, L{Traffic} for what a redirect
 relayed, and L{ProgramMessage} for what the program log says about it.
-xinetd's log lines are one way to write them (see L{txinetd.core.logformat}
-and the service logs of L{txinetd.daemon}); any other observer reads the
-same events.
+The daemon itself emits L{Reloaded} after each reconfiguration, to the
+observers of every service.  xinetd's log lines are one way to write them
+(see L{txinetd.core.logformat} and the service logs of L{txinetd.daemon});
+the metrics and the JSON event log read the same events.
+
+Every event about a client carries its address (C{host}) and port
+(C{port}), L{None} when it has none (a UNIX-socket client, a C{wait = yes}
+stream service).
 
 The events are named tuples, not frozen dataclasses: two are made for
 every connection, and a frozen dataclass costs three times as much to make.
@@ -33,6 +38,8 @@ __all__ = [
     "NotIdentified",
     "ProgramLog",
     "ProgramMessage",
+    "ReloadResult",
+    "Reloaded",
     "SessionEvent",
     "SessionObserver",
     "Started",
@@ -119,12 +126,19 @@ class Started(NamedTuple):
     @ivar service: the service's id.
     @ivar host: the client's address, or L{None} when it has none.
     @ivar when: the POSIX time of the event.
+    @ivar port: the client's port, or L{None} when it has none.
+    @ivar admitted: when the client's connection passed the limit checks
+        (right after it was accepted), for a session; L{None} for a
+        datagram answered in process.  C{when - admitted} is the time it
+        took to start the service.
     """
 
     service: str
     pid: int
     host: str | None
     when: float
+    port: int | None = None
+    admitted: float | None = None
 
 
 class Exited(NamedTuple):
@@ -143,6 +157,7 @@ class Exited(NamedTuple):
     signal: int | None
     duration: float
     when: float
+    port: int | None = None
 
 
 class Failed(NamedTuple):
@@ -154,6 +169,7 @@ class Failed(NamedTuple):
     reason: FailReason
     host: str | None
     when: float
+    port: int | None = None
 
 
 class UserIdentified(NamedTuple):
@@ -167,6 +183,7 @@ class UserIdentified(NamedTuple):
     text: str
     host: str | None
     when: float
+    port: int | None = None
 
 
 class NotIdentified(NamedTuple):
@@ -178,6 +195,7 @@ class NotIdentified(NamedTuple):
     host: str | None
     reason: NoIdReason
     when: float
+    port: int | None = None
 
 
 class Traffic(NamedTuple):
@@ -190,13 +208,36 @@ class Traffic(NamedTuple):
     bytesIn: int
     bytesOut: int
     when: float
+    host: str | None = None
+    port: int | None = None
+
+
+class ReloadResult(Enum):
+    """
+    What became of a reconfiguration.
+    """
+
+    #: The new configuration runs.
+    APPLIED = "applied"
+    #: It had errors: the running one stays.
+    REJECTED = "rejected"
+
+
+class Reloaded(NamedTuple):
+    """
+    The daemon read its configuration again (a reconfiguration signal).
+    """
+
+    result: ReloadResult
+    when: float
 
 
 SessionEvent: TypeAlias = (
-    Started | Exited | Failed | UserIdentified | NotIdentified | Traffic | ProgramMessage
+    Started | Exited | Failed | UserIdentified | NotIdentified | Traffic | ProgramMessage | Reloaded
 )
 """
-Anything a session emits.
+Anything a session emits (and L{Reloaded}, which the daemon emits to the
+observers every service shares).
 """
 
 

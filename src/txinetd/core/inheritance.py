@@ -15,11 +15,12 @@ L{txinetd.core.attributes.SystemInfo}.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 from txinetd.core.attributes import ATTRIBUTES, Arity, AttributeSpec, Where
 from txinetd.core.checks import EntryState, ServiceBuilder, requiresOnlyFrom
-from txinetd.core.config import Config, Defaults, ServiceConfig
+from txinetd.core.config import Config, Defaults, Origins, ServiceConfig
 from txinetd.core.diagnostics import (
     Diagnostics,
     Location,
@@ -98,6 +99,8 @@ class _Loader:
         self.defaultsFiles: set[str] = set()
         self.services: list[EntryState] = []
         self.bannerProblems: dict[str, str | None] = {}
+        #: The ids of the services that are disabled, in file order.
+        self.disabled: list[str] = []
 
     def bannerProblem(self, path: str) -> str | None:
         """
@@ -187,6 +190,8 @@ class _Loader:
             if name in self.defaults.values
         }
         state = EntryState(entry.name, entry.location, snapshot, entry.lines)
+        for name in snapshot:
+            self.inheritOrigin(state, name)
         for line in entry.lines:
             spec = ATTRIBUTES.get(line.name)
             if spec is None or Where.SERVICE not in spec.where:
@@ -201,8 +206,19 @@ class _Loader:
                 )
                 state.broken = True
             elif line.name == "disable" and state.values.get("disable"):
+                self.disabled.append(state.values.get("id", state.name))
                 return
         self.services.append(state)
+
+    def inheritOrigin(self, state: EntryState, name: str) -> None:
+        """
+        Where an attribute a service takes from the defaults is written.
+        """
+        defaults = self.defaults
+        if name in defaults.origins:
+            state.origins[name] = defaults.origins[name]
+        if name in defaults.itemOrigins:
+            state.itemOrigins[name] = defaults.itemOrigins[name]
 
     def apply(
         self, state: EntryState, spec: AttributeSpec, line: AttributeLine, op: Operator
@@ -247,10 +263,27 @@ class _Loader:
                 self.diagnostics.error(message, line.location)
             return False
         if spec.arity is Arity.LIST:
+            self.noteItems(state, name, op, value, line.location)
             value = _applyList(state.values.get(name), op, value)
         state.values[name] = value
         state.specified.add(name)
+        state.origins[name] = line.location
         return True
+
+    @staticmethod
+    def noteItems(
+        state: EntryState, name: str, op: Operator, items: Sequence[Any], location: Location
+    ) -> None:
+        """
+        Note the line that adds items to a list attribute (the first line
+        that added an item, as the list keeps its first place).
+        """
+        if op is Operator.REMOVE:
+            return
+        origins = {} if op is Operator.SET else dict(state.itemOrigins.get(name, {}))
+        for item in items:
+            origins.setdefault(item, location)
+        state.itemOrigins[name] = origins
 
     # --- combining -------------------------------------------------------------
 
@@ -273,10 +306,12 @@ class _Loader:
         selected = []
         for state in self.services:
             serviceId = state.values.get("id", state.name).lower()
-            if state.broken or serviceId in disabled:
+            if state.broken:
                 continue
-            if enabled is None or serviceId in enabled:
+            if serviceId not in disabled and (enabled is None or serviceId in enabled):
                 selected.append(state)
+            else:
+                self.disabled.append(state.values.get("id", state.name))
         return selected
 
     def inherit(self, state: EntryState, defaults: Defaults) -> dict[str, Any]:
@@ -315,12 +350,24 @@ class _Loader:
             self.diagnostics.error(message, state.location)
         if problems:
             return None
-        config = built.record()
+        config = replace(built.record(), origins=self.originsOf(state))
         problem = requiresOnlyFrom(config)
         if problem is not None:
             self.diagnostics.error(problem, state.location)
             return None
         return config
+
+    def originsOf(self, state: EntryState) -> Origins:
+        """
+        Where a service's settings are written: its own lines, and the
+        defaults' for what it takes from the final defaults.
+        """
+        for name in LATE_LIST_ATTRIBUTES + LATE_ATTRIBUTES:
+            if name not in state.specified:
+                state.origins.pop(name, None)
+                state.itemOrigins.pop(name, None)
+                self.inheritOrigin(state, name)
+        return Origins(state.origins, state.itemOrigins)
 
     def unique(self, configs: list[ServiceConfig]) -> list[ServiceConfig]:
         seen: dict[tuple[Any, ...], ServiceConfig] = {}
@@ -382,4 +429,11 @@ def buildConfig(
     """
     loader = _Loader(system, diagnostics, internalServices, euid, frozenset(groups), strict)
     defaults, services = loader.load(entries)
-    return Config(path, defaults, tuple(services), diagnostics.inFileOrder(), internals)
+    return Config(
+        path,
+        defaults,
+        tuple(services),
+        diagnostics.inFileOrder(),
+        internals,
+        tuple(loader.disabled),
+    )

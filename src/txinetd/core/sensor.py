@@ -90,6 +90,17 @@ class SensorList:
         expiry = self._expiries[client]
         return expiry is None or now < expiry
 
+    def entries(self, now: float) -> list[tuple[str, float | None]]:
+        """
+        The addresses listed at C{now}, each with when its entry expires
+        (L{None}: never).
+        """
+        return [
+            (str(client), expiry)
+            for client, expiry in self._expiries.items()
+            if expiry is None or now < expiry
+        ]
+
     def expire(self, now: float) -> SensorExpiry:
         """
         Remove the entries that have expired at C{now}.

@@ -23,7 +23,13 @@ from txinetd.core.config import Config
 from txinetd.core.events import Level
 from txinetd.core.logformat import LogTarget
 
-__all__ = ["ProgramLogObserver", "programMessage", "reportDiagnostics"]
+__all__ = [
+    "ProgramLogObserver",
+    "messageLevel",
+    "messageText",
+    "programMessage",
+    "reportDiagnostics",
+]
 
 _log = Logger(namespace="txinetd")
 
@@ -57,6 +63,33 @@ def programMessage(level: Level, text: str) -> None:
     @param text: its text.
     """
     _log.emit(_TWISTED_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
+
+
+def messageLevel(event: dict[str, Any]) -> Level | None:
+    """
+    The program-log level of a twisted.logger event, or L{None} if it is
+    not a program message: one that carries an C{xinetd_level} (a L{Level}
+    or its name), or one in the C{txinetd} namespace or below it, whose
+    C{log_level} gives the level.
+    """
+    explicit = event.get("xinetd_level")
+    if explicit is not None:
+        return explicit if isinstance(explicit, Level) else Level[explicit]
+    namespace = event.get("log_namespace", "")
+    if namespace == "txinetd" or namespace.startswith("txinetd."):
+        return _LEVELS_FROM_TWISTED.get(event.get("log_level"))
+    return None
+
+
+def messageText(event: dict[str, Any]) -> str:
+    """
+    The text of a program message, with the error of a failure it carries.
+    """
+    text = formatEvent(event)
+    failure = event.get("log_failure")
+    if failure is not None:
+        text = f"{text}: {failure.getErrorMessage()}"
+    return text
 
 
 @implementer(ILogObserver)
@@ -100,30 +133,8 @@ class ProgramLogObserver:
             level, self._text(event), event["log_time"], self._function(event)
         )
 
-    @staticmethod
-    def _level(event: dict[str, Any]) -> Level | None:
-        """
-        The program-log level of an event, or L{None} if it is not a
-        program message.
-        """
-        explicit = event.get("xinetd_level")
-        if explicit is not None:
-            return explicit if isinstance(explicit, Level) else Level[explicit]
-        namespace = event.get("log_namespace", "")
-        if namespace == "txinetd" or namespace.startswith("txinetd."):
-            return _LEVELS_FROM_TWISTED.get(event.get("log_level"))
-        return None
-
-    @staticmethod
-    def _text(event: dict[str, Any]) -> str:
-        """
-        The message of an event, with the error of a failure it carries.
-        """
-        text = formatEvent(event)
-        failure = event.get("log_failure")
-        if failure is not None:
-            text = f"{text}: {failure.getErrorMessage()}"
-        return text
+    _level = staticmethod(messageLevel)
+    _text = staticmethod(messageText)
 
     @staticmethod
     def _function(event: dict[str, Any]) -> str | None:

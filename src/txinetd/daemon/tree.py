@@ -31,7 +31,7 @@ from txinetd import __version__
 from txinetd.builtins.simple import InternalServices
 from txinetd.core.config import Config, Listening, ServiceConfig
 from txinetd.core.dump import ServiceState, formatDump
-from txinetd.core.events import Level
+from txinetd.core.events import Level, Reloaded, ReloadResult
 from txinetd.core.servertable import ServerState
 from txinetd.daemon.logtargets import TextLogFile
 from txinetd.daemon.machine import Collaborators
@@ -260,9 +260,19 @@ class XinetdService(MultiService):
         programMessage(
             Level.WARNING, f"reconfiguration failed: {why}; the running configuration stays"
         )
+        self.reloaded(ReloadResult.REJECTED)
         return (
             f"Reconfiguration failed: {why}; running the previous configuration, {self.counted()}"
         )
+
+    def reloaded(self, result: ReloadResult) -> None:
+        """
+        Tell the observers every service shares what became of a
+        reconfiguration (the metrics count it).
+        """
+        event = Reloaded(result, self.reactor.seconds())
+        for observer in self.shared.observers:
+            observer(event)
 
     def availableCount(self) -> int:
         """
@@ -309,6 +319,7 @@ class XinetdService(MultiService):
             self.addListening(newConfig)
         self.collaborators.logs.retain(child.config.id for child in self.owners())
         programMessage(Level.NOTICE, plan.summary())
+        self.reloaded(ReloadResult.APPLIED)
         if not self.available() and not self.stayalive:
             programMessage(Level.CRITICAL, "No available services. Exiting")
             self.reactor.stop()

@@ -475,6 +475,13 @@ class Relay:
             self.onConnectFailed(failure)
             self.client.close()
 
+    def relayed(self) -> tuple[int, int]:
+        """
+        The bytes relayed so far: from the client to the target, and back.
+        """
+        target = self.target
+        return self.client.received, 0 if target is None else target.received
+
     def stop(self, force: bool) -> None:
         """
         End the relay (C{force}: abort both connections).

@@ -145,7 +145,7 @@ class Admission:
             self.refuse(connection, reason, host, parent=True)
             return
         # 2. The client counts from now on.
-        session = self.reserve(host)
+        session = self.reserve(host, None if peer is None else peer[1])
         try:
             # 3. and 4. The look-ups the address rules need, and the rules.
             if host is not None and not (self.rules.unrestricted and not self.shared.sensor):
@@ -219,11 +219,11 @@ class Admission:
             self.pauseFor(self.config.cps.wait, "excessive incoming connections")
         return verdict.reason
 
-    def reserve(self, host: str | None) -> Session:
+    def reserve(self, host: str | None, port: int | None = None) -> Session:
         """
         Step 2: count a client that passed the limits.
         """
-        session = Session(self, host, self.shared.reactor.seconds())
+        session = Session(self, host, self.shared.reactor.seconds(), port)
         self.running.started(session, host)
         if self.onCountChange is not None:
             self.onCountChange(self.running.running)
@@ -336,7 +336,7 @@ class Admission:
         local = localUser(connection, certificate)
         if local is not None:
             connection.userId = local
-            self.identified(local, session.host)
+            self.identified(local, session.host, session.port)
             return True
         ident = self.shared.ident
         lookup = ident.cap.run(lambda: self.askIdent(connection, ident.timeout))
@@ -344,11 +344,11 @@ class Admission:
             # Too many look-ups run already: none for this connection.
             if not self.idOnly:
                 return True
-            self.notIdentified(session.host, NoIdReason.SYSTEM_ERROR)
+            self.notIdentified(session.host, NoIdReason.SYSTEM_ERROR, session.port)
             session.abandon()
             connection.close()
             return False
-        lookup.addCallback(self._identified, session.host)
+        lookup.addCallback(self._identified, session.host, session.port)
         session.holdFor(lookup)
         if not (self.idOnly or self.identWaits):
             lookup.addErrback(_ignoreCancelled)
@@ -359,7 +359,7 @@ class Admission:
             return True
         if not self.idOnly:
             return True
-        self.notIdentified(session.host, result.reason)
+        self.notIdentified(session.host, result.reason, session.port)
         session.abandon()
         connection.close()
         return False
@@ -382,13 +382,15 @@ class Admission:
             identPort=self.shared.ident.port,
         )
 
-    def _identified(self, result: UserId | NoId, host: str | None) -> UserId | NoId:
+    def _identified(
+        self, result: UserId | NoId, host: str | None, port: int | None = None
+    ) -> UserId | NoId:
         """
         Say what ident said: USERID, or a program-log error for a reply
         that could not be used.
         """
         if isinstance(result, UserId):
-            self.identified(result.text, host)
+            self.identified(result.text, host, port)
         elif result.badLine is not None:
             self.say(Level.ERROR, formatBadIdentLine(host, result.badLine))
         return result
@@ -402,7 +404,8 @@ class Admission:
         @param parent: whether the limits refused it (step 1): then, with
             C{log_on_failure = USERID}, ident is asked who it was.
         """
-        self.failed(reason, host)
+        port = None if connection.peer is None else connection.peer[1]
+        self.failed(reason, host, port)
         if self.bannerFail:
             farewell = self.readBanners(self.bannerFail)
             sent = farewell.addCallback(lambda data: connection.send(data) if data else None)
@@ -413,7 +416,7 @@ class Admission:
             ident = self.shared.ident
             lookup = ident.forFailures.run(lambda: self.askIdent(connection, ident.timeout))
             if lookup is not None:
-                lookup.addCallback(self._identified, host)
+                lookup.addCallback(self._identified, host, port)
 
     def connectionVariables(self, connection: PendingConnection) -> Deferred[dict[str, str]]:
         """
@@ -492,20 +495,20 @@ class Admission:
         for message in said:
             self.emit(message)
 
-    def started(self, pid: int, host: str | None) -> None:
+    def started(self, pid: int, host: str | None, port: int | None = None) -> None:
         """
         The service runs for C{host} with no session (a datagram answered).
         """
-        self.emit(Started(self.serviceId, pid, host, self.now()))
+        self.emit(Started(self.serviceId, pid, host, self.now(), port))
 
-    def failed(self, reason: FailReason, host: str | None) -> None:
-        self.emit(Failed(self.serviceId, reason, host, self.now()))
+    def failed(self, reason: FailReason, host: str | None, port: int | None = None) -> None:
+        self.emit(Failed(self.serviceId, reason, host, self.now(), port))
 
-    def identified(self, text: str, host: str | None) -> None:
-        self.emit(UserIdentified(self.serviceId, text, host, self.now()))
+    def identified(self, text: str, host: str | None, port: int | None = None) -> None:
+        self.emit(UserIdentified(self.serviceId, text, host, self.now(), port))
 
-    def notIdentified(self, host: str | None, reason: NoIdReason) -> None:
-        self.emit(NotIdentified(self.serviceId, host, reason, self.now()))
+    def notIdentified(self, host: str | None, reason: NoIdReason, port: int | None = None) -> None:
+        self.emit(NotIdentified(self.serviceId, host, reason, self.now(), port))
 
 
 def _run(path: Coroutine[Deferred[Any], Any, None]) -> None:

@@ -81,7 +81,7 @@ class DatagramChecks:
             if reason is None:
                 return True
             if self._logsRefusal(peer, now):
-                admission.failed(reason, host)
+                admission.failed(reason, host, peer[1])
             return False
 
         return checked.addCallback(conclude)

@@ -144,7 +144,7 @@ class InternalDatagrams(DatagramProtocol):
         runner = service.runner
         assert isinstance(runner, InternalRunner)
         reply = runner.answer(datagram, peer)
-        service.admission.started(0, peer[0])
+        service.admission.started(0, peer[0], peer[1])
         if reply is not None and self.transport is not None:
             self.transport.write(reply, addr)
 

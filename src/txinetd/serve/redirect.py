@@ -80,6 +80,7 @@ class RedirectRunner:
             preface=redirectPreface(self.config, connection),
         )
         session.stopWith(relay.stop)
+        session.relayed = relay.relayed
         if adopt(self.reactor, connection, session, relay.client, self.exhausted):
             session.begin(0)
 

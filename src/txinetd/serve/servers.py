@@ -267,7 +267,8 @@ class HandOver:
         """
         service = self.service
         assert service.socket is not None
-        session = service.admission.reserve(peer[0] if peer is not None else None)
+        host, port = peer if peer is not None else (None, None)
+        session = service.admission.reserve(host, port)
         runner = service.runner
         try:
             process = runner.launch(peer, service.socket.fileno())

@@ -98,6 +98,9 @@ class Session:
     @ivar stopAsked: L{None}, or whether the strongest stop asked before its
         runner gave a stopper was forced.
     @ivar identLookup: its ident look-up, while it runs.
+    @ivar port: the client's port, or L{None} when it has none.
+    @ivar relayed: for a redirect, gives the bytes relayed so far (from the
+        client, to it), for the status document.
     """
 
     __slots__ = (
@@ -105,6 +108,8 @@ class Session:
         "host",
         "identLookup",
         "pid",
+        "port",
+        "relayed",
         "started",
         "state",
         "stopAsked",
@@ -112,9 +117,12 @@ class Session:
         "waiting",
     )
 
-    def __init__(self, admission: SessionOwner, host: str | None, started: float) -> None:
+    def __init__(
+        self, admission: SessionOwner, host: str | None, started: float, port: int | None = None
+    ) -> None:
         self.admission = admission
         self.host = host
+        self.port = port
         self.started = started
         self.state = SessionState.ADMITTING
         self.pid = 0
@@ -122,6 +130,7 @@ class Session:
         self.stopper: Callable[[bool], None] | None = None
         self.stopAsked: bool | None = None
         self.identLookup: Deferred[Any] | None = None
+        self.relayed: Callable[[], tuple[int, int]] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.state.value} host={self.host} pid={self.pid}>"
@@ -185,7 +194,9 @@ class Session:
         self.pid = pid
         self.state = SessionState.RUNNING
         admission = self.admission
-        admission.emit(Started(admission.serviceId, pid, self.host, admission.now()))
+        admission.emit(
+            Started(admission.serviceId, pid, self.host, admission.now(), self.port, self.started)
+        )
 
     def ended(self, status: int | None = 0, signal: int | None = None) -> None:
         """
@@ -201,7 +212,14 @@ class Session:
         now = admission.now()
         admission.emit(
             Exited(
-                admission.serviceId, self.pid, self.host, status, signal, now - self.started, now
+                admission.serviceId,
+                self.pid,
+                self.host,
+                status,
+                signal,
+                now - self.started,
+                now,
+                self.port,
             )
         )
 
@@ -223,7 +241,7 @@ class Session:
         """
         self.abandon()
         admission = self.admission
-        admission.emit(Failed(admission.serviceId, reason, self.host, admission.now()))
+        admission.emit(Failed(admission.serviceId, reason, self.host, admission.now(), self.port))
 
     def say(self, level: Level, text: str) -> None:
         """
@@ -238,7 +256,9 @@ class Session:
         to it.
         """
         admission = self.admission
-        admission.emit(Traffic(admission.serviceId, bytesIn, bytesOut, admission.now()))
+        admission.emit(
+            Traffic(admission.serviceId, bytesIn, bytesOut, admission.now(), self.host, self.port)
+        )
 
     def holdFor(self, lookup: Deferred[Any]) -> None:
         """
