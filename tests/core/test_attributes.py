@@ -19,8 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import FakeSystem, addresses, intervals
 from txinetd.core.addressentries import DomainEntry, NetworkEntry
 from txinetd.core.attributes import ATTRIBUTES, Arity, Where
-from txinetd.core.converters import LONG_MAX, LONG_MIN, MAX_ID, parseInteger, parsePort, parseSize
 from txinetd.core.endpoint import Listen, UNIXListen
+from txinetd.core.numbers import LONG_MAX, LONG_MIN, MAX_ID, parseInteger, parsePort, parseSize
 from txinetd.core.proxyprotocol import ConnectionEnv, ProxyLocal, ProxyVersion
 from txinetd.core.values import (
     FOREVER,

@@ -13,8 +13,6 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from txinetd.core.addressentries import NetworkEntry
-from txinetd.core.addresslists import describeEntry
 from txinetd.core.config import IDENT_PORT, TCPMUX, Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import (
@@ -25,9 +23,10 @@ from txinetd.core.endpoint import (
     TCPListen,
     TLSSettings,
     UNIXListen,
+    fillTLSValues,
 )
 from txinetd.core.grammar import AttributeLine, Operator
-from txinetd.core.proxyprotocol import DEFAULT_PROXY_TIMEOUT, ProxyLocal, ProxySettings
+from txinetd.core.proxyprotocol import fillProxyValues
 from txinetd.core.values import (
     FailureFlag,
     Flag,
@@ -159,98 +158,18 @@ class ServiceBuilder:
     def fillTLS(self, problems: list[str]) -> None:
         """
         The C{tls_*} and C{redirect_tls*} attributes, or an C{ssl:}
-        description's keys, as records.
+        description's keys, as records (see L{fillTLSValues}).
         """
-        values, name = self.values, self.name
-        keys = values.pop("ssl_keys", None)
-        certificate = values.pop("tls_certificate", None)
-        tlsKey = values.pop("tls_key", None)
-        chain = values.pop("tls_chain", None)
-        clientCA = values.pop("tls_client_ca", None)
-        clientRequired = values.pop("tls_client_cert", None)
-        if keys is not None and (certificate or tlsKey or chain):
-            problems.append(f"Service {name}: the ssl: description already names the keys")
-        elif keys is not None:
-            certificate, tlsKey, chain = keys.certificate, keys.key, keys.chain
-        if certificate is not None and clientRequired is not None and clientCA is None:
-            problems.append(f"Service {name}: tls_client_cert needs tls_client_ca")
-        elif certificate is not None:
-            values["tls"] = TLSSettings(
-                certificate=certificate,
-                key=tlsKey or certificate,
-                chain=chain,
-                clientCA=clientCA,
-                clientRequired=clientCA is not None and clientRequired is not False,
-            )
-        elif tlsKey or chain or clientCA or clientRequired is not None:
-            problems.append(f"Service {name}: TLS attributes need tls_certificate")
-        redirectTLS = values.pop("redirect_tls", None)
-        redirectName = values.pop("redirect_tls_name", None)
-        redirectCA = values.pop("redirect_tls_ca", None)
-        redirect: RedirectSpec | None = values.get("redirect")
-        if redirectTLS and redirect is not None:
-            values["redirectTLS"] = RedirectTLS(redirectName or redirect.host.text, redirectCA)
-        elif redirectTLS:
-            problems.append(f"Service {name}: redirect_tls needs redirect")
-        elif redirectName is not None or redirectCA is not None:
-            problems.append(
-                f"Service {name}: redirect_tls_name and redirect_tls_ca need redirect_tls = yes"
-            )
+        fillTLSValues(self.values, self.name, problems)
 
     def fillProxy(self, problems: list[str]) -> None:
         """
         The C{proxy_*} attributes as a L{ProxySettings} record, and what
-        C{redirect_proxy} and C{connection_env} need.
+        C{redirect_proxy} and C{connection_env} need (see
+        L{fillProxyValues}).
         """
-        values, name = self.values, self.name
-        versions = values.pop("proxy_protocol", None)
-        trusted = values.pop("proxy_from", None)
-        local = values.pop("proxy_local", None)
-        timeout = values.pop("proxy_timeout", None)
-        stream = values.get("socket_type") is SocketType.STREAM
-        if versions is not None:
-            names = [e for e in trusted or () if not isinstance(e, NetworkEntry)]
-            if not trusted:
-                problems.append(f"Service {name}: proxy_protocol needs proxy_from")
-            elif names:
-                problems.append(
-                    f"Service {name}: proxy_from takes addresses and networks, "
-                    f"not names: {describeEntry(names[0])}"
-                )
-            elif not stream or values.get("wait"):
-                problems.append(
-                    f"Service {name}: proxy_protocol needs socket_type = stream and wait = no"
-                )
-            elif self.place is not None and _placeFamily(self.place) is socket.AF_UNIX:
-                problems.append(f"Service {name}: proxy_protocol needs an IP listener")
-            else:
-                values["proxy"] = ProxySettings(
-                    frozenset(versions),
-                    tuple(trusted),
-                    local if local is not None else ProxyLocal.REFUSE,
-                    timeout if timeout is not None else DEFAULT_PROXY_TIMEOUT,
-                )
-        else:
-            given = [
-                a
-                for a, v in (
-                    ("proxy_from", trusted),
-                    ("proxy_local", local),
-                    ("proxy_timeout", timeout),
-                )
-                if v is not None
-            ]
-            if given:
-                problems.append(f"Service {name}: {given[0]} needs proxy_protocol")
-        if values.get("redirect_proxy") is not None and values.get("redirect") is None:
-            problems.append(f"Service {name}: redirect_proxy needs redirect")
-        elif values.get("redirect_proxy") is not None and values.get("redirectTLS") is not None:
-            problems.append(f"Service {name}: redirect_proxy cannot be used with redirect_tls")
-        environments = values.get("connection_env")
-        if environments:
-            values["connection_env"] = frozenset(environments)
-            if values.get("redirect") is not None or ServiceType.INTERNAL in self.types:
-                problems.append(f"Service {name}: connection_env needs a server")
+        unix = self.place is not None and _placeFamily(self.place) is socket.AF_UNIX
+        fillProxyValues(self.values, self.name, self.types, unix, problems)
 
     def fillArgv(self) -> None:
         server = self.values.get("server")

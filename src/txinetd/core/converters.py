@@ -19,8 +19,17 @@ from typing import Any
 from txinetd.core.addressentries import AccessParseError, AddressEntry, parseAddressToken
 from txinetd.core.diagnostics import didYouMean
 from txinetd.core.endpoint import Listen, ListenError, parseListen
-from txinetd.core.grammar import WHITESPACE
 from txinetd.core.logformat import SYSLOG_FACILITIES, SYSLOG_LEVELS, defaultHardLimit
+from txinetd.core.numbers import (
+    INT_MAX,
+    INT_MIN,
+    MAX_ID,
+    idNumber,
+    isNumericId,
+    parseInteger,
+    parsePort,
+    parseSize,
+)
 from txinetd.core.proxyprotocol import ProxyVersion
 from txinetd.core.times import TimeIntervals, parseAccessTimes
 from txinetd.core.values import (
@@ -103,47 +112,6 @@ def atLeastOne(name: str, convert: Converter) -> Converter:
     return check
 
 
-#: The largest uid or gid (C{(uid_t) -1} is reserved).
-MAX_ID = 2**32 - 2
-#: The range of a C long: xinetd reads numbers with C{strtol}, which fails
-#: outside it.
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
-#: The range of a C int, which C{nice()} takes.
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
-
-def parseInteger(text: str, base: int = 10) -> int:
-    """
-    Parse an integer the way C{strtol} does for xinetd: surrounding white
-    space (L{WHITESPACE}) and a sign are allowed, nothing else (no C{0x} or
-    C{0o} prefix, no underscores), and the value must fit a C long.
-
-    @param base: 10 or 8.
-    @raise ValueError: for anything else.
-    """
-    stripped = text.strip(WHITESPACE)
-    body = stripped[1:] if stripped[:1] in ("+", "-") else stripped
-    if not body or body.strip("0123456789"[:base]):
-        raise ValueError(text)
-    value = int(stripped, base)
-    if not LONG_MIN <= value <= LONG_MAX:
-        raise ValueError(text)
-    return value
-
-
-def _isNumericId(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _idNumber(text: str) -> int:
-    """
-    The value of an all-digit id; C{MAX_ID + 1} for one with too many digits
-    to be an id (C{int()} refuses more than 4300).
-    """
-    digits = text.lstrip("0")
-    return int(digits or "0") if len(digits) <= len(str(MAX_ID)) else MAX_ID + 1
-
-
 def counted(message: str) -> Converter:
     """
     A converter for C{instances}-like values: C{UNLIMITED} (L{None}) or an
@@ -180,24 +148,6 @@ def convertProxyTimeout(tokens: Sequence[str], context: ConvertContext) -> int:
 
 #: The PROXY protocol versions, as C{proxy_protocol} and C{redirect_proxy} name them.
 PROXY_VERSIONS = {"v1": ProxyVersion.V1, "v2": ProxyVersion.V2}
-
-
-def parseSize(text: str, allowSuffix: bool = True) -> int:
-    """
-    Parse a size with an optional C{K} or C{M} suffix (x1024, x1048576),
-    at most L{LONG_MAX} once multiplied.
-
-    @raise ValueError: if it is not one.
-    """
-    multiplier = 1
-    text = text.rstrip(WHITESPACE)
-    if allowSuffix and text[-1:].upper() in ("K", "M"):
-        multiplier = 1024 if text[-1].upper() == "K" else 1024 * 1024
-        text = text[:-1]
-    size = parseInteger(text) * multiplier
-    if not 0 <= size <= LONG_MAX:
-        raise ValueError(text)
-    return size
 
 
 def rlimit(message: str, allowSuffix: bool = True) -> Converter:
@@ -239,8 +189,8 @@ def convertUser(tokens: Sequence[str], context: ConvertContext) -> UserSpec:
     C{user}: a name, or an all-digit uid whose gid is the same number.
     """
     name = tokens[0]
-    if _isNumericId(name):
-        number = _idNumber(name)
+    if isNumericId(name):
+        number = idNumber(name)
         if number > MAX_ID:
             raise BadValue(f"Error parsing user as a number: {name}")
         return UserSpec(name, number, number)
@@ -255,8 +205,8 @@ def convertGroup(tokens: Sequence[str], context: ConvertContext) -> GroupSpec:
     C{group}: a name or an all-digit gid.
     """
     name = tokens[0]
-    if _isNumericId(name):
-        number = _idNumber(name)
+    if isNumericId(name):
+        number = idNumber(name)
         if number > MAX_ID:
             raise BadValue(f"Error parsing group as a number: {name}")
         return GroupSpec(name, number)
@@ -369,18 +319,6 @@ def convertPassenv(tokens: Sequence[str], context: ConvertContext) -> tuple[str,
         else:
             context.warn(f"undefined environment variable: {token}")
     return tuple(names)
-
-
-def parsePort(text: str) -> int:
-    """
-    A port number, 0 to 65535.
-
-    @raise ValueError: otherwise.
-    """
-    value = parseInteger(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(text)
-    return value
 
 
 def convertPort(tokens: Sequence[str], context: ConvertContext) -> int:

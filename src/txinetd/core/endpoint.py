@@ -1,7 +1,9 @@
-# -*- test-case-name: tests.core.test_endpoint -*-
+# -*- test-case-name: tests.core.test_endpoint,tests.core.test_config_endpoint -*-
 """
 C{listen = <description>}: where a service listens, written as a Twisted
-server endpoint description instead of C{port} and C{bind}.
+server endpoint description instead of C{port} and C{bind}; and the TLS
+settings of a service, in front of it and towards its redirect target
+(L{TLSSettings}, L{RedirectTLS}, checked by L{fillTLSValues}).
 
 The descriptions are Twisted's (C{type:positional:key=value}, with C{\\}
 escaping a C{:} or C{=}) for the endpoint types that a super-server can
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Listen",
@@ -34,6 +37,7 @@ __all__ = [
     "TLSKeys",
     "TLSSettings",
     "UNIXListen",
+    "fillTLSValues",
     "parseListen",
     "splitDescription",
 ]
@@ -299,3 +303,50 @@ def parseListen(text: str) -> tuple[ListenSpec, TLSKeys | None]:
     if kind == "systemd":
         return _systemd(text, positional, keywords), None
     raise ListenError(f"unsupported endpoint type {kind} (tcp, tcp6, ssl, unix or systemd)")
+
+
+def fillTLSValues(values: dict[str, Any], name: str, problems: list[str]) -> None:
+    """
+    Check a service's C{tls_*} and C{redirect_tls*} attributes, or an
+    C{ssl:} description's keys, and put them in C{values} as records:
+    C{values["tls"]}, a L{TLSSettings}, and C{values["redirectTLS"]}, a
+    L{RedirectTLS}.
+
+    @param values: the service's values, by attribute name.
+    @param name: the service's name, for the messages.
+    @param problems: where each problem is added.
+    """
+    keys = values.pop("ssl_keys", None)
+    certificate = values.pop("tls_certificate", None)
+    tlsKey = values.pop("tls_key", None)
+    chain = values.pop("tls_chain", None)
+    clientCA = values.pop("tls_client_ca", None)
+    clientRequired = values.pop("tls_client_cert", None)
+    if keys is not None and (certificate or tlsKey or chain):
+        problems.append(f"Service {name}: the ssl: description already names the keys")
+    elif keys is not None:
+        certificate, tlsKey, chain = keys.certificate, keys.key, keys.chain
+    if certificate is not None and clientRequired is not None and clientCA is None:
+        problems.append(f"Service {name}: tls_client_cert needs tls_client_ca")
+    elif certificate is not None:
+        values["tls"] = TLSSettings(
+            certificate=certificate,
+            key=tlsKey or certificate,
+            chain=chain,
+            clientCA=clientCA,
+            clientRequired=clientCA is not None and clientRequired is not False,
+        )
+    elif tlsKey or chain or clientCA or clientRequired is not None:
+        problems.append(f"Service {name}: TLS attributes need tls_certificate")
+    redirectTLS = values.pop("redirect_tls", None)
+    redirectName = values.pop("redirect_tls_name", None)
+    redirectCA = values.pop("redirect_tls_ca", None)
+    redirect = values.get("redirect")
+    if redirectTLS and redirect is not None:
+        values["redirectTLS"] = RedirectTLS(redirectName or redirect.host.text, redirectCA)
+    elif redirectTLS:
+        problems.append(f"Service {name}: redirect_tls needs redirect")
+    elif redirectName is not None or redirectCA is not None:
+        problems.append(
+            f"Service {name}: redirect_tls_name and redirect_tls_ca need redirect_tls = yes"
+        )

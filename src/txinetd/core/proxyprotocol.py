@@ -1,10 +1,11 @@
-# -*- test-case-name: tests.core.test_proxyprotocol -*-
+# -*- test-case-name: tests.core.test_proxyprotocol,tests.core.test_config_proxy -*-
 """
 HAProxy's PROXY protocol as txinetd's configuration and log see it: which
 versions a service accepts and from whom (L{ProxySettings}), what a header
 said (L{ProxiedAddresses}), the headers txinetd itself sends to a redirect
 target (L{formatHeader}), and the sets of connection variables an external
-server may get (L{ConnectionEnv}).
+server may get (L{ConnectionEnv}), and the checks of the attributes that say
+all this (L{fillProxyValues}).
 
 Reading headers off a socket is L{txinetd.net.proxyheader}'s; this module
 is pure.
@@ -16,10 +17,12 @@ import enum
 import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
 
 from txinetd.core.addressentries import AddressEntry, NetworkEntry
 from txinetd.core.addresses import clientAddress
-from txinetd.core.addresslists import AddressList
+from txinetd.core.addresslists import AddressList, describeEntry
+from txinetd.core.values import ServiceType, SocketType
 
 __all__ = [
     "DEFAULT_PROXY_TIMEOUT",
@@ -29,6 +32,7 @@ __all__ = [
     "ProxyLocal",
     "ProxySettings",
     "ProxyVersion",
+    "fillProxyValues",
     "formatHeader",
 ]
 
@@ -173,3 +177,71 @@ def _asIPv6(address: IPv4Address | IPv6Address) -> IPv6Address:
     if isinstance(address, IPv6Address):
         return address
     return IPv6Address("::ffff:" + str(address))
+
+
+def fillProxyValues(
+    values: dict[str, Any],
+    name: str,
+    types: frozenset[ServiceType],
+    unixListener: bool,
+    problems: list[str],
+) -> None:
+    """
+    Check a service's C{proxy_*}, C{redirect_proxy} and C{connection_env}
+    attributes and put them in C{values} as the service record wants them:
+    the C{proxy_*} attributes become one L{ProxySettings} (C{values["proxy"]}).
+
+    @param values: the service's values, by attribute name.
+    @param name: the service's name, for the messages.
+    @param types: its C{type}.
+    @param unixListener: whether it listens on a UNIX socket.
+    @param problems: where each problem is added.
+    """
+    versions = values.pop("proxy_protocol", None)
+    trusted = values.pop("proxy_from", None)
+    local = values.pop("proxy_local", None)
+    timeout = values.pop("proxy_timeout", None)
+    stream = values.get("socket_type") is SocketType.STREAM
+    if versions is not None:
+        names = [e for e in trusted or () if not isinstance(e, NetworkEntry)]
+        if not trusted:
+            problems.append(f"Service {name}: proxy_protocol needs proxy_from")
+        elif names:
+            problems.append(
+                f"Service {name}: proxy_from takes addresses and networks, "
+                f"not names: {describeEntry(names[0])}"
+            )
+        elif not stream or values.get("wait"):
+            problems.append(
+                f"Service {name}: proxy_protocol needs socket_type = stream and wait = no"
+            )
+        elif unixListener:
+            problems.append(f"Service {name}: proxy_protocol needs an IP listener")
+        else:
+            values["proxy"] = ProxySettings(
+                frozenset(versions),
+                tuple(trusted),
+                local if local is not None else ProxyLocal.REFUSE,
+                timeout if timeout is not None else DEFAULT_PROXY_TIMEOUT,
+            )
+    else:
+        given = [
+            attribute
+            for attribute, value in (
+                ("proxy_from", trusted),
+                ("proxy_local", local),
+                ("proxy_timeout", timeout),
+            )
+            if value is not None
+        ]
+        if given:
+            problems.append(f"Service {name}: {given[0]} needs proxy_protocol")
+    if values.get("redirect_proxy") is not None and values.get("redirect") is None:
+        problems.append(f"Service {name}: redirect_proxy needs redirect")
+    elif values.get("redirect_proxy") is not None and values.get("redirectTLS") is not None:
+        problems.append(f"Service {name}: redirect_proxy cannot be used with redirect_tls")
+    environments = values.get("connection_env")
+    if environments:
+        values["connection_env"] = frozenset(environments)
+        if values.get("redirect") is not None or ServiceType.INTERNAL in types:
+            problems.append(f"Service {name}: connection_env needs a server")

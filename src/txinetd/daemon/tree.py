@@ -40,7 +40,7 @@ from txinetd.daemon.programlog import programMessage, reportDiagnostics
 from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, planReload
 from txinetd.daemon.safefiles import openForWriting
 from txinetd.daemon.service import ListeningService
-from txinetd.daemon.states import StateView
+from txinetd.daemon.states import StateView, consistencyErrors, serverStates, serviceStates
 from txinetd.daemon.stopping import STOP_GRACE, terminate
 from txinetd.net import systemd
 from txinetd.serve.session import Session
@@ -329,50 +329,19 @@ class XinetdService(MultiService):
         """
         Every service's state, for the dump.
         """
-        states = []
-        for child in self.listening():
-            if child.port is not None:
-                state = "Active"
-            elif child.reactivation is not None:
-                state = "Suspended"
-            else:
-                state = "Disabled"
-            states.append(
-                ServiceState(
-                    child.config, state, child.servers.running, child.address, child.addresses
-                )
-            )
-        return states
+        return serviceStates(self.listening())
 
     def serverStates(self) -> list[ServerState]:
         """
         Every running server or session, for the dump.
         """
-        return [
-            ServerState(child.config.id, session.pid, session.host, session.started)
-            for child in self.owners()
-            for session in child.sessions()
-        ]
+        return serverStates(self.owners())
 
     def consistencyErrors(self) -> list[str]:
         """
         What is inconsistent in the daemon's bookkeeping.
         """
-        errors = []
-        total = 0
-        for child in self.owners():
-            sessions = len(child.sessions())
-            total += sessions
-            if sessions != child.servers.running:
-                errors.append(
-                    f"service {child.config.id}: {child.servers.running} servers counted, "
-                    f"{sessions} running"
-                )
-            if child.port is None and child.reactivation is None and child.bindAttempted:
-                errors.append(f"service {child.config.id}: not listening")
-        if total != self.shared.processes.running:
-            errors.append(f"{self.shared.processes.running} processes counted, {total} running")
-        return errors
+        return consistencyErrors(self.owners(), self.shared.processes.running)
 
     def expireSensor(self) -> None:
         """
