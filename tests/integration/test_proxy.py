@@ -193,7 +193,9 @@ class BalancedTests(ProxyCase):
         )
         yield self.haproxy.start([("one", h1, v1, "send-proxy"), ("two", h2, v2, "send-proxy-v2")])
         for name, front in (("one", h1), ("two", h2)):
-            output = yield tcpExchangeFrom(CLIENTS[0], HOST, front)
+            # A client says something before it half-closes: HAProxy drops a
+            # client that closes before its server connection is made.
+            output = yield tcpExchangeFrom(CLIENTS[0], HOST, front, b"hello\n")
             env = environment(output)
             port = env["REMOTE_PORT"]
             self.assertEqual(
@@ -210,7 +212,7 @@ class BalancedTests(ProxyCase):
             )
             # The balancer's own port is never the client's.
             self.assertNotIn(port, (str(front),))
-            refused = yield tcpExchangeFrom(CLIENTS[1], HOST, front)
+            refused = yield tcpExchangeFrom(CLIENTS[1], HOST, front, b"hello\n")
             self.assertEqual(refused, b"")
             yield self.txinetd.waitForLine(f"FAIL: {name} address from={CLIENTS[1]}")
             direct = yield tcpExchangeFrom(CLIENTS[0], HOST, v1 if name == "one" else v2)
@@ -434,7 +436,12 @@ class ConnectionEnvTests(ProxyCase):
             [tcpserver, "-R", "-H", HOST, str(theirs), "/usr/bin/env"],
             env={},
         )
-        self.addCleanup(lambda: spawned.signalProcess(signal.SIGTERM))
+
+        def stop() -> Deferred[None]:
+            spawned.signalProcess(signal.SIGTERM)
+            return withTimeout(process.ended, 30)
+
+        self.addCleanup(stop)
         yield self.txinetd.start(
             self.defaults() + service("env", ours, "connection_env = ucspi systemd")
         )
