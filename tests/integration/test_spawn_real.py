@@ -290,6 +290,20 @@ class ProcessStateTests(SpawnTestCase):
         self.assertEqual(report["env"], [*expected, ["REMOTE_PORT", "7"]])
 
     @inlineCallbacks
+    def test_largeAndSmallPlans(self) -> Generated:
+        """
+        A server whose environment is larger than the child's usual region
+        (a region of its own), between servers that reuse the usual ones,
+        gets every byte of it, and so do they.
+        """
+        big = self.probeSpec(env=(*ENV, ("BIG", "x" * 100_000)))
+        small = self.probeSpec()
+        for spec in (small, big, small, big, small):
+            report, ended, _, client = yield self.runProbe(spec)
+            self.assertProcessState(report, spec, client)
+            self.assertEqual(ended.status, 0)
+
+    @inlineCallbacks
     def test_smallLimits(self) -> Generated:
         """
         Limits far below the daemon's own (ten descriptors) apply too.
