@@ -32,7 +32,9 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from txinetd.spawn import launch
-from txinetd.spawn.launch import ForkLauncher, Launcher, chooseLauncher
+from txinetd.spawn.forklaunch import ForkLauncher
+from txinetd.spawn.launch import chooseLauncher
+from txinetd.spawn.launcher import Launcher
 from txinetd.spawn.spawner import (
     ProcessExit,
     RunningProcess,

@@ -20,10 +20,12 @@ from twisted.internet import process as twisted_process
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.spawn.launch import Identity, Launched, LaunchError, Plan, encodeReport
+from txinetd.spawn.children import WALL
+from txinetd.spawn.launcher import Launched
+from txinetd.spawn.plan import Identity, Plan
+from txinetd.spawn.report import LaunchError, encodeReport
 from txinetd.spawn.spawner import (
     REAP_POLL,
-    WALL,
     ProcessExit,
     ProcessSystem,
     RunningProcess,

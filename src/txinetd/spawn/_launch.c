@@ -78,7 +78,7 @@ raw_syscall(long n, long a, long b, long c, long d, long e, long f)
 #define SYS_close_range 436
 #endif
 
-/* The steps a child reports a failure of (txinetd.spawn.launch names them). */
+/* The steps a child reports a failure of (txinetd.spawn.report names them). */
 enum step {
     STEP_SIGACTION = 1,
     STEP_SETSID = 2,
