@@ -37,6 +37,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import LoopingCall
 
 from txinetd.spawn.children import SYSTEM, ChildWatch, ProcessSystem, pidfdsAvailable
+from txinetd.spawn.childsignal import ChildSignal
 from txinetd.spawn.launch import chooseLauncher
 from txinetd.spawn.launcher import Launcher
 from txinetd.spawn.plan import Identity, withClient
@@ -55,7 +56,8 @@ __all__ = [
 ]
 
 #: How often servers watched without a pidfd are checked for their end,
-#: should no C{SIGCHLD} wake the reactor (seconds).
+#: should no C{SIGCHLD} wake the reactor, and how often Twisted is asked
+#: whether it has processes of its own while C{SIGCHLD} is off (seconds).
 REAP_POLL = 1.0
 
 
@@ -79,6 +81,7 @@ class Spawner(Service):
         clock: Callable[[], int] = time.monotonic_ns,
         identity: Identity | None = None,
         system: ProcessSystem = SYSTEM,
+        childSignal: ChildSignal | None = None,
     ) -> None:
         """
         @param launcher: by default, L{chooseLauncher}'s.
@@ -86,6 +89,9 @@ class Spawner(Service):
         @param clock: C{CLOCK_MONOTONIC} in nanoseconds.
         @param identity: the daemon's credentials, by default its own.
         @param system: the system calls made on children.
+        @param childSignal: switches C{SIGCHLD} off while every child is
+            watched through a pidfd (the daemon's; see
+            L{txinetd.spawn.childsignal}), or L{None} to leave it alone.
         """
         self.reactor = reactor
         self.launcher = launcher if launcher is not None else chooseLauncher()
@@ -93,6 +99,7 @@ class Spawner(Service):
         self.clock = clock
         self.identity = identity if identity is not None else Identity.current()
         self.system = system
+        self.childSignal = childSignal
         #: At most half of the descriptors go to pidfds: servers beyond
         #: that are watched through SIGCHLD, and the rest is left for
         #: connections.
@@ -157,6 +164,12 @@ class Spawner(Service):
         child = ChildWatch(self, process, spec.executable, launched, statusRead)
         self.children[process.pid] = child
         child.start()
+        if self.childSignal is not None and child.pidfd is not None:
+            self.childSignal.quiet()
+            if self.childSignal.saved is not None and not self._poll.running:
+                # Twisted may start a process of its own meanwhile: within
+                # a poll, its SIGCHLD handler is back.
+                self._poll.start(REAP_POLL, now=False)
         return process
 
     def spawn(
@@ -189,7 +202,7 @@ class Spawner(Service):
         if self._unwatched.pop(child.process.pid, None) is not None:
             if twisted_process.reapProcessHandlers.get(child.process.pid) is cast(Any, child):
                 del twisted_process.reapProcessHandlers[child.process.pid]
-            if not self._unwatched and self._poll.running:
+            if not self._unwatched and not self.quiet and self._poll.running:
                 self._poll.stop()
 
     def watchWithoutPidfd(self, child: ChildWatch) -> None:
@@ -198,15 +211,28 @@ class Spawner(Service):
         calls C{reapProcess} of every process it knows), and a poll in case
         no C{SIGCHLD} handler is installed.
         """
+        if self.childSignal is not None:
+            self.childSignal.restore()
         pid = child.process.pid
         self._unwatched[pid] = child
         twisted_process.reapProcessHandlers[pid] = cast(Any, child)
         if not self._poll.running:
             self._poll.start(REAP_POLL, now=False)
 
+    @property
+    def quiet(self) -> bool:
+        """
+        Whether C{SIGCHLD} is off (see L{ChildSignal}).
+        """
+        return self.childSignal is not None and self.childSignal.saved is not None
+
     def _pollUnwatched(self) -> None:
         for child in list(self._unwatched.values()):
             child.reap()
+        if self.childSignal is not None and self.quiet:
+            self.childSignal.quiet()
+        if not self._unwatched and not self.quiet and self._poll.running:
+            self._poll.stop()
 
     def stopService(self) -> None:
         """
@@ -215,6 +241,8 @@ class Spawner(Service):
         """
         super().stopService()  # type: ignore[no-untyped-call]
         self.stopped = True
+        if self.childSignal is not None:
+            self.childSignal.restore()
         for child in list(self.children.values()):
             child.close()
             self.forget(child)
