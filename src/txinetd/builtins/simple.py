@@ -99,6 +99,11 @@ class StreamService:
     #: For a service that only sends a reply and closes: the reply, so that
     #: txinetd can answer without building a transport.
     reply: Callable[[InternalContext], bytes] | None = None
+    #: For a service whose whole answer depends only on what the client
+    #: sent, and which closes when the client stops sending (echo,
+    #: discard): that answer, so that txinetd can serve a client that has
+    #: already sent everything without building a transport.
+    answer: Callable[[bytes], bytes] | None = None
 
     def buildProtocol(self, context: InternalContext) -> IProtocol:
         """
@@ -403,9 +408,18 @@ def _time(data: bytes, context: InternalContext) -> bytes:
 
 _chargen = CharacterGenerator()
 
-echoStream = StreamService("echo", lambda context: EchoProtocol())
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def _nothing(data: bytes) -> bytes:
+    return b""
+
+
+echoStream = StreamService("echo", lambda context: EchoProtocol(), answer=_same)
 echoDgram = DatagramService("echo", _echo)
-discardStream = StreamService("discard", lambda context: DiscardProtocol())
+discardStream = StreamService("discard", lambda context: DiscardProtocol(), answer=_nothing)
 discardDgram = DatagramService("discard", _discard)
 chargenStream = StreamService("chargen", _chargen.buildProtocol)
 chargenDgram = DatagramService("chargen", _chargen.answerDatagram)

@@ -76,6 +76,7 @@ from txinetd.net.tls import TLSError, TLSFront, clientCreator, serverOptions
 from txinetd.serve import rpc
 from txinetd.serve.admission import Admission
 from txinetd.serve.external import clientEnvironment, serverSpec
+from txinetd.serve.immediate import receivedWhole
 from txinetd.serve.internal import ServedProtocol
 from txinetd.serve.redirect import describeConnectError
 from txinetd.serve.rpc import pmapSetFailed, rpcProgram, rpcVersions
@@ -747,6 +748,18 @@ class ListeningService(Service):
             session.begin(0)
             connection.send(reply(context)).addBoth(self._replied, connection, session)
             return
+        answer = getattr(plugin, "answer", None)
+        if answer is not None:
+            try:
+                received = receivedWhole(connection.socket)
+            except OSError:
+                session.abandon()
+                connection.close()
+                return
+            if received is not None:
+                session.begin(0)
+                connection.send(answer(received)).addBoth(self._replied, connection, session)
+                return
         protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
         session.stopWith(served.stop)
