@@ -301,3 +301,27 @@ class ChoiceTests(SynchronousTestCase):
         plan = Plan(b"/nonexistent", (b"x",), (), uid=65534, gid=65534, groups=())
         self.assertEqual(launcher.launch(plan, 10, 11), Launched(4242))
         self.assertEqual(fallback.plans, [plan])
+
+    def test_sameUidNeedsNoCheck(self) -> None:
+        """
+        A server that keeps the daemon's uid (whatever its groups) is
+        started by clone without asking about C{fs.suid_dumpable}; another
+        uid asks.
+        """
+        if launch._launch is None:
+            raise self.skipTest(NO_CLONE)
+        asked: list[bool] = []
+
+        def unsafe() -> bool:
+            asked.append(True)
+            return False
+
+        fallback = RecordingLauncher()
+        launcher = CloneLauncher(fallback, dumpableSafe=unsafe, euid=0)
+        plan = Plan(b"/nonexistent", (b"x",), (), uid=0, gid=65534, groups=())
+        # Descriptors the extension refuses: it was reached, nothing started.
+        self.assertRaises(ValueError, launcher.launch, plan, 1, 2)
+        self.assertEqual((asked, fallback.plans), ([], []))
+        other = Plan(b"/nonexistent", (b"x",), (), uid=1, gid=0, groups=())
+        launcher.launch(other, 10, 11)
+        self.assertEqual((asked, fallback.plans), ([True], [other]))

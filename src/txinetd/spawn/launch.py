@@ -79,8 +79,11 @@ class DumpableCheck:
 class CloneLauncher:
     """
     The fast L{Launcher}: C{clone(CLONE_VM)} from C{txinetd.spawn._launch}; the
-    child makes only raw system calls until it executes the server.  A user
-    switch goes through C{fallback} instead when C{fs.suid_dumpable} is 1.
+    child makes only raw system calls until it executes the server.  A
+    switch to another user goes through C{fallback} instead when
+    C{fs.suid_dumpable} is 1.  A server that keeps the daemon's uid (C{user
+    = root} under a root daemon) needs no check: only processes of that uid
+    could read the memory it shares, whatever its groups.
     """
 
     name = "clone"
@@ -90,20 +93,23 @@ class CloneLauncher:
         fallback: Launcher,
         dumpableSafe: Callable[[], bool] | None = None,
         ceiling: int | None = None,
+        euid: int | None = None,
     ) -> None:
         """
         @param dumpableSafe: by default a L{DumpableCheck}.
         @param ceiling: the descriptors a child closes when the kernel has
             no C{close_range}; by default L{descriptorCeiling}.
+        @param euid: the daemon's effective uid, by default its own.
         """
         assert _launch is not None
         self.fallback = fallback
+        self.euid = os.geteuid() if euid is None else euid
         self.dumpableSafe = dumpableSafe if dumpableSafe is not None else DumpableCheck()
         self.ceiling = ceiling if ceiling is not None else descriptorCeiling()
 
     def launch(self, plan: Plan, fd: int, statusFd: int, signalOnExit: bool = True) -> Launched:
         assert _launch is not None
-        if plan.switchesUser and not self.dumpableSafe():
+        if plan.switchesUser and plan.uid != self.euid and not self.dumpableSafe():
             return self.fallback.launch(plan, fd, statusFd, signalOnExit)
         try:
             pid, region = _launch.launch(
