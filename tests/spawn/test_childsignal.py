@@ -69,6 +69,24 @@ class ChildSignalTests(SynchronousTestCase):
         self.assertEqual(signals.calls, [("signal", signal.SIG_DFL)])
         self.assertIs(child.saved, twistedHandler)
 
+    def test_notTheMainThread(self) -> None:
+        """
+        Where signals cannot be changed (not the main thread), they stay as
+        they are.
+        """
+        signals = FakeSignals()
+
+        def refuse(signum: int, handler: Any) -> Any:
+            raise ValueError("signal only works in main thread of the main interpreter")
+
+        signals.setsignal = refuse  # type: ignore[method-assign]
+        child = signals.childSignal()
+        child.quiet()
+        self.assertIsNone(child.saved)
+        self.assertIs(signals.current, twistedHandler)
+        child.restore()
+        self.assertEqual(signals.reaped, 0)
+
     def test_notAFunction(self) -> None:
         """
         A disposition that is no handler (C{SIG_IGN}, C{SIG_DFL}) is left as

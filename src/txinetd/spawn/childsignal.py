@@ -67,9 +67,14 @@ class ChildSignal:
         if self.saved is not None:
             return
         current = self.getsignal(signal.SIGCHLD)
-        if callable(current):
-            self.saved = current
+        if not callable(current):
+            return
+        try:
             self.setsignal(signal.SIGCHLD, signal.SIG_DFL)
+        except ValueError:
+            # Not the main thread: signals stay as they are.
+            return
+        self.saved = current
 
     def restore(self) -> None:
         """
