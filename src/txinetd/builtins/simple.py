@@ -177,13 +177,23 @@ def daytimeLine(seconds: float) -> bytes:
     @return: the line; the month is upper-case English whatever the locale,
         the zone is C{time.strftime('%Z')} for that local time.
     """
-    local = time.localtime(seconds)
-    zone = time.strftime("%Z", local)
-    line = (
-        f"{local.tm_mday:02d} {_MONTHS[local.tm_mon - 1]} {local.tm_year} "
-        f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d} {zone}\r\n"
-    )
-    return line.encode("ascii", "replace")
+    key = (math.floor(seconds), time.timezone, time.tzname)
+    last = _lastDaytime
+    if last[0] != key:
+        local = time.localtime(key[0])
+        zone = time.strftime("%Z", local)
+        line = (
+            f"{local.tm_mday:02d} {_MONTHS[local.tm_mon - 1]} {local.tm_year} "
+            f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d} {zone}\r\n"
+        )
+        last[:] = [key, line.encode("ascii", "replace")]
+    reply: bytes = last[1]
+    return reply
+
+
+#: The last daytime line made, and the second and zone it is for (a busy
+#: service answers many clients in one second).
+_lastDaytime: list[Any] = [None, b""]
 
 
 def timeBytes(seconds: float) -> bytes:
