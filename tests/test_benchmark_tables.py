@@ -43,7 +43,11 @@ class TablesTests(SynchronousTestCase):
         """
         with open(PAGE, encoding="utf-8") as f:
             text = f.read()
-        named = re.findall(r"<!-- benchmarks/tables: (\S+) -->", text)
+        named = [
+            path
+            for mark in re.findall(r"<!-- benchmarks/tables: (.+?) -->", text)
+            for path in mark.replace("; before:", " ").split()
+        ]
         self.assertNotEqual(named, [])
         for path in named:
             self.assertTrue(os.path.isfile(os.path.join(ROOT, "benchmarks", path)), path)
@@ -73,3 +77,40 @@ class TablesTests(SynchronousTestCase):
         self.assertEqual(tables("--page", copy).returncode, 0)
         with open(copy, encoding="utf-8") as f:
             self.assertEqual(f.read(), original)
+
+    def test_beforeAndAfter(self) -> None:
+        """
+        A mark that names earlier results gets each row's reading in them
+        beside this result's: the external rows of bbf35cb (0.89x, 1.11x,
+        0.74x, 1.18x tcpserver) beside those of 7ea2faa, with its spawner
+        processes (0.64x, 1.24x, 0.57x, 0.99x).
+        """
+        directory = tempfile.mkdtemp(prefix="txinetd-tables-")
+        self.addCleanup(shutil.rmtree, directory)
+        copy = os.path.join(directory, "README.md")
+        with open(copy, "w", encoding="utf-8") as f:
+            f.write(
+                "<!-- benchmarks/tables: results/20261207T042030Z.json; "
+                "before: results/20261207T043120Z.json -->\n"
+                "<!-- end of benchmarks/tables -->\n"
+            )
+        done = tables("--readme", copy)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        with open(copy, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("| scenario | target | before: 2026-12-07 (7ea2faa) | after | met |", text)
+        for title, before, after, met in [
+            ("user root, 1 concurrent", "0.64x", "0.89x", "**no**"),
+            ("user root, 8 concurrent", "1.24x", "1.11x", "yes"),
+            ("user nobody + 2 rlimits, 1 concurrent", "0.57x", "0.74x", "**no**"),
+            ("user nobody + 2 rlimits, 8 concurrent", "0.99x", "1.18x", "yes"),
+        ]:
+            self.assertIn(
+                f"| external /bin/cat, {title} | txinetd >= 1x tcpserver | {before} | {after} "
+                f"| {met} |",
+                text,
+            )
+        # A row the earlier result does not have is left blank there.
+        self.assertRegex(text, r"\| internal echo, TCP, 1 concurrent \| [^|]+ \|  \| [0-9.]+x \|")
+        done = tables("--check", "--readme", copy)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))

@@ -88,11 +88,16 @@ class StunnelService:
     """
     How stunnel and xinetd serve one TLS listener of a setup: stunnel
     accepts TLS on the listener's port and connects to xinetd serving the
-    same service, in plaintext, at C{offset} in their block.
+    same service, in plaintext, at C{offset} in their block; or, with
+    C{program}, stunnel runs that program for each connection itself (its
+    C{exec} mode, the way stunnel serves inetd-style programs).
+
+    @ivar program: the program's path and argv, or nothing.
     """
 
     listener: str
     offset: int
+    program: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -387,13 +392,26 @@ class Launcher:
     ) -> str:
         """
         stunnel's configuration: the global part, then one section per
-        service, from C{configs/stunnel.conf} and C{configs/stunnel-service.conf}.
+        service, from C{configs/stunnel.conf} and C{configs/stunnel-service.conf}
+        (C{configs/stunnel-exec-service.conf} for a program it runs itself).
         """
         values = {**setup.values, **setup.peerValues.get(Peer.STUNNEL, {})}
         text = Template((self.tools.configs / "stunnel.conf").read_text()).substitute(values)
         section = Template((self.tools.configs / "stunnel-service.conf").read_text())
+        execSection = Template((self.tools.configs / "stunnel-exec-service.conf").read_text())
+        programs = {service.listener: service.program for service in setup.stunnel}
         for name, port in behind.items():
-            text += section.substitute(values, name=name, accept=ports[name], connect=port)
+            program = programs.get(name, ())
+            if program:
+                text += execSection.substitute(
+                    values,
+                    name=name,
+                    accept=ports[name],
+                    program=program[0],
+                    argv=" ".join(program[1:]),
+                )
+            else:
+                text += section.substitute(values, name=name, accept=ports[name], connect=port)
         return text
 
     def _startTcpServer(self, setup: Setup, running: Running) -> None:

@@ -8,11 +8,13 @@ The page marks each generated part with the result file it comes from::
     ...
     <!-- end of benchmarks/tables -->
 
-C{benchmarks/tables} rewrites what lies between the marks from that file (a
-paragraph on the machine and the run, the table and its notes, the load
-generator's ceiling); C{benchmarks/tables --check} exits with status 1 if
-the page differs from what it would write (the test suite runs it), so
-the tables are never edited by hand.
+A mark may name earlier results after its own (C{; before: results/A.json
+results/B.json}): each row then also appears beside its readings in them
+(L{txbench.comparison}).  C{benchmarks/tables} rewrites what lies between
+the marks from that file (a paragraph on the machine and the run, the table
+and its notes, the load generator's ceiling); C{benchmarks/tables --check}
+exits with status 1 if the page differs from what it would write (the
+test suite runs it), so the tables are never edited by hand.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from txbench.__main__ import PARTS
+from txbench.comparison import comparisonTable, labelOf, splitBefore
 from txbench.report import Results
 
 BENCHMARKS = Path(__file__).resolve().parent.parent
 #: The page that quotes the results.
 PAGE = BENCHMARKS.parent / "docs" / "performance.md"
 BLOCK = re.compile(
-    r"(?P<begin><!-- benchmarks/tables: (?P<path>\S+) -->\n)"
+    r"(?P<begin><!-- benchmarks/tables: (?P<path>[^>]+?) -->\n)"
     r"(?P<body>.*?)"
     r"(?P<end><!-- end of benchmarks/tables -->)",
     re.DOTALL,
@@ -73,12 +76,20 @@ def describeRun(document: Mapping[str, Any]) -> str:
     )
 
 
-def render(document: Mapping[str, Any]) -> str:
+def render(
+    document: Mapping[str, Any], before: Sequence[Mapping[str, Any]] = ()
+) -> str:
     """
-    The page's text for one result document.
+    The page's text for one result document, and its rows beside those of
+    the earlier C{before} documents, if any (L{comparisonTable}).
     """
     results = Results.fromJson(document)
-    text = describeRun(document) + "\n\n" + results.table() + "\n"
+    text = describeRun(document) + "\n\n"
+    if before:
+        earlier = [(labelOf(each), Results.fromJson(each)) for each in before]
+        text += "Before and after:\n\n" + comparisonTable(results, earlier) + "\n\n"
+        text += "This run in full:\n\n"
+    text += results.table() + "\n"
     if results.ceilings:
         text += "\nLoad generator ceiling:\n\n" + results.ceilingTable() + "\n"
     return text
@@ -94,8 +105,10 @@ def update(page: str, benchmarks: Path = BENCHMARKS) -> str:
         raise ValueError("the page has no <!-- benchmarks/tables: ... --> part")
 
     def replace(match: re.Match[str]) -> str:
-        document = json.loads((benchmarks / match["path"]).read_text())
-        return f"{match['begin']}\n{render(document)}\n{match['end']}"
+        after, before = splitBefore(match["path"])
+        document = json.loads((benchmarks / after).read_text())
+        earlier = [json.loads((benchmarks / path).read_text()) for path in before]
+        return f"{match['begin']}\n{render(document, earlier)}\n{match['end']}"
 
     return BLOCK.sub(replace, page)
 

@@ -28,7 +28,11 @@ class IInternalService(Interface):
 
     A stream provider that only sends one reply and closes (daytime, time)
     may also have C{reply(context) -> bytes}: txinetd then sends that on the
-    accepted socket without building a transport or a protocol.
+    accepted socket without building a transport or a protocol.  One whose
+    whole answer depends only on what the client sent, and which closes
+    when the client stops sending (echo, discard), may have C{answer(data)
+    -> bytes}: a client that has sent everything by the time it is admitted
+    is then answered on the accepted socket, likewise.
     """
 
     name = Attribute(

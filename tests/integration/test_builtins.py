@@ -13,6 +13,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from txinetd.builtins.simple import chargenLines
@@ -392,3 +393,67 @@ class _Holder(Protocol):
 def connectHolder(holder: _Holder, port: int) -> Deferred[Any]:
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
     return endpoint.connect(Factory.forProtocol(lambda: holder))
+
+
+class AtOnceTests(TestCase):
+    """
+    A client of echo or discard that has sent everything, and shut its side
+    down, before it is accepted is served at once on the accepted socket:
+    the same bytes, and the same START and EXIT, as through a transport.
+    """
+
+    def setUp(self) -> None:
+        self.events: list[object] = []
+        config = loadText(ALL)
+        tree = XinetdService(config, collaborators(observers=(self.events.append,)))
+        tree.privilegedStartService()
+        tree.startService()
+        self.addCleanup(tree.stopService)
+        self.tree = tree
+
+    def sendAll(self, name: str, payload: bytes) -> Deferred[bytes]:
+        """
+        Connect, send C{payload} and shut the sending side down before the
+        daemon can accept (the reactor does not run meanwhile), then read
+        the reply to its end in a thread.
+        """
+        client = socket.create_connection(("127.0.0.1", portOf(self.tree, name)))
+        self.addCleanup(client.close)
+        client.sendall(payload)
+        client.shutdown(socket.SHUT_WR)
+        client.settimeout(10)
+
+        def readAll() -> bytes:
+            chunks = []
+            while chunk := client.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        return deferToThread(readAll)
+
+    def assertStartAndExit(self, serviceId: str) -> None:
+        kinds = [
+            (type(event).__name__, event.pid)  # type: ignore[attr-defined]
+            for event in self.events
+            if getattr(event, "service", None) == serviceId
+        ]
+        self.assertEqual(kinds, [("Started", 0), ("Exited", 0)])
+
+    @inlineCallbacks
+    def test_echo(self) -> Any:
+        payload = bytes(range(256)) * 100
+        received = yield self.sendAll("echo-stream", payload)
+        self.assertEqual(received, payload)
+        self.assertStartAndExit("echo-stream")
+
+    @inlineCallbacks
+    def test_echoNothing(self) -> Any:
+        received = yield self.sendAll("echo-stream", b"")
+        self.assertEqual(received, b"")
+        self.assertStartAndExit("echo-stream")
+
+    @inlineCallbacks
+    def test_discard(self) -> Any:
+        received = yield self.sendAll("discard-stream", b"x" * 5000)
+        self.assertEqual(received, b"")
+        self.assertStartAndExit("discard-stream")

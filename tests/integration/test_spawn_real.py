@@ -28,11 +28,16 @@ from typing import Any
 
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from txinetd.spawn import launch
-from txinetd.spawn.launch import ForkLauncher, Launcher, chooseLauncher
+from txinetd.spawn.childsignal import ChildSignal
+from txinetd.spawn.forklaunch import ForkLauncher
+from txinetd.spawn.launch import chooseLauncher
+from txinetd.spawn.launcher import Launcher
 from txinetd.spawn.spawner import (
     ProcessExit,
     RunningProcess,
@@ -175,12 +180,20 @@ class SpawnTestCase(TestCase):
     timeout = 60
     skip = NO_CLONE or NO_PIDFD
     pidfds = True
+    #: Whether C{SIGCHLD} is off while pidfds watch every child, as in the
+    #: daemon.
+    quietChildSignal = False
 
     def launcher(self) -> Launcher:
         return chooseLauncher()
 
     def setUp(self) -> None:
-        self.spawner = Spawner(reactor, launcher=self.launcher(), pidfds=self.pidfds)
+        self.spawner = Spawner(
+            reactor,
+            launcher=self.launcher(),
+            pidfds=self.pidfds,
+            childSignal=ChildSignal() if self.quietChildSignal else None,
+        )
         self.addCleanup(self.spawner.stopService)
 
     def probeFor(self, others: bool) -> tuple[str, str]:
@@ -288,6 +301,20 @@ class ProcessStateTests(SpawnTestCase):
         expected = [list(pair) for pair in ENV]
         expected[-1][1] = "::1"
         self.assertEqual(report["env"], [*expected, ["REMOTE_PORT", "7"]])
+
+    @inlineCallbacks
+    def test_largeAndSmallPlans(self) -> Generated:
+        """
+        A server whose environment is larger than the child's usual region
+        (a region of its own), between servers that reuse the usual ones,
+        gets every byte of it, and so do they.
+        """
+        big = self.probeSpec(env=(*ENV, ("BIG", "x" * 100_000)))
+        small = self.probeSpec()
+        for spec in (small, big, small, big, small):
+            report, ended, _, client = yield self.runProbe(spec)
+            self.assertProcessState(report, spec, client)
+            self.assertEqual(ended.status, 0)
 
     @inlineCallbacks
     def test_smallLimits(self) -> Generated:
@@ -620,6 +647,57 @@ class ForkLifecycleTests(ForkLauncherMixin, LifecycleTests):
 
 class ForkWaitingServiceTests(ForkLauncherMixin, WaitingServiceTests):
     pass
+
+
+class QuietLifecycleTests(LifecycleTests):
+    """
+    L{LifecycleTests} with C{SIGCHLD} off while pidfds watch the children.
+    """
+
+    quietChildSignal = True
+
+    @inlineCallbacks
+    def test_childSignalOff(self) -> Generated:
+        """
+        While a server runs, C{SIGCHLD} is at its default disposition, and
+        its end is reported all the same; a process Twisted starts
+        meanwhile is reaped (its handler comes back); once the spawner
+        stops, the handler it found is back.
+        """
+        # The running reactor has its SIGCHLD handler.
+        yield deferLater(reactor, 0, lambda: None)
+        handler = signal.getsignal(signal.SIGCHLD)
+        self.assertTrue(callable(handler))
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            spec = SpawnSpec("/bin/cat", ("cat",), ())
+            running = yield self.spawner.spawn(spec, theirs.fileno())
+        self.assertIs(signal.getsignal(signal.SIGCHLD), signal.SIG_DFL)
+        ended = yield running.whenExited()
+        self.assertEqual(ended.status, 0)
+        twistedEnded: Deferred[BaseException] = Deferred()
+
+        class Ended(ProcessProtocol):
+            def processEnded(self, reason: Failure) -> None:
+                twistedEnded.callback(reason.value or Exception())
+
+        # No pipes: only SIGCHLD tells Twisted that this one ended, once
+        # its input ends.
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            reactor.spawnProcess(
+                Ended(),
+                "/bin/cat",
+                ["cat"],
+                env={},
+                childFDs={0: theirs.fileno(), 1: theirs.fileno()},
+            )
+        self.assertIs(signal.getsignal(signal.SIGCHLD), signal.SIG_DFL)
+        reason = yield twistedEnded
+        self.assertEqual(getattr(reason, "exitCode", None), 0)
+        self.assertIs(signal.getsignal(signal.SIGCHLD), handler)
+        self.spawner.stopService()
+        self.assertIs(signal.getsignal(signal.SIGCHLD), handler)
 
 
 class NoPidfdProcessStateTests(NoPidfdMixin, ProcessStateTests):

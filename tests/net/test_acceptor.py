@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -30,6 +32,7 @@ from txinetd.net.acceptor import (
     PendingConnection,
     StreamAcceptor,
     asIPv4,
+    fixedLocalAddress,
 )
 
 #: Bounds the loops that drain a socket.
@@ -572,3 +575,51 @@ class RealReactorTests(TestCase):
         connection.close()
         received = yield collector.done
         self.assertEqual(received, payload)
+
+
+class FixedLocalAddressTests(SynchronousTestCase):
+    """
+    L{fixedLocalAddress}: the local address of every accepted connection,
+    known beforehand only for a socket bound to one IP address.
+    """
+
+    def bound(self, family: socket.AddressFamily, address: Any) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind(address)
+        sock.listen(1)
+        return sock
+
+    def test_oneAddress(self) -> None:
+        """
+        Bound to 127.0.0.1: each connection's own address is the listening
+        socket's, as the connection itself reports it.
+        """
+        listener = self.bound(socket.AF_INET, ("127.0.0.1", 0))
+        fixed = fixedLocalAddress(listener)
+        self.assertEqual(fixed, listener.getsockname())
+        with socket.create_connection(fixed):
+            accepted, _ = listener.accept()
+            with accepted:
+                self.assertEqual(accepted.getsockname(), fixed)
+
+    def test_wildcard(self) -> None:
+        """
+        A wildcard address says nothing of a connection's own.
+        """
+        self.assertIsNone(fixedLocalAddress(self.bound(socket.AF_INET, ("0.0.0.0", 0))))
+        if socket.has_ipv6:
+            try:
+                wildcard = self.bound(socket.AF_INET6, ("::", 0))
+            except OSError:
+                return
+            self.assertIsNone(fixedLocalAddress(wildcard))
+
+    def test_unix(self) -> None:
+        """
+        A UNIX socket's connections are asked their own.
+        """
+        directory = tempfile.mkdtemp(dir="/tmp")
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "s")
+        self.assertIsNone(fixedLocalAddress(self.bound(socket.AF_UNIX, path)))

@@ -14,25 +14,12 @@ from functools import partial
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.spawn import launch
-from txinetd.spawn.launch import (
-    CloneLauncher,
-    DumpableCheck,
-    ForkLauncher,
-    Identity,
-    Launched,
-    LaunchError,
-    LimitError,
-    Plan,
-    basePlan,
-    chooseLauncher,
-    decodeReport,
-    encodeReport,
-    errorOf,
-    planFor,
-    setUpSteps,
-    withClient,
-)
+from txinetd.spawn import forklaunch, launch, report
+from txinetd.spawn.forklaunch import ForkLauncher, LimitError, errorOf, setUpSteps
+from txinetd.spawn.launch import CloneLauncher, DumpableCheck, chooseLauncher
+from txinetd.spawn.launcher import Launched
+from txinetd.spawn.plan import Identity, Plan, basePlan, planFor, withClient
+from txinetd.spawn.report import LaunchError, decodeReport, encodeReport
 
 CPU = resource.RLIMIT_CPU
 NOFILE = resource.RLIMIT_NOFILE
@@ -149,7 +136,7 @@ class ReportTests(SynchronousTestCase):
         """
         if launch._launch is None:
             raise self.skipTest(NO_CLONE)
-        for number, name in launch.STEPS.items():
+        for number, name in report.STEPS.items():
             self.assertEqual(getattr(launch._launch, f"STEP_{name.upper()}"), number)
 
     def test_truncated(self) -> None:
@@ -243,7 +230,7 @@ class ForkStepsTests(SynchronousTestCase):
         A limit that cannot be set names its resource.
         """
         with self.assertRaises(LimitError) as caught:
-            launch.setLimit(9999, 5)
+            forklaunch.setLimit(9999, 5)
         self.assertEqual(caught.exception.res, 9999)
 
 
@@ -314,3 +301,27 @@ class ChoiceTests(SynchronousTestCase):
         plan = Plan(b"/nonexistent", (b"x",), (), uid=65534, gid=65534, groups=())
         self.assertEqual(launcher.launch(plan, 10, 11), Launched(4242))
         self.assertEqual(fallback.plans, [plan])
+
+    def test_sameUidNeedsNoCheck(self) -> None:
+        """
+        A server that keeps the daemon's uid (whatever its groups) is
+        started by clone without asking about C{fs.suid_dumpable}; another
+        uid asks.
+        """
+        if launch._launch is None:
+            raise self.skipTest(NO_CLONE)
+        asked: list[bool] = []
+
+        def unsafe() -> bool:
+            asked.append(True)
+            return False
+
+        fallback = RecordingLauncher()
+        launcher = CloneLauncher(fallback, dumpableSafe=unsafe, euid=0)
+        plan = Plan(b"/nonexistent", (b"x",), (), uid=0, gid=65534, groups=())
+        # Descriptors the extension refuses: it was reached, nothing started.
+        self.assertRaises(ValueError, launcher.launch, plan, 1, 2)
+        self.assertEqual((asked, fallback.plans), ([], []))
+        other = Plan(b"/nonexistent", (b"x",), (), uid=1, gid=0, groups=())
+        launcher.launch(other, 10, 11)
+        self.assertEqual((asked, fallback.plans), ([True], [other]))

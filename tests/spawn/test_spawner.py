@@ -20,10 +20,13 @@ from twisted.internet import process as twisted_process
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txinetd.spawn.launch import Identity, Launched, LaunchError, Plan, encodeReport
+from tests.spawn.test_childsignal import FakeSignals, twistedHandler
+from txinetd.spawn.children import WALL
+from txinetd.spawn.launcher import Launched
+from txinetd.spawn.plan import Identity, Plan
+from txinetd.spawn.report import LaunchError, encodeReport
 from txinetd.spawn.spawner import (
     REAP_POLL,
-    WALL,
     ProcessExit,
     ProcessSystem,
     RunningProcess,
@@ -441,6 +444,69 @@ class NoPidfdTests(SpawnerTestCase):
         self.spawner.stopService()
         self.assertNotIn(child.pid, twisted_process.reapProcessHandlers)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+
+class ChildSignalWiringTests(SpawnerTestCase):
+    """
+    The spawner turns C{SIGCHLD} off while pidfds watch every child, and
+    back on when one is watched without a pidfd, when Twisted has a process
+    of its own, and when it stops.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.signals = FakeSignals()
+        self.spawner.childSignal = self.signals.childSignal()
+
+    def test_quietWithPidfds(self) -> None:
+        """
+        A child watched through a pidfd turns C{SIGCHLD} off; a poll starts
+        that looks for Twisted's processes.
+        """
+        self.launch()
+        self.assertIs(self.signals.current, signal.SIG_DFL)
+        self.assertTrue(self.spawner.quiet)
+        self.signals.handlers[5] = object()
+        self.reactor.advance(REAP_POLL)
+        self.assertIs(self.signals.current, twistedHandler)
+        self.assertEqual(self.signals.reaped, 1)
+        self.assertFalse(self.spawner.quiet)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_withoutPidfd(self) -> None:
+        """
+        A child that gets no pidfd brings C{SIGCHLD}'s handler back.
+        """
+        self.launch()
+        self.processes.openError = OSError(errno.EMFILE, "Too many open files")
+        self.launch()
+        self.assertIs(self.signals.current, twistedHandler)
+        self.assertFalse(self.spawner.quiet)
+
+    def test_stop(self) -> None:
+        """
+        A stopped spawner leaves C{SIGCHLD} as it found it.
+        """
+        self.launch()
+        self.spawner.stopService()
+        self.assertIs(self.signals.current, twistedHandler)
+
+    def test_notByDefault(self) -> None:
+        """
+        Without a L{ChildSignal}, the spawner never touches C{SIGCHLD}.
+        """
+        before = signal.getsignal(signal.SIGCHLD)
+        spawner = Spawner(
+            self.reactor,
+            launcher=self.launcher,
+            pidfds=True,
+            identity=ROOT,
+            system=self.processes.system(),
+        )
+        self.addCleanup(spawner.stopService)
+        spawner.launch(spec(), 12)
+        self.assertIs(signal.getsignal(signal.SIGCHLD), before)
+        self.assertFalse(spawner.quiet)
 
 
 class SpawnSpecTests(SynchronousTestCase):

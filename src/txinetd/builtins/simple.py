@@ -99,6 +99,11 @@ class StreamService:
     #: For a service that only sends a reply and closes: the reply, so that
     #: txinetd can answer without building a transport.
     reply: Callable[[InternalContext], bytes] | None = None
+    #: For a service whose whole answer depends only on what the client
+    #: sent, and which closes when the client stops sending (echo,
+    #: discard): that answer, so that txinetd can serve a client that has
+    #: already sent everything without building a transport.
+    answer: Callable[[bytes], bytes] | None = None
 
     def buildProtocol(self, context: InternalContext) -> IProtocol:
         """
@@ -172,13 +177,23 @@ def daytimeLine(seconds: float) -> bytes:
     @return: the line; the month is upper-case English whatever the locale,
         the zone is C{time.strftime('%Z')} for that local time.
     """
-    local = time.localtime(seconds)
-    zone = time.strftime("%Z", local)
-    line = (
-        f"{local.tm_mday:02d} {_MONTHS[local.tm_mon - 1]} {local.tm_year} "
-        f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d} {zone}\r\n"
-    )
-    return line.encode("ascii", "replace")
+    key = (math.floor(seconds), time.timezone, time.tzname)
+    last = _lastDaytime
+    if last[0] != key:
+        local = time.localtime(key[0])
+        zone = time.strftime("%Z", local)
+        line = (
+            f"{local.tm_mday:02d} {_MONTHS[local.tm_mon - 1]} {local.tm_year} "
+            f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d} {zone}\r\n"
+        )
+        last[:] = [key, line.encode("ascii", "replace")]
+    reply: bytes = last[1]
+    return reply
+
+
+#: The last daytime line made, and the second and zone it is for (a busy
+#: service answers many clients in one second).
+_lastDaytime: list[Any] = [None, b""]
 
 
 def timeBytes(seconds: float) -> bytes:
@@ -403,9 +418,18 @@ def _time(data: bytes, context: InternalContext) -> bytes:
 
 _chargen = CharacterGenerator()
 
-echoStream = StreamService("echo", lambda context: EchoProtocol())
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def _nothing(data: bytes) -> bytes:
+    return b""
+
+
+echoStream = StreamService("echo", lambda context: EchoProtocol(), answer=_same)
 echoDgram = DatagramService("echo", _echo)
-discardStream = StreamService("discard", lambda context: DiscardProtocol())
+discardStream = StreamService("discard", lambda context: DiscardProtocol(), answer=_nothing)
 discardDgram = DatagramService("discard", _discard)
 chargenStream = StreamService("chargen", _chargen.buildProtocol)
 chargenDgram = DatagramService("chargen", _chargen.answerDatagram)

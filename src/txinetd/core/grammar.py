@@ -13,6 +13,7 @@ L{txinetd.daemon.conffiles}'.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +84,10 @@ class _LineSyntaxError(Exception):
     """
     An attribute line that does not parse.
     """
+
+
+#: An attribute's name: up to the first white space or C{=}.
+_NAME = re.compile(f"[^{re.escape(WHITESPACE)}=]*")
 
 
 def _tokens(text: str) -> list[str]:
@@ -175,6 +180,10 @@ class EntryParser:
         self.entries = entries
         self.includes = includes
         self.index = 0
+        #: The attribute lines of this file already parsed without a
+        #: remark, by their text: most services repeat most lines
+        #: (C{socket_type = stream}), which are then parsed once.
+        self.known: dict[str, tuple[str, Operator, tuple[str, ...]]] = {}
 
     def location(self, index: int | None = None) -> Location:
         return Location(self.path, (self.index if index is None else index) + 1)
@@ -252,8 +261,16 @@ class EntryParser:
             return
         lines: list[AttributeLine] = []
         broken = False
+        known = self.known
         while (item := self.nextLine()) is not None:
             index, text = item
+            parsed = known.get(text)
+            if parsed is not None:
+                # An attribute line seen before: none of the tests below
+                # can say otherwise this time.
+                if not broken:
+                    lines.append(AttributeLine(*parsed, self.location(index)))
+                continue
             if _isClosing(text):
                 break
             if _isCommentedClosing(text):
@@ -302,9 +319,7 @@ class EntryParser:
 
     def parseAttribute(self, text: str, location: Location) -> AttributeLine:
         body = text.lstrip(WHITESPACE)
-        end = 0
-        while end < len(body) and body[end] not in WHITESPACE + "=":
-            end += 1
+        end = _NAME.match(body).end()  # type: ignore[union-attr]
         name, rest = body[:end], body[end:]
         if rest.startswith("="):
             raise _LineSyntaxError(f"Attribute {name} needs a space before operator")
@@ -324,6 +339,7 @@ class EntryParser:
                     "comment; xinetd 2.3.15 would take it as values",
                     location,
                 )
-                values = values[:position]
-                break
-        return AttributeLine(name.lower(), op, tuple(values), location)
+                return AttributeLine(name.lower(), op, tuple(values[:position]), location)
+        parsed = (name.lower(), op, tuple(values))
+        self.known[text] = parsed
+        return AttributeLine(*parsed, location)

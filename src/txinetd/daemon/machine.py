@@ -35,6 +35,7 @@ from txinetd.serve.lookups import (
 )
 from txinetd.serve.rpc import rpcByName
 from txinetd.serve.shared import ServerSetup, Shared
+from txinetd.spawn.childsignal import ChildSignal
 from txinetd.spawn.spawner import Spawner
 
 __all__ = ["Collaborators", "daemonUmask", "defaultFileLimit", "onThisMachine"]
@@ -155,7 +156,7 @@ def onThisMachine(
         blocking=inThreadPool(reactor),
         ident=ident,
         servers=ServerSetup(
-            spawner=Spawner(reactor),
+            spawner=Spawner(reactor, childSignal=ChildSignal()),
             environ=dict(os.environ if environ is None else environ),
             euid=os.geteuid(),
             fileLimit=defaultFileLimit(),

@@ -23,7 +23,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -41,12 +41,13 @@ from twisted.internet.ssl import (
     platformTrust,
     trustRootFromCertificates,
 )
-from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.net.acceptor import PendingConnection, attachProtocol
 from txinetd.net.relay import Side, TLSSide, connectSides, stopSides
+from txinetd.net.tlsbulk import WRITE_CHUNK, BulkTLSProtocol
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -424,7 +425,7 @@ class TLSFront:
             connection.close()
             return None
         bridge = _Bridge(self.reactor, self.timeout)
-        tlsProtocol = TLSMemoryBIOProtocol(self.factory, bridge.secure)  # type: ignore[no-untyped-call]
+        tlsProtocol = BulkTLSProtocol(self.factory, bridge.secure)  # type: ignore[no-untyped-call]
         plain = PendingConnection(self.reactor, theirs, connection.rawPeer, connection.rawLocal)
         # The client's addresses, which a PROXY header may have named.
         plain.peer, plain.local = connection.peer, connection.local
@@ -435,6 +436,8 @@ class TLSFront:
                 connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             attachProtocol(self.reactor, connection.fileno(), connection.family, tlsProtocol)
             attachProtocol(self.reactor, mine.fileno(), socket.AF_UNIX, bridge.plain)
+            # What the service sends is read, and encrypted, in large pieces.
+            cast(Any, bridge.plain.transport).bufferSize = WRITE_CHUNK
         except OSError:
             # The client reset the connection before it could be adopted.
             bridge.abandon()

@@ -23,6 +23,7 @@ from txinetd.interfaces import IInternalService
 from txinetd.net.acceptor import PendingConnection
 from txinetd.serve.admission import Admission
 from txinetd.serve.datagrams import DatagramChecks
+from txinetd.serve.immediate import receivedWhole
 from txinetd.serve.runner import Runner, adopt
 from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
@@ -88,6 +89,20 @@ class InternalRunner:
             session.begin(0)
             connection.send(reply(context)).addBoth(_replied, connection, session)
             return
+        answer = getattr(plugin, "answer", None)
+        if answer is not None:
+            # A client that has sent all it will send (and shut its side)
+            # is answered on the accepted socket, without a transport.
+            try:
+                received = receivedWhole(connection.socket)
+            except OSError:
+                session.abandon()
+                connection.close()
+                return
+            if received is not None:
+                session.begin(0)
+                connection.send(answer(received)).addBoth(_replied, connection, session)
+                return
         protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
         session.stopWith(served.stop)
