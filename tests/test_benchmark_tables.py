@@ -87,14 +87,14 @@ class TablesTests(SynchronousTestCase):
         """
         directory = tempfile.mkdtemp(prefix="txinetd-tables-")
         self.addCleanup(shutil.rmtree, directory)
-        copy = os.path.join(directory, "README.md")
+        copy = os.path.join(directory, "performance.md")
         with open(copy, "w", encoding="utf-8") as f:
             f.write(
                 "<!-- benchmarks/tables: results/20261207T042030Z.json; "
                 "before: results/20261207T043120Z.json -->\n"
                 "<!-- end of benchmarks/tables -->\n"
             )
-        done = tables("--readme", copy)
+        done = tables("--page", copy)
         self.assertEqual((done.returncode, done.stderr), (0, ""))
         with open(copy, encoding="utf-8") as f:
             text = f.read()
@@ -112,5 +112,5 @@ class TablesTests(SynchronousTestCase):
             )
         # A row the earlier result does not have is left blank there.
         self.assertRegex(text, r"\| internal echo, TCP, 1 concurrent \| [^|]+ \|  \| [0-9.]+x \|")
-        done = tables("--check", "--readme", copy)
+        done = tables("--check", "--page", copy)
         self.assertEqual((done.returncode, done.stderr), (0, ""))
