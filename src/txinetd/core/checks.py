@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from txinetd.core.config import IDENT_PORT, TCPMUX, Listening, ServiceConfig, ServiceKind
+from txinetd.core.config import IDENT_PORT, TCPMUX, Listening, Origins, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import (
     Listen,
@@ -72,6 +72,9 @@ class EntryState:
         self.origins: dict[str, Location] = {}
         self.itemOrigins: dict[str, dict[Any, Location]] = {}
 
+
+#: The fields of a service's record.
+_RECORD_FIELDS = frozenset(ServiceConfig.__dataclass_fields__)
 
 _INFER_PROTOCOL = {SocketType.STREAM: "tcp", SocketType.DGRAM: "udp"}
 _INFER_SOCKET = {"tcp": SocketType.STREAM, "udp": SocketType.DGRAM}
@@ -409,7 +412,10 @@ class ServiceBuilder:
                 f"as group {group.name}"
             )
 
-    def record(self) -> ServiceConfig:
+    def record(self, origins: Origins | None = None) -> ServiceConfig:
+        """
+        The service's record, with where its settings are written.
+        """
         values = self.values
         bind: HostSpec | None = values.get("bind")
         flags = self.flags
@@ -417,8 +423,7 @@ class ServiceBuilder:
         place = self.place
         if place is not None:
             family, address = _placeFamily(place), ""
-        known = {f for f in ServiceConfig.__dataclass_fields__}
-        kwargs = {key: value for key, value in values.items() if key in known}
+        kwargs = {key: value for key, value in values.items() if key in _RECORD_FIELDS}
         kwargs.update(
             name=self.name,
             location=self.state.location,
@@ -433,6 +438,8 @@ class ServiceBuilder:
             listening=self.listening(),
             specified=frozenset(self.state.specified),
         )
+        if origins is not None:
+            kwargs["origins"] = origins
         return ServiceConfig(**kwargs)
 
     def listening(self) -> Listening:

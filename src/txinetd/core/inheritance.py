@@ -15,7 +15,6 @@ L{txinetd.core.attributes.SystemInfo}.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
 from typing import Any
 
 from txinetd.core.attributes import ATTRIBUTES, Arity, AttributeSpec, Where
@@ -350,7 +349,7 @@ class _Loader:
             self.diagnostics.error(message, state.location)
         if problems:
             return None
-        config = replace(built.record(), origins=self.originsOf(state))
+        config = built.record(self.originsOf(state))
         problem = requiresOnlyFrom(config)
         if problem is not None:
             self.diagnostics.error(problem, state.location)
