@@ -34,7 +34,7 @@ yes} socket go through the same verdicts, in shorter paths.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -65,6 +65,7 @@ from txinetd.net.tls import describeTLSFailure
 from txinetd.serve.banners import readBanners
 from txinetd.serve.ident import NoId, UserId, localUser, queryIdent
 from txinetd.serve.lookups import NO_NAME, HostName
+from txinetd.serve.paths import runPath
 from txinetd.serve.runner import Runner
 from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
@@ -134,7 +135,7 @@ class Admission:
         @param reply: what an admitted client is sent first, before the
             banners (a tcpmux target's C{+Go}).
         """
-        _run(self._admit(connection, runner, reply))
+        runPath(self._admit(connection, runner, reply))
 
     async def _admit(self, connection: PendingConnection, runner: Runner, reply: bytes) -> None:
         peer = connection.peer
@@ -509,35 +510,6 @@ class Admission:
 
     def notIdentified(self, host: str | None, reason: NoIdReason, port: int | None = None) -> None:
         self.emit(NotIdentified(self.serviceId, host, reason, self.now(), port))
-
-
-def _run(path: Coroutine[Deferred[Any], Any, None]) -> None:
-    """
-    Run an admission path to its end: at once as long as what it awaits
-    has already fired (the common case: nothing to look up, no banner, no
-    TLS, no ident), else each time what it waits for fires.  Lighter than
-    L{Deferred.fromCoroutine}, which makes a L{Deferred} for every path;
-    the path catches its own errors and nobody waits for its end.
-    """
-    _resume(path, None, None)
-
-
-def _resume(
-    path: Coroutine[Deferred[Any], Any, None], result: object, error: BaseException | None
-) -> None:
-    try:
-        awaited = path.send(result) if error is None else path.throw(error)
-    except StopIteration:
-        return
-    awaited.addCallbacks(_sent, _thrown, callbackArgs=(path,), errbackArgs=(path,))
-
-
-def _sent(result: object, path: Coroutine[Deferred[Any], Any, None]) -> None:
-    _resume(path, result, None)
-
-
-def _thrown(failure: Failure, path: Coroutine[Deferred[Any], Any, None]) -> None:
-    _resume(path, None, failure.value)
 
 
 def _ignoreCancelled(failure: Failure) -> None:
