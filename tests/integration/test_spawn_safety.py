@@ -281,8 +281,9 @@ class KilledMidSpawnTests(SafetyTestCase):
     def test_killedWhileStarting(self) -> Generated:
         """
         Under load against an C{instances = 5} service, the test kills the
-        daemon's children that are still becoming servers (they run the
-        daemon's program) and every seventh server: the daemon never has
+        daemon's children that are still becoming servers (every other one
+        seen running the daemon's program) and every seventh server (the
+        first, the eighth...): the daemon never has
         more than 5 children (zombies included, sampled every few
         milliseconds), every child it had has its START and EXIT, and
         after its SIGTERM none is left.
@@ -299,21 +300,31 @@ class KilledMidSpawnTests(SafetyTestCase):
         daemon = self.twistd.pid
         daemonCommand = commandOf(daemon)
         seen: set[int] = set()
+        startingSeen: set[int] = set()
+        serversSeen: set[int] = set()
         killed = {"starting": 0, "servers": 0}
         most = [0]
+
+        def kill(pid: int, kind: str) -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed[kind] += 1
 
         def sample() -> None:
             children = childrenOf(daemon)
             most[0] = max(most[0], len(children))
             for pid in children:
-                if pid in seen:
-                    continue
                 seen.add(pid)
-                starting = commandOf(pid) == daemonCommand
-                if starting or len(seen) % 7 == 0:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                    killed["starting" if starting else "servers"] += 1
+                if commandOf(pid) == daemonCommand:
+                    # Spared starting children become servers to kill too.
+                    if pid not in startingSeen:
+                        startingSeen.add(pid)
+                        if len(startingSeen) % 2:
+                            kill(pid, "starting")
+                elif pid not in serversSeen:
+                    serversSeen.add(pid)
+                    if len(serversSeen) % 7 == 1:
+                        kill(pid, "servers")
 
         sampler = LoopingCall(sample)
         sampler.clock = reactor
@@ -364,7 +375,9 @@ class DaemonKilledTests(SafetyTestCase):
             os.kill(pid, signal.SIGSTOP)
         self.addCleanup(killAll, children)
         self.twistd.process.signalProcess(signal.SIGKILL)
-        yield withTimeout(self.twistd.daemon.ended)
+        # Its exit, not its pipes' end: a child stopped before it closed
+        # the daemon's descriptors still holds them.
+        yield withTimeout(self.twistd.daemon.exited)
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)

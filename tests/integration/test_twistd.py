@@ -43,13 +43,15 @@ TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 class Daemon(ProcessProtocol):
     """
     A twistd process whose output is collected; C{ready} fires when it logs
-    that it started working, C{ended} with how it ended (L{ProcessDone} or
-    L{ProcessTerminated}).
+    that it started working, C{exited} when the process has exited, and
+    C{ended} with how it ended (L{ProcessDone} or L{ProcessTerminated}) once
+    its output pipes are closed too (by every process that shares them).
     """
 
     def __init__(self) -> None:
         self.output = bytearray()
         self.ready: Deferred[None] = Deferred()
+        self.exited: Deferred[None] = Deferred()
         self.ended: Deferred[BaseException] = Deferred()
 
         self.waiting: list[tuple[bytes, Deferred[None]]] = []
@@ -73,6 +75,9 @@ class Daemon(ProcessProtocol):
                 d.callback(None)
 
     errReceived = outReceived
+
+    def processExited(self, reason: Failure) -> None:
+        self.exited.callback(None)
 
     def processEnded(self, reason: Failure) -> None:
         if not self.ready.called:
