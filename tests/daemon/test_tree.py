@@ -45,6 +45,8 @@ class FakeListeningSocket:
     """
 
     family = socket.AF_INET
+    type = socket.SOCK_STREAM
+    proto = 0
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -59,12 +61,17 @@ class FakeListeningSocket:
             raise OSError(errno.EBADF, "closed")
         return ("127.0.0.1", self.port)
 
-    def accept(self) -> tuple[socket.socket, tuple[str, int]]:
+    def _accept(self) -> tuple[int, tuple[str, int]]:
+        """
+        What C{socket.socket._accept} returns: a queued connection's
+        descriptor (its socket object let go of it) and its peer.
+        """
         if self.closed:
             raise OSError(errno.EBADF, "closed")
         if not self.pending:
             raise BlockingIOError(errno.EAGAIN, "nothing pending")
-        return self.pending.pop(0)
+        connection, peer = self.pending.pop(0)
+        return connection.detach(), peer
 
     def close(self) -> None:
         self.closed = True

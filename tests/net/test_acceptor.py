@@ -180,7 +180,8 @@ class Recorder:
         self.case.addCleanup(connection.close)
 
     def acceptor(self, reactor: Any, sock: Any) -> StreamAcceptor:
-        return StreamAcceptor(reactor, sock, self.connection, self.exhausted.append)
+        wrap = sock.wrap if isinstance(sock, ScriptedSocket) else None
+        return StreamAcceptor(reactor, sock, self.connection, self.exhausted.append, wrap)
 
 
 class StreamAcceptorTests(SynchronousTestCase):
@@ -292,17 +293,33 @@ class ScriptedSocket:
     if it is an exception, returned otherwise.
     """
 
+    family = socket.AF_INET
+    type = socket.SOCK_STREAM
+    proto = 0
+
     def __init__(self, script: Sequence[object]) -> None:
         self.script = list(script)
+        #: The accepted sockets, by the descriptor _accept() gave for each.
+        self.accepted: dict[int, object] = {}
 
     def fileno(self) -> int:
         return 99
 
-    def accept(self) -> object:
+    def getsockname(self) -> tuple[str, int]:
+        # A wildcard: each connection is asked its own local address.
+        return ("0.0.0.0", 7)
+
+    def _accept(self) -> tuple[int, object]:
         item = self.script.pop(0)
         if isinstance(item, BaseException):
             raise item
-        return item
+        accepted, peer = cast(tuple[object, object], item)
+        descriptor = 100 + len(self.accepted)
+        self.accepted[descriptor] = accepted
+        return descriptor, peer
+
+    def wrap(self, descriptor: int) -> socket.socket:
+        return cast(socket.socket, self.accepted[descriptor])
 
 
 class AcceptedSocket:

@@ -16,7 +16,8 @@ import errno
 import socket
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
@@ -65,15 +66,27 @@ class StreamAcceptor:
         sock: socket.socket,
         onConnection: Callable[[PendingConnection], None],
         onDescriptorsExhausted: Callable[[int], None],
+        wrap: Callable[[int], socket.socket] | None = None,
     ) -> None:
+        """
+        @param wrap: makes the socket of an accepted descriptor (default: a
+            socket of C{sock}'s family, type and protocol, as
+            C{socket.accept()} makes it, in blocking mode).
+        """
         self.reactor = reactor
         self.socket = sock
         self.onConnection = onConnection
         self.onDescriptorsExhausted = onDescriptorsExhausted
         self.reading = False
         #: The local address of every connection, when it is known
-        #: beforehand (one system call less for each).
+        #: beforehand (one system call less for each), and as shown.
         self._local = fixedLocalAddress(sock)
+        self._shownLocal = addressOf(self._local)
+        #: The family of every accepted socket, and what makes it (given
+        #: as plain numbers: the socket module's accept() converts them to
+        #: enums each time).
+        self._family = int(sock.family)
+        self._wrap = wrap or partial(socket.socket, self._family, int(sock.type), int(sock.proto))
 
     def fileno(self) -> int:
         return self.socket.fileno()
@@ -98,11 +111,14 @@ class StreamAcceptor:
             self.reactor.removeReader(self)
 
     def doRead(self) -> None:
+        family, wrap = self._family, self._wrap
+        # The socket module's own accept(): the descriptor and the address.
+        accept = self.socket._accept  # type: ignore[attr-defined]
         for _ in range(ACCEPTS_PER_WAKEUP):
             if not self.reading:
                 return
             try:
-                connection, peer = self.socket.accept()
+                fd, peer = accept()
             except BlockingIOError:
                 return
             except OSError as e:
@@ -110,14 +126,19 @@ class StreamAcceptor:
                     self.onDescriptorsExhausted(e.errno or 0)
                     return
                 continue
+            # A blocking socket (accept4 gives none of the listening
+            # socket's O_NONBLOCK), as socket.accept() makes it.
+            connection = wrap(fd)
             local = self._local
+            shownLocal = self._shownLocal
             if local is None:
                 try:
                     local = connection.getsockname()
                 except OSError:
                     connection.close()
                     continue
-            pending = PendingConnection(self.reactor, connection, peer, local)
+                shownLocal = addressOf(local)
+            pending = PendingConnection(self.reactor, connection, peer, local, shownLocal, family)
             try:
                 self.onConnection(pending)
             except Exception:
@@ -167,18 +188,30 @@ class PendingConnection:
     """
 
     def __init__(
-        self, reactor: IReactorFDSet, sock: socket.socket, rawPeer: Any, rawLocal: Any
+        self,
+        reactor: IReactorFDSet,
+        sock: socket.socket,
+        rawPeer: Any,
+        rawLocal: Any,
+        local: tuple[str, int] | Literal[False] | None = False,
+        family: int | None = None,
     ) -> None:
+        """
+        @param local: C{rawLocal} as shown, when the caller knows it
+            (L{False}: worked out here).
+        @param family: the socket's address family, when the caller knows
+            it.
+        """
         self.reactor = reactor
         self.socket = sock
         self.rawPeer = rawPeer
         self.rawLocal = rawLocal
         self.peer = addressOf(rawPeer)
-        self.local = addressOf(rawLocal)
+        self.local = addressOf(rawLocal) if local is False else local
         self.whenSecured: Callable[[], Deferred[Any]] | None = None
         self.environment: dict[str, str] = {}
         self.userId: str | None = None
-        self.family = sock.family
+        self.family = sock.family if family is None else family
         self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
         self._writing = False
         self.closed = False
@@ -188,6 +221,22 @@ class PendingConnection:
 
     def logPrefix(self) -> str:
         return "txinetd.connection"
+
+    def sendNow(self, data: bytes) -> bytes:
+        """
+        Write what the kernel takes of C{data} now, without blocking, if
+        nothing is queued before it.
+
+        @return: what is left to L{send} (empty: all of it was written).
+        """
+        if self.closed or self._queue or not data:
+            return data
+        try:
+            sent = self.socket.send(data, _SEND_FLAGS)
+        except OSError:
+            # It would block, or the connection failed: L{send} says which.
+            return data
+        return data[sent:]
 
     def send(self, data: bytes) -> Deferred[None]:
         """
@@ -275,9 +324,7 @@ class _OneProtocol(ServerFactory):
         return self.built
 
 
-def attachProtocol(
-    reactor: IReactorSocket, fileno: int, family: socket.AddressFamily, protocol: Protocol
-) -> None:
+def attachProtocol(reactor: IReactorSocket, fileno: int, family: int, protocol: Protocol) -> None:
     """
     Give a connected socket to a new Twisted transport that runs
     C{protocol}.  The transport has a copy of the socket: the caller
@@ -286,7 +333,7 @@ def attachProtocol(
     @raise OSError: if the reactor cannot take it (out of descriptors, or
         the connection failed already).
     """
-    reactor.adoptStreamConnection(fileno, family, _OneProtocol(protocol))
+    reactor.adoptStreamConnection(fileno, socket.AddressFamily(family), _OneProtocol(protocol))
 
 
 def asIPv4(connection: PendingConnection) -> bool:

@@ -87,7 +87,7 @@ class InternalRunner:
         reply = getattr(plugin, "reply", None)
         if reply is not None:
             session.begin(0)
-            connection.send(reply(context)).addBoth(_replied, connection, session)
+            _answer(connection, session, reply(context))
             return
         answer = getattr(plugin, "answer", None)
         if answer is not None:
@@ -101,7 +101,7 @@ class InternalRunner:
                 return
             if received is not None:
                 session.begin(0)
-                connection.send(answer(received)).addBoth(_replied, connection, session)
+                _answer(connection, session, answer(received))
                 return
         protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
@@ -115,6 +115,18 @@ class InternalRunner:
         """
         context = InternalContext(self.reactor, self.serviceId, peer, self.view)
         return self.service().answerDatagram(datagram, context)
+
+
+def _answer(connection: PendingConnection, session: Session, data: bytes) -> None:
+    """
+    Send a whole answer, then close and end: at once when the kernel takes
+    it all now (the common case: a short answer), else once it has.
+    """
+    rest = connection.sendNow(data)
+    if rest:
+        connection.send(rest).addBoth(_replied, connection, session)
+    else:
+        _replied(None, connection, session)
 
 
 def _replied(result: object, connection: PendingConnection, session: Session) -> None:
