@@ -448,6 +448,51 @@ class PendingConnectionTests(TestCase):
         self.assertEqual(receiveExactly(client, 9), b"\x00banner\r\n")
         self.assertEqual(self.reactor.getWriters(), [])
 
+    def test_sendNow(self) -> None:
+        """
+        sendNow writes what the kernel takes at once, without a Deferred
+        and without the reactor.
+        """
+        connection, client = self.pair()
+        self.assertEqual(connection.sendNow(b"07 DEC 2026\r\n"), b"")
+        self.assertEqual(receiveExactly(client, 13), b"07 DEC 2026\r\n")
+        self.assertEqual(connection.sendNow(b""), b"")
+        self.assertEqual(self.reactor.getWriters(), [])
+
+    def test_sendNowPartly(self) -> None:
+        """
+        What the kernel cannot take now is given back, in order, for
+        L{PendingConnection.send}; nothing is left queued.
+        """
+        connection, client = self.pair(4096, 4096)
+        rest = connection.sendNow(LARGE)
+        self.assertTrue(0 < len(rest) < len(LARGE))
+        self.assertEqual(self.reactor.getWriters(), [])
+        sent = connection.send(rest)
+        received = bytearray()
+        for _ in range(MAX_ROUNDS):
+            if len(received) >= len(LARGE):
+                break
+            received += client.recv(65536)
+            if self.reactor.getWriters():
+                connection.doWrite()
+        self.assertEqual(bytes(received), LARGE)
+        self.assertIsNone(self.successResultOf(sent))
+
+    def test_sendNowBehindQueue(self) -> None:
+        """
+        Nothing jumps ahead of a send that waits, or is written once the
+        connection is closed or failed: all of it is given back.
+        """
+        connection, _, sent = self.blocked()
+        self.assertEqual(connection.sendNow(b"tail"), b"tail")
+        connection.close()
+        self.failureResultOf(sent)
+        self.assertEqual(connection.sendNow(b"tail"), b"tail")
+        other, otherClient = self.pair()
+        self.reset(otherClient)
+        self.assertEqual(other.sendNow(b"x" * 100000), b"x" * 100000)
+
     def test_sendLater(self) -> None:
         """
         What the socket cannot take now is written by C{doWrite} as the
