@@ -311,6 +311,15 @@ class SanitiseTests(SynchronousTestCase):
         text = "jürgen ~ !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|} \u00a0ÿ 漢字"
         self.assertEqual(sanitise(text), text)
 
+    def test_replacedAreUnprintable(self) -> None:
+        """
+        Every character sanitise replaces is one that C{str.isprintable}
+        refuses, so text it accepts is returned as it is without a search.
+        """
+        replaced = [chr(c) for c in range(0x110000) if sanitise(chr(c)) == "?" and chr(c) != "?"]
+        self.assertEqual(len(replaced), 0x20 + 0x21 + 2 + 0x800)
+        self.assertEqual([c for c in replaced if c.isprintable()], [])
+
     @given(st.text())
     def test_neverALineBreak(self, text: str) -> None:
         """

@@ -160,6 +160,9 @@ def sanitise(text: str) -> str:
         TAB, DEL, C1), the Unicode line and paragraph separators and lone
         surrogates replaced by C{?}.
     """
+    if text.isprintable():
+        # Nothing to replace: each of those characters is unprintable.
+        return text
     return _CONTROL.sub("?", text)
 
 
