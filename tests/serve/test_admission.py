@@ -40,7 +40,7 @@ from txinetd.daemon.servicelogs import ServiceLog
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import TLSError
 from txinetd.serve import banners
-from txinetd.serve.admission import Admission
+from txinetd.serve.admission import _LOOK_UP, Admission
 from txinetd.serve.datagrams import DGRAM_FAIL_QUIET, DatagramChecks
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.ident import NoId, UserId
@@ -611,6 +611,19 @@ class AddressCheckTests(AdmissionTestCase):
         admission = self.admission(" only_from = 192.0.2.0/24\n no_access = 192.0.2.9\n")
         _, starts = self.connect(admission)
         self.assertEqual((len(starts.sessions), self.asked), (1, []))
+
+    def test_decidedAtOnce(self) -> None:
+        """
+        Numeric lists are decided without waiting; a list that names hosts
+        needs the client's name looked up first.
+        """
+        numeric = self.admission(" only_from = 10.0.0.0/8\n")
+        named = self.admission(" only_from = .example.com\n", serviceId="named")
+        self.assertEqual(
+            [numeric.addressNow(CLIENT), named.addressNow(CLIENT)],
+            [FailReason.ADDRESS, _LOOK_UP],
+        )
+        self.assertEqual(self.asked, [])
 
     def test_reverseNameAwaited(self) -> None:
         """

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -152,10 +153,12 @@ class Admission:
         try:
             # 3. and 4. The look-ups the address rules need, and the rules.
             if host is not None and not (self.rules.unrestricted and not self.shared.sensor):
-                reason = await session.waitFor(self.checkAddress(host))
-                if reason is not None:
+                decided = self.addressNow(host)
+                if decided is _LOOK_UP:
+                    decided = await session.waitFor(self.checkAddress(host))
+                if decided is not None:
                     session.abandon()
-                    self.refuse(connection, reason, host, parent=False)
+                    self.refuse(connection, decided, host, parent=False)
                     return
             # 5. The banners.
             greeting = reply
@@ -258,6 +261,22 @@ class Admission:
             if not known:
                 return self.shared.hosts.current().addCallback(self._lookUpName, host)
         return self._lookUpName(hosts, host)
+
+    def addressNow(self, host: str) -> FailReason | _LookUp | None:
+        """
+        Steps 3 and 4 without waiting, when nothing needs to be looked up
+        (hosts.allow and hosts.deny unchanged since they were read, no
+        name needed): the address rules' reason; else L{_LOOK_UP}, and
+        L{checkAddress} is asked.
+        """
+        hosts = None
+        if self.rules.libwrapName is not None:
+            known, hosts = self.shared.hosts.now()
+            if not known:
+                return _LOOK_UP
+        if self.rules.listsNeedName or self._hostsNeedName(hosts):
+            return _LOOK_UP
+        return self._applyAddressRules(NO_NAME, host, hosts)
 
     def _lookUpName(self, hosts: HostsAccess | None, host: str) -> Deferred[FailReason | None]:
         verify = self._hostsNeedName(hosts)
@@ -517,6 +536,17 @@ class Admission:
 
     def notIdentified(self, host: str | None, reason: NoIdReason, port: int | None = None) -> None:
         self.emit(NotIdentified(self.serviceId, host, reason, self.now(), port))
+
+
+class _LookUp(Enum):
+    """
+    The address rules need a look-up first.
+    """
+
+    LOOK_UP = "look up"
+
+
+_LOOK_UP = _LookUp.LOOK_UP
 
 
 def _ignoreCancelled(failure: Failure) -> None:
