@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import tempfile
+import time
 
 from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
@@ -19,6 +20,7 @@ from tests.fakes import captureMessages
 from txinetd.core.events import Level
 from txinetd.daemon.machine import (
     UNLIMITED_FILES,
+    LocalTime,
     daemonUmask,
     defaultFileLimit,
     onThisMachine,
@@ -167,3 +169,29 @@ class OnThisMachineTests(SynchronousTestCase):
     def test_unlimitedFiles(self) -> None:
         self.patch(resource, "getrlimit", lambda number: (1024, INFINITY))
         self.assertEqual(defaultFileLimit(), UNLIMITED_FILES)
+
+
+class LocalTimeTests(SynchronousTestCase):
+    """
+    L{LocalTime}: the local time of a moment, asked once a second.
+    """
+
+    def test_oncePerSecond(self) -> None:
+        asked: list[float] = []
+
+        def localtime(now: float) -> time.struct_time:
+            asked.append(now)
+            return time.gmtime(now)
+
+        local = LocalTime(localtime)
+        moments = [1_700_000_000.1, 1_700_000_000.9, 1_700_000_001.0, 1_700_000_061.5]
+        results = [local(moment) for moment in moments]
+        self.assertEqual(asked, [1_700_000_000, 1_700_000_001, 1_700_000_061])
+        self.assertEqual(results, [time.gmtime(moment) for moment in moments])
+
+    def test_default(self) -> None:
+        """
+        By default it is this machine's local time.
+        """
+        now = time.time()
+        self.assertEqual(LocalTime()(now), time.localtime(now))

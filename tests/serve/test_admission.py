@@ -494,7 +494,6 @@ class LimitCheckTests(AdmissionTestCase):
         self.loadAverage = 1.0
         reasons.append(admission.checkLimits(CLIENT))
         self.localTime = (8, 30)
-        self.clock.advance(60)
         reasons.append(admission.checkLimits(CLIENT))
         self.assertEqual(reasons, [FailReason.LOAD, FailReason.TIME, FailReason.SERVICE_LIMIT])
         self.assertEqual(
@@ -516,29 +515,6 @@ class LimitCheckTests(AdmissionTestCase):
         _, starts = self.connect(admission)
         self.assertEqual((asked, starts.sessions), ([NOW], []))
         self.assertEqual(self.target.entries, [f"FAIL: svc time from={CLIENT}"])
-
-    def test_localTimeOncePerSecond(self) -> None:
-        """
-        The local time is asked once for all the clients of one second, and
-        again in the next.
-        """
-        asked: list[float] = []
-
-        def localTime(now: float) -> time.struct_time:
-            asked.append(now)
-            return fixedLocalTime(*self.localTime)
-
-        self.change(localTime=localTime)
-        admission = self.admission(" access_times = 8:00-9:00\n")
-        self.localTime = (8, 59)
-        reasons = [admission.checkLimits(CLIENT)]
-        self.clock.advance(0.5)
-        reasons.append(admission.checkLimits(CLIENT))
-        self.localTime = (9, 1)
-        self.clock.advance(0.5)
-        reasons.append(admission.checkLimits(CLIENT))
-        self.assertEqual(reasons, [None, None, FailReason.TIME])
-        self.assertEqual(asked, [NOW, NOW + 1])
 
     def test_cpsTrip(self) -> None:
         """

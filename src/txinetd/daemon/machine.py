@@ -13,7 +13,7 @@ import os
 import resource
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,24 @@ def readLoadAverage(path: str = LOADAVG) -> float:
         return -1.0
 
 
+class LocalTime:
+    """
+    C{time.localtime}, worked out once a second: every client of a busy
+    service asks it (C{access_times}), and it changes once a second.
+    """
+
+    def __init__(self, localtime: Callable[[float], time.struct_time] = time.localtime) -> None:
+        self.localtime = localtime
+        self.second: int | None = None
+        self.value = time.gmtime(0)
+
+    def __call__(self, now: float) -> time.struct_time:
+        second = int(now)
+        if second != self.second:
+            self.second, self.value = second, self.localtime(second)
+        return self.value
+
+
 def defaultIdentCap() -> int:
     """
     The daemon-wide bound on ident lookups running at once: a quarter of
@@ -150,7 +168,7 @@ def onThisMachine(
         sensor=SensorList(),
         processes=ProcessLimit(processLimit),
         load=LoadAverage(readLoadAverage),
-        localTime=time.localtime,
+        localTime=LocalTime(),
         hosts=hosts,
         names=threadedReverseLookup(reactor),
         blocking=inThreadPool(reactor),

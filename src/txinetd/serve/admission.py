@@ -125,8 +125,6 @@ class Admission:
         #: The hosts.allow / hosts.deny rules last decided with, and whether
         #: they may look at the client's name (worked out once per rules).
         self.nameNeed: tuple[HostsAccess | None, bool] = (None, False)
-        #: The last second a client came in, and its local time.
-        self.localSecond: tuple[int | None, time.struct_time] = (None, time.gmtime(0))
 
     # --- the path of a stream connection -------------------------------------
 
@@ -207,16 +205,11 @@ class Admission:
         """
         shared = self.shared
         now = shared.reactor.seconds()
-        second = int(now)
-        if second != self.localSecond[0]:
-            # Local time changes once a second: worked out once for all the
-            # clients of that second.
-            self.localSecond = (second, shared.localTime(now))
         verdict = limitVerdict(
             self.rules,
             host,
             now,
-            self.localSecond[1],
+            shared.localTime(now),
             self.cps,
             self.running,
             shared.load,
