@@ -23,6 +23,7 @@ from typing import Protocol as TypingProtocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IHandshakeListener, IProtocol
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -59,6 +60,19 @@ class DirectTLSProtocol(BulkTLSProtocol):
     client's (which many clients never send), as L{txinetd.net.relay.TLSSide}
     does for a bridge.
     """
+
+    def makeConnection(self, transport: Any) -> None:
+        """
+        Connect to C{transport} as L{TLSMemoryBIOProtocol.makeConnection}
+        does, without its first declarations: it declares each of the
+        transport's interfaces in turn, each replacing the last, before
+        L{ProtocolWrapper.makeConnection} declares them all at once (ten
+        zope declarations a connection, where one does).
+        """
+        self._tlsConnection = self.factory._creatorCallable(self)
+        self._appSendBuffer = []
+        ProtocolWrapper.makeConnection(self, transport)  # type: ignore[no-untyped-call]
+        self._checkHandshakeStatus()  # type: ignore[no-untyped-call]
 
     def _shutdownTLS(self) -> None:
         if self._tlsConnection is None:
