@@ -22,12 +22,15 @@ from .support import freePorts, pollUntil
 from .test_tls import TLSTestCase, helloFrom
 
 
-def closeNotifyExchange(port: int, payload: bytes, notify: bool = True) -> tuple[bytes, bool]:
+def closeNotifyExchange(
+    port: int, payload: bytes, notify: bool = True, shutDown: bool = False
+) -> tuple[bytes, bool]:
     """
     Over a fresh TLS connection, send C{payload} and C{close_notify} at
-    once after the handshake (C{notify}; else no C{close_notify}), then
-    read everything until the end of the TCP stream (a blocking client,
-    for a thread).
+    once after the handshake (C{notify}; else no C{close_notify}), shut
+    the TCP connection's sending side down (C{shutDown}), then read
+    everything until the end of the TCP stream (a blocking client, for a
+    thread).
 
     @return: what came back, and whether the server's C{close_notify} came
         before the end of the stream.
@@ -54,6 +57,8 @@ def closeNotifyExchange(port: int, payload: bytes, notify: bool = True) -> tuple
             with contextlib.suppress(ssl.SSLWantReadError):
                 tls.unwrap()
         sock.sendall(outgoing.read())
+        if shutDown:
+            sock.shutdown(socket.SHUT_WR)
         received = bytearray()
         notified = False
         while data := sock.recv(65536):
@@ -111,6 +116,10 @@ class InProcessTLSTests(TLSTestCase):
         lines = yield self.waitForLog("^EXIT: echo")
         self.assertIn("START: echo pid=0 from=127.0.0.1", lines)
         self.assertRegex(lines[-1], r"^EXIT: echo status=0 pid=0 duration=\d+\(sec\)$")
+        # A client that has shut its side down too is served by the
+        # service's protocol (the socket holds records, not what it sent).
+        echoed, notified = yield deferToThread(closeNotifyExchange, port, payload, True, True)
+        self.assertEqual((echoed, notified), (payload, True))
 
     @inlineCallbacks
     def test_replyClosed(self) -> Any:

@@ -91,11 +91,11 @@ class InternalRunner:
             session.begin(0)
             connection.send(reply(context)).addBoth(_replied, connection, session)
             return
-        inProcess = isinstance(connection, DirectConnection)
         answer = getattr(plugin, "answer", None)
-        if answer is not None and not inProcess:
+        if answer is not None and not isinstance(connection, DirectConnection):
             # A client that has sent all it will send (and shut its side)
-            # is answered on the accepted socket, without a transport.
+            # is answered on the accepted socket, without a transport
+            # (behind TLS, the socket carries records, not what it sent).
             try:
                 received = receivedWhole(connection.socket)
             except OSError:
