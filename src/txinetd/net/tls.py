@@ -510,6 +510,10 @@ class TLSFront:
         return plain
 
     def _secureInProcess(self, connection: PendingConnection) -> DirectConnection | None:
+        """
+        Take over an accepted connection for a service that runs in
+        process: no socketpair, the plaintext stays in memory.
+        """
         wait = _InProcess(self.reactor, self.timeout)
         tlsProtocol = DirectTLSProtocol(self.factory, wait.plain)  # type: ignore[no-untyped-call]
         try:

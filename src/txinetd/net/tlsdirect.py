@@ -55,10 +55,11 @@ class HandshakeListener(TypingProtocol):
 
 class DirectTLSProtocol(BulkTLSProtocol):
     """
-    L{BulkTLSProtocol} that closes its TCP connection once its own
-    C{close_notify} is out after the handshake, without waiting for the
-    client's (which many clients never send), as L{txinetd.net.relay.TLSSide}
-    does for a bridge.
+    L{BulkTLSProtocol} as the transport of a service's protocol: it closes
+    its TCP connection once its own C{close_notify} is out after the
+    handshake, without waiting for the client's (which many clients never
+    send), as L{txinetd.net.relay.TLSSide} does for a bridge; and it
+    connects with less work.
     """
 
     def makeConnection(self, transport: Any) -> None:
