@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.net.test_tls -*-
 """
 Tests for L{txinetd.net.tls}'s pure parts: how a client certificate's names
-are written, how settings are checked, and how a TLS bridge waits for its
-handshake (with a L{Clock} and string transports).
+are written, how settings are checked, and how a TLS bridge, or a TLS
+connection whose plaintext stays in process, waits for its handshake
+(with a L{Clock} and string transports).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from txinetd.net.tls import (
     TLSError,
     TLSFront,
     _Bridge,
+    _InProcess,
     checkRedirectSettings,
     checkSettings,
     formatName,
@@ -311,3 +313,75 @@ class BridgeTests(SynchronousTestCase):
         self.bridge.handshakeDone()
         self.clock.advance(TLS_HANDSHAKE_SECONDS)
         self.assertFailsWith("the client went away")
+
+
+class _SecuredTLS(_Secured):
+    """
+    The TLS protocol of a connection served in process.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aborted = False
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+
+
+class InProcessTests(SynchronousTestCase):
+    """
+    L{_InProcess} waits for the handshake of a TLS connection whose
+    plaintext stays in process, as a bridge does.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.wait = _InProcess(self.clock, TLS_HANDSHAKE_SECONDS)
+        self.tls = _SecuredTLS()
+        self.wait.plain.makeConnection(self.tls)
+
+    def test_secured(self) -> None:
+        """
+        The handshake done (told by the TLS layer to the plaintext end)
+        fires the wait with the client's certificate (none here) and stops
+        the timer.
+        """
+        waiting = self.wait.whenSecured()
+        self.assertNoResult(waiting)
+        self.wait.plain.handshakeCompleted()
+        self.assertIsNone(self.successResultOf(waiting))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertFalse(self.tls.aborted)
+
+    def test_lost(self) -> None:
+        """
+        A connection lost during the handshake fails the wait with why
+        (which admission logs as C{FAIL: id tls}) and stops the timer.
+        """
+        waiting = self.wait.whenSecured()
+        self.wait.plain.connectionLost(Failure(ConnectionLost("reset")))
+        self.failureResultOf(waiting, ConnectionLost)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_timeout(self) -> None:
+        """
+        A handshake not done in L{TLS_HANDSHAKE_SECONDS} seconds fails the
+        wait and aborts the TLS connection.
+        """
+        waiting = self.wait.whenSecured()
+        self.clock.advance(TLS_HANDSHAKE_SECONDS - 0.5)
+        self.assertNoResult(waiting)
+        self.clock.advance(0.5)
+        failure = self.failureResultOf(waiting, TLSError)
+        self.assertEqual(str(failure.value), "handshake timed out")
+        self.assertTrue(self.tls.aborted)
+
+    def test_cancel(self) -> None:
+        """
+        Cancelling the wait aborts the TLS connection and stops the timer.
+        """
+        waiting = self.wait.whenSecured()
+        waiting.cancel()
+        self.failureResultOf(waiting, CancelledError)
+        self.assertTrue(self.tls.aborted)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -432,7 +432,9 @@ class ListeningService(Service):
         the service has it, then admitted.
         """
         if self.tlsFront is not None:
-            secured = self.tlsFront.secure(connection)
+            # A service run in process takes the plaintext in memory.
+            inProcess = isinstance(self.runner, InternalRunner)
+            secured = self.tlsFront.secure(connection, inProcess)
             if secured is None:
                 return
             connection = secured

@@ -8,7 +8,10 @@ socket and relays the plaintext over a socketpair, whose other end is what
 the service gets, exactly like an accepted plaintext socket.  The access
 checks, limits, banners and logging run on that end as they would on a
 plain connection; an external server gets it on fds 0-2, as stunnel's exec
-mode does; a built-in or a redirect reads it like a socket.
+mode does; a redirect reads it like a socket.  A service that runs in
+process (a built-in or a plugin) needs no socket: its plaintext stays in
+memory (L{txinetd.net.tlsdirect}), and admission sees a
+L{DirectConnection} with the same addresses.
 
 Before a service starts on a TLS connection txinetd waits for the
 handshake, so that a client whose certificate is refused never reaches the
@@ -48,6 +51,7 @@ from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.net.acceptor import PendingConnection, attachProtocol
 from txinetd.net.relay import Side, TLSSide, connectSides, stopSides
 from txinetd.net.tlsbulk import WRITE_CHUNK, BulkTLSProtocol
+from txinetd.net.tlsdirect import DirectConnection, DirectTLSProtocol, PlaintextEnd
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -278,17 +282,17 @@ class ClientCertificate:
         return {"SSL_CLIENT_DN": self.subject, "SSL_CLIENT_I_DN": self.issuer}
 
 
-class _Bridge:
+class _HandshakeWait:
     """
-    One TLS connection and the plaintext socketpair end the service gets.
+    The wait for one TLS connection's handshake: its outcome, who waits for
+    it, and its timeout.  A subclass says how the connection is aborted
+    (L{abort}).
     """
 
     def __init__(self, reactor: Any, timeout: float) -> None:
         self.outcome: ClientCertificate | Failure | None = None
         self.handshaken = False
         self.waiting: list[Deferred[ClientCertificate | None]] = []
-        self.secure = _SecureSide(self, reactor)
-        self.plain = Side(self, reactor)
         self.timer = reactor.callLater(timeout, self.timedOut)
 
     def whenSecured(self) -> Deferred[ClientCertificate | None]:
@@ -336,15 +340,18 @@ class _Bridge:
         whatever was adopted.
         """
         self._conclude(Failure(TLSError("the client went away")))  # type: ignore[no-untyped-call]
-        stopSides((self.secure, self.plain), True)
+        self.abort()
 
     def timedOut(self) -> None:
         self.timer = None
         self._conclude(Failure(TLSError("handshake timed out")))  # type: ignore[no-untyped-call]
-        stopSides((self.secure, self.plain), True)
+        self.abort()
 
-    def handshakeDone(self) -> None:
-        transport: Any = self.secure.transport
+    def secured(self, transport: Any) -> None:
+        """
+        The handshake on C{transport} (the TLS protocol) is done: the
+        client's certificate, if it sent one, is read.
+        """
         peer = transport.getPeerCertificate() if transport is not None else None
         try:
             certificate = None if peer is None else ClientCertificate.fromX509(peer)
@@ -352,9 +359,37 @@ class _Bridge:
             # A name that cannot be decoded: refused, like a bad certificate.
             reason = TLSError(f"unreadable client certificate: {_printable(str(e))}")
             self._conclude(Failure(reason))  # type: ignore[no-untyped-call]
-            stopSides((self.secure, self.plain), True)
+            self.abort()
             return
         self._conclude(certificate)
+
+    def abort(self) -> None:
+        """
+        Abort the connection.
+        """
+        raise NotImplementedError
+
+    def _stopTimer(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
+class _Bridge(_HandshakeWait):
+    """
+    One TLS connection and the plaintext socketpair end the service gets.
+    """
+
+    def __init__(self, reactor: Any, timeout: float) -> None:
+        super().__init__(reactor, timeout)
+        self.secure = _SecureSide(self, reactor)
+        self.plain = Side(self, reactor)
+
+    def abort(self) -> None:
+        stopSides((self.secure, self.plain), True)
+
+    def handshakeDone(self) -> None:
+        self.secured(self.secure.transport)
 
     def sideLost(self, side: Side, reason: Failure) -> None:
         if side is self.secure:
@@ -369,10 +404,28 @@ class _Bridge:
         if self.secure.lost and self.plain.lost:
             self._stopTimer()
 
-    def _stopTimer(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
+
+class _InProcess(_HandshakeWait):
+    """
+    One TLS connection whose plaintext stays in process (see
+    L{txinetd.net.tlsdirect}).
+    """
+
+    def __init__(self, reactor: Any, timeout: float) -> None:
+        super().__init__(reactor, timeout)
+        self.plain = PlaintextEnd(self)
+
+    def abort(self) -> None:
+        transport: Any = self.plain.transport
+        if transport is not None:
+            transport.abortConnection()
+
+    def handshakeDone(self) -> None:
+        self.secured(self.plain.transport)
+
+    def tlsLost(self, reason: Failure) -> None:
+        self._conclude(reason)
+        self._stopTimer()
 
 
 class _SecureSide(TLSSide):
@@ -410,15 +463,22 @@ class TLSFront:
         # One factory makes the TLS connections of every client.
         self.factory = TLSMemoryBIOFactory(options, False, ServerFactory())
 
-    def secure(self, connection: PendingConnection) -> PendingConnection | None:
+    def secure(
+        self, connection: PendingConnection, inProcess: bool = False
+    ) -> PendingConnection | None:
         """
         Take over an accepted connection; the plaintext end it returns has
         the client's addresses, and its C{whenSecured} tells when the
         handshake is done.
 
+        @param inProcess: whether the service runs in process: then the
+            plaintext end is a L{DirectConnection}, in memory, which only
+            such a service can be given (no socketpair).
         @return: L{None} if the connection could not be taken over (the
             client is closed).
         """
+        if inProcess:
+            return self._secureInProcess(connection)
         try:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         except OSError:
@@ -447,4 +507,25 @@ class TLSFront:
             connection.close()
             mine.close()
         connectSides(bridge.secure, bridge.plain)
+        return plain
+
+    def _secureInProcess(self, connection: PendingConnection) -> DirectConnection | None:
+        """
+        Take over an accepted connection for a service that runs in
+        process: no socketpair, the plaintext stays in memory.
+        """
+        wait = _InProcess(self.reactor, self.timeout)
+        tlsProtocol = DirectTLSProtocol(self.factory, wait.plain)  # type: ignore[no-untyped-call]
+        try:
+            with contextlib.suppress(OSError):
+                connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            attachProtocol(self.reactor, connection.fileno(), connection.family, tlsProtocol)
+        except OSError:
+            # The client reset the connection before it could be adopted.
+            wait.abandon()
+            return None
+        finally:
+            connection.close()
+        plain = DirectConnection(self.reactor, connection, tlsProtocol, wait.plain)
+        plain.whenSecured = wait.whenSecured
         return plain

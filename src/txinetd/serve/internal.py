@@ -21,6 +21,7 @@ from txinetd.core.addresses import addressOf
 from txinetd.core.config import ServiceConfig, ServiceKind
 from txinetd.interfaces import IInternalService
 from txinetd.net.acceptor import PendingConnection
+from txinetd.net.tlsdirect import DirectConnection
 from txinetd.serve.admission import Admission
 from txinetd.serve.datagrams import DatagramChecks
 from txinetd.serve.immediate import receivedWhole
@@ -47,8 +48,9 @@ class InternalRunner:
     """
     Runs an internal service: on a stream connection in process (a service
     that only sends a reply, as daytime and time do, gets it written to the
-    socket and closed, without a Twisted transport); on a datagram, its
-    answer.
+    socket and closed, without a Twisted transport; behind TLS, the
+    service's protocol or reply goes to the TLS layer in memory, a
+    L{DirectConnection}); on a datagram, its answer.
     """
 
     def __init__(
@@ -90,9 +92,10 @@ class InternalRunner:
             _answer(connection, session, reply(context))
             return
         answer = getattr(plugin, "answer", None)
-        if answer is not None:
+        if answer is not None and not isinstance(connection, DirectConnection):
             # A client that has sent all it will send (and shut its side)
-            # is answered on the accepted socket, without a transport.
+            # is answered on the accepted socket, without a transport
+            # (behind TLS, the socket carries records, not what it sent).
             try:
                 received = receivedWhole(connection.socket)
             except OSError:
@@ -106,7 +109,11 @@ class InternalRunner:
         protocol = plugin.buildProtocol(context)
         served = ServedProtocol(protocol, session.ended)  # type: ignore[arg-type]
         session.stopWith(served.stop)
-        if adopt(self.reactor, connection, session, served, self.exhausted):
+        if isinstance(connection, DirectConnection):
+            # Behind TLS, the plaintext is served in memory.
+            connection.serve(served)
+            session.begin(0)
+        elif adopt(self.reactor, connection, session, served, self.exhausted):
             session.begin(0)
 
     def answer(self, datagram: bytes, peer: tuple[str, int]) -> bytes | None:
