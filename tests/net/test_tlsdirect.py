@@ -161,6 +161,14 @@ class DirectConnectionTests(SynchronousTestCase):
         self.failureResultOf(self.connection.send(b"more"), ConnectionDone)
         self.assertEqual(self.tls.value(), b"banner\r\n")
 
+    def test_sendNowWritesNothing(self) -> None:
+        """
+        Nothing is written at once on the socket, which carries TLS
+        records: all of it is given back for L{DirectConnection.send}.
+        """
+        self.assertEqual(self.connection.sendNow(b"07 DEC 2026\r\n"), b"07 DEC 2026\r\n")
+        self.assertEqual(self.tls.value(), b"")
+
     def test_closeSilent(self) -> None:
         """
         A client turned away before its handshake, without a word, is cut

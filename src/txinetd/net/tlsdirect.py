@@ -155,6 +155,13 @@ class DirectConnection(PendingConnection):
     def fileno(self) -> int:
         raise OSError(errno.EBADF, "a TLS connection served in process has no descriptor")
 
+    def sendNow(self, data: bytes) -> bytes:
+        """
+        Write nothing on the socket, which carries TLS records: all of
+        C{data} is given back, for L{send} to write inside TLS.
+        """
+        return data
+
     def send(self, data: bytes) -> Deferred[None]:
         """
         Write C{data} inside TLS (before the handshake is done, TLS holds
