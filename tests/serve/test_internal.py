@@ -5,16 +5,22 @@ Tests for L{txinetd.serve.internal}.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any, cast
+
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from txinetd.serve.internal import ServedProtocol
+from txinetd.builtins.simple import InternalContext
+from txinetd.serve.internal import InternalRunner, ServedProtocol
 
 DONE = Failure(ConnectionDone())
 
@@ -104,3 +110,86 @@ class ServedProtocolTests(SynchronousTestCase):
         forced.makeConnection(aborted)
         forced.stop(True)
         self.assertTrue(aborted.disconnecting)
+
+
+class _Recorded:
+    """
+    The connection and the session of one reply, recording what happens to
+    them in one list.
+    """
+
+    def __init__(self, unsent: bytes = b"") -> None:
+        self.events: list[object] = []
+        self.unsent = unsent
+        self.peer = ("127.0.0.1", 4000)
+        self.sending: Deferred[None] = Deferred()
+
+    # The connection's side.
+
+    def sendNow(self, data: bytes) -> bytes:
+        self.events.append(("sendNow", data))
+        return self.unsent
+
+    def send(self, data: bytes) -> Deferred[None]:
+        self.events.append(("send", data))
+        return self.sending
+
+    def close(self) -> None:
+        self.events.append("close")
+
+    # The session's side.
+
+    def begin(self, pid: int) -> None:
+        self.events.append(("START", pid))
+
+    def ended(self, status: int = 0) -> None:
+        self.events.append(("EXIT", status))
+
+
+class _Reply:
+    """
+    An internal service that only replies, as daytime does.
+    """
+
+    def reply(self, context: InternalContext) -> bytes:
+        return b"answer\r\n"
+
+
+class ReplyTests(SynchronousTestCase):
+    """
+    A service that only replies gets its answer sent and its connection
+    closed before its START line is written, so that no log write delays
+    the client; START and EXIT then follow at once.
+    """
+
+    def serve(self, recorded: _Recorded) -> None:
+        runner = InternalRunner(
+            cast(Any, SimpleNamespace(id="daytime-stream")),
+            cast(Any, SimpleNamespace(reactor=Clock())),
+            cast(Any, _Reply()),
+            None,
+            lambda errno: None,
+        )
+        runner.run(cast(Any, recorded), cast(Any, recorded))
+
+    def test_answeredFirst(self) -> None:
+        recorded = _Recorded()
+        self.serve(recorded)
+        self.assertEqual(
+            recorded.events,
+            [("sendNow", b"answer\r\n"), "close", ("START", 0), ("EXIT", 0)],
+        )
+
+    def test_restQueued(self) -> None:
+        """
+        When the kernel does not take the whole answer at once, the service
+        has started: START comes before the rest is queued, and the
+        connection is closed and EXIT logged once it has been sent.
+        """
+        recorded = _Recorded(unsent=b"r\n")
+        self.serve(recorded)
+        self.assertEqual(
+            recorded.events, [("sendNow", b"answer\r\n"), ("START", 0), ("send", b"r\n")]
+        )
+        recorded.sending.callback(None)
+        self.assertEqual(recorded.events[3:], ["close", ("EXIT", 0)])

@@ -88,7 +88,6 @@ class InternalRunner:
         context = InternalContext(self.reactor, self.serviceId, connection.peer, self.view)
         reply = getattr(plugin, "reply", None)
         if reply is not None:
-            session.begin(0)
             _answer(connection, session, reply(context))
             return
         answer = getattr(plugin, "answer", None)
@@ -103,7 +102,6 @@ class InternalRunner:
                 connection.close()
                 return
             if received is not None:
-                session.begin(0)
                 _answer(connection, session, answer(received))
                 return
         protocol = plugin.buildProtocol(context)
@@ -127,13 +125,19 @@ class InternalRunner:
 def _answer(connection: PendingConnection, session: Session, data: bytes) -> None:
     """
     Send a whole answer, then close and end: at once when the kernel takes
-    it all now (the common case: a short answer), else once it has.
+    it all now (the common case: a short answer), else once it has.  START
+    is written once the answer is with the kernel and the connection
+    closed, so the client does not wait for the log; when part of the
+    answer must wait, the service has started, and START comes before it.
     """
     rest = connection.sendNow(data)
     if rest:
+        session.begin(0)
         connection.send(rest).addBoth(_replied, connection, session)
     else:
-        _replied(None, connection, session)
+        connection.close()
+        session.begin(0)
+        session.ended(0)
 
 
 def _replied(result: object, connection: PendingConnection, session: Session) -> None:
