@@ -24,6 +24,7 @@ from txinetd.core.events import Level
 from txinetd.core.logformat import LogTarget
 
 __all__ = [
+    "PROGRAM_FORMAT",
     "ProgramLogObserver",
     "messageLevel",
     "messageText",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 _log = Logger(namespace="txinetd")
+
+#: The C{log_format} of a program message: its text alone.
+PROGRAM_FORMAT = "{xinetd_text}"
 
 _LEVELS_FROM_TWISTED = {
     LogLevel.debug: Level.DEBUG,
@@ -62,7 +66,7 @@ def programMessage(level: Level, text: str) -> None:
     @param level: the message's level.
     @param text: its text.
     """
-    _log.emit(_TWISTED_LEVELS[level], "{xinetd_text}", xinetd_level=level, xinetd_text=text)
+    _log.emit(_TWISTED_LEVELS[level], PROGRAM_FORMAT, xinetd_level=level, xinetd_text=text)
 
 
 def messageLevel(event: dict[str, Any]) -> Level | None:
@@ -85,7 +89,10 @@ def messageText(event: dict[str, Any]) -> str:
     """
     The text of a program message, with the error of a failure it carries.
     """
-    text = formatEvent(event)
+    text = event.get("xinetd_text")
+    if type(text) is not str or event.get("log_format") != PROGRAM_FORMAT:
+        # Anything but a program message's plain text: Twisted formats it.
+        text = formatEvent(event)
     failure = event.get("log_failure")
     if failure is not None:
         text = f"{text}: {failure.getErrorMessage()}"

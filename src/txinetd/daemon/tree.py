@@ -23,7 +23,7 @@ from twisted.internet.defer import (
 )
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
-from twisted.logger import ILogObserver, Logger, globalLogPublisher, textFileLogObserver
+from twisted.logger import ILogObserver, Logger, globalLogPublisher
 from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
@@ -42,6 +42,7 @@ from txinetd.daemon.safefiles import openForWriting
 from txinetd.daemon.service import ListeningService
 from txinetd.daemon.states import StateView, consistencyErrors, serverStates, serviceStates
 from txinetd.daemon.stopping import STOP_GRACE, terminate
+from txinetd.daemon.twistdlog import twistdLogObserver
 from txinetd.net import systemd
 from txinetd.serve.session import Session
 
@@ -144,7 +145,7 @@ class XinetdService(MultiService):
         if self.twistdLog is not None and isinstance(parent, Componentized):
             # A text file as far as the observer is concerned: write and flush.
             logFile = cast(IO[Any], self.twistdLog)
-            parent.setComponent(ILogObserver, textFileLogObserver(logFile))
+            parent.setComponent(ILogObserver, twistdLogObserver(logFile))
 
     def reopenLogs(self) -> None:
         """
