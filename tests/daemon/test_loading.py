@@ -6,9 +6,14 @@ loading a configuration against them.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
+import socket
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -70,6 +75,54 @@ class LocalSystemTests(SynchronousTestCase):
         self.assertEqual(system.resolveHost("127.0.0.1"), ["127.0.0.1"])
         self.assertEqual(
             system.checkExecutable("/nonexistent/x"), "Unable to stat: /nonexistent/x."
+        )
+
+    def test_lookupsOncePerObject(self) -> None:
+        """
+        A L{LocalSystem} (one is made for each load) looks each name up
+        once, found or not, and gives the same answer again; another one
+        looks it up anew.
+        """
+        calls: list[str] = []
+
+        def counting(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+            def lookup(*args: Any, **kwargs: Any) -> Any:
+                calls.append(name)
+                return function(*args, **kwargs)
+
+            return lookup
+
+        self.patch(pwd, "getpwnam", counting("user", pwd.getpwnam))
+        self.patch(grp, "getgrnam", counting("group", grp.getgrnam))
+        self.patch(socket, "getprotobyname", counting("protocol", socket.getprotobyname))
+        self.patch(socket, "getservbyname", counting("port", socket.getservbyname))
+        self.patch(socket, "getaddrinfo", counting("host", socket.getaddrinfo))
+
+        def lookEverythingUp(system: LocalSystem) -> list[object]:
+            return [
+                system.userByName("root"),
+                system.userByName("no-such-user-txinetd"),
+                system.groupByName("root"),
+                system.groupByName("no-such-group-txinetd"),
+                system.protocolByName("tcp"),
+                system.protocolByName("no-such-protocol"),
+                system.portByName("no-such-service", "tcp"),
+                system.resolveHost("127.0.0.1"),
+            ]
+
+        first = LocalSystem({})
+        answers = lookEverythingUp(first)
+        once = list(calls)
+        again = lookEverythingUp(first)
+        first.resolveHost("127.0.0.1").append("changed by a caller")
+        self.assertEqual(
+            (again, calls, first.resolveHost("127.0.0.1")),
+            (answers, once, ["127.0.0.1"]),
+        )
+        lookEverythingUp(LocalSystem({}))
+        self.assertEqual(calls, once * 2)
+        self.assertEqual(
+            once, ["user", "user", "group", "group", "protocol", "protocol", "port", "host"]
         )
 
 

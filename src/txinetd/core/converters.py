@@ -10,6 +10,7 @@ the operator.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import math
 import resource
@@ -168,17 +169,28 @@ def rlimit(message: str, allowSuffix: bool = True) -> Converter:
     return convert
 
 
-def _resolveHost(text: str, context: ConvertContext) -> HostSpec:
+@functools.lru_cache(maxsize=4096)
+def _literalAddress(text: str) -> str | None:
+    """
+    The address C{text} writes literally, in its usual form, or L{None} if
+    it is no address (a services file repeats the same C{bind}).
+    """
     try:
-        address = ipaddress.ip_address(text)
+        return str(ipaddress.ip_address(text))
     except ValueError:
-        if ":" in text:
-            raise BadValue("bad address") from None
-        addresses = context.system.resolveHost(text)
-        if not addresses:
-            raise BadValue("no addresses returned") from None
-        return HostSpec(text, tuple(addresses))
-    return HostSpec(text, (str(address),))
+        return None
+
+
+def _resolveHost(text: str, context: ConvertContext) -> HostSpec:
+    address = _literalAddress(text)
+    if address is not None:
+        return HostSpec(text, (address,))
+    if ":" in text:
+        raise BadValue("bad address")
+    addresses = context.system.resolveHost(text)
+    if not addresses:
+        raise BadValue("no addresses returned")
+    return HostSpec(text, tuple(addresses))
 
 
 # --- converters ------------------------------------------------------------

@@ -262,14 +262,20 @@ class EntryParser:
         lines: list[AttributeLine] = []
         broken = False
         known = self.known
-        while (item := self.nextLine()) is not None:
-            index, text = item
+        texts = self.lines
+        count = len(texts)
+        while self.index < count:
+            index = self.index
+            text = texts[index]
+            self.index = index + 1
             parsed = known.get(text)
             if parsed is not None:
                 # An attribute line seen before: none of the tests below
                 # can say otherwise this time.
                 if not broken:
-                    lines.append(AttributeLine(*parsed, self.location(index)))
+                    lines.append(AttributeLine(*parsed, Location(self.path, index + 1)))
+                continue
+            if _isBlank(text):
                 continue
             if _isClosing(text):
                 break

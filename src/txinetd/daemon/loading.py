@@ -34,53 +34,74 @@ class LocalSystem:
     """
     L{SystemInfo} from this machine's files and resolver.
 
+    A load makes one: a name is looked up once per load, and the answer
+    holds for the whole load (a service file names the same protocol,
+    user and address a thousand times).
+
     @ivar environ: the environment captured when this object was made.
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = dict(os.environ if environ is None else environ)
         self._networks: Mapping[str, int] | None = None
+        self._users: dict[str, tuple[int, int] | None] = {}
+        self._groups: dict[str, int | None] = {}
+        self._protocols: dict[str, int | None] = {}
+        self._ports: dict[tuple[str, str], int | None] = {}
+        self._hosts: dict[str, list[str]] = {}
 
     @property
     def environ(self) -> Mapping[str, str]:
         return self._environ
 
     def userByName(self, name: str) -> tuple[int, int] | None:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            return None
-        return entry.pw_uid, entry.pw_gid
+        if name not in self._users:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                self._users[name] = None
+            else:
+                self._users[name] = entry.pw_uid, entry.pw_gid
+        return self._users[name]
 
     def groupByName(self, name: str) -> int | None:
-        try:
-            return grp.getgrnam(name).gr_gid
-        except KeyError:
-            return None
+        if name not in self._groups:
+            try:
+                self._groups[name] = grp.getgrnam(name).gr_gid
+            except KeyError:
+                self._groups[name] = None
+        return self._groups[name]
 
     def protocolByName(self, name: str) -> int | None:
-        try:
-            return socket.getprotobyname(name)
-        except OSError:
-            return None
+        if name not in self._protocols:
+            try:
+                self._protocols[name] = socket.getprotobyname(name)
+            except OSError:
+                self._protocols[name] = None
+        return self._protocols[name]
 
     def portByName(self, name: str, protocol: str) -> int | None:
-        try:
-            return socket.getservbyname(name, protocol)
-        except OSError:
-            return None
+        key = name, protocol
+        if key not in self._ports:
+            try:
+                self._ports[key] = socket.getservbyname(name, protocol)
+            except OSError:
+                self._ports[key] = None
+        return self._ports[key]
+
+    def resolveHost(self, name: str) -> list[str]:
+        if name not in self._hosts:
+            try:
+                infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+            except OSError:
+                infos = []
+            addresses = [str(info[4][0]) for info in infos]
+            addresses.sort(key=lambda address: ":" in address)
+            self._hosts[name] = list(dict.fromkeys(addresses))
+        return list(self._hosts[name])
 
     def rpcByName(self, name: str) -> int | None:
         return rpcByName(name)
-
-    def resolveHost(self, name: str) -> list[str]:
-        try:
-            infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
-        except OSError:
-            return []
-        addresses = [str(info[4][0]) for info in infos]
-        addresses.sort(key=lambda address: ":" in address)
-        return list(dict.fromkeys(addresses))
 
     def checkExecutable(self, path: str) -> str | None:
         return checkExecutable(path)

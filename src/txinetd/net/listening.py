@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import os
 import socket
@@ -82,6 +83,7 @@ class Binding:
         return f"[{self.address}]" if self.family == socket.AF_INET6 else self.address
 
 
+@functools.lru_cache(maxsize=4096)
 def _everyAddress(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_unspecified
