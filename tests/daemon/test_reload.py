@@ -1,9 +1,11 @@
 """
-Tests for L{txinetd.daemon.reload}: the reload plan and the signal dispatcher.
+Tests for L{txinetd.daemon.reload}: the reload plan, the signal dispatcher,
+the queue of reloads and the collector's pause.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -16,7 +18,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from txinetd.core.config import Listening, ServiceConfig, ServiceKind
 from txinetd.core.diagnostics import Location
 from txinetd.core.values import ServiceType, SocketType
-from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, identity, planReload
+from txinetd.daemon.reload import (
+    COLLECTOR_PAUSE_LIMIT,
+    CollectorPause,
+    ReloadQueue,
+    SignalDispatcher,
+    identity,
+    planReload,
+)
 
 
 def service(serviceId: str, port: int = 7000, **changes: object) -> ServiceConfig:
@@ -180,3 +189,67 @@ class ReloadQueueTests(SynchronousTestCase):
         queue = ReloadQueue(lambda hard: 1 / 0)  # type: ignore[arg-type,return-value]
         queue.request(True)
         self.assertFalse(queue.running)
+
+
+class CollectorPauseTests(SynchronousTestCase):
+    """
+    L{CollectorPause} pauses the cycle collector for a reload, for a bounded
+    time, and leaves alone a collector it did not pause.
+    """
+
+    def setUp(self) -> None:
+        self.addCleanup(gc.enable if gc.isenabled() else gc.disable)
+        gc.enable()
+        self.clock = Clock()
+        self.pause = CollectorPause(self.clock)
+
+    def test_pauseAndResume(self) -> None:
+        """
+        L{CollectorPause.begin} pauses the collector and L{CollectorPause.end}
+        resumes it and cancels the time limit.
+        """
+        self.pause.begin()
+        during = (gc.isenabled(), self.pause.paused, len(self.clock.getDelayedCalls()))
+        self.pause.end()
+        self.assertEqual(
+            (during, gc.isenabled(), self.pause.paused, self.clock.getDelayedCalls()),
+            ((False, True, 1), True, False, []),
+        )
+
+    def test_limit(self) -> None:
+        """
+        The collector resumes by itself after L{COLLECTOR_PAUSE_LIMIT}
+        seconds; the reload's own L{CollectorPause.end} then does nothing.
+        """
+        self.pause.begin()
+        self.clock.advance(COLLECTOR_PAUSE_LIMIT - 0.1)
+        before = gc.isenabled()
+        self.clock.advance(0.1)
+        after = gc.isenabled()
+        gc.disable()
+        self.pause.end()
+        self.assertEqual((before, after, gc.isenabled()), (False, True, False))
+
+    def test_alreadyPaused(self) -> None:
+        """
+        A collector paused before L{CollectorPause.begin} stays paused after
+        L{CollectorPause.end}.
+        """
+        gc.disable()
+        self.pause.begin()
+        self.pause.end()
+        self.assertEqual(
+            (gc.isenabled(), self.pause.paused, self.clock.getDelayedCalls()), (False, False, [])
+        )
+
+    def test_beginTwice(self) -> None:
+        """
+        A second L{CollectorPause.begin} keeps the first time limit, and one
+        L{CollectorPause.end} resumes the collector.
+        """
+        self.pause.begin()
+        self.clock.advance(1)
+        self.pause.begin()
+        (limit,) = self.clock.getDelayedCalls()
+        self.pause.end()
+        self.assertEqual((limit.getTime(), gc.isenabled()), (COLLECTOR_PAUSE_LIMIT, True))

@@ -9,6 +9,7 @@ reactivating and reloading are seen without a real socket listening.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import socket
 from dataclasses import replace
@@ -285,6 +286,48 @@ class TreeTests(SynchronousTestCase):
         broken = replace(self.load(daytime("kept", 1013)), diagnostics=(BROKEN,))
         tree.applyConfig(broken, hard=False)
         self.assertEqual(self.events, [Reloaded(ReloadResult.REJECTED, self.clock.seconds())])
+
+    def test_reloadPausesCollector(self) -> None:
+        """
+        The cycle collector is paused while a reconfiguration loads and
+        applies its configuration, and resumes when it is done, applied or
+        not; its time limit is not left pending.
+        """
+        self.addCleanup(gc.enable if gc.isenabled() else gc.disable)
+        gc.enable()
+        seen: list[bool] = []
+        texts = [daytime("kept", 1013), "this is no configuration\n"]
+
+        def loader() -> Config:
+            seen.append(gc.isenabled())
+            path = os.path.join(self.directory, "xinetd.conf")
+            with open(path, "w") as f:
+                f.write(texts[len(seen) - 1])
+            return loadConfig(path, system=FakeSystem(), baseDirectory=self.directory, euid=0)
+
+        collaborators = Collaborators(self.shared, self.shared.logs, self.opener)  # type: ignore[arg-type]
+        tree = XinetdService(
+            self.load(daytime("kept", 1013)), collaborators, loader=loader, stayalive=True
+        )
+        tree.privilegedStartService()
+        tree.startService()
+        self.addCleanup(tree.stopService)
+        timers = self.clock.getDelayedCalls()
+        for _ in texts:
+            tree.reconfigure(hard=False)
+        self.assertEqual(
+            (
+                seen,
+                gc.isenabled(),
+                self.clock.getDelayedCalls(),
+                [type(event) for event in self.events],
+            ),
+            ([False, False], True, timers, [Reloaded, Reloaded]),
+        )
+        self.assertEqual(
+            [event.result for event in self.events if isinstance(event, Reloaded)],
+            [ReloadResult.APPLIED, ReloadResult.REJECTED],
+        )
 
     def test_stop(self) -> None:
         """

@@ -13,6 +13,7 @@ its listening socket open and takes the new attributes for new connections.
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,14 +21,19 @@ from types import FrameType
 from typing import Any, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from txinetd.core.config import ServiceConfig
 from txinetd.core.values import ServiceType
 from txinetd.net.listening import bindingsOf
 
-_IDENTITY_TYPES = (ServiceType.INTERNAL, ServiceType.UNLISTED, ServiceType.RPC)
+_IDENTITY_TYPES = frozenset({ServiceType.INTERNAL, ServiceType.UNLISTED, ServiceType.RPC})
 
 _Running = TypeVar("_Running")
+
+#: The longest a reload keeps the cycle collector paused (see
+#: L{CollectorPause}).
+COLLECTOR_PAUSE_LIMIT = 5.0
 
 
 def identity(config: ServiceConfig) -> tuple[Any, ...]:
@@ -36,7 +42,7 @@ def identity(config: ServiceConfig) -> tuple[Any, ...]:
     """
     return (
         config.id,
-        tuple(kind in config.type for kind in _IDENTITY_TYPES),
+        config.type & _IDENTITY_TYPES,
         config.wait,
         config.protocol,
         config.socket_type,
@@ -178,3 +184,51 @@ class ReloadQueue:
         following = self._start(hard)
         for request in waiting:
             following.chainDeferred(request)
+
+
+class CollectorPause:
+    """
+    Pauses Python's cycle collector while a reload runs.
+
+    Reading and checking a large configuration makes hundreds of thousands
+    of objects, and each time enough of them have been made the collector
+    looks through every object of the daemon for cycles: with 1000
+    services, a reload spent up to a third of its time there.  What a
+    reload drops is freed by reference counting as before; garbage in
+    cycles waits for the collector, which resumes when the reload ends or
+    after L{COLLECTOR_PAUSE_LIMIT} seconds, whichever comes first, so that
+    a load that hangs cannot stop it for longer.  A collector already
+    paused by someone else is left paused.
+    """
+
+    def __init__(self, clock: IReactorTime, limit: float = COLLECTOR_PAUSE_LIMIT) -> None:
+        self.clock = clock
+        self.limit = limit
+        self._resume: IDelayedCall | None = None
+
+    @property
+    def paused(self) -> bool:
+        """
+        Whether this object has paused the collector and not resumed it.
+        """
+        return self._resume is not None
+
+    def begin(self) -> None:
+        """
+        Pause the collector, unless it is already paused.
+        """
+        if self._resume is not None or not gc.isenabled():
+            return
+        gc.disable()
+        self._resume = self.clock.callLater(self.limit, self.end)
+
+    def end(self) -> None:
+        """
+        Resume the collector if L{begin} paused it.
+        """
+        resume, self._resume = self._resume, None
+        if resume is None:
+            return
+        if resume.active():
+            resume.cancel()
+        gc.enable()

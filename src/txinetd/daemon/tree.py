@@ -37,7 +37,7 @@ from txinetd.daemon.logtargets import TextLogFile
 from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.pidfile import removePidFile, writePidFile
 from txinetd.daemon.programlog import programMessage, reportDiagnostics
-from txinetd.daemon.reload import ReloadQueue, SignalDispatcher, planReload
+from txinetd.daemon.reload import CollectorPause, ReloadQueue, SignalDispatcher, planReload
 from txinetd.daemon.safefiles import openForWriting
 from txinetd.daemon.service import ListeningService
 from txinetd.daemon.states import StateView, consistencyErrors, serverStates, serviceStates
@@ -106,6 +106,7 @@ class XinetdService(MultiService):
         self.loader = loader
         self.loadInThread = loadInThread
         self.reloads = ReloadQueue(self._reconfigure)
+        self.collectorPause = CollectorPause(reactor)
         self.stayalive = stayalive
         self.shared.servers.spawner.setServiceParent(self)
         self.leaveServersRunning = False
@@ -236,6 +237,7 @@ class XinetdService(MultiService):
         assert self.loader is not None
         systemd.reloading()
         programMessage(Level.NOTICE, "Starting reconfiguration")
+        self.collectorPause.begin()
         if self.loadInThread:
             loading: Deferred[Config] = deferToThreadPool(
                 self.reactor, self.reactor.getThreadPool(), self.loader
@@ -248,6 +250,7 @@ class XinetdService(MultiService):
                 log.failure("Reconfiguration failed", result)
                 result = self.rejected(result.getErrorMessage())
             systemd.ready(str(result))
+            self.collectorPause.end()
 
         return loading.addCallback(self.applyConfig, hard).addBoth(done)
 
@@ -463,6 +466,7 @@ class XinetdService(MultiService):
         for loop in (self.sensorScan, self.checker):
             if loop is not None and loop.running:
                 loop.stop()
+        self.collectorPause.end()
         if self.pidFile is not None:
             removePidFile(self.pidFile)
         # Accept nothing more while the running servers end; the services
