@@ -287,6 +287,46 @@ class TreeTests(SynchronousTestCase):
         tree.applyConfig(broken, hard=False)
         self.assertEqual(self.events, [Reloaded(ReloadResult.REJECTED, self.clock.seconds())])
 
+    def test_reloadUnchanged(self) -> None:
+        """
+        A reload keeps the admission of a service whose settings are the
+        same (it takes the new configuration object) and makes a new one
+        for a service whose settings changed.
+        """
+        tree = self.start(daytime("same", 1013) + daytime("changed", 1014))
+        same, changed = self.child(tree, "same"), self.child(tree, "changed")
+        before = (same.admission, changed.admission)
+        config = self.load(
+            daytime("same", 1013) + daytime("changed", 1014, " only_from = 127.0.0.1\n")
+        )
+        tree.applyConfig(config, hard=False)
+        self.assertEqual(
+            (
+                same.admission is before[0],
+                same.admission.config is same.config,
+                same.config in config.services,
+                changed.admission is before[1],
+                changed.admission.config is changed.config,
+            ),
+            (True, True, True, False, True),
+        )
+
+    def test_reloadOpensServiceLog(self) -> None:
+        """
+        A service log that could not be opened is opened again by a reload,
+        even of the same settings, and the service's lines reach it.
+        """
+        directory = os.path.join(self.directory, "later")
+        path = os.path.join(directory, "service.log")
+        text = daytime("daytime", 1013, f" log_type = FILE {path}\n log_on_success = PID\n")
+        tree = self.start(text)
+        os.mkdir(directory)
+        tree.applyConfig(self.load(text), hard=False)
+        (sock,) = self.opener.sockets("daytime")
+        self.connect(sock).recv(100)
+        with open(path) as log:
+            self.assertIn("START: daytime pid=", log.read())
+
     def test_reloadPausesCollector(self) -> None:
         """
         The cycle collector is paused while a reconfiguration loads and

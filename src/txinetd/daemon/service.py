@@ -346,15 +346,21 @@ class ListeningService(Service):
         if internals is not None:
             self.internals = internals
         self.runner = self.runnerFor(config)
-        self.admission = Admission(
-            config,
-            self.shared,
-            self.servers,
-            pauseFor=self.deactivateFor,
-            onCountChange=old.onCountChange,
-            cps=old.cps if config.cps == old.config.cps else None,
-        )
-        self.datagrams = DatagramChecks(self.admission)
+        if config == old.config and self.shared.logs.serviceLog(config) is old.observers[0]:
+            # The same settings (a reload readjusts every service, most of
+            # them unchanged): the rules compiled from them stay, and take
+            # the new configuration object.
+            old.config = config
+        else:
+            self.admission = Admission(
+                config,
+                self.shared,
+                self.servers,
+                pauseFor=self.deactivateFor,
+                onCountChange=old.onCountChange,
+                cps=old.cps if config.cps == old.config.cps else None,
+            )
+            self.datagrams = DatagramChecks(self.admission)
         if hard:
             self.recheckSessions()
         if self.idle:
