@@ -112,6 +112,8 @@ def _isCommentedClosing(text: str) -> bool:
     Whether a line is C{}} followed by a comment, which txinetd takes as
     the end of the entry (xinetd takes it as a bad attribute line).
     """
+    if "}" not in text:
+        return False
     words = _tokens(text)
     return len(words) >= 2 and words[0] == "}" and words[1].startswith("#")
 
@@ -127,6 +129,9 @@ def _isOpening(text: str) -> bool:
 #: The words that begin a top-level line.
 _TOP_LEVEL = frozenset({"defaults", "service", "include", "includedir"})
 
+#: Their first letters: a line that starts otherwise starts no entry.
+_TOP_LEVEL_INITIALS = frozenset(word[0] for word in _TOP_LEVEL)
+
 
 def _startsEntry(text: str) -> bool:
     """
@@ -134,6 +139,8 @@ def _startsEntry(text: str) -> bool:
     keyword not followed by an operator (no attribute has such a name), so
     the entry it is in lacks its C{}}.
     """
+    if text.lstrip(WHITESPACE)[:1].lower() not in _TOP_LEVEL_INITIALS:
+        return False
     words = _tokens(text)
     return (
         bool(words)
