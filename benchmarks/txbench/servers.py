@@ -473,8 +473,8 @@ def waitPorts(
         exited = exitReason(processes, name, log)
         if exited:
             raise StartFailure(exited)
-        listeningTcp = listeningSockets(socket.IPPROTO_TCP)
-        listeningUdp = listeningSockets(socket.IPPROTO_UDP) if udp else {}
+        listeningTcp = listeningSockets(socket.IPPROTO_TCP, tcp)
+        listeningUdp = listeningSockets(socket.IPPROTO_UDP, udp) if udp else {}
         missing = [p for p in tcp if (p in listeningTcp) != present]
         missing += [p for p in udp if (p in listeningUdp) != present]
         elapsed = time.monotonic() - began
