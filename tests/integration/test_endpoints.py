@@ -138,7 +138,9 @@ class SystemdSocketTests(EndpointCase):
             b"no socket named other from systemd; systemd passed 0=echo",
             bytes(self.daemon.output),
         )
-        self.assertIn("START: echo-passed pid=0 from=127.0.0.1", self.logLines())
+        # The echo's START line is written after its answer is sent.
+        lines = yield self.waitForLog(r"^START: echo-passed ")
+        self.assertIn("START: echo-passed pid=0 from=127.0.0.1", lines)
 
     @inlineCallbacks
     def test_passedByIndex(self) -> Any:
