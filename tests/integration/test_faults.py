@@ -26,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import grp
 import os
 import pwd
+import random
 import re
 import resource
 import shutil
@@ -81,7 +83,6 @@ BATCH = 32
 MISBEHAVE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers", "misbehave.py"
 )
-NOBODY = 65534
 #: The seconds a service deactivated for want of descriptors waits.
 DESCRIPTOR_WAIT = 3
 #: An upper bound on the connections a test makes to reach a state.
@@ -237,12 +238,35 @@ def tasksOf(uid: int) -> int:
     How many tasks (threads) run with real uid C{uid}: what C{RLIMIT_NPROC}
     counts.
     """
-    count = 0
+    return tasksByUid().get(uid, 0)
+
+
+def tasksByUid() -> dict[int, int]:
+    """
+    How many tasks (threads) run with each real uid.
+    """
+    counts: dict[int, int] = {}
     for pid in processes():
         fields = status(pid)
-        if fields.get("Uid", "").split("\t")[:1] == [str(uid)]:
-            count += int(fields.get("Threads", "1"))
-    return count
+        uid = fields.get("Uid", "").split("\t")[0]
+        if uid.isdigit():
+            counts[int(uid)] = counts.get(int(uid), 0) + int(fields.get("Threads", "1"))
+    return counts
+
+
+def unusedId(first: int = 61000, last: int = 64999) -> int:
+    """
+    A number that is the uid of no account, the gid of no group, and the
+    real uid of no task: what C{RLIMIT_NPROC} counts for it is a test's
+    own, whatever else runs on the machine (C{nobody} is shared).  It is
+    drawn at random, so that two test runs at once take different ones.
+    """
+    taken = {entry.pw_uid for entry in pwd.getpwall()} | {entry.gr_gid for entry in grp.getgrall()}
+    taken |= tasksByUid().keys()
+    free = [number for number in range(first, last + 1) if number not in taken]
+    if not free:
+        raise SkipTest(f"no unused id between {first} and {last}")
+    return random.choice(free)
 
 
 def tcpSockets(pid: int) -> int:
@@ -583,24 +607,32 @@ class ExecFailureTests(FaultTestCase):
 
 class ProcessLimitTests(FaultTestCase):
     """
-    C{RLIMIT_NPROC} reached by a service's user: the daemon (root, so not
-    limited itself) cannot start that user's server; the client is closed
-    and the program log has xinetd's C{execv( <server> ) failed: Resource
-    temporarily unavailable (errno = 11)}; the daemon goes on, and serves
-    that user again once its processes have ended.
+    C{RLIMIT_NPROC} reached by a service's user (a numeric id that no
+    account and no other process has, so that only the test's processes
+    count): the daemon (root, so not limited itself) cannot start that
+    user's server; the client is closed and the program log has xinetd's
+    C{execv( <server> ) failed: Resource temporarily unavailable (errno =
+    11)}; the daemon goes on, and serves that user again once its
+    processes have ended.
     """
 
     def setUp(self) -> None:
         needRoot()
         self.sleepers: list[Any] = []
+        self.user = unusedId()
 
     def sleeper(self) -> Any:
         """
-        Start a process as nobody that sleeps until it is killed.
+        Start a process as the service's user that sleeps until it is
+        killed.
         """
         ending = CollectingProcess()
+        # setpriv takes an id that no account has (Twisted's uid switch
+        # looks the account up).
+        setpriv = needCommand("setpriv")
+        ids = (f"--reuid={self.user}", f"--regid={self.user}", "--clear-groups")
         process = reactor.spawnProcess(
-            ending, "/bin/sleep", ["sleep", "600"], env={}, uid=NOBODY, gid=NOBODY
+            ending, setpriv, [setpriv, *ids, "/bin/sleep", "600"], env={}
         )
         self.addCleanup(lambda: process.pid is None or process.signalProcess("KILL"))
         self.sleepers.append((process, ending))
@@ -618,13 +650,15 @@ class ProcessLimitTests(FaultTestCase):
     @inlineCallbacks
     def test_nprocReached(self) -> Generated:
         run = FaultRun(self)
-        others = tasksOf(NOBODY)
-        limit = others + 2
+        user = self.user
+        others = tasksOf(user)
+        self.assertEqual(others, 0)
+        limit = 2
         daytimePort, nobodyPort, rootPort = freePorts(3)
         config = (
             defaults(run)
             + builtin("daytime", daytimePort)
-            + external("nob", nobodyPort, "/bin/echo", "served", "user = nobody")
+            + external("nob", nobodyPort, "/bin/echo", "served", f"user = {user}")
             + external("own", rootPort, "/bin/echo", "served")
         )
         yield run.start(config, "-filelog", run.programLog, wrapper=limited(nproc=limit))
@@ -633,12 +667,12 @@ class ProcessLimitTests(FaultTestCase):
         message = "ERROR: execv( /bin/echo ) failed: Resource temporarily unavailable (errno = 11)"
         for round in range(ROUNDS):
             # The last server may still be ending.
-            yield pollUntil(lambda: tasksOf(NOBODY) <= others or None, lambda: "servers gone")
+            yield pollUntil(lambda: tasksOf(user) <= others or None, lambda: "servers gone")
             # The limit is reached when the user has more tasks than it.
             for _ in range(limit + 1 - others):
                 self.sleeper()
             yield pollUntil(
-                lambda: tasksOf(NOBODY) > limit or None, lambda: f"more than {limit} tasks"
+                lambda: tasksOf(user) > limit or None, lambda: f"more than {limit} tasks"
             )
             answer = yield tcpExchange(HOST, nobodyPort)
             self.assertEqual(answer, b"")
