@@ -76,9 +76,7 @@ def describeRun(document: Mapping[str, Any]) -> str:
     )
 
 
-def render(
-    document: Mapping[str, Any], before: Sequence[Mapping[str, Any]] = ()
-) -> str:
+def render(document: Mapping[str, Any], before: Sequence[Mapping[str, Any]] = ()) -> str:
     """
     The page's text for one result document, and its rows beside those of
     the earlier C{before} documents, if any (L{comparisonTable}).
