@@ -535,9 +535,15 @@ class DifferenceTests(TestCase):
         def probe(peer: Peer) -> Generator[Deferred[Any], Any, list[Any]]:
             mapped = yield tcpExchange(HOST, peer.ports["mapped"])
             host6 = yield tcpExchange("::1", peer.ports["host6"])
+
+            def twoLines() -> list[str] | None:
+                # One per client; txinetd writes START once the answer is
+                # sent (docs/differences.md), so it may follow the reply.
+                found = [m for m in peer.messages() if "EXIT" not in m]
+                return found if len(found) >= 2 else None
+
             messages = yield pollUntil(
-                lambda: [m for m in peer.messages() if "EXIT" not in m] or None,
-                lambda: f"{peer.name}: lines in {peer.messages()}",
+                twoLines, lambda: f"{peer.name}: two lines in {peer.messages()}"
             )
             return [isDaytime(mapped), isDaytime(host6), sorted(messages)]
 

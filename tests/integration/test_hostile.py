@@ -306,6 +306,8 @@ class IdentTests(TestCase):
         yield attack.descriptorsBack(before)
         answer = yield tcpExchange(HOST, port)
         self.assertTrue(answer.endswith(b"\r\n"))
+        # START is written once the answer is sent (docs/differences.md).
+        yield attack.waitForCount("START: daytime-stream", 6)
         self.assertEqual(attack.count("START: daytime-stream"), 6)
 
 
