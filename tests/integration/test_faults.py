@@ -688,6 +688,9 @@ class ProcessLimitTests(FaultTestCase):
             answer = yield tcpExchange(HOST, nobodyPort)
             self.assertEqual(answer, b"served\n")
         self.assertEqual(run.logged(message), 2 * ROUNDS)
+        # START is written once the daemon has seen the exec, which may be
+        # after the server has answered (docs/differences.md).
+        yield run.waitLogged(": START: nob pid=", ROUNDS + 1, "service.log")
         self.assertEqual(run.logged(": START: nob pid=", "service.log"), ROUNDS + 1)
         run.assertNoTraceback()
 
