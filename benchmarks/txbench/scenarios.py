@@ -237,8 +237,11 @@ def _setups(tools: Tools, idleConnections: int) -> dict[str, Setup]:
             "redirect",
             "redirect.conf",
             (Listener("bulk", 30),),
-            both,
+            (*both, Peer.REFERENCE),
             feature="redirect",
+            reference=(
+                LoadgenServer("bulk", "source-server", (f"bytes={BULK_BYTES}", "threads=2")),
+            ),
             backend=LoadgenServer("backend", "source-server", (f"bytes={BULK_BYTES}",)),
             values={"backend": str(portOf(tools, None, BACKEND_OFFSET))},
         ),
@@ -267,6 +270,11 @@ def _setups(tools: Tools, idleConnections: int) -> dict[str, Setup]:
                     "echo_tls",
                     "tls-echo-server",
                     ("threads=16", f"cert={certificate}", f"key={key}"),
+                ),
+                LoadgenServer(
+                    "bulk_tls",
+                    "tls-source-server",
+                    (f"bytes={BULK_BYTES}", "threads=2", f"cert={certificate}", f"key={key}"),
                 ),
             ),
             values={
@@ -453,7 +461,15 @@ PROBES: dict[str, tuple[Probe, ...]] = {
 CREDENTIALS_SCRIPT = '#!/bin/sh\necho "$(id -u) $(id -g) $(ulimit -n) $(ulimit -t)"\n'
 
 #: The scenarios that the reference servers also serve: the load generator's ceiling.
-CEILING_KEYS = ("echo_tcp_1", "echo_tcp_8", "echo_udp", "tls_echo_1", "tls_echo_8")
+CEILING_KEYS = (
+    "echo_tcp_1",
+    "echo_tcp_8",
+    "echo_udp",
+    "redirect_bulk",
+    "tls_echo_1",
+    "tls_echo_8",
+    "tls_bulk",
+)
 
 
 def rotate(peers: Sequence[Peer], turn: int) -> list[Peer]:

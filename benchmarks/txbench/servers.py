@@ -106,7 +106,8 @@ class LoadgenServer:
     One of the load generator's own servers.
 
     @ivar listener: the listener it serves.
-    @ivar mode: C{echo-server}, C{udp-echo-server} or C{source-server}.
+    @ivar mode: C{echo-server}, C{udp-echo-server}, C{source-server},
+        C{tls-echo-server} or C{tls-source-server}.
     @ivar options: its options (C{threads=16}).
     """
 
