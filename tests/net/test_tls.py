@@ -9,11 +9,15 @@ connection whose plaintext stays in process, waits for its handshake
 from __future__ import annotations
 
 import os
+import socket
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IReactorFDSet
+from twisted.internet.protocol import Factory
 from twisted.internet.ssl import CertificateOptions
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -23,6 +27,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.certificates import Authority
 from tests.documented import TLS_HANDSHAKE_SECONDS
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
+from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import (
     TLSError,
     TLSFront,
@@ -31,7 +36,9 @@ from txinetd.net.tls import (
     checkRedirectSettings,
     checkSettings,
     formatName,
+    serverOptions,
 )
+from txinetd.net.tlsbulk import TRANSPORT_CHUNK, WRITE_CHUNK, BulkTLSProtocol
 
 
 class FormatNameTests(SynchronousTestCase):
@@ -385,3 +392,46 @@ class InProcessTests(SynchronousTestCase):
         self.failureResultOf(waiting, CancelledError)
         self.assertTrue(self.tls.aborted)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class _AdoptingReactor(Clock):
+    """
+    A reactor that gives each adopted connection a string transport.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adopted: list[tuple[Any, StringTransport]] = []
+
+    def adoptStreamConnection(self, fileno: int, family: int, factory: Factory) -> None:
+        protocol = factory.buildProtocol(None)
+        assert protocol is not None
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.adopted.append((protocol, transport))
+
+
+class FrontTests(SynchronousTestCase):
+    def test_bulkTransports(self) -> None:
+        """
+        A connection put behind TLS for an external server gets the bulk
+        TLS protocol, whose TCP transport sends and holds a chunk's
+        records, and a plaintext end that reads a chunk at a time.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        issued = Authority(directory).server("server", "localhost")
+        reactor = _AdoptingReactor()
+        front = TLSFront(reactor, serverOptions(TLSSettings(issued.certificate, issued.key)))
+        ours, theirs = socket.socketpair()
+        self.addCleanup(theirs.close)
+        plain = front.secure(PendingConnection(cast(IReactorFDSet, reactor), ours, "", ""))
+        assert plain is not None
+        self.addCleanup(plain.close)
+        (tls, secure), (_, clear) = reactor.adopted
+        self.assertIsInstance(tls, BulkTLSProtocol)
+        self.assertEqual(
+            (getattr(secure, "SEND_LIMIT", None), getattr(secure, "bufferSize", None)),
+            (TRANSPORT_CHUNK, TRANSPORT_CHUNK),
+        )
+        self.assertEqual(getattr(clear, "bufferSize", None), WRITE_CHUNK)

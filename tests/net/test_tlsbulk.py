@@ -1,14 +1,17 @@
 # -*- test-case-name: tests.net.test_tlsbulk -*-
 """
 Tests for L{txinetd.net.tlsbulk}: large writes behind TLS arrive whole, in
-OpenSSL's usual records, with far fewer rounds of Python.
+OpenSSL's usual records, with far fewer rounds of Python, with OpenSSL's
+partial writes off and, where they cannot be turned off, on.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
+from unittest import mock
 
+from OpenSSL import SSL
 from twisted.internet.protocol import ClientFactory, Protocol, ServerFactory
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
@@ -17,8 +20,16 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.certificates import Authority
 from txinetd.core.endpoint import TLSSettings
+from txinetd.net import tlsbulk
 from txinetd.net.tls import serverOptions
-from txinetd.net.tlsbulk import RECORD, WRITE_CHUNK, BulkTLSProtocol
+from txinetd.net.tlsbulk import (
+    RECORD,
+    TRANSPORT_CHUNK,
+    WRITE_CHUNK,
+    BulkTLSProtocol,
+    tuneTransport,
+    wholeWrites,
+)
 
 #: Three and a half chunks of bytes that are not all alike.
 PAYLOAD = bytes(range(251)) * ((WRITE_CHUNK * 7 // 2) // 251)
@@ -55,6 +66,37 @@ class CountingTransport(FakeTransport):
         super().write(data)
 
 
+class CountingConnection:
+    """
+    Stands in front of a server's pyOpenSSL connection and counts the
+    calls to its C{send}.
+    """
+
+    def __init__(self, connection: SSL.Connection) -> None:
+        self.connection = connection
+        self.sends = 0
+
+    def send(self, data: Any) -> int:
+        self.sends += 1
+        return self.connection.send(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
+class CountingBulkTLSProtocol(BulkTLSProtocol):
+    """
+    L{BulkTLSProtocol} whose calls to OpenSSL's write are counted.
+    """
+
+    counted: CountingConnection | None = None
+
+    def makeConnection(self, transport: Any) -> None:
+        super().makeConnection(transport)
+        self.counted = CountingConnection(self._tlsConnection)
+        self._tlsConnection = cast(SSL.Connection, self.counted)
+
+
 class BulkTLSProtocolTests(SynchronousTestCase):
     def setUp(self) -> None:
         directory = os.path.abspath(self.mktemp())
@@ -73,6 +115,15 @@ class BulkTLSProtocolTests(SynchronousTestCase):
         @return: what the client received, and how many writes the server
             made to its transport.
         """
+        received, writes, _ = self.transferCounting(protocolType)
+        return received, writes
+
+    def transferCounting(
+        self, protocolType: type[TLSMemoryBIOProtocol]
+    ) -> tuple[bytes, int, TLSMemoryBIOProtocol]:
+        """
+        L{transfer}, which also returns the server's protocol.
+        """
         server = protocolType(
             TLSMemoryBIOFactory(self.options, False, ServerFactory.forProtocol(Sender)),
             Sender(),
@@ -88,7 +139,7 @@ class BulkTLSProtocolTests(SynchronousTestCase):
         )
         serverTransport = CountingTransport(server, isServer=True)
         connect(server, serverTransport, client, FakeTransport(client, isServer=False))
-        return b"".join(collector.received), serverTransport.writes
+        return b"".join(collector.received), serverTransport.writes, server
 
     def test_whole(self) -> None:
         """
@@ -107,3 +158,74 @@ class BulkTLSProtocolTests(SynchronousTestCase):
         self.assertEqual((received, plain), (PAYLOAD, PAYLOAD))
         self.assertGreaterEqual(usual, len(PAYLOAD) // RECORD)
         self.assertLess(bulk, usual // 4)
+
+    def test_wholeWrites(self) -> None:
+        """
+        With OpenSSL's partial writes off, a chunk's records are made in one
+        call: the payload of three and a half chunks takes four calls, and
+        arrives whole.
+        """
+        received, _, server = self.transferCounting(CountingBulkTLSProtocol)
+        self.assertEqual(received, PAYLOAD)
+        assert isinstance(server, CountingBulkTLSProtocol) and server.counted is not None
+        self.assertEqual(server._step, WRITE_CHUNK)
+        self.assertEqual(server.counted.sends, -(-len(PAYLOAD) // WRITE_CHUNK))
+
+    def test_partialWrites(self) -> None:
+        """
+        Where partial writes cannot be turned off, the records are handed
+        to OpenSSL one at a time, and the payload still arrives whole, with
+        a chunk's records written together.
+        """
+        with mock.patch.object(tlsbulk, "wholeWrites", return_value=False):
+            received, writes, server = self.transferCounting(CountingBulkTLSProtocol)
+        self.assertEqual(received, PAYLOAD)
+        assert isinstance(server, CountingBulkTLSProtocol) and server.counted is not None
+        self.assertEqual(server._step, RECORD)
+        self.assertGreaterEqual(server.counted.sends, len(PAYLOAD) // RECORD)
+        _, usual = self.transfer(TLSMemoryBIOProtocol)
+        self.assertLess(writes, usual // 4)
+
+
+class WholeWritesTests(SynchronousTestCase):
+    """
+    L{wholeWrites} turns OpenSSL's partial writes off, and says when it
+    cannot.
+    """
+
+    def connection(self) -> SSL.Connection:
+        return SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+
+    def test_off(self) -> None:
+        """
+        A pyOpenSSL connection starts with partial writes on; afterwards
+        they are off (what that changes: L{BulkTLSProtocolTests}).
+        """
+        before, after = self.connection(), self.connection()
+        self.assertTrue(wholeWrites(after))
+        lib: Any = getattr(SSL, "_lib")  # noqa: B009
+        partial = lib.SSL_MODE_ENABLE_PARTIAL_WRITE
+        self.assertTrue(lib.SSL_set_mode(before._ssl, 0) & partial)
+        self.assertFalse(lib.SSL_set_mode(after._ssl, 0) & partial)
+
+    def test_noBinding(self) -> None:
+        """
+        Without the binding's call, or a connection without its handle,
+        partial writes stay on, and it says so.
+        """
+        connection = self.connection()
+        with mock.patch.object(SSL, "_lib", object()):
+            self.assertFalse(wholeWrites(connection))
+        self.assertFalse(wholeWrites(mock.Mock(spec=[])))
+
+
+class TuneTransportTests(SynchronousTestCase):
+    def test_tuned(self) -> None:
+        """
+        The transport sends and holds one chunk's records, and reads as
+        much, where Twisted's default is 128 KiB, 64 KiB and 64 KiB.
+        """
+        transport = mock.Mock(spec=["SEND_LIMIT", "bufferSize"])
+        tuneTransport(transport)
+        self.assertEqual((transport.SEND_LIMIT, transport.bufferSize), (TRANSPORT_CHUNK,) * 2)
+        self.assertGreater(TRANSPORT_CHUNK, WRITE_CHUNK)

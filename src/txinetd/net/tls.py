@@ -50,7 +50,7 @@ from twisted.python.failure import Failure
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.net.acceptor import PendingConnection, attachProtocol
 from txinetd.net.relay import Side, TLSSide, connectSides, stopSides
-from txinetd.net.tlsbulk import WRITE_CHUNK, BulkTLSProtocol
+from txinetd.net.tlsbulk import WRITE_CHUNK, BulkTLSProtocol, tuneTransport
 from txinetd.net.tlsdirect import DirectConnection, DirectTLSProtocol, PlaintextEnd
 
 __all__ = [
@@ -498,6 +498,7 @@ class TLSFront:
             attachProtocol(self.reactor, mine.fileno(), socket.AF_UNIX, bridge.plain)
             # What the service sends is read, and encrypted, in large pieces.
             cast(Any, bridge.plain.transport).bufferSize = WRITE_CHUNK
+            tuneTransport(tlsProtocol.transport)
         except OSError:
             # The client reset the connection before it could be adopted.
             bridge.abandon()

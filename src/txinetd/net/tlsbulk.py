@@ -10,17 +10,26 @@ so L{BulkTLSProtocol} hands it the records of up to L{WRITE_CHUNK} bytes
 without a write to the transport between them, then takes them all in one
 read and one write.  The records on the wire are the same
 (OpenSSL's 16 KiB records); only the Python work between them goes.
+
+pyOpenSSL turns on OpenSSL's partial writes, with which OpenSSL returns
+after every record: one Python call for every 16 KiB.  A connection of
+L{BulkTLSProtocol} turns them off, where the binding allows it, so that
+OpenSSL makes a chunk's records in one call; where it does not, the
+records are handed over one at a time, as before.  L{tuneTransport} lets
+the TCP transport under it send a chunk's records in one system call and
+keep reading from the server while they go out.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from OpenSSL import SSL
 from OpenSSL.SSL import Error, WantReadError
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
-__all__ = ["READ_CHUNK", "WRITE_CHUNK", "BulkTLSProtocol"]
+__all__ = ["READ_CHUNK", "WRITE_CHUNK", "BulkTLSProtocol", "tuneTransport", "wholeWrites"]
 
 #: The most application bytes whose records go to the transport together.
 WRITE_CHUNK = 2**18
@@ -42,11 +51,57 @@ def _expected(payload: int) -> int:
     return payload + (payload // RECORD + 1) * RECORD_OVERHEAD
 
 
+#: The records of one chunk: what the transport sends in one system call,
+#: and what it holds before it pauses its producer (the server's side).
+TRANSPORT_CHUNK = _expected(WRITE_CHUNK)
+
+
+def wholeWrites(connection: SSL.Connection) -> bool:
+    """
+    Turn off OpenSSL's partial writes on C{connection}, which pyOpenSSL
+    turns on: a write then returns once all of its records are made.
+    pyOpenSSL has no public call for it; its binding's C{SSL_clear_mode}
+    is used where it is there.
+
+    @return: whether partial writes are off.
+    """
+    lib = getattr(SSL, "_lib", None)
+    clear = getattr(lib, "SSL_clear_mode", None)
+    partial = getattr(lib, "SSL_MODE_ENABLE_PARTIAL_WRITE", None)
+    handle = getattr(connection, "_ssl", None)
+    if clear is None or partial is None or handle is None:
+        return False
+    return not int(clear(handle, partial)) & int(partial)
+
+
+def tuneTransport(transport: Any) -> None:
+    """
+    Let Twisted's TCP C{transport} under a L{BulkTLSProtocol} send a
+    chunk's records in one C{send} (Twisted sends at most 128 KiB at a
+    time) and hold one chunk's records before it pauses its producer
+    (64 KiB by default, which paused the server's side after every
+    chunk).  Twisted's transport reads up to C{bufferSize} bytes at a
+    time too.
+    """
+    transport.SEND_LIMIT = TRANSPORT_CHUNK
+    transport.bufferSize = TRANSPORT_CHUNK
+
+
 class BulkTLSProtocol(TLSMemoryBIOProtocol):
     """
     L{TLSMemoryBIOProtocol} whose records go to its transport L{WRITE_CHUNK}
     bytes of payload at a time.
+
+    @ivar _step: how much one call to OpenSSL is given: L{WRITE_CHUNK}
+        with partial writes off, a record's worth otherwise.
     """
+
+    _step = RECORD
+
+    def makeConnection(self, transport: Any) -> None:
+        super().makeConnection(transport)  # type: ignore[no-untyped-call]
+        if wholeWrites(self._tlsConnection):
+            self._step = WRITE_CHUNK
 
     def _write(self, data: Any) -> None:
         if self._lostTLSConnection:
@@ -56,10 +111,13 @@ class BulkTLSProtocol(TLSMemoryBIOProtocol):
         total = len(view)
         while done < total:
             try:
-                # OpenSSL takes one record's worth at a time (pyOpenSSL allows
-                # partial writes); the view copies nothing.
-                done += self._tlsConnection.send(view[done : done + RECORD])
+                # With partial writes, OpenSSL takes one record's worth at a
+                # time; without, a chunk's.  The view copies nothing.
+                done += self._tlsConnection.send(view[done : done + self._step])
             except WantReadError:
+                # Without partial writes, OpenSSL may have made some of the
+                # chunk's records already: it goes on from there when the
+                # same bytes come again (pyOpenSSL lets the buffer move).
                 self._bufferedWrite(bytes(view[done:]))  # type: ignore[no-untyped-call]
                 break
             except Error:
