@@ -8,12 +8,14 @@ partial writes off and, where they cannot be turned off, on.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any, cast
 from unittest import mock
 
 from OpenSSL import SSL
 from twisted.internet.protocol import ClientFactory, Protocol, ServerFactory
 from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.testing import StringTransport
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.test.iosim import FakeTransport, connect
 from twisted.trial.unittest import SynchronousTestCase
@@ -27,6 +29,7 @@ from txinetd.net.tlsbulk import (
     TRANSPORT_CHUNK,
     WRITE_CHUNK,
     BulkTLSProtocol,
+    sendNow,
     tuneTransport,
     wholeWrites,
 )
@@ -229,3 +232,96 @@ class TuneTransportTests(SynchronousTestCase):
         tuneTransport(transport)
         self.assertEqual((transport.SEND_LIMIT, transport.bufferSize), (TRANSPORT_CHUNK,) * 2)
         self.assertGreater(TRANSPORT_CHUNK, WRITE_CHUNK)
+
+
+class QueueingTransport:
+    """
+    The parts of Twisted's TCP transport that L{sendNow} looks at, over a
+    real non-blocking socket; what it is given to queue is recorded.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+        self.connected = True
+        self.disconnecting = False
+        self.dataBuffer = b""
+        self.offset = 0
+        self._tempDataLen = 0
+        self.queued: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.queued.append(data)
+
+
+class SendNowTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.ours, self.theirs = socket.socketpair()
+        self.ours.setblocking(False)
+        self.addCleanup(self.ours.close)
+        self.addCleanup(self.theirs.close)
+        self.transport = QueueingTransport(self.ours)
+
+    def received(self) -> bytes:
+        self.theirs.setblocking(False)
+        try:
+            return self.theirs.recv(1 << 20)
+        except BlockingIOError:
+            return b""
+
+    def test_sentAtOnce(self) -> None:
+        """
+        With nothing queued before it, the records go to the socket at once
+        and nothing is queued.
+        """
+        sendNow(self.transport, b"records")
+        self.assertEqual((self.received(), self.transport.queued), (b"records", []))
+
+    def test_behindQueued(self) -> None:
+        """
+        Behind bytes the transport still holds (sent partly, or not yet),
+        everything is queued, in order.
+        """
+        for held in ({"dataBuffer": b"abc", "offset": 1}, {"_tempDataLen": 3}):
+            transport = QueueingTransport(self.ours)
+            transport.__dict__.update(held)
+            sendNow(transport, b"records")
+            self.assertEqual(transport.queued, [b"records"])
+        self.assertEqual(self.received(), b"")
+
+    def test_socketFull(self) -> None:
+        """
+        What the socket does not take is queued, after what it took.
+        """
+        self.ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        data = bytes(range(256)) * 4096
+        sendNow(self.transport, data)
+        [rest] = self.transport.queued
+        sent = bytearray()
+        while chunk := self.received():
+            sent += chunk
+        self.assertGreater(len(sent), 0)
+        self.assertEqual(bytes(sent) + rest, data)
+
+    def test_failedSend(self) -> None:
+        """
+        A send that fails queues everything: the transport meets the
+        failure itself and reports the connection lost.
+        """
+        self.theirs.close()
+        sendNow(self.transport, b"records")
+        self.assertEqual(self.transport.queued, [b"records"])
+
+    def test_notConnected(self) -> None:
+        """
+        A transport that is closing, is not connected, or has no socket (a
+        test's string transport) gets the records queued.
+        """
+        for state in ({"disconnecting": True}, {"connected": False}):
+            transport = QueueingTransport(self.ours)
+            transport.__dict__.update(state)
+            sendNow(transport, b"records")
+            self.assertEqual(transport.queued, [b"records"])
+        self.assertEqual(self.received(), b"")
+        string = StringTransport()
+        sendNow(string, b"records")
+        self.assertEqual(string.value(), b"records")

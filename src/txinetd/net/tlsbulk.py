@@ -17,7 +17,8 @@ L{BulkTLSProtocol} turns them off, where the binding allows it, so that
 OpenSSL makes a chunk's records in one call; where it does not, the
 records are handed over one at a time, as before.  L{tuneTransport} lets
 the TCP transport under it send a chunk's records in one system call and
-keep reading from the server while they go out.
+keep reading from the server while they go out; L{sendNow} sends a flight
+of records at once instead of at the reactor's next turn.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from OpenSSL.SSL import Error, WantReadError
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
-__all__ = ["READ_CHUNK", "WRITE_CHUNK", "BulkTLSProtocol", "tuneTransport", "wholeWrites"]
+__all__ = [
+    "READ_CHUNK",
+    "WRITE_CHUNK",
+    "BulkTLSProtocol",
+    "sendNow",
+    "tuneTransport",
+    "wholeWrites",
+]
 
 #: The most application bytes whose records go to the transport together.
 WRITE_CHUNK = 2**18
@@ -85,6 +93,36 @@ def tuneTransport(transport: Any) -> None:
     """
     transport.SEND_LIMIT = TRANSPORT_CHUNK
     transport.bufferSize = TRANSPORT_CHUNK
+
+
+def sendNow(transport: Any, data: bytes) -> None:
+    """
+    Write C{data} to Twisted's TCP C{transport}, sending what its socket
+    takes at once when nothing of the transport's waits before it.
+
+    Twisted's transport only queues a write and sends it at the reactor's
+    next turn: a wake-up, two C{epoll_ctl} calls and a C{send} for every
+    flight of records (the handshake, a reply, C{close_notify}).  What the
+    socket does not take, and everything when anything waits already or
+    the send fails, goes through the transport as usual, which then sees
+    and reports the failure itself.
+    """
+    sock = getattr(transport, "socket", None)
+    if (
+        sock is not None
+        and getattr(transport, "connected", False)
+        and not transport.disconnecting
+        and len(transport.dataBuffer) == transport.offset
+        and not transport._tempDataLen
+    ):
+        try:
+            sent = sock.send(data)
+        except OSError:
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 class BulkTLSProtocol(TLSMemoryBIOProtocol):
@@ -146,4 +184,4 @@ class BulkTLSProtocol(TLSMemoryBIOProtocol):
             if len(piece) < size:
                 break
         if pieces and self.transport is not None:
-            self.transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            sendNow(self.transport, pieces[0] if len(pieces) == 1 else b"".join(pieces))
