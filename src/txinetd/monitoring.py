@@ -22,6 +22,7 @@ from txinetd.core.diagnostics import printable, systemError
 from txinetd.core.events import SessionObserver
 from txinetd.core.explain import explainClient, parseClock
 from txinetd.daemon.eventlog import EventLog, LogObservers
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.metrics import SessionTally
 from txinetd.daemon.monitor import MonitorService, checkEndpoint
 from txinetd.daemon.safefiles import UnsafeFile
@@ -182,15 +183,19 @@ def monitoringProblem(metrics: str | None, jsonLog: str | None) -> str | None:
     return None
 
 
-def openEventLog(path: str | None, debug: bool, err: TextIO) -> EventLog | None:
+def openEventLog(
+    path: str | None, debug: bool, err: TextIO, batch: WriteBatch | None = None
+) -> EventLog | None:
     """
     Open the C{--json-log} file, if one was asked for; a failure is one
     line and exit status 1.
+
+    @param batch: what the file keeps its lines for while it is held.
     """
     if path is None:
         return None
     try:
-        return EventLog(path, debug=debug)
+        return EventLog(path, debug=debug, batch=batch)
     except UnsafeFile as e:
         exitWith(f"cannot open the JSON event log {path}: {e.strerror}", err)
     except OSError as e:

@@ -22,6 +22,7 @@ from txinetd.core.diagnostics import Severity, didYouMean, printable, systemErro
 from txinetd.core.events import SessionObserver
 from txinetd.core.logformat import SYSLOG_FACILITIES, LogTarget, SyslogLevel
 from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.logtargets import (
     FileLogTarget,
     SyslogTarget,
@@ -386,17 +387,20 @@ class Options(usage.Options):
         raise SystemExit(1 if errors else 0)
 
 
-def programLog(options: Options) -> ProgramLogObserver | None:
+def programLog(options: Options, batch: WriteBatch | None = None) -> ProgramLogObserver | None:
     """
     The observer that writes txinetd's own messages to C{-filelog} or
     C{-syslog}, if one was asked for.
+
+    @param batch: what the C{-filelog} file keeps its lines for while it
+        is held.
 
     @raise OSError: if the C{-filelog} file cannot be opened (L{UnsafeFile}
         if it is refused as unsafe).
     """
     target: LogTarget
     if options["filelog"] is not None:
-        target = FileLogTarget(options["filelog"])
+        target = FileLogTarget(options["filelog"], batch=batch)
     elif options["syslog"] is not None:
         target = SyslogTarget(
             SYSLOG_FACILITIES[options["syslog"]],
@@ -409,13 +413,18 @@ def programLog(options: Options) -> ProgramLogObserver | None:
 
 
 def makeCollaborators(
-    options: Options, reactor: Any, observers: tuple[SessionObserver, ...] = ()
+    options: Options,
+    reactor: Any,
+    observers: tuple[SessionObserver, ...] = (),
+    logBatch: WriteBatch | None = None,
 ) -> Collaborators:
     """
     What the service tree is built with, from the options and this
     machine, made once (hosts.allow and hosts.deny are read now).
 
     @param observers: what observes every session besides the service logs.
+    @param logBatch: what the services' FILE logs keep their lines for
+        while it is held.
     """
     return onThisMachine(
         reactor,
@@ -427,6 +436,7 @@ def makeCollaborators(
         listenFds=ListenFds.take(os.environ),
         observers=observers,
         debug=options["debug"],
+        logBatch=logBatch,
     )
 
 
@@ -439,8 +449,10 @@ def makeService(options: Options) -> IService:
     config = options.config
     assert config is not None
     baseDirectory = os.getcwd()
+    # The log lines of each of the reactor's wake-ups are written together.
+    logBatch = WriteBatch()
     try:
-        observer = programLog(options)
+        observer = programLog(options, logBatch)
     except UnsafeFile as e:
         exitWith(
             f"msg_init failed: can't open log file {options['filelog']}: {e.strerror}", options.err
@@ -451,7 +463,7 @@ def makeService(options: Options) -> IService:
             "-filelog needs a file in an existing directory that txinetd may write",
             options.err,
         )
-    eventLog = openEventLog(options["json-log"], options["debug"], options.err)
+    eventLog = openEventLog(options["json-log"], options["debug"], options.err, logBatch)
     monitors = monitoring(reactor, options["metrics"], eventLog, observer)
     path = options["file"]
     twistdLog = openTwistdLog(options)
@@ -460,7 +472,7 @@ def makeService(options: Options) -> IService:
     strictModes = options.strictModes
     tree = XinetdService(
         config,
-        makeCollaborators(options, reactor, monitors.observers),
+        makeCollaborators(options, reactor, monitors.observers, logBatch),
         monitors.messages,
         loader=lambda: loadConfig(
             path,
@@ -476,6 +488,7 @@ def makeService(options: Options) -> IService:
         pidFile=options["pidfile"],
         consistencyInterval=options["cc"],
         twistdLog=twistdLog,
+        logBatch=logBatch,
     )
     monitors.attach(tree)
     service: IService = tree

@@ -32,6 +32,7 @@ from txinetd.core.events import (
     Started,
 )
 from txinetd.daemon.loading import loadConfig
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.service import ListeningService
 from txinetd.daemon.tree import XinetdService
@@ -368,6 +369,36 @@ class TreeTests(SynchronousTestCase):
             [event.result for event in self.events if isinstance(event, Reloaded)],
             [ReloadResult.APPLIED, ReloadResult.REJECTED],
         )
+
+    def test_logBatchHeldWhileRunning(self) -> None:
+        """
+        With a log batch, the reactor's steps hold it while the tree runs,
+        and no longer once it stops.
+        """
+        batch = WriteBatch()
+        held: list[bool] = []
+
+        class SteppingReactor(MemoryReactorClock):
+            def doIteration(self, timeout: float | None) -> None:
+                held.append(batch.holding)
+
+            def runUntilCurrent(self) -> None:
+                held.append(batch.holding)
+
+        self.shared = fakeShared(SteppingReactor())
+        collaborators = Collaborators(self.shared, self.shared.logs, self.opener)  # type: ignore[arg-type]
+        tree = XinetdService(
+            self.load(daytime("one", 1013)), collaborators, stayalive=True, logBatch=batch
+        )
+        reactor: Any = self.shared.reactor
+        reactor.doIteration(0)
+        tree.privilegedStartService()
+        tree.startService()
+        reactor.doIteration(0)
+        reactor.runUntilCurrent()
+        tree.stopService()
+        reactor.doIteration(0)
+        self.assertEqual(held, [False, True, True, False])
 
     def test_stop(self) -> None:
         """

@@ -21,6 +21,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -280,6 +281,26 @@ class TxinetdRun:
         return duration
 
 
+def writeCalls(pid: int) -> int:
+    """
+    How many write calls process C{pid} has made (C{syscw} of its
+    C{/proc/<pid>/io}; sends on sockets are not among them).
+    """
+    with open(f"/proc/{pid}/io") as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["syscw"])
+
+
+def readAll(client: socket.socket) -> bytes:
+    """
+    What a blocking client socket receives until the server closes.
+    """
+    data = b""
+    while chunk := client.recv(4096):
+        data += chunk
+    return data
+
+
 def connectAndHold(port: int) -> Deferred[Protocol]:
     """
     Connect to a stream service and keep the connection open; the caller
@@ -332,6 +353,44 @@ class FileLogTests(TestCase):
                 "FAIL: daytime-stream address from=127.0.0.2",
             ],
         )
+
+    @inlineCallbacks
+    def test_wakeupWrittenTogether(self) -> Generator[Deferred[Any], Any, None]:
+        """
+        The lines of the connections one wake-up of the reactor accepts are
+        written together: ten connections queued while the daemon is
+        stopped get their answers and twenty lines, in order, with fewer
+        write calls than lines (each line written at once takes twenty).
+        """
+        count = 10
+        pid = self.txinetd.pid
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, pid, signal.SIGCONT)
+        clients = []
+        for _ in range(count):
+            client = socket.create_connection((HOST, self.streamPort), timeout=TIMEOUT)
+            self.addCleanup(client.close)
+            clients.append(client)
+        before = writeCalls(pid)
+        os.kill(pid, signal.SIGCONT)
+        for client in clients:
+            self.assertRegex(readAll(client), DAYTIME)
+
+        def logged() -> list[str] | None:
+            lines = self.txinetd.lines()
+            return lines if len(lines) == 2 * count else None
+
+        yield pollUntil(logged, lambda: f"{2 * count} lines in {self.txinetd.lines()}")
+        writes = writeCalls(pid) - before
+        self.assertEqual(
+            self.txinetd.messages(),
+            [
+                "START: daytime-stream pid=0 from=127.0.0.1",
+                "EXIT: daytime-stream status=0 pid=0 duration=N(sec)",
+            ]
+            * count,
+        )
+        self.assertLess(writes, count, f"{writes} write calls for {2 * count} lines")
 
     @inlineCallbacks
     def test_programLog(self) -> Generator[Deferred[Any], Any, None]:

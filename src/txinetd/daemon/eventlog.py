@@ -53,6 +53,7 @@ from txinetd.core.events import (
     Traffic,
     UserIdentified,
 )
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.logtargets import FileLogTarget
 from txinetd.daemon.metrics import exitLabel
 from txinetd.daemon.programlog import messageLevel, messageText, programMessage
@@ -216,18 +217,26 @@ class EventLog:
     @ivar path: the file's path.
     """
 
-    def __init__(self, path: str, debug: bool = False, say: ProgramLog = programMessage) -> None:
+    def __init__(
+        self,
+        path: str,
+        debug: bool = False,
+        say: ProgramLog = programMessage,
+        batch: WriteBatch | None = None,
+    ) -> None:
         """
         Open the file.
 
         @param debug: whether DEBUG program messages are written (C{-d}).
         @param say: where the file's own trouble is reported.
+        @param batch: what the file keeps its lines for while it is held
+            (see L{txinetd.daemon.logbatch}).
         @raise OSError: if it cannot be opened (L{UnsafeFile} if it is
             refused as unsafe).
         """
         self.path = path
         self.debug = debug
-        self.file = _LineFile(path, onProgramMessage=say, logId="JSON event")
+        self.file = _LineFile(path, onProgramMessage=say, logId="JSON event", batch=batch)
         #: The twisted.logger observer that writes the program messages.
         self.observeProgram = _ProgramMessages(self)
 

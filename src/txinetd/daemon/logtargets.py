@@ -10,8 +10,9 @@ limits, C{-filelog path} is one without; C{log_type = SYSLOG facility level}
 and C{-syslog facility} are L{SyslogTarget}s.
 
 Neither target ever blocks the reactor for long: files are appended to with
-one C{write} per line, and syslog datagrams are sent on a non-blocking socket
-and dropped when syslog cannot take them.
+one C{write} per line (or, while a L{txinetd.daemon.logbatch.WriteBatch} is
+held, one for the lines of a reactor wake-up), and syslog datagrams are sent
+on a non-blocking socket and dropped when syslog cannot take them.
 
 A target reports its own trouble (a size limit reached, syslog unreachable)
 once, as a program message given to its C{onProgramMessage} callable; by
@@ -36,6 +37,7 @@ from txinetd.core.logformat import (
     syslogProgramMessage,
     syslogServiceMessage,
 )
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.safefiles import openForWriting
 
@@ -127,6 +129,7 @@ class FileLogTarget:
         logId: str | None = None,
         progname: str = "xinetd",
         pid: int | None = None,
+        batch: WriteBatch | None = None,
     ) -> None:
         """
         Open the file.
@@ -142,6 +145,9 @@ class FileLogTarget:
         @param progname: the program name of program lines.
         @param pid: the process id of program lines; the current one when
             L{None}.
+        @param batch: while it is held, lines are kept and written together
+            when it is let go (not on the daemon's standard streams, where
+            they interleave with twistd's own lines as they come).
         @raise OSError: if the file cannot be opened.
         """
         self.path = path
@@ -156,6 +162,8 @@ class FileLogTarget:
         self._warned = False
         self._writeFailed = False
         self._cut = False
+        self._batch = None if path in _STANDARD_STREAMS else batch
+        self._held: list[bytes] = []
         self._fd: int | None = None
         self._open()
 
@@ -193,7 +201,7 @@ class FileLogTarget:
         if not self._warned:
             self._warned = True
             self._report(Level.WARNING, f"Size of {self.logId} log exceeded soft limit")
-        if self.hardLimit is not None and self.size > self.hardLimit:
+        if self.hardLimit is not None and self.size > self.hardLimit and not self.stopped:
             self.stopped = True
             self._report(Level.ERROR, f"Size of {self.logId} log exceeded hard limit")
 
@@ -205,12 +213,41 @@ class FileLogTarget:
 
     def _write(self, line: str) -> None:
         """
-        Append one line, unless the hard limit stopped this target.  A line
-        that a full disk cut short is ended before the next one.
+        Append one line, unless the hard limit stopped this target; while
+        the batch is held, keep it for L{writeHeld}.  Its size counts at
+        once, so that a limit stops at the same line either way.
         """
         if self._fd is None or self.stopped:
             return
         data = line.encode("utf-8")
+        batch = self._batch
+        if batch is not None and batch.holding:
+            if not self._held:
+                batch.add(self)
+            self._held.append(data)
+            self.size += len(data)
+            self._checkLimits()
+            return
+        self._append(data)
+
+    def writeHeld(self) -> None:
+        """
+        Write the lines kept while the batch was held, with one write.
+        """
+        if not self._held:
+            return
+        data = b"".join(self._held)
+        self._held = []
+        self.size -= len(data)
+        self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        """
+        Append C{data}.  A line that a full disk cut short is ended before
+        the next one.
+        """
+        if self._fd is None:
+            return
         if self._cut:
             # A full disk cut the last line short: end it first.
             data = b"\n" + data
@@ -271,8 +308,9 @@ class FileLogTarget:
 
     def close(self) -> None:
         """
-        Close the file.
+        Close the file, once the lines kept for the batch are written.
         """
+        self.writeHeld()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

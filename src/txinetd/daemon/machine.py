@@ -21,6 +21,7 @@ from txinetd.core.config import IDENT_PORT
 from txinetd.core.events import ProgramLog, SessionObserver
 from txinetd.core.limits import LoadAverage, ProcessLimit, parseLoadAverage
 from txinetd.core.sensor import SensorList
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.servicelogs import LogTargets
 from txinetd.net.listening import ListeningSockets, SocketOpener
@@ -136,6 +137,7 @@ def onThisMachine(
     environ: Mapping[str, str] | None = None,
     observers: Sequence[SessionObserver] = (),
     debug: bool = False,
+    logBatch: WriteBatch | None = None,
 ) -> Collaborators:
     """
     Make what the service tree is built with, from this machine.
@@ -153,6 +155,8 @@ def onThisMachine(
         process's, as it is now).
     @param observers: what else observes every session.
     @param debug: explain each refusal in the program log (C{-d}).
+    @param logBatch: what the services' FILE logs keep their lines for
+        while it is held (see L{txinetd.daemon.logbatch}).
     """
     hosts: HostsRules = FixedHosts()
     if hostsFiles is not None:
@@ -160,7 +164,7 @@ def onThisMachine(
         watched.read()
         hosts = watched
     ident = IdentSetup.bounded(defaultIdentCap(), logprocs, say, identPort)
-    logs = LogTargets(say, syslogSocket)
+    logs = LogTargets(say, syslogSocket, logBatch)
     shared = Shared(
         reactor=reactor,
         say=say,

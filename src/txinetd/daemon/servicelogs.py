@@ -42,6 +42,7 @@ from txinetd.core.logformat import (
     formatUserid,
 )
 from txinetd.core.values import LogKind, LogSpec
+from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.logtargets import FileLogTarget, SyslogTarget
 
 __all__ = ["LogTargets", "ServiceLog"]
@@ -138,9 +139,16 @@ class LogTargets:
     @ivar say: writes to the program log.
     """
 
-    def __init__(self, say: ProgramLog, syslogPath: str = "/dev/log") -> None:
+    def __init__(
+        self, say: ProgramLog, syslogPath: str = "/dev/log", batch: WriteBatch | None = None
+    ) -> None:
+        """
+        @param batch: what FILE targets keep their lines for while it is
+            held (see L{txinetd.daemon.logbatch}).
+        """
         self.say = say
         self.syslogPath = syslogPath
+        self.batch = batch
         self._targets: dict[LogSpec, LogTarget] = {}
         self._serviceLogs: dict[str, ServiceLog] = {}
 
@@ -185,7 +193,12 @@ class LogTargets:
         assert spec.path is not None
         try:
             return FileLogTarget(
-                spec.path, spec.soft, spec.hard, onProgramMessage=self.say, logId=serviceId
+                spec.path,
+                spec.soft,
+                spec.hard,
+                onProgramMessage=self.say,
+                logId=serviceId,
+                batch=self.batch,
             )
         except OSError as e:
             self.say(Level.ERROR, f"Cannot open {serviceId} log {spec.path}: {e.strerror}")

@@ -33,6 +33,7 @@ from txinetd.core.config import Config, Listening, ServiceConfig
 from txinetd.core.dump import ServiceState, formatDump
 from txinetd.core.events import Level, Reloaded, ReloadResult
 from txinetd.core.servertable import ServerState
+from txinetd.daemon.logbatch import WriteBatch, holdEachWakeup
 from txinetd.daemon.logtargets import TextLogFile
 from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.pidfile import removePidFile, writePidFile
@@ -74,6 +75,7 @@ class XinetdService(MultiService):
         pidFile: str | None = None,
         consistencyInterval: int | None = None,
         twistdLog: TextLogFile | None = None,
+        logBatch: WriteBatch | None = None,
     ) -> None:
         """
         @param config: the configuration, loaded with the installed internal
@@ -93,6 +95,9 @@ class XinetdService(MultiService):
         @param twistdLog: twistd's log file, which the tree installs as the
             log observer of the application it is added to, so that it is
             reopened with the other logs.
+        @param logBatch: the batch the log files were opened with, held for
+            each of the reactor's wake-ups while the tree runs (see
+            L{txinetd.daemon.logbatch}).
         """
         super().__init__()
         self.config = config
@@ -103,6 +108,8 @@ class XinetdService(MultiService):
         self.view = StateView(self.serviceStates, self.serverStates)
         self.programLog = programLog
         self.twistdLog = twistdLog
+        self.logBatch = logBatch
+        self._releaseWakeups: Callable[[], None] | None = None
         self.loader = loader
         self.loadInThread = loadInThread
         self.reloads = ReloadQueue(self._reconfigure)
@@ -421,6 +428,8 @@ class XinetdService(MultiService):
         super().privilegedStartService()
 
     def startService(self) -> None:
+        if self.logBatch is not None and self._releaseWakeups is None:
+            self._releaseWakeups = holdEachWakeup(self.reactor, self.logBatch)
         if self.signals is not None:
             self.signals.install()
         self.shared.hosts.start()
@@ -461,6 +470,10 @@ class XinetdService(MultiService):
 
     def stopService(self) -> Any:
         systemd.notify("STOPPING=1")
+        if self._releaseWakeups is not None:
+            # What the shutdown logs is written as it comes.
+            self._releaseWakeups()
+            self._releaseWakeups = None
         if self.signals is not None:
             self.signals.uninstall()
         for loop in (self.sensorScan, self.checker):
