@@ -466,7 +466,7 @@ def makeService(options: Options) -> IService:
     eventLog = openEventLog(options["json-log"], options["debug"], options.err, logBatch)
     monitors = monitoring(reactor, options["metrics"], eventLog, observer)
     path = options["file"]
-    twistdLog = openTwistdLog(options)
+    twistdLog = openTwistdLog(options, logBatch)
     inetdConf = options.inetdConf
     strict = options["strict"]
     strictModes = options.strictModes
@@ -495,16 +495,18 @@ def makeService(options: Options) -> IService:
     return service
 
 
-def openTwistdLog(options: Options) -> TextLogFile | None:
+def openTwistdLog(options: Options, batch: WriteBatch | None = None) -> TextLogFile | None:
     """
     Open the file twistd would log to, if it logs to a file, so that
     txinetd can reopen it after rotation (see
     L{txinetd.daemon.tree.XinetdService.setServiceParent}).
+
+    @param batch: what the file keeps its lines for while it is held.
     """
     path = None if options.twistd is None else twistdLogFile(options.twistd)
     if path is None:
         return None
     try:
-        return TextLogFile(path)
+        return TextLogFile(path, batch)
     except OSError as e:
         exitWith(logUnwritable(path, systemError(e)), options.err)

@@ -7,15 +7,17 @@ together, by FILE targets, while the reactor's steps hold the batch.
 from __future__ import annotations
 
 import os
+import threading
 from types import SimpleNamespace
 
+from twisted.logger import textFileLogObserver
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.core import test_logformat
 from tests.daemon.test_logtargets import LINE, Reports, readBytes, temporaryDirectory
 from txinetd.core.events import Level
 from txinetd.daemon.logbatch import WriteBatch, holdEachWakeup
-from txinetd.daemon.logtargets import FileLogTarget
+from txinetd.daemon.logtargets import FileLogTarget, TextLogFile
 
 NOV_22 = test_logformat.NOV_22
 
@@ -153,6 +155,20 @@ class WriteBatchTests(SynchronousTestCase):
             self.writeLines(target, 1)
         self.assertEqual((readBytes(rotated), readBytes(self.path)), (LINE * 2, LINE))
 
+    def test_otherThreadsNotHeld(self) -> None:
+        """
+        A line another thread gives a target while the reactor's thread
+        holds the batch is written at once.
+        """
+        target = self.target()
+        with self.batch:
+            self.writeLines(target, 1)
+            thread = threading.Thread(target=self.writeLines, args=(target, 1))
+            thread.start()
+            thread.join()
+            self.assertEqual(readBytes(self.path), LINE)
+        self.assertEqual((readBytes(self.path), self.writes.sizes), (LINE * 2, [len(LINE)] * 2))
+
     def test_standardStreamsNotHeld(self) -> None:
         """
         Lines for the daemon's own standard output are written at once, so
@@ -169,6 +185,38 @@ class WriteBatchTests(SynchronousTestCase):
         with self.batch:
             self.writeLines(target, 1)
             self.assertEqual(sent, [LINE])
+
+
+class TextLogFileBatchTests(SynchronousTestCase):
+    """
+    L{TextLogFile} (twistd's log) with a L{WriteBatch}.
+    """
+
+    def test_heldThenOneWrite(self) -> None:
+        """
+        What Twisted's observer writes while the batch is held reaches the
+        file in one write when it is let go; closing writes what is held.
+        """
+        path = os.path.join(temporaryDirectory(self), "twistd.log")
+        batch = WriteBatch()
+        writes = Writes()
+        self.patch(os, "write", writes)
+        logFile = TextLogFile(path, batch)
+        self.addCleanup(logFile.close)
+        observer = textFileLogObserver(logFile)  # type: ignore[arg-type]
+        with batch:
+            for word in ("one", "two", "three"):
+                observer({"log_format": word, "log_time": NOV_22})
+            self.assertEqual(readBytes(path), b"")
+        self.assertEqual(
+            [line.rsplit(b" ", 1)[1] for line in readBytes(path).splitlines()],
+            [b"one", b"two", b"three"],
+        )
+        self.assertEqual(writes.sizes, [len(readBytes(path))])
+        with batch:
+            observer({"log_format": "four", "log_time": NOV_22})
+            logFile.close()
+            self.assertTrue(readBytes(path).endswith(b" four\n"))
 
 
 class Steps:

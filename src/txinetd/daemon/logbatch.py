@@ -23,6 +23,7 @@ each at once loses the one of the event at hand.
 from __future__ import annotations
 
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any
 from typing import Protocol as TypingProtocol
 
@@ -44,19 +45,22 @@ class WriteBatch:
     """
     Lines held while the batch is (see the module's docstring).  It is a
     context manager, and may be held again while held: the lines are
-    written when the outermost hold ends.
+    written when the outermost hold ends.  It is held by one thread, the
+    reactor's: a line another thread gives a target meanwhile is written at
+    once, as without the batch.
     """
 
     def __init__(self) -> None:
         self._depth = 0
+        self._thread: int | None = None
         self._waiting: list[Held] = []
 
     @property
     def holding(self) -> bool:
         """
-        Whether lines are kept now.
+        Whether lines given now, in this thread, are kept.
         """
-        return self._depth > 0
+        return self._depth > 0 and get_ident() == self._thread
 
     def add(self, target: Held) -> None:
         """
@@ -66,6 +70,8 @@ class WriteBatch:
         self._waiting.append(target)
 
     def __enter__(self) -> None:
+        if not self._depth:
+            self._thread = get_ident()
         self._depth += 1
 
     def __exit__(self, *exc: object) -> None:

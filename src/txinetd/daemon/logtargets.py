@@ -464,20 +464,45 @@ class TextLogFile:
     @ivar path: the file's path.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, batch: WriteBatch | None = None) -> None:
         """
         Open the file.
 
+        @param batch: while it is held, what is written is kept and written
+            together when it is let go.
         @raise OSError: if it cannot be opened.
         """
         self.path = path
+        self._batch = batch
+        self._held: list[bytes] = []
         self._fd: int | None = openLogFile(path)
 
     def write(self, text: str) -> None:
+        if self._fd is None:
+            return
+        data = text.encode("utf-8", "replace")
+        batch = self._batch
+        if batch is not None and batch.holding:
+            if not self._held:
+                batch.add(self)
+            self._held.append(data)
+            return
+        self._append(data)
+
+    def writeHeld(self) -> None:
+        """
+        Write what was kept while the batch was held, with one write.
+        """
+        if self._held:
+            data = b"".join(self._held)
+            self._held = []
+            self._append(data)
+
+    def _append(self, data: bytes) -> None:
         if self._fd is not None:
             # Reporting the failure would log through this file again.
             with contextlib.suppress(OSError):
-                appendAll(self._fd, text.encode("utf-8", "replace"))
+                appendAll(self._fd, data)
 
     def flush(self) -> None:
         """
@@ -497,6 +522,10 @@ class TextLogFile:
             programMessage(Level.ERROR, f"Cannot open twistd's log {self.path}: {e.strerror}")
 
     def close(self) -> None:
+        """
+        Close the file, once what was kept for the batch is written.
+        """
+        self.writeHeld()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
