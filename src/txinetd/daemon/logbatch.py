@@ -6,8 +6,10 @@ Under load one wake-up of the reactor handles many events: with eight
 clients looping on a built-in service, about sixty connections, each with
 a START and an EXIT line.  Written as they are made, those are a write(2)
 each.  While a L{WriteBatch} is held, a FILE target
-(L{txinetd.daemon.logtargets.FileLogTarget}) keeps the lines it is given;
-when the batch is let go, each target writes its lines with one write(2).
+(L{txinetd.daemon.logtargets.FileLogTarget}: a service's log, C{-filelog},
+C{--json-log}) and twistd's log file
+(L{txinetd.daemon.logtargets.TextLogFile}) keep the lines they are given;
+when the batch is let go, each writes its lines with one write(2).
 The daemon holds its batch while the reactor dispatches the events of one
 wake-up and while it runs its timed and queued calls
 (L{holdEachWakeup}), so every line is with the kernel before the reactor
@@ -37,7 +39,7 @@ class Held(TypingProtocol):
 
     def writeHeld(self) -> None:
         """
-        Write the lines kept since the batch was taken, in one go.
+        Write the lines kept while the batch was held, in one go.
         """
 
 
