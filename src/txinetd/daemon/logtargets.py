@@ -506,7 +506,8 @@ class TextLogFile:
 
     def flush(self) -> None:
         """
-        Nothing to flush: every write reaches the file.
+        Nothing to flush: a write reaches the file at once, or, while the
+        batch is held, when the reactor's wake-up ends.
         """
 
     def reopen(self) -> None:
