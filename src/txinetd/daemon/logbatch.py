@@ -15,6 +15,10 @@ wake-up and while it runs its timed and queued calls
 (L{holdEachWakeup}), so every line is with the kernel before the reactor
 waits for anything again.
 
+What a batch holds is bounded by one wake-up's work: each listening socket
+accepts at most L{txinetd.net.acceptor.ACCEPTS_PER_WAKEUP} connections per
+wake-up, and each event handled writes a few lines.
+
 The lines, their order in each file and the size limits are the same as
 when each is written at once.  What moves is the moment a line reaches the
 kernel, within one wake-up: a daemon killed with SIGKILL in the middle of a
