@@ -10,7 +10,7 @@ import os
 import socket
 import tempfile
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.documented import MAX_SIZE
 from tests.fakes import FakeSystem, describe, fakeInternalServices
@@ -176,3 +176,94 @@ class LimitTests(SynchronousTestCase):
         for path, reason in cases.items():
             with self.subTest(path=path):
                 self.assertEqual(self.refused(path), [f"warning: Unable to read {path}: {reason}"])
+
+
+NOBODY = 65534
+
+
+class StrictModesTests(SynchronousTestCase):
+    """
+    With strict modes an inetd.conf that others than root (and the daemon's
+    user) could have written is refused, as the xinetd configuration is:
+    its lines name commands run as root.  Refusing it is an error, so a
+    reload that meets it is rejected.
+    """
+
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, "inetd.conf")
+        with open(self.path, "w") as f:
+            f.write("echo stream tcp nowait root internal\n")
+
+    def parsed(self, strictModes: bool = True) -> tuple[list[str], list[str]]:
+        diagnostics = Diagnostics()
+        entries = parseInetdConf(self.path, diagnostics, strictModes)
+        return [entry.name for entry in entries], describe(diagnostics.items)
+
+    def needRoot(self) -> None:
+        if os.geteuid() != 0:
+            raise SkipTest("changing owners needs root")
+
+    def test_safe(self) -> None:
+        """
+        A file of the daemon's user that only it can write is read.
+        """
+        self.assertEqual(self.parsed(), (["echo"], []))
+
+    def test_writableByEveryone(self) -> None:
+        os.chmod(self.path, 0o666)
+        self.assertEqual(
+            self.parsed(), ([], [f"error: Unable to read {self.path} (writable by everyone)"])
+        )
+
+    def test_ownedByAnother(self) -> None:
+        self.needRoot()
+        os.chown(self.path, NOBODY, NOBODY)
+        self.assertEqual(
+            self.parsed(), ([], [f"error: Unable to read {self.path} (owned by uid {NOBODY})"])
+        )
+
+    def test_directoryOfAnother(self) -> None:
+        """
+        A file in a directory another user owns (who could replace it) is
+        refused too.
+        """
+        self.needRoot()
+        os.chown(self.directory, NOBODY, NOBODY)
+        reason = f"directory {self.directory} is owned by uid {NOBODY}"
+        self.assertEqual(self.parsed(), ([], [f"error: Unable to read {self.path} ({reason})"]))
+
+    def test_off(self) -> None:
+        """
+        Without strict modes it is read, as by xinetd.
+        """
+        os.chmod(self.path, 0o666)
+        self.assertEqual(self.parsed(strictModes=False), (["echo"], []))
+
+    def test_load(self) -> None:
+        """
+        A whole load that meets a refused inetd.conf has an error (a reload
+        keeps the running configuration); without strict modes it has the
+        file's service.
+        """
+        main = os.path.join(self.directory, "xinetd.conf")
+        with open(main, "w") as f:
+            f.write("defaults\n{\n}\n")
+        os.chmod(self.path, 0o666)
+        loaded = {
+            strictModes: loadConfig(
+                main,
+                system=FakeSystem(),
+                internalServices=fakeInternalServices(),
+                euid=0,
+                inetdConf=self.path,
+                strictModes=strictModes,
+            )
+            for strictModes in (True, False)
+        }
+        self.assertEqual(
+            [[item.message for item in config.errors] for config in loaded.values()],
+            [[f"Unable to read {self.path} (writable by everyone)"], []],
+        )
+        self.assertEqual([len(config.services) for config in loaded.values()], [0, 1])

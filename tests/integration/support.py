@@ -290,6 +290,36 @@ def freePorts(
     raise RuntimeError(f"no {count} free ports in {low}-{high}")
 
 
+def freeListedPort(taken: int) -> tuple[str, int]:
+    """
+    A TCP service of /etc/services above 1024 that is free on 127.0.0.1
+    (inetd.conf names services, not ports), on another port than C{taken}.
+    """
+    listed: dict[str, int] = {}
+    try:
+        with open("/etc/services") as f:
+            for line in f:
+                words = line.split("#", 1)[0].split()
+                if len(words) >= 2 and words[1].endswith("/tcp"):
+                    number = int(words[1].split("/")[0])
+                    if number > 1024:
+                        listed.setdefault(words[0], number)
+    except FileNotFoundError:
+        raise SkipTest("/etc/services is missing (Debian package netbase)") from None
+    candidates = list(listed.items())
+    random.shuffle(candidates)
+    for name, number in candidates:
+        if number == taken or socket.getservbyname(name, "tcp") != number:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", number))
+            except OSError:
+                continue
+        return name, number
+    raise SkipTest("no service of /etc/services above 1024 is free")
+
+
 def _bindable(host: str, port: int, kind: int) -> bool:
     with socket.socket(socket.AF_INET, kind) as s:
         try:

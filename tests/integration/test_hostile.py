@@ -36,6 +36,7 @@ from txinetd.serve.lookups import HostName
 from .support import (
     DatagramPeer,
     collaborators,
+    freeListedPort,
     freePorts,
     pollUntil,
     reactor,
@@ -781,4 +782,45 @@ class DroppedFileTests(TestCase):
         yield attack.waitForCount("reconfiguration failed", 2, PROGRAM_LOG)
         answer = yield tcpExchange(HOST, good)
         self.assertTrue(answer.endswith(b"\r\n"))
+        self.assertFalse(os.path.exists(marker))
+
+    @inlineCallbacks
+    def test_inetdConfOfAnother(self) -> Generated:
+        """
+        The inetd.conf of C{-inetd_compat} is held to strict modes too: one
+        that nobody owns is refused at the start (its service does not
+        listen, the others do); root's is read at a reload; once nobody has
+        rewritten it (to run a command as root), the reload is rejected and
+        the service it had goes on as it was.  (Before, the rewritten line
+        ran its command as root after the next SIGHUP.)
+        """
+        (daytime,) = freePorts(1)
+        name, port = freeListedPort(daytime)
+        attack = Attack(self)
+        inetdConf = attack.run.path("inetd.conf")
+        marker = attack.run.path("marker")
+
+        def write(command: str, owner: int) -> None:
+            with open(inetdConf, "w") as f:
+                f.write(f"{HOST}:{name} stream tcp nowait root {command}\n")
+            os.chown(inetdConf, owner, owner)
+
+        write(f"/usr/bin/touch touch {marker}", NOBODY)
+        config = defaults(attack.run) + serviceEntry("daytime", "daytime", "stream", daytime)
+        yield attack.start(config, "-inetd_compat", "--inetd-conf", inetdConf)
+        refusal = f"ERROR: Unable to read {inetdConf} (owned by uid {NOBODY})"
+        yield attack.waitForCount(refusal, 1, PROGRAM_LOG)
+        yield attack.waitForCount("Started working: 1 available service", 1, PROGRAM_LOG)
+        self.assertTrue(refusesConnections(port))
+        write("/bin/echo echo compat", 0)
+        attack.run.process.signalProcess("HUP")
+        yield attack.waitForCount("Reconfigured: new=1 old=1 dropped=0", 1, PROGRAM_LOG)
+        answer = yield tcpExchange(HOST, port)
+        self.assertEqual(answer, b"compat\n")
+        write(f"/usr/bin/touch touch {marker}", NOBODY)
+        attack.run.process.signalProcess("HUP")
+        yield attack.waitForCount(refusal, 2, PROGRAM_LOG)
+        yield attack.waitForCount("reconfiguration failed", 1, PROGRAM_LOG)
+        answer = yield tcpExchange(HOST, port)
+        self.assertEqual(answer, b"compat\n")
         self.assertFalse(os.path.exists(marker))

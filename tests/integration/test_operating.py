@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import random
 import re
 import shutil
 import signal
@@ -36,13 +35,21 @@ from twisted.internet.error import ConnectionRefusedError, ProcessDone, ProcessT
 from twisted.internet.protocol import Protocol
 from twisted.persisted.sob import loadValueFromFile
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from tests.net.test_systemd import NotifyReceiver
 from txinetd.daemon.tree import XinetdService
 from txinetd.tap import Options, makeService
 
-from .support import freePorts, hostsOptions, pollUntil, reactor, tcpExchange, withTimeout
+from .support import (
+    freeListedPort,
+    freePorts,
+    hostsOptions,
+    pollUntil,
+    reactor,
+    tcpExchange,
+    withTimeout,
+)
 from .test_logging import DAYTIME, HOST, TxinetdRun, serviceEntry
 from .test_twistd import ROOT, TWISTD, Daemon
 
@@ -644,36 +651,6 @@ class OptionTests(TestCase):
         )
         self.assertEqual(exited, operated.serverPids(name))
         self.assertIn(f": EXIT: {name} status=0 pid={exited[0]}", "\n".join(operated.run.lines()))
-
-
-def freeListedPort(taken: int) -> tuple[str, int]:
-    """
-    A TCP service of /etc/services above 1024 that is free on 127.0.0.1
-    (inetd.conf names services, not ports), on another port than C{taken}.
-    """
-    listed: dict[str, int] = {}
-    try:
-        with open("/etc/services") as f:
-            for line in f:
-                words = line.split("#", 1)[0].split()
-                if len(words) >= 2 and words[1].endswith("/tcp"):
-                    number = int(words[1].split("/")[0])
-                    if number > 1024:
-                        listed.setdefault(words[0], number)
-    except FileNotFoundError:
-        raise SkipTest("/etc/services is missing (Debian package netbase)") from None
-    candidates = list(listed.items())
-    random.shuffle(candidates)
-    for name, number in candidates:
-        if number == taken or socket.getservbyname(name, "tcp") != number:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind((HOST, number))
-            except OSError:
-                continue
-        return name, number
-    raise SkipTest("no service of /etc/services above 1024 is free")
 
 
 class NotifyTests(TestCase):

@@ -9,11 +9,11 @@ L{MAX_INCLUDE_DEPTH} deep, at most L{MAX_FILES} files and L{MAX_SIZE} bytes
 are read, only regular files and pipes are read (a pipe without a writer
 reads as empty; a device such as C{/dev/zero} is refused).
 
-With strict modes (the default), as sshd's C{StrictModes}, a file or an
-C{includedir} directory that anyone but root and the daemon's user could
-have written, or that is on a path such a user could change, is refused
-(see L{txinetd.daemon.safefiles.openForReading}): it would let that user run
-commands as root.
+With strict modes (the default), as sshd's C{StrictModes}, a file (the
+inetd.conf included) or an C{includedir} directory that anyone but root and
+the daemon's user could have written, or that is on a path such a user could
+change, is refused (see L{txinetd.daemon.safefiles.openForReading}): it would
+let that user run commands as root.
 
 The text is parsed by L{txinetd.core.grammar}.
 """
@@ -366,31 +366,39 @@ def readBounded(stream: BinaryIO) -> bytes:
     return data
 
 
-def readInetdConf(path: str) -> bytes:
+def readInetdConf(path: str, strictModes: bool = False) -> bytes:
     """
     The bytes of an inetd.conf, which must be a regular file of at most
     L{MAX_SIZE} bytes (a device or a pipe is not opened for reading long).
 
+    @param strictModes: refuse a file that others than root and the
+        daemon's user could have written (see L{openForReading}).
     @raise OSError: if it cannot or may not be read; its C{strerror} says
-        why.
+        why (L{UnsafeFile}: strict modes refuse it).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = openForReading(path, flags) if strictModes else os.open(path, flags)
     with open(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
         return readBounded(f)
 
 
-def parseInetdConf(path: str, diagnostics: Diagnostics) -> list[Entry]:
+def parseInetdConf(path: str, diagnostics: Diagnostics, strictModes: bool = True) -> list[Entry]:
     """
     The service entries of an inetd.conf file; a file that cannot be read
     (see L{readInetdConf}) is no services (with a warning), and a missing one
     is no services silently, as xinetd (Debian's unit gives
-    C{-inetd_compat} to systems that have no inetd.conf).
+    C{-inetd_compat} to systems that have no inetd.conf).  A file strict
+    modes refuse is an error, as a refused C{include}: a reload that meets
+    it is rejected, so the services read while it was safe keep running.
     """
     try:
-        data = readInetdConf(path)
+        data = readInetdConf(path, strictModes)
     except FileNotFoundError:
+        return []
+    except UnsafeFile as e:
+        diagnostics.error(f"Unable to read {path} ({e.strerror})")
         return []
     except OSError as e:
         diagnostics.warning(f"Unable to read {path}: {e.strerror}")

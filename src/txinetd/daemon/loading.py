@@ -185,9 +185,9 @@ def loadConfig(
         fatal in a defaults section) instead of being ignored.
     @param warnRelative: whether relative include paths are warned about
         (C{--check}: they depend on the directory txinetd starts in).
-    @param strictModes: refuse configuration files and C{includedir}
-        directories that others than root and the daemon's user could
-        have written (as sshd's C{StrictModes}).
+    @param strictModes: refuse configuration files (C{inetdConf} too) and
+        C{includedir} directories that others than root and the daemon's
+        user could have written (as sshd's C{StrictModes}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
     installed = None
@@ -202,7 +202,7 @@ def loadConfig(
         path, diagnostics, baseDirectory or os.getcwd(), warnRelative, strictModes
     )
     if inetdConf is not None:
-        entries += parseInetdConf(inetdConf, diagnostics)
+        entries += parseInetdConf(inetdConf, diagnostics, strictModes)
     return buildConfig(
         path,
         entries,
