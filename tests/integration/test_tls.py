@@ -477,12 +477,13 @@ class RedirectTLSTests(TLSTestCase):
     """
 
     @inlineCallbacks
-    def startPair(self, name: str) -> Any:
+    def startPair(self, name: str, target: Issued | None = None) -> Any:
         """
-        A TLS echo whose certificate is for C{wrong.example}, and a
-        plaintext service redirected to it that expects C{name}.
+        A TLS echo whose certificate is C{target} (default: one for
+        C{wrong.example}), and a plaintext service redirected to it that
+        expects C{name}.
         """
-        wrong = self.authority.server("wrong", "wrong.example")
+        wrong = target or self.authority.server("wrong", "wrong.example")
         self.backend, self.front = freePorts(2)
         yield self.start(
             "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
@@ -551,6 +552,25 @@ class RedirectTLSTests(TLSTestCase):
         self.assertEqual(received, b"")
         yield self.daemon.waitFor(b"can't connect to remote host 127.0.0.1: TLS")
         self.assertIn(b"not valid for the name", bytes(self.daemon.output))
+
+    @inlineCallbacks
+    def test_noSubjectAltNameRefused(self) -> Any:
+        """
+        A target certificate of the trusted CA with the name in its common
+        name only (no subjectAltName) is refused too: the client is closed
+        without a byte from the target, and the program log says why.
+        (Twisted alone logged the error and relayed to it.)
+        """
+        yield self.startPair("localhost", self.authority.server("localhost"))
+        client = yield self.plainClient()
+        client.transport.write(b"secret\n")
+        received = yield client.done
+        self.assertEqual(received, b"")
+        yield self.daemon.waitFor(b"can't connect to remote host 127.0.0.1: TLS")
+        self.assertIn(
+            b"not valid for the name: Certificate does not contain any `subjectAltName`s.",
+            bytes(self.daemon.output),
+        )
 
 
 class TLSPolicyTests(TLSTestCase):

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
-from service_identity import VerificationError
+from service_identity import CertificateError, VerificationError
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.protocol import ServerFactory
@@ -52,6 +52,7 @@ from txinetd.net.acceptor import PendingConnection, attachProtocol
 from txinetd.net.relay import Side, TLSSide, connectSides, stopSides
 from txinetd.net.tlsbulk import WRITE_CHUNK, BulkTLSProtocol, tuneTransport
 from txinetd.net.tlsdirect import DirectConnection, DirectTLSProtocol, PlaintextEnd
+from txinetd.net.tlsname import NameChecking
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -174,7 +175,8 @@ def checkSettings(settings: TLSSettings) -> str | None:
 def clientCreator(settings: RedirectTLS) -> IOpenSSLClientConnectionCreator:
     """
     TLS to a redirect target whose certificate must be valid for
-    C{settings.name} (checked with service-identity).
+    C{settings.name} (checked with service-identity, by Twisted and by
+    L{NameChecking}).
 
     @raise TLSError: if the CA file cannot be read or the name is no host
         name.
@@ -184,9 +186,10 @@ def clientCreator(settings: RedirectTLS) -> IOpenSSLClientConnectionCreator:
     else:
         trust = trustRootFromCertificates(_certificates(settings.ca))  # type: ignore[no-untyped-call]
     try:
-        return optionsForClientTLS(settings.name, trust)
+        creator = optionsForClientTLS(settings.name, trust)
     except UnicodeError as e:
         raise TLSError(f"bad host name {settings.name}: {e}") from None
+    return NameChecking(creator, settings.name)
 
 
 def checkRedirectSettings(settings: RedirectTLS) -> str | None:
@@ -218,7 +221,7 @@ def describeTLSFailure(failure: Failure | BaseException) -> str:
     error = failure.value if isinstance(failure, Failure) else failure
     if isinstance(error, SSL.Error):
         return describeSSLError(error)
-    if isinstance(error, VerificationError):
+    if isinstance(error, VerificationError | CertificateError):
         return f"the certificate is not valid for the name: {error}"
     return str(error) or type(error).__name__
 
