@@ -188,6 +188,29 @@ class ConnectTests(RelayTestCase):
         self.assertEqual(CONNECT_TIMEOUT, 30)
         self.assertIsNone(relay.target)
 
+    def test_clientOverUnixSocket(self) -> None:
+        """
+        A client on a UNIX socket (the plaintext end of a TLS front), whose
+        transport declares L{ITCPTransport} as Twisted's UNIX transports
+        do, gets no TCP option; the target is connected to.  (Twisted
+        before 24.11 raises for TCP_NODELAY on such a socket, which stopped
+        the relay before it connected.)
+        """
+        unixSocket, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(unixSocket.close)
+        self.addCleanup(other.close)
+
+        def refused(enabled: bool) -> None:
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+        self.clientTransport.socket = unixSocket
+        self.clientTransport.setTcpNoDelay = refused  # type: ignore[method-assign]
+        self.clientTransport.setTcpKeepAlive = refused  # type: ignore[method-assign]
+        self.relay(keepAlive=True)
+        self.assertEqual(self.clientTransport.producerState, "paused")
+        [(host, port, _, _, _)] = self.reactor.tcpClients
+        self.assertEqual((host, port), ("127.0.0.1", 8080))
+
     def test_ipv6Target(self) -> None:
         self.relay("::1")
         [(host, port, _, _, _)] = self.reactor.tcpClients

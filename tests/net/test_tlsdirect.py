@@ -5,18 +5,25 @@ in process until its service runs, and the connection admission sees.
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import ClientFactory, Protocol, ServerFactory
+from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
+from twisted.test.iosim import FakeTransport, connect
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.certificates import Authority
+from txinetd.core.endpoint import TLSSettings
 from txinetd.net.acceptor import PendingConnection
-from txinetd.net.tlsdirect import HELD_LIMIT, DirectConnection, PlaintextEnd
+from txinetd.net.tls import serverOptions
+from txinetd.net.tlsdirect import HELD_LIMIT, DirectConnection, DirectTLSProtocol, PlaintextEnd
 
 
 class _Listener:
@@ -229,3 +236,60 @@ class DirectConnectionTests(SynchronousTestCase):
         self.assertIsNone(protocol.lost)
         self.clock.advance(0)
         self.assertIs(protocol.lost, reason)
+
+
+class DirectTLSProtocolTests(SynchronousTestCase):
+    """
+    L{DirectTLSProtocol} connects with Twisted's factory as it is: with the
+    factory's C{_creatorCallable} (Twisted 26.4 and later), or with
+    Twisted's own C{makeConnection} (earlier Twisted, which the oldest
+    Twisted's run of these tests covers; see scripts/setup-tests).
+    """
+
+    def exchange(self, factory: TLSMemoryBIOFactory) -> tuple[list[object], list[str], bytes]:
+        listener = _Listener()
+        end = PlaintextEnd(listener)
+        server = DirectTLSProtocol(factory, end)
+        received: list[bytes] = []
+        client = TLSMemoryBIOProtocol(
+            TLSMemoryBIOFactory(
+                optionsForClientTLS("localhost", self.trust),
+                True,
+                ClientFactory.forProtocol(Protocol),
+            ),
+            _Collecting(received),
+        )
+        pump = connect(
+            server,
+            FakeTransport(server, isServer=True),
+            client,
+            FakeTransport(client, isServer=False),
+        )
+        client.write(b"hello")
+        server.write(b"welcome")
+        pump.flush()
+        return listener.said, [data.decode() for data in end.held], b"".join(received)
+
+    def setUp(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        authority = Authority(directory)
+        issued = authority.server("server", "localhost")
+        self.options = serverOptions(TLSSettings(issued.certificate, issued.key))
+        with open(authority.path, "rb") as f:
+            self.trust = Certificate.loadPEM(f.read())
+
+    def test_handshake(self) -> None:
+        """
+        The handshake is done and the plaintext flows both ways.
+        """
+        factory = TLSMemoryBIOFactory(self.options, False, ServerFactory())
+        self.assertEqual(self.exchange(factory), (["handshake"], ["hello"], b"welcome"))
+
+
+class _Collecting(Protocol):
+    def __init__(self, received: list[bytes]) -> None:
+        self.received = received
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)

@@ -70,12 +70,28 @@ _IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 
 def _tune(transport: Any, keepAlive: bool) -> None:
+    """
+    TCP_NODELAY (and keepalive) on a TCP connection's transport.  Twisted's
+    UNIX socket transports declare L{ITCPTransport} too; the UNIX socket
+    behind a TLS front is left alone (Twisted before 24.11 raises for the
+    option there, which stopped the relay before it connected).
+    """
     tcp = ITCPTransport(transport, None)
-    if tcp is None:
+    if tcp is None or not _overIP(transport):
         return
     tcp.setTcpNoDelay(True)
     if keepAlive:
         tcp.setTcpKeepAlive(True)
+
+
+def _overIP(transport: Any) -> bool:
+    """
+    Whether a transport may be over IP: not when its socket is of another
+    family (a UNIX socket).
+    """
+    handle = getattr(transport, "getHandle", None)
+    sock = handle() if handle is not None else None
+    return not isinstance(sock, socket.socket) or sock.family in _IP_FAMILIES
 
 
 def _probeLiveness(transport: Any) -> socket.socket | None:

@@ -24,6 +24,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IHandshakeListener, IProtocol
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.policies import ProtocolWrapper
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -68,9 +69,15 @@ class DirectTLSProtocol(BulkTLSProtocol):
         does, without its first declarations: it declares each of the
         transport's interfaces in turn, each replacing the last, before
         L{ProtocolWrapper.makeConnection} declares them all at once (ten
-        zope declarations a connection, where one does).
+        zope declarations a connection, where one does).  This needs the
+        factory's C{_creatorCallable} (Twisted 26.4 and later); without it,
+        Twisted's own C{makeConnection} connects.
         """
-        self._tlsConnection = self.factory._creatorCallable(self)
+        create = getattr(self.factory, "_creatorCallable", None)
+        if create is None:
+            TLSMemoryBIOProtocol.makeConnection(self, transport)  # type: ignore[no-untyped-call]
+            return
+        self._tlsConnection = create(self)
         self._appSendBuffer = []
         ProtocolWrapper.makeConnection(self, transport)  # type: ignore[no-untyped-call]
         self._checkHandshakeStatus()  # type: ignore[no-untyped-call]
