@@ -36,6 +36,7 @@ from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.machine import Collaborators
 from txinetd.daemon.service import ListeningService
 from txinetd.daemon.tree import XinetdService
+from txinetd.net import systemd
 from txinetd.net.acceptor import StreamAcceptor
 
 
@@ -399,6 +400,49 @@ class TreeTests(SynchronousTestCase):
         tree.stopService()
         reactor.doIteration(0)
         self.assertEqual(held, [False, True, True, False])
+
+    def test_logWrittenBeforeSystemd(self) -> None:
+        """
+        The lines held in the log batch are written before systemd hears
+        that a reconfiguration starts and that it is done: whoever READY=1
+        wakes finds C{Reconfigured: ...} in the logs.
+        """
+        batch = WriteBatch()
+        said: list[str] = []
+
+        class Target:
+            def writeHeld(self) -> None:
+                said.append("written")
+
+        def loader() -> Config:
+            batch.add(Target())
+            return self.load(daytime("one", 1013))
+
+        collaborators = Collaborators(self.shared, self.shared.logs, self.opener)  # type: ignore[arg-type]
+        tree = XinetdService(
+            self.load(daytime("one", 1013)),
+            collaborators,
+            loader=loader,
+            stayalive=True,
+            logBatch=batch,
+        )
+        tree.privilegedStartService()
+        tree.startService()
+        self.addCleanup(tree.stopService)
+        self.patch(systemd, "reloading", lambda: said.append("RELOADING=1"))
+        self.patch(systemd, "ready", lambda status: said.append(f"READY=1 {status}"))
+        with batch:
+            batch.add(Target())
+            tree.reconfigure(hard=False)
+            self.assertEqual(
+                said,
+                [
+                    "written",
+                    "RELOADING=1",
+                    "written",
+                    "READY=1 Reconfigured: new=0 old=1 dropped=0 (services): 1 available service",
+                ],
+            )
 
     def test_stop(self) -> None:
         """

@@ -13,7 +13,8 @@ when the batch is let go, each writes its lines with one write(2).
 The daemon holds its batch while the reactor dispatches the events of one
 wake-up and while it runs its timed and queued calls
 (L{holdEachWakeup}), so every line is with the kernel before the reactor
-waits for anything again.
+waits for anything again; the daemon also lets the batch go before it
+tells systemd anything (C{READY=1} after a reload comes after its lines).
 
 What a batch holds is bounded by one wake-up's work: each listening socket
 accepts at most L{txinetd.net.acceptor.ACCEPTS_PER_WAKEUP} connections per

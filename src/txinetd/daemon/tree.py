@@ -242,7 +242,7 @@ class XinetdService(MultiService):
         a time.
         """
         assert self.loader is not None
-        systemd.reloading()
+        self.tellSystemd(systemd.reloading)
         programMessage(Level.NOTICE, "Starting reconfiguration")
         self.collectorPause.begin()
         if self.loadInThread:
@@ -256,7 +256,7 @@ class XinetdService(MultiService):
             if isinstance(result, Failure):
                 log.failure("Reconfiguration failed", result)
                 result = self.rejected(result.getErrorMessage())
-            systemd.ready(str(result))
+            self.tellSystemd(systemd.ready, str(result))
             self.collectorPause.end()
 
         return loading.addCallback(self.applyConfig, hard).addBoth(done)
@@ -453,7 +453,17 @@ class XinetdService(MultiService):
         programMessage(Level.NOTICE, status)
         if not self.availableCount():
             programMessage(Level.NOTICE, self.noServiceReason())
-        systemd.ready(status)
+        self.tellSystemd(systemd.ready, status)
+
+    def tellSystemd(self, notify: Callable[..., object], *args: str) -> None:
+        """
+        Send systemd a notification, once the log lines held so far are
+        written: whoever READY=1 wakes up finds the lines that led to it
+        (C{Reconfigured: ...}) in the logs.
+        """
+        if self.logBatch is not None:
+            self.logBatch.flush()
+        notify(*args)
 
     def noServiceReason(self) -> str:
         """
