@@ -242,8 +242,9 @@ class DirectTLSProtocolTests(SynchronousTestCase):
     """
     L{DirectTLSProtocol} connects with Twisted's factory as it is: with the
     factory's C{_creatorCallable} (Twisted 26.4 and later), or with
-    Twisted's own C{makeConnection} (earlier Twisted, which the oldest
-    Twisted's run of these tests covers; see scripts/setup-tests).
+    Twisted's own C{makeConnection} (earlier Twisted, which the run of
+    these tests with the oldest releases covers; see
+    L{tests.test_oldest_dependencies}).
     """
 
     def exchange(self, factory: TLSMemoryBIOFactory) -> tuple[list[object], list[str], bytes]:
