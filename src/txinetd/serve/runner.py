@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.serve.test_internal,tests.serve.test_redirect -*-
+# -*- test-case-name: tests.serve.test_runner,tests.serve.test_internal,tests.serve.test_redirect -*-
 """
 What runs a service on an admitted connection (the last step of
 L{txinetd.serve.admission}): a L{Runner}, one per kind of service --
@@ -16,6 +16,7 @@ from typing import Protocol as TypingProtocol
 
 from twisted.internet.protocol import Protocol
 
+from txinetd.core.events import Level
 from txinetd.net.acceptor import DESCRIPTOR_ERRORS, PendingConnection, attachProtocol
 from txinetd.serve.session import Session
 
@@ -47,7 +48,10 @@ def adopt(
     Give an admitted connection to a Twisted transport running
     C{protocol}; txinetd's raw copy is closed.  If it cannot be adopted,
     the session is dropped, and, out of descriptors, C{exhausted} is told
-    the errno (the service pauses, as when accept() fails).
+    the errno (the service pauses, as when accept() fails).  If the
+    transport was made but C{protocol} failed as it started (a system call
+    of its own refused), the failure is logged and the connection aborted:
+    the client is not left waiting on a half-made transport.
 
     @return: whether it was adopted.
     """
@@ -57,6 +61,10 @@ def adopt(
         session.abandon()
         if e.errno in DESCRIPTOR_ERRORS:
             exhausted(e.errno)
+        elif protocol.transport is not None:
+            session.say(Level.ERROR, f"cannot serve a connection: {e.strerror or e}")
+            transport = protocol.transport
+            getattr(transport, "abortConnection", transport.loseConnection)()
         return False
     finally:
         connection.close()
