@@ -15,6 +15,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from twisted.internet.ssl import Certificate, CertificateOptions
+
+from txinetd.core.endpoint import TLSSettings
+from txinetd.net.tls import serverOptions
 
 _Key = ec.EllipticCurvePrivateKey
 
@@ -151,3 +155,16 @@ class Authority:
 
     def client(self, label: str, commonName: str) -> Issued:
         return self.issue(label, _name(C="PL", O="Example, Inc.", CN=commonName), client=True)
+
+
+def localhostServer(directory: str) -> tuple[CertificateOptions, Certificate]:
+    """
+    A new test CA in C{directory}: txinetd's TLS server options with a
+    certificate it issued for C{localhost}, and the CA as a client's
+    trust root.
+    """
+    authority = Authority(directory)
+    issued = authority.server("server", "localhost")
+    with open(authority.path, "rb") as f:
+        trust = Certificate.loadPEM(f.read())
+    return serverOptions(TLSSettings(issued.certificate, issued.key)), trust

@@ -14,16 +14,14 @@ from unittest import mock
 
 from OpenSSL import SSL
 from twisted.internet.protocol import ClientFactory, Protocol, ServerFactory
-from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.ssl import optionsForClientTLS
 from twisted.internet.testing import StringTransport
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.test.iosim import FakeTransport, connect
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.certificates import Authority
-from txinetd.core.endpoint import TLSSettings
+from tests.certificates import localhostServer
 from txinetd.net import tlsbulk
-from txinetd.net.tls import serverOptions
 from txinetd.net.tlsbulk import (
     RECORD,
     TRANSPORT_CHUNK,
@@ -104,11 +102,7 @@ class BulkTLSProtocolTests(SynchronousTestCase):
     def setUp(self) -> None:
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        authority = Authority(directory)
-        issued = authority.server("server", "localhost")
-        self.options = serverOptions(TLSSettings(issued.certificate, issued.key))
-        with open(authority.path, "rb") as f:
-            self.trust = Certificate.loadPEM(f.read())
+        self.options, self.trust = localhostServer(directory)
 
     def transfer(self, protocolType: type[TLSMemoryBIOProtocol]) -> tuple[bytes, int]:
         """

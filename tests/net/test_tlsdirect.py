@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.protocol import ClientFactory, Protocol, ServerFactory
-from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.ssl import optionsForClientTLS
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
@@ -19,10 +19,8 @@ from twisted.python.failure import Failure
 from twisted.test.iosim import FakeTransport, connect
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.certificates import Authority
-from txinetd.core.endpoint import TLSSettings
+from tests.certificates import localhostServer
 from txinetd.net.acceptor import PendingConnection
-from txinetd.net.tls import serverOptions
 from txinetd.net.tlsdirect import HELD_LIMIT, DirectConnection, DirectTLSProtocol, PlaintextEnd
 
 
@@ -274,11 +272,7 @@ class DirectTLSProtocolTests(SynchronousTestCase):
     def setUp(self) -> None:
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        authority = Authority(directory)
-        issued = authority.server("server", "localhost")
-        self.options = serverOptions(TLSSettings(issued.certificate, issued.key))
-        with open(authority.path, "rb") as f:
-            self.trust = Certificate.loadPEM(f.read())
+        self.options, self.trust = localhostServer(directory)
 
     def test_handshake(self) -> None:
         """
