@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.serve.test_runner,tests.serve.test_internal,tests.serve.test_redirect -*-
+# -*- test-case-name: tests.serve.test_runner,tests.serve.test_internal -*-
 """
 What runs a service on an admitted connection (the last step of
 L{txinetd.serve.admission}): a L{Runner}, one per kind of service --
