@@ -16,6 +16,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from tests.tcpinfo import segmentsReceived
 from txinetd.builtins.simple import chargenLines
 from txinetd.daemon.service import ListeningService
 from txinetd.daemon.tree import XinetdService
@@ -60,6 +61,19 @@ ALL = "".join(
     for name in ("echo", "discard", "chargen", "daytime", "time")
     for kind in ("stream", "dgram")
 )
+
+
+def _answerSegments(port: int) -> tuple[bytes, int]:
+    """
+    Read a service's answer to the end of the stream, sending nothing.
+
+    @return: the answer, and how many segments the client received.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        received = b""
+        while chunk := client.recv(4096):
+            received += chunk
+        return received, segmentsReceived(client)
 
 
 class BuiltinServiceTests(TestCase):
@@ -114,6 +128,17 @@ class BuiltinServiceTests(TestCase):
             self.assertEqual(len(received), 4)
             (seconds,) = struct.unpack("!I", received)
             self.assertLess(abs(seconds - TIME_OFFSET - time.time()), 5)
+
+    @inlineCallbacks
+    def test_answerLeavesWithTheEnd(self) -> Any:
+        """
+        daytime's and time's answers reach the client in one segment with
+        the end of the stream: the SYN-ACK and that segment are all it
+        receives.
+        """
+        for name, length in (("daytime-stream", 26), ("time-stream", 4)):
+            received, segments = yield deferToThread(_answerSegments, portOf(self.tree, name))
+            self.assertEqual((len(received), segments), (length, 2), name)
 
     @inlineCallbacks
     def test_echoDgram(self) -> Any:

@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from tests.tcpinfo import segmentsReceived
 from txinetd.net.acceptor import (
     ACCEPTS_PER_WAKEUP,
     DESCRIPTOR_ERRORS,
@@ -103,6 +104,85 @@ class ConvertibleSocket:
         self.calls.append((level, option, value))
         if self.error is not None:
             raise OSError(self.error, os.strerror(self.error))
+
+
+class FlagsSocket:
+    """
+    A connected socket's C{send}, recording the flags of every call, of a
+    kernel that takes C{MSG_MORE} (C{refusal} None) or refuses it with
+    C{refusal}.
+    """
+
+    def __init__(self, family: socket.AddressFamily, refusal: int | None = None) -> None:
+        self.family = family
+        self.refusal = refusal
+        self.flags: list[int] = []
+
+    def send(self, data: bytes, flags: int) -> int:
+        self.flags.append(flags)
+        if self.refusal is not None and flags & socket.MSG_MORE:
+            raise OSError(self.refusal, os.strerror(self.refusal))
+        return len(data)
+
+
+class ClosingSendTests(SynchronousTestCase):
+    """
+    An answer that the close follows (C{sendNow(closing=True)}) is sent with
+    C{MSG_MORE} over TCP, so that its last segment leaves with the FIN.
+    """
+
+    def setUp(self) -> None:
+        self.patch(PendingConnection, "holdsLastSegment", True)
+
+    def connection(self, sock: FlagsSocket, peer: Any) -> PendingConnection:
+        return PendingConnection(MemoryReactor(), cast(socket.socket, sock), peer, peer)
+
+    def test_flags(self) -> None:
+        """
+        C{MSG_MORE} only for a closing send over TCP, never on a UNIX socket.
+        """
+        plain = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
+        for family, peer, closing, flags in (
+            (socket.AF_INET, ("127.0.0.1", 5000), True, plain | socket.MSG_MORE),
+            (socket.AF_INET6, ("::1", 5000, 0, 0), True, plain | socket.MSG_MORE),
+            (socket.AF_INET, ("127.0.0.1", 5000), False, plain),
+            (socket.AF_UNIX, "", True, plain),
+        ):
+            sock = FlagsSocket(family)
+            self.assertEqual(self.connection(sock, peer).sendNow(b"answer", closing), b"")
+            self.assertEqual(sock.flags, [flags], (family, closing))
+
+    def test_kernelWithoutMsgMore(self) -> None:
+        """
+        A kernel that refuses C{MSG_MORE}: the answer is sent without it at
+        once, and later answers are sent without it from the start.
+        """
+        plain = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
+        for refusal in (errno.EOPNOTSUPP, errno.EINVAL):
+            self.patch(PendingConnection, "holdsLastSegment", True)
+            sock = FlagsSocket(socket.AF_INET, refusal)
+            connection = self.connection(sock, ("127.0.0.1", 5000))
+            self.assertEqual(connection.sendNow(b"answer", closing=True), b"")
+            self.assertEqual(sock.flags, [plain | socket.MSG_MORE, plain])
+            later = FlagsSocket(socket.AF_INET, refusal)
+            self.assertEqual(self.connection(later, ("127.0.0.1", 5001)).sendNow(b"a", True), b"")
+            self.assertEqual(later.flags, [plain])
+
+    def test_otherErrorsGiveItBack(self) -> None:
+        """
+        Any other error leaves C{MSG_MORE} in use and gives the data back,
+        for L{PendingConnection.send} to report.
+        """
+
+        class Failing(FlagsSocket):
+            def send(self, data: bytes, flags: int) -> int:
+                self.flags.append(flags)
+                raise ConnectionResetError(errno.ECONNRESET, "reset")
+
+        sock = Failing(socket.AF_INET)
+        connection = self.connection(sock, ("127.0.0.1", 5000))
+        self.assertEqual(connection.sendNow(b"answer", closing=True), b"answer")
+        self.assertTrue(PendingConnection.holdsLastSegment)
 
 
 class AsIPv4Tests(SynchronousTestCase):
@@ -492,6 +572,47 @@ class PendingConnectionTests(TestCase):
         other, otherClient = self.pair()
         self.reset(otherClient)
         self.assertEqual(other.sendNow(b"x" * 100000), b"x" * 100000)
+
+    def answered(self, closing: bool) -> int:
+        """
+        Answer a client and close: how many segments it received.
+        """
+        connection, client = self.pair()
+        self.assertEqual(connection.sendNow(b"07 DEC 2026\r\n", closing=closing), b"")
+        connection.close()
+        # Read to the end of the stream: the FIN is in.
+        self.assertEqual(receiveExactly(client, 14), b"07 DEC 2026\r\n")
+        return segmentsReceived(client)
+
+    def test_answerLeavesWithTheFin(self) -> None:
+        """
+        An answer sent as one the close follows leaves in one segment with
+        the FIN: the client receives the SYN-ACK and that segment, one
+        segment less than after a plain send and close.
+        """
+        self.patch(PendingConnection, "holdsLastSegment", True)
+        self.assertEqual((self.answered(closing=False), self.answered(closing=True)), (3, 2))
+
+    def test_answerLargerThanASegment(self) -> None:
+        """
+        An answer partly taken, sent as one the close follows: the rest is
+        sent with L{PendingConnection.send}, and the client gets every
+        byte, the held segment included, before the end of the stream.
+        """
+        connection, client = self.pair(4096, 4096)
+        rest = connection.sendNow(LARGE, closing=True)
+        self.assertTrue(0 < len(rest) < len(LARGE))
+        sent = connection.send(rest)
+        received = bytearray()
+        for _ in range(MAX_ROUNDS):
+            if len(received) >= len(LARGE):
+                break
+            received += client.recv(65536)
+            if self.reactor.getWriters():
+                connection.doWrite()
+        self.assertIsNone(self.successResultOf(sent))
+        connection.close()
+        self.assertEqual(bytes(received) + receiveExactly(client, 1), LARGE)
 
     def test_sendLater(self) -> None:
         """

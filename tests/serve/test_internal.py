@@ -126,8 +126,8 @@ class _Recorded:
 
     # The connection's side.
 
-    def sendNow(self, data: bytes) -> bytes:
-        self.events.append(("sendNow", data))
+    def sendNow(self, data: bytes, closing: bool = False) -> bytes:
+        self.events.append(("sendNow", data, closing))
         return self.unsent
 
     def send(self, data: bytes) -> Deferred[None]:
@@ -159,7 +159,8 @@ class ReplyTests(SynchronousTestCase):
     """
     A service that only replies gets its answer sent and its connection
     closed before its START line is written, so that no log write delays
-    the client; START and EXIT then follow at once.
+    the client; START and EXIT then follow at once.  The answer is sent as
+    one the close follows, so that the FIN can leave with it.
     """
 
     def serve(self, recorded: _Recorded) -> None:
@@ -177,7 +178,7 @@ class ReplyTests(SynchronousTestCase):
         self.serve(recorded)
         self.assertEqual(
             recorded.events,
-            [("sendNow", b"answer\r\n"), "close", ("START", 0), ("EXIT", 0)],
+            [("sendNow", b"answer\r\n", True), "close", ("START", 0), ("EXIT", 0)],
         )
 
     def test_restQueued(self) -> None:
@@ -189,7 +190,7 @@ class ReplyTests(SynchronousTestCase):
         recorded = _Recorded(unsent=b"r\n")
         self.serve(recorded)
         self.assertEqual(
-            recorded.events, [("sendNow", b"answer\r\n"), ("START", 0), ("send", b"r\n")]
+            recorded.events, [("sendNow", b"answer\r\n", True), ("START", 0), ("send", b"r\n")]
         )
         recorded.sending.callback(None)
         self.assertEqual(recorded.events[3:], ["close", ("EXIT", 0)])

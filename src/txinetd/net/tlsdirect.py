@@ -162,7 +162,7 @@ class DirectConnection(PendingConnection):
     def fileno(self) -> int:
         raise OSError(errno.EBADF, "a TLS connection served in process has no descriptor")
 
-    def sendNow(self, data: bytes) -> bytes:
+    def sendNow(self, data: bytes, closing: bool = False) -> bytes:
         """
         Write nothing on the socket, which carries TLS records: all of
         C{data} is given back, for L{send} to write inside TLS.

@@ -130,7 +130,7 @@ def _answer(connection: PendingConnection, session: Session, data: bytes) -> Non
     closed, so the client does not wait for the log; when part of the
     answer must wait, the service has started, and START comes before it.
     """
-    rest = connection.sendNow(data)
+    rest = connection.sendNow(data, closing=True)
     if rest:
         session.begin(0)
         connection.send(rest).addBoth(_replied, connection, session)
