@@ -204,6 +204,7 @@ class ConfigFiles:
         internal: Collection[tuple[str, str]] = INTERNAL_SERVICES,
         euid: int = 0,
         strict: bool = False,
+        reloading: bool = False,
     ) -> Config:
         """
         Load the configuration whose main file is C{path}.
@@ -215,6 +216,7 @@ class ConfigFiles:
             baseDirectory=self.base,
             euid=euid,
             strict=strict,
+            reloading=reloading,
         )
 
 

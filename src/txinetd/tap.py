@@ -480,6 +480,7 @@ def makeService(options: Options) -> IService:
             inetdConf=inetdConf,
             strict=strict,
             strictModes=strictModes,
+            reloading=True,
         ),
         loadInThread=True,
         stayalive=options["stayalive"],

@@ -83,12 +83,15 @@ class LoadingCase(SynchronousTestCase):
         internal: Collection[tuple[str, str]] = INTERNAL_SERVICES,
         euid: int = 0,
         strict: bool = False,
+        reloading: bool = False,
     ) -> Config:
         """
         Load the concatenation of C{texts} as the main file.
         """
         self.files.write("xinetd.conf", "".join(texts))
-        return self.files.load(system=system, internal=internal, euid=euid, strict=strict)
+        return self.files.load(
+            system=system, internal=internal, euid=euid, strict=strict, reloading=reloading
+        )
 
     def loadOne(
         self,
@@ -717,6 +720,23 @@ class DefaultsTests(LoadingCase):
             [
                 "xinetd.conf:3: error: Number of instances is invalid: many",
                 f"xinetd.conf:3: {FATAL_DEFAULTS}",
+            ],
+        )
+
+    def test_badDefaultsValueAtReconfiguration(self) -> None:
+        """
+        Read for a reconfiguration, a bad value in the defaults is as fatal,
+        and the message says that the reconfiguration is refused, not that
+        txinetd exits.
+        """
+        config = self.load(defaults("instances = many"), entry("ftp", *EXTERNAL), reloading=True)
+        self.assertTrue(config.isFatal)
+        self.assertEqual(
+            describe(config.diagnostics),
+            [
+                "xinetd.conf:3: error: Number of instances is invalid: many",
+                "xinetd.conf:3: fatal: A fatal error was encountered while parsing the default "
+                "section. The reconfiguration is refused.",
             ],
         )
 

@@ -430,6 +430,29 @@ class ReconfigurationTests(TestCase):
         answer = yield tcpExchange(HOST, self.oldTime)
         self.assertEqual(len(answer), 4)
 
+    @inlineCallbacks
+    def test_brokenDefaultsChangeNothing(self) -> Generated:
+        """
+        A bad value in the defaults at a reconfiguration is fatal to it, not
+        to the daemon: the message says that the reconfiguration is refused
+        (at start-up: that txinetd will exit), and the services answer.
+        """
+        broken = self.first.replace("cps = 0 0", "cps = 0 0\n\tinstances = lots")
+        self.operated.rewrite(broken)
+        self.operated.signal(signal.SIGHUP)
+        lines = yield self.operated.waitForProgramLine("; the running configuration stays")
+        where = f"[file={self.operated.configPath}] [line={lineNumber(broken, 'instances')}]"
+        self.assertEqual(
+            [line.split(": ", 1)[1] for line in lines if "fatal error" in line],
+            [
+                "ERROR: A fatal error was encountered while parsing the default section. "
+                f"The reconfiguration is refused. {where}"
+            ],
+        )
+        self.assertEqual(self.operated.count("will exit"), 0)
+        answer = yield tcpExchange(HOST, self.daytime)
+        self.assertRegex(answer, DAYTIME)
+
 
 class RunningServerTests(TestCase):
     """

@@ -87,8 +87,10 @@ class _Loader:
         euid: int,
         groups: frozenset[int],
         strict: bool = False,
+        reloading: bool = False,
     ) -> None:
         self.system = system
+        self.reloading = reloading
         self.diagnostics = diagnostics
         self.internalServices = internalServices
         self.euid = euid
@@ -147,9 +149,13 @@ class _Loader:
             else:
                 accepted = self.applyDefault(spec, line)
             if not accepted:
+                # At a reconfiguration the daemon goes on with the running
+                # configuration, and says so in the next line.
+                outcome = (
+                    "The reconfiguration is refused." if self.reloading else "txinetd will exit."
+                )
                 self.diagnostics.fatal(
-                    "A fatal error was encountered while parsing the default section. "
-                    "txinetd will exit.",
+                    "A fatal error was encountered while parsing the default section. " + outcome,
                     line.location,
                 )
 
@@ -405,6 +411,7 @@ def buildConfig(
     groups: Collection[int] = (),
     strict: bool = False,
     internals: Any = None,
+    reloading: bool = False,
 ) -> Config:
     """
     Combine and validate the entries of a configuration.
@@ -424,9 +431,14 @@ def buildConfig(
         fatal in a defaults section) instead of being ignored.
     @param internals: the installed internal services the configuration was
         checked against (see L{Config.internals}).
+    @param reloading: whether the configuration is read for a
+        reconfiguration (which a fatal error refuses) rather than a start
+        (which it stops).
     @return: the L{Config}; check L{Config.isFatal}.
     """
-    loader = _Loader(system, diagnostics, internalServices, euid, frozenset(groups), strict)
+    loader = _Loader(
+        system, diagnostics, internalServices, euid, frozenset(groups), strict, reloading
+    )
     defaults, services = loader.load(entries)
     return Config(
         path,

@@ -168,6 +168,7 @@ def loadConfig(
     strict: bool = False,
     warnRelative: bool = False,
     strictModes: bool = True,
+    reloading: bool = False,
 ) -> Config:
     """
     Read, combine and validate a configuration.
@@ -188,6 +189,8 @@ def loadConfig(
     @param strictModes: refuse configuration files (C{inetdConf} too) and
         C{includedir} directories that others than root and the daemon's
         user could have written (as sshd's C{StrictModes}).
+    @param reloading: whether this is a reconfiguration's load (see
+        L{buildConfig}).
     @return: the L{Config}; check L{Config.isFatal}.
     """
     installed = None
@@ -213,4 +216,5 @@ def loadConfig(
         (os.getegid(), *os.getgroups()),
         strict,
         installed,
+        reloading,
     )
