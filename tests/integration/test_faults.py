@@ -10,9 +10,11 @@ what xinetd says.  A reconfiguration (SIGHUP) is sent in the middle of each.
 Faults: servers that cannot be executed (missing, not executable, a
 directory); C{RLIMIT_NPROC} reached by the service's user; descriptor
 exhaustion under a low C{RLIMIT_NOFILE}; servers that hang, crash (SIGSEGV,
-abort) or ignore SIGTERM when the daemon stops; clients that reset
-mid-stream or never read; a full disk under the FILE logs (C{/dev/full} and
-a tiny tmpfs); a syslog socket that disappears and comes back.
+abort) or ignore SIGTERM when the daemon stops; servers that fork, whose
+children end with them (daemon stopped, client refused by a hard
+reconfiguration); clients that reset mid-stream or never read; a full disk
+under the FILE logs (C{/dev/full} and a tiny tmpfs); a syslog socket that
+disappears and comes back.
 
 With C{TXINETD_SOAK=1} every fault is injected L{ROUNDS} times and
 L{CLIENTS} misbehaving clients are used per round.
@@ -999,6 +1001,99 @@ class ServerFaultTests(FaultTestCase):
             self.assertEqual(run.logged(f"WARNING: Sending signal 9 to stubborn server {pid}"), 1)
         self.assertEqual(marked(run.marker), [])
         self.assertEqual([pid for pid in spawners if alive(pid)], [])
+        run.assertNoTraceback()
+
+
+#: A server that forks: a background C{sleep}, and a worker in the
+#: foreground (a shell that executes C{cat}) serving the client while the
+#: server waits for it.  It writes its own pid and its children's.
+FORKING_SERVER = """#!/bin/sh
+sleep 300 &
+echo "wrapper $$ $!"
+/bin/sh -c 'echo "worker $$"; exec /bin/cat'
+echo "wrapper done"
+"""
+
+
+class ForkingServerTests(FaultTestCase):
+    """
+    A server that forks: when the daemon ends it (SIGTERM to the daemon, a
+    hard reconfiguration that refuses its client), its children end with
+    it, as they are in its process group; none is left serving the client.
+    """
+
+    @inlineCallbacks
+    def start(self, run: FaultRun) -> Generator[Deferred[Any], Any, tuple[str, int, int]]:
+        """
+        Start the daemon with the C{wrap} service, whose server is
+        L{FORKING_SERVER}.
+
+        @return: the configuration, and the wrap and daytime ports.
+        """
+        script = run.path("wrap.sh")
+        with open(script, "w") as f:
+            f.write(FORKING_SERVER)
+        os.chmod(script, 0o755)
+        daytimePort, wrapPort = freePorts(2)
+        config = defaults(run) + builtin("daytime", daytimePort)
+        yield run.start(config + external("wrap", wrapPort, script), "-filelog", run.programLog)
+        yield served(daytimePort)
+        return config, wrapPort, daytimePort
+
+    @inlineCallbacks
+    def hold(self, port: int) -> Generator[Deferred[Any], Any, tuple[Client, int, list[int]]]:
+        """
+        Connect to the forking server, and check that its worker serves.
+
+        @return: the client, the server's pid and its children's.
+        """
+        client = yield connectClient(port)
+        self.addCleanup(client.abort)
+        yield pollUntil(
+            lambda: re.fullmatch(rb"wrapper \d+ \d+\nworker \d+\n", client.received),
+            lambda: f"the pids; received {bytes(client.received)!r}",
+        )
+        pid, *others = (int(word) for word in client.received.split() if word.isdigit())
+        for each in (pid, *others):
+            self.addCleanup(killIfAlive, each)
+        del client.received[:]
+        client.transport.write(b"served\n")
+        yield pollUntil(lambda: client.received == b"served\n" or None, lambda: "the echo")
+        self.assertTrue(all(map(alive, others)))
+        return client, pid, others
+
+    @inlineCallbacks
+    def assertEnded(self, run: FaultRun, client: Client, pid: int, others: list[int]) -> Generated:
+        """
+        The server was ended by SIGTERM, and its children with it.
+        """
+        yield pollUntil(
+            lambda: not any(map(alive, others)) or None,
+            lambda: f"the end of {[each for each in others if alive(each)]}",
+        )
+        yield withTimeout(client.closed)
+        yield run.waitForLine(f": EXIT: wrap signal={signal.SIGTERM.value} pid={pid}")
+
+    @inlineCallbacks
+    def test_stop(self) -> Generated:
+        run = FaultRun(self)
+        _, wrapPort, _ = yield self.start(run)
+        client, pid, others = yield self.hold(wrapPort)
+        run.process.signalProcess(signal.SIGTERM)
+        yield withTimeout(run.daemon.ended, 30)
+        yield self.assertEnded(run, client, pid, others)
+
+    @inlineCallbacks
+    def test_hardReloadRefuses(self) -> Generated:
+        run = FaultRun(self)
+        config, wrapPort, daytimePort = yield self.start(run)
+        client, pid, others = yield self.hold(wrapPort)
+        script = run.path("wrap.sh")
+        with open(run.path("xinetd.conf"), "w") as f:
+            f.write(config + external("wrap", wrapPort, script, "", f"no_access = {HOST}"))
+        yield run.hangUp()
+        yield self.assertEnded(run, client, pid, others)
+        yield served(daytimePort)
         run.assertNoTraceback()
 
 

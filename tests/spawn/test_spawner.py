@@ -106,15 +106,24 @@ class FakeLauncher:
 
 class FakeProcesses:
     """
-    Fake C{waitpid}, C{pidfd_open} and C{kill}: a pidfd is a pipe that the
-    test makes readable when the child ends.
+    Fake C{waitpid}, C{pidfd_open}, C{kill} and C{killpg}: a pidfd is a
+    pipe that the test makes readable when the child ends.
+
+    @ivar killed: the signals sent: (C{"kill"} or C{"killpg"}, id, signal).
+    @ivar groups: the process groups that exist (the children that have
+        made their session): C{killpg} finds no other.
+    @ivar gone: the pids C{kill} finds no process for.
+    @ivar killpgError: what C{killpg} raises, if anything.
     """
 
     def __init__(self, testCase: SynchronousTestCase) -> None:
         self.testCase = testCase
         self.ended: dict[int, int] = {}
         self.pidfds: dict[int, int] = {}
-        self.killed: list[tuple[int, int]] = []
+        self.killed: list[tuple[str, int, int]] = []
+        self.groups: set[int] = set()
+        self.gone: set[int] = set()
+        self.killpgError: OSError | None = None
         self.openError: OSError | None = None
 
     def waitpid(self, pid: int, options: int) -> tuple[int, int]:
@@ -133,7 +142,16 @@ class FakeProcesses:
         return readEnd
 
     def kill(self, pid: int, signum: int) -> None:
-        self.killed.append((pid, signum))
+        if pid in self.gone:
+            raise ProcessLookupError(errno.ESRCH, os.strerror(errno.ESRCH))
+        self.killed.append(("kill", pid, signum))
+
+    def killpg(self, pgid: int, signum: int) -> None:
+        if self.killpgError is not None:
+            raise self.killpgError
+        if pgid not in self.groups:
+            raise ProcessLookupError(errno.ESRCH, os.strerror(errno.ESRCH))
+        self.killed.append(("killpg", pgid, signum))
 
     def end(self, pid: int, waitStatus: int) -> None:
         """
@@ -144,7 +162,7 @@ class FakeProcesses:
             os.write(self.pidfds[pid], b"x")
 
     def system(self) -> ProcessSystem:
-        return ProcessSystem(self.waitpid, self.pidfdOpen, self.kill)
+        return ProcessSystem(self.waitpid, self.pidfdOpen, self.kill, self.killpg)
 
 
 def closeQuietly(fd: int) -> None:
@@ -303,10 +321,12 @@ class LaunchTests(SpawnerTestCase):
 
     def test_signal(self) -> None:
         """
-        A child is signalled by pid until it is reaped, before its server
-        runs too; not after.
+        A server is signalled through its process group (its children get
+        the signal too) until it is reaped; not after, when its pgid may
+        name another group.
         """
         process, child = self.launch()
+        self.processes.groups.add(child.pid)
         process.signal(signal.SIGTERM)
         child.executes()
         self.readAll()
@@ -315,8 +335,40 @@ class LaunchTests(SpawnerTestCase):
         self.readAll()
         process.signal(signal.SIGTERM)
         self.assertEqual(
-            self.processes.killed, [(child.pid, signal.SIGTERM), (child.pid, signal.SIGKILL)]
+            self.processes.killed,
+            [("killpg", child.pid, signal.SIGTERM), ("killpg", child.pid, signal.SIGKILL)],
         )
+
+    def test_signalBeforeSession(self) -> None:
+        """
+        A child that has not made its session yet leads no group: it is
+        signalled by pid, and gets the signal before its exec.
+        """
+        process, child = self.launch()
+        process.signal(signal.SIGTERM)
+        self.assertEqual(self.processes.killed, [("kill", child.pid, signal.SIGTERM)])
+
+    def test_signalNoProcess(self) -> None:
+        """
+        Neither a group nor a process found (a server that ended and is
+        about to be reaped) is no error.
+        """
+        process, child = self.launch()
+        self.processes.gone.add(child.pid)
+        process.signal(signal.SIGTERM)
+        self.assertEqual(self.processes.killed, [])
+
+    def test_signalRefused(self) -> None:
+        """
+        A group the daemon may not signal is an error for the caller, and
+        the pid alone is not tried.
+        """
+        process, child = self.launch()
+        self.processes.groups.add(child.pid)
+        self.processes.killpgError = PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+        error = self.assertRaises(PermissionError, process.signal, signal.SIGTERM)
+        self.assertEqual(error.errno, errno.EPERM)
+        self.assertEqual(self.processes.killed, [])
 
     def test_noChild(self) -> None:
         """

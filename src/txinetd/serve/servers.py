@@ -32,7 +32,7 @@ from txinetd.serve.session import Session
 from txinetd.serve.shared import Shared
 from txinetd.spawn.spawner import ProcessExit, RunningProcess, SpawnError, SpawnSpec
 
-__all__ = ["HandOver", "ServerRunner", "execHint"]
+__all__ = ["HandOver", "ServerRunner", "execHint", "stopServer"]
 
 #: The spawn operations whose failure means that no process was made.
 _FORK_OPERATIONS = frozenset({"fork"})
@@ -122,9 +122,10 @@ class ServerRunner:
     def launched(self, process: RunningProcess, session: Session) -> None:
         """
         A child exists for C{session}: it is a server until it is reaped, and
-        stopping the session signals it.  START is logged once it runs.
+        stopping the session signals it (L{stopServer}).  START is logged
+        once it runs.
         """
-        session.stopWith(lambda force: process.signal(signal.SIGKILL if force else signal.SIGTERM))
+        session.stopWith(lambda force: stopServer(process, session, force))
         executed = process.whenExecuted()
         executed.addCallback(_started, session)
         executed.addErrback(self._notExecuted, session)
@@ -166,6 +167,23 @@ class ServerRunner:
                 f"service {self.config.id}, IPV6_ADDRFORM setsockopt() failed: "
                 f"{e.strerror} (errno = {e.errno})",
             )
+
+
+def stopServer(process: RunningProcess, session: Session, force: bool) -> None:
+    """
+    End the server of C{session}: SIGTERM (C{force}: SIGKILL) to its process
+    group, which its children share unless they left it.  A signal that
+    could not be sent is logged.
+    """
+    signum = signal.SIGKILL if force else signal.SIGTERM
+    try:
+        process.signal(signum)
+    except OSError as e:
+        session.say(
+            Level.ERROR,
+            f"Sending signal {signum.value} to {session.admission.serviceId} server "
+            f"{process.pid} failed: {e.strerror} (errno = {e.errno})",
+        )
 
 
 def _started(process: RunningProcess, session: Session) -> RunningProcess:

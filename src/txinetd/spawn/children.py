@@ -52,6 +52,7 @@ class ProcessSystem:
     waitpid: Callable[[int, int], tuple[int, int]] = os.waitpid
     pidfdOpen: Callable[[int], int] = os.pidfd_open
     kill: Callable[[int, int], None] = os.kill
+    killpg: Callable[[int, int], None] = os.killpg
 
 
 #: The system calls themselves.

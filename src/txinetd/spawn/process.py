@@ -98,11 +98,16 @@ class RunningProcess:
     """
 
     def __init__(
-        self, pid: int, startedAt: float, kill: Callable[[int, int], None] = os.kill
+        self,
+        pid: int,
+        startedAt: float,
+        kill: Callable[[int, int], None] = os.kill,
+        killpg: Callable[[int, int], None] = os.killpg,
     ) -> None:
         self.pid = pid
         self.startedAt = startedAt
         self.kill = kill
+        self.killpg = killpg
         self.executed = False
         self.failure: SpawnError | None = None
         self.exit: ProcessExit | None = None
@@ -139,12 +144,25 @@ class RunningProcess:
 
     def signal(self, signum: int) -> None:
         """
-        Send C{signum} to the server, if it has not been reaped: until then
-        its pid cannot name another process.  A child that has not executed
-        its server yet blocks every signal but C{SIGKILL} until just before
-        the exec, and gets them then.
+        Send C{signum} to the server's process group, if the server has not
+        been reaped: until then its pid, and so the id of the group it
+        leads, cannot name another process or group.  Every server makes a
+        session of its own before its exec, so the group holds the server
+        and every process it started that did not leave it (a shell's
+        commands, a forked worker).  A child that has not made its session
+        yet (no such group) is signalled by pid: it blocks every signal but
+        C{SIGKILL} until just before the exec, and gets them then.
+
+        @raise OSError: if the signal could not be sent for another reason
+            than the group's or the child's end (C{EPERM}: a server that
+            executed a set-user-ID program, and none of its group may be
+            signalled by the daemon).
         """
-        if self.exit is None:
+        if self.exit is not None:
+            return
+        try:
+            self.killpg(self.pid, signum)
+        except ProcessLookupError:
             with contextlib.suppress(ProcessLookupError):
                 self.kill(self.pid, signum)
 

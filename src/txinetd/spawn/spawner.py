@@ -160,7 +160,7 @@ class Spawner(Service):
             raise SpawnError(spec.executable, "fork", None, str(e)) from e
         finally:
             os.close(statusWrite)
-        process = RunningProcess(launched.pid, startedAt, self.system.kill)
+        process = RunningProcess(launched.pid, startedAt, self.system.kill, self.system.killpg)
         child = ChildWatch(self, process, spec.executable, launched, statusRead)
         self.children[process.pid] = child
         child.start()
