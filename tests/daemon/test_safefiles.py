@@ -21,6 +21,7 @@ from txinetd.daemon.safefiles import (
     groupOfTrusted,
     openForWriting,
     openToOthers,
+    reachDirectory,
     removeFile,
     trustedUsers,
 )
@@ -226,6 +227,62 @@ class OpenForWritingTests(SafeFilesCase):
         with self.assertRaises(UnsafeFile):
             removeFile(os.path.join(shared, "sub", "secret"))
         self.assertSecretKept()
+
+
+class ReachDirectoryTests(SafeFilesCase):
+    def reached(self, path: str) -> tuple[os.stat_result, str, bool]:
+        place = reachDirectory(path)
+        try:
+            return os.fstat(place.directory), place.name, place.pinned
+        finally:
+            os.close(place.directory)
+
+    def test_trustedWay(self) -> None:
+        """
+        The directory of a path through trusted directories (and a trusted
+        user's sticky one) is reached, and the path is pinned: no one else
+        can make it lead elsewhere.  The last component is not followed.
+        """
+        shared = self.directory("shared", 0o1777)
+        sub = os.path.join(shared, "sub")
+        os.mkdir(sub)
+        os.symlink(self.secret, os.path.join(sub, "last"))
+        info, name, pinned = self.reached(os.path.join(sub, "last"))
+        expected = os.stat(sub)
+        self.assertEqual((info.st_dev, info.st_ino), (expected.st_dev, expected.st_ino))
+        self.assertEqual((name, pinned), ("last", True))
+
+    def test_symlinkRefused(self) -> None:
+        """
+        A symbolic link on the way in a directory others can write is
+        refused, as for a file txinetd writes.
+        """
+        shared = self.directory("shared", 0o1777)
+        os.symlink(self.base, os.path.join(shared, "sub"))
+        with self.assertRaises(UnsafeFile) as caught:
+            reachDirectory(os.path.join(shared, "sub", "s.sock"))
+        self.assertEqual(
+            caught.exception.strerror,
+            "sub is a symbolic link in a directory writable by everyone; not followed",
+        )
+
+    def test_othersDirectoryNotPinned(self) -> None:
+        """
+        A directory found in another user's directory (or their own
+        directory in a sticky one) is reached, but the path is not pinned:
+        they could rename it and put a link in its place.
+        """
+        theirs = self.directory("theirs", 0o755, owner=NOBODY)
+        os.mkdir(os.path.join(theirs, "sub"))
+        self.assertFalse(self.reached(os.path.join(theirs, "sub", "s.sock"))[2])
+        self.assertTrue(self.reached(os.path.join(theirs, "s.sock"))[2])
+        shared = self.directory("shared", 0o1777)
+        os.mkdir(os.path.join(shared, "own"))
+        self.assertTrue(self.reached(os.path.join(shared, "own", "s.sock"))[2])
+        os.chown(os.path.join(shared, "own"), NOBODY, -1)
+        self.assertFalse(self.reached(os.path.join(shared, "own", "s.sock"))[2])
+        back = os.path.join(self.base, "..", os.path.basename(self.base), "s.sock")
+        self.assertFalse(self.reached(back)[2])
 
 
 class TrustTests(SynchronousTestCase):

@@ -48,6 +48,8 @@ os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES=na
 os.execv(sys.argv[4], sys.argv[4:])
 """
 
+NOBODY = 65534
+
 ECHO = (
     "service echo\n{{\n type = INTERNAL UNLISTED\n id = {id}\n socket_type = stream\n"
     " wait = no\n listen = {listen}\n{extra}}}\n"
@@ -206,6 +208,63 @@ class UnixSocketTests(EndpointCase):
         )
         yield self.stop()
         self.assertFalse(os.path.exists(path))
+
+    @inlineCallbacks
+    def test_plantedLinks(self) -> Any:
+        """
+        A symbolic link that another user planted on the way to a socket
+        is not followed: a service whose path goes through one in a
+        directory everyone can write does not start, and one whose
+        directory its owner (another user) swapped for a link to root's
+        directory before the stop does not make txinetd remove root's file
+        there.
+        """
+        if os.geteuid() != 0:
+            raise SkipTest("changing owners needs root")
+        shared = os.path.join(self.directory, "tmp")
+        os.mkdir(shared, 0o755)
+        os.chmod(shared, 0o1777)
+        dirA = os.path.join(shared, "dirA")
+        os.mkdir(dirA)
+        os.chown(dirA, NOBODY, -1)
+        planted = os.path.join(shared, "xx-ud")
+        os.symlink(dirA, planted)
+        os.lchown(planted, NOBODY, -1)
+        sub = os.path.join(dirA, "sub")
+        os.mkdir(sub)
+        os.chown(sub, NOBODY, -1)
+        dirB = os.path.join(shared, "dirB")
+        os.mkdir(dirB, 0o700)
+        victim = os.path.join(dirB, "svc.sock")
+        with open(victim, "w") as f:
+            f.write("root's\n")
+        os.chmod(victim, 0o600)
+        through = os.path.join(planted, "svc.sock")
+        inside = os.path.join(sub, "svc.sock")
+        yield self.start(
+            ECHO.format(id="echo-link", listen=f"unix:{through}:mode=666", extra="")
+            + ECHO.format(id="echo-unix", listen=f"unix:{inside}:mode=666", extra="")
+        )
+        yield self.daemon.waitFor(b"Service echo-link failed to start")
+        self.assertIn(
+            "bind failed (xx-ud is a symbolic link in a directory writable by everyone; not"
+            f" followed (errno = 1)). service = echo-link on unix:{through}:mode=666",
+            self.daemon.output.decode(),
+        )
+        self.assertEqual(os.listdir(dirA), ["sub"])
+        self.assertEqual(stat.S_IMODE(os.lstat(inside).st_mode), 0o666)
+
+        os.rename(sub, os.path.join(dirA, "old"))
+        os.symlink(dirB, sub)
+        os.lchown(sub, NOBODY, -1)
+        yield self.stop()
+        with open(victim) as f:
+            self.assertEqual(f.read(), "root's\n")
+        self.assertIn(
+            f"{inside} not removed: sub is a symbolic link in a directory owned by uid"
+            f" {NOBODY}; not followed",
+            self.daemon.output.decode(),
+        )
 
     def test_onlyFromRejected(self) -> None:
         """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -16,7 +17,7 @@ import tempfile
 from dataclasses import replace
 from typing import Any
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.core.config import Listening, ServiceConfig, ServiceKind
@@ -24,6 +25,7 @@ from txinetd.core.diagnostics import Location
 from txinetd.core.endpoint import SystemdListen, UNIXListen
 from txinetd.core.events import Level
 from txinetd.core.values import Flag, ServiceType, SocketType
+from txinetd.daemon.safefiles import ReachedDirectory, UnsafeFile, reachDirectory
 from txinetd.net.listening import (
     EPHEMERAL_ATTEMPTS,
     Binding,
@@ -326,21 +328,192 @@ def _tooSlow(signum: int, frame: object) -> None:
     raise _TooSlow("the probe of a live socket blocked")
 
 
+NOBODY = 65534
+
+
+def needRoot() -> None:
+    if os.geteuid() != 0:
+        raise SkipTest("changing owners needs root")
+
+
 class UnixSocketTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="txinetd-unix-")
+        self.directory = tempfile.mkdtemp(prefix="txinetd-unix-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, self.directory, True)
         self.path = os.path.join(self.directory, "s.sock")
         self.spec = UNIXListen(f"unix:{self.path}", self.path, 0o620, None)
+        self.said: list[tuple[Level, str]] = []
+
+    def say(self, level: Level, text: str) -> None:
+        self.said.append((level, text))
+
+    def open(self, spec: UNIXListen | None = None) -> socket.socket:
+        return openUnixSocket(spec or self.spec, 5, self.say, reachDirectory)
+
+    def remove(self, sock: socket.socket) -> None:
+        removeUnixSocket(sock, self.say, reachDirectory)
 
     def test_modeAndRemoval(self) -> None:
         """
         The socket file gets the mode; removing it unlinks the file.
         """
-        sock = openUnixSocket(self.spec, 5)
+        sock = self.open()
         self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o620)
-        removeUnixSocket(sock)
+        self.remove(sock)
         sock.close()
         self.assertFalse(os.path.exists(self.path))
+        self.assertEqual(self.said, [])
+
+    def test_modeAtBind(self) -> None:
+        """
+        The file gets its mode as bind creates it, even one wider than the
+        umask, and never by a chmod that would go by name again; the
+        umask is restored.
+        """
+
+        def chmod(*args: object, **kwargs: object) -> None:
+            raise AssertionError("chmod by name")
+
+        self.patch(os, "chmod", chmod)
+        previous = os.umask(0o022)
+        self.addCleanup(os.umask, previous)
+        sock = self.open(replace(self.spec, mode=0o666))
+        self.addCleanup(sock.close)
+        self.assertEqual(stat.S_IMODE(os.lstat(self.path).st_mode), 0o666)
+        self.assertEqual(os.umask(0o022), 0o022)
+
+    def test_symlinkedDirectoryRefused(self) -> None:
+        """
+        A symbolic link on the way to the socket, in a directory others
+        can write, is not followed: nothing is bound, and the error says
+        why.
+        """
+        needRoot()
+        shared = os.path.join(self.directory, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        theirs = os.path.join(self.directory, "theirs")
+        os.mkdir(theirs)
+        os.chown(theirs, NOBODY, -1)
+        link = os.path.join(shared, "ud")
+        os.symlink(theirs, link)
+        os.lchown(link, NOBODY, -1)
+        path = os.path.join(link, "svc.sock")
+        error = self.assertRaises(
+            UnsafeFile, self.open, UNIXListen(f"unix:{path}", path, 0o666, None)
+        )
+        self.assertEqual(
+            error.strerror,
+            "ud is a symbolic link in a directory writable by everyone; not followed",
+        )
+        self.assertEqual(os.listdir(theirs), [])
+
+    def test_othersDirectory(self) -> None:
+        """
+        A socket in a directory found in another user's directory is bound
+        in the directory reached (not by a path he could redirect), and
+        still answers at its path.
+        """
+        needRoot()
+        theirs = os.path.join(self.directory, "theirs")
+        os.mkdir(theirs)
+        os.chown(theirs, NOBODY, -1)
+        os.mkdir(os.path.join(theirs, "sub"))
+        path = os.path.join(theirs, "sub", "svc.sock")
+        sock = self.open(UNIXListen(f"unix:{path}", path, 0o600, None))
+        self.addCleanup(sock.close)
+        self.assertTrue(stat.S_ISSOCK(os.lstat(path).st_mode))
+        self.assertEqual(stat.S_IMODE(os.lstat(path).st_mode), 0o600)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(path)
+        self.remove(sock)
+        self.assertFalse(os.path.lexists(path))
+
+    def test_boundInDirectoryReached(self) -> None:
+        """
+        Where the path could be redirected (not pinned), the socket is bound
+        in the directory the walk reached, not wherever the path leads by
+        then.
+        """
+        reached = os.path.join(self.directory, "reached")
+        os.mkdir(reached)
+        fd = os.open(reached, os.O_PATH | os.O_DIRECTORY)
+        place = ReachedDirectory(fd, "s.sock", False)
+        sock = openUnixSocket(self.spec, 5, self.say, lambda path: place)
+        self.addCleanup(sock.close)
+        self.assertFalse(os.path.lexists(self.path))
+        self.assertTrue(stat.S_ISSOCK(os.lstat(os.path.join(reached, "s.sock")).st_mode))
+        self.assertRaises(OSError, os.fstat, fd)
+
+    def test_regularFileAtStopKept(self) -> None:
+        """
+        A regular file found at the path at stop is not the socket bound:
+        it is left, and the program log says why.
+        """
+        sock = self.open()
+        self.addCleanup(sock.close)
+        os.unlink(self.path)
+        with open(self.path, "w") as f:
+            f.write("keep")
+        self.remove(sock)
+        with open(self.path) as f:
+            self.assertEqual(f.read(), "keep")
+        self.assertEqual(
+            self.said,
+            [(Level.WARNING, f"{self.path} not removed: a regular file, not the socket bound")],
+        )
+
+    def test_replacedSocketAtStopKept(self) -> None:
+        """
+        Another socket at the path at stop (not the file bound) is left.
+        """
+        sock = self.open()
+        self.addCleanup(sock.close)
+        os.unlink(self.path)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(other.close)
+        other.bind(self.path)
+        self.remove(sock)
+        self.assertTrue(stat.S_ISSOCK(os.lstat(self.path).st_mode))
+        self.assertEqual(
+            self.said,
+            [(Level.WARNING, f"{self.path} not removed: another socket than the one bound")],
+        )
+
+    def test_swappedDirectoryAtStop(self) -> None:
+        """
+        A directory on the way that its owner replaced with a symbolic link
+        after the bind is not followed at stop: the file it leads to stays.
+        """
+        needRoot()
+        theirs = os.path.join(self.directory, "theirs")
+        os.mkdir(theirs)
+        os.chown(theirs, NOBODY, -1)
+        sub = os.path.join(theirs, "sub")
+        os.mkdir(sub)
+        path = os.path.join(sub, "svc.sock")
+        sock = self.open(UNIXListen(f"unix:{path}", path, 0o666, None))
+        self.addCleanup(sock.close)
+        victims = os.path.join(self.directory, "victims")
+        os.mkdir(victims)
+        victim = os.path.join(victims, "svc.sock")
+        with open(victim, "w") as f:
+            f.write("keep")
+        os.rename(sub, os.path.join(theirs, "old"))
+        os.symlink(victims, sub)
+        self.remove(sock)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "keep")
+        self.assertEqual(
+            self.said,
+            [
+                (
+                    Level.WARNING,
+                    f"{path} not removed: sub is a symbolic link in a directory owned by uid"
+                    f" {NOBODY}; not followed",
+                )
+            ],
+        )
 
     def test_staleReplaced(self) -> None:
         """
@@ -349,7 +522,7 @@ class UnixSocketTests(SynchronousTestCase):
         old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old.bind(self.path)
         old.close()
-        sock = openUnixSocket(self.spec, 5)
+        sock = self.open()
         self.addCleanup(sock.close)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(self.path)
@@ -362,9 +535,9 @@ class UnixSocketTests(SynchronousTestCase):
         """
         A socket another process listens on is not taken over.
         """
-        live = openUnixSocket(self.spec, 5)
+        live = self.open()
         self.addCleanup(live.close)
-        error = self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+        error = self.assertRaises(OSError, self.open)
         self.assertEqual(error.errno, 98)
 
     def test_busyLiveKept(self) -> None:
@@ -389,20 +562,44 @@ class UnixSocketTests(SynchronousTestCase):
         self.addCleanup(signal.signal, signal.SIGALRM, previous)
         signal.alarm(10)
         try:
-            error = self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+            error = self.assertRaises(OSError, self.open)
         finally:
             signal.alarm(0)
         self.assertEqual(error.errno, errno.EADDRINUSE)
 
     def test_otherFileKept(self) -> None:
         """
-        A regular file in the way is an error, not removed.
+        A regular file in the way is an error, not removed, and the program
+        log says why.
         """
         with open(self.path, "w") as f:
             f.write("keep")
-        self.assertRaises(OSError, openUnixSocket, self.spec, 5)
+        self.assertRaises(OSError, self.open)
         with open(self.path) as f:
             self.assertEqual(f.read(), "keep")
+        self.assertEqual(
+            self.said,
+            [(Level.WARNING, f"{self.path} is a regular file, not a socket: not removed")],
+        )
+
+    def test_staleSymlinkKept(self) -> None:
+        """
+        A symbolic link at the path to a stale socket is not followed: the
+        socket it leads to stays.
+        """
+        elsewhere = os.path.join(self.directory, "elsewhere.sock")
+        old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old.bind(elsewhere)
+        old.close()
+        os.symlink(elsewhere, self.path)
+        error = self.assertRaises(OSError, self.open)
+        self.assertEqual(error.errno, errno.EADDRINUSE)
+        self.assertTrue(stat.S_ISSOCK(os.lstat(elsewhere).st_mode))
+        self.assertTrue(os.path.islink(self.path))
+        self.assertEqual(
+            self.said,
+            [(Level.WARNING, f"{self.path} is a symbolic link, not a socket: not removed")],
+        )
 
 
 class PassedSocketTests(SynchronousTestCase):

@@ -23,6 +23,7 @@ from txinetd.core.limits import LoadAverage, ProcessLimit, parseLoadAverage
 from txinetd.core.sensor import SensorList
 from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.programlog import programMessage
+from txinetd.daemon.safefiles import reachDirectory
 from txinetd.daemon.servicelogs import LogTargets
 from txinetd.net.listening import ListeningSockets, SocketOpener
 from txinetd.net.systemd import ListenFds
@@ -189,4 +190,6 @@ def onThisMachine(
         observers=tuple(observers),
         debug=debug,
     )
-    return Collaborators(shared, logs, ListeningSockets(listenFds or ListenFds(), say))
+    return Collaborators(
+        shared, logs, ListeningSockets(listenFds or ListenFds(), say, reachDirectory)
+    )

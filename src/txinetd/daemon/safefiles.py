@@ -16,7 +16,9 @@ A directory or file is I{open to others} (L{openToOthers}) when it belongs
 to someone else than root and the daemon's user, or others can write to
 it: everyone, or a group with another member, as sshd's C{StrictModes}
 judges it.  L{openForReading} opens a configuration file only if neither
-it nor a directory on its path is.
+it nor a directory on its path is.  L{reachDirectory} is the walk of
+L{openForWriting} for a file that is not opened (a UNIX socket's): the
+directory that holds it, reached by the same rule.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ import re
 import stat
 from collections import deque
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 __all__ = [
+    "ReachedDirectory",
     "UnsafeFile",
     "openForReading",
     "openForWriting",
     "openToOthers",
+    "reachDirectory",
     "removeFile",
     "trustedUsers",
 ]
@@ -131,6 +136,11 @@ class _Walk:
     @ivar kernelLink: whether L{name} is a link to an open file of the
         kernel's (C{/proc/self/fd/N} to a pipe), which only the kernel
         can follow; it is in a directory that is not open to others.
+    @ivar pinned: whether no one but trusted users can make the path, as
+        written, lead to another directory than L{directory}: every
+        directory and link on the way was found in a directory not open to
+        others, or belongs to a trusted user in a trusted user's sticky
+        one (whose other users cannot rename it), and no C{..} was taken.
     """
 
     def __init__(
@@ -155,7 +165,9 @@ class _Walk:
         self.directory = os.open("/" if absolute else ".", _DIRECTORY)
         self.name = ""
         self.unsafe: str | None = None
+        self.info: os.stat_result | None = None
         self.kernelLink = False
+        self.pinned = True
         try:
             self._walk(deque(_components(path)))
         except BaseException:
@@ -172,7 +184,7 @@ class _Walk:
         Note whether the current directory is open to others; in a strict
         walk, refuse it.
         """
-        info = os.fstat(self.directory)
+        info = self.info = os.fstat(self.directory)
         self.unsafe = openToOthers(info, self.trusted)
         if self.strict and self.unsafe is not None and not _shared(info, self.trusted):
             raise UnsafeFile(f"directory {self.where} is {self.unsafe}")
@@ -185,6 +197,7 @@ class _Walk:
             name = parts.popleft()
             self._check()
             if name == "..":
+                self.pinned = False
                 self._enter(_openDirectory("..", self.directory), os.path.dirname(self.where))
                 if not parts:
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
@@ -215,7 +228,20 @@ class _Walk:
             if not parts:
                 self.name = name
                 return
+            self._pin(info)
             self._enter(_openDirectory(name, self.directory), os.path.join(self.where, name))
+
+    def _pin(self, entry: os.stat_result) -> None:
+        """
+        Note whether the directory C{entry}, found in the current one,
+        could be renamed or replaced by an untrusted user (see L{pinned}).
+        """
+        if self.unsafe is None:
+            return
+        here = self.info
+        sticky = here is not None and _shared(here, self.trusted)
+        if not (sticky and entry.st_uid in self.trusted):
+            self.pinned = False
 
     def planted(self, name: str) -> UnsafeFile:
         """
@@ -309,6 +335,39 @@ def removeFile(path: str, trusted: Collection[int] | None = None) -> None:
         os.unlink(walk.name, dir_fd=walk.directory)
     finally:
         walk.close()
+
+
+@dataclass(frozen=True)
+class ReachedDirectory:
+    """
+    The directory that will hold a file txinetd makes, reached by
+    L{reachDirectory}.
+
+    @ivar directory: an C{O_PATH} descriptor of it (the caller closes it).
+    @ivar name: the file's name in it (not followed if it is a link).
+    @ivar pinned: whether the path, as written, cannot be made to lead
+        elsewhere by an untrusted user (see L{_Walk.pinned}): then giving
+        the path to a system call that resolves it again is safe.
+    """
+
+    directory: int
+    name: str
+    pinned: bool
+
+
+def reachDirectory(path: str, trusted: Collection[int] | None = None) -> ReachedDirectory:
+    """
+    Reach the directory of C{path} one component at a time, by the rule of
+    L{openForWriting}: a symbolic link is followed only in a directory that
+    is not open to others.  The last component is not followed.
+
+    @param trusted: the users whose directories are safe (default:
+        L{trustedUsers}).
+    @raise OSError: if it cannot be reached; L{UnsafeFile} if a symbolic
+        link on the way is in a directory open to others.
+    """
+    walk = _Walk(path, trustedUsers() if trusted is None else trusted, followLast=False)
+    return ReachedDirectory(walk.directory, walk.name, walk.pinned)
 
 
 def openForReading(path: str, flags: int, trusted: Collection[int] | None = None) -> int:

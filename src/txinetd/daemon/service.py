@@ -33,6 +33,7 @@ from txinetd.core.events import Level
 from txinetd.core.limits import RunningServers
 from txinetd.core.values import ServiceType, SocketType
 from txinetd.daemon.programlog import programMessage
+from txinetd.daemon.safefiles import reachDirectory
 from txinetd.daemon.stopping import terminate
 from txinetd.net.acceptor import (
     PendingConnection,
@@ -326,7 +327,7 @@ class ListeningService(Service):
         stopping = None if port is None else port.stopListening()
         for sock in sockets:
             if isinstance(self.config.listen, UNIXListen):
-                removeUnixSocket(sock)
+                removeUnixSocket(sock, programMessage, reachDirectory)
             sock.close()
         return stopping
 

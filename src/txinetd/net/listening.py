@@ -21,7 +21,6 @@ sees IPv4 clients as C{::ffff:a.b.c.d}, as under xinetd.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import ipaddress
@@ -40,8 +39,11 @@ from txinetd.net.systemd import ListenFds
 
 __all__ = [
     "Binding",
+    "DirectoryReacher",
     "ListeningSockets",
     "SocketOpener",
+    "UnixDirectory",
+    "UnixListeningSocket",
     "bindFailed",
     "bindingsOf",
     "openBoundSockets",
@@ -212,20 +214,93 @@ def _openOne(
     return sock
 
 
-def _stale(path: str) -> bool:
+class UnixDirectory(TypingProtocol):
     """
-    Whether C{path} is a UNIX socket that nothing listens on any more.
+    The directory that will hold a UNIX socket's file, reached safely (see
+    C{txinetd.daemon.safefiles.reachDirectory}).
     """
+
+    @property
+    def directory(self) -> int:
+        """
+        An C{O_PATH} descriptor of the directory (the receiver closes it).
+        """
+
+    @property
+    def name(self) -> str:
+        """
+        The socket file's name in it.
+        """
+
+    @property
+    def pinned(self) -> bool:
+        """
+        Whether the path, as written, cannot be made to lead elsewhere by
+        another user (then it may be given to C{bind} as it is).
+        """
+
+
+DirectoryReacher = Callable[[str], UnixDirectory]
+"""
+Reaches the directory of a UNIX socket's path, never through a symbolic
+link that another user could have planted.
+
+@raise OSError: if it cannot (with the reason).
+"""
+
+
+class UnixListeningSocket(socket.socket):
+    """
+    A UNIX socket txinetd bound, with what its file was right after C{bind}.
+
+    @ivar path: the path it was bound at, as configured.
+    @ivar identity: the file's C{(st_dev, st_ino)} (L{None} if it could not
+        be read).
+    """
+
+    path: str = ""
+    identity: tuple[int, int] | None = None
+
+
+def _describe(info: os.stat_result) -> str:
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a socket"
+
+
+def _entry(place: UnixDirectory) -> os.stat_result | None:
     try:
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            return False
-    except OSError:
-        return False
+        return os.stat(place.name, dir_fd=place.directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _address(path: str, place: UnixDirectory) -> str:
+    """
+    The name to give C{bind} or C{connect} for the socket file of C{path}:
+    the path itself where no other user can redirect it, else the file's
+    name in the directory already reached, through C{/proc/self/fd}.
+    """
+    if place.pinned:
+        return path
+    return f"/proc/self/fd/{place.directory}/{place.name}"
+
+
+def _stale(address: str) -> bool:
+    """
+    Whether the socket at C{address} is one that nothing listens on any
+    more.
+    """
     # Non-blocking: a live owner with a full backlog must not hold up the
     # reactor; its EAGAIN counts as live.
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
     try:
-        probe.connect(path)
+        probe.connect(address)
     except ConnectionRefusedError:
         return True
     except OSError:
@@ -235,39 +310,101 @@ def _stale(path: str) -> bool:
     return False
 
 
-def openUnixSocket(spec: UNIXListen, backlog: int) -> socket.socket:
+def _removeStale(path: str, place: UnixDirectory, say: ProgramLog) -> None:
+    """
+    Remove a stale socket file left at C{path} by an earlier run; leave
+    anything else there (it makes C{bind} fail), saying why.
+    """
+    info = _entry(place)
+    if info is None:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        say(Level.WARNING, f"{path} is {_describe(info)}, not a socket: not removed")
+        return
+    if not _stale(_address(path, place)):
+        return
+    again = _entry(place)
+    if again is not None and (again.st_dev, again.st_ino) == (info.st_dev, info.st_ino):
+        os.unlink(place.name, dir_fd=place.directory)
+
+
+def openUnixSocket(
+    spec: UNIXListen, backlog: int, say: ProgramLog, reach: DirectoryReacher
+) -> UnixListeningSocket:
     """
     Make, bind and listen on a UNIX stream socket; a stale socket file left
-    by an earlier run is replaced, a live one is not.
+    by an earlier run is replaced, a live one (or any other file) is not.
 
+    @param say: writes to the program log (a file in the way is said).
+    @param reach: reaches the socket's directory safely.
     @raise OSError: if it cannot be made (C{EADDRINUSE} when another
-        process listens on the path).
+        process listens on the path or another file is there; C{EPERM}
+        with the reason when the way to its directory is not safe).
     """
-    if _stale(spec.path):
-        os.unlink(spec.path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    place = reach(spec.path)
     try:
-        sock.bind(spec.path)
-        os.chmod(spec.path, spec.mode)
-        sock.listen(spec.backlog or backlog)
-    except BaseException:
-        sock.close()
-        raise
+        _removeStale(spec.path, place, say)
+        sock = UnixListeningSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # The file gets its mode as bind creates it (0777 less the
+            # umask), so the umask is set for the call.  A chmod afterwards
+            # would go by name, and in a directory others can write the name
+            # may by then be another file (a hard link to one of root's, or
+            # another service's socket); a socket's descriptor cannot change
+            # its file's mode.  The umask is the process's: the reactor
+            # thread creates nothing meanwhile, and txinetd's other threads
+            # (name lookups, reading a new configuration) create no files.
+            mask = os.umask(0o777 & ~spec.mode)
+            try:
+                sock.bind(_address(spec.path, place))
+            finally:
+                os.umask(mask)
+            sock.path = spec.path
+            info = _entry(place)
+            if info is not None and stat.S_ISSOCK(info.st_mode):
+                sock.identity = (info.st_dev, info.st_ino)
+            sock.listen(spec.backlog or backlog)
+        except BaseException:
+            sock.close()
+            raise
+    finally:
+        os.close(place.directory)
     return sock
 
 
-def removeUnixSocket(sock: socket.socket) -> None:
+def removeUnixSocket(sock: socket.socket, say: ProgramLog, reach: DirectoryReacher) -> None:
     """
-    Remove the file of a UNIX socket txinetd bound (before closing it).
+    Remove the file of a UNIX socket txinetd bound (before closing it):
+    only if it still is that socket, the same file as right after C{bind},
+    in a directory reached safely again.  Otherwise it is left, and the
+    program log says why.
     """
-    with contextlib.suppress(OSError):
-        path = sock.getsockname()
-        if isinstance(path, str) and path and not path.startswith("\0"):
-            os.unlink(path)
+    if not isinstance(sock, UnixListeningSocket) or not sock.path:
+        return
+    path = sock.path
+    try:
+        place = reach(path)
+    except OSError as e:
+        say(Level.WARNING, f"{path} not removed: {e.strerror}")
+        return
+    try:
+        info = _entry(place)
+        if info is None:
+            return
+        if not stat.S_ISSOCK(info.st_mode):
+            say(Level.WARNING, f"{path} not removed: {_describe(info)}, not the socket bound")
+        elif (info.st_dev, info.st_ino) != sock.identity:
+            say(Level.WARNING, f"{path} not removed: another socket than the one bound")
+        else:
+            os.unlink(place.name, dir_fd=place.directory)
+    except OSError as e:
+        say(Level.WARNING, f"{path} not removed: {e.strerror}")
+    finally:
+        os.close(place.directory)
 
 
 def openListeningSockets(
-    config: ServiceConfig, passed: ListenFds, say: ProgramLog
+    config: ServiceConfig, passed: ListenFds, say: ProgramLog, reach: DirectoryReacher
 ) -> list[socket.socket]:
     """
     Make, configure and bind the listening sockets of a service (two for
@@ -276,11 +413,12 @@ def openListeningSockets(
 
     @param passed: the sockets systemd passed.
     @param say: writes to the program log (the fall back to IPv4 is said).
+    @param reach: reaches the directory of a UNIX socket safely.
     @raise OSError: if one cannot be made or bound (none is left open).
     """
     spec = config.listen
     if isinstance(spec, UNIXListen):
-        sock = openUnixSocket(spec, LISTEN_BACKLOG)
+        sock = openUnixSocket(spec, LISTEN_BACKLOG, say, reach)
         sock.setblocking(config.listening.handsOver)
         return [sock]
     if isinstance(spec, SystemdListen):
@@ -351,13 +489,15 @@ class ListeningSockets:
 
     @ivar passed: the sockets systemd passed.
     @ivar say: writes to the program log.
+    @ivar reach: reaches the directory of a UNIX socket safely.
     """
 
     passed: ListenFds
     say: ProgramLog
+    reach: DirectoryReacher
 
     def __call__(self, config: ServiceConfig) -> list[socket.socket]:
-        return openListeningSockets(config, self.passed, self.say)
+        return openListeningSockets(config, self.passed, self.say, self.reach)
 
 
 class SocketOpener(TypingProtocol):
