@@ -245,7 +245,7 @@ class UnixSocketTests(EndpointCase):
             ECHO.format(id="echo-link", listen=f"unix:{through}:mode=666", extra="")
             + ECHO.format(id="echo-unix", listen=f"unix:{inside}:mode=666", extra="")
         )
-        yield self.daemon.waitFor(b"Service echo-link failed to start")
+        yield withTimeout(self.daemon.waitFor(b"Service echo-link failed to start"))
         self.assertIn(
             "bind failed (xx-ud is a symbolic link in a directory writable by everyone; not"
             f" followed (errno = 1)). service = echo-link on unix:{through}:mode=666",
