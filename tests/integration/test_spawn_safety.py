@@ -212,8 +212,9 @@ class HostileServerTests(SafetyTestCase):
         refused (EPERM) on the daemon every time and on every process of
         its tree that is not a server; no process it could stop had a uid
         of txinetd's; it did kill its decoy (a process of its user that is
-        no server); every connection of the loaded services got its reply;
-        every START has its EXIT.
+        no server); every connection of the loaded services got its reply,
+        but those of the children of the C{nobody} service it killed as they
+        took its uid; every START has its EXIT.
         """
         python = interpreterForOthers()
         if python is None:
@@ -269,9 +270,15 @@ class HostileServerTests(SafetyTestCase):
             )
         self.assertEqual(counts.get("decoy killed"), 1, counts)
         half = self.connections // 2
-        self.assertEqual(
-            loaded["outcomes"], {"root": {"ok": half}, "nobody": {"ok": half}}, loaded["samples"]
-        )
+        outcomes = loaded["outcomes"]
+        self.assertEqual(outcomes["root"], {"ok": half}, loaded["samples"])
+        # A child that takes the attacker's uid between the refused SIGSTOP
+        # and the SIGKILL dies by its own user's hand, as any server of that
+        # user may: its client fails, and no other.
+        killed = counts.get("tree: killed a child that had just become a server", 0)
+        killed += counts.get("tree: killed, reaped unseen", 0)
+        failed = half - outcomes["nobody"].get("ok", 0)
+        self.assertLessEqual(failed, killed, (outcomes, counts, loaded["samples"]))
         starts, exits = yield self.balanced(self.connections + 1)
         self.assertEqual(starts, exits)
 
