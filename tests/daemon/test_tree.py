@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import signal
 import socket
 from dataclasses import replace
 from typing import Any
@@ -454,3 +455,42 @@ class TreeTests(SynchronousTestCase):
             ([sock.closed for _, sock in self.opener.opened], self.acceptors()),
             ([True, True], []),
         )
+
+    def exiting(self) -> int:
+        """
+        How many C{Exiting...} warnings were logged.
+        """
+        return self.messages.count((Level.WARNING, "Exiting..."))
+
+    def test_stopOnSIGTERM(self) -> None:
+        """
+        A stop by SIGTERM logs C{Exiting...} (WARNING) once, as it begins:
+        xinetd's SIGTERM ends as its SIGQUIT.
+        """
+        tree = self.start(daytime("one", 1013))
+        self.clock._exitSignal = signal.SIGTERM  # type: ignore[attr-defined]
+        tree.stopService()
+        tree.stopService()
+        self.assertEqual(self.exiting(), 1)
+
+    def test_stopOtherwise(self) -> None:
+        """
+        A stop by SIGINT (xinetd ignores it, or exits silently with C{-d}),
+        or one that no signal asked for, logs no C{Exiting...}.
+        """
+        for number in (signal.SIGINT, None):
+            tree = self.start(daytime("one", 1013))
+            self.clock._exitSignal = number  # type: ignore[attr-defined]
+            tree.stopService()
+        self.assertEqual(self.exiting(), 0)
+
+    def test_quitThenSIGTERM(self) -> None:
+        """
+        SIGQUIT logs C{Exiting...} once, even if a SIGTERM stops the
+        reactor before it has stopped.
+        """
+        tree = self.start(daytime("one", 1013))
+        tree.quit()
+        self.clock._exitSignal = signal.SIGTERM  # type: ignore[attr-defined]
+        tree.stopService()
+        self.assertEqual((self.exiting(), self.clock.hasStopped), (1, True))

@@ -555,9 +555,10 @@ class StopTests(TestCase):
     @inlineCallbacks
     def test_terminate(self) -> Generated:
         """
-        On SIGTERM both running servers get SIGTERM and are logged as ended
-        (by the daemon, so before it exited), their clients are closed, and
-        twistd ends as twistd does on SIGTERM.
+        On SIGTERM txinetd logs C{Exiting...}, both running servers get
+        SIGTERM and are logged as ended (by the daemon, so before it
+        exited), their clients are closed, and twistd ends as twistd does on
+        SIGTERM.
         """
         sessions = []
         for _ in range(2):
@@ -566,6 +567,7 @@ class StopTests(TestCase):
         ended = yield self.operated.ended()
         self.assertIsInstance(ended, ProcessTerminated)
         self.assertEqual(ended.signal, signal.SIGTERM)
+        self.assertEqual(self.operated.count("WARNING: Exiting..."), 1)
         pids = [pid for _, pid in sessions]
         self.assertEqual(sorted(self.operated.serverPids("hold", "EXIT")), sorted(pids))
         for pid in pids:

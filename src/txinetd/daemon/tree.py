@@ -117,6 +117,7 @@ class XinetdService(MultiService):
         self.stayalive = stayalive
         self.shared.servers.spawner.setServiceParent(self)
         self.leaveServersRunning = False
+        self.exitingLogged = False
         #: Removed services whose sessions may still run.
         self.retired: list[ListeningService] = []
         self.dumpFile = dumpFile
@@ -408,8 +409,17 @@ class XinetdService(MultiService):
         SIGQUIT: exit now, leaving running servers alone.
         """
         self.leaveServersRunning = True
-        programMessage(Level.WARNING, "Exiting...")
+        self.logExiting()
         self.reactor.stop()
+
+    def logExiting(self) -> None:
+        """
+        Log C{Exiting...} (WARNING, as xinetd on SIGQUIT and SIGTERM), once
+        however many of those signals arrive.
+        """
+        if not self.exitingLogged:
+            self.exitingLogged = True
+            programMessage(Level.WARNING, "Exiting...")
 
     @staticmethod
     def uniqueName(config: ServiceConfig) -> str:
@@ -484,6 +494,9 @@ class XinetdService(MultiService):
             # What the shutdown logs is written as it comes.
             self._releaseWakeups()
             self._releaseWakeups = None
+        if stoppedBy(self.reactor) == signal.SIGTERM:
+            # xinetd's SIGTERM ends with its SIGQUIT, which logs this.
+            self.logExiting()
         if self.signals is not None:
             self.signals.uninstall()
         for loop in (self.sensorScan, self.checker):
@@ -528,6 +541,17 @@ class XinetdService(MultiService):
         End every running session (see L{terminate}).
         """
         return terminate(self.reactor, self.sessions, grace)
+
+
+def stoppedBy(reactor: object) -> int | None:
+    """
+    The signal that stopped the reactor (twistd's C{SIGTERM} and
+    C{SIGINT}), as a reactor that provides
+    L{twisted.internet.interfaces._ISupportsExitSignalCapturing} records
+    it, or L{None}.
+    """
+    number = getattr(reactor, "_exitSignal", None)
+    return number if isinstance(number, int) else None
 
 
 def installedWith(config: Config) -> InternalServices:
