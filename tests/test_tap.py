@@ -226,6 +226,20 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(self.exits(ECHO + ECHO.replace("echo-stream", "echo-2"), "--check"), 1)
         self.assertRegex(self.out.splitlines()[-1], r": 1 services, 1 errors, 0 warnings$")
 
+    def test_checkProtocolDisagrees(self) -> None:
+        """
+        C{--check} fails on a C{socket_type} and a C{protocol} that
+        disagree, at the service's line, and names both.
+        """
+        udp = ECHO.replace(" wait = no\n", " wait = no\n protocol = udp\n")
+        self.assertEqual(self.exits(udp, "--check"), 1)
+        self.assertRegex(
+            self.out,
+            r"(?m)^\S+:1: error: Service echo: socket_type stream and protocol udp disagree "
+            r"\(udp sockets are dgram\)$",
+        )
+        self.assertRegex(self.out.splitlines()[-1], r": 0 services, 1 errors, 0 warnings$")
+
     def test_checkUnknownAttribute(self) -> None:
         """
         C{--check} fails on a misspelt attribute and names the one meant;

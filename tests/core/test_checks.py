@@ -18,7 +18,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.core.test_inheritance import EXTERNAL, LoadingCase, defaults, entry
 from tests.fakes import (
     INTERNAL_SERVICES,
+    PROTOCOLS,
     ConfigFiles,
+    FakeSystem,
     describe,
 )
 from txinetd.core.checks import requiresOnlyFrom
@@ -121,6 +123,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "type = UNLISTED; port = 5000; socket_type = seqpacket; wait = no; flags = SENSOR; "
         "protocol = tcp",
         "error: No such internal service: sensor/seqpacket - DISABLING",
+        "error: Service trap: socket_type seqpacket and protocol tcp disagree "
+        "(tcp sockets are stream)",
     ),
     (
         "bogus",
@@ -131,6 +135,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "time",
         "type = INTERNAL UNLISTED; port = 5000; socket_type = seqpacket; wait = no; protocol = tcp",
         "error: No such internal service: time/seqpacket - DISABLING",
+        "error: Service time: socket_type seqpacket and protocol tcp disagree "
+        "(tcp sockets are stream)",
     ),
     (
         "mux",
@@ -160,6 +166,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "error: Only tcp sockets are supported for redirected service telnet",
         "error: Service telnet has socket_type dgram, but does not wait - DISABLING; write "
         "wait = yes (the server reads the datagrams from the socket it is given)",
+        "error: Service telnet: socket_type dgram and protocol tcp disagree "
+        "(tcp sockets are stream)",
     ),
     (
         "telnet",
@@ -186,6 +194,16 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "type = INTERNAL; socket_type = dgram; wait = no",
         "error: Service echo has socket_type dgram, but does not wait - DISABLING; write "
         "wait = yes (the server reads the datagrams from the socket it is given)",
+    ),
+    (
+        "echo",
+        "socket_type = stream; protocol = udp; wait = no; user = root; server = /bin/cat",
+        "error: Service echo: socket_type stream and protocol udp disagree (udp sockets are dgram)",
+    ),
+    (
+        "echo",
+        "socket_type = dgram; protocol = TCP; wait = yes; user = root; server = /bin/cat",
+        "error: Service echo: socket_type dgram and protocol tcp disagree (tcp sockets are stream)",
     ),
     (
         "ftp",
@@ -314,6 +332,55 @@ class FillAndCheckTests(LoadingCase):
             with self.subTest(lines=lines):
                 service = self.loadOne(entry("finger", *EXTERNAL, *lines))
                 self.assertEqual((service.server, service.argv), ("/bin/cat", argv))
+
+    def test_protocolAgreement(self) -> None:
+        """
+        TCP takes a stream or raw socket and UDP a datagram or raw one,
+        whatever name of /etc/protocols gives them; another protocol takes
+        the socket type it is given.  A service whose two disagree is
+        dropped (see L{FILL_AND_CHECK}).
+        """
+        system = FakeSystem(protocols={**PROTOCOLS, "sctp": 132, "transmission": 6})
+        cases = [
+            ("stream", "tcp", True),
+            ("dgram", "udp", True),
+            ("raw", "tcp", True),
+            ("raw", "udp", True),
+            ("raw", "icmp", True),
+            ("seqpacket", "sctp", True),
+            ("stream", "sctp", True),
+            ("stream", "transmission", True),
+            ("dgram", "transmission", False),
+            ("seqpacket", "udp", False),
+        ]
+        for socketType, protocol, agree in cases:
+            with self.subTest(socketType=socketType, protocol=protocol):
+                config = self.load(
+                    entry(
+                        "mine",
+                        "type = UNLISTED",
+                        "port = 5000",
+                        f"socket_type = {socketType}",
+                        f"protocol = {protocol}",
+                        "wait = yes",
+                        "user = root",
+                        "server = /bin/cat",
+                    ),
+                    system=system,
+                )
+                expected = (
+                    []
+                    if agree
+                    else [
+                        f"xinetd.conf:1: error: Service mine: socket_type {socketType} and "
+                        f"protocol {protocol} disagree"
+                    ]
+                )
+                self.assertEqual(
+                    [message.split(" (")[0] for message in describe(config.diagnostics)],
+                    expected,
+                )
+                self.assertEqual(len(config.services), int(agree))
 
     def test_inference(self) -> None:
         """

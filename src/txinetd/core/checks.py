@@ -79,6 +79,14 @@ _RECORD_FIELDS = frozenset(ServiceConfig.__dataclass_fields__)
 _INFER_PROTOCOL = {SocketType.STREAM: "tcp", SocketType.DGRAM: "udp"}
 _INFER_SOCKET = {"tcp": SocketType.STREAM, "udp": SocketType.DGRAM}
 
+#: The socket types the sockets of TCP and UDP can have (by protocol
+#: number, so that an alias from /etc/protocols counts too): a raw socket
+#: takes any protocol; another protocol's socket is left to the system.
+_PROTOCOL_SOCKETS = {
+    socket.IPPROTO_TCP: (SocketType.STREAM, SocketType.RAW),
+    socket.IPPROTO_UDP: (SocketType.DGRAM, SocketType.RAW),
+}
+
 
 class ServiceBuilder:
     """
@@ -253,6 +261,7 @@ class ServiceBuilder:
                 f"Service {name} has socket_type dgram, but does not wait - DISABLING; write "
                 "wait = yes (the server reads the datagrams from the socket it is given)"
             )
+        self.checkProtocol(problems)
         self.checkRequired(problems)
         self.checkUser(problems)
         self.checkBanners(problems)
@@ -266,6 +275,24 @@ class ServiceBuilder:
                     values[attribute] = frozenset(
                         f for f in values[attribute] if f.value != "USERID"
                     )
+
+    def checkProtocol(self, problems: list[str]) -> None:
+        """
+        A C{socket_type} and a C{protocol} that disagree (C{stream} and
+        C{udp}, C{dgram} and C{tcp}) make no socket: xinetd finds out when it
+        creates it (C{Protocol not supported}) and deactivates the service.
+        """
+        socketType: SocketType | None = self.values.get("socket_type")
+        protocol: str | None = self.values.get("protocol")
+        if socketType is None or protocol is None:
+            return
+        number = self.system.protocolByName(protocol)
+        allowed = None if number is None else _PROTOCOL_SOCKETS.get(number)
+        if allowed is not None and socketType not in allowed:
+            problems.append(
+                f"Service {self.name}: socket_type {socketType.value} and protocol {protocol} "
+                f"disagree ({protocol} sockets are {allowed[0].value})"
+            )
 
     def clearIntercept(self, warnings: list[str]) -> None:
         """
