@@ -18,6 +18,7 @@ from twisted.logger import LogLevel
 from twisted.scripts._twistd_unix import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.fakes import ConfigFiles, FakeSystem
 from txinetd import __version__
 from txinetd.core.events import Level
 from txinetd.daemon.programlog import ProgramLogObserver
@@ -225,6 +226,22 @@ class OptionsTests(SynchronousTestCase):
         self.assertRegex(lines[1], r": 1 services, 0 errors, 0 warnings$")
         self.assertEqual(self.exits(ECHO + ECHO.replace("echo-stream", "echo-2"), "--check"), 1)
         self.assertRegex(self.out.splitlines()[-1], r": 1 services, 1 errors, 0 warnings$")
+
+    def test_checkRpc(self) -> None:
+        """
+        C{--check} says that an RPC service's port is chosen when it binds
+        and registered with the portmapper.
+        """
+        rpc = (
+            "service mine\n{\n type = RPC UNLISTED\n socket_type = dgram\n wait = yes\n"
+            " user = nobody\n server = /bin/true\n rpc_version = 2-4\n rpc_number = 300000\n}\n"
+        )
+        self.assertEqual(self.exits(rpc, "--check"), 0)
+        self.assertEqual(
+            self.out.splitlines()[0],
+            "service mine: udp dgram wait server on :: port chosen at bind, RPC program 300000 "
+            "versions 2-4 registered with the portmapper",
+        )
 
     def test_checkProtocolDisagrees(self) -> None:
         """
@@ -449,5 +466,31 @@ class DescribeServiceTests(SynchronousTestCase):
                 "cat: tcp stream nowait server on :: port 10008",
                 "relay: tcp stream nowait redirect on :: port 10009",
                 "echo-unix: tcp stream nowait internal on unix:/run/echo.sock",
+            ],
+        )
+
+    def test_rpc(self) -> None:
+        """
+        An RPC service's port is chosen when it binds, and its program and
+        versions are registered with the portmapper (a listed program by
+        its name in /etc/rpc).
+        """
+        files = ConfigFiles(self)
+        files.write(
+            "xinetd.conf",
+            "service rstatd\n{\n type = RPC\n socket_type = dgram\n protocol = udp\n"
+            " wait = yes\n user = nobody\n server = /bin/cat\n rpc_version = 2-4\n}\n"
+            "service mine\n{\n type = RPC UNLISTED\n socket_type = stream\n wait = no\n"
+            " user = nobody\n server = /bin/cat\n rpc_version = 1\n rpc_number = 300000\n"
+            " bind = 127.0.0.1\n}\n",
+        )
+        config = files.load(system=FakeSystem())
+        self.assertEqual(
+            [describeService(service) for service in config.services],
+            [
+                "rstatd: udp dgram wait server on :: port chosen at bind, RPC program rstatd "
+                "versions 2-4 registered with the portmapper",
+                "mine: tcp stream nowait server on 127.0.0.1 port chosen at bind, RPC program "
+                "300000 version 1 registered with the portmapper",
             ],
         )

@@ -21,6 +21,7 @@ from txinetd.core.config import Config, ServiceConfig
 from txinetd.core.diagnostics import Severity, didYouMean, printable, systemError
 from txinetd.core.events import SessionObserver
 from txinetd.core.logformat import SYSLOG_FACILITIES, LogTarget, SyslogLevel
+from txinetd.core.values import ServiceType
 from txinetd.daemon.loading import loadConfig
 from txinetd.daemon.logbatch import WriteBatch
 from txinetd.daemon.logtargets import (
@@ -87,6 +88,11 @@ def describeService(config: ServiceConfig) -> str:
     where = config.where
     if config.tls is not None:
         where += " with TLS"
+    if ServiceType.RPC in config.type and config.rpc_version is not None:
+        low, high = config.rpc_version
+        program = config.rpc_number if ServiceType.UNLISTED in config.type else config.name
+        versions = f"version {low}" if low == high else f"versions {low}-{high}"
+        where += f", RPC program {program} {versions} registered with the portmapper"
     wait = "wait" if config.wait else "nowait"
     return f"{config.id}: {config.protocol} {config.socket_type.value} {wait} {kind} on {where}"
 

@@ -53,6 +53,25 @@ class WhereTests(LoadingCase):
             [("unix:/run/e.sock", "unix:/run/e.sock"), ("systemd:name=echo", "systemd:name=echo")],
         )
 
+    def test_rpc(self) -> None:
+        """
+        An RPC service has no port of its own: it gets one when it binds,
+        which the portmapper makes known.
+        """
+        service = self.loadOne(
+            entry(
+                "mine",
+                "type = RPC UNLISTED",
+                "socket_type = dgram",
+                "wait = yes",
+                "user = root",
+                "server = /bin/cat",
+                "rpc_version = 2",
+                "rpc_number = 300000",
+            )
+        )
+        self.assertEqual((service.where, service.port), (":: port chosen at bind", None))
+
     def test_tcpmux(self) -> None:
         """
         A service reached through tcpmux listens on no port of its own.

@@ -695,8 +695,8 @@ class BindFailedTests(SynchronousTestCase):
     def test_places(self) -> None:
         """
         An IP service names its address, port and protocol (C{::} for the
-        default dual-stack socket); a C{listen} socket names its
-        description.
+        default dual-stack socket), an RPC service that its port was to be
+        chosen at bind; a C{listen} socket names its description.
         """
         entry = "service {name}\n{{\n type = INTERNAL UNLISTED\n socket_type = {kind}\n{rest}}}\n"
         services = self.services(
@@ -707,6 +707,8 @@ class BindFailedTests(SynchronousTestCase):
             entry.format(
                 name="daytime", kind="stream", rest=" wait = no\n listen = unix:/run/d.sock\n"
             ),
+            "service mine\n{\n type = RPC UNLISTED\n socket_type = dgram\n wait = yes\n"
+            " user = root\n server = /bin/cat\n rpc_version = 2-4\n rpc_number = 300000\n}\n",
         )
         error = OSError(errno.EADDRINUSE, "Address already in use")
         self.assertEqual(
@@ -717,6 +719,7 @@ class BindFailedTests(SynchronousTestCase):
                     "echo on :: port 7777/tcp",
                     "time on 127.0.0.2 port 37/udp",
                     "daytime on unix:/run/d.sock",
+                    "mine on :: port chosen at bind (udp)",
                 ]
             ],
         )

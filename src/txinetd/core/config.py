@@ -269,13 +269,16 @@ class ServiceConfig:
     def where(self) -> str:
         """
         Where the service listens, for messages: C{127.0.0.1 port 7}, the
-        C{listen} description of a UNIX or systemd socket, or C{tcpmux}.
+        C{listen} description of a UNIX or systemd socket, C{tcpmux}, or,
+        for a service without a port (an RPC service, which the portmapper
+        makes known), C{:: port chosen at bind}.
         """
         if self.place is not None:
             return self.place
         if not self.listens:
             return "tcpmux"
-        return f"{self.bindAddress} port {self.port}"
+        port = "chosen at bind" if self.port is None else self.port
+        return f"{self.bindAddress} port {port}"
 
     @property
     def listens(self) -> bool:

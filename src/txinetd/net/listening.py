@@ -433,7 +433,9 @@ def bindFailed(config: ServiceConfig, error: OSError) -> str:
     where the service was to listen: C{bind failed (Address already in use
     (errno = 98)). service = echo on 127.0.0.1 port 7/tcp}.
     """
-    where = config.where if config.place is not None else f"{config.where}/{config.protocol}"
+    where = config.where
+    if config.place is None:
+        where += f"/{config.protocol}" if config.port is not None else f" ({config.protocol})"
     return (
         f"bind failed ({error.strerror} (errno = {error.errno})). service = {config.id} on {where}"
     )
