@@ -21,7 +21,9 @@ from tests.core.test_addressentries import FakeResolver, v4
 from tests.core.test_inheritance import entry
 from tests.fakes import ConfigFiles, FakeSystem, describe
 from txinetd.core.addressentries import parseAddressToken
+from txinetd.daemon import machine
 from txinetd.daemon.loading import LocalSystem, checkExecutable, loadConfig, readNetworks
+from txinetd.daemon.machine import daemonEnvironment
 
 
 class LocalSystemTests(SynchronousTestCase):
@@ -37,7 +39,17 @@ class LocalSystemTests(SynchronousTestCase):
         system = LocalSystem(environ)
         environ["B"] = "2"
         self.assertEqual(dict(system.environ), {"A": "1"})
-        self.assertEqual(dict(LocalSystem().environ), dict(os.environ))
+        self.assertEqual(dict(LocalSystem().environ), daemonEnvironment())
+
+    def test_environWithoutCoercion(self) -> None:
+        """
+        By default the environment is the daemon's (see
+        L{txinetd.daemon.machine.daemonEnvironment}): without the
+        C{LC_CTYPE} Python's C locale coercion added.
+        """
+        self.patch(os, "environ", {"PATH": "/bin", "LANG": "C", "LC_CTYPE": "C.UTF-8"})
+        self.patch(machine, "readStartupEnviron", lambda: b"PATH=/bin\0LANG=C\0")
+        self.assertEqual(dict(LocalSystem().environ), {"PATH": "/bin", "LANG": "C"})
 
     def test_registeredInternalServices(self) -> None:
         """

@@ -18,9 +18,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import captureMessages
 from txinetd.core.events import Level
+from txinetd.daemon import machine
 from txinetd.daemon.machine import (
     UNLIMITED_FILES,
     LocalTime,
+    daemonEnvironment,
     daemonUmask,
     defaultFileLimit,
     onThisMachine,
@@ -68,6 +70,79 @@ class DaemonDefaultsTests(SynchronousTestCase):
             self.assertEqual(os.umask(0o007), 0o007)
         finally:
             os.umask(previous)
+
+
+class DaemonEnvironmentTests(SynchronousTestCase):
+    """
+    L{daemonEnvironment}: the environment the daemon was started with,
+    without what Python's C locale coercion added.
+    """
+
+    def environment(self, current: dict[str, str], startup: bytes | None) -> dict[str, str]:
+        return daemonEnvironment(current, lambda: startup)
+
+    def test_coercionUndone(self) -> None:
+        """
+        An C{LC_CTYPE} that the process was not started with, with a value
+        Python's coercion gives it, is not the daemon's.
+        """
+        for coerced in ("C.UTF-8", "C.utf8", "UTF-8"):
+            with self.subTest(coerced=coerced):
+                self.assertEqual(
+                    self.environment(
+                        {"PATH": "/bin", "LANG": "C", "LC_CTYPE": coerced},
+                        b"PATH=/bin\0LANG=C\0",
+                    ),
+                    {"PATH": "/bin", "LANG": "C"},
+                )
+
+    def test_startupValueKept(self) -> None:
+        """
+        An C{LC_CTYPE} the process was started with is the daemon's: the
+        value it had (C{C}, which the coercion replaced), or the coerced
+        value itself when it was given.  The first entry counts, as for
+        C{getenv}.
+        """
+        cases = [
+            (b"LC_CTYPE=C\0LC_CTYPE=de_DE.UTF-8\0", "C"),
+            (b"LC_CTYPE=C.UTF-8\0", "C.UTF-8"),
+            (b"X=LC_CTYPE=POSIX\0LC_CTYPE=POSIX", "POSIX"),
+        ]
+        for startup, value in cases:
+            with self.subTest(startup=startup):
+                self.assertEqual(
+                    self.environment({"LC_CTYPE": "C.UTF-8"}, startup), {"LC_CTYPE": value}
+                )
+
+    def test_otherwiseAsItIs(self) -> None:
+        """
+        Without a coerced C{LC_CTYPE}, or where the environment the process
+        was started with cannot be read, the environment is the current
+        one (from which the daemon may have taken variables that were for
+        itself); the start-up one is then not read.
+        """
+        read: list[None] = []
+
+        def readStartup() -> bytes:
+            read.append(None)
+            return b"LISTEN_FDS=1\0"
+
+        self.assertEqual(
+            daemonEnvironment({"LC_CTYPE": "de_DE.UTF-8", "A": "1"}, readStartup),
+            {"LC_CTYPE": "de_DE.UTF-8", "A": "1"},
+        )
+        self.assertEqual((daemonEnvironment({}, readStartup), read), ({}, []))
+        self.assertEqual(self.environment({"LC_CTYPE": "C.UTF-8"}, None), {"LC_CTYPE": "C.UTF-8"})
+
+    def test_default(self) -> None:
+        """
+        By default it is this process's environment, a copy, corrected by
+        what C{/proc/self/environ} says.
+        """
+        with open("/proc/self/environ", "rb") as f:
+            startup = f.read()
+        self.assertEqual(daemonEnvironment(), daemonEnvironment(os.environ, lambda: startup))
+        self.assertIsNot(daemonEnvironment(), os.environ)
 
 
 class LoadAverageTests(SynchronousTestCase):
@@ -139,6 +214,17 @@ class OnThisMachineTests(SynchronousTestCase):
         self.assertIsInstance(made.openSockets, ListeningSockets)
         self.assertEqual(shared.servers.euid, os.geteuid())
         self.assertEqual(shared.servers.umask, daemonUmask())
+
+    def test_environWithoutCoercion(self) -> None:
+        """
+        By default servers inherit the daemon's environment (see
+        L{daemonEnvironment}): without the C{LC_CTYPE} Python's C locale
+        coercion added.
+        """
+        self.patch(os, "environ", {"PATH": "/bin", "LANG": "C", "LC_CTYPE": "C.UTF-8"})
+        self.patch(machine, "readStartupEnviron", lambda: b"PATH=/bin\0LANG=C\0")
+        shared = onThisMachine(MemoryReactorClock()).shared
+        self.assertEqual(dict(shared.servers.environ), {"PATH": "/bin", "LANG": "C"})
 
     def test_noHostsFiles(self) -> None:
         self.assertEqual(onThisMachine(MemoryReactorClock()).shared.hosts, FixedHosts())

@@ -25,7 +25,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
@@ -158,6 +158,8 @@ class TxinetdRun:
     @ivar directory: the run's directory.
     @ivar serviceLog: the path of the FILE service log, inside it.
     @ivar daemon: the twistd process's protocol, once started.
+    @ivar env: the environment twistd is started with (by L{start}; this
+        process's unless a test says otherwise).
     """
 
     def __init__(self, testCase: TestCase) -> None:
@@ -169,6 +171,7 @@ class TxinetdRun:
         self.daemon = Daemon()
         self.process: Any = None
         self.started = 0.0
+        self.env: Mapping[str, str] = os.environ
 
     def path(self, name: str) -> str:
         """
@@ -185,7 +188,8 @@ class TxinetdRun:
 
     def start(self, config: str, *options: str) -> Deferred[None]:
         """
-        Write C{config} and start twistd on it with C{options}.
+        Write C{config} and start twistd on it with C{options}, in the
+        environment C{env} says.
 
         @return: fires once it has started working.
         """
@@ -197,7 +201,7 @@ class TxinetdRun:
         arguments += ["--hosts-deny", self.path("hosts.deny"), *options]
         self.started = time.time()
         self.process = reactor.spawnProcess(
-            self.daemon, TWISTD, arguments, env=dict(os.environ), path=ROOT
+            self.daemon, TWISTD, arguments, env=dict(self.env), path=ROOT
         )
         self.testCase.addCleanup(self.stop)
         return withTimeout(self.daemon.ready, 30)

@@ -612,6 +612,51 @@ class StopTests(TestCase):
         yield client.echo(b"still served\n")
 
 
+class EnvironmentTests(TestCase):
+    """
+    The environment servers inherit is the one txinetd was started with.
+    """
+
+    @inlineCallbacks
+    def serverEnvironment(self, **variables: str) -> Generator[Deferred[Any], Any, dict[str, str]]:
+        """
+        Start txinetd with only C{PATH}, C{PYTHONPATH} (when set) and
+        C{variables} in its environment, connect to a C{/usr/bin/env}
+        service, and return what the server printed.
+        """
+        (port,) = freePorts(1)
+        run = TxinetdRun(self)
+        env = {"PATH": "/usr/bin:/bin", **variables}
+        if "PYTHONPATH" in os.environ:
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        entry = serverEntry("env", port).replace("/bin/cat", "/usr/bin/env")
+        run.env = env
+        yield run.start(defaults(run) + entry)
+        printed = yield tcpExchange(HOST, port)
+        lines = printed.decode("utf-8", "replace").splitlines()
+        return dict(line.partition("=")[::2] for line in lines)
+
+    @inlineCallbacks
+    def test_noCoercedLocale(self) -> Generated:
+        """
+        Started with C{LANG=C} and no C{LC_ALL} or C{LC_CTYPE}, txinetd gives
+        its servers no C{LC_CTYPE}, though Python's C locale coercion set
+        one in its own environment (xinetd's servers get none either).
+        """
+        environ = yield self.serverEnvironment(LANG="C")
+        self.assertEqual((environ.get("LANG"), environ.get("LC_CTYPE")), ("C", None))
+
+    @inlineCallbacks
+    def test_givenLocale(self) -> Generated:
+        """
+        An C{LC_CTYPE} txinetd was started with reaches its servers as it
+        was given, though the coercion replaced it in txinetd's own
+        environment.
+        """
+        environ = yield self.serverEnvironment(LANG="C", LC_CTYPE="C")
+        self.assertEqual(environ.get("LC_CTYPE"), "C")
+
+
 class OptionTests(TestCase):
     """
     xinetd's options on the real command line.

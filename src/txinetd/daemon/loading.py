@@ -23,6 +23,7 @@ from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.core.inheritance import buildConfig
 from txinetd.core.values import SystemInfo
 from txinetd.daemon.conffiles import parseConfig, parseInetdConf
+from txinetd.daemon.machine import daemonEnvironment
 from txinetd.net.tls import checkRedirectSettings, checkSettings
 from txinetd.serve.banners import bannerProblem
 from txinetd.serve.rpc import rpcByName
@@ -38,11 +39,13 @@ class LocalSystem:
     holds for the whole load (a service file names the same protocol,
     user and address a thousand times).
 
-    @ivar environ: the environment captured when this object was made.
+    @ivar environ: the environment captured when this object was made
+        (by default the daemon's, see
+        L{txinetd.daemon.machine.daemonEnvironment}).
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = dict(os.environ if environ is None else environ)
+        self._environ = daemonEnvironment() if environ is None else dict(environ)
         self._networks: Mapping[str, int] | None = None
         self._users: dict[str, tuple[int, int] | None] = {}
         self._groups: dict[str, int | None] = {}

@@ -40,7 +40,13 @@ from txinetd.serve.shared import ServerSetup, Shared
 from txinetd.spawn.childsignal import ChildSignal
 from txinetd.spawn.spawner import Spawner
 
-__all__ = ["Collaborators", "daemonUmask", "defaultFileLimit", "onThisMachine"]
+__all__ = [
+    "Collaborators",
+    "daemonEnvironment",
+    "daemonUmask",
+    "defaultFileLimit",
+    "onThisMachine",
+]
 
 #: The NOFILE limit a server gets when the daemon's hard limit is unlimited.
 UNLIMITED_FILES = 4096
@@ -82,6 +88,66 @@ def daemonUmask() -> int:
     current = os.umask(0o022)
     os.umask(current)
     return current | 0o022
+
+
+#: The environment this process was started with, as the kernel keeps it.
+STARTUP_ENVIRON = "/proc/self/environ"
+
+#: The values Python's C locale coercion (PEP 538) gives C{LC_CTYPE}.
+COERCED_LC_CTYPE = frozenset({"C.UTF-8", "C.utf8", "UTF-8"})
+
+
+def readStartupEnviron(path: str = STARTUP_ENVIRON) -> bytes | None:
+    """
+    The environment this process was started with (C{NAME=value} entries,
+    each ended by a NUL), or L{None} where the system does not say.
+    """
+    try:
+        with open(path, "rb") as environFile:
+            return environFile.read()
+    except OSError:
+        return None
+
+
+def daemonEnvironment(
+    current: Mapping[str, str] | None = None,
+    readStartup: Callable[[], bytes | None] | None = None,
+) -> dict[str, str]:
+    """
+    The daemon's environment, which servers inherit: C{current} (by
+    default this process's, from which the daemon has taken what was for
+    itself, such as systemd's C{LISTEN_FDS}) with C{LC_CTYPE} as the
+    daemon was started with it.
+
+    Python's C locale coercion (PEP 538) sets C{LC_CTYPE=C.UTF-8} in the
+    environment as the interpreter starts when the locale is C (no locale,
+    C{LANG=C}); xinetd's servers get no such variable.  A value that the
+    started process had is kept, and so is everything where the system
+    does not say what the process was started with.
+
+    @param readStartup: reads the environment the process was started
+        with, in C{/proc/self/environ}'s format (default:
+        L{readStartupEnviron}).
+    """
+    environ = dict(os.environ if current is None else current)
+    value = environ.get("LC_CTYPE")
+    if value not in COERCED_LC_CTYPE:
+        return environ
+    startup = (readStartup or readStartupEnviron)()
+    if startup is None:
+        return environ
+    given = None
+    for entry in startup.split(b"\0"):
+        name, equals, setting = entry.partition(b"=")
+        if equals and name == b"LC_CTYPE":
+            # The first one, which getenv() would have found.
+            given = os.fsdecode(setting)
+            break
+    if given is None:
+        del environ["LC_CTYPE"]
+    else:
+        environ["LC_CTYPE"] = given
+    return environ
 
 
 def readLoadAverage(path: str = LOADAVG) -> float:
@@ -152,8 +218,8 @@ def onThisMachine(
     @param hostsFiles: the paths of hosts.allow and hosts.deny, read now and
         kept current while the tree runs; L{None}: they are not used.
     @param listenFds: the sockets systemd passed.
-    @param environ: the environment servers inherit (default: this
-        process's, as it is now).
+    @param environ: the environment servers inherit (default:
+        L{daemonEnvironment}).
     @param observers: what else observes every session.
     @param debug: explain each refusal in the program log (C{-d}).
     @param logBatch: what the services' FILE logs keep their lines for
@@ -180,7 +246,7 @@ def onThisMachine(
         ident=ident,
         servers=ServerSetup(
             spawner=Spawner(reactor, childSignal=ChildSignal()),
-            environ=dict(os.environ if environ is None else environ),
+            environ=daemonEnvironment() if environ is None else dict(environ),
             euid=os.geteuid(),
             fileLimit=defaultFileLimit(),
             umask=daemonUmask(),
