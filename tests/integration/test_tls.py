@@ -35,6 +35,7 @@ from twisted.internet.ssl import (
     PrivateCertificate,
     optionsForClientTLS,
 )
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
@@ -90,6 +91,35 @@ def helloFrom(source: str, port: int) -> Generator[Deferred[Any], Any, bytes]:
     received: bytes = yield client.receivedAtLeast(1)
     client.transport.loseConnection()
     return received
+
+
+def queuedHello(source: str, port: int) -> socket.socket:
+    """
+    Connect from C{source} to a port of 127.0.0.1 and send a ClientHello at
+    once, without waiting for the daemon (which may not have accepted yet).
+    """
+    client = socket.socket()
+    client.settimeout(5)
+    try:
+        client.bind((source, 0))
+        client.connect(("127.0.0.1", port))
+        client.sendall(clientHello())
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def firstBytes(client: socket.socket) -> bytes:
+    """
+    The first bytes C{client} receives, or C{b""} if the connection ends
+    (or is reset) without a byte; the client is closed.
+    """
+    with client:
+        try:
+            return client.recv(4096)
+        except ConnectionResetError:
+            return b""
 
 
 class _Client(Protocol):
@@ -603,6 +633,44 @@ class TLSPolicyTests(TLSTestCase):
         served.transport.write(b"ok\n")
         self.assertEqual((yield served.receivedAtLeast(3)), b"ok\n")
         served.transport.loseConnection()
+
+    @inlineCallbacks
+    def test_onlyFromBeforeServersAndRedirects(self) -> Any:
+        """
+        An external server and a redirect behind TLS, whose plaintext goes
+        through a socketpair, refuse before the handshake too: a ClientHello
+        from 127.0.0.1 gets no byte back, with FAIL address; 127.0.0.2's
+        gets the ServerHello.
+        """
+        cat, front, backend = freePorts(3)
+        refuse = " only_from = 127.0.0.2\n"
+        yield self.start(
+            self.entry("cat", cat, f" user = nobody\n server = /bin/cat\n{self.tlsLines()}{refuse}")
+            + self.entry(
+                "front",
+                front,
+                f" user = nobody\n redirect = 127.0.0.1 {backend}\n{self.tlsLines()}{refuse}",
+            )
+        )
+        ports = {"cat": cat, "front": front}
+        # The ClientHellos wait in the sockets before the daemon accepts:
+        # the daemon must not read them, as it has them at once.
+        self.process.signalProcess(signal.SIGSTOP)
+        try:
+            clients = {
+                (name, source): queuedHello(source, port)
+                for name, port in ports.items()
+                for source in ("127.0.0.1", "127.0.0.2")
+            }
+        finally:
+            self.process.signalProcess(signal.SIGCONT)
+        for (name, source), client in clients.items():
+            received = yield deferToThread(firstBytes, client)
+            if source == "127.0.0.1":
+                self.assertEqual(received, b"", name)
+                yield self.waitForLog(f"^FAIL: {name} address from=127.0.0.1")
+            else:
+                self.assertTrue(received.startswith(SERVER_HELLO), (name, received[:16]))
 
     @inlineCallbacks
     def test_perSource(self) -> Any:

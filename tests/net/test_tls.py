@@ -412,6 +412,52 @@ class _AdoptingReactor(Clock):
 
 
 class FrontTests(SynchronousTestCase):
+    def front(self) -> tuple[_AdoptingReactor, PendingConnection, StringTransport]:
+        """
+        A connection put behind TLS for an external server: the reactor,
+        the plaintext end the service gets, and the client's transport.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        issued = Authority(directory).server("server", "localhost")
+        reactor = _AdoptingReactor()
+        front = TLSFront(reactor, serverOptions(TLSSettings(issued.certificate, issued.key)))
+        ours, theirs = socket.socketpair()
+        self.addCleanup(theirs.close)
+        plain = front.secure(PendingConnection(cast(IReactorFDSet, reactor), ours, "", ""))
+        assert plain is not None
+        self.addCleanup(plain.close)
+        (_, secure), _ = reactor.adopted
+        return reactor, plain, secure
+
+    def test_turnedAwayAborts(self) -> None:
+        """
+        Closing the plaintext end before the handshake, with nothing sent
+        (a client refused by the access rules or limits), aborts the
+        client's connection at once, before its ClientHello is read.
+        """
+        _, plain, secure = self.front()
+        plain.close()
+        self.assertTrue(secure.disconnected)
+        self.assertEqual(secure.value(), b"")
+
+    def test_answeredOrSecuredNotAborted(self) -> None:
+        """
+        A plaintext end that sent something (a banner), or whose handshake
+        is done (its server got it), is closed without ending the client's
+        connection: what was sent is still delivered.
+        """
+        _, plain, secure = self.front()
+        # (The bridge's end of the socketpair is not read here: the send
+        # fails, but it was made.)
+        self.failureResultOf(plain.send(b"go away\r\n"), BrokenPipeError)
+        plain.close()
+        self.assertFalse(secure.disconnected)
+        _, plain, secure = self.front()
+        cast(Any, plain).bridge.secured(None)
+        plain.close()
+        self.assertFalse(secure.disconnected)
+
     def test_bulkTransports(self) -> None:
         """
         A connection put behind TLS for an external server gets the bulk

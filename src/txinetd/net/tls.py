@@ -445,6 +445,41 @@ class _SecureSide(TLSSide):
         super().handshakeCompleted()
 
 
+class _BridgedConnection(PendingConnection):
+    """
+    The plaintext end of a L{_Bridge}, as the service gets it.  Closed
+    before the handshake is done with nothing sent (a client refused by
+    the access rules or limits), it ends the TLS connection at once, so
+    that a ClientHello already received is never answered: the bridge
+    would otherwise see the end closed only at a later wake-up, after the
+    TLS side had read the ClientHello and answered it.
+    """
+
+    def __init__(
+        self, reactor: Any, sock: socket.socket, client: PendingConnection, bridge: _Bridge
+    ) -> None:
+        super().__init__(reactor, sock, client.rawPeer, client.rawLocal)
+        self.bridge = bridge
+        self.written = False
+
+    def sendNow(self, data: bytes, closing: bool = False) -> bytes:
+        self.written = self.written or bool(data)
+        return super().sendNow(data, closing)
+
+    def send(self, data: bytes) -> Deferred[None]:
+        self.written = self.written or bool(data)
+        return super().send(data)
+
+    def close(self) -> None:
+        # Neither handshaken nor ended yet (a timeout, a handshake that
+        # failed, an abandoned bridge have ended it).
+        pending = not self.bridge.handshaken and self.bridge.outcome is None
+        turnedAway = pending and not (self.closed or self.written)
+        super().close()
+        if turnedAway:
+            self.bridge.abandon()
+
+
 class TLSFront:
     """
     Puts a service's accepted connections behind TLS.
@@ -489,7 +524,7 @@ class TLSFront:
             return None
         bridge = _Bridge(self.reactor, self.timeout)
         tlsProtocol = BulkTLSProtocol(self.factory, bridge.secure)  # type: ignore[no-untyped-call]
-        plain = PendingConnection(self.reactor, theirs, connection.rawPeer, connection.rawLocal)
+        plain = _BridgedConnection(self.reactor, theirs, connection, bridge)
         # The client's addresses, which a PROXY header may have named.
         plain.peer, plain.local = connection.peer, connection.local
         plain.whenSecured = bridge.whenSecured
