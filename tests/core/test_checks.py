@@ -123,8 +123,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "type = UNLISTED; port = 5000; socket_type = seqpacket; wait = no; flags = SENSOR; "
         "protocol = tcp",
         "error: No such internal service: sensor/seqpacket - DISABLING",
-        "error: Service trap: socket_type seqpacket and protocol tcp disagree "
-        "(tcp sockets are stream)",
+        "error: Service trap: socket_type seqpacket is not supported: txinetd serves stream "
+        "(TCP) and dgram (UDP) sockets only",
     ),
     (
         "bogus",
@@ -135,8 +135,8 @@ FILL_AND_CHECK: list[tuple[str, ...]] = [
         "time",
         "type = INTERNAL UNLISTED; port = 5000; socket_type = seqpacket; wait = no; protocol = tcp",
         "error: No such internal service: time/seqpacket - DISABLING",
-        "error: Service time: socket_type seqpacket and protocol tcp disagree "
-        "(tcp sockets are stream)",
+        "error: Service time: socket_type seqpacket is not supported: txinetd serves stream "
+        "(TCP) and dgram (UDP) sockets only",
     ),
     (
         "mux",
@@ -335,25 +335,27 @@ class FillAndCheckTests(LoadingCase):
 
     def test_protocolAgreement(self) -> None:
         """
-        TCP takes a stream or raw socket and UDP a datagram or raw one,
-        whatever name of /etc/protocols gives them; another protocol takes
-        the socket type it is given.  A service whose two disagree is
-        dropped (see L{FILL_AND_CHECK}).
+        txinetd serves TCP stream sockets and UDP datagram sockets, whatever
+        name of /etc/protocols gives the protocol.  A service whose socket
+        type and protocol disagree, or that wants another socket type or
+        protocol, is dropped with the reason (see L{FILL_AND_CHECK}).
         """
         system = FakeSystem(protocols={**PROTOCOLS, "sctp": 132, "transmission": 6})
+        unsupported = "is not supported: txinetd serves stream (TCP) and dgram (UDP) sockets only"
         cases = [
-            ("stream", "tcp", True),
-            ("dgram", "udp", True),
-            ("raw", "tcp", True),
-            ("raw", "udp", True),
-            ("raw", "icmp", True),
-            ("seqpacket", "sctp", True),
-            ("stream", "sctp", True),
-            ("stream", "transmission", True),
-            ("dgram", "transmission", False),
-            ("seqpacket", "udp", False),
+            ("stream", "tcp", None),
+            ("dgram", "udp", None),
+            ("stream", "transmission", None),
+            ("dgram", "transmission", "socket_type dgram and protocol transmission disagree"),
+            ("stream", "udp", "socket_type stream and protocol udp disagree"),
+            ("stream", "sctp", f"protocol sctp {unsupported}"),
+            ("dgram", "icmp", f"protocol icmp {unsupported}"),
+            ("raw", "tcp", f"socket_type raw {unsupported}"),
+            ("raw", "icmp", f"socket_type raw {unsupported}"),
+            ("seqpacket", "sctp", f"socket_type seqpacket {unsupported}"),
+            ("seqpacket", "udp", f"socket_type seqpacket {unsupported}"),
         ]
-        for socketType, protocol, agree in cases:
+        for socketType, protocol, problem in cases:
             with self.subTest(socketType=socketType, protocol=protocol):
                 config = self.load(
                     entry(
@@ -369,18 +371,16 @@ class FillAndCheckTests(LoadingCase):
                     system=system,
                 )
                 expected = (
-                    []
-                    if agree
-                    else [
-                        f"xinetd.conf:1: error: Service mine: socket_type {socketType} and "
-                        f"protocol {protocol} disagree"
-                    ]
+                    [] if problem is None else [f"xinetd.conf:1: error: Service mine: {problem}"]
                 )
                 self.assertEqual(
-                    [message.split(" (")[0] for message in describe(config.diagnostics)],
+                    [
+                        message.split(" (")[0] if "disagree" in message else message
+                        for message in describe(config.diagnostics)
+                    ],
                     expected,
                 )
-                self.assertEqual(len(config.services), int(agree))
+                self.assertEqual(len(config.services), int(problem is None))
 
     def test_inference(self) -> None:
         """

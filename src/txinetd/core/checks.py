@@ -79,12 +79,15 @@ _RECORD_FIELDS = frozenset(ServiceConfig.__dataclass_fields__)
 _INFER_PROTOCOL = {SocketType.STREAM: "tcp", SocketType.DGRAM: "udp"}
 _INFER_SOCKET = {"tcp": SocketType.STREAM, "udp": SocketType.DGRAM}
 
-#: The socket types the sockets of TCP and UDP can have (by protocol
-#: number, so that an alias from /etc/protocols counts too): a raw socket
-#: takes any protocol; another protocol's socket is left to the system.
+#: The sockets txinetd makes: TCP stream sockets and UDP datagram sockets
+#: (protocols by number, so that an alias from /etc/protocols counts too).
+_SOCKET_PROTOCOLS = {
+    SocketType.STREAM: socket.IPPROTO_TCP,
+    SocketType.DGRAM: socket.IPPROTO_UDP,
+}
 _PROTOCOL_SOCKETS = {
-    socket.IPPROTO_TCP: (SocketType.STREAM, SocketType.RAW),
-    socket.IPPROTO_UDP: (SocketType.DGRAM, SocketType.RAW),
+    socket.IPPROTO_TCP: ("tcp", SocketType.STREAM),
+    socket.IPPROTO_UDP: ("udp", SocketType.DGRAM),
 }
 
 
@@ -278,20 +281,37 @@ class ServiceBuilder:
 
     def checkProtocol(self, problems: list[str]) -> None:
         """
-        A C{socket_type} and a C{protocol} that disagree (C{stream} and
-        C{udp}, C{dgram} and C{tcp}) make no socket: xinetd finds out when it
-        creates it (C{Protocol not supported}) and deactivates the service.
+        txinetd makes TCP stream sockets and UDP datagram sockets only: a
+        C{socket_type} and a C{protocol} that disagree (C{stream} and C{udp},
+        C{dgram} and C{tcp}) make no socket (xinetd finds out when it creates
+        it, C{Protocol not supported}, and deactivates the service), and
+        another socket type or protocol (C{raw}, C{seqpacket}, C{sctp}) is
+        not served.
         """
         socketType: SocketType | None = self.values.get("socket_type")
-        protocol: str | None = self.values.get("protocol")
-        if socketType is None or protocol is None:
+        if socketType is None:
             return
-        number = self.system.protocolByName(protocol)
-        allowed = None if number is None else _PROTOCOL_SOCKETS.get(number)
-        if allowed is not None and socketType not in allowed:
+        wanted = _SOCKET_PROTOCOLS.get(socketType)
+        if wanted is None:
+            problems.append(
+                f"Service {self.name}: socket_type {socketType.value} is not supported: "
+                "txinetd serves stream (TCP) and dgram (UDP) sockets only"
+            )
+            return
+        protocol: str | None = self.values.get("protocol")
+        number = None if protocol is None else self.system.protocolByName(protocol)
+        if number is None or number == wanted:
+            return
+        known = _PROTOCOL_SOCKETS.get(number)
+        if known is None:
+            problems.append(
+                f"Service {self.name}: protocol {protocol} is not supported: txinetd serves "
+                "stream (TCP) and dgram (UDP) sockets only"
+            )
+        else:
             problems.append(
                 f"Service {self.name}: socket_type {socketType.value} and protocol {protocol} "
-                f"disagree ({protocol} sockets are {allowed[0].value})"
+                f"disagree ({known[0]} sockets are {known[1].value})"
             )
 
     def clearIntercept(self, warnings: list[str]) -> None:
