@@ -140,7 +140,7 @@ class ListeningOnTests(SynchronousTestCase):
 
 
 class ServiceBlockTests(SynchronousTestCase):
-    def block(self, *lines: str) -> list[str]:
+    def block(self, *lines: str, address: tuple[str, int] | None = None) -> list[str]:
         files = ConfigFiles(self)
         files.write(
             "xinetd.conf",
@@ -151,7 +151,7 @@ class ServiceBlockTests(SynchronousTestCase):
         config = files.load(system=FakeSystem())
         self.assertEqual([str(d) for d in config.diagnostics], [])
         (service,) = config.services
-        return formatService(ServiceState(service, "Active", 0, None), config.defaults)
+        return formatService(ServiceState(service, "Active", 0, address), config.defaults)
 
     def test_plainService(self) -> None:
         """
@@ -169,6 +169,15 @@ class ServiceBlockTests(SynchronousTestCase):
         """
         lines = self.block("listen = unix:/run/echo.sock:mode=600")
         self.assertIn("\t\tListen = unix:/run/echo.sock:mode=600", lines)
+        self.assertIn("\t\tport = -", lines)
+
+    def test_boundPort(self) -> None:
+        """
+        The port shown is the one the service is bound to, where it differs
+        from the configured one (an RPC service's is chosen at bind).
+        """
+        lines = self.block("port = 0", address=("::", 40123))
+        self.assertIn("\t\tport = 40123", lines)
 
     def test_tls(self) -> None:
         """

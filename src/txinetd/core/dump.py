@@ -95,6 +95,15 @@ def formatDefaults(defaults: Defaults) -> list[str]:
     ]
 
 
+def _port(service: ServiceState) -> str:
+    """
+    The port a service listens on: the one it is bound to (an RPC service's
+    is chosen at bind), else the configured one, else C{-} (a UNIX socket).
+    """
+    port = service.config.port if service.address is None else service.address[1]
+    return "-" if port is None else str(port)
+
+
 def formatService(service: ServiceState, defaults: Defaults) -> list[str]:
     """
     One C{Service = name} block.
@@ -111,7 +120,7 @@ def formatService(service: ServiceState, defaults: Defaults) -> list[str]:
         f"\t\ttype = {_flags(frozenset(config.type))}",
         f"\t\tsocket_type = {config.socket_type.value}",
         f"\t\tProtocol (name) = ({config.protocol})",
-        f"\t\tport = {config.port}",
+        f"\t\tport = {_port(service)}",
         f"\t\twait = {'yes' if config.wait else 'no'}",
         f"\t\tInstances = {instances}",
         f"\t\tPER_SOURCE = {perSource}",
