@@ -76,6 +76,21 @@ def _answerSegments(port: int) -> tuple[bytes, int]:
         return received, segmentsReceived(client)
 
 
+def _answerAfterSpeaking(port: int) -> bytes:
+    """
+    Send a CRLF, then read the answer until the connection ends or is reset.
+    """
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"\r\n")
+        try:
+            while chunk := client.recv(4096):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    return received
+
+
 class BuiltinServiceTests(TestCase):
     """
     Each built-in through a dual-stack listening socket, from IPv4 and IPv6
@@ -139,6 +154,16 @@ class BuiltinServiceTests(TestCase):
         for name, length in (("daytime-stream", 26), ("time-stream", 4)):
             received, segments = yield deferToThread(_answerSegments, portOf(self.tree, name))
             self.assertEqual((len(received), segments), (length, 2), name)
+
+    @inlineCallbacks
+    def test_answerToAClientThatSpeaks(self) -> Any:
+        """
+        A client that sends a line first, which daytime and time never read,
+        still gets the answer (the connection may then be reset).
+        """
+        for name, length in (("daytime-stream", 26), ("time-stream", 4)):
+            received = yield deferToThread(_answerAfterSpeaking, portOf(self.tree, name))
+            self.assertEqual(len(received), length, name)
 
     @inlineCallbacks
     def test_echoDgram(self) -> Any:

@@ -7,6 +7,7 @@ reactor, and a scripted listening socket for accept() errors.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -592,6 +593,28 @@ class PendingConnectionTests(TestCase):
         """
         self.patch(PendingConnection, "holdsLastSegment", True)
         self.assertEqual((self.answered(closing=False), self.answered(closing=True)), (3, 2))
+
+    def test_answerToAClientThatSpoke(self) -> None:
+        """
+        A client that sent something nobody reads (a daytime client's CRLF)
+        still gets the answer sent as one the close follows: it leaves with
+        the FIN before the close resets the connection.
+        """
+        self.patch(PendingConnection, "holdsLastSegment", True)
+        connection, client = self.pair()
+        client.sendall(b"\r\n")
+        # The CRLF is in the server's socket before the answer is sent.
+        self.assertEqual(connection.socket.recv(2, socket.MSG_PEEK), b"\r\n")
+        self.assertEqual(connection.sendNow(b"07 DEC 2026\r\n", closing=True), b"")
+        connection.close()
+        received = bytearray()
+        with contextlib.suppress(ConnectionResetError):
+            for _ in range(MAX_ROUNDS):
+                chunk = client.recv(64)
+                if not chunk:
+                    break
+                received += chunk
+        self.assertEqual(bytes(received), b"07 DEC 2026\r\n")
 
     def test_answerLargerThanASegment(self) -> None:
         """

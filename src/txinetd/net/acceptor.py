@@ -12,6 +12,7 @@ written to it without ever blocking the reactor.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 from collections import deque
@@ -227,6 +228,8 @@ class PendingConnection:
         self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
         self._writing = False
         self.closed = False
+        #: Whether a closing send left its last segment held for the FIN.
+        self._lastHeld = False
 
     def fileno(self) -> int:
         return self.socket.fileno()
@@ -258,6 +261,7 @@ class PendingConnection:
                 return self.sendNow(data)
             # It would block, or the connection failed: L{send} says which.
             return data
+        self._lastHeld = holding
         return data[sent:]
 
     def send(self, data: bytes) -> Deferred[None]:
@@ -328,6 +332,14 @@ class PendingConnection:
             return
         self.closed = True
         self._failAll(ConnectionDone("the connection was closed before it was sent"))
+        if self._lastHeld:
+            # The held segment leaves with the FIN of this shutdown.  A close
+            # alone would do the same, unless the client sent something that
+            # was not read (a daytime client's CRLF): then the kernel resets
+            # the connection and drops what it still holds, the answer too.
+            # (It fails only on a connection the client has ended.)
+            with contextlib.suppress(OSError):
+                self.socket.shutdown(socket.SHUT_WR)
         self.socket.close()
 
 
