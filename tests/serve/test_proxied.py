@@ -24,7 +24,8 @@ CLIENT = (("192.0.2.7", 40000), ("198.51.100.1", 443))
 class _Reporter:
     serviceId = "svc"
 
-    def __init__(self) -> None:
+    def __init__(self, debug: bool = False) -> None:
+        self.debug = debug
         self.failures: list[tuple[FailReason, str | None]] = []
         self.messages: list[tuple[Level, str]] = []
 
@@ -74,6 +75,28 @@ class FrontTests(SynchronousTestCase):
         self.assertTrue(connection.closed)
         self.assertEqual(self.reactor.readers, set())
         self.assertEqual(self.admitted, [])
+
+    def test_explainedWithDebug(self) -> None:
+        """
+        Which rule refused a client is said at DEBUG only with C{-d}, as for
+        the other rules.
+        """
+        for debug, local, peer, header in (
+            (False, ProxyLocal.REFUSE, "127.0.0.2", None),
+            (False, ProxyLocal.REFUSE, BALANCER, formatHeader(ProxyVersion.V2, None)),
+            (True, ProxyLocal.REFUSE, "127.0.0.2", None),
+            (True, ProxyLocal.REFUSE, BALANCER, formatHeader(ProxyVersion.V2, None)),
+        ):
+            with self.subTest(debug=debug, peer=peer):
+                self.reporter = _Reporter(debug)
+                connection, theirs = self.accept(peer)
+                self.receive(connection, local)
+                if header is not None:
+                    theirs.sendall(header)
+                    self.ready()
+                self.assertEqual(len(self.reporter.failures), 1)
+                said = [level for level, _ in self.reporter.messages]
+                self.assertEqual(said, [Level.DEBUG] if debug else [])
 
     def test_trusted(self) -> None:
         """

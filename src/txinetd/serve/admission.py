@@ -492,6 +492,13 @@ class Admission:
         """
         self.emit(ProgramMessage(level, text))
 
+    @property
+    def debug(self) -> bool:
+        """
+        Whether refusals are explained in the program log (C{-d}).
+        """
+        return bool(self.shared.debug)
+
     def report(self, verdict: Verdict, host: str | None, explanationFirst: bool = True) -> None:
         """
         Say what a refusing verdict says: its messages, and which rule

@@ -47,6 +47,12 @@ class ProxyReporter(TypingProtocol):
 
     serviceId: str
 
+    @property
+    def debug(self) -> bool:
+        """
+        Whether refusals are explained in the program log (C{-d}).
+        """
+
     def failed(self, reason: FailReason, host: str | None) -> None:
         """
         A client was refused.
@@ -82,11 +88,12 @@ class ProxyFront:
         """
         balancer = None if connection.peer is None else connection.peer[0]
         if balancer is None or not settings.trusts(balancer):
-            reporter.say(
-                Level.DEBUG,
-                f"{reporter.serviceId}: {displayAddress(balancer)} refused (proxy): "
-                "not in proxy_from",
-            )
+            if reporter.debug:
+                reporter.say(
+                    Level.DEBUG,
+                    f"{reporter.serviceId}: {displayAddress(balancer)} refused (proxy): "
+                    "not in proxy_from",
+                )
             self.refuse(connection, reporter, balancer)
             return
         if self.waiting >= PROXY_PENDING:
@@ -124,11 +131,12 @@ class ProxyFront:
         if addresses is None:
             if settings.local is ProxyLocal.REFUSE:
                 balancer = None if connection.peer is None else connection.peer[0]
-                reporter.say(
-                    Level.DEBUG,
-                    f"{reporter.serviceId}: {displayAddress(balancer)} refused (proxy): "
-                    "a header that names no client, and proxy_local = refuse",
-                )
+                if reporter.debug:
+                    reporter.say(
+                        Level.DEBUG,
+                        f"{reporter.serviceId}: {displayAddress(balancer)} refused (proxy): "
+                        "a header that names no client, and proxy_local = refuse",
+                    )
                 self.refuse(connection, reporter, balancer)
                 return
         else:
