@@ -19,6 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakes import ENVIRON, ConfigFiles, describe
 from txinetd.core.addresses import NO_ADDRESS
 from txinetd.core.config import ServiceConfig
+from txinetd.core.endpoint import TLSSettings
 from txinetd.serve.external import (
     baseEnvironment,
     clientEnvironment,
@@ -176,6 +177,19 @@ class EnvironmentTests(ConfigCase):
         env = environmentFor(self.service("passenv ="), ENVIRON, None)
         self.assertEqual(env, (("REMOTE_HOST", "<no address>"),))
         self.assertEqual(NO_ADDRESS, "<no address>")
+
+    def test_tlsClientVariablesNotInherited(self) -> None:
+        """
+        A TLS service's servers get C{SSL_CLIENT_DN} and C{SSL_CLIENT_I_DN}
+        from their client's certificate only: for a client without one,
+        none, whatever txinetd's own environment has.  A plain service's
+        get the environment as it is.
+        """
+        environ = {**ENVIRON, "SSL_CLIENT_DN": "CN=admin", "SSL_CLIENT_I_DN": "CN=Audit CA"}
+        plain = self.service()
+        tls = replace(plain, tls=TLSSettings("/etc/ssl/s.pem", "/etc/ssl/s.key"))
+        self.assertEqual(dict(baseEnvironment(tls, environ)), ENVIRON)
+        self.assertEqual(dict(baseEnvironment(plain, environ)), environ)
 
     def test_baseAndClient(self) -> None:
         """

@@ -37,13 +37,20 @@ def fileLimitFor(config: ServiceConfig, fileLimit: int) -> int:
     return fileLimit if files is None or files == resource.RLIM_INFINITY else files
 
 
+#: What a TLS client's certificate gives its server (see
+#: L{txinetd.net.tls.ClientCertificate.environment}).
+TLS_CLIENT_VARIABLES = ("SSL_CLIENT_DN", "SSL_CLIENT_I_DN")
+
+
 def baseEnvironment(
     config: ServiceConfig, environ: Mapping[str, str]
 ) -> tuple[tuple[str, str], ...]:
     """
     What every server of a service gets in its environment: the daemon's
     start-up environment (only the C{passenv} names when it is given), then
-    C{env}.
+    C{env}.  The variables its connection sets (C{connection_env}, and a
+    TLS client's certificate for a TLS service) never come from the
+    daemon's environment: a server would take them for its client's.
     """
     if config.passenv is None:
         result = dict(environ)
@@ -52,6 +59,9 @@ def baseEnvironment(
     for name in variableNames(config.connection_env):
         # The connection's own, never the daemon's.
         result.pop(name, None)
+    if config.tls is not None:
+        for name in TLS_CLIENT_VARIABLES:
+            result.pop(name, None)
     for entry in config.env:
         result[entry.name] = entry.value
     return tuple(result.items())
