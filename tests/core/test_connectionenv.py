@@ -65,3 +65,7 @@ class VariablesTests(SynchronousTestCase):
         self.assertEqual(remoteInfo("UNIX : alice"), "alice")
         self.assertEqual(remoteInfo("X509 : O=Example, CN=alice"), "O=Example, CN=alice")
         self.assertEqual(remoteInfo("alice"), "alice")
+        # No space around the colon, or a colon in the user.
+        self.assertEqual(remoteInfo("UNIX :bob"), "bob")
+        self.assertEqual(remoteInfo("UNIX:bob"), "bob")
+        self.assertEqual(remoteInfo("OTHER : a:b"), "a:b")

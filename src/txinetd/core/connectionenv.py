@@ -79,8 +79,10 @@ def remoteInfo(userId: str) -> str:
     client's C{X509 : CN=alice} gives C{CN=alice}), as tcpserver keeps the
     last field of the ident reply.
     """
-    _, separator, user = userId.partition(" : ")
-    return user if separator else userId
+    # The operating system word has no colon; the user may have some, and
+    # RFC 1413 allows spaces around the colon or none.
+    _, separator, user = userId.partition(":")
+    return user.lstrip(" \t") if separator else userId
 
 
 def variableNames(kinds: Set[ConnectionEnv]) -> tuple[str, ...]:
