@@ -9,11 +9,14 @@ connection whose plaintext stays in process, waits for its handshake
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from typing import Any, cast
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from OpenSSL import crypto
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorFDSet
@@ -22,13 +25,15 @@ from twisted.internet.ssl import CertificateOptions
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.certificates import Authority
 from tests.documented import TLS_HANDSHAKE_SECONDS
 from txinetd.core.endpoint import RedirectTLS, TLSSettings
 from txinetd.net.acceptor import PendingConnection
 from txinetd.net.tls import (
+    MAX_NAME_LENGTH,
+    ClientCertificate,
     TLSError,
     TLSFront,
     _Bridge,
@@ -74,6 +79,105 @@ class FormatNameTests(SynchronousTestCase):
             [x509.NameAttribute(NameOID.COMMON_NAME, "ev\x00il\r\n\x1b[31m\u2028 \u00e9,")]
         )
         self.assertEqual(formatName(name), "CN=ev\\00il\\0D\\0A\\1B[31m\\E2\\80\\A8 \u00e9\\,")
+
+    def test_openSSLNames(self) -> None:
+        """
+        Every attribute OpenSSL has a short name for is written with it, and
+        a multi-valued RDN as its attributes joined by C{ + }, as stunnel's
+        one-line form (OpenSSL's C{oneline}) writes them.
+        """
+        self.assertEqual(formatName(ALL_NAMES), ALL_NAMES_ONELINE)
+
+    def test_asOpenSSLWritesIt(self) -> None:
+        """
+        The same name in a certificate, as the C{openssl} command writes it
+        with stunnel's options.
+        """
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise SkipTest("no openssl command")
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        issued = Authority(directory).issue("all", ALL_NAMES, ("localhost",))
+        options = "oneline,-esc_msb,-space_eq"
+        written = subprocess.run(
+            [openssl, "x509", "-in", issued.certificate, "-noout", "-subject", "-nameopt", options],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        self.assertEqual(written, f"subject={formatName(ALL_NAMES)}\n")
+
+    def test_tooLong(self) -> None:
+        """
+        A certificate whose names are longer than L{MAX_NAME_LENGTH} written
+        out is not read (it would be refused, as one whose names cannot be
+        decoded).
+        """
+        long = x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "u" * 60)] * 80)
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        authority = Authority(directory)
+        issued = authority.issue("long", long, ("localhost",))
+        with open(issued.certificate, "rb") as f:
+            certificate = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
+        self.assertGreater(len(formatName(long)), MAX_NAME_LENGTH)
+        self.assertRaises(ValueError, ClientCertificate.fromX509, certificate)
+        fine = authority.issue("fine", ALL_NAMES, ("localhost",))
+        with open(fine.certificate, "rb") as f:
+            certificate = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
+        self.assertEqual(ClientCertificate.fromX509(certificate).subject, ALL_NAMES_ONELINE)
+
+
+#: A name with every attribute OpenSSL has a short name for, and a
+#: multi-valued RDN last.
+ALL_NAMES = x509.Name(
+    [
+        x509.RelativeDistinguishedName([x509.NameAttribute(oid, value)])
+        for oid, value in (
+            (NameOID.COUNTRY_NAME, "PL"),
+            (NameOID.STATE_OR_PROVINCE_NAME, "Maz"),
+            (NameOID.LOCALITY_NAME, "W"),
+            (NameOID.STREET_ADDRESS, "Main 1"),
+            (NameOID.ORGANIZATION_NAME, "Ex"),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, "Dev"),
+            (NameOID.TITLE, "Boss"),
+            (NameOID.SURNAME, "Smith"),
+            (NameOID.GIVEN_NAME, "Alice"),
+            (NameOID.INITIALS, "A"),
+            (NameOID.PSEUDONYM, "al"),
+            (NameOID.USER_ID, "alice"),
+            (NameOID.SERIAL_NUMBER, "42"),
+            (NameOID.EMAIL_ADDRESS, "a@e.org"),
+            (NameOID.POSTAL_CODE, "00-001"),
+            (NameOID.GENERATION_QUALIFIER, "Jr"),
+            (NameOID.DN_QUALIFIER, "q"),
+            (NameOID.BUSINESS_CATEGORY, "bc"),
+            (NameOID.JURISDICTION_COUNTRY_NAME, "PL"),
+            (NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME, "M"),
+            (NameOID.JURISDICTION_LOCALITY_NAME, "W"),
+            (NameOID.ORGANIZATION_IDENTIFIER, "VATPL"),
+            (NameOID.UNSTRUCTURED_NAME, "un"),
+            (x509.ObjectIdentifier("2.5.4.41"), "nm"),
+            (NameOID.DOMAIN_COMPONENT, "org"),
+        )
+    ]
+    + [
+        x509.RelativeDistinguishedName(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Org"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "alice"),
+            ]
+        )
+    ]
+)
+ALL_NAMES_ONELINE = (
+    "C=PL, ST=Maz, L=W, street=Main 1, O=Ex, OU=Dev, title=Boss, SN=Smith, GN=Alice, "
+    "initials=A, pseudonym=al, UID=alice, serialNumber=42, emailAddress=a@e.org, "
+    "postalCode=00-001, generationQualifier=Jr, dnQualifier=q, businessCategory=bc, "
+    "jurisdictionC=PL, jurisdictionST=M, jurisdictionL=W, organizationIdentifier=VATPL, "
+    "unstructuredName=un, name=nm, DC=org, O=Org + CN=alice"
+)
 
 
 class _CertificateFiles(SynchronousTestCase):

@@ -76,7 +76,29 @@ _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
 #: OpenSSL's short names where RFC 4514 has none.
-_OPENSSL_NAMES = {NameOID.EMAIL_ADDRESS: "emailAddress", NameOID.SERIAL_NUMBER: "serialNumber"}
+_OPENSSL_NAMES = {
+    NameOID.STREET_ADDRESS: "street",
+    NameOID.TITLE: "title",
+    NameOID.SURNAME: "SN",
+    NameOID.GIVEN_NAME: "GN",
+    NameOID.INITIALS: "initials",
+    NameOID.PSEUDONYM: "pseudonym",
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.EMAIL_ADDRESS: "emailAddress",
+    NameOID.POSTAL_CODE: "postalCode",
+    NameOID.GENERATION_QUALIFIER: "generationQualifier",
+    NameOID.DN_QUALIFIER: "dnQualifier",
+    NameOID.BUSINESS_CATEGORY: "businessCategory",
+    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
+    NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: "jurisdictionST",
+    NameOID.JURISDICTION_LOCALITY_NAME: "jurisdictionL",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+    NameOID.UNSTRUCTURED_NAME: "unstructuredName",
+    x509.ObjectIdentifier("2.5.4.41"): "name",
+}
+#: The longest subject or issuer a client certificate may have, written
+#: out as L{formatName} writes it.
+MAX_NAME_LENGTH = 4096
 #: Characters a distinguished name's value escapes (RFC 2253).
 _DN_SPECIAL = re.compile(r'([,+"\\<>;])')
 
@@ -250,11 +272,15 @@ def formatName(name: x509.Name) -> str:
     a log).
     """
     parts = []
-    for attribute in name:
-        value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
-        escaped = _printable(_DN_SPECIAL.sub(r"\\\1", value))
-        key = _OPENSSL_NAMES.get(attribute.oid, attribute.rfc4514_attribute_name)
-        parts.append(f"{key}={escaped}")
+    for rdn in name.rdns:
+        # A multi-valued RDN is one part, its attributes joined by " + ".
+        values = []
+        for attribute in rdn:
+            value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
+            escaped = _printable(_DN_SPECIAL.sub(r"\\\1", value))
+            key = _OPENSSL_NAMES.get(attribute.oid, attribute.rfc4514_attribute_name)
+            values.append(f"{key}={escaped}")
+        parts.append(" + ".join(values))
     return ", ".join(parts)
 
 
@@ -274,9 +300,16 @@ class ClientCertificate:
     def fromX509(cls, certificate: Any) -> ClientCertificate:
         """
         From pyOpenSSL's peer certificate.
+
+        @raise ValueError: if its names cannot be decoded, or are longer than
+            L{MAX_NAME_LENGTH} characters written out (they go to a log line
+            and to a server's environment).
         """
         read: x509.Certificate = certificate.to_cryptography()
-        return cls(formatName(read.subject), formatName(read.issuer))
+        subject, issuer = formatName(read.subject), formatName(read.issuer)
+        if max(len(subject), len(issuer)) > MAX_NAME_LENGTH:
+            raise ValueError(f"a name longer than {MAX_NAME_LENGTH} characters")
+        return cls(subject, issuer)
 
     def environment(self) -> dict[str, str]:
         """
