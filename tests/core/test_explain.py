@@ -71,6 +71,38 @@ class ExplainTests(SynchronousTestCase):
         self.assertIsNone(explanation.reason)
         self.assertEqual([step.admits for step in explanation.steps], [True] * 4)
 
+    def test_proxy(self) -> None:
+        """
+        Behind the PROXY protocol, a first line says what a connection from
+        the address itself gets, with the C{proxy_from} line; it never
+        decides: the other rules are asked of the address as the client a
+        header names, as the daemon asks them.
+        """
+        config = self.service(
+            "\tproxy_protocol\t= v1\n\tproxy_from\t= 127.0.0.1\n\tonly_from\t= 192.0.2.0/24\n"
+        )
+        balancer = explainClient(config, "127.0.0.1", now=NOW, clock=(0, 0))
+        self.assertEqual(balancer.steps[0].rule, Rule.PROXY)
+        admits, text = self.step(balancer, Rule.PROXY)
+        self.assertTrue(admits)
+        self.assertIn("127.0.0.1 may send a PROXY header (xinetd.conf:8)", text)
+        self.assertEqual(balancer.reason, FailReason.ADDRESS)
+        client = explainClient(config, "192.0.2.7", now=NOW, clock=(0, 0))
+        admits, text = self.step(client, Rule.PROXY)
+        self.assertFalse(admits)
+        self.assertIn("192.0.2.7 itself is refused (FAIL proxy): not in proxy_from", text)
+        self.assertIsNone(client.reason)
+        self.assertIsNone(client.decided)
+        self.assertNotIn(
+            Rule.PROXY,
+            [
+                step.rule
+                for step in explainClient(
+                    self.service(""), "192.0.2.7", now=NOW, clock=(0, 0)
+                ).steps
+            ],
+        )
+
     def test_accessTimes(self) -> None:
         """
         C{access_times} admits within its window, refuses (FAIL time)

@@ -40,6 +40,7 @@ class Rule(Enum):
     The kinds of rule a client meets, in the daemon's order.
     """
 
+    PROXY = "proxy_from"
     ACCESS_TIMES = "access_times"
     LIMITS = "limits"
     SENSOR = "SENSOR"
@@ -159,6 +160,30 @@ def _limits(rules: AdmissionRules, host: str, now: float, clock: tuple[int, int]
         LoadAverage(lambda: -1.0),
         processes,
         explain=True,
+    )
+
+
+def _proxy(config: ServiceConfig, client: IPAddress) -> Step:
+    """
+    What a service behind the PROXY protocol does with a connection from
+    C{client} itself.  It never decides: the other rules are asked of the
+    client a header names, taken to be C{client}.
+    """
+    assert config.proxy is not None
+    where = _where(config, "proxy_from")
+    if config.proxy.trusts(str(client)):
+        return Step(
+            Rule.PROXY,
+            True,
+            f"{client} may send a PROXY header{where}: a connection from it is served as the "
+            f"client its header names; the rules below are asked of {client} as such a client",
+        )
+    return Step(
+        Rule.PROXY,
+        False,
+        f"a connection from {client} itself is refused (FAIL proxy): not in proxy_from{where}; "
+        f"the rules below are asked of {client} as the client a balancer's header names",
+        FailReason.PROXY,
     )
 
 
@@ -306,7 +331,8 @@ def explainClient(
     reason = limits.reason
     if reason is None:
         reason = addressVerdict(rules, host, name, False, hosts, listed, when).reason
-    steps = [_accessTimes(config, rules, host, when, clock)]
+    steps = [] if config.proxy is None else [_proxy(config, client)]
+    steps.append(_accessTimes(config, rules, host, when, clock))
     if limits.reason not in (None, FailReason.TIME):
         steps.append(Step(Rule.LIMITS, False, f"{limits.explanation}", limits.reason))
     steps += [
