@@ -122,6 +122,65 @@ def firstBytes(client: socket.socket) -> bytes:
             return b""
 
 
+def halfClosingExchange(port: int, request: bytes) -> tuple[bytes, str | None]:
+    """
+    Connect to a port of 127.0.0.1, send C{request}, shut down the writing
+    half at once and read to the end of the stream.
+
+    @return: what was received, and how the stream ended: L{None} for a
+        clean end (a FIN), else the error's name (a reset).
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as client:
+        client.sendall(request)
+        client.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        while True:
+            try:
+                data = client.recv(65536)
+            except OSError as e:
+                return bytes(received), type(e).__name__
+            if not data:
+                return bytes(received), None
+            received += data
+
+
+class _TrailingTarget:
+    """
+    A TLS server in a thread, for one connection: it reads the request to
+    the client's C{close_notify} (an end of the TCP stream without it is an
+    error), then sends C{reply} and ends with its own C{close_notify}
+    (C{farewell}) or by closing the TCP connection alone.
+
+    @ivar request: what it read, once done.
+    """
+
+    def __init__(
+        self, issued: Issued, reply: bytes, farewell: bool, version: ssl.TLSVersion
+    ) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.maximum_version = version
+        self.context.load_cert_chain(issued.certificate, issued.key)
+        self.reply = reply
+        self.farewell = farewell
+        self.request = b""
+        self.listening = socket.create_server(("127.0.0.1", 0))
+        self.listening.settimeout(30)
+        self.port = self.listening.getsockname()[1]
+
+    def serve(self) -> bytes:
+        with self.listening, self.listening.accept()[0] as raw:
+            raw.settimeout(20)
+            with self.context.wrap_socket(raw, server_side=True, suppress_ragged_eofs=False) as tls:
+                request = bytearray()
+                while data := tls.recv(65536):
+                    request += data
+                self.request = bytes(request)
+                tls.sendall(self.reply)
+                if self.farewell:
+                    tls.unwrap()
+        return self.request
+
+
 class _Client(Protocol):
     """
     Sends lines, collects what comes back, and notes the server's
@@ -507,14 +566,14 @@ class RedirectTLSTests(TLSTestCase):
     """
 
     @inlineCallbacks
-    def startPair(self, name: str, target: Issued | None = None) -> Any:
+    def startPair(self, name: str, target: Issued | None = None, more: str = "") -> Any:
         """
         A TLS echo whose certificate is C{target} (default: one for
         C{wrong.example}), and a plaintext service redirected to it that
-        expects C{name}.
+        expects C{name} (with the attribute lines C{more}).
         """
         wrong = target or self.authority.server("wrong", "wrong.example")
-        self.backend, self.front = freePorts(2)
+        self.backend, self.front = freePorts(2, low=49000, high=49500)
         yield self.start(
             "service echo\n{\n type = INTERNAL UNLISTED\n socket_type = stream\n wait = no\n"
             f" port = {self.backend}\n bind = 127.0.0.1\n{self.tlsLines(wrong)}}}\n"
@@ -522,7 +581,7 @@ class RedirectTLSTests(TLSTestCase):
                 "front",
                 self.front,
                 f" user = nobody\n redirect = 127.0.0.1 {self.backend}\n redirect_tls = yes\n"
-                f" redirect_tls_name = {name}\n redirect_tls_ca = {self.authority.path}\n",
+                f" redirect_tls_name = {name}\n redirect_tls_ca = {self.authority.path}\n" + more,
             )
         )
 
@@ -568,6 +627,76 @@ class RedirectTLSTests(TLSTestCase):
         client.transport.loseConnection()
         lines = yield self.waitForLog("^TRAFFIC: front")
         self.assertIn("TRAFFIC: front in=8(bytes) out=8(bytes)", lines)
+
+    @inlineCallbacks
+    def test_halfCloseToOwnEcho(self) -> Any:
+        """
+        A client that sends and shuts down its side at once gets the whole
+        echo from txinetd's own TLS echo and then a clean end of stream: its
+        half-close reaches the target as C{close_notify} once its request
+        is written inside TLS, and the reply is still read.  TRAFFIC counts
+        both ways.
+        """
+        yield self.startPair("localhost", self.server, " log_on_success += TRAFFIC\n")
+        request = b"hello redirect\n"
+        received, ending = yield deferToThread(halfClosingExchange, self.front, request)
+        self.assertEqual((received, ending), (request, None))
+        lines = yield self.waitForLog("^TRAFFIC: front")
+        self.assertIn("TRAFFIC: front in=15(bytes) out=15(bytes)", lines)
+
+    @inlineCallbacks
+    def trailingTarget(
+        self, farewell: bool, version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    ) -> Any:
+        """
+        A half-closing client through C{redirect_tls} to a target (speaking
+        TLS up to C{version}) that answers only after the client's
+        C{close_notify}, and ends with C{close_notify} (C{farewell}) or a
+        bare TCP close.
+        """
+        reply = b"after close_notify\n" * 5000
+        target = _TrailingTarget(self.server, reply, farewell, version)
+        serving = deferToThread(target.serve)
+        (front,) = freePorts(1, low=49000, high=49500)
+        yield self.start(
+            self.entry(
+                "front",
+                front,
+                f" user = nobody\n redirect = 127.0.0.1 {target.port}\n redirect_tls = yes\n"
+                f" redirect_tls_name = localhost\n redirect_tls_ca = {self.authority.path}\n"
+                " log_on_success += TRAFFIC DURATION\n",
+            )
+        )
+        request = b"hello redirect\n" * 3
+        received, ending = yield deferToThread(halfClosingExchange, front, request)
+        self.assertEqual((yield withTimeout(serving)), request)
+        self.assertEqual(len(received), len(reply))
+        self.assertEqual((received, ending), (reply, None))
+        lines = yield self.waitForLog("^TRAFFIC: front")
+        self.assertIn(f"TRAFFIC: front in={len(request)}(bytes) out={len(reply)}(bytes)", lines)
+
+    def test_halfCloseReplyAfterCloseNotify(self) -> Any:
+        """
+        A target that sends its reply after the client's C{close_notify}
+        and then its own: the client gets every byte and a clean end.
+        """
+        return self.trailingTarget(True)
+
+    def test_halfCloseTargetClosesWithoutCloseNotify(self) -> Any:
+        """
+        A target that sends its reply after the client's C{close_notify}
+        and then closes its TCP connection without C{close_notify}: that
+        end of stream ends its reply, and the client gets every byte and a
+        clean end.
+        """
+        return self.trailingTarget(False)
+
+    def test_halfCloseOverTLS12(self) -> Any:
+        """
+        TLS 1.2 lets the target send after the client's C{close_notify}
+        too.
+        """
+        return self.trailingTarget(True, ssl.TLSVersion.TLSv1_2)
 
     @inlineCallbacks
     def test_mismatchRefused(self) -> Any:

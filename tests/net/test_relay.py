@@ -34,6 +34,7 @@ from txinetd.net.relay import (
     PROBE_IDLE,
     PROBE_INTERVAL,
     Relay,
+    TLSTargetSide,
 )
 
 
@@ -571,6 +572,114 @@ class HalfCloseTests(RelayTestCase):
         relay.client.readConnectionLost()
         self.connectTarget()
         self.assertTrue(self.targetTransport.writeClosed)
+
+
+class FakeTLSTransport(StringTransport):
+    """
+    Twisted's TLS protocol as L{TLSTargetSide} sees it: C{loseConnection}
+    sends C{close_notify}; C{transport} is the TCP connection under it,
+    C{tcpReason} why that ended.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = FakeTCPTransport()
+        self.tcpReason: Failure | None = None
+        self.aborted = False
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        super().abortConnection()
+
+
+class TLSHalfCloseTests(RelayTestCase):
+    """
+    C{redirect_tls}: the client's half-close reaches the target as
+    C{close_notify}, and the target's reply is still relayed.
+    """
+
+    def tlsConnected(self) -> tuple[Relay, TLSTargetSide, FakeTLSTransport]:
+        relay = self.relay()
+        target = TLSTargetSide(relay, self.reactor)
+        tls = FakeTLSTransport()
+        self.transports.append(tls.transport)
+        target.makeConnection(tls)
+        relay.targetConnected(target)
+        return relay, target, tls
+
+    def test_afterTheHandshake(self) -> None:
+        """
+        A client's half-close before the handshake is done waits for it:
+        then C{close_notify} is sent after what is queued, the TCP
+        connection stays open, and the reply still reaches the client.
+        """
+        relay, target, tls = self.tlsConnected()
+        relay.client.dataReceived(b"request")
+        relay.client.readConnectionLost()
+        self.assertEqual((tls.value(), tls.disconnecting), (b"request", False))
+        target.handshakeCompleted()
+        self.reactor.advance(0)
+        self.assertTrue(tls.disconnecting)
+        self.assertFalse(tls.transport.disconnecting)
+        target.dataReceived(b"reply")
+        self.assertEqual(self.clientTransport.value(), b"reply")
+        self.assertFalse(self.clientTransport.disconnecting or self.clientTransport.writeClosed)
+
+    def test_endsWithAFin(self) -> None:
+        """
+        A target that ends its TCP stream after the client's
+        C{close_notify} (which Twisted reports as a lost connection) ends
+        its reply: the client gets the end of the stream, not a reset, and
+        the counts are reported.
+        """
+        relay, target, tls = self.tlsConnected()
+        target.handshakeCompleted()
+        relay.client.dataReceived(b"request")
+        relay.client.readConnectionLost()
+        target.dataReceived(b"reply")
+        tls.tcpReason = Failure(ConnectionDone())
+        target.connectionLost(Failure(ConnectionLost()))
+        self.assertTrue(self.clientTransport.writeClosed)
+        self.assertFalse(self.clientTransport.aborted)
+        relay.client.writeConnectionLost()
+        self.assertTrue(self.clientTransport.disconnecting)
+        relay.client.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.ends, [(7, 5, True)])
+
+    def test_resetStillAborts(self) -> None:
+        """
+        A target whose TCP connection is reset after the client's
+        C{close_notify} has the client aborted, as without TLS.
+        """
+        relay, target, tls = self.tlsConnected()
+        target.handshakeCompleted()
+        relay.client.readConnectionLost()
+        tls.tcpReason = Failure(ConnectionLost())
+        target.connectionLost(Failure(ConnectionLost()))
+        self.assertTrue(self.clientTransport.aborted)
+
+    def test_closeNotifyNotTaken(self) -> None:
+        """
+        A target whose TCP connection has not sent the C{close_notify}
+        within L{FLUSH_TIMEOUT} (it does not read) is aborted; once sent,
+        the target may take as long as it likes to answer.
+        """
+        relay, target, tls = self.tlsConnected()
+        target.handshakeCompleted()
+        relay.client.readConnectionLost()
+        self.reactor.advance(FLUSH_TIMEOUT)
+        self.assertTrue(tls.aborted)
+        self.clientTransport = self.fakeTransport()
+        self.reactor = MemoryReactorClock()
+        relay, target, tls = self.tlsConnected()
+        target.handshakeCompleted()
+        relay.client.readConnectionLost()
+        drain = tls.transport.producer
+        assert drain is not None
+        drain.resumeProducing()
+        self.assertIsNone(tls.transport.producer)
+        self.reactor.advance(FLUSH_TIMEOUT * 10)
+        self.assertFalse(tls.aborted or tls.transport.disconnecting)
 
 
 class StopTests(RelayTestCase):

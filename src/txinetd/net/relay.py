@@ -5,7 +5,8 @@ C{redirect = host port}: relay an admitted connection to another host.
 Both directions are relayed with Twisted's producer/consumer flow control,
 so a slow side never makes txinetd buffer without bound.  A side that
 shuts down its writing half has that half-close passed on to the other
-(xinetd closes both at the first end); when both have ended, or one is
+(xinetd closes both at the first end; to a TLS target, it is passed on as
+C{close_notify}: see L{TLSTargetSide}); when both have ended, or one is
 lost, both are closed and the byte counts go to the TRAFFIC line.
 
 Every relay ends in bounded time once one side is gone.  A side that
@@ -35,20 +36,25 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from typing import Protocol as TypingProtocol
 
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
-from twisted.internet.error import ConnectionDone
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
     IHalfCloseableProtocol,
     IHandshakeListener,
     IOpenSSLClientConnectionCreator,
+    IProtocol,
+    IProtocolFactory,
+    IPullProducer,
     IPushProducer,
     IReactorTime,
     IStreamClientEndpoint,
     ITCPTransport,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -352,7 +358,8 @@ class TLSSide(Side):
     A side behind Twisted's TLS protocol.  Closing it sends C{close_notify}
     after what is queued and then closes the TCP connection, once the
     handshake is done, without waiting for the peer's C{close_notify}
-    (which many clients never send).
+    (which many clients never send).  Its peer's half-close closes it
+    (but see L{TLSTargetSide}).
 
     @ivar reason: why the connection ended (OpenSSL's error for a failed
         handshake).
@@ -391,6 +398,154 @@ class TLSSide(Side):
         underlying = getattr(self.transport, "transport", None)
         if underlying is not None:
             underlying.loseConnection()
+
+
+@implementer(IPullProducer)
+class _Drain:
+    """
+    Tells when a TCP transport has handed everything written to it to the
+    system, as its consumer's registered pull producer (which it asks for
+    more once its buffer is empty); it unregisters itself then.
+    """
+
+    def __init__(self, consumer: IConsumer, drained: Callable[[], None]) -> None:
+        self.consumer = consumer
+        self.drained = drained
+        self.registered = False
+        consumer.registerProducer(self, False)
+        self.registered = True
+
+    def resumeProducing(self) -> None:
+        # The first call comes from the registration itself.
+        if self.registered:
+            self.registered = False
+            self.consumer.unregisterProducer()
+            self.drained()
+
+    def stopProducing(self) -> None:
+        """
+        The connection is gone; its side hears of it.
+        """
+
+
+class TLSTargetSide(TLSSide):
+    """
+    The target's side of a relay over TLS (C{redirect_tls}).  The client's
+    half-close is passed on as TLS allows it: once what the client sent has
+    been written inside TLS (after the handshake, so that nothing queued is
+    lost), C{close_notify} follows, and the target's reply is still read
+    (TLS 1.2 and 1.3 both let a side send on after the other's
+    C{close_notify}) until the target closes, with its own C{close_notify}
+    or the end of its TCP stream, both a clean end.  As with a TCP
+    half-close, a target that has not taken the C{close_notify} (the TCP
+    connection has not sent it) within L{FLUSH_TIMEOUT} seconds is aborted.
+
+    @ivar notifying: the client's half-close is to be passed on, or was.
+    """
+
+    def __init__(self, relay: Splice, clock: IReactorTime) -> None:
+        super().__init__(relay, clock)
+        self.notifying = False
+
+    def halfClose(self) -> None:
+        if self.transport is None or self.lost or self.closing or self.notifying:
+            return
+        self._release()
+        self.notifying = True
+        self._startDeadline()
+        if self.handshaken:
+            self._notify()
+
+    def noteHandshake(self) -> None:
+        super().noteHandshake()
+        if self.notifying:
+            # After Twisted's TLS protocol has written what it held for the
+            # end of the handshake.
+            self.clock.callLater(0, self._notify)
+
+    def _notify(self) -> None:
+        """
+        Send C{close_notify} after what is queued, and go on reading.
+        """
+        if self.closing or self.lost or self.transport is None:
+            return
+        # Twisted's TLS protocol sends close_notify once its buffers are
+        # written, reads on, and closes the TCP connection at the target's
+        # close_notify.
+        self.transport.loseConnection()
+        tcp = getattr(self.transport, "transport", None)
+        if tcp is None:
+            self.writeConnectionLost()
+        else:
+            _Drain(IConsumer(tcp), self._notified)
+
+    def _notified(self) -> None:
+        """
+        The C{close_notify} was sent: the half-close was taken.
+        """
+        if not self.lost:
+            self.writeConnectionLost()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        # Twisted's TLS protocol reports an end of the TCP stream without
+        # close_notify as a lost connection, as it does a reset; after the
+        # client's close_notify, the former ends the target's reply cleanly.
+        tcpReason = getattr(self.transport, "tcpReason", None)
+        if (
+            self.notifying
+            and self.handshaken
+            and isinstance(reason.value, ConnectionLost)
+            and tcpReason is not None
+            and cleanly(tcpReason)
+        ):
+            reason = tcpReason
+        super().connectionLost(reason)
+
+
+class _TLSConnection(BufferingTLSTransport):
+    """
+    Twisted's TLS protocol, noting why its TCP connection ended (it reports
+    an end of stream without C{close_notify} as a lost connection, as it
+    does a reset).
+
+    @ivar tcpReason: why the TCP connection ended, once it has.
+    """
+
+    tcpReason: Failure | None = None
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.tcpReason = reason
+        super().connectionLost(reason)
+
+
+def _wrapped(protocol: Any) -> IProtocol:
+    """
+    The protocol inside a TLS connection.
+    """
+    wrapped: IProtocol = protocol.wrappedProtocol
+    return wrapped
+
+
+class _TLSFactory(TLSMemoryBIOFactory):
+    protocol = _TLSConnection
+
+
+@implementer(IStreamClientEndpoint)
+class _TLSEndpoint:
+    """
+    TLS over another endpoint, as Twisted's C{wrapClientTLS} makes it, with
+    L{_TLSConnection}.
+    """
+
+    def __init__(
+        self, creator: IOpenSSLClientConnectionCreator, endpoint: IStreamClientEndpoint
+    ) -> None:
+        self.creator = creator
+        self.endpoint = endpoint
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        connecting = self.endpoint.connect(_TLSFactory(self.creator, True, protocolFactory))
+        return connecting.addCallback(_wrapped)
 
 
 def connectSides(first: Side, second: Side) -> None:
@@ -470,8 +625,8 @@ class Relay:
         if self.tls is not None:
             # A handshake that fails (a certificate not valid for the name)
             # is a target that could not be reached.
-            endpoint = wrapClientTLS(self.tls, endpoint)
-            target = TLSSide(self, self.reactor)
+            endpoint = _TLSEndpoint(self.tls, endpoint)
+            target = TLSTargetSide(self, self.reactor)
         connecting = endpoint.connect(_QuietFactory.forProtocol(lambda: target))
         connecting.addCallbacks(self.targetConnected, self.targetFailed)
 
