@@ -23,6 +23,7 @@ standard output as well, as with C{twistd -n}.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,6 +175,8 @@ def main(arguments: Sequence[str] | None = None) -> NoReturn:
     parseOrExit(config, launch.twistd, program="txinetd")
     runner = _Runner(config)
     runner.run()
-    if runner._exitSignal is not None:
+    # xinetd exits with status 0 on SIGTERM (as on SIGQUIT); twistd would
+    # end killed by it.  SIGINT, which xinetd ignores, ends it as twistd does.
+    if runner._exitSignal not in (None, signal.SIGTERM):
         app._exitWithSignal(runner._exitSignal)
     raise SystemExit(0)

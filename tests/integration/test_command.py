@@ -210,7 +210,8 @@ class ForegroundTests(TestCase):
     def test_dontfork(self) -> Generated:
         """
         The process that was started serves, writes its own pid to the pid
-        file, logs to standard output as well, and ends on SIGTERM.
+        file, logs to standard output as well, and ends on SIGTERM with exit
+        status 0, as xinetd.
         """
         (port,) = freePorts(1)
         run = CommandRun(self)
@@ -230,5 +231,7 @@ class ForegroundTests(TestCase):
         self.assertIn(b"Started working: 1 available service", daemon.output)
         process.signalProcess(signal.SIGTERM)
         ended = yield withTimeout(daemon.ended, 30)
-        self.assertEqual(getattr(ended, "signal", None), signal.SIGTERM)
+        self.assertEqual(
+            (getattr(ended, "exitCode", None), getattr(ended, "signal", None)), (0, None)
+        )
         self.assertFalse(os.path.exists(run.pidFile))
