@@ -81,8 +81,13 @@ class OptionsTests(SynchronousTestCase):
         )
 
     def test_version(self) -> None:
+        """
+        C{-version} prints the version and what is compiled in on standard
+        error, as xinetd (C{2.3.15.3 libwrap loadavg}), nothing on standard
+        output.
+        """
         self.assertEqual(self.exits(ECHO, "-version"), 0)
-        self.assertEqual(self.out, f"txinetd {__version__}\n")
+        self.assertEqual((self.out, self.err), ("", f"txinetd {__version__} libwrap loadavg\n"))
 
     def test_services(self) -> None:
         """

@@ -278,9 +278,10 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """
-        Print the version and exit.
+        Print the version and what is compiled in, as xinetd does (on
+        standard error), and exit.
         """
-        self.out.write(f"txinetd {__version__}\n")
+        self.err.write(f"txinetd {__version__} libwrap loadavg\n")
         raise SystemExit(0)
 
     def postOptions(self) -> None:
