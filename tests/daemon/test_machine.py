@@ -96,6 +96,21 @@ class DaemonEnvironmentTests(SynchronousTestCase):
                     {"PATH": "/bin", "LANG": "C"},
                 )
 
+    def test_managerVariablesLeftOut(self) -> None:
+        """
+        What systemd gives the daemon alone (C{NOTIFY_SOCKET}, the watchdog's
+        variables) is not the servers': one that called sd_notify would
+        speak for txinetd.
+        """
+        current = {
+            "PATH": "/bin",
+            "NOTIFY_SOCKET": "/run/systemd/notify",
+            "WATCHDOG_USEC": "30000000",
+            "WATCHDOG_PID": "1",
+        }
+        self.assertEqual(self.environment(current, None), {"PATH": "/bin"})
+        self.assertEqual(current["NOTIFY_SOCKET"], "/run/systemd/notify")
+
     def test_startupValueKept(self) -> None:
         """
         An C{LC_CTYPE} the process was started with is the daemon's: the

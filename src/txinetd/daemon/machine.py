@@ -26,7 +26,7 @@ from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.safefiles import reachDirectory
 from txinetd.daemon.servicelogs import LogTargets
 from txinetd.net.listening import ListeningSockets, SocketOpener
-from txinetd.net.systemd import ListenFds
+from txinetd.net.systemd import MANAGER_VARIABLES, ListenFds
 from txinetd.serve.hostsfiles import HostsFiles
 from txinetd.serve.lookups import (
     FixedHosts,
@@ -119,6 +119,9 @@ def daemonEnvironment(
     itself, such as systemd's C{LISTEN_FDS}) with C{LC_CTYPE} as the
     daemon was started with it.
 
+    What systemd gives the daemon alone (C{NOTIFY_SOCKET}, the watchdog's
+    variables) is left out.
+
     Python's C locale coercion (PEP 538) sets C{LC_CTYPE=C.UTF-8} in the
     environment as the interpreter starts when the locale is C (no locale,
     C{LANG=C}); xinetd's servers get no such variable.  A value that the
@@ -130,6 +133,8 @@ def daemonEnvironment(
         L{readStartupEnviron}).
     """
     environ = dict(os.environ if current is None else current)
+    for variable in MANAGER_VARIABLES:
+        environ.pop(variable, None)
     value = environ.get("LC_CTYPE")
     if value not in COERCED_LC_CTYPE:
         return environ

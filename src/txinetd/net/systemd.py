@@ -25,6 +25,9 @@ from dataclasses import dataclass
 #: The first descriptor systemd passes.
 LISTEN_FDS_START = 3
 LISTEN_VARIABLES = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
+#: What systemd gives the service's main process for itself, which no
+#: server inherits (a server that called sd_notify would speak for txinetd).
+MANAGER_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
 def notifyAddress(environ: Mapping[str, str]) -> str | bytes | None:
