@@ -402,6 +402,33 @@ class TreeTests(SynchronousTestCase):
         reactor.doIteration(0)
         self.assertEqual(held, [False, True, True, False])
 
+    def test_periodicConsistencyCheck(self) -> None:
+        """
+        C{-cc}'s periodic check says it passed only with C{-d}, as xinetd's;
+        the one SIGABRT asks for always says it.
+        """
+        passed = (Level.INFO, "Consistency check passed")
+        for debug in (False, True):
+            with self.subTest(debug=debug):
+                shared = fakeShared(self.clock, debug=debug)
+                collaborators = Collaborators(shared, shared.logs, self.opener)  # type: ignore[arg-type]
+                tree = XinetdService(
+                    self.load(daytime("one", 1013)),
+                    collaborators,
+                    stayalive=True,
+                    consistencyInterval=5,
+                )
+                tree.privilegedStartService()
+                tree.startService()
+                self.messages.clear()
+                self.clock.advance(5)
+                self.clock.advance(5)
+                self.assertEqual(self.messages.count(passed), 2 if debug else 0)
+                self.messages.clear()
+                tree.checkConsistency()
+                self.assertEqual(self.messages.count(passed), 1)
+                tree.stopService()
+
     def test_logWrittenBeforeSystemd(self) -> None:
         """
         The lines held in the log batch are written before systemd hears

@@ -126,7 +126,7 @@ class XinetdService(MultiService):
         self.sensorScan.clock = reactor
         self.checker: LoopingCall | None = None
         if consistencyInterval is not None:
-            self.checker = LoopingCall(self.checkConsistency)
+            self.checker = LoopingCall(self.checkConsistency, periodic=True)
             self.checker.clock = reactor
             self.consistencyInterval = consistencyInterval
         self.signals: SignalDispatcher | None = None
@@ -363,16 +363,17 @@ class XinetdService(MultiService):
         for message in expiry.messages:
             programMessage(message.level, message.text)
 
-    def checkConsistency(self) -> None:
+    def checkConsistency(self, periodic: bool = False) -> None:
         """
-        Log what is inconsistent in the bookkeeping, or that nothing is.
+        Log what is inconsistent in the bookkeeping, or that nothing is: as
+        xinetd, the periodic check of C{-cc} says it only with C{-d}.
         """
         errors = self.consistencyErrors()
         for error in errors:
             programMessage(Level.ERROR, error)
         if errors:
             programMessage(Level.WARNING, f"Consistency check detected {len(errors)} errors")
-        else:
+        elif not periodic or self.shared.debug:
             programMessage(Level.INFO, "Consistency check passed")
 
     def checkAndDump(self) -> None:
