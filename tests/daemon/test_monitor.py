@@ -18,7 +18,49 @@ from tests.fakes import ConfigFiles, fakeShared
 from txinetd.core.dump import ServiceState
 from txinetd.core.events import Failed, FailReason, Level, Reloaded, ReloadResult
 from txinetd.daemon.metrics import SessionTally
-from txinetd.daemon.monitor import MAX_CONNECTIONS, MonitorService
+from txinetd.daemon.monitor import (
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    REQUEST_TIMEOUT,
+    MonitorService,
+)
+
+
+class SendBuffer(StringTransport):
+    """
+    A transport with a send buffer: past C{size} bytes to send it pauses
+    its producer, until L{drain} has sent them (as Twisted's transports
+    do).
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.full = False
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self.filled()
+
+    def writeSequence(self, data: Any) -> None:
+        super().writeSequence(data)
+        self.filled()
+
+    def filled(self) -> None:
+        if not self.full and len(self.value()) > self.size and self.producer is not None:
+            self.full = True
+            self.producer.pauseProducing()
+
+    def drain(self) -> bytes:
+        """
+        Send what there is to send; then resume the producer.
+        """
+        sent = self.value()
+        self.clear()
+        if self.full and self.producer is not None:
+            self.full = False
+            self.producer.resumeProducing()
+        return bytes(sent)
 
 
 class MonitorTests(SynchronousTestCase):
@@ -99,16 +141,124 @@ class MonitorTests(SynchronousTestCase):
         missing = self.request(b"GET /secret HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertTrue(missing.startswith(b"HTTP/1.1 404 "), missing)
 
+    def connect(self, transport: StringTransport | None = None) -> tuple[Any, StringTransport]:
+        """
+        A connection to the endpoint, on C{transport} or a new one.
+        """
+        transport = StringTransport() if transport is None else transport
+        protocol = self.factory().buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        protocol.makeConnection(transport)
+        return protocol, transport
+
     def test_bounded(self) -> None:
         """
-        Past L{MAX_CONNECTIONS} at once, connections are refused.
+        Past L{MAX_CONNECTIONS} at once, a new connection closes (aborts)
+        the one that has waited longest for a request: not the oldest, if
+        it has been answered since; another one for the next connection.
         """
-        factory = self.factory()
-        address = IPv4Address("TCP", "127.0.0.1", 40000)
+        connections = []
         for _ in range(MAX_CONNECTIONS):
-            protocol = factory.buildProtocol(address)
-            protocol.makeConnection(StringTransport())
-        self.assertIsNone(factory.buildProtocol(address))
+            connections.append(self.connect())
+            self.reactor.advance(0.1)
+        first, firstTransport = connections[0]
+        first.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(firstTransport.value().startswith(b"HTTP/1.1 200 "))
+        self.assertEqual([t.disconnecting for _, t in connections], [False] * MAX_CONNECTIONS)
+
+        newest, newestTransport = self.connect()
+        self.assertIsNotNone(newest)
+        newest.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(newestTransport.value().startswith(b"HTTP/1.1 200 "))
+        closed = [i for i, (_, t) in enumerate(connections) if t.disconnecting]
+        self.assertEqual(closed, [1])
+        self.assertTrue(connections[1][1].disconnected)  # aborted
+        self.assertIsNotNone(self.connect()[0])
+        closed = [i for i, (_, t) in enumerate(connections) if t.disconnecting]
+        self.assertEqual(closed, [1, 2])
+
+    def test_requestTimeout(self) -> None:
+        """
+        A request that has not arrived whole L{REQUEST_TIMEOUT} seconds
+        after its first byte closes its connection, though each header
+        line came well within the idle timeout.
+        """
+        protocol, transport = self.connect()
+        self.reactor.advance(IDLE_TIMEOUT - 1)
+        self.assertFalse(transport.disconnecting)
+        protocol.dataReceived(b"GET /metrics HTTP/1.1\r\n")
+        for _ in range(REQUEST_TIMEOUT - 1):
+            self.reactor.advance(1)
+            protocol.dataReceived(b"X: y\r\n")
+        self.assertFalse(transport.disconnecting)
+        self.reactor.advance(1)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value(), b"")
+
+    def test_keepAlive(self) -> None:
+        """
+        A connection between requests waits for the next one as long as
+        the idle timeout allows, the request timeout notwithstanding; a
+        request that arrives whole within the request timeout is answered.
+        """
+        protocol, transport = self.connect()
+        for _ in range(3):
+            protocol.dataReceived(b"GET / HTTP/1.1\r\n")
+            self.reactor.advance(REQUEST_TIMEOUT - 1)
+            protocol.dataReceived(b"Host: x\r\n\r\n")
+            self.assertEqual(transport.value().count(b"HTTP/1.1 200 "), 1)
+            transport.clear()
+            self.reactor.advance(IDLE_TIMEOUT - 1)
+            self.assertFalse(transport.disconnecting)
+        self.reactor.advance(1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_pipelinedNotRead(self) -> None:
+        """
+        When a client sends requests without reading the answers, the
+        endpoint stops reading them and answering those it has read once
+        its transport has more than its buffer to send (it pauses its
+        producer): what waits to be sent is at most that buffer and one
+        answer.  It answers the rest as the client reads, and reads again.
+        """
+        request = b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n"
+        transport = SendBuffer(8192)
+        protocol, _ = self.connect(transport)
+        protocol.dataReceived(request * 1000)
+        answers = transport.value().count(b"HTTP/1.1 200 ")
+        self.assertGreater(answers, 0)
+        size = len(transport.value()) // answers
+        self.assertLessEqual(len(transport.value()), 8192 + size)
+        self.assertEqual(transport.producerState, "paused")
+
+        protocol.dataReceived(request * 1000)  # (what a read in progress brings)
+        self.assertEqual(transport.value().count(b"HTTP/1.1 200 "), answers)
+        total = 0
+        for _ in range(2000):
+            sent = transport.drain()
+            total += sent.count(b"HTTP/1.1 200 ")
+            self.assertLessEqual(len(transport.value()), 8192 + size)
+            if total == 2000:
+                break
+        self.assertEqual(total + transport.value().count(b"HTTP/1.1 200 "), 2000)
+        self.assertEqual(transport.producerState, "producing")
+        self.assertFalse(transport.disconnecting)
+
+    def test_notReadClosed(self) -> None:
+        """
+        A connection not read from because its client reads no answer is
+        closed as idle, and aborted if its answers still cannot be sent.
+        """
+        transport = SendBuffer(8192)
+        protocol, _ = self.connect(transport)
+        protocol.dataReceived(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n" * 1000)
+        self.assertEqual(transport.producerState, "paused")
+        self.reactor.advance(IDLE_TIMEOUT - 1)
+        self.assertFalse(transport.disconnecting)
+        self.reactor.advance(1)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.disconnected)
+        self.reactor.advance(15)
+        self.assertTrue(transport.disconnected)
 
     def test_listening(self) -> None:
         """

@@ -8,7 +8,8 @@ output, C{curl} reading C{/status} while sessions run, and C{jq} reading
 the JSON log, checked against the text lines of the same events.
 
 Needs prometheus, promtool, curl and jq (scripts/setup-tests installs
-them); skipped without them.
+them); skipped without them.  The endpoint's bounds, on a daemon of their
+own (L{EndpointBoundsTests}), need curl only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -29,10 +31,13 @@ from typing import Any
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
+
+import txinetd
+from txinetd.daemon.monitor import MAX_CONNECTIONS
 
 from .support import (
     CollectingProcess,
@@ -47,6 +52,12 @@ from .support import (
 
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 HOST = "127.0.0.1"
+
+#: The daemon's environment: the txinetd under test comes first on its path.
+ENVIRONMENT = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(txinetd.__file__))),
+}
 
 Generated = Generator[Deferred[Any], Any, Any]
 
@@ -203,12 +214,14 @@ class MonitoringTests(TestCase):
         return os.path.join(self.directory, name)
 
     @inlineCallbacks
-    def runCommand(self, command: str, *arguments: str) -> Generated:
+    def runCommand(
+        self, command: str, *arguments: str, env: dict[str, str] | None = None
+    ) -> Generated:
         """
         Run a command; its output, which must come with status 0.
         """
         out, err, code = yield withTimeout(
-            getProcessOutputAndValue(shutil.which(command) or command, arguments), 30
+            getProcessOutputAndValue(shutil.which(command) or command, arguments, env or {}), 30
         )
         self.assertEqual((code, err), (0, b""), out)
         return out
@@ -243,6 +256,7 @@ class MonitoringTests(TestCase):
             self.path("deny"),
             f"--metrics=tcp:{self.ports['metrics']}:interface={HOST}",
             f"--json-log={self.path('events.json')}",
+            env=ENVIRONMENT,
         )
         pid = int(readText(self.path("twistd.pid")))
         self.pid = pid
@@ -545,3 +559,261 @@ class MonitoringTests(TestCase):
     def assertTimeNear(self, stamp: str, when: float) -> None:
         parsed = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
         self.assertLess(abs(parsed - when), 2.0, (stamp, when))
+
+
+#: Runs twistd with the endpoint's request timeout set to its first argument.
+LAUNCH = """\
+import sys
+from twisted.scripts.twistd import run
+from txinetd.daemon import monitor
+monitor.REQUEST_TIMEOUT = float(sys.argv.pop(1))
+sys.argv[0] = "twistd"
+run()
+"""
+
+BOUNDS_CONFIG = """\
+service daytime
+{{
+	type		= INTERNAL UNLISTED
+	socket_type	= stream
+	wait		= no
+	port		= {daytime}
+	bind		= 127.0.0.1
+}}
+"""
+
+#: A pipelined request for /status.
+STATUS = b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def tcpQueues(local: int, remote: int | None = None) -> tuple[int, int] | None:
+    """
+    The send and receive queues of the IPv4 TCP socket on 127.0.0.1 port
+    C{local} connected to 127.0.0.1 port C{remote} (with no C{remote}: the
+    listening socket, whose receive queue is the connections not yet
+    accepted), from /proc/net/tcp; L{None} if there is none.
+    """
+    address = f"0100007F:{local:04X}"
+    peer = "00000000:0000" if remote is None else f"0100007F:{remote:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == address and fields[2] == peer:
+                sent, received = fields[4].split(":")
+                return int(sent, 16), int(received, 16)
+    return None
+
+
+def residentMiB(pid: int) -> float:
+    """
+    The resident memory of a process, in MiB.
+    """
+    status = readText(f"/proc/{pid}/status")
+    found = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
+    assert found is not None, status
+    return int(found.group(1)) / 1024
+
+
+class Trickler(Protocol):
+    """
+    A client that sends a request line, then a header line every half
+    second, never the end of its headers.
+    """
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.lost: Deferred[None] = Deferred()
+        self.sending = LoopingCall(self.header)
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"GET /metrics HTTP/1.1\r\n")  # type: ignore[union-attr]
+        self.sending.start(0.5, now=False)
+
+    def header(self) -> None:
+        self.transport.write(b"X: y\r\n")  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if self.sending.running:
+            self.sending.stop()
+        self.lost.callback(None)
+
+
+class EndpointBoundsTests(TestCase):
+    """
+    The endpoint's bounds on a real twistd with C{--metrics} (its request
+    timeout shortened): a client that pipelines requests and reads no
+    answer is not read from, and the daemon's memory does not grow; clients
+    that trickle their headers are closed after the request timeout and do
+    not shut a scraper out meanwhile.
+
+    Needs curl; skipped without it.
+    """
+
+    timeout = 60
+    requestTimeout = 5.0
+
+    def setUp(self) -> None:
+        if shutil.which("curl") is None:
+            raise SkipTest("curl is not installed (see scripts/setup-tests)")
+        self.directory = tempfile.mkdtemp(prefix="txinetd-bounds-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        self.metrics, self.daytime = freePorts(2, low=49500, high=50000)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    @inlineCallbacks
+    def startDaemon(self) -> Generated:
+        with open(self.path("xinetd.conf"), "w") as f:
+            f.write(BOUNDS_CONFIG.format(daytime=self.daytime))
+        out, err, code = yield withTimeout(
+            getProcessOutputAndValue(
+                sys.executable,
+                [
+                    "-c",
+                    LAUNCH,
+                    str(self.requestTimeout),
+                    f"--pidfile={self.path('twistd.pid')}",
+                    f"--logfile={self.path('twistd.log')}",
+                    "xinetd",
+                    "-f",
+                    self.path("xinetd.conf"),
+                    "-filelog",
+                    self.path("program.log"),
+                    f"--metrics=tcp:{self.metrics}:interface={HOST}",
+                ],
+                ENVIRONMENT,
+            ),
+            30,
+        )
+        self.assertEqual((code, err), (0, b""), out)
+        pid = int(readText(self.path("twistd.pid")))
+        self.pid = pid
+        self.addCleanup(self.stopDaemon, pid)
+        yield pollUntil(
+            lambda: "Serving /metrics" in readText(self.path("program.log")) or None,
+            lambda: f"the endpoint in {readText(self.path('program.log'))}",
+            30,
+        )
+
+    def stopDaemon(self, pid: int) -> Deferred[bool]:
+        os.kill(pid, signal.SIGTERM)
+        return pollUntil(
+            lambda: not os.path.exists(f"/proc/{pid}") or None, lambda: f"twistd {pid} gone", 30
+        )
+
+    @inlineCallbacks
+    def get(self, path: str) -> Generated:
+        """
+        GET a page of the endpoint with curl (in 5 s at most).
+        """
+        out, err, code = yield withTimeout(
+            getProcessOutputAndValue(
+                shutil.which("curl") or "curl",
+                ["-sS", "--max-time", "5", f"http://{HOST}:{self.metrics}{path}"],
+            ),
+            30,
+        )
+        self.assertEqual((code, err), (0, b""), out)
+        return out
+
+    def connect(self, client: Protocol) -> Deferred[Protocol]:
+        """
+        Connect C{client} to the endpoint.
+        """
+        connecting = TCP4ClientEndpoint(reactor, HOST, self.metrics).connect(
+            Factory.forProtocol(lambda: client)
+        )
+        return withTimeout(connecting)
+
+    def pipeliner(self) -> socket.socket:
+        """
+        A client connection with small buffers, that never reads.
+        """
+        client = socket.socket()
+        self.addCleanup(client.close)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        client.connect((HOST, self.metrics))
+        client.setblocking(False)
+        return client
+
+    @inlineCallbacks
+    def test_pipelinedNotRead(self) -> Generated:
+        """
+        Two clients that send 40000 requests each and read none of the
+        answers: the daemon stops reading them (their sends block while its
+        receive queues hold requests, which it does not take while it
+        answers another client), and its memory grows by less than 8 MiB
+        (it grew by more than 40 MiB with no bound).
+        """
+        yield self.startDaemon()
+        yield self.get("/status")
+        before = residentMiB(self.pid)
+        clients = [self.pipeliner() for _ in range(2)]
+        payload = STATUS * 40000
+        sent = [0, 0]
+
+        def queued(client: socket.socket) -> int:
+            queues = tcpQueues(self.metrics, client.getsockname()[1])
+            assert queues is not None
+            return queues[1]
+
+        def push() -> list[int] | None:
+            blocked = 0
+            for i, client in enumerate(clients):
+                try:
+                    sent[i] += client.send(payload[sent[i] : sent[i] + 65536])
+                except BlockingIOError:
+                    blocked += 1
+            if len(payload) in sent:
+                self.fail(f"the daemon read every request of a client: {sent}")
+            if blocked < len(clients):
+                return None
+            waiting = [queued(client) for client in clients]
+            return waiting if all(waiting) else None
+
+        waiting = yield pollUntil(push, lambda: f"blocked clients, having sent {sent}", 30)
+        self.assertLess(max(sent), len(payload) // 2)
+        # The daemon answers another client meanwhile, and has taken none
+        # of the requests waiting for it.
+        status = json.loads((yield self.get("/status")))
+        self.assertEqual(status["pid"], self.pid)
+        again = [queued(client) for client in clients]
+        self.assertGreaterEqual(again, waiting)
+        self.assertLess(residentMiB(self.pid) - before, 8)
+
+    @inlineCallbacks
+    def test_trickling(self) -> Generated:
+        """
+        L{MAX_CONNECTIONS} clients trickle header lines: a scrape is
+        answered at once all the same (its connection closes the one that
+        has waited longest), and the daemon closes the others the request
+        timeout after their first bytes.
+        """
+        yield self.startDaemon()
+        tricklers = [Trickler() for _ in range(MAX_CONNECTIONS)]
+        started = reactor.seconds()
+        for trickler in tricklers:
+            yield self.connect(trickler)
+        yield pollUntil(
+            lambda: tcpQueues(self.metrics) == (0, 0) or None,
+            lambda: f"the daemon to accept every client: {tcpQueues(self.metrics)}",
+        )
+        metrics = yield self.get("/metrics")
+        self.assertIn(b"txinetd_build_info", metrics)
+        yield pollUntil(
+            lambda: any(t.lost.called for t in tricklers) or None,
+            lambda: "the client the scrape's connection closed",
+        )
+        self.assertEqual(sum(t.lost.called for t in tricklers), 1)
+        self.assertLess(reactor.seconds() - started, self.requestTimeout)
+        yield pollUntil(
+            lambda: all(t.lost.called for t in tricklers) or None,
+            lambda: f"{sum(not t.lost.called for t in tricklers)} clients still open",
+            self.requestTimeout + 5,
+        )
+        self.assertEqual({t.received for t in tricklers}, {b""})

@@ -16,11 +16,15 @@ C{prometheus_client} is imported when the endpoint starts, so that a daemon
 without C{--metrics} does not load it.
 
 The HTTP server is twisted.web's HTTP/1.1 protocol with bounds: at most
-L{MAX_CONNECTIONS} connections at once, idle ones closed after
-L{IDLE_TIMEOUT} seconds, request headers bounded by twisted.web, request
-bodies read and dropped (only C{GET} and C{HEAD} are answered).  Anyone who
-can connect sees the client addresses of running sessions: listen on
-loopback or on a UNIX socket with a restrictive mode.
+L{MAX_CONNECTIONS} connections at once (at the limit, a new connection
+closes the one that has waited longest for its next request), idle ones
+closed after L{IDLE_TIMEOUT} seconds, a request that has not arrived whole
+L{REQUEST_TIMEOUT} seconds after its first byte closes its connection,
+request headers bounded by twisted.web, request bodies read and dropped
+(only C{GET} and C{HEAD} are answered), and no connection read from while
+its answers wait to be sent (see L{_MonitorChannel}).  Anyone who can
+connect sees the client addresses of running sessions: listen on loopback
+or on a UNIX socket with a restrictive mode.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IPushProducer
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from twisted.python.failure import Failure
@@ -46,15 +51,29 @@ from txinetd.daemon.metrics import Histogram, ServiceCounts, SessionTally
 from txinetd.daemon.programlog import programMessage
 from txinetd.daemon.status import STATES, DaemonTree, serviceState, statusDocument
 
-__all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "MonitorService", "TreeCollector", "checkEndpoint"]
+__all__ = [
+    "IDLE_TIMEOUT",
+    "MAX_CONNECTIONS",
+    "REQUEST_TIMEOUT",
+    "MonitorService",
+    "TreeCollector",
+    "checkEndpoint",
+]
 
 log = Logger(namespace="txinetd")
 
-#: At most this many connections to the endpoint at once; more are closed.
+#: At most this many connections to the endpoint at once: at the limit, a
+#: new connection closes the one that has waited longest for a request.
 MAX_CONNECTIONS = 64
 
-#: Seconds after which an idle connection to the endpoint is closed.
+#: Seconds after which an idle connection to the endpoint is closed (and a
+#: connection whose client does not read its answers: it is not read from
+#: meanwhile).
 IDLE_TIMEOUT = 30
+
+#: Seconds a request (its line, headers and body) may take to arrive, from
+#: its first byte; then its connection is closed.
+REQUEST_TIMEOUT = 10
 
 _EMPTY = ServiceCounts()
 
@@ -251,12 +270,100 @@ class _MonitorRequest(http.Request):
         self.finish()
 
 
+class _MonitorChannel(http.HTTPChannel):
+    """
+    One connection to the endpoint: twisted.web's HTTP/1.1 channel, with
+    bounds on what a client makes it keep and for how long.
+
+    Answers are not queued without end for a client that sends requests
+    and reads no answer.  The transport asks its producer, this channel, to
+    pause when more than its buffer size (64 KiB for TCP and UNIX sockets)
+    waits to be sent; from then until it has sent everything, the channel
+    reads nothing from the connection and answers none of the requests it
+    has read (L{twisted.protocols.basic.LineReceiver}'s C{paused}).
+    (C{HTTPChannel} alone pauses the transport only when asked between two
+    requests; asked while it writes an answer, which is when all answers
+    are written, it goes on reading and answering.)  A connection thus
+    holds at most its transport's buffer size of answers plus the answer
+    that filled it, and the requests of one read (64 KiB) plus a part of
+    one, until its client reads or it is closed as idle (it is not read
+    from, so it is idle).
+
+    A request must arrive whole within L{REQUEST_TIMEOUT} seconds of its
+    first byte: the idle timeout alone never closes a client that sends a
+    header line every few seconds.
+
+    @ivar waitingSince: when it began to wait for a request (it was made,
+        or answered its last request), on the reactor's clock.
+    """
+
+    requestFactory = _MonitorRequest
+    reading: IPushProducer | None = None
+    _requestCall: IDelayedCall | None = None
+    waitingSince = 0.0
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.reading = IPushProducer(self.transport, None)
+        self.waitingSince = self.factory.reactor.seconds()
+
+    def dataReceived(self, data: bytes) -> None:
+        if data and self._requestCall is None:
+            self._requestCall = self.callLater(REQUEST_TIMEOUT, self._requestTimedOut)
+        super().dataReceived(data)
+
+    def allContentReceived(self) -> None:
+        self._cancelRequestTimeout()
+        super().allContentReceived()
+
+    def requestDone(self, request: http.Request) -> None:
+        self.waitingSince = self.factory.reactor.seconds()
+        super().requestDone(request)
+
+    def _requestTimedOut(self) -> None:
+        """
+        A request took too long to arrive: close the connection as if idle.
+        """
+        self._requestCall = None
+        self.timeoutConnection()
+
+    def _cancelRequestTimeout(self) -> None:
+        call, self._requestCall = self._requestCall, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def pauseProducing(self) -> None:
+        """
+        The transport has too much to send: read and answer nothing more.
+        """
+        super().pauseProducing()
+        self.paused = True
+        if self.reading is not None:
+            self.reading.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        """
+        The transport has sent everything: answer the requests already
+        read, and read again.
+        """
+        super().resumeProducing()
+        self.paused = False
+        if self.reading is not None and not getattr(self.transport, "disconnecting", False):
+            self.reading.resumeProducing()
+            self.dataReceived(b"")
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancelRequestTimeout()
+        super().connectionLost(reason)
+
+
 class _MonitorFactory(http.HTTPFactory):
     """
     The endpoint's HTTP server: its pages by path.
     """
 
     noisy = False
+    protocol = _MonitorChannel  # type: ignore[assignment]  # HTTP/1.1 only, no HTTP/2 switch
 
     def __init__(self, pages: dict[bytes, _Page], reactor: Any) -> None:
         super().__init__(timeout=IDLE_TIMEOUT, reactor=reactor)
@@ -267,17 +374,13 @@ class _MonitorFactory(http.HTTPFactory):
         Requests are not logged: a scraper asks every few seconds.
         """
 
-    def buildProtocol(self, addr: Any) -> Any:
-        channel = super().buildProtocol(addr)
-        if channel is not None:
-            channel.requestFactory = _MonitorRequest
-        return channel
-
 
 class _Bounded(WrappingFactory):
     """
-    Refuses connections beyond a number at once (they are closed as they
-    are accepted).
+    At most a number of connections at once: at the limit, a new
+    connection closes (aborts) the one that has waited longest for a
+    request, so that clients which hold connections without asking cannot
+    shut out one that asks.
     """
 
     noisy = False
@@ -285,11 +388,21 @@ class _Bounded(WrappingFactory):
     def __init__(self, wrapped: Any, limit: int) -> None:
         super().__init__(wrapped)
         self.limit = limit
+        self.closing: set[Any] = set()
 
     def buildProtocol(self, addr: Any) -> Any:
-        if len(self.protocols) >= self.limit:
-            return None
+        present = [wrapper for wrapper in self.protocols if wrapper not in self.closing]
+        if len(present) >= self.limit:
+            # An aborted connection is gone at the reactor's next turn; it
+            # is not counted or chosen again meanwhile.
+            oldest = min(present, key=lambda wrapper: wrapper.wrappedProtocol.waitingSince)
+            self.closing.add(oldest)
+            oldest.transport.abortConnection()
         return super().buildProtocol(addr)
+
+    def unregisterProtocol(self, p: Any) -> None:
+        self.closing.discard(p)
+        super().unregisterProtocol(p)
 
 
 class MonitorService(Service):
