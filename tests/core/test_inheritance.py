@@ -787,6 +787,19 @@ class DisableTests(LoadingCase):
         )
         self.assertEqual((self.ids(config), describe(config.diagnostics)), (["telnet"], []))
 
+    def test_disabledById(self) -> None:
+        """
+        A service C{disable = yes} drops is listed by its id, even when the
+        C{id} line comes after the C{disable} line (as in the distributions'
+        files for a service's stream and dgram entries).
+        """
+        config = self.load(
+            entry("chargen", "disable = yes", "id = chargen-dgram", "socket_type = dgram"),
+            entry("chargen", "id = chargen-stream", "disable = yes"),
+            entry("daytime", "disable = yes"),
+        )
+        self.assertEqual(config.disabled, ("chargen-dgram", "chargen-stream", "daytime"))
+
     def test_disableNo(self) -> None:
         service = self.loadOne(entry("ftp", "disable = no", *EXTERNAL))
         self.assertEqual(service.id, "ftp")

@@ -62,6 +62,17 @@ class _Context:
         self.diagnostics.warning(message, self.location)
 
 
+def _entryId(entry: Entry) -> str:
+    """
+    The id an entry gives its service (its C{id} line, wherever it is in
+    the entry, else its name), as the disabled services are listed.
+    """
+    for line in entry.lines:
+        if line.name == "id" and line.values:
+            return str(line.values[0])
+    return entry.name
+
+
 def _applyList(
     current: tuple[Any, ...] | None, op: Operator, items: Sequence[Any]
 ) -> tuple[Any, ...]:
@@ -211,7 +222,7 @@ class _Loader:
                 )
                 state.broken = True
             elif line.name == "disable" and state.values.get("disable"):
-                self.disabled.append(state.values.get("id", state.name))
+                self.disabled.append(_entryId(entry))
                 return
         self.services.append(state)
 
