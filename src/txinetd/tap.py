@@ -139,7 +139,7 @@ class Options(usage.Options):
             "limit",
             None,
             None,
-            "At most this many servers running at once.",
+            "At most this many servers running at once",
             _number("-limit", 1),
         ],
         ["hosts-allow", None, "/etc/hosts.allow", "The libwrap allow file."],
@@ -149,7 +149,7 @@ class Options(usage.Options):
             "ident-port",
             None,
             113,
-            "The port ident (RFC 1413) queries go to.",
+            "The port ident (RFC 1413) queries go to",
             _number("--ident-port", 1, 65535),
         ],
         ["pidfile", None, None, "Write txinetd's pid to this file (removed at exit)."],
@@ -157,14 +157,14 @@ class Options(usage.Options):
             "logprocs",
             None,
             15,
-            "At most this many ident lookups at once for USERID on failure.",
+            "At most this many ident lookups at once for USERID on failure",
             _number("-logprocs", 1),
         ],
         [
             "cc",
             None,
             None,
-            "Check the daemon's consistency every this many seconds.",
+            "Check the daemon's consistency every this many seconds",
             _number("-cc", 1),
         ],
         ["dump-file", None, DEFAULT_DUMP_FILE, "Where SIGABRT appends the state dump."],
@@ -278,8 +278,7 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """
-        Print the version and what is compiled in, as xinetd does (on
-        standard error), and exit.
+        Print the version and what is compiled in (on standard error), and exit.
         """
         self.err.write(f"txinetd {__version__} libwrap loadavg\n")
         raise SystemExit(0)
