@@ -154,6 +154,16 @@ scrape_configs:
 """
 
 
+def stopDaemon(pid: int) -> Deferred[bool]:
+    """
+    Stop a twistd started for a test, and fire once it is gone.
+    """
+    os.kill(pid, signal.SIGTERM)
+    return pollUntil(
+        lambda: not os.path.exists(f"/proc/{pid}") or None, lambda: f"twistd {pid} gone", 30
+    )
+
+
 def closedHours(now: time.struct_time) -> str:
     """
     An C{access_times} window an hour and more away from C{now}.
@@ -260,17 +270,11 @@ class MonitoringTests(TestCase):
         )
         pid = int(readText(self.path("twistd.pid")))
         self.pid = pid
-        self.addCleanup(self.stopDaemon, pid)
+        self.addCleanup(stopDaemon, pid)
         yield pollUntil(
             lambda: "Started working" in readText(self.path("program.log")) or None,
             lambda: f"Started working in {readText(self.path('program.log'))}",
             30,
-        )
-
-    def stopDaemon(self, pid: int) -> Deferred[bool]:
-        os.kill(pid, signal.SIGTERM)
-        return pollUntil(
-            lambda: not os.path.exists(f"/proc/{pid}") or None, lambda: f"twistd {pid} gone", 30
         )
 
     def startPrometheus(self) -> None:
@@ -692,17 +696,11 @@ class EndpointBoundsTests(TestCase):
         self.assertEqual((code, err), (0, b""), out)
         pid = int(readText(self.path("twistd.pid")))
         self.pid = pid
-        self.addCleanup(self.stopDaemon, pid)
+        self.addCleanup(stopDaemon, pid)
         yield pollUntil(
             lambda: "Serving /metrics" in readText(self.path("program.log")) or None,
             lambda: f"the endpoint in {readText(self.path('program.log'))}",
             30,
-        )
-
-    def stopDaemon(self, pid: int) -> Deferred[bool]:
-        os.kill(pid, signal.SIGTERM)
-        return pollUntil(
-            lambda: not os.path.exists(f"/proc/{pid}") or None, lambda: f"twistd {pid} gone", 30
         )
 
     @inlineCallbacks

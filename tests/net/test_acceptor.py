@@ -499,6 +499,20 @@ class PendingConnectionTests(TestCase):
             server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sendBuffer)
         return PendingConnection(self.reactor, server, peer, server.getsockname()), client
 
+    def readLarge(self, connection: PendingConnection, client: socket.socket) -> bytearray:
+        """
+        Read L{LARGE} on C{client}, letting C{connection} write when the
+        reactor would.
+        """
+        received = bytearray()
+        for _ in range(MAX_ROUNDS):
+            if len(received) >= len(LARGE):
+                break
+            received += client.recv(65536)
+            if self.reactor.getWriters():
+                connection.doWrite()
+        return received
+
     def blocked(self) -> tuple[PendingConnection, socket.socket, Deferred[None]]:
         """
         A connection with a send of L{LARGE} waiting for its client to read.
@@ -550,13 +564,7 @@ class PendingConnectionTests(TestCase):
         self.assertTrue(0 < len(rest) < len(LARGE))
         self.assertEqual(self.reactor.getWriters(), [])
         sent = connection.send(rest)
-        received = bytearray()
-        for _ in range(MAX_ROUNDS):
-            if len(received) >= len(LARGE):
-                break
-            received += client.recv(65536)
-            if self.reactor.getWriters():
-                connection.doWrite()
+        received = self.readLarge(connection, client)
         self.assertEqual(bytes(received), LARGE)
         self.assertIsNone(self.successResultOf(sent))
 
@@ -626,13 +634,7 @@ class PendingConnectionTests(TestCase):
         rest = connection.sendNow(LARGE, closing=True)
         self.assertTrue(0 < len(rest) < len(LARGE))
         sent = connection.send(rest)
-        received = bytearray()
-        for _ in range(MAX_ROUNDS):
-            if len(received) >= len(LARGE):
-                break
-            received += client.recv(65536)
-            if self.reactor.getWriters():
-                connection.doWrite()
+        received = self.readLarge(connection, client)
         self.assertIsNone(self.successResultOf(sent))
         connection.close()
         self.assertEqual(bytes(received) + receiveExactly(client, 1), LARGE)

@@ -119,14 +119,20 @@ class FormatNameTests(SynchronousTestCase):
         os.makedirs(directory)
         authority = Authority(directory)
         issued = authority.issue("long", long, ("localhost",))
-        with open(issued.certificate, "rb") as f:
-            certificate = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
         self.assertGreater(len(formatName(long)), MAX_NAME_LENGTH)
-        self.assertRaises(ValueError, ClientCertificate.fromX509, certificate)
+        self.assertRaises(ValueError, ClientCertificate.fromX509, _pyOpenSSL(issued.certificate))
         fine = authority.issue("fine", ALL_NAMES, ("localhost",))
-        with open(fine.certificate, "rb") as f:
-            certificate = crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
-        self.assertEqual(ClientCertificate.fromX509(certificate).subject, ALL_NAMES_ONELINE)
+        self.assertEqual(
+            ClientCertificate.fromX509(_pyOpenSSL(fine.certificate)).subject, ALL_NAMES_ONELINE
+        )
+
+
+def _pyOpenSSL(path: str) -> crypto.X509:
+    """
+    A PEM certificate file as pyOpenSSL's peer certificate object.
+    """
+    with open(path, "rb") as f:
+        return crypto.load_certificate(crypto.FILETYPE_PEM, f.read())
 
 
 #: A name with every attribute OpenSSL has a short name for, and a
@@ -568,16 +574,7 @@ class FrontTests(SynchronousTestCase):
         TLS protocol, whose TCP transport sends and holds a chunk's
         records, and a plaintext end that reads a chunk at a time.
         """
-        directory = os.path.abspath(self.mktemp())
-        os.makedirs(directory)
-        issued = Authority(directory).server("server", "localhost")
-        reactor = _AdoptingReactor()
-        front = TLSFront(reactor, serverOptions(TLSSettings(issued.certificate, issued.key)))
-        ours, theirs = socket.socketpair()
-        self.addCleanup(theirs.close)
-        plain = front.secure(PendingConnection(cast(IReactorFDSet, reactor), ours, "", ""))
-        assert plain is not None
-        self.addCleanup(plain.close)
+        reactor, _, _ = self.front()
         (tls, secure), (_, clear) = reactor.adopted
         self.assertIsInstance(tls, BulkTLSProtocol)
         self.assertEqual(
