@@ -25,6 +25,8 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ProcessTerminated
 from twisted.trial.unittest import TestCase
 
+from txinetd.serve.rpc import register, unregister
+
 from . import test_rpcbind
 from .support import (
     collaborators,
@@ -350,6 +352,74 @@ class RpcServiceTests(TestCase):
     """
 
     timeout = 40
+
+    @inlineCallbacks
+    def startDaemon(self, config: str) -> Generated:
+        """
+        A real twistd on C{config} (a file it reads again on SIGHUP).
+        """
+        daemon = TwistdProcess()
+        self.process = reactor.spawnProcess(
+            daemon,
+            TWISTD,
+            [TWISTD, "-n", "--pidfile=", "xinetd", "-f", config, *hostsOptions()],
+            env=dict(os.environ),
+            path=ROOT,
+        )
+
+        def kill() -> Deferred[BaseException]:
+            if not daemon.ended.called:
+                self.process.signalProcess(signal.SIGKILL)
+            return daemon.ended
+
+        self.addCleanup(kill)
+        yield withTimeout(daemon.ready, 20)
+        self.daemon = daemon
+
+    @inlineCallbacks
+    def test_versionsChangedByReload(self) -> Generated:
+        """
+        A reload that changes an RPC service's versions registers the new
+        ones and takes the old ones off, as xinetd; at the stop, the new
+        ones go too.
+        """
+        rpcbind = test_rpcbind.Rpcbind(self)
+        yield rpcbind.ready()
+        config = writeConfig(RPC_CONFIG)
+        yield self.startDaemon(config)
+        listed = yield rpcbind.mappingsOnceSettled(RPC_PROGRAM, bool)
+        port = listed[0][2] if listed else 0
+        self.assertEqual(listed, [(1, "tcp", port), (2, "tcp", port)])
+        with open(config, "w") as f:
+            f.write(RPC_CONFIG.replace("rpc_version = 1-2", "rpc_version = 3-4"))
+        self.process.signalProcess(signal.SIGHUP)
+        moved = [(3, "tcp", port), (4, "tcp", port)]
+        listed = yield rpcbind.mappingsOnceSettled(RPC_PROGRAM, lambda found: found == moved)
+        self.assertEqual(listed, moved)
+        self.process.signalProcess(signal.SIGTERM)
+        yield withTimeout(self.daemon.ended, 20)
+        listed = yield rpcbind.mappingsOnceSettled(RPC_PROGRAM, lambda found: not found)
+        self.assertEqual(listed, [])
+
+    @inlineCallbacks
+    def test_versionsOfAnother(self) -> Generated:
+        """
+        A version another server holds is not taken, and is left to it:
+        when every version fails, the service is deactivated without
+        taking the other server's mapping off.
+        """
+        rpcbind = test_rpcbind.Rpcbind(self)
+        yield rpcbind.ready()
+        results = yield register(reactor, RPC_PROGRAM, [1], "tcp", test_rpcbind.PORT)
+        self.assertEqual(results, [(1, True)])
+        config = writeConfig(RPC_CONFIG.replace("rpc_version = 1-2", "rpc_version = 1"))
+        yield self.startDaemon(config)
+        yield withTimeout(self.daemon.waitFor(b"Service rpccat failed to start"), 20)
+        self.process.signalProcess(signal.SIGTERM)
+        yield withTimeout(self.daemon.ended, 20)
+        listed = yield rpcbind.mappingsOnceSettled(RPC_PROGRAM, lambda found: True)
+        self.assertEqual(listed, [(1, "tcp", test_rpcbind.PORT)])
+        yield unregister(reactor, RPC_PROGRAM, [1])
 
     @inlineCallbacks
     def test_registeredWhileRunning(self) -> Generated:

@@ -122,7 +122,12 @@ class ListeningService(Service):
         self.socket: socket.socket | None = None
         self.bindAttempted = False
         self.reactivation: Any = None
+        #: The RPC program registered (or being registered), the versions
+        #: the portmapper took, and the registration under way.
         self.rpcProgram: int | None = None
+        self.rpcRegistered: tuple[int, ...] = ()
+        self.rpcAsked: tuple[int, ...] = ()
+        self._rpcAttempt: object | None = None
         self.ending: set[Deferred[None]] = set()
         self.tlsFront: Any = None
         self.proxyFront = ProxyFront(self.reactor)
@@ -296,30 +301,48 @@ class ListeningService(Service):
         program = rpcProgram(config, self.shared.rpcByName)
         if program is None or address is None:
             return
-        self.rpcProgram = program
+        versions = tuple(rpcVersions(config))
+        attempt = object()
+        self.rpcProgram, self.rpcRegistered, self.rpcAsked = program, (), versions
+        self._rpcAttempt = attempt
 
         def registered(results: list[tuple[int, bool]]) -> None:
+            taken = tuple(version for version, ok in results if ok)
             for version, ok in results:
                 if not ok:
                     programMessage(Level.ERROR, pmapSetFailed(config.id, program, version))
-            if results and not any(ok for _, ok in results):
+            if self._rpcAttempt is not attempt:
+                # Deactivated, or registered anew, meanwhile: what this
+                # attempt registered is no one's.
+                if taken:
+                    rpc.unregister(self.reactor, program, taken)
+                return
+            self.rpcRegistered = taken
+            if results and not taken:
                 programMessage(
                     Level.ERROR, f"Service {config.id} failed to start and is deactivated."
                 )
                 self.deactivate()
 
-        versions = rpcVersions(config)
         registering = rpc.register(self.reactor, program, versions, config.protocol, address[1])
         registering.addCallback(registered)
+
+    def unregisterRpc(self) -> None:
+        """
+        Take what this service registered off the portmapper: only the
+        versions it took (a version another server holds stays his).
+        """
+        if self.rpcProgram is not None and self.rpcRegistered:
+            rpc.unregister(self.reactor, self.rpcProgram, self.rpcRegistered)
+        self.rpcProgram, self.rpcRegistered, self.rpcAsked = None, (), ()
+        self._rpcAttempt = None
 
     def deactivate(self) -> Any:
         """
         Close the listening socket (and take an RPC service off the
         portmapper).
         """
-        if self.rpcProgram is not None:
-            rpc.unregister(self.reactor, self.rpcProgram, rpcVersions(self.config))
-            self.rpcProgram = None
+        self.unregisterRpc()
         self.releaseDatagramPort()
         port, self.port = self.port, None
         sockets, self.sockets = self.sockets, []
@@ -344,6 +367,13 @@ class ListeningService(Service):
         if self.tlsMissing(config):
             self.deactivate()
         self.config = config
+        if self.port is not None and ServiceType.RPC in config.type:
+            program = rpcProgram(config, self.shared.rpcByName)
+            if (program, tuple(rpcVersions(config))) != (self.rpcProgram, self.rpcAsked):
+                # Other versions (or another program): registered anew, as
+                # xinetd does.
+                self.unregisterRpc()
+                self.registerRpc()
         if internals is not None:
             self.internals = internals
         self.runner = self.runnerFor(config)
