@@ -87,6 +87,8 @@ IDENT_CLIENT = """
 import socket, sys
 connection = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 connection.sendall(sys.argv[3].encode())
+if sys.argv[4:] == ["halfclose"]:
+    connection.shutdown(socket.SHUT_WR)
 received = b""
 while not received.endswith(b"\\n"):
     data = connection.recv(1024)
@@ -615,16 +617,21 @@ def clientUser() -> tuple[pwd.struct_passwd, str]:
     return pwd.getpwnam("nobody"), "/usr/bin/python3"
 
 
-def runIdentClient(testCase: TestCase, port: int, send: bytes) -> _IdentClient:
+def runIdentClient(
+    testCase: TestCase, port: int, send: bytes, halfClose: bool = False
+) -> _IdentClient:
     """
     Start the ident client against a service on 127.0.0.1 as L{clientUser}.
+
+    @param halfClose: shut its side down once it has sent C{send}.
     """
     user, python = clientUser()
     client = _IdentClient()
     process = reactor.spawnProcess(
         client,
         python,
-        [python, "-c", IDENT_CLIENT, HOST, str(port), send.decode()],
+        [python, "-c", IDENT_CLIENT, HOST, str(port), send.decode()]
+        + (["halfclose"] if halfClose else []),
         env={},
         path="/",
         uid=user.pw_uid if os.getuid() == 0 else None,
@@ -753,6 +760,26 @@ class OidentdTests(TestCase):
         logged with FAIL and then USERID.
         """
         client = runIdentClient(self, self.timePort, b"")
+        answer = yield withTimeout(client.answered)
+        self.assertEqual(answer, b"")
+        yield self.txinetd.waitForLine(f": USERID: time-limited UNIX:{self.user}")
+        self.assertEqual(
+            self.txinetd.messages(),
+            [
+                "FAIL: time-limited service_limit from=127.0.0.1",
+                f"USERID: time-limited UNIX:{self.user}",
+            ],
+        )
+
+    @inlineCallbacks
+    def test_useridAfterFailOfAClientThatShutDown(self) -> Generator[Deferred[Any], Any, None]:
+        """
+        A refused client that has already shut its side down (as C{nc
+        </dev/null}) is named too: the connection stays open until its
+        ident server has answered, as xinetd's child holds it, so that the
+        client's socket is still in the ident server's tables.
+        """
+        client = runIdentClient(self, self.timePort, b"", halfClose=True)
         answer = yield withTimeout(client.answered)
         self.assertEqual(answer, b"")
         yield self.txinetd.waitForLine(f": USERID: time-limited UNIX:{self.user}")

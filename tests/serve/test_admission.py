@@ -967,12 +967,17 @@ class IdentTests(AdmissionTestCase):
         """
         address = self.identAdmission(" log_on_failure = HOST USERID\n only_from = 10.0.0.1\n", "a")
         limit = self.identAdmission(" log_on_failure = HOST USERID\n instances = 0\n", "l")
-        self.connect(address)
-        self.connect(limit)
+        addressed, _ = self.connect(address)
+        limited, _ = self.connect(limit)
         self.assertEqual(address.lookups, [])
+        self.assertTrue(addressed.closed)
         ((lookup, timeout),) = limit.lookups
         self.assertEqual(timeout, self.shared.ident.timeout)
+        # The refused connection stays open while its client's ident server
+        # is asked: a client gone from its tables would be NO-USER.
+        self.assertFalse(limited.closed)
         lookup.callback(UserId("UNIX : bob"))
+        self.assertTrue(limited.closed)
         self.assertEqual(
             self.target.entries,
             [

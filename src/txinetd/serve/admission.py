@@ -38,7 +38,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -426,17 +426,25 @@ class Admission:
         """
         port = None if connection.peer is None else connection.peer[1]
         self.failed(reason, host, port)
-        if self.bannerFail:
-            farewell = self.readBanners(self.bannerFail)
-            sent = farewell.addCallback(lambda data: connection.send(data) if data else None)
-            sent.addBoth(lambda _: connection.close())
-        else:
-            connection.close()
+        waits: list[Deferred[Any]] = []
         if parent and self.identOnFailure:
             ident = self.shared.ident
             lookup = ident.forFailures.run(lambda: self.askIdent(connection, ident.timeout))
             if lookup is not None:
-                lookup.addCallback(self._identified, host, port)
+                waits.append(lookup.addCallback(self._identified, host, port))
+        if self.bannerFail:
+            farewell = self.readBanners(self.bannerFail)
+            sent = farewell.addCallback(lambda data: connection.send(data) if data else None)
+            # A client gone before its banner needs no word about it.
+            waits.append(sent.addErrback(lambda _: None))
+        # The connection is closed once the lookup is over, as xinetd's child
+        # holds it: a client that has shut its side down would otherwise be
+        # gone from its ident server's tables (NO-USER) before the question.
+        # At most -logprocs lookups hold a connection at once.
+        if waits:
+            DeferredList(waits).addBoth(lambda _: connection.close())
+        else:
+            connection.close()
 
     def connectionVariables(self, connection: PendingConnection) -> Deferred[dict[str, str]]:
         """
