@@ -16,6 +16,7 @@ import socket
 from dataclasses import replace
 from typing import Any
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -39,6 +40,7 @@ from txinetd.daemon.service import ListeningService
 from txinetd.daemon.tree import XinetdService
 from txinetd.net import systemd
 from txinetd.net.acceptor import StreamAcceptor
+from txinetd.serve import rpc
 
 
 class FakeListeningSocket:
@@ -95,10 +97,11 @@ class FakeOpener:
         self.failing: set[int] = set()
 
     def __call__(self, config: ServiceConfig) -> list[socket.socket]:
-        assert config.port is not None
-        if config.port in self.failing:
+        # An RPC service's port is chosen at bind.
+        port = 40111 if config.port is None else config.port
+        if port in self.failing:
             raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
-        sock = FakeListeningSocket(config.port)
+        sock = FakeListeningSocket(port)
         self.opened.append((config.id, sock))
         fake: Any = sock
         return [fake]
@@ -428,6 +431,42 @@ class TreeTests(SynchronousTestCase):
                 tree.checkConsistency()
                 self.assertEqual(self.messages.count(passed), 1)
                 tree.stopService()
+
+    def test_rpcRegistrationsOverlapping(self) -> None:
+        """
+        An RPC service registered anew (its versions changed) before the
+        portmapper answered the first registration: the first one's
+        versions are taken off, but for those the second asks for; at the
+        stop, the versions the portmapper took for the second go.
+        """
+        calls: list[tuple[str, tuple[int, ...]]] = []
+        pending: list[Deferred[list[tuple[int, bool]]]] = []
+
+        def register(reactor: Any, program: int, versions: Any, *rest: Any) -> Any:
+            calls.append(("set", tuple(versions)))
+            pending.append(Deferred())
+            return pending[-1]
+
+        def unregister(reactor: Any, program: int, versions: Any) -> Any:
+            calls.append(("unset", tuple(versions)))
+            return succeed([])
+
+        self.patch(rpc, "register", register)
+        self.patch(rpc, "unregister", unregister)
+        entry = (
+            "service mine\n{{\n type = RPC UNLISTED\n rpc_number = 300000\n"
+            " rpc_version = {versions}\n socket_type = stream\n protocol = tcp\n wait = no\n"
+            " user = root\n server = /bin/cat\n}}\n"
+        )
+        tree = self.start(entry.format(versions="1-2"))
+        tree.applyConfig(self.load(entry.format(versions="2-3")), hard=False)
+        pending[0].callback([(1, True), (2, True)])
+        pending[1].callback([(2, True), (3, True)])
+        tree.stopService()
+        self.assertEqual(
+            calls,
+            [("set", (1, 2)), ("set", (2, 3)), ("unset", (1,)), ("unset", (2, 3))],
+        )
 
     def test_logWrittenBeforeSystemd(self) -> None:
         """

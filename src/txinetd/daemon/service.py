@@ -313,9 +313,12 @@ class ListeningService(Service):
                     programMessage(Level.ERROR, pmapSetFailed(config.id, program, version))
             if self._rpcAttempt is not attempt:
                 # Deactivated, or registered anew, meanwhile: what this
-                # attempt registered is no one's.
-                if taken:
-                    rpc.unregister(self.reactor, program, taken)
+                # attempt registered is no one's, but for the versions the
+                # attempt under way asks for (its own mapping of them).
+                current = self.rpcAsked if self.rpcProgram == program else ()
+                stale = tuple(version for version in taken if version not in current)
+                if stale:
+                    rpc.unregister(self.reactor, program, stale)
                 return
             self.rpcRegistered = taken
             if results and not taken:
